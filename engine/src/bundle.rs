@@ -1,0 +1,509 @@
+//! Bundles: the unit of distribution. Loaded and validated completely, then
+//! immutable.
+
+use crate::error::{BundleError, Problem};
+use crate::manifest::{Limits, Manifest, Mode};
+use crate::plugin::{LoadedPlugin, PluginHost, PluginMetadata};
+use crate::policies::{self, PolicyFile, PolicyIndex, PolicyInfo};
+use cedar_policy::{Entities, PolicySet, Schema, ValidationMode, Validator};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The name of the manifest file in a bundle directory.
+pub const MANIFEST_FILE: &str = "palisade.toml";
+
+/// Where a bundle's files come from: a directory, or files embedded in a
+/// binary (built-in bundles).
+pub trait BundleSource {
+    /// A name for messages (`policies/foo`, `builtin:foo`).
+    fn describe(&self) -> String;
+    /// Reads a file by its path relative to the bundle root (`/`-separated).
+    ///
+    /// # Errors
+    /// A message for people when the file cannot be read.
+    fn read(&self, path: &str) -> Result<Vec<u8>, String>;
+    /// Lists the files directly or recursively under a directory, relative
+    /// to the bundle root, sorted; `None` when `path` is not a directory.
+    fn list_dir(&self, path: &str) -> Option<Vec<String>>;
+}
+
+/// A bundle in a directory on disk.
+#[derive(Debug, Clone)]
+pub struct DirSource {
+    root: PathBuf,
+}
+
+impl DirSource {
+    /// A bundle rooted at `root`.
+    pub fn new(root: impl Into<PathBuf>) -> DirSource {
+        DirSource { root: root.into() }
+    }
+}
+
+fn walk(dir: &Path, rel: &str, out: &mut Vec<String>) {
+    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let mut entries: Vec<_> = rd.filter_map(Result::ok).collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let child = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
+        let path = e.path();
+        if path.is_dir() {
+            walk(&path, &child, out);
+        } else {
+            out.push(child);
+        }
+    }
+}
+
+impl BundleSource for DirSource {
+    fn describe(&self) -> String {
+        self.root.display().to_string()
+    }
+    fn read(&self, path: &str) -> Result<Vec<u8>, String> {
+        std::fs::read(self.root.join(path)).map_err(|e| format!("cannot read `{path}`: {e}"))
+    }
+    fn list_dir(&self, path: &str) -> Option<Vec<String>> {
+        let dir = self.root.join(path);
+        if !dir.is_dir() {
+            return None;
+        }
+        let mut out = Vec::new();
+        walk(&dir, path.trim_end_matches('/'), &mut out);
+        Some(out)
+    }
+}
+
+/// A bundle embedded in the binary: `(path, bytes)` pairs.
+#[derive(Debug, Clone)]
+pub struct EmbeddedSource {
+    name: String,
+    files: BTreeMap<String, &'static [u8]>,
+}
+
+impl EmbeddedSource {
+    /// A built-in bundle called `name` made of `files`.
+    pub fn new(name: &str, files: &[(&str, &'static [u8])]) -> EmbeddedSource {
+        EmbeddedSource {
+            name: name.to_owned(),
+            files: files.iter().map(|(p, b)| ((*p).to_owned(), *b)).collect(),
+        }
+    }
+}
+
+impl BundleSource for EmbeddedSource {
+    fn describe(&self) -> String {
+        format!("builtin:{}", self.name)
+    }
+    fn read(&self, path: &str) -> Result<Vec<u8>, String> {
+        self.files
+            .get(path)
+            .map(|b| b.to_vec())
+            .ok_or_else(|| format!("`{path}` is not part of builtin:{}", self.name))
+    }
+    fn list_dir(&self, path: &str) -> Option<Vec<String>> {
+        let prefix = format!("{}/", path.trim_end_matches('/'));
+        let v: Vec<String> = self.files.keys().filter(|k| k.starts_with(&prefix)).cloned().collect();
+        (!v.is_empty()).then_some(v)
+    }
+}
+
+/// A plugin as configured in a bundle.
+#[derive(Debug)]
+pub struct BundlePlugin {
+    /// The name the bundle gives it.
+    pub name: String,
+    /// Path of the `.wasm` in the bundle.
+    pub path: String,
+    /// Hex sha256 of the `.wasm`, verified at load.
+    pub sha256: String,
+    /// Effective mode (the plugin's, else the bundle's).
+    pub mode: Mode,
+    /// Settings as canonical JSON text, accepted by the plugin.
+    pub settings: String,
+    pub(crate) loaded: LoadedPlugin,
+}
+
+impl BundlePlugin {
+    /// What the plugin said about itself at load.
+    pub fn metadata(&self) -> &PluginMetadata {
+        &self.loaded.metadata
+    }
+}
+
+/// A loaded, validated, immutable bundle.
+///
+/// Load one with [`crate::Engine::load_bundle`]; share it behind an `Arc`
+/// and swap it whole to update.
+pub struct Bundle {
+    pub(crate) manifest: Manifest,
+    pub(crate) source: String,
+    pub(crate) digest: String,
+    pub(crate) policies: PolicySet,
+    pub(crate) policy_info: BTreeMap<String, PolicyInfo>,
+    pub(crate) index: PolicyIndex,
+    pub(crate) schema: Option<Schema>,
+    pub(crate) schema_file: Option<String>,
+    pub(crate) entities: Entities,
+    pub(crate) plugins: Vec<BundlePlugin>,
+}
+
+impl std::fmt::Debug for Bundle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bundle")
+            .field("name", &self.manifest.bundle.name)
+            .field("version", &self.manifest.bundle.version)
+            .field("digest", &self.digest)
+            .field("policies", &self.index.len())
+            .field("plugins", &self.plugins)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Bundle {
+    /// The bundle's name.
+    pub fn name(&self) -> &str {
+        &self.manifest.bundle.name
+    }
+    /// The bundle's version.
+    pub fn version(&self) -> &str {
+        &self.manifest.bundle.version
+    }
+    /// One line saying what it is for, when the manifest gives one.
+    pub fn description(&self) -> Option<&str> {
+        self.manifest.bundle.description.as_deref()
+    }
+    /// `sha256:` over the manifest and every file the bundle uses.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+    /// Where it was loaded from.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+    /// The bundle's mode.
+    pub fn mode(&self) -> Mode {
+        self.manifest.bundle.mode
+    }
+    /// Sandbox limits of plugin calls.
+    pub fn limits(&self) -> Limits {
+        self.manifest.limits
+    }
+    /// The policies, in file and line order.
+    pub fn policies(&self) -> impl Iterator<Item = &PolicyInfo> {
+        let mut v: Vec<&PolicyInfo> = self.policy_info.values().collect();
+        v.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+        v.into_iter()
+    }
+    /// The schema file, when the bundle has one.
+    pub fn schema_file(&self) -> Option<&str> {
+        self.schema_file.as_deref()
+    }
+    /// The Cedar schema, when the bundle has one.
+    pub fn schema(&self) -> Option<&Schema> {
+        self.schema.as_ref()
+    }
+    /// Number of static entities (including schema actions).
+    pub fn entity_count(&self) -> usize {
+        self.entities.len()
+    }
+    /// The plugins, in evaluation order.
+    pub fn plugins(&self) -> &[BundlePlugin] {
+        &self.plugins
+    }
+    /// The bundle's Cedar policy set (all policies, ids as in findings).
+    pub fn policy_set(&self) -> &PolicySet {
+        &self.policies
+    }
+    /// The bundle's static entities.
+    pub fn entities(&self) -> &Entities {
+        &self.entities
+    }
+}
+
+fn text(source: &dyn BundleSource, path: &str, problems: &mut Vec<Problem>) -> Option<String> {
+    match source.read(path) {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(s) => Some(s),
+            Err(_) => {
+                problems.push(Problem::file(path, "not UTF-8 text"));
+                None
+            }
+        },
+        Err(e) => {
+            problems.push(Problem::file(path, e));
+            None
+        }
+    }
+}
+
+/// Hex sha256 of bytes.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+pub(crate) fn load(source: &dyn BundleSource, host: &PluginHost) -> Result<Bundle, BundleError> {
+    let mut problems = Vec::new();
+    let fail = |problems: Vec<Problem>| BundleError {
+        dir: source.describe(),
+        problems,
+    };
+    let manifest_text = match source.read(MANIFEST_FILE) {
+        Ok(b) => String::from_utf8(b).map_err(|_| fail(vec![Problem::file(MANIFEST_FILE, "not UTF-8 text")]))?,
+        Err(_) => {
+            return Err(fail(vec![Problem::file(
+                MANIFEST_FILE,
+                "not found: a bundle is a directory with a `palisade.toml` manifest",
+            )
+            .with_help("see README.md, \"Bundles\", for a minimal manifest")]));
+        }
+    };
+    let manifest = Manifest::parse(&manifest_text)
+        .map_err(|(msg, span)| fail(vec![Problem::at(MANIFEST_FILE, &manifest_text, span, msg.trim_end().to_owned())]))?;
+
+    // Everything the digest covers: (path, bytes), manifest first.
+    let mut digest_parts: Vec<(String, Vec<u8>)> = vec![(MANIFEST_FILE.into(), manifest_text.clone().into_bytes())];
+
+    // Policies.
+    let policy_paths: Vec<String> = manifest.cedar.policies.clone().unwrap_or_else(|| {
+        if source.list_dir("policies").is_some() {
+            vec!["policies".into()]
+        } else {
+            Vec::new()
+        }
+    });
+    let mut files = Vec::new();
+    for p in &policy_paths {
+        let p = p.trim_end_matches('/');
+        let names: Vec<String> = match source.list_dir(p) {
+            Some(list) => list.into_iter().filter(|f| f.ends_with(".cedar")).collect(),
+            None => vec![p.to_owned()],
+        };
+        for name in names {
+            if let Some(t) = text(source, &name, &mut problems) {
+                digest_parts.push((name.clone(), t.clone().into_bytes()));
+                files.push(PolicyFile { name, text: t });
+            }
+        }
+    }
+    let (policies, policy_info) = policies::parse_policies(&files, &mut problems);
+
+    // Schema.
+    let schema_file = manifest.cedar.schema.clone();
+    let schema = schema_file.as_ref().and_then(|path| {
+        let t = text(source, path, &mut problems)?;
+        digest_parts.push((path.clone(), t.clone().into_bytes()));
+        if path.ends_with(".json") {
+            match Schema::from_json_str(&t) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    problems.push(json_or_cedar_problem(path, &t, &e));
+                    None
+                }
+            }
+        } else {
+            match Schema::from_cedarschema_str(&t) {
+                Ok((s, _warnings)) => Some(s),
+                Err(e) => {
+                    problems.push(policies::diagnostic_problem(path, &t, &e));
+                    None
+                }
+            }
+        }
+    });
+
+    // Strict validation of every policy against the schema.
+    if let Some(schema) = &schema {
+        let result = Validator::new(schema.clone()).validate(&policies, ValidationMode::Strict);
+        for e in result.validation_errors() {
+            let id = e.policy_id().to_string();
+            match policy_info.get(&id).and_then(|info| files.iter().find(|f| f.name == info.file)) {
+                Some(file) => problems.push(policies::diagnostic_problem(&file.name, &file.text, e)),
+                None => problems.push(Problem::file(schema_file.clone().unwrap_or_default(), e.to_string())),
+            }
+        }
+    }
+
+    // Entities (static), plus the schema's action entities.
+    let mut entities = Entities::empty();
+    if let Some(path) = &manifest.cedar.entities
+        && let Some(t) = text(source, path, &mut problems)
+    {
+        digest_parts.push((path.clone(), t.clone().into_bytes()));
+        match serde_json::from_str::<serde_json::Value>(&t) {
+            Err(e) => problems.push(Problem::at(
+                path,
+                &t,
+                json_error_offset(&t, &e),
+                format!("invalid JSON: {e}"),
+            )),
+            Ok(v) => match Entities::from_json_value(v, schema.as_ref()) {
+                Ok(e) => entities = e,
+                Err(e) => problems.push(entity_problem(path, &t, &e)),
+            },
+        }
+    }
+    if let Some(schema) = &schema {
+        match schema.action_entities() {
+            Ok(actions) => {
+                let missing: Vec<_> = actions
+                    .iter()
+                    .filter(|a| entities.get(&a.uid()).is_none())
+                    .cloned()
+                    .collect();
+                if !missing.is_empty() {
+                    match entities.clone().add_entities(missing, Some(schema)) {
+                        Ok(e) => entities = e,
+                        Err(e) => problems.push(Problem::file(
+                            schema_file.clone().unwrap_or_default(),
+                            format!("cannot add the schema's actions to the entities: {e}"),
+                        )),
+                    }
+                }
+            }
+            Err(e) => problems.push(Problem::file(schema_file.clone().unwrap_or_default(), e.to_string())),
+        }
+    }
+
+    // Plugins.
+    let mut plugins = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, p) in manifest.plugins.iter().enumerate() {
+        let at_manifest = |msg: String| {
+            let line = find_line(&manifest_text, &format!("\"{}\"", p.path)).unwrap_or(1);
+            Problem::at_line(MANIFEST_FILE, &manifest_text, line, msg)
+        };
+        if !seen.insert(p.name.clone()) {
+            problems.push(at_manifest(format!("plugin name `{}` is used twice", p.name)));
+            continue;
+        }
+        if !is_plugin_name(&p.name) {
+            problems.push(at_manifest(format!(
+                "plugin name `{}` must be an identifier ([A-Za-z_][A-Za-z0-9_-]*)",
+                p.name
+            )));
+            continue;
+        }
+        let bytes = match source.read(&p.path) {
+            Ok(b) => b,
+            Err(e) => {
+                problems.push(at_manifest(format!("plugin `{}` (plugin #{}): {e}", p.name, i + 1)));
+                continue;
+            }
+        };
+        let actual = sha256_hex(&bytes);
+        let expected = p.sha256.trim().to_ascii_lowercase();
+        let expected = expected.strip_prefix("sha256:").unwrap_or(&expected).to_owned();
+        if actual != expected {
+            problems.push(
+                at_manifest(format!(
+                    "plugin `{}`: sha256 mismatch for `{}`: the manifest pins {expected}, the file is {actual}",
+                    p.name, p.path
+                ))
+                .with_help("rebuild the plugin from source, or update the pin if this file is the one you mean to ship"),
+            );
+            continue;
+        }
+        digest_parts.push((p.path.clone(), bytes.clone()));
+        let loaded = match host.load(&bytes, &actual, manifest.limits) {
+            Ok(l) => l,
+            Err(e) => {
+                problems.push(Problem::file(&p.path, format!("plugin `{}`: {e}", p.name)));
+                continue;
+            }
+        };
+        let settings = Manifest::settings_json(p.settings.as_ref()).to_string();
+        if let Err(e) = loaded.validate_settings(&settings) {
+            problems.push(at_manifest(format!("plugin `{}` rejects its settings: {e}", p.name)));
+            continue;
+        }
+        plugins.push(BundlePlugin {
+            name: p.name.clone(),
+            path: p.path.clone(),
+            sha256: actual,
+            mode: p.mode.unwrap_or(manifest.bundle.mode),
+            settings,
+            loaded,
+        });
+    }
+
+    if !problems.is_empty() {
+        return Err(fail(problems));
+    }
+
+    let mut hasher = Sha256::new();
+    digest_parts.sort_by(|a, b| a.0.cmp(&b.0));
+    for (path, bytes) in &digest_parts {
+        hasher.update((path.len() as u64).to_le_bytes());
+        hasher.update(path.as_bytes());
+        hasher.update((bytes.len() as u64).to_le_bytes());
+        hasher.update(bytes);
+    }
+    let digest = format!("sha256:{}", hex::encode(hasher.finalize()));
+    let index = PolicyIndex::new(&policies);
+    Ok(Bundle {
+        manifest,
+        source: source.describe(),
+        digest,
+        policies,
+        policy_info,
+        index,
+        schema,
+        schema_file,
+        entities,
+        plugins,
+    })
+}
+
+fn is_plugin_name(s: &str) -> bool {
+    let mut c = s.chars();
+    matches!(c.next(), Some(x) if x.is_ascii_alphabetic() || x == '_')
+        && c.all(|x| x.is_ascii_alphanumeric() || x == '_' || x == '-')
+}
+
+fn find_line(text: &str, needle: &str) -> Option<usize> {
+    text.find(needle).map(|off| crate::error::line_col(text, off).0)
+}
+
+/// Byte offset of a serde_json error (it reports line and column).
+pub(crate) fn json_error_offset(text: &str, e: &serde_json::Error) -> Option<std::ops::Range<usize>> {
+    if e.line() == 0 {
+        return None;
+    }
+    let start: usize = text.split_inclusive('\n').take(e.line() - 1).map(str::len).sum();
+    let off = (start + e.column().saturating_sub(1)).min(text.len());
+    Some(off..off)
+}
+
+fn json_or_cedar_problem(path: &str, text: &str, e: &cedar_policy::SchemaError) -> Problem {
+    if let Err(je) = serde_json::from_str::<serde_json::Value>(text) {
+        return Problem::at(path, text, json_error_offset(text, &je), format!("invalid JSON: {je}"));
+    }
+    let mut p = policies::diagnostic_problem(path, text, e);
+    if p.line.is_none() {
+        p.message = format!("invalid schema: {}", p.message);
+    }
+    p
+}
+
+/// Locates an entities error at the first quoted entity id it mentions.
+fn entity_problem(path: &str, text: &str, e: &cedar_policy::entities_errors::EntitiesError) -> Problem {
+    let message = crate::error::full_message(e);
+    let mut line = None;
+    // Messages quote uids as Type::"id"; find that id in the file.
+    for part in message.split('"').skip(1).step_by(2) {
+        if let Some(l) = find_line(text, &format!("\"{part}\"")) {
+            line = Some(l);
+            break;
+        }
+    }
+    let mut p = match line {
+        Some(l) => Problem::at_line(path, text, l, message),
+        None => Problem::file(path, message),
+    };
+    if let Some(help) = miette::Diagnostic::help(e) {
+        p = p.with_help(help.to_string());
+    }
+    p
+}

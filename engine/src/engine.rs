@@ -1,0 +1,405 @@
+//! The engine: loads bundles and evaluates requests against them.
+
+use crate::bundle::{self, Bundle, BundleSource, DirSource};
+use crate::decision::{
+    Basis, BundleRef, Decision, DecisionError, Effect, ErrorKind, Finding, Source,
+};
+use crate::error::{BundleError, EngineError, RequestError};
+use crate::manifest::Mode;
+use crate::plugin::{InputKind, PluginHost};
+use crate::request::AuthorizationRequest;
+use crate::time::Now;
+use cedar_policy::{Authorizer, Context, Entities, Request};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Builds an [`Engine`].
+#[derive(Debug, Clone)]
+pub struct EngineBuilder {
+    cache_dir: Option<PathBuf>,
+    max_instances: u32,
+}
+
+impl Default for EngineBuilder {
+    fn default() -> Self {
+        EngineBuilder {
+            cache_dir: None,
+            max_instances: 64,
+        }
+    }
+}
+
+impl EngineBuilder {
+    /// Keeps compiled plugin code in `dir`, keyed by the plugin's sha256 and
+    /// the runtime's version, so the next start does not recompile.
+    pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// How many plugin instances may be alive at once (concurrent
+    /// evaluations); the pooling allocator reserves slots for this many.
+    /// Default 64.
+    pub fn max_concurrent_instances(mut self, n: u32) -> Self {
+        self.max_instances = n.max(1);
+        self
+    }
+
+    /// Creates the engine.
+    ///
+    /// # Errors
+    /// [`EngineError`] when the WebAssembly runtime cannot be configured.
+    pub fn build(self) -> Result<Engine, EngineError> {
+        let host = PluginHost::new(self.cache_dir, self.max_instances).map_err(|e| EngineError(e.to_string()))?;
+        Ok(Engine { host: Arc::new(host) })
+    }
+}
+
+/// Loads bundles and decides: the one object a gateway or CLI needs.
+///
+/// Cheap to clone (shared inside); safe to use from many threads.
+///
+/// # Examples
+/// ```
+/// use palisade_engine::{AuthorizationRequest, Engine, Now};
+///
+/// let dir = tempfile::tempdir()?;
+/// std::fs::write(dir.path().join("palisade.toml"), "[bundle]\nname = \"demo\"\nversion = \"1.0.0\"\n")?;
+/// std::fs::create_dir(dir.path().join("policies"))?;
+/// std::fs::write(
+///     dir.path().join("policies/photos.cedar"),
+///     r#"@id("owners-view") permit(principal, action == Action::"view", resource) when { resource.owner == principal };"#,
+/// )?;
+///
+/// let engine = Engine::new()?;
+/// let bundle = engine.load_bundle(dir.path())?;
+/// let request = AuthorizationRequest::from_json(r#"{
+///     "principal": "User::\"alice\"", "action": "Action::\"view\"", "resource": "Photo::\"p1\"",
+///     "entities": [{"uid": {"type": "Photo", "id": "p1"}, "attrs": {"owner": {"__entity": {"type": "User", "id": "alice"}}}, "parents": []}]
+/// }"#)?;
+/// let decision = engine.authorize(&bundle, &request, Now::epoch())?;
+/// assert!(decision.is_allowed());
+/// assert_eq!(decision.reasons, ["owners-view"]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct Engine {
+    host: Arc<PluginHost>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// An engine with default settings and no compiled-code cache.
+    ///
+    /// # Errors
+    /// [`EngineError`] when the WebAssembly runtime cannot be configured.
+    pub fn new() -> Result<Engine, EngineError> {
+        EngineBuilder::default().build()
+    }
+
+    /// A builder for settings such as the compiled-code cache.
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::default()
+    }
+
+    /// Loads and validates the bundle in directory `dir`.
+    ///
+    /// # Errors
+    /// [`BundleError`] listing every problem found, each with its file and
+    /// line when it has one.
+    pub fn load_bundle(&self, dir: impl AsRef<Path>) -> Result<Bundle, BundleError> {
+        self.load_bundle_from(&DirSource::new(dir.as_ref()))
+    }
+
+    /// Loads and validates a bundle from any [`BundleSource`] (a directory,
+    /// files embedded in a binary).
+    ///
+    /// # Errors
+    /// [`BundleError`] listing every problem found.
+    pub fn load_bundle_from(&self, source: &dyn BundleSource) -> Result<Bundle, BundleError> {
+        bundle::load(source, &self.host)
+    }
+
+    /// Decides an authorization request: the bundle's plugins that apply to
+    /// authorization requests run first (their facts reach Cedar as
+    /// `context.plugins.NAME`), then Cedar decides, then both combine.
+    ///
+    /// # Errors
+    /// [`RequestError`] when the request cannot be evaluated at all (its
+    /// context or extra entities are malformed, or it does not match the
+    /// schema). Every policy outcome, including plugin failures, is a
+    /// [`Decision`].
+    pub fn authorize(
+        &self,
+        bundle: &Bundle,
+        request: &AuthorizationRequest,
+        now: Now,
+    ) -> Result<Decision, RequestError> {
+        let mut acc = Accumulator::new(bundle);
+
+        // 1. Plugins.
+        let applicable: Vec<_> = bundle
+            .plugins
+            .iter()
+            .filter(|p| p.metadata().applies_to.contains(&InputKind::Authorization))
+            .collect();
+        let mut facts = serde_json::Map::new();
+        if !applicable.is_empty() {
+            let document = request.to_json().to_string();
+            for p in applicable {
+                let out = acc.run_plugin(p, InputKind::Authorization, &document, now);
+                facts.insert(p.name.clone(), serde_json::Value::Object(out));
+            }
+        }
+
+        // 2. Cedar.
+        let schema = bundle.schema.as_ref();
+        let mut entities_owned: Option<Entities> = None;
+        if let Some(extra) = &request.entities {
+            let merged = bundle
+                .entities
+                .clone()
+                .add_entities_from_json_value(extra.clone(), schema)
+                .map_err(|e| RequestError::Entities(e.to_string()))?;
+            entities_owned = Some(merged);
+        }
+        let entities = entities_owned.as_ref().unwrap_or(&bundle.entities);
+
+        let context_json = serde_json::Value::Object(request.context.clone());
+        let context = Context::from_json_value(context_json, schema.map(|s| (s, &request.action)))
+            .map_err(|e| RequestError::Context(e.to_string()))?;
+        let validated = Request::new(
+            request.principal.clone(),
+            request.action.clone(),
+            request.resource.clone(),
+            context.clone(),
+            schema,
+        )
+        .map_err(|e| RequestError::Schema(e.to_string()))?;
+        let cedar_request = if facts.is_empty() {
+            validated
+        } else {
+            // Plugin facts are not part of the user's schema: merge them into
+            // the already validated context.
+            let plugins = cedar_policy::RestrictedExpression::new_record(
+                facts
+                    .into_iter()
+                    .map(|(k, v)| Ok((k, json_to_restricted(&v)?)))
+                    .collect::<Result<Vec<_>, String>>()
+                    .map_err(RequestError::Context)?,
+            )
+            .map_err(|e| RequestError::Context(e.to_string()))?;
+            let context = context
+                .merge([("plugins".to_owned(), plugins)])
+                .map_err(|e| RequestError::Context(format!("{e} (the key `plugins` is reserved for plugin facts)")))?;
+            Request::new(
+                request.principal.clone(),
+                request.action.clone(),
+                request.resource.clone(),
+                context,
+                None,
+            )
+            .map_err(|e| RequestError::Schema(e.to_string()))?
+        };
+
+        let slice = bundle.index.slice(
+            &request.action,
+            request.principal.type_name(),
+            request.resource.type_name(),
+            entities,
+            entities_owned.is_none(),
+        );
+        let response = Authorizer::new().is_authorized(&cedar_request, &slice, entities);
+        acc.cedar(&response, request.resource.to_string());
+        Ok(acc.finish())
+    }
+}
+
+/// Collects plugin and Cedar outcomes into one decision.
+pub(crate) struct Accumulator<'b> {
+    bundle: &'b Bundle,
+    cedar_effect: Option<(Effect, Basis)>,
+    reasons: Vec<String>,
+    findings: Vec<Finding>,
+    errors: Vec<DecisionError>,
+    plugin_error: bool,
+    plugin_finding: bool,
+}
+
+impl<'b> Accumulator<'b> {
+    pub(crate) fn new(bundle: &'b Bundle) -> Self {
+        Accumulator {
+            bundle,
+            cedar_effect: None,
+            reasons: Vec::new(),
+            findings: Vec::new(),
+            errors: Vec::new(),
+            plugin_error: false,
+            plugin_finding: false,
+        }
+    }
+
+    /// Runs one plugin; returns its facts (empty on failure).
+    pub(crate) fn run_plugin(
+        &mut self,
+        plugin: &crate::bundle::BundlePlugin,
+        kind: InputKind,
+        document: &str,
+        now: Now,
+    ) -> serde_json::Map<String, serde_json::Value> {
+        let monitor = plugin.mode == Mode::Monitor;
+        let source = Source::Plugin(plugin.name.clone());
+        match plugin.loaded.evaluate(kind, document, &plugin.settings, now) {
+            Err(e) => {
+                self.plugin_error |= !monitor;
+                self.errors.push(DecisionError {
+                    source,
+                    kind: e.kind,
+                    policy: None,
+                    message: e.message,
+                    monitor,
+                });
+                serde_json::Map::new()
+            }
+            Ok(out) => {
+                for v in out.violations {
+                    self.plugin_error |= !monitor;
+                    self.errors.push(DecisionError {
+                        source: source.clone(),
+                        kind: ErrorKind::BadOutput,
+                        policy: None,
+                        message: v,
+                        monitor,
+                    });
+                }
+                let rules = &plugin.metadata().rules;
+                for f in out.findings {
+                    let Some(rule) = rules.get(&f.rule_id) else { continue };
+                    self.plugin_finding |= !monitor;
+                    self.findings.push(Finding {
+                        rule_id: f.rule_id,
+                        category: rule.category,
+                        severity: f.severity.unwrap_or(rule.severity),
+                        message: f.message,
+                        resource: f.resource,
+                        file: None,
+                        line: None,
+                        source: source.clone(),
+                        remediation: Some(rule.remediation.clone()).filter(|r| !r.is_empty()),
+                        control: rule.control.clone(),
+                        pointer: f.pointer,
+                        monitor,
+                    });
+                }
+                out.facts
+            }
+        }
+    }
+
+    /// Folds in one Cedar response about `resource`.
+    pub(crate) fn cedar(&mut self, response: &cedar_policy::Response, resource: String) {
+        let monitor = self.bundle.mode() == Mode::Monitor;
+        let reasons: Vec<String> = response.diagnostics().reason().map(|id| id.to_string()).collect();
+        for e in response.diagnostics().errors() {
+            let cedar_policy::AuthorizationError::PolicyEvaluationError(pe) = e;
+            self.errors.push(DecisionError {
+                source: Source::Cedar,
+                kind: ErrorKind::PolicyEvaluation,
+                policy: Some(pe.policy_id().to_string()),
+                message: pe.inner().to_string(),
+                monitor: false,
+            });
+        }
+        let (effect, basis) = match response.decision() {
+            cedar_policy::Decision::Allow => (Effect::Allow, Basis::Permitted),
+            cedar_policy::Decision::Deny if reasons.is_empty() => (Effect::Deny, Basis::NotPermitted),
+            cedar_policy::Decision::Deny => (Effect::Deny, Basis::Forbidden),
+        };
+        if basis == Basis::Forbidden {
+            for id in &reasons {
+                if let Some(info) = self.bundle.policy_info.get(id) {
+                    self.findings.push(Finding {
+                        rule_id: id.clone(),
+                        category: info.category,
+                        severity: info.severity,
+                        message: info
+                            .message
+                            .clone()
+                            .unwrap_or_else(|| format!("forbidden by policy `{id}`")),
+                        resource: Some(resource.clone()),
+                        file: None,
+                        line: None,
+                        source: Source::Cedar,
+                        remediation: info.remediation.clone(),
+                        control: info.control.clone(),
+                        pointer: None,
+                        monitor,
+                    });
+                }
+            }
+        }
+        self.reasons.extend(reasons);
+        // Deny wins across several Cedar requests; forbidden is more
+        // specific than not permitted.
+        self.cedar_effect = Some(match (self.cedar_effect, (effect, basis)) {
+            (None, new) => new,
+            (Some((Effect::Allow, _)), new) => new,
+            (Some((Effect::Deny, Basis::Forbidden)), _) => (Effect::Deny, Basis::Forbidden),
+            (Some((Effect::Deny, _)), (Effect::Deny, Basis::Forbidden)) => (Effect::Deny, Basis::Forbidden),
+            (Some(old), _) => old,
+        });
+    }
+
+    pub(crate) fn finish(self) -> Decision {
+        let monitor = self.bundle.mode() == Mode::Monitor;
+        let (cedar_effect, cedar_basis) = self.cedar_effect.unwrap_or((Effect::Allow, Basis::Permitted));
+        let (mut effect, basis) = if cedar_effect == Effect::Deny {
+            (Effect::Deny, cedar_basis)
+        } else if self.plugin_error {
+            (Effect::Deny, Basis::PluginError)
+        } else if self.plugin_finding {
+            (Effect::Deny, Basis::PluginFinding)
+        } else {
+            (Effect::Allow, Basis::Permitted)
+        };
+        if monitor {
+            effect = Effect::Allow;
+        }
+        let mut d = Decision {
+            decision: effect,
+            basis,
+            reasons: self.reasons,
+            findings: self.findings,
+            errors: self.errors,
+            bundle: BundleRef {
+                name: self.bundle.name().to_owned(),
+                version: self.bundle.version().to_owned(),
+                digest: self.bundle.digest().to_owned(),
+            },
+        };
+        d.sort();
+        d
+    }
+}
+
+fn json_to_restricted(v: &serde_json::Value) -> Result<cedar_policy::RestrictedExpression, String> {
+    use cedar_policy::RestrictedExpression as R;
+    Ok(match v {
+        serde_json::Value::Bool(b) => R::new_bool(*b),
+        serde_json::Value::Number(n) => R::new_long(n.as_i64().ok_or_else(|| format!("fact value {n} is not a 64-bit integer"))?),
+        serde_json::Value::String(s) => R::new_string(s.clone()),
+        serde_json::Value::Array(a) => R::new_set(a.iter().map(json_to_restricted).collect::<Result<Vec<_>, _>>()?),
+        serde_json::Value::Object(o) => R::new_record(
+            o.iter()
+                .map(|(k, v)| Ok((k.clone(), json_to_restricted(v)?)))
+                .collect::<Result<Vec<_>, String>>()?,
+        )
+        .map_err(|e| e.to_string())?,
+        serde_json::Value::Null => return Err("fact value is null".into()),
+    })
+}

@@ -1,0 +1,188 @@
+//! The bundle manifest, `palisade.toml`.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Enforce (deny on findings and errors) or monitor (report only).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Findings and errors deny.
+    #[default]
+    Enforce,
+    /// Findings and errors are reported but never deny.
+    Monitor,
+}
+
+impl Mode {
+    /// `enforce` or `monitor`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Enforce => "enforce",
+            Mode::Monitor => "monitor",
+        }
+    }
+}
+
+/// The parsed `palisade.toml`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Name, version, mode.
+    pub bundle: BundleSection,
+    /// Cedar policies, schema and entities.
+    #[serde(default)]
+    pub cedar: CedarSection,
+    /// Plugins, in evaluation order.
+    #[serde(default, rename = "plugin")]
+    pub plugins: Vec<PluginSection>,
+    /// Sandbox limits for every plugin call.
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// `[bundle]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleSection {
+    /// Bundle name, e.g. `serverless-baseline`.
+    pub name: String,
+    /// Bundle version, e.g. `1.2.0`.
+    pub version: String,
+    /// One line saying what the bundle is for.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// `enforce` (default) or `monitor`.
+    #[serde(default)]
+    pub mode: Mode,
+}
+
+/// `[cedar]`
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CedarSection {
+    /// `.cedar` files or directories of them, relative to the bundle
+    /// directory. Default: `["policies"]`.
+    #[serde(default)]
+    pub policies: Option<Vec<String>>,
+    /// A `.cedarschema` or `.json` schema; when present, policies are
+    /// validated strictly at load and requests are validated against it.
+    #[serde(default)]
+    pub schema: Option<String>,
+    /// Cedar entities JSON (users, groups, resources known in advance).
+    #[serde(default)]
+    pub entities: Option<String>,
+}
+
+/// `[[plugin]]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginSection {
+    /// Name the bundle uses for the plugin: findings say `plugin:NAME` and
+    /// Cedar sees its facts as `context.plugins.NAME`.
+    pub name: String,
+    /// Path to the `.wasm` component, relative to the bundle directory.
+    pub path: String,
+    /// Hex sha256 of the `.wasm` file; a mismatch refuses the bundle.
+    pub sha256: String,
+    /// `enforce` or `monitor`; default: the bundle's mode.
+    #[serde(default)]
+    pub mode: Option<Mode>,
+    /// Settings handed to the plugin, validated by it at load.
+    #[serde(default)]
+    pub settings: Option<toml::Value>,
+}
+
+/// `[limits]`: the sandbox of every plugin call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Fuel per call (about one unit per WebAssembly instruction);
+    /// deterministic, so a plugin runs out at the same point everywhere.
+    pub fuel: u64,
+    /// Linear memory a plugin instance may grow to, in MiB.
+    pub memory_mib: u32,
+    /// Wall-clock backstop per call, in milliseconds.
+    pub timeout_ms: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            fuel: 200_000_000,
+            memory_mib: 64,
+            timeout_ms: 1_000,
+        }
+    }
+}
+
+impl Manifest {
+    /// Parses manifest text. Errors carry the byte span of the problem.
+    pub(crate) fn parse(text: &str) -> Result<Manifest, (String, Option<std::ops::Range<usize>>)> {
+        let manifest: Manifest =
+            toml::from_str(text).map_err(|e| (e.message().to_owned(), e.span()))?;
+        Ok(manifest)
+    }
+
+    /// The plugin settings as JSON, `{}` when none are given.
+    pub(crate) fn settings_json(settings: Option<&toml::Value>) -> serde_json::Value {
+        match settings {
+            None => serde_json::Value::Object(serde_json::Map::new()),
+            Some(v) => toml_to_json(v),
+        }
+    }
+}
+
+fn toml_to_json(v: &toml::Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        toml::Value::String(s) => J::String(s.clone()),
+        toml::Value::Integer(i) => J::from(*i),
+        toml::Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+        toml::Value::Boolean(b) => J::Bool(*b),
+        toml::Value::Datetime(d) => J::String(d.to_string()),
+        toml::Value::Array(a) => J::Array(a.iter().map(toml_to_json).collect()),
+        toml::Value::Table(t) => {
+            let m: BTreeMap<String, J> = t.iter().map(|(k, v)| (k.clone(), toml_to_json(v))).collect();
+            J::Object(m.into_iter().collect())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minimal_manifest_parses_with_defaults() {
+        let m = Manifest::parse("[bundle]\nname = \"x\"\nversion = \"1\"\n");
+        let m = m.map_err(|e| e.0);
+        assert!(m.is_ok(), "{m:?}");
+        if let Ok(m) = m {
+            assert_eq!(m.bundle.mode, Mode::Enforce);
+            assert_eq!(m.limits, Limits::default());
+            assert!(m.plugins.is_empty());
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_a_span() {
+        let text = "[bundle]\nname = \"x\"\nversion = \"1\"\nmood = \"happy\"\n";
+        match Manifest::parse(text) {
+            Ok(_) => panic!("unknown key accepted"),
+            Err((msg, span)) => {
+                assert!(msg.contains("mood"), "{msg}");
+                assert!(span.is_some());
+            }
+        }
+    }
+
+    #[test]
+    fn settings_become_json() {
+        let v: toml::Value = toml::from_str("a = 1\nb = [\"x\"]\n").unwrap_or(toml::Value::Boolean(false));
+        assert_eq!(
+            Manifest::settings_json(Some(&v)),
+            serde_json::json!({"a": 1, "b": ["x"]})
+        );
+    }
+}

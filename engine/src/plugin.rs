@@ -1,0 +1,738 @@
+//! The plugin host: WebAssembly components in a sandbox with nothing granted.
+//!
+//! A plugin is compiled (or loaded from the on-disk cache) and
+//! pre-instantiated once when its bundle loads. Every call then gets a fresh
+//! [`Store`] and instance from the pooling allocator, a fuel budget, a memory
+//! limit and an epoch deadline; nothing survives between calls.
+
+use crate::decision::{Category, ErrorKind, Severity};
+use crate::manifest::Limits;
+use crate::time::Now;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{ResourceLimiter, Store, Trap};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+#[allow(missing_docs, clippy::all)]
+mod bindings {
+    wasmtime::component::bindgen!({
+        world: "plugin",
+        path: "../wit",
+    });
+}
+
+use bindings::palisade::policy::host::{self as wit_host, Level};
+use bindings::palisade::policy::types as wit;
+pub(crate) use bindings::PluginPre;
+
+/// The interfaces a plugin may import. A Rust guest built for `wasm32-wasip2`
+/// imports most of WASI's CLI world even when it does no I/O; the host links
+/// them with nothing behind them (no preopens, no environment, empty stdin,
+/// fixed clocks and randomness). Anything else is refused at load.
+const ALLOWED_IMPORTS: &[&str] = &[
+    "palisade:policy/host",
+    "palisade:policy/types",
+    "wasi:cli/environment",
+    "wasi:cli/exit",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+    "wasi:cli/terminal-input",
+    "wasi:cli/terminal-output",
+    "wasi:cli/terminal-stdin",
+    "wasi:cli/terminal-stdout",
+    "wasi:cli/terminal-stderr",
+    "wasi:io/error",
+    "wasi:io/poll",
+    "wasi:io/streams",
+    "wasi:clocks/wall-clock",
+    "wasi:clocks/monotonic-clock",
+    "wasi:random/random",
+    "wasi:random/insecure",
+    "wasi:random/insecure-seed",
+    "wasi:filesystem/types",
+    "wasi:filesystem/preopens",
+];
+
+/// How much of a plugin's standard error and log the host keeps per call.
+const CAPTURE_BYTES: usize = 4096;
+const MAX_LOG_LINES: usize = 64;
+
+/// Which inputs a plugin applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InputKind {
+    /// Authorization requests (principal, action, resource, context).
+    Authorization,
+    /// HTTP requests seen by a gateway.
+    Request,
+    /// Deployment descriptions (CloudFormation, SAM, serverless.yml, Terraform plans).
+    Deployment,
+}
+
+impl InputKind {
+    fn to_wit(self) -> wit::InputKind {
+        match self {
+            InputKind::Authorization => wit::InputKind::Authorization,
+            InputKind::Request => wit::InputKind::Request,
+            InputKind::Deployment => wit::InputKind::Deployment,
+        }
+    }
+    fn from_wit(k: wit::InputKind) -> Self {
+        match k {
+            wit::InputKind::Authorization => InputKind::Authorization,
+            wit::InputKind::Request => InputKind::Request,
+            wit::InputKind::Deployment => InputKind::Deployment,
+        }
+    }
+}
+
+/// A rule a plugin declares in its metadata.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RuleInfo {
+    /// Rule id, e.g. `secrets.aws-access-key-id`.
+    pub id: String,
+    /// Finding category.
+    pub category: Category,
+    /// Default severity.
+    pub severity: Severity,
+    /// One-line description.
+    pub title: String,
+    /// How to fix a finding.
+    pub remediation: String,
+    /// The practice or control enforced.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub control: Option<String>,
+}
+
+/// What a plugin says about itself.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PluginMetadata {
+    /// The plugin's own name.
+    pub name: String,
+    /// The plugin's own version.
+    pub version: String,
+    /// The inputs it evaluates.
+    pub applies_to: Vec<InputKind>,
+    /// The rules it can report, by id.
+    pub rules: BTreeMap<String, RuleInfo>,
+}
+
+/// A finding as a plugin reported it, checked against its metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RawFinding {
+    pub rule_id: String,
+    pub message: String,
+    pub resource: Option<String>,
+    pub pointer: Option<String>,
+    pub severity: Option<Severity>,
+}
+
+/// The outcome of one plugin call.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct PluginOutput {
+    pub findings: Vec<RawFinding>,
+    /// Facts as a JSON object, for `context.plugins.NAME`.
+    pub facts: serde_json::Map<String, serde_json::Value>,
+    /// Contract violations in otherwise usable output.
+    pub violations: Vec<String>,
+}
+
+/// Why a plugin call failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CallError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+/// Per-store state: WASI with nothing granted, the log and the limiter.
+struct Sandbox {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limiter: MemoryLimiter,
+    logs: Vec<String>,
+}
+
+impl WasiView for Sandbox {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl wit_host::Host for Sandbox {
+    fn log(&mut self, level: Level, message: String) {
+        if self.logs.len() < MAX_LOG_LINES {
+            let level = match level {
+                Level::Debug => "debug",
+                Level::Info => "info",
+                Level::Warn => "warn",
+                Level::Error => "error",
+            };
+            let mut message = message;
+            truncate_on_char_boundary(&mut message, 512);
+            self.logs.push(format!("{level}: {message}"));
+        }
+    }
+}
+
+impl wit::Host for Sandbox {}
+
+/// Caps linear memory and remembers that the cap was hit, because a Rust
+/// guest that cannot grow aborts with a plain `unreachable` trap.
+struct MemoryLimiter {
+    max_bytes: usize,
+    hit: bool,
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.max_bytes {
+            self.hit = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+/// A wall clock stopped at the evaluation's `now`.
+struct FixedWallClock(std::time::Duration);
+
+impl wasmtime_wasi::HostWallClock for FixedWallClock {
+    fn resolution(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(1)
+    }
+    fn now(&self) -> std::time::Duration {
+        self.0
+    }
+}
+
+/// A monotonic clock that never moves.
+struct FrozenMonotonicClock;
+
+impl wasmtime_wasi::HostMonotonicClock for FrozenMonotonicClock {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+    fn now(&self) -> u64 {
+        0
+    }
+}
+
+fn truncate_on_char_boundary(s: &mut String, max: usize) {
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push('…');
+    }
+}
+
+/// A compiled, pre-instantiated plugin, ready for fresh instances.
+pub(crate) struct LoadedPlugin {
+    engine: wasmtime::Engine,
+    /// Keeps the epoch ticking while any plugin of this host lives.
+    _ticker: std::sync::Arc<Ticker>,
+    pre: PluginPre<Sandbox>,
+    pub(crate) metadata: PluginMetadata,
+    limits: Limits,
+    epoch_ticks: u64,
+}
+
+impl std::fmt::Debug for LoadedPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedPlugin")
+            .field("metadata", &self.metadata)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The shared wasmtime machinery: one engine and linker for all plugins.
+pub(crate) struct PluginHost {
+    engine: wasmtime::Engine,
+    ticker: std::sync::Arc<Ticker>,
+    linker: Linker<Sandbox>,
+    cache_dir: Option<PathBuf>,
+    engine_key: String,
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] until dropped, so that
+/// epoch deadlines stop runaway calls in wall-clock time.
+pub(crate) struct Ticker {
+    stop: std::sync::mpsc::Sender<()>,
+}
+
+impl Ticker {
+    fn start(engine: wasmtime::Engine) -> wasmtime::Result<Ticker> {
+        let (stop, rx) = std::sync::mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("palisade-epoch".into())
+            .spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(EPOCH_TICK) {
+                    engine.increment_epoch();
+                }
+            })
+            .map_err(|e| wasmtime::format_err!("cannot start the epoch thread: {e}"))?;
+        Ok(Ticker { stop })
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        let _ = self.stop.send(());
+    }
+}
+
+/// Epoch ticks happen this often; deadlines are counted in ticks.
+pub(crate) const EPOCH_TICK: std::time::Duration = std::time::Duration::from_millis(2);
+
+impl PluginHost {
+    pub(crate) fn new(
+        cache_dir: Option<PathBuf>,
+        max_instances: u32,
+    ) -> wasmtime::Result<PluginHost> {
+        let mut config = wasmtime::Config::new();
+        config.consume_fuel(true);
+        config.epoch_interruption(true);
+        config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+        config.wasm_backtrace_max_frames(None);
+        config.native_unwind_info(true);
+
+        let mut pool = wasmtime::PoolingAllocationConfig::new();
+        // One component instance per concurrent call; Rust guests carry a
+        // handful of core instances (the guest, WASI adapter shims).
+        pool.total_component_instances(max_instances);
+        pool.total_core_instances(max_instances.saturating_mul(8));
+        pool.total_memories(max_instances.saturating_mul(2));
+        pool.total_tables(max_instances.saturating_mul(4));
+        pool.total_stacks(max_instances);
+        pool.max_core_instances_per_component(16);
+        pool.max_memories_per_component(4);
+        pool.max_tables_per_component(8);
+        pool.max_memory_size(1 << 30);
+        pool.max_unused_warm_slots(max_instances.min(16));
+        config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+        // Reserve just what the largest allowed memory needs, so many pools
+        // fit in the address space (tests create many engines).
+        config.memory_reservation(1 << 30);
+        config.memory_guard_size(32 << 20);
+        config.memory_reservation_for_growth(0);
+
+        let engine = wasmtime::Engine::new(&config)?;
+        let mut linker: Linker<Sandbox> = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        bindings::Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+
+        let engine_key = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            engine.precompile_compatibility_hash().hash(&mut h);
+            format!("wasmtime-{}-{:016x}", env!("CARGO_PKG_VERSION"), h.finish())
+        };
+        let ticker = std::sync::Arc::new(Ticker::start(engine.clone())?);
+        Ok(PluginHost {
+            engine,
+            ticker,
+            linker,
+            cache_dir,
+            engine_key,
+        })
+    }
+
+    /// Compiles `bytes` (digest `sha256`), or loads the compiled code from the
+    /// cache, checks imports and pre-instantiates. Returns a message for
+    /// people on failure.
+    pub(crate) fn load(
+        &self,
+        bytes: &[u8],
+        sha256: &str,
+        limits: Limits,
+    ) -> Result<LoadedPlugin, String> {
+        let component = self.component(bytes, sha256)?;
+        self.check_imports(&component)?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| format!("cannot link the component: {}", error_chain(&e)))?;
+        let pre = PluginPre::new(pre)
+            .map_err(|e| format!("the component does not export the `palisade:policy/plugin` world: {}", error_chain(&e)))?;
+        let epoch_ticks = limits
+            .timeout_ms
+            .div_ceil(EPOCH_TICK.as_millis().max(1) as u64)
+            .max(1);
+        let mut plugin = LoadedPlugin {
+            engine: self.engine.clone(),
+            _ticker: std::sync::Arc::clone(&self.ticker),
+            pre,
+            metadata: PluginMetadata {
+                name: String::new(),
+                version: String::new(),
+                applies_to: Vec::new(),
+                rules: BTreeMap::new(),
+            },
+            limits,
+            epoch_ticks,
+        };
+        plugin.metadata = plugin.read_metadata()?;
+        Ok(plugin)
+    }
+
+    fn component(&self, bytes: &[u8], sha256: &str) -> Result<Component, String> {
+        if !bytes.starts_with(b"\0asm") {
+            return Err("not a WebAssembly file (bad magic number)".into());
+        }
+        let cached = self
+            .cache_dir
+            .as_ref()
+            .map(|d| d.join(format!("{sha256}-{}.cwasm", self.engine_key)));
+        if let Some(path) = &cached
+            && path.is_file()
+            && let Some(c) = self.deserialize_cached(path)
+        {
+            return Ok(c);
+        }
+        let component = Component::from_binary(&self.engine, bytes)
+            .map_err(|e| format!("not a valid WebAssembly component: {}", error_chain(&e)))?;
+        if let Some(path) = &cached {
+            // A cache that cannot be written only costs time on the next start.
+            let _ = write_cache(path, &component);
+        }
+        Ok(component)
+    }
+
+    #[expect(
+        unsafe_code,
+        reason = "deserializing precompiled code is unsafe by wasmtime's definition; \
+                  the cache holds only files this host wrote, named by the sha256 \
+                  of their source and the engine's compatibility hash"
+    )]
+    fn deserialize_cached(&self, path: &Path) -> Option<Component> {
+        // SAFETY: the file was produced by `Component::serialize` of this
+        // same engine configuration (the file name carries its compatibility
+        // hash) and is written atomically; wasmtime also checks its header.
+        unsafe { Component::deserialize_file(&self.engine, path) }.ok()
+    }
+
+    fn check_imports(&self, component: &Component) -> Result<(), String> {
+        let ty = component.component_type();
+        let mut refused = Vec::new();
+        for (name, _) in ty.imports(&self.engine) {
+            let unversioned = name.split('@').next().unwrap_or(name);
+            if !ALLOWED_IMPORTS.contains(&unversioned) {
+                refused.push(format!("`{name}`"));
+            }
+        }
+        if refused.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "the plugin imports {} which the sandbox does not grant (plugins get no network, \
+                 HTTP or other host capabilities; only the `palisade:policy/host` log and an \
+                 inert WASI are linked)",
+                refused.join(", ")
+            ))
+        }
+    }
+}
+
+fn write_cache(path: &Path, component: &Component) -> std::io::Result<()> {
+    let bytes = component
+        .serialize()
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Formats a wasmtime error with its causes on one line.
+fn error_chain(e: &wasmtime::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let s = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+    }
+    parts.join(": ")
+}
+
+/// The plugin's fixed wall clock: the evaluation's `now` (the epoch for
+/// times before it).
+fn wall_clock_at(now: Now) -> std::time::Duration {
+    std::time::Duration::from_secs(u64::try_from(now.unix_seconds()).unwrap_or(0))
+}
+
+impl LoadedPlugin {
+    fn new_store(&self, now: Now, stderr: &MemoryOutputPipe) -> Store<Sandbox> {
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.stderr(stderr.clone())
+            .wall_clock(FixedWallClock(wall_clock_at(now)))
+            .monotonic_clock(FrozenMonotonicClock)
+            .secure_random(wasmtime_wasi::Deterministic::new(vec![0x5a, 0x17, 0xc3, 0x8e]))
+            .insecure_random(wasmtime_wasi::Deterministic::new(vec![0x42]))
+            .insecure_random_seed(0x5a17_c38e)
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false);
+        let data = Sandbox {
+            wasi: wasi.build(),
+            table: ResourceTable::new(),
+            limiter: MemoryLimiter {
+                max_bytes: (self.limits.memory_mib as usize).saturating_mul(1 << 20),
+                hit: false,
+            },
+            logs: Vec::new(),
+        };
+        let mut store = Store::new(&self.engine, data);
+        store.limiter(|s| &mut s.limiter);
+        // Fuel and the deadline start at zero in every store.
+        let _ = store.set_fuel(self.limits.fuel);
+        store.set_epoch_deadline(self.epoch_ticks);
+        store
+    }
+
+    fn classify(store: &Store<Sandbox>, stderr: &MemoryOutputPipe, e: &wasmtime::Error) -> CallError {
+        let mut message = if store.data().limiter.hit {
+            return CallError {
+                kind: ErrorKind::MemoryLimit,
+                message: "memory limit exceeded".into(),
+            };
+        } else {
+            error_chain(e)
+        };
+        let kind = match e.downcast_ref::<Trap>() {
+            Some(Trap::OutOfFuel) => {
+                message = "fuel budget exhausted".into();
+                ErrorKind::FuelExhausted
+            }
+            Some(Trap::Interrupt) => {
+                message = "wall-clock deadline exceeded".into();
+                ErrorKind::Timeout
+            }
+            Some(_) => ErrorKind::Trap,
+            None => ErrorKind::Trap,
+        };
+        if kind == ErrorKind::Trap {
+            let captured = String::from_utf8_lossy(&stderr.contents()).trim().to_owned();
+            if !captured.is_empty() {
+                let mut captured = captured.replace('\n', " ");
+                truncate_on_char_boundary(&mut captured, 400);
+                message = format!("{message} (plugin stderr: {captured})");
+            }
+        }
+        CallError { kind, message }
+    }
+
+    fn read_metadata(&self) -> Result<PluginMetadata, String> {
+        let stderr = MemoryOutputPipe::new(CAPTURE_BYTES);
+        let mut store = self.new_store(Now::epoch(), &stderr);
+        let instance = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| format!("cannot instantiate: {}", Self::classify(&store, &stderr, &e).message))?;
+        let meta = instance
+            .call_metadata(&mut store)
+            .map_err(|e| format!("`metadata` failed: {}", Self::classify(&store, &stderr, &e).message))?;
+        convert_metadata(meta)
+    }
+
+    /// Asks the plugin whether `settings` are acceptable.
+    pub(crate) fn validate_settings(&self, settings: &str) -> Result<(), String> {
+        let stderr = MemoryOutputPipe::new(CAPTURE_BYTES);
+        let mut store = self.new_store(Now::epoch(), &stderr);
+        let instance = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| format!("cannot instantiate: {}", Self::classify(&store, &stderr, &e).message))?;
+        match instance.call_validate_settings(&mut store, settings) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(msg)) => Err(msg),
+            Err(e) => Err(format!(
+                "`validate-settings` failed: {}",
+                Self::classify(&store, &stderr, &e).message
+            )),
+        }
+    }
+
+    /// Evaluates one input in a fresh instance.
+    pub(crate) fn evaluate(
+        &self,
+        kind: InputKind,
+        document: &str,
+        settings: &str,
+        now: Now,
+    ) -> Result<PluginOutput, CallError> {
+        let stderr = MemoryOutputPipe::new(CAPTURE_BYTES);
+        let mut store = self.new_store(now, &stderr);
+        let instance = self.pre.instantiate(&mut store).map_err(|e| {
+            let mut err = Self::classify(&store, &stderr, &e);
+            if err.kind == ErrorKind::Trap {
+                err.kind = ErrorKind::Host;
+                err.message = format!("cannot instantiate the plugin: {}", err.message);
+            }
+            err
+        })?;
+        let input = wit::Input {
+            kind: kind.to_wit(),
+            document: document.to_owned(),
+            settings: settings.to_owned(),
+            now: now.to_string(),
+        };
+        let result = instance
+            .call_evaluate(&mut store, &input)
+            .map_err(|e| Self::classify(&store, &stderr, &e))?;
+        let evaluation = result.map_err(|msg| CallError {
+            kind: ErrorKind::PluginFailed,
+            message: msg,
+        })?;
+        Ok(self.check_output(evaluation))
+    }
+
+    fn check_output(&self, ev: wit::Evaluation) -> PluginOutput {
+        let mut violations = Vec::new();
+        let mut findings = Vec::with_capacity(ev.findings.len());
+        for f in ev.findings {
+            if !self.metadata.rules.contains_key(&f.rule_id) {
+                violations.push(format!(
+                    "finding with rule id `{}` which the plugin's metadata does not declare",
+                    f.rule_id
+                ));
+                continue;
+            }
+            if f.message.trim().is_empty() {
+                violations.push(format!("finding of rule `{}` has an empty message", f.rule_id));
+                continue;
+            }
+            findings.push(RawFinding {
+                rule_id: f.rule_id,
+                message: f.message,
+                resource: f.resource,
+                pointer: f.pointer,
+                severity: f.severity.map(severity_from_wit),
+            });
+        }
+        let mut facts = serde_json::Map::new();
+        for fact in ev.facts {
+            if !is_fact_name(&fact.name) {
+                violations.push(format!(
+                    "fact name `{}` is not an identifier ([A-Za-z_][A-Za-z0-9_]*)",
+                    fact.name
+                ));
+                continue;
+            }
+            let value = match fact.value {
+                wit::FactValue::Boolean(b) => serde_json::Value::Bool(b),
+                wit::FactValue::Integer(i) => serde_json::Value::from(i),
+                wit::FactValue::Text(s) => serde_json::Value::String(s),
+                wit::FactValue::Texts(v) => {
+                    serde_json::Value::Array(v.into_iter().map(serde_json::Value::String).collect())
+                }
+            };
+            if facts.insert(fact.name.clone(), value).is_some() {
+                violations.push(format!("fact `{}` reported twice", fact.name));
+            }
+        }
+        PluginOutput {
+            findings,
+            facts,
+            violations,
+        }
+    }
+}
+
+fn is_fact_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn severity_from_wit(s: wit::Severity) -> Severity {
+    match s {
+        wit::Severity::Info => Severity::Info,
+        wit::Severity::Low => Severity::Low,
+        wit::Severity::Medium => Severity::Medium,
+        wit::Severity::High => Severity::High,
+        wit::Severity::Critical => Severity::Critical,
+    }
+}
+
+fn convert_metadata(meta: wit::Metadata) -> Result<PluginMetadata, String> {
+    if meta.name.trim().is_empty() {
+        return Err("the plugin's metadata has an empty name".into());
+    }
+    let mut rules = BTreeMap::new();
+    for r in meta.rules {
+        let category: Category = r
+            .category
+            .parse()
+            .map_err(|e| format!("rule `{}` in the plugin's metadata: {e}", r.id))?;
+        if r.id.trim().is_empty() {
+            return Err("the plugin's metadata declares a rule with an empty id".into());
+        }
+        let info = RuleInfo {
+            id: r.id.clone(),
+            category,
+            severity: severity_from_wit(r.severity),
+            title: r.title,
+            remediation: r.remediation,
+            control: r.control,
+        };
+        if rules.insert(r.id.clone(), info).is_some() {
+            return Err(format!("the plugin's metadata declares rule `{}` twice", r.id));
+        }
+    }
+    let mut applies_to: Vec<InputKind> = meta.applies_to.into_iter().map(InputKind::from_wit).collect();
+    applies_to.sort();
+    applies_to.dedup();
+    Ok(PluginMetadata {
+        name: meta.name,
+        version: meta.version,
+        applies_to,
+        rules,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fact_names_are_identifiers() {
+        assert!(is_fact_name("has_secrets"));
+        assert!(is_fact_name("_x1"));
+        assert!(!is_fact_name(""));
+        assert!(!is_fact_name("1x"));
+        assert!(!is_fact_name("a-b"));
+    }
+
+    #[test]
+    fn truncation_respects_char_boundaries() {
+        let mut s = "ééééé".to_string();
+        truncate_on_char_boundary(&mut s, 3);
+        assert_eq!(s, "é…");
+    }
+}

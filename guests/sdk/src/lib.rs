@@ -1,0 +1,145 @@
+//! # Palisade plugin SDK
+//!
+//! Write [Palisade](../../README.md) policy plugins in plain Rust. A plugin
+//! is a WebAssembly component (target `wasm32-wasip2`) that implements the
+//! `plugin` world of `wit/policy.wit`; this crate hides every piece of the
+//! generated component glue, so a plugin is one type implementing [`Plugin`]
+//! plus one [`export_plugin!`] line:
+//!
+//! ```no_run
+//! use palisade_plugin_sdk::{
+//!     export_plugin, walk, Evaluation, Input, InputKind, Metadata, Plugin, Rule, Severity,
+//! };
+//!
+//! /// Flags `"debug": true` anywhere in a deployment.
+//! struct NoDebug;
+//!
+//! impl Plugin for NoDebug {
+//!     fn metadata() -> Metadata {
+//!         Metadata::new("no-debug", "0.1.0")
+//!             .applies_to(&[InputKind::Deployment])
+//!             .rule(
+//!                 Rule::new(
+//!                     "no-debug.enabled",
+//!                     "configuration",
+//!                     Severity::Low,
+//!                     "Debug mode is enabled",
+//!                     "Set `debug` to false before deploying",
+//!                 )
+//!                 .control("no debug builds in production"),
+//!             )
+//!     }
+//!
+//!     fn evaluate(input: &Input) -> Result<Evaluation, String> {
+//!         let mut eval = Evaluation::new();
+//!         let mut hits = 0_i64;
+//!         walk(&input.document, &mut |pointer, key, value| {
+//!             if key == Some("debug") && value.as_bool() == Some(true) {
+//!                 eval.finding("no-debug.enabled", "`debug` is true").pointer(pointer);
+//!                 hits += 1;
+//!             }
+//!         });
+//!         eval.fact("debug_count", hits);
+//!         Ok(eval)
+//!     }
+//! }
+//!
+//! export_plugin!(NoDebug);
+//! ```
+//!
+//! ## The contract, in short
+//!
+//! * The host calls [`Plugin::metadata`] once when a bundle loads,
+//!   [`Plugin::validate_settings`] once per configured plugin, and
+//!   [`Plugin::evaluate`] once per decision — every call in a **fresh
+//!   instance**, so statics do not survive between calls.
+//! * A plugin has no ambient authority: no files, environment, network or
+//!   real clock. The evaluation time arrives as [`Input::now`]. The only host
+//!   service is the [`log`].
+//! * Every [`Finding::rule_id`] must be one of the ids declared in
+//!   [`Metadata::rules`]; the host rejects the whole evaluation otherwise.
+//!   Finding messages and fact names must not be empty.
+//! * Facts reach the Cedar policies as `context.plugins.<plugin>.<name>`.
+//! * Return `Err(String)` for anything that goes wrong; never panic. A panic
+//!   aborts the instance (guests are built with `panic = "abort"`) and the
+//!   host reports it as a crashed plugin.
+//!
+//! ## Building
+//!
+//! Plugin crates are `cdylib`s built for `wasm32-wasip2`; the toolchain
+//! links them straight into a component. See `guests/README.md` and
+//! `guests/build.sh`.
+
+#![deny(unsafe_code)]
+
+mod glue;
+pub mod json;
+pub mod log;
+mod model;
+pub mod settings;
+
+pub use json::walk;
+pub use model::{
+    Evaluation, Fact, FactValue, Finding, FindingBuilder, Input, InputKind, Metadata, Rule,
+    Severity,
+};
+/// The JSON library the SDK hands documents and settings in, re-exported so a
+/// plugin does not need its own (matching) dependency.
+pub use serde_json;
+/// A parsed JSON value (see [`serde_json::Value`]).
+pub use serde_json::Value;
+
+/// The contract a plugin implements. All functions are associated functions
+/// (no `self`): the host creates a fresh instance for every call, so there is
+/// no state to keep.
+pub trait Plugin {
+    /// Who the plugin is, which input kinds it wants and which rules it can
+    /// report. Called once when a bundle loads; must be deterministic.
+    fn metadata() -> Metadata;
+
+    /// Checks the plugin's settings from the bundle manifest, already parsed
+    /// from JSON (`Value::Null` when the manifest gives none). Return
+    /// `Err` with a message that says precisely what is wrong; the bundle
+    /// then fails to load. The default accepts anything.
+    ///
+    /// [`settings::object`] helps reject unknown keys.
+    fn validate_settings(settings: &Value) -> Result<(), String> {
+        let _ = settings;
+        Ok(())
+    }
+
+    /// Evaluates one input. Return the findings and facts, or `Err` when the
+    /// input cannot be evaluated at all.
+    fn evaluate(input: &Input) -> Result<Evaluation, String>;
+}
+
+/// Exports a [`Plugin`] implementation as the component's `plugin` world.
+///
+/// Invoke it exactly once, at the top level of the plugin crate (a `cdylib`):
+///
+/// ```ignore
+/// struct MyPlugin;
+/// impl palisade_plugin_sdk::Plugin for MyPlugin { /* ... */ }
+/// palisade_plugin_sdk::export_plugin!(MyPlugin);
+/// ```
+///
+/// It generates the adapter between the component ABI and [`Plugin`]:
+/// it parses the JSON texts the host sends (a parse error becomes an `Err`
+/// result, never a panic) and converts the SDK types to the WIT records.
+#[macro_export]
+macro_rules! export_plugin {
+    ($plugin:ty) => {
+        const _: () = {
+            type __PalisadeExport = $crate::__private::Adapter<$plugin>;
+            $crate::__private::bindings::__export_plugin_world!(
+                __PalisadeExport with_types_in $crate::__private::bindings
+            );
+        };
+    };
+}
+
+/// Implementation details of [`export_plugin!`]; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::glue::{Adapter, bindings};
+}

@@ -1,0 +1,146 @@
+//! # `secrets` — the Palisade hard-coded-secrets plugin
+//!
+//! Scans any JSON document (deployments, HTTP requests, authorization
+//! requests) for secrets written into it instead of referenced from a
+//! secrets manager.
+//!
+//! | rule                            | severity | finds |
+//! |---------------------------------|----------|-------|
+//! | `secrets.aws-access-key-id`     | critical | `AKIA`/`ASIA` + 16 `[A-Z0-9]`, on word boundaries, anywhere in a string |
+//! | `secrets.aws-secret-access-key` | critical | a 40-character base64 string in a field named like a secret, next to an access key id, or assigned in text (`AWS_SECRET_ACCESS_KEY=...`) |
+//! | `secrets.private-key`           | critical | a PEM `-----BEGIN ... PRIVATE KEY-----` block |
+//! | `secrets.secret-named-field`    | high     | a plain value in a field named like a secret (`password`, `token`, `api_key`, ...) |
+//! | `secrets.high-entropy`          | medium   | a long, random-looking token that no other rule explains |
+//!
+//! References (`{{resolve:secretsmanager:...}}`, `{{resolve:ssm-secure:...}}`,
+//! `${ssm:...}`, any `${...}`, Secrets Manager / SSM ARNs), placeholders and
+//! empty strings are never reported.
+//!
+//! Settings (all optional): `min_length` (integer >= 8, default 20),
+//! `min_entropy` (1.0..=8.0, default 4.0), `ignore_keys` (strings, matched
+//! case-insensitively; skips the key's whole value), `allow_values`
+//! (strings never reported).
+//!
+//! Facts: `secret_count` (integer), `has_secrets` (boolean), `rules_hit`
+//! (sorted, deduplicated rule ids).
+
+mod keys;
+mod matchers;
+pub mod scan;
+
+use std::collections::BTreeSet;
+
+use palisade_plugin_sdk::{
+    Evaluation, Input, InputKind, Metadata, Plugin, Rule, Severity, Value, export_plugin,
+};
+
+use scan::{
+    AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, Config, HIGH_ENTROPY, PRIVATE_KEY, SECRET_NAMED_FIELD,
+};
+
+/// The control every rule enforces.
+const CONTROL: &str = "no hard-coded secrets; use a secrets manager";
+
+/// How to fix any finding of this plugin.
+const USE_A_SECRETS_MANAGER: &str = "Store the value in AWS Secrets Manager or SSM Parameter Store and reference it \
+     ({{resolve:secretsmanager:...}} or {{resolve:ssm-secure:...}} in CloudFormation, \
+     ${ssm:...} in serverless.yml, a data source in Terraform)";
+
+/// The plugin.
+pub struct Secrets;
+
+impl Plugin for Secrets {
+    fn metadata() -> Metadata {
+        let rule = |id: &str, severity: Severity, title: &str, remediation: String| {
+            Rule::new(id, "secrets", severity, title, remediation).control(CONTROL)
+        };
+        Metadata::new("secrets", "0.1.0")
+            .applies_to(&InputKind::ALL)
+            .rule(rule(
+                AWS_ACCESS_KEY_ID,
+                Severity::Critical,
+                "AWS access key id hard-coded in the document",
+                format!(
+                    "Deactivate and rotate the key in IAM, then stop using long-lived keys: give the \
+                     workload an IAM role, or {}",
+                    lowercase_first(USE_A_SECRETS_MANAGER)
+                ),
+            ))
+            .rule(rule(
+                AWS_SECRET_ACCESS_KEY,
+                Severity::Critical,
+                "AWS secret access key hard-coded in the document",
+                format!(
+                    "Deactivate and rotate the key pair in IAM, then give the workload an IAM role, or {}",
+                    lowercase_first(USE_A_SECRETS_MANAGER)
+                ),
+            ))
+            .rule(rule(
+                PRIVATE_KEY,
+                Severity::Critical,
+                "Private key embedded in the document",
+                format!(
+                    "Revoke and replace the key pair. {USE_A_SECRETS_MANAGER}; for TLS use AWS \
+                     Certificate Manager"
+                ),
+            ))
+            .rule(rule(
+                SECRET_NAMED_FIELD,
+                Severity::High,
+                "Secret-looking field holds a plain value",
+                format!(
+                    "{USE_A_SECRETS_MANAGER}. If the value is not a secret, rename the field or list \
+                     it in the plugin's `allow_values` setting"
+                ),
+            ))
+            .rule(rule(
+                HIGH_ENTROPY,
+                Severity::Medium,
+                "High-entropy string that may be a secret",
+                format!(
+                    "If the value is a secret: {}. If it is not, list it in the plugin's \
+                     `allow_values` setting or its key in `ignore_keys`",
+                    lowercase_first(USE_A_SECRETS_MANAGER)
+                ),
+            ))
+    }
+
+    fn validate_settings(settings: &Value) -> Result<(), String> {
+        Config::from_settings(settings).map(|_| ())
+    }
+
+    fn evaluate(input: &Input) -> Result<Evaluation, String> {
+        let config = Config::from_settings(&input.settings)?;
+        Ok(evaluation(&scan::scan(&input.document, &config)))
+    }
+}
+
+/// Turns scanner hits into the plugin's findings and facts.
+pub fn evaluation(hits: &[scan::Hit]) -> Evaluation {
+    let mut eval = Evaluation::new();
+    for hit in hits {
+        let finding = eval.finding(hit.rule, hit.message.clone());
+        finding.pointer(hit.pointer.clone());
+        if let Some(resource) = &hit.resource {
+            finding.resource(resource.clone());
+        }
+    }
+    let rules_hit: BTreeSet<&str> = hits.iter().map(|hit| hit.rule).collect();
+    eval.fact("secret_count", hits.len())
+        .fact("has_secrets", !hits.is_empty())
+        .fact("rules_hit", rules_hit.into_iter().collect::<Vec<_>>());
+    eval
+}
+
+fn lowercase_first(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+export_plugin!(Secrets);
+
+#[cfg(test)]
+mod tests;

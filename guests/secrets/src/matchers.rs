@@ -1,0 +1,569 @@
+//! Hand-written matchers for secrets and for the things that are not
+//! secrets (references, placeholders, identifiers). Pure functions over
+//! strings; no regex engine, to keep the component small.
+
+/// Bytes of an AWS access key id after the 4-byte prefix.
+const ACCESS_KEY_ID_TAIL: usize = 16;
+/// Length of an AWS access key id (`AKIA`/`ASIA` + 16).
+const ACCESS_KEY_ID_LEN: usize = 4 + ACCESS_KEY_ID_TAIL;
+/// Length of an AWS secret access key.
+const SECRET_KEY_LEN: usize = 40;
+
+/// A regex `\w` character: ASCII letter, digit or underscore.
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// The alphabet of AWS secret access keys: base64 (`A-Z a-z 0-9 / + =`).
+fn is_secret_key_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'/' || b == b'+' || b == b'='
+}
+
+/// Finds AWS access key ids: `AKIA` or `ASIA` followed by 16 characters of
+/// `[A-Z0-9]`, with a word boundary on both sides. Returns the ids found, in
+/// order.
+pub fn access_key_ids(s: &str) -> Vec<&str> {
+    let bytes = s.as_bytes();
+    let mut found = Vec::new();
+    let mut start = 0;
+    while let Some(window) = bytes.get(start..start + ACCESS_KEY_ID_LEN) {
+        let prefix_ok = window.starts_with(b"AKIA") || window.starts_with(b"ASIA");
+        let before_ok = start == 0 || bytes.get(start - 1).is_none_or(|&b| !is_word_byte(b));
+        let after_ok = bytes
+            .get(start + ACCESS_KEY_ID_LEN)
+            .is_none_or(|&b| !is_word_byte(b));
+        let tail_ok = window
+            .iter()
+            .skip(4)
+            .all(|&b| b.is_ascii_uppercase() || b.is_ascii_digit());
+        if prefix_ok && before_ok && after_ok && tail_ok {
+            if let Some(id) = s.get(start..start + ACCESS_KEY_ID_LEN) {
+                found.push(id);
+            }
+            start += ACCESS_KEY_ID_LEN;
+        } else {
+            start += 1;
+        }
+    }
+    found
+}
+
+/// Whether `s` contains an AWS access key id.
+pub fn has_access_key_id(s: &str) -> bool {
+    !access_key_ids(s).is_empty()
+}
+
+/// Whether `s` is shaped like an AWS secret access key: exactly 40
+/// characters of `[A-Za-z0-9/+=]` mixing upper- and lowercase letters (a
+/// random base64 string of that length practically always does; hex digests
+/// and all-caps identifiers never do).
+pub fn is_secret_key_shaped(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    bytes.len() == SECRET_KEY_LEN
+        && bytes.iter().all(|&b| is_secret_key_byte(b))
+        && bytes.iter().any(u8::is_ascii_uppercase)
+        && bytes.iter().any(u8::is_ascii_lowercase)
+}
+
+/// Finds an AWS secret access key assigned inside free text, as in
+/// `AWS_SECRET_ACCESS_KEY=wJalr...` or `aws_secret_access_key: "wJalr..."`
+/// (shell scripts, `UserData`, INI-style credentials files). Returns the key.
+pub fn embedded_secret_key(s: &str) -> Option<&str> {
+    const NEEDLES: [&str; 4] = [
+        "secret_access_key",
+        "secretaccesskey",
+        "secret-access-key",
+        "aws_secret",
+    ];
+    let lower = s.to_ascii_lowercase();
+    let bytes = s.as_bytes();
+    for needle in NEEDLES {
+        let mut from = 0;
+        while let Some(found) = lower.get(from..).and_then(|rest| rest.find(needle)) {
+            let mut at = from + found + needle.len();
+            from = at;
+            // The rest of the variable name (`_key`, `Id`...).
+            while bytes.get(at).is_some_and(|&b| is_word_byte(b) || b == b'-') {
+                at += 1;
+            }
+            // Separators: quotes, spaces, `=`, `:`; at least one `=` or `:`.
+            let mut assigned = false;
+            while let Some(&b) = bytes.get(at) {
+                match b {
+                    b'=' | b':' => assigned = true,
+                    b'"' | b'\'' | b' ' | b'\t' => {}
+                    _ => break,
+                }
+                at += 1;
+            }
+            if !assigned {
+                continue;
+            }
+            let end = at + SECRET_KEY_LEN;
+            let boundary = bytes.get(end).is_none_or(|&b| !is_secret_key_byte(b));
+            if let Some(candidate) = s.get(at..end)
+                && boundary
+                && is_secret_key_shaped(candidate)
+            {
+                return Some(candidate);
+            }
+        }
+    }
+    None
+}
+
+/// Finds a PEM private key block header (`-----BEGIN RSA PRIVATE KEY-----`,
+/// `EC`, `OPENSSH`, `DSA`, `ENCRYPTED`, PKCS#8's plain `PRIVATE KEY`, and
+/// `PGP PRIVATE KEY BLOCK`). Returns the label, e.g. `RSA PRIVATE KEY`.
+pub fn private_key_label(s: &str) -> Option<&str> {
+    const BEGIN: &str = "-----BEGIN ";
+    let mut from = 0;
+    while let Some(found) = s.get(from..).and_then(|rest| rest.find(BEGIN)) {
+        let label_start = from + found + BEGIN.len();
+        from = label_start;
+        let Some(rest) = s.get(label_start..) else {
+            break;
+        };
+        let Some(label_len) = rest.find("-----") else {
+            break;
+        };
+        let Some(label) = rest.get(..label_len) else {
+            break;
+        };
+        let label_ok = label.len() <= 40
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b' ');
+        if label_ok && (label.ends_with("PRIVATE KEY") || label.ends_with("PRIVATE KEY BLOCK")) {
+            return Some(label);
+        }
+    }
+    None
+}
+
+/// Whether the whole value is a reference to a secret kept elsewhere, which
+/// is exactly what should be in a template:
+/// `{{resolve:secretsmanager:...}}`, `{{resolve:ssm-secure:...}}`,
+/// `{{resolve:ssm:...}}`, any `${...}` variable (`${ssm:...}`,
+/// `${secretsmanager:...}`, `${aws:...}`, `${self:...}`, `${var.x}`, ...),
+/// any other `{{...}}` template variable, and Secrets Manager or SSM ARNs.
+pub fn is_reference(s: &str) -> bool {
+    let t = s.trim();
+    (t.starts_with("{{") && t.ends_with("}}"))
+        || (t.starts_with("${") && t.ends_with('}'))
+        || is_secret_store_arn(t)
+}
+
+/// Whether `s` is the ARN of a Secrets Manager secret or an SSM parameter,
+/// in any partition (`aws`, `aws-cn`, `aws-us-gov`, ...).
+fn is_secret_store_arn(s: &str) -> bool {
+    let mut parts = s.splitn(4, ':');
+    matches!(
+        (parts.next(), parts.next(), parts.next()),
+        (Some("arn"), Some(partition), Some("secretsmanager" | "ssm")) if partition.starts_with("aws")
+    )
+}
+
+/// Whether `s` has a reference or template variable somewhere inside it
+/// (`Fn::Sub` strings, `postgres://u:{{resolve:...}}@host`, ...), so its
+/// literal text is a template, not a value.
+pub fn contains_reference(s: &str) -> bool {
+    if s.contains("{{resolve:") {
+        return true;
+    }
+    let closes_after = |open: &str, close: &str| {
+        s.find(open)
+            .and_then(|at| s.get(at + open.len()..))
+            .is_some_and(|rest| rest.contains(close))
+    };
+    closes_after("${", "}") || closes_after("{{", "}}")
+}
+
+/// Whether `s` is an obvious placeholder rather than a value: `<password>`,
+/// `[REDACTED]`, `REPLACE_ME`, `replace-with-real-key`, `your-api-key-here`,
+/// `TODO`, `xxxxxxxx`, `********`, `none`, `null`, and the booleans
+/// `true`/`false`. (`changeme` is not a placeholder: it is a real, weak
+/// password.)
+pub fn is_placeholder(s: &str) -> bool {
+    let t = s.trim();
+    if (t.starts_with('<') && t.ends_with('>')) || (t.starts_with('[') && t.ends_with(']')) {
+        return true;
+    }
+    if t.chars()
+        .all(|c| matches!(c, 'x' | 'X' | '*' | '•' | '#' | '.' | '-' | '_' | ' '))
+    {
+        return true;
+    }
+    let normalized: String = t
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    const EXACT: [&str; 16] = [
+        "placeholder",
+        "todo",
+        "tbd",
+        "fixme",
+        "redacted",
+        "notset",
+        "unset",
+        "none",
+        "null",
+        "nil",
+        "undefined",
+        "empty",
+        "true",
+        "false",
+        "setme",
+        "fillmein",
+    ];
+    EXACT.contains(&normalized.as_str())
+        || normalized.starts_with("replace")
+        || (normalized.starts_with("your") && normalized.ends_with("here"))
+        || (normalized.starts_with("insert") && normalized.ends_with("here"))
+}
+
+/// Whether `s` is an ARN (of any service).
+pub fn is_arn(s: &str) -> bool {
+    s.starts_with("arn:")
+}
+
+/// Shannon entropy of `s` in bits per character (0.0 for an empty string).
+pub fn shannon_entropy(s: &str) -> f64 {
+    let mut counts = [0_u32; 256];
+    let mut total = 0_u32;
+    for b in s.bytes() {
+        if let Some(count) = counts.get_mut(usize::from(b)) {
+            *count += 1;
+        }
+        total += 1;
+    }
+    if total == 0 {
+        return 0.0;
+    }
+    let n = f64::from(total);
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = f64::from(c) / n;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+/// Whether `s` consists of hex digits only.
+pub fn is_hex(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Why a string that passes the entropy test is still not reported: it has
+/// a recognisable, non-secret shape. Returns `true` for URLs, file paths,
+/// UUIDs, e-mail addresses, dotted identifiers and file names, container
+/// image digests, CDK logical ids (`MyFunctionRole3C357FF2`) and CDK's
+/// compressed `Analytics` metadata.
+pub fn is_benign_shape(s: &str) -> bool {
+    s.contains("://")
+        || s.starts_with("mailto:")
+        || s.starts_with("v2:deflate64:")
+        || s.contains("sha256:")
+        || s.contains("sha512:")
+        || is_path(s)
+        || is_uuid(s)
+        || is_email(s)
+        || is_dotted_identifier(s)
+        || is_cdk_logical_id(s)
+}
+
+/// A file system path (`/etc/x`, `./a/b`, `C:\x`) or a slash-separated name
+/// whose segments read like names (`prod/my-app/db-credentials`,
+/// `src/handlers/index.handler`); base64 with slashes has mixed-case,
+/// punctuation-free segments and is not a path.
+fn is_path(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    if bytes.get(1) == Some(&b':') && bytes.get(2) == Some(&b'\\') {
+        return true;
+    }
+    if !s.contains('/') {
+        return false;
+    }
+    s.split('/').filter(|seg| !seg.is_empty()).all(|seg| {
+        seg.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@' | b':'))
+            && (!seg.bytes().any(|b| b.is_ascii_uppercase())
+                || seg.bytes().any(|b| matches!(b, b'.' | b'_' | b'-')))
+    })
+}
+
+/// `8-4-4-4-12` hex digits.
+fn is_uuid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+        && groups.iter().all(|g| is_hex(g))
+}
+
+/// `local@domain.tld`.
+fn is_email(s: &str) -> bool {
+    match s.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.contains('@')
+                && s.bytes().all(|b| {
+                    b.is_ascii_alphanumeric()
+                        || matches!(b, b'.' | b'_' | b'%' | b'+' | b'-' | b'@')
+                })
+        }
+        None => false,
+    }
+}
+
+/// Dotted names (`com.example.Handler`, `method.request.header.Authorization`,
+/// `bucket.s3.us-east-1.amazonaws.com`) and file names with an extension
+/// (`<hash>.zip`). JWTs and other dotted tokens (`eyJ...`, long random
+/// segments) are not identifiers.
+fn is_dotted_identifier(s: &str) -> bool {
+    if !s.contains('.') || s.contains('/') || s.contains("eyJ") {
+        return false;
+    }
+    let segments: Vec<&str> = s.split('.').collect();
+    let well_formed = segments.iter().all(|seg| {
+        !seg.is_empty()
+            && seg
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b':'))
+    });
+    if !well_formed {
+        return false;
+    }
+    let short_segments = segments.iter().all(|seg| seg.len() <= 32);
+    let has_extension = segments.last().is_some_and(|ext| {
+        (1..=5).contains(&ext.len())
+            && ext
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    });
+    short_segments || has_extension
+}
+
+/// CDK logical ids: an alphanumeric name with at least one lowercase letter,
+/// starting with an uppercase letter, ending in an 8-digit uppercase hex hash
+/// (`MyFunctionServiceRole3C357FF2`).
+fn is_cdk_logical_id(s: &str) -> bool {
+    let Some(split) = s.len().checked_sub(8) else {
+        return false;
+    };
+    let (Some(name), Some(hash)) = (s.get(..split), s.get(split..)) else {
+        return false;
+    };
+    !name.is_empty()
+        && name.bytes().next().is_some_and(|b| b.is_ascii_uppercase())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric())
+        && name.bytes().any(|b| b.is_ascii_lowercase())
+        && hash
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
+}
+
+/// The first `min(4, len / 2)` characters of `s` followed by `…`, so a
+/// message can hint at a value without echoing it.
+pub fn preview(s: &str) -> String {
+    let shown = (s.chars().count() / 2).min(4);
+    let mut out: String = s.chars().take(shown).collect();
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_key_ids_need_boundaries() {
+        assert_eq!(
+            access_key_ids("key=AKIAIOSFODNN7EXAMPLE;"),
+            ["AKIAIOSFODNN7EXAMPLE"]
+        );
+        assert_eq!(
+            access_key_ids("ASIAY34FZKBOKMUTVV7A"),
+            ["ASIAY34FZKBOKMUTVV7A"]
+        );
+        assert!(access_key_ids("XAKIAIOSFODNN7EXAMPLE").is_empty());
+        assert!(access_key_ids("AKIAIOSFODNN7EXAMPLEX").is_empty());
+        assert!(access_key_ids("AKIAiosfodnn7example").is_empty());
+        assert!(access_key_ids("AKIAIOSFODNN7EXAMPL").is_empty());
+        assert!(access_key_ids("AIDAIOSFODNN7EXAMPLE").is_empty());
+        assert_eq!(
+            access_key_ids("AKIAIOSFODNN7EXAMPLE AKIAI44QH8DHBEXAMPLE").len(),
+            2
+        );
+        assert!(access_key_ids("").is_empty());
+        assert!(access_key_ids("ÄKIAIOSFODNN7EXAMPLE€").is_empty());
+        assert_eq!(
+            access_key_ids("é AKIAIOSFODNN7EXAMPLE é"),
+            ["AKIAIOSFODNN7EXAMPLE"]
+        );
+    }
+
+    #[test]
+    fn secret_key_shape() {
+        assert!(is_secret_key_shaped(
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+        ));
+        // hex digest: no uppercase
+        assert!(!is_secret_key_shaped(
+            "da39a3ee5e6b4b0d3255bfef95601890afd80709"
+        ));
+        assert!(!is_secret_key_shaped(
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKE"
+        ));
+    }
+
+    #[test]
+    fn embedded_secret_keys() {
+        let script =
+            "#!/bin/sh\nexport AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n";
+        assert_eq!(
+            embedded_secret_key(script),
+            Some("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+        );
+        let ini = "[default]\naws_secret_access_key = \"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\"";
+        assert!(embedded_secret_key(ini).is_some());
+        assert!(embedded_secret_key("aws_secret_access_key = ${SECRET}").is_none());
+        assert!(embedded_secret_key("the aws_secret is elsewhere").is_none());
+        assert!(
+            embedded_secret_key("aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEYX")
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn private_keys() {
+        for label in [
+            "RSA PRIVATE KEY",
+            "EC PRIVATE KEY",
+            "OPENSSH PRIVATE KEY",
+            "DSA PRIVATE KEY",
+            "PRIVATE KEY",
+            "ENCRYPTED PRIVATE KEY",
+            "PGP PRIVATE KEY BLOCK",
+        ] {
+            let pem = format!("-----BEGIN {label}-----\nMIIEow...\n-----END {label}-----\n");
+            assert_eq!(private_key_label(&pem), Some(label));
+        }
+        assert_eq!(
+            private_key_label("-----BEGIN CERTIFICATE-----\nMII\n-----END CERTIFICATE-----"),
+            None
+        );
+        assert_eq!(
+            private_key_label("-----BEGIN CERTIFICATE-----x-----BEGIN RSA PRIVATE KEY-----\n"),
+            Some("RSA PRIVATE KEY")
+        );
+        assert_eq!(private_key_label("-----BEGIN RSA PRIVATE KEY"), None);
+        assert_eq!(private_key_label("-----BEGIN "), None);
+    }
+
+    #[test]
+    fn references() {
+        for r in [
+            "{{resolve:secretsmanager:prod/db:SecretString:password}}",
+            "{{resolve:ssm-secure:/prod/db/password:1}}",
+            "{{resolve:ssm:/prod/db/user}}",
+            "${ssm:/prod/db/password}",
+            "${secretsmanager:prod/db}",
+            "${aws:username}",
+            "${self:custom.password}",
+            "${var.db_password}",
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db-AbCdEf",
+            "arn:aws-us-gov:ssm:us-gov-west-1:123456789012:parameter/db",
+            " {{ .Values.password }} ",
+        ] {
+            assert!(is_reference(r), "{r}");
+        }
+        for r in [
+            "hunter2",
+            "arn:aws:iam::123456789012:role/x",
+            "${not closed",
+            "{{",
+        ] {
+            assert!(!is_reference(r), "{r}");
+        }
+        assert!(contains_reference(
+            "postgres://admin:{{resolve:secretsmanager:db}}@host/db"
+        ));
+        assert!(contains_reference(
+            "https://${Api}.execute-api.${AWS::Region}"
+        ));
+        assert!(!contains_reference("p${ss"));
+    }
+
+    #[test]
+    fn placeholders() {
+        for p in [
+            "<password>",
+            "[REDACTED]",
+            "REPLACE_ME",
+            "replace-with-your-key",
+            "YOUR_API_KEY_HERE",
+            "xxxxxxxx",
+            "XXXX-XXXX",
+            "********",
+            "TODO",
+            "none",
+            "true",
+        ] {
+            assert!(is_placeholder(p), "{p}");
+        }
+        for p in ["changeme", "hunter2", "password123", "xoxb-123"] {
+            assert!(!is_placeholder(p), "{p}");
+        }
+    }
+
+    #[test]
+    fn entropy() {
+        assert_eq!(shannon_entropy(""), 0.0);
+        assert_eq!(shannon_entropy("aaaa"), 0.0);
+        assert!((shannon_entropy("ab") - 1.0).abs() < 1e-9);
+        assert!(shannon_entropy("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY") > 4.5);
+    }
+
+    #[test]
+    fn benign_shapes() {
+        for s in [
+            "https://example.com/a?b=c",
+            "/usr/local/lib/python3.12/site-packages",
+            "prod/my-app/db-credentials",
+            "src/handlers/index.handler",
+            "C:\\Users\\me",
+            "123e4567-e89b-12d3-a456-426614174000",
+            "someone.very.long@example.com",
+            "method.request.header.Authorization",
+            "my-bucket-1234.s3.us-east-1.amazonaws.com",
+            "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08.zip",
+            "MyFunctionServiceRole3C357FF2",
+            "v2:deflate64:H4sIAAAAAAAA/zPSMzTUM1BMLC7WTc7P",
+            "repo@sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b",
+        ] {
+            assert!(is_benign_shape(s), "{s}");
+        }
+        for s in [
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+            "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",
+            "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+        ] {
+            assert!(!is_benign_shape(s), "{s}");
+        }
+    }
+
+    #[test]
+    fn previews_never_echo_the_secret() {
+        assert_eq!(preview("hunter2"), "hun…");
+        assert_eq!(preview("wJalrXUtnFEMI"), "wJal…");
+        assert_eq!(preview("ab"), "a…");
+        assert_eq!(preview("a"), "…");
+        assert_eq!(preview("ééééééééé"), "éééé…");
+    }
+}

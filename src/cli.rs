@@ -1,0 +1,128 @@
+//! The command-line surface (see DESIGN.md, "CLI contract").
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Policy-as-code for serverless: Cedar policies and sandboxed WebAssembly
+/// checks, the same decision in CI and at request time.
+#[derive(Debug, Parser)]
+#[command(name = "palisade", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Decide one authorization request against Cedar policies or a bundle.
+    ///
+    /// Exit code 0 when allowed, 1 when denied, 2 on bad input.
+    Authorize(AuthorizeArgs),
+    /// Inspect or validate a bundle.
+    #[command(subcommand)]
+    Bundle(BundleCommand),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// For people.
+    Human,
+    /// Canonical JSON, one object.
+    Json,
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("policy-source").required(true).args(["bundle", "policies"]))]
+#[command(group = clap::ArgGroup::new("request-source").required(true).args(["request_json", "principal"]))]
+pub struct AuthorizeArgs {
+    /// A bundle directory (with palisade.toml).
+    #[arg(long, value_name = "DIR")]
+    pub bundle: Option<String>,
+    /// A .cedar file or a directory of them (without a bundle).
+    #[arg(long, value_name = "FILE|DIR", conflicts_with = "bundle")]
+    pub policies: Option<PathBuf>,
+    /// A Cedar schema (.cedarschema or .json) to validate policies and the request.
+    #[arg(long, value_name = "FILE", requires = "policies")]
+    pub schema: Option<PathBuf>,
+    /// Cedar entities JSON.
+    #[arg(long, value_name = "FILE", requires = "policies")]
+    pub entities: Option<PathBuf>,
+    /// The request in the Cedar CLI's JSON format (principal, action,
+    /// resource, context, entities); `-` reads standard input.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["principal", "action", "resource", "context"])]
+    pub request_json: Option<PathBuf>,
+    /// The principal, e.g. 'User::"alice"'.
+    #[arg(long, value_name = "ENTITY", requires_all = ["action", "resource"])]
+    pub principal: Option<String>,
+    /// The action, e.g. 'Action::"view"'.
+    #[arg(long, value_name = "ENTITY")]
+    pub action: Option<String>,
+    /// The resource, e.g. 'Photo::"p1"'.
+    #[arg(long, value_name = "ENTITY")]
+    pub resource: Option<String>,
+    /// The request context: a JSON file holding an object.
+    #[arg(long, value_name = "FILE")]
+    pub context: Option<PathBuf>,
+    /// Evaluation time (RFC 3339) handed to plugins; default: now.
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BundleCommand {
+    /// Show a bundle's policies, schema, plugins (with digests, metadata and
+    /// settings) and limits.
+    Inspect {
+        /// The bundle directory.
+        dir: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Load a bundle completely (policies, schema, entities, plugins,
+    /// settings) and report every problem; exit 0 when valid, 2 otherwise.
+    Validate {
+        /// The bundle directory.
+        dir: String,
+    },
+}
+
+/// Parses the command line; on `--help`/`--version` or a usage error returns
+/// the exit code (2 for errors, as for every bad input).
+pub fn parse() -> Result<Cli, ExitCode> {
+    Cli::try_parse().map_err(|e| {
+        let _ = e.print();
+        if e.use_stderr() {
+            ExitCode::from(crate::exit::ERROR)
+        } else {
+            ExitCode::SUCCESS
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn authorize_needs_a_policy_source_and_a_request() {
+        assert!(Cli::try_parse_from(["palisade", "authorize", "--request-json", "r.json"]).is_err());
+        assert!(Cli::try_parse_from(["palisade", "authorize", "--bundle", "b"]).is_err());
+        assert!(Cli::try_parse_from(["palisade", "authorize", "--bundle", "b", "--request-json", "r.json"]).is_ok());
+        assert!(Cli::try_parse_from(["palisade", "authorize", "--bundle", "b", "--principal", "U::\"a\""]).is_err());
+        assert!(Cli::try_parse_from([
+            "palisade", "authorize", "--bundle", "b", "--principal", "U::\"a\"", "--action", "A::\"v\"", "--resource", "R::\"r\""
+        ])
+        .is_ok());
+    }
+}

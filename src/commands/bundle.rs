@@ -1,0 +1,115 @@
+//! `palisade bundle inspect|validate`
+
+use crate::cli::{BundleCommand, Format};
+use crate::exit;
+use crate::output;
+use crate::source::{self, LoadError};
+use palisade_engine::Bundle;
+use serde_json::json;
+use std::fmt::Write as _;
+
+fn load(spec: &str) -> Result<Bundle, u8> {
+    let engine = source::engine().map_err(|e| {
+        output::error(&e);
+        exit::ERROR
+    })?;
+    source::load_bundle(&engine, spec).map_err(|e| {
+        match e {
+            LoadError::Usage(m) => output::error(&m),
+            LoadError::Bundle(b) => output::bundle_error(&b),
+        }
+        exit::ERROR
+    })
+}
+
+pub fn execute(cmd: &BundleCommand) -> u8 {
+    match cmd {
+        BundleCommand::Validate { dir } => match load(dir) {
+            Ok(b) => {
+                println!(
+                    "ok: bundle `{}` {} is valid ({} policies, {} plugins, {})",
+                    b.name(),
+                    b.version(),
+                    b.policies().count(),
+                    b.plugins().len(),
+                    b.digest()
+                );
+                exit::OK
+            }
+            Err(code) => code,
+        },
+        BundleCommand::Inspect { dir, format } => match load(dir) {
+            Ok(b) => {
+                match format {
+                    Format::Json => println!("{}", inspect_json(&b)),
+                    Format::Human => print!("{}", inspect_human(&b)),
+                }
+                exit::OK
+            }
+            Err(code) => code,
+        },
+    }
+}
+
+fn inspect_json(b: &Bundle) -> serde_json::Value {
+    json!({
+        "name": b.name(),
+        "version": b.version(),
+        "description": b.description(),
+        "digest": b.digest(),
+        "mode": b.mode().as_str(),
+        "limits": b.limits(),
+        "schema": b.schema_file(),
+        "entities": b.entity_count(),
+        "policies": b.policies().collect::<Vec<_>>(),
+        "plugins": b.plugins().iter().map(|p| json!({
+            "name": p.name,
+            "path": p.path,
+            "sha256": p.sha256,
+            "mode": p.mode.as_str(),
+            "settings": serde_json::from_str::<serde_json::Value>(&p.settings).unwrap_or_default(),
+            "metadata": p.metadata(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn inspect_human(b: &Bundle) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "bundle   {} {}", b.name(), b.version());
+    if let Some(d) = b.description() {
+        let _ = writeln!(s, "         {d}");
+    }
+    let _ = writeln!(s, "digest   {}", b.digest());
+    let _ = writeln!(s, "mode     {}", b.mode().as_str());
+    let l = b.limits();
+    let _ = writeln!(s, "limits   fuel {} · memory {} MiB · timeout {} ms", l.fuel, l.memory_mib, l.timeout_ms);
+    let _ = writeln!(s, "schema   {}", b.schema_file().unwrap_or("(none: policies are not validated)"));
+    let _ = writeln!(s, "entities {}", b.entity_count());
+    let _ = writeln!(s, "\npolicies ({})", b.policies().count());
+    for p in b.policies() {
+        let _ = writeln!(
+            s,
+            "  {:<7} {:<32} {:<8} {:<22} {}:{}",
+            p.effect, p.id, p.severity, p.category, p.file, p.line
+        );
+    }
+    let _ = writeln!(s, "\nplugins ({})", b.plugins().len());
+    for p in b.plugins() {
+        let m = p.metadata();
+        let kinds: Vec<String> = m
+            .applies_to
+            .iter()
+            .map(|k| serde_json::to_value(k).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default())
+            .collect();
+        let _ = writeln!(s, "  {} ({} {}), {}", p.name, m.name, m.version, p.mode.as_str());
+        let _ = writeln!(s, "    file      {}", p.path);
+        let _ = writeln!(s, "    sha256    {}", p.sha256);
+        let _ = writeln!(s, "    applies   {}", kinds.join(", "));
+        let _ = writeln!(s, "    settings  {}", p.settings);
+        let _ = writeln!(s, "    rules");
+        for r in m.rules.values() {
+            let _ = writeln!(s, "      {:<36} {:<8} {:<20} {}", r.id, r.severity, r.category, r.title);
+        }
+    }
+    s
+}

@@ -1,0 +1,13 @@
+//! One module per subcommand, each with an `execute` returning the exit code.
+
+mod authorize;
+mod bundle;
+
+use crate::cli::{Cli, Command};
+
+pub fn run(cli: Cli) -> u8 {
+    match cli.command {
+        Command::Authorize(args) => authorize::execute(&args),
+        Command::Bundle(cmd) => bundle::execute(&cmd),
+    }
+}

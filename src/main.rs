@@ -1,0 +1,29 @@
+//! `palisade`: the command-line front end of the Palisade engine.
+//!
+//! Thin by design: argument parsing, reading files and rendering live here;
+//! every decision is made by `palisade-engine`.
+
+mod cli;
+mod commands;
+mod output;
+mod source;
+
+use std::process::ExitCode;
+
+/// Exit codes of every command.
+pub(crate) mod exit {
+    /// Pass or allow.
+    pub const OK: u8 = 0;
+    /// Policy violation or deny.
+    pub const DENY: u8 = 1;
+    /// Usage error, bad input or bad bundle.
+    pub const ERROR: u8 = 2;
+}
+
+fn main() -> ExitCode {
+    let cli = match cli::parse() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    ExitCode::from(commands::run(cli))
+}

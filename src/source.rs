@@ -1,0 +1,117 @@
+//! Where bundles come from on the command line, and the engine the CLI uses.
+
+use palisade_engine::{Bundle, BundleError, BundleSource, DirSource, Engine};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// The compiled-plugin cache: `$PALISADE_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/palisade`, else `~/.cache/palisade`. `PALISADE_CACHE_DIR=off`
+/// disables it.
+fn cache_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("PALISADE_CACHE_DIR") {
+        return (d != "off").then(|| PathBuf::from(d));
+    }
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
+        return Some(PathBuf::from(d).join("palisade"));
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("palisade"))
+}
+
+/// The engine, with the on-disk compiled-code cache.
+pub fn engine() -> Result<Engine, String> {
+    let mut b = Engine::builder().max_concurrent_instances(8);
+    if let Some(dir) = cache_dir() {
+        b = b.cache_dir(dir);
+    }
+    b.build().map_err(|e| e.to_string())
+}
+
+/// Loads `--bundle` (a directory; `builtin:NAME` names a built-in bundle).
+pub fn load_bundle(engine: &Engine, spec: &str) -> Result<Bundle, LoadError> {
+    if let Some(name) = spec.strip_prefix("builtin:") {
+        return Err(LoadError::Usage(format!(
+            "unknown built-in bundle `{name}`; this build has none yet: pass a bundle directory"
+        )));
+    }
+    let path = Path::new(spec);
+    if !path.exists() {
+        return Err(LoadError::Usage(format!("bundle `{spec}` does not exist")));
+    }
+    if path.is_file() {
+        return Err(LoadError::Usage(format!(
+            "bundle `{spec}` is a file; pass the directory that holds `palisade.toml`"
+        )));
+    }
+    engine.load_bundle_from(&DirSource::new(path)).map_err(LoadError::Bundle)
+}
+
+/// Why a bundle could not be had.
+pub enum LoadError {
+    Usage(String),
+    Bundle(BundleError),
+}
+
+/// An ad-hoc bundle made of `--policies`, `--schema`, `--entities` files.
+pub struct AdHocSource {
+    files: BTreeMap<String, PathBuf>,
+    manifest: String,
+}
+
+impl AdHocSource {
+    pub fn new(policies: &Path, schema: Option<&Path>, entities: Option<&Path>) -> Result<AdHocSource, String> {
+        let mut files = BTreeMap::new();
+        let mut policy_names = Vec::new();
+        if policies.is_dir() {
+            let mut list: Vec<PathBuf> = std::fs::read_dir(policies)
+                .map_err(|e| format!("cannot read `{}`: {e}", policies.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "cedar"))
+                .collect();
+            list.sort();
+            if list.is_empty() {
+                return Err(format!("`{}` holds no .cedar files", policies.display()));
+            }
+            for p in list {
+                let name = p.display().to_string();
+                policy_names.push(name.clone());
+                files.insert(name, p);
+            }
+        } else if policies.is_file() {
+            let name = policies.display().to_string();
+            policy_names.push(name.clone());
+            files.insert(name, policies.to_owned());
+        } else {
+            return Err(format!("`{}` does not exist", policies.display()));
+        }
+        let quote = |s: &str| serde_json::Value::String(s.to_owned()).to_string();
+        let mut manifest = String::from("[bundle]\nname = \"ad-hoc\"\nversion = \"0\"\n[cedar]\n");
+        manifest.push_str(&format!(
+            "policies = [{}]\n",
+            policy_names.iter().map(|n| quote(n)).collect::<Vec<_>>().join(", ")
+        ));
+        for (key, path) in [("schema", schema), ("entities", entities)] {
+            if let Some(p) = path {
+                let name = p.display().to_string();
+                manifest.push_str(&format!("{key} = {}\n", quote(&name)));
+                files.insert(name, p.to_owned());
+            }
+        }
+        Ok(AdHocSource { files, manifest })
+    }
+}
+
+impl BundleSource for AdHocSource {
+    fn describe(&self) -> String {
+        "command-line policies".into()
+    }
+    fn read(&self, path: &str) -> Result<Vec<u8>, String> {
+        if path == palisade_engine::MANIFEST_FILE {
+            return Ok(self.manifest.clone().into_bytes());
+        }
+        let real = self.files.get(path).ok_or_else(|| format!("`{path}` is not part of the request"))?;
+        std::fs::read(real).map_err(|e| format!("cannot read `{path}`: {e}"))
+    }
+    fn list_dir(&self, _path: &str) -> Option<Vec<String>> {
+        None
+    }
+}
