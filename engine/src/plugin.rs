@@ -495,6 +495,7 @@ impl LoadedPlugin {
             .secure_random(wasmtime_wasi::Deterministic::new(vec![0x5a, 0x17, 0xc3, 0x8e]))
             .insecure_random(wasmtime_wasi::Deterministic::new(vec![0x42]))
             .insecure_random_seed(0x5a17_c38e)
+            .max_random_size(64 * 1024)
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false);

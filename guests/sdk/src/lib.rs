@@ -1,6 +1,6 @@
 //! # Palisade plugin SDK
 //!
-//! Write [Palisade](../../README.md) policy plugins in plain Rust. A plugin
+//! Write Palisade policy plugins in plain Rust. A plugin
 //! is a WebAssembly component (target `wasm32-wasip2`) that implements the
 //! `plugin` world of `wit/policy.wit`; this crate hides every piece of the
 //! generated component glue, so a plugin is one type implementing [`Plugin`]

@@ -229,13 +229,15 @@ const NON_SECRET_CONTEXT: &[&str] = &[
     "tags",
 ];
 
-/// Splits a key name into lowercase words.
+/// Splits a key name into lowercase words. Splitting and case folding are
+/// ASCII-only (key names are identifiers); other characters stay inside
+/// their word.
 pub fn words(key: &str) -> Vec<String> {
     let chars: Vec<char> = key.chars().collect();
     let mut words = Vec::new();
     let mut current = String::new();
     for (i, &c) in chars.iter().enumerate() {
-        if !c.is_alphanumeric() {
+        if c.is_ascii() && !c.is_ascii_alphanumeric() {
             if !current.is_empty() {
                 words.push(std::mem::take(&mut current));
             }
@@ -243,14 +245,15 @@ pub fn words(key: &str) -> Vec<String> {
         }
         let prev = i.checked_sub(1).and_then(|p| chars.get(p)).copied();
         let next = chars.get(i + 1).copied();
-        let boundary = c.is_uppercase()
+        let boundary = c.is_ascii_uppercase()
             && !current.is_empty()
-            && (prev.is_some_and(|p| p.is_lowercase() || p.is_numeric())
-                || (prev.is_some_and(char::is_uppercase) && next.is_some_and(char::is_lowercase)));
+            && (prev.is_some_and(|p| p.is_ascii_lowercase() || p.is_ascii_digit())
+                || (prev.is_some_and(|p| p.is_ascii_uppercase())
+                    && next.is_some_and(|n| n.is_ascii_lowercase())));
         if boundary {
             words.push(std::mem::take(&mut current));
         }
-        current.extend(c.to_lowercase());
+        current.push(c.to_ascii_lowercase());
     }
     if !current.is_empty() {
         words.push(current);

@@ -41,17 +41,21 @@ use scan::{
 /// The control every rule enforces.
 const CONTROL: &str = "no hard-coded secrets; use a secrets manager";
 
-/// How to fix any finding of this plugin.
-const USE_A_SECRETS_MANAGER: &str = "Store the value in AWS Secrets Manager or SSM Parameter Store and reference it \
-     ({{resolve:secretsmanager:...}} or {{resolve:ssm-secure:...}} in CloudFormation, \
-     ${ssm:...} in serverless.yml, a data source in Terraform)";
+/// Where a secret belongs, and how to reference it instead.
+macro_rules! use_a_secrets_manager {
+    () => {
+        "store the value in AWS Secrets Manager or SSM Parameter Store and reference it \
+         ({{resolve:secretsmanager:...}} or {{resolve:ssm-secure:...}} in CloudFormation, \
+         ${ssm:...} in serverless.yml, a data source in Terraform)"
+    };
+}
 
 /// The plugin.
 pub struct Secrets;
 
 impl Plugin for Secrets {
     fn metadata() -> Metadata {
-        let rule = |id: &str, severity: Severity, title: &str, remediation: String| {
+        let rule = |id: &str, severity: Severity, title: &str, remediation: &str| {
             Rule::new(id, "secrets", severity, title, remediation).control(CONTROL)
         };
         Metadata::new("secrets", "0.1.0")
@@ -60,47 +64,50 @@ impl Plugin for Secrets {
                 AWS_ACCESS_KEY_ID,
                 Severity::Critical,
                 "AWS access key id hard-coded in the document",
-                format!(
+                concat!(
                     "Deactivate and rotate the key in IAM, then stop using long-lived keys: give the \
-                     workload an IAM role, or {}",
-                    lowercase_first(USE_A_SECRETS_MANAGER)
+                     workload an IAM role or ",
+                    use_a_secrets_manager!()
                 ),
             ))
             .rule(rule(
                 AWS_SECRET_ACCESS_KEY,
                 Severity::Critical,
                 "AWS secret access key hard-coded in the document",
-                format!(
-                    "Deactivate and rotate the key pair in IAM, then give the workload an IAM role, or {}",
-                    lowercase_first(USE_A_SECRETS_MANAGER)
+                concat!(
+                    "Deactivate and rotate the key pair in IAM, then give the workload an IAM role or ",
+                    use_a_secrets_manager!()
                 ),
             ))
             .rule(rule(
                 PRIVATE_KEY,
                 Severity::Critical,
                 "Private key embedded in the document",
-                format!(
-                    "Revoke and replace the key pair. {USE_A_SECRETS_MANAGER}; for TLS use AWS \
-                     Certificate Manager"
+                concat!(
+                    "Revoke and replace the key pair, then ",
+                    use_a_secrets_manager!(),
+                    "; for TLS certificates use AWS Certificate Manager"
                 ),
             ))
             .rule(rule(
                 SECRET_NAMED_FIELD,
                 Severity::High,
                 "Secret-looking field holds a plain value",
-                format!(
-                    "{USE_A_SECRETS_MANAGER}. If the value is not a secret, rename the field or list \
-                     it in the plugin's `allow_values` setting"
+                concat!(
+                    "Rotate the value and ",
+                    use_a_secrets_manager!(),
+                    ". If it is not a secret, list it in the plugin's `allow_values` setting"
                 ),
             ))
             .rule(rule(
                 HIGH_ENTROPY,
                 Severity::Medium,
                 "High-entropy string that may be a secret",
-                format!(
-                    "If the value is a secret: {}. If it is not, list it in the plugin's \
-                     `allow_values` setting or its key in `ignore_keys`",
-                    lowercase_first(USE_A_SECRETS_MANAGER)
+                concat!(
+                    "If the value is a secret, rotate it and ",
+                    use_a_secrets_manager!(),
+                    ". If it is not, list it in the plugin's `allow_values` setting or its key in \
+                     `ignore_keys`"
                 ),
             ))
     }
@@ -130,14 +137,6 @@ pub fn evaluation(hits: &[scan::Hit]) -> Evaluation {
         .fact("has_secrets", !hits.is_empty())
         .fact("rules_hit", rules_hit.into_iter().collect::<Vec<_>>());
     eval
-}
-
-fn lowercase_first(s: &str) -> String {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => String::new(),
-    }
 }
 
 export_plugin!(Secrets);

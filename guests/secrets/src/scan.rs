@@ -199,8 +199,8 @@ fn object_context(pointer: &str, members: &Map<String, Value>) -> Option<ObjectC
             .and_then(|(_, v)| v.as_str())
             .map(str::to_owned);
     }
-    if let [section, name] = tokens(pointer).as_slice()
-        && section == "Parameters"
+    if pointer.starts_with("/Parameters/")
+        && let [_, name] = tokens(pointer).as_slice()
     {
         context.parameter_name = Some(name.clone());
         context.ssm_parameter = members
@@ -290,7 +290,7 @@ fn check_string(
     }
     let trimmed = text.trim();
     let secret_key = if matchers::is_secret_key_shaped(trimmed) {
-        let named = name
+        let named = context_name
             .as_deref()
             .is_some_and(|n| n.to_ascii_lowercase().contains("secret"));
         let beside_id = parent.is_some_and(|p| p.has_access_key_id);
@@ -339,9 +339,10 @@ fn check_string(
         report(
             HIGH_ENTROPY,
             format!(
-                "{subject} holds a random-looking string (`{}`, {} characters, {entropy:.1} bits of entropy per character) that may be a secret",
+                "{subject} holds a random-looking string (`{}`, {} characters, {} bits of entropy per character) that may be a secret",
                 matchers::preview(text),
                 text.len(),
+                one_decimal(entropy),
             ),
         );
     }
@@ -374,6 +375,15 @@ fn high_entropy(config: &Config, text: &str, context: Option<&str>) -> Option<f6
         config.min_entropy
     };
     (entropy >= threshold).then_some(entropy)
+}
+
+/// Formats a small non-negative number with one decimal (`4.7`) without
+/// pulling float formatting into the component.
+fn one_decimal(x: f64) -> String {
+    // Entropy is 0..=8 bits per character, so the cast cannot truncate.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let tenths = (x * 10.0).round().max(0.0) as u64;
+    format!("{}.{}", tenths / 10, tenths % 10)
 }
 
 /// The key of the nearest enclosing object member, for array items
