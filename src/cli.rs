@@ -18,7 +18,7 @@ pub enum Command {
     /// Decide one authorization request against Cedar policies or a bundle.
     ///
     /// Exit code 0 when allowed, 1 when denied, 2 on bad input.
-    Authorize(AuthorizeArgs),
+    Authorize(Box<AuthorizeArgs>),
     /// Inspect or validate a bundle.
     #[command(subcommand)]
     Bundle(BundleCommand),
@@ -116,13 +116,46 @@ mod tests {
 
     #[test]
     fn authorize_needs_a_policy_source_and_a_request() {
-        assert!(Cli::try_parse_from(["palisade", "authorize", "--request-json", "r.json"]).is_err());
+        assert!(
+            Cli::try_parse_from(["palisade", "authorize", "--request-json", "r.json"]).is_err()
+        );
         assert!(Cli::try_parse_from(["palisade", "authorize", "--bundle", "b"]).is_err());
-        assert!(Cli::try_parse_from(["palisade", "authorize", "--bundle", "b", "--request-json", "r.json"]).is_ok());
-        assert!(Cli::try_parse_from(["palisade", "authorize", "--bundle", "b", "--principal", "U::\"a\""]).is_err());
-        assert!(Cli::try_parse_from([
-            "palisade", "authorize", "--bundle", "b", "--principal", "U::\"a\"", "--action", "A::\"v\"", "--resource", "R::\"r\""
-        ])
-        .is_ok());
+        assert!(
+            Cli::try_parse_from([
+                "palisade",
+                "authorize",
+                "--bundle",
+                "b",
+                "--request-json",
+                "r.json"
+            ])
+            .is_ok()
+        );
+        assert!(
+            Cli::try_parse_from([
+                "palisade",
+                "authorize",
+                "--bundle",
+                "b",
+                "--principal",
+                "U::\"a\""
+            ])
+            .is_err()
+        );
+        assert!(
+            Cli::try_parse_from([
+                "palisade",
+                "authorize",
+                "--bundle",
+                "b",
+                "--principal",
+                "U::\"a\"",
+                "--action",
+                "A::\"v\"",
+                "--resource",
+                "R::\"r\""
+            ])
+            .is_ok()
+        );
     }
 }

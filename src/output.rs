@@ -27,13 +27,29 @@ pub fn severity_style(s: Severity) -> Style {
 pub fn decision_human(d: &Decision, subject: &str) -> String {
     let mut out = String::new();
     let verdict = match d.decision {
-        Effect::Allow => format!("{}ALLOW{}", color(AnsiColor::Green).bold(), color(AnsiColor::Green).bold().render_reset()),
-        Effect::Deny => format!("{}DENY{}", color(AnsiColor::Red).bold(), color(AnsiColor::Red).bold().render_reset()),
+        Effect::Allow => format!(
+            "{}ALLOW{}",
+            color(AnsiColor::Green).bold(),
+            color(AnsiColor::Green).bold().render_reset()
+        ),
+        Effect::Deny => format!(
+            "{}DENY{}",
+            color(AnsiColor::Red).bold(),
+            color(AnsiColor::Red).bold().render_reset()
+        ),
     };
     let _ = writeln!(out, "{verdict}  {subject}");
     let _ = write!(out, "  {}", d.basis.describe());
     if !d.reasons.is_empty() {
-        let _ = write!(out, ": {}", d.reasons.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(", "));
+        let _ = write!(
+            out,
+            ": {}",
+            d.reasons
+                .iter()
+                .map(|r| format!("`{r}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     out.push('\n');
     if !d.findings.is_empty() {
@@ -41,31 +57,64 @@ pub fn decision_human(d: &Decision, subject: &str) -> String {
         for f in &d.findings {
             let st = severity_style(f.severity);
             let monitor = if f.monitor { " (monitor)" } else { "" };
-            let _ = writeln!(out, "  {st}{:<8}{st:#} {} {DIM}[{}, {}]{DIM:#}{monitor}", f.severity, f.rule_id, f.category, f.source);
+            let _ = writeln!(
+                out,
+                "  {st}{:<8}{st:#} {} {DIM}[{}, {}]{DIM:#}{monitor}",
+                f.severity, f.rule_id, f.category, f.source
+            );
             let _ = writeln!(out, "           {}", f.message);
             if let Some(p) = &f.pointer {
                 let _ = writeln!(out, "           {DIM}at {p}{DIM:#}");
             }
             if let Some(r) = &f.remediation {
-                let _ = writeln!(out, "           {}fix:{:#} {r}", color(AnsiColor::Green), color(AnsiColor::Green));
+                let _ = writeln!(
+                    out,
+                    "           {}fix:{:#} {r}",
+                    color(AnsiColor::Green),
+                    color(AnsiColor::Green)
+                );
             }
         }
     }
     if !d.errors.is_empty() {
         let _ = writeln!(out, "\n{BOLD}errors{BOLD:#}");
         for e in &d.errors {
-            let monitor = if e.monitor { " (monitor: does not deny)" } else { "" };
-            let policy = e.policy.as_deref().map(|p| format!(" policy `{p}`")).unwrap_or_default();
-            let _ = writeln!(out, "  {}{}{:#} {}{policy}: {}{monitor}", color(AnsiColor::Red), e.kind, color(AnsiColor::Red), e.source, e.message);
+            let monitor = if e.monitor {
+                " (monitor: does not deny)"
+            } else {
+                ""
+            };
+            let policy = e
+                .policy
+                .as_deref()
+                .map(|p| format!(" policy `{p}`"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {}{}{:#} {}{policy}: {}{monitor}",
+                color(AnsiColor::Red),
+                e.kind,
+                color(AnsiColor::Red),
+                e.source,
+                e.message
+            );
         }
     }
-    let _ = writeln!(out, "\n{DIM}bundle {} {} ({}){DIM:#}", d.bundle.name, d.bundle.version, d.bundle.digest);
+    let _ = writeln!(
+        out,
+        "\n{DIM}bundle {} {} ({}){DIM:#}",
+        d.bundle.name, d.bundle.version, d.bundle.digest
+    );
     out
 }
 
 /// Prints an error line: `palisade: error: ...`.
 pub fn error(msg: &str) {
-    anstream::eprintln!("{}palisade: error:{:#} {msg}", color(AnsiColor::Red).bold(), color(AnsiColor::Red).bold());
+    anstream::eprintln!(
+        "{}palisade: error:{:#} {msg}",
+        color(AnsiColor::Red).bold(),
+        color(AnsiColor::Red).bold()
+    );
 }
 
 /// Prints a bundle error with every problem, located.

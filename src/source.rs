@@ -42,7 +42,9 @@ pub fn load_bundle(engine: &Engine, spec: &str) -> Result<Bundle, LoadError> {
             "bundle `{spec}` is a file; pass the directory that holds `palisade.toml`"
         )));
     }
-    engine.load_bundle_from(&DirSource::new(path)).map_err(LoadError::Bundle)
+    engine
+        .load_bundle_from(&DirSource::new(path))
+        .map_err(LoadError::Bundle)
 }
 
 /// Why a bundle could not be had.
@@ -58,7 +60,11 @@ pub struct AdHocSource {
 }
 
 impl AdHocSource {
-    pub fn new(policies: &Path, schema: Option<&Path>, entities: Option<&Path>) -> Result<AdHocSource, String> {
+    pub fn new(
+        policies: &Path,
+        schema: Option<&Path>,
+        entities: Option<&Path>,
+    ) -> Result<AdHocSource, String> {
         let mut files = BTreeMap::new();
         let mut policy_names = Vec::new();
         if policies.is_dir() {
@@ -87,7 +93,11 @@ impl AdHocSource {
         let mut manifest = String::from("[bundle]\nname = \"ad-hoc\"\nversion = \"0\"\n[cedar]\n");
         manifest.push_str(&format!(
             "policies = [{}]\n",
-            policy_names.iter().map(|n| quote(n)).collect::<Vec<_>>().join(", ")
+            policy_names
+                .iter()
+                .map(|n| quote(n))
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
         for (key, path) in [("schema", schema), ("entities", entities)] {
             if let Some(p) = path {
@@ -108,7 +118,10 @@ impl BundleSource for AdHocSource {
         if path == palisade_engine::MANIFEST_FILE {
             return Ok(self.manifest.clone().into_bytes());
         }
-        let real = self.files.get(path).ok_or_else(|| format!("`{path}` is not part of the request"))?;
+        let real = self
+            .files
+            .get(path)
+            .ok_or_else(|| format!("`{path}` is not part of the request"))?;
         std::fs::read(real).map_err(|e| format!("cannot read `{path}`: {e}"))
     }
     fn list_dir(&self, _path: &str) -> Option<Vec<String>> {

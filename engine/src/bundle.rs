@@ -3,7 +3,7 @@
 
 use crate::error::{BundleError, Problem};
 use crate::manifest::{Limits, Manifest, Mode};
-use crate::plugin::{LoadedPlugin, PluginHost, PluginMetadata};
+use crate::plugin::{CodeCache, LoadedPlugin, PluginHost, PluginMetadata};
 use crate::policies::{self, PolicyFile, PolicyIndex, PolicyInfo};
 use cedar_policy::{Entities, PolicySet, Schema, ValidationMode, Validator};
 use sha2::{Digest, Sha256};
@@ -42,12 +42,18 @@ impl DirSource {
 }
 
 fn walk(dir: &Path, rel: &str, out: &mut Vec<String>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut entries: Vec<_> = rd.filter_map(Result::ok).collect();
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
         let name = e.file_name().to_string_lossy().into_owned();
-        let child = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
+        let child = if rel.is_empty() {
+            name.clone()
+        } else {
+            format!("{rel}/{name}")
+        };
         let path = e.path();
         if path.is_dir() {
             walk(&path, &child, out);
@@ -104,7 +110,12 @@ impl BundleSource for EmbeddedSource {
     }
     fn list_dir(&self, path: &str) -> Option<Vec<String>> {
         let prefix = format!("{}/", path.trim_end_matches('/'));
-        let v: Vec<String> = self.files.keys().filter(|k| k.starts_with(&prefix)).cloned().collect();
+        let v: Vec<String> = self
+            .files
+            .keys()
+            .filter(|k| k.starts_with(&prefix))
+            .cloned()
+            .collect();
         (!v.is_empty()).then_some(v)
     }
 }
@@ -130,12 +141,32 @@ impl BundlePlugin {
     pub fn metadata(&self) -> &PluginMetadata {
         &self.loaded.metadata
     }
+
+    /// Whether the compiled code came from the on-disk cache.
+    pub fn code_cache(&self) -> CodeCache {
+        self.loaded.cache
+    }
 }
 
 /// A loaded, validated, immutable bundle.
 ///
 /// Load one with [`crate::Engine::load_bundle`]; share it behind an `Arc`
 /// and swap it whole to update.
+///
+/// # Examples
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// # std::fs::write(dir.path().join("palisade.toml"), "[bundle]\nname = \"photos\"\nversion = \"2.1.0\"\n")?;
+/// # std::fs::create_dir(dir.path().join("policies"))?;
+/// # std::fs::write(dir.path().join("policies/a.cedar"), "@id(\"viewers\") @category(\"iam-least-privilege\")\npermit(principal, action, resource);")?;
+/// let engine = palisade_engine::Engine::new()?;
+/// let bundle = engine.load_bundle(dir.path())?;
+/// assert_eq!((bundle.name(), bundle.version()), ("photos", "2.1.0"));
+/// let ids: Vec<&str> = bundle.policies().map(|p| p.id.as_str()).collect();
+/// assert_eq!(ids, ["viewers"]);
+/// assert!(bundle.digest().starts_with("sha256:"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct Bundle {
     pub(crate) manifest: Manifest,
     pub(crate) source: String,
@@ -250,20 +281,30 @@ pub(crate) fn load(source: &dyn BundleSource, host: &PluginHost) -> Result<Bundl
         problems,
     };
     let manifest_text = match source.read(MANIFEST_FILE) {
-        Ok(b) => String::from_utf8(b).map_err(|_| fail(vec![Problem::file(MANIFEST_FILE, "not UTF-8 text")]))?,
+        Ok(b) => String::from_utf8(b)
+            .map_err(|_| fail(vec![Problem::file(MANIFEST_FILE, "not UTF-8 text")]))?,
         Err(_) => {
-            return Err(fail(vec![Problem::file(
-                MANIFEST_FILE,
-                "not found: a bundle is a directory with a `palisade.toml` manifest",
-            )
-            .with_help("see README.md, \"Bundles\", for a minimal manifest")]));
+            return Err(fail(vec![
+                Problem::file(
+                    MANIFEST_FILE,
+                    "not found: a bundle is a directory with a `palisade.toml` manifest",
+                )
+                .with_help("see README.md, \"Bundles\", for a minimal manifest"),
+            ]));
         }
     };
-    let manifest = Manifest::parse(&manifest_text)
-        .map_err(|(msg, span)| fail(vec![Problem::at(MANIFEST_FILE, &manifest_text, span, msg.trim_end().to_owned())]))?;
+    let manifest = Manifest::parse(&manifest_text).map_err(|(msg, span)| {
+        fail(vec![Problem::at(
+            MANIFEST_FILE,
+            &manifest_text,
+            span,
+            msg.trim_end().to_owned(),
+        )])
+    })?;
 
     // Everything the digest covers: (path, bytes), manifest first.
-    let mut digest_parts: Vec<(String, Vec<u8>)> = vec![(MANIFEST_FILE.into(), manifest_text.clone().into_bytes())];
+    let mut digest_parts: Vec<(String, Vec<u8>)> =
+        vec![(MANIFEST_FILE.into(), manifest_text.clone().into_bytes())];
 
     // Policies.
     let policy_paths: Vec<String> = manifest.cedar.policies.clone().unwrap_or_else(|| {
@@ -318,9 +359,17 @@ pub(crate) fn load(source: &dyn BundleSource, host: &PluginHost) -> Result<Bundl
         let result = Validator::new(schema.clone()).validate(&policies, ValidationMode::Strict);
         for e in result.validation_errors() {
             let id = e.policy_id().to_string();
-            match policy_info.get(&id).and_then(|info| files.iter().find(|f| f.name == info.file)) {
-                Some(file) => problems.push(policies::diagnostic_problem(&file.name, &file.text, e)),
-                None => problems.push(Problem::file(schema_file.clone().unwrap_or_default(), e.to_string())),
+            match policy_info
+                .get(&id)
+                .and_then(|info| files.iter().find(|f| f.name == info.file))
+            {
+                Some(file) => {
+                    problems.push(policies::diagnostic_problem(&file.name, &file.text, e))
+                }
+                None => problems.push(Problem::file(
+                    schema_file.clone().unwrap_or_default(),
+                    e.to_string(),
+                )),
             }
         }
     }
@@ -362,7 +411,10 @@ pub(crate) fn load(source: &dyn BundleSource, host: &PluginHost) -> Result<Bundl
                     }
                 }
             }
-            Err(e) => problems.push(Problem::file(schema_file.clone().unwrap_or_default(), e.to_string())),
+            Err(e) => problems.push(Problem::file(
+                schema_file.clone().unwrap_or_default(),
+                e.to_string(),
+            )),
         }
     }
 
@@ -375,7 +427,10 @@ pub(crate) fn load(source: &dyn BundleSource, host: &PluginHost) -> Result<Bundl
             Problem::at_line(MANIFEST_FILE, &manifest_text, line, msg)
         };
         if !seen.insert(p.name.clone()) {
-            problems.push(at_manifest(format!("plugin name `{}` is used twice", p.name)));
+            problems.push(at_manifest(format!(
+                "plugin name `{}` is used twice",
+                p.name
+            )));
             continue;
         }
         if !is_plugin_name(&p.name) {
@@ -388,13 +443,20 @@ pub(crate) fn load(source: &dyn BundleSource, host: &PluginHost) -> Result<Bundl
         let bytes = match source.read(&p.path) {
             Ok(b) => b,
             Err(e) => {
-                problems.push(at_manifest(format!("plugin `{}` (plugin #{}): {e}", p.name, i + 1)));
+                problems.push(at_manifest(format!(
+                    "plugin `{}` (plugin #{}): {e}",
+                    p.name,
+                    i + 1
+                )));
                 continue;
             }
         };
         let actual = sha256_hex(&bytes);
         let expected = p.sha256.trim().to_ascii_lowercase();
-        let expected = expected.strip_prefix("sha256:").unwrap_or(&expected).to_owned();
+        let expected = expected
+            .strip_prefix("sha256:")
+            .unwrap_or(&expected)
+            .to_owned();
         if actual != expected {
             problems.push(
                 at_manifest(format!(
@@ -415,7 +477,10 @@ pub(crate) fn load(source: &dyn BundleSource, host: &PluginHost) -> Result<Bundl
         };
         let settings = Manifest::settings_json(p.settings.as_ref()).to_string();
         if let Err(e) = loaded.validate_settings(&settings) {
-            problems.push(at_manifest(format!("plugin `{}` rejects its settings: {e}", p.name)));
+            problems.push(at_manifest(format!(
+                "plugin `{}` rejects its settings: {e}",
+                p.name
+            )));
             continue;
         }
         plugins.push(BundlePlugin {
@@ -463,22 +528,35 @@ fn is_plugin_name(s: &str) -> bool {
 }
 
 fn find_line(text: &str, needle: &str) -> Option<usize> {
-    text.find(needle).map(|off| crate::error::line_col(text, off).0)
+    text.find(needle)
+        .map(|off| crate::error::line_col(text, off).0)
 }
 
 /// Byte offset of a serde_json error (it reports line and column).
-pub(crate) fn json_error_offset(text: &str, e: &serde_json::Error) -> Option<std::ops::Range<usize>> {
+pub(crate) fn json_error_offset(
+    text: &str,
+    e: &serde_json::Error,
+) -> Option<std::ops::Range<usize>> {
     if e.line() == 0 {
         return None;
     }
-    let start: usize = text.split_inclusive('\n').take(e.line() - 1).map(str::len).sum();
+    let start: usize = text
+        .split_inclusive('\n')
+        .take(e.line() - 1)
+        .map(str::len)
+        .sum();
     let off = (start + e.column().saturating_sub(1)).min(text.len());
     Some(off..off)
 }
 
 fn json_or_cedar_problem(path: &str, text: &str, e: &cedar_policy::SchemaError) -> Problem {
     if let Err(je) = serde_json::from_str::<serde_json::Value>(text) {
-        return Problem::at(path, text, json_error_offset(text, &je), format!("invalid JSON: {je}"));
+        return Problem::at(
+            path,
+            text,
+            json_error_offset(text, &je),
+            format!("invalid JSON: {je}"),
+        );
     }
     let mut p = policies::diagnostic_problem(path, text, e);
     if p.line.is_none() {
@@ -488,7 +566,11 @@ fn json_or_cedar_problem(path: &str, text: &str, e: &cedar_policy::SchemaError) 
 }
 
 /// Locates an entities error at the first quoted entity id it mentions.
-fn entity_problem(path: &str, text: &str, e: &cedar_policy::entities_errors::EntitiesError) -> Problem {
+fn entity_problem(
+    path: &str,
+    text: &str,
+    e: &cedar_policy::entities_errors::EntitiesError,
+) -> Problem {
     let message = crate::error::full_message(e);
     let mut line = None;
     // Messages quote uids as Type::"id"; find that id in the file.

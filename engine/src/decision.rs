@@ -344,6 +344,21 @@ impl Basis {
 /// Serialize it with [`Decision::to_json`] for the canonical bytes: the same
 /// bundle and input give the same bytes from the CLI, the library and the
 /// server.
+///
+/// # Examples
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// # std::fs::write(dir.path().join("palisade.toml"), "[bundle]\nname = \"d\"\nversion = \"1\"\n")?;
+/// use palisade_engine::{AuthorizationRequest, Basis, Effect, Engine, Now};
+/// let engine = Engine::new()?;
+/// let bundle = engine.load_bundle(dir.path())?; // no policies at all
+/// let req = AuthorizationRequest::new(r#"User::"a""#, r#"Action::"read""#, r#"Doc::"d""#)?;
+/// let decision = engine.authorize(&bundle, &req, Now::epoch())?;
+/// assert_eq!(decision.decision, Effect::Deny);
+/// assert_eq!(decision.basis, Basis::NotPermitted); // Cedar's default deny, not a forbid
+/// assert!(decision.to_json().starts_with(r#"{"decision":"deny","basis":"not-permitted","reasons":[]"#));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Decision {
     /// Allow or deny.
@@ -382,17 +397,26 @@ impl Decision {
         self.reasons.sort();
         self.reasons.dedup();
         self.findings.sort_by(|a, b| {
-            (&a.file, a.line, &a.rule_id, &a.resource, &a.source, &a.message).cmp(&(
-                &b.file,
-                b.line,
-                &b.rule_id,
-                &b.resource,
-                &b.source,
-                &b.message,
-            ))
+            (
+                &a.file,
+                a.line,
+                &a.rule_id,
+                &a.resource,
+                &a.source,
+                &a.message,
+            )
+                .cmp(&(
+                    &b.file,
+                    b.line,
+                    &b.rule_id,
+                    &b.resource,
+                    &b.source,
+                    &b.message,
+                ))
         });
         self.errors.sort_by(|a, b| {
-            (&a.source, &a.policy, a.kind, &a.message).cmp(&(&b.source, &b.policy, b.kind, &b.message))
+            (&a.source, &a.policy, a.kind, &a.message)
+                .cmp(&(&b.source, &b.policy, b.kind, &b.message))
         });
     }
 }
@@ -423,7 +447,10 @@ mod tests {
     #[test]
     fn source_serializes_as_plugin_prefix() {
         let s = Source::Plugin("secrets".into());
-        assert_eq!(serde_json::to_string(&s).ok().as_deref(), Some("\"plugin:secrets\""));
+        assert_eq!(
+            serde_json::to_string(&s).ok().as_deref(),
+            Some("\"plugin:secrets\"")
+        );
         let back: Source = serde_json::from_str("\"plugin:secrets\"").unwrap_or(Source::Cedar);
         assert_eq!(back, s);
     }

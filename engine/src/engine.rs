@@ -50,8 +50,11 @@ impl EngineBuilder {
     /// # Errors
     /// [`EngineError`] when the WebAssembly runtime cannot be configured.
     pub fn build(self) -> Result<Engine, EngineError> {
-        let host = PluginHost::new(self.cache_dir, self.max_instances).map_err(|e| EngineError(e.to_string()))?;
-        Ok(Engine { host: Arc::new(host) })
+        let host = PluginHost::new(self.cache_dir, self.max_instances)
+            .map_err(|e| EngineError(e.to_string()))?;
+        Ok(Engine {
+            host: Arc::new(host),
+        })
     }
 }
 
@@ -125,6 +128,39 @@ impl Engine {
         bundle::load(source, &self.host)
     }
 
+    /// Runs the bundle's plugins that apply to `kind` on a JSON document and
+    /// combines their findings and errors into a decision (no Cedar request
+    /// is made). This is the plugin half of checking a deployment.
+    ///
+    /// # Examples
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # std::fs::write(dir.path().join("palisade.toml"), "[bundle]\nname = \"empty\"\nversion = \"1\"\n")?;
+    /// use palisade_engine::{Engine, InputKind, Now};
+    /// let engine = Engine::new()?;
+    /// let bundle = engine.load_bundle(dir.path())?;
+    /// let d = engine.evaluate_document(&bundle, InputKind::Deployment, r#"{"Resources": {}}"#, Now::epoch());
+    /// assert!(d.is_allowed()); // no plugins, nothing to report
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn evaluate_document(
+        &self,
+        bundle: &Bundle,
+        kind: InputKind,
+        document: &str,
+        now: Now,
+    ) -> Decision {
+        let mut acc = Accumulator::new(bundle);
+        for p in bundle
+            .plugins
+            .iter()
+            .filter(|p| p.metadata().applies_to.contains(&kind))
+        {
+            acc.run_plugin(p, kind, document, now);
+        }
+        acc.finish()
+    }
+
     /// Decides an authorization request: the bundle's plugins that apply to
     /// authorization requests run first (their facts reach Cedar as
     /// `context.plugins.NAME`), then Cedar decides, then both combine.
@@ -196,7 +232,11 @@ impl Engine {
             .map_err(|e| RequestError::Context(e.to_string()))?;
             let context = context
                 .merge([("plugins".to_owned(), plugins)])
-                .map_err(|e| RequestError::Context(format!("{e} (the key `plugins` is reserved for plugin facts)")))?;
+                .map_err(|e| {
+                    RequestError::Context(format!(
+                        "{e} (the key `plugins` is reserved for plugin facts)"
+                    ))
+                })?;
             Request::new(
                 request.principal.clone(),
                 request.action.clone(),
@@ -215,7 +255,7 @@ impl Engine {
             entities_owned.is_none(),
         );
         let response = Authorizer::new().is_authorized(&cedar_request, &slice, entities);
-        acc.cedar(&response, request.resource.to_string());
+        acc.cedar(&response, &request.resource);
         Ok(acc.finish())
     }
 }
@@ -254,7 +294,10 @@ impl<'b> Accumulator<'b> {
     ) -> serde_json::Map<String, serde_json::Value> {
         let monitor = plugin.mode == Mode::Monitor;
         let source = Source::Plugin(plugin.name.clone());
-        match plugin.loaded.evaluate(kind, document, &plugin.settings, now) {
+        match plugin
+            .loaded
+            .evaluate(kind, document, &plugin.settings, now)
+        {
             Err(e) => {
                 self.plugin_error |= !monitor;
                 self.errors.push(DecisionError {
@@ -279,7 +322,9 @@ impl<'b> Accumulator<'b> {
                 }
                 let rules = &plugin.metadata().rules;
                 for f in out.findings {
-                    let Some(rule) = rules.get(&f.rule_id) else { continue };
+                    let Some(rule) = rules.get(&f.rule_id) else {
+                        continue;
+                    };
                     self.plugin_finding |= !monitor;
                     self.findings.push(Finding {
                         rule_id: f.rule_id,
@@ -302,9 +347,17 @@ impl<'b> Accumulator<'b> {
     }
 
     /// Folds in one Cedar response about `resource`.
-    pub(crate) fn cedar(&mut self, response: &cedar_policy::Response, resource: String) {
+    pub(crate) fn cedar(
+        &mut self,
+        response: &cedar_policy::Response,
+        resource: &cedar_policy::EntityUid,
+    ) {
         let monitor = self.bundle.mode() == Mode::Monitor;
-        let reasons: Vec<String> = response.diagnostics().reason().map(|id| id.to_string()).collect();
+        let reasons: Vec<String> = response
+            .diagnostics()
+            .reason()
+            .map(|id| id.to_string())
+            .collect();
         for e in response.diagnostics().errors() {
             let cedar_policy::AuthorizationError::PolicyEvaluationError(pe) = e;
             self.errors.push(DecisionError {
@@ -317,10 +370,13 @@ impl<'b> Accumulator<'b> {
         }
         let (effect, basis) = match response.decision() {
             cedar_policy::Decision::Allow => (Effect::Allow, Basis::Permitted),
-            cedar_policy::Decision::Deny if reasons.is_empty() => (Effect::Deny, Basis::NotPermitted),
+            cedar_policy::Decision::Deny if reasons.is_empty() => {
+                (Effect::Deny, Basis::NotPermitted)
+            }
             cedar_policy::Decision::Deny => (Effect::Deny, Basis::Forbidden),
         };
         if basis == Basis::Forbidden {
+            let resource = resource.to_string();
             for id in &reasons {
                 if let Some(info) = self.bundle.policy_info.get(id) {
                     self.findings.push(Finding {
@@ -350,14 +406,18 @@ impl<'b> Accumulator<'b> {
             (None, new) => new,
             (Some((Effect::Allow, _)), new) => new,
             (Some((Effect::Deny, Basis::Forbidden)), _) => (Effect::Deny, Basis::Forbidden),
-            (Some((Effect::Deny, _)), (Effect::Deny, Basis::Forbidden)) => (Effect::Deny, Basis::Forbidden),
+            (Some((Effect::Deny, _)), (Effect::Deny, Basis::Forbidden)) => {
+                (Effect::Deny, Basis::Forbidden)
+            }
             (Some(old), _) => old,
         });
     }
 
     pub(crate) fn finish(self) -> Decision {
         let monitor = self.bundle.mode() == Mode::Monitor;
-        let (cedar_effect, cedar_basis) = self.cedar_effect.unwrap_or((Effect::Allow, Basis::Permitted));
+        let (cedar_effect, cedar_basis) = self
+            .cedar_effect
+            .unwrap_or((Effect::Allow, Basis::Permitted));
         let (mut effect, basis) = if cedar_effect == Effect::Deny {
             (Effect::Deny, cedar_basis)
         } else if self.plugin_error {
@@ -391,9 +451,16 @@ fn json_to_restricted(v: &serde_json::Value) -> Result<cedar_policy::RestrictedE
     use cedar_policy::RestrictedExpression as R;
     Ok(match v {
         serde_json::Value::Bool(b) => R::new_bool(*b),
-        serde_json::Value::Number(n) => R::new_long(n.as_i64().ok_or_else(|| format!("fact value {n} is not a 64-bit integer"))?),
+        serde_json::Value::Number(n) => R::new_long(
+            n.as_i64()
+                .ok_or_else(|| format!("fact value {n} is not a 64-bit integer"))?,
+        ),
         serde_json::Value::String(s) => R::new_string(s.clone()),
-        serde_json::Value::Array(a) => R::new_set(a.iter().map(json_to_restricted).collect::<Result<Vec<_>, _>>()?),
+        serde_json::Value::Array(a) => R::new_set(
+            a.iter()
+                .map(json_to_restricted)
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
         serde_json::Value::Object(o) => R::new_record(
             o.iter()
                 .map(|(k, v)| Ok((k.clone(), json_to_restricted(v)?)))

@@ -100,14 +100,20 @@ impl std::error::Error for Problem {}
 
 impl Diagnostic for Problem {
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
         self.source.as_ref().map(|s| s as &dyn miette::SourceCode)
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        self.span
-            .map(|s| Box::new(std::iter::once(LabeledSpan::new_with_span(Some("here".into()), s))) as Box<dyn Iterator<Item = LabeledSpan>>)
+        self.span.map(|s| {
+            Box::new(std::iter::once(LabeledSpan::new_with_span(
+                Some("here".into()),
+                s,
+            ))) as Box<dyn Iterator<Item = LabeledSpan>>
+        })
     }
 }
 
@@ -132,7 +138,9 @@ pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = text.get(..offset).unwrap_or(text);
     let line = before.matches('\n').count() + 1;
     let line_start = before.rfind('\n').map_or(0, |n| n + 1);
-    let column = before.get(line_start..).map_or(1, |s| s.chars().count() + 1);
+    let column = before
+        .get(line_start..)
+        .map_or(1, |s| s.chars().count() + 1);
     (line, column)
 }
 
@@ -149,7 +157,11 @@ pub struct BundleError {
 fn summarize(problems: &[Problem]) -> String {
     match problems {
         [one] => one.to_string(),
-        many => format!("{} problems, the first: {}", many.len(), many.first().map(|p| p.to_string()).unwrap_or_default()),
+        many => format!(
+            "{} problems, the first: {}",
+            many.len(),
+            many.first().map(|p| p.to_string()).unwrap_or_default()
+        ),
     }
 }
 
@@ -164,7 +176,9 @@ impl Diagnostic for BundleError {
 pub enum RequestError {
     /// An entity uid that does not parse (`Type::"id"` or `{"type", "id"}`).
     #[error("invalid {field} `{value}`: {reason}")]
-    #[diagnostic(help("write entity uids as `Type::\"id\"`, e.g. `User::\"alice\"`, or as {{\"type\": \"User\", \"id\": \"alice\"}}"))]
+    #[diagnostic(help(
+        "write entity uids as `Type::\"id\"`, e.g. `User::\"alice\"`, or as {{\"type\": \"User\", \"id\": \"alice\"}}"
+    ))]
     EntityUid {
         /// `principal`, `action` or `resource`.
         field: &'static str,
@@ -208,7 +222,12 @@ mod tests {
 
     #[test]
     fn problems_print_their_location() {
-        let p = Problem::at("p.cedar", "permit(\n  oops", Some(11..15), "unexpected token");
+        let p = Problem::at(
+            "p.cedar",
+            "permit(\n  oops",
+            Some(10..14),
+            "unexpected token",
+        );
         assert_eq!(p.to_string(), "p.cedar:2:3: unexpected token");
         let q = Problem::at_line("m.toml", "a\nb\nc", 3, "bad");
         assert_eq!(q.to_string(), "m.toml:3:1: bad");

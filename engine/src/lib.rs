@@ -54,17 +54,33 @@ mod policies;
 mod request;
 mod time;
 
-pub use bundle::{Bundle, BundlePlugin, BundleSource, DirSource, EmbeddedSource, MANIFEST_FILE, sha256_hex};
+pub use bundle::{
+    Bundle, BundlePlugin, BundleSource, DirSource, EmbeddedSource, MANIFEST_FILE, sha256_hex,
+};
 pub use decision::{
-    Basis, BundleRef, Category, Decision, DecisionError, Effect, ErrorKind, Finding, Severity, Source,
+    Basis, BundleRef, Category, Decision, DecisionError, Effect, ErrorKind, Finding, Severity,
+    Source,
 };
 pub use engine::{Engine, EngineBuilder};
 pub use error::{BundleError, EngineError, Problem, RequestError};
 pub use manifest::{Limits, Mode};
-pub use plugin::{InputKind, PluginMetadata, RuleInfo};
+pub use plugin::{CodeCache, InputKind, PluginMetadata, RuleInfo};
 pub use policies::PolicyInfo;
 pub use request::AuthorizationRequest;
 pub use time::Now;
 
 /// Re-exported so embedders can name Cedar types without a version skew.
 pub use cedar_policy;
+
+#[cfg(test)]
+mod tests {
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn shared_types_can_cross_threads() {
+        // Gateways share one engine and one bundle across worker threads.
+        assert_send_sync::<crate::Engine>();
+        assert_send_sync::<crate::Bundle>();
+        assert_send_sync::<crate::Decision>();
+    }
+}

@@ -109,9 +109,9 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            fuel: 200_000_000,
+            fuel: 1_000_000_000,
             memory_mib: 64,
-            timeout_ms: 1_000,
+            timeout_ms: 2_000,
         }
     }
 }
@@ -143,7 +143,10 @@ fn toml_to_json(v: &toml::Value) -> serde_json::Value {
         toml::Value::Datetime(d) => J::String(d.to_string()),
         toml::Value::Array(a) => J::Array(a.iter().map(toml_to_json).collect()),
         toml::Value::Table(t) => {
-            let m: BTreeMap<String, J> = t.iter().map(|(k, v)| (k.clone(), toml_to_json(v))).collect();
+            let m: BTreeMap<String, J> = t
+                .iter()
+                .map(|(k, v)| (k.clone(), toml_to_json(v)))
+                .collect();
             J::Object(m.into_iter().collect())
         }
     }
@@ -179,7 +182,8 @@ mod tests {
 
     #[test]
     fn settings_become_json() {
-        let v: toml::Value = toml::from_str("a = 1\nb = [\"x\"]\n").unwrap_or(toml::Value::Boolean(false));
+        let v: toml::Value =
+            toml::from_str("a = 1\nb = [\"x\"]\n").unwrap_or(toml::Value::Boolean(false));
         assert_eq!(
             Manifest::settings_json(Some(&v)),
             serde_json::json!({"a": 1, "b": ["x"]})

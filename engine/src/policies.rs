@@ -85,7 +85,12 @@ pub(crate) fn parse_policies(
             };
             let offset = policy
                 .to_cedar()
-                .and_then(|src| file.text.get(search_from..)?.find(src.as_str()).map(|i| (i, src.len())))
+                .and_then(|src| {
+                    file.text
+                        .get(search_from..)?
+                        .find(src.as_str())
+                        .map(|i| (i, src.len()))
+                })
                 .map(|(i, len)| {
                     let start = search_from + i;
                     search_from = start + len;
@@ -158,7 +163,10 @@ pub(crate) fn diagnostic_problem(file: &str, text: &str, d: &dyn miette::Diagnos
         .and_then(|mut l| l.next())
         .map(|l| l.offset()..l.offset() + l.len());
     let mut message = d.to_string();
-    if let Some(label) = d.labels().and_then(|mut l| l.next()).and_then(|l| l.label().map(str::to_owned))
+    if let Some(label) = d
+        .labels()
+        .and_then(|mut l| l.next())
+        .and_then(|l| l.label().map(str::to_owned))
         && !message.contains(&label)
     {
         message = format!("{message}: {label}");

@@ -44,7 +44,12 @@ fn parse_uid_str(field: &'static str, s: &str) -> Result<EntityUid, RequestError
     EntityUid::from_str(s.trim()).map_err(|e| RequestError::EntityUid {
         field,
         value: s.to_owned(),
-        reason: e.to_string().lines().next().unwrap_or("does not parse").to_owned(),
+        reason: e
+            .to_string()
+            .lines()
+            .next()
+            .unwrap_or("does not parse")
+            .to_owned(),
     })
 }
 
@@ -81,7 +86,9 @@ impl AuthorizationRequest {
                 Ok(self)
             }
             Value::Null => Ok(self),
-            other => Err(RequestError::Context(format!("expected a JSON object, found `{other}`"))),
+            other => Err(RequestError::Context(format!(
+                "expected a JSON object, found `{other}`"
+            ))),
         }
     }
 
@@ -91,7 +98,9 @@ impl AuthorizationRequest {
     /// # Errors
     /// [`RequestError`] naming the field that is wrong.
     pub fn from_json(text: &str) -> Result<Self, RequestError> {
-        let v: Value = serde_json::from_str(text).map_err(|e| RequestError::Malformed(format!("line {}, column {}: {e}", e.line(), e.column())))?;
+        let v: Value = serde_json::from_str(text).map_err(|e| {
+            RequestError::Malformed(format!("line {}, column {}: {e}", e.line(), e.column()))
+        })?;
         Self::from_value(&v)
     }
 
@@ -101,16 +110,24 @@ impl AuthorizationRequest {
     /// [`RequestError`] naming the field that is wrong.
     pub fn from_value(v: &Value) -> Result<Self, RequestError> {
         let Value::Object(obj) = v else {
-            return Err(RequestError::Malformed("expected a JSON object with principal, action and resource".into()));
+            return Err(RequestError::Malformed(
+                "expected a JSON object with principal, action and resource".into(),
+            ));
         };
         for key in obj.keys() {
-            if !matches!(key.as_str(), "principal" | "action" | "resource" | "context" | "entities") {
+            if !matches!(
+                key.as_str(),
+                "principal" | "action" | "resource" | "context" | "entities"
+            ) {
                 return Err(RequestError::Malformed(format!(
                     "unknown field `{key}`; expected principal, action, resource, context, entities"
                 )));
             }
         }
-        let get = |k: &'static str| obj.get(k).ok_or_else(|| RequestError::Malformed(format!("missing field `{k}`")));
+        let get = |k: &'static str| {
+            obj.get(k)
+                .ok_or_else(|| RequestError::Malformed(format!("missing field `{k}`")))
+        };
         let mut r = AuthorizationRequest {
             principal: parse_uid("principal", get("principal")?)?,
             action: parse_uid("action", get("action")?)?,
@@ -124,7 +141,11 @@ impl AuthorizationRequest {
         match obj.get("entities") {
             None | Some(Value::Null) => {}
             Some(e @ Value::Array(_)) => r.entities = Some(e.clone()),
-            Some(other) => return Err(RequestError::Entities(format!("expected a JSON array, found `{other}`"))),
+            Some(other) => {
+                return Err(RequestError::Entities(format!(
+                    "expected a JSON array, found `{other}`"
+                )));
+            }
         }
         Ok(r)
     }
@@ -132,7 +153,10 @@ impl AuthorizationRequest {
     /// The request as plugins see it: uids as `Type::"id"` strings.
     pub fn to_json(&self) -> Value {
         let mut m = Map::new();
-        m.insert("principal".into(), Value::String(self.principal.to_string()));
+        m.insert(
+            "principal".into(),
+            Value::String(self.principal.to_string()),
+        );
         m.insert("action".into(), Value::String(self.action.to_string()));
         m.insert("resource".into(), Value::String(self.resource.to_string()));
         m.insert("context".into(), Value::Object(self.context.clone()));
@@ -156,7 +180,10 @@ mod tests {
 
     #[test]
     fn errors_name_the_field() {
-        let e = AuthorizationRequest::from_json(r#"{"principal": "alice", "action": "Action::\"v\"", "resource": "R::\"r\""}"#).unwrap_err();
+        let e = AuthorizationRequest::from_json(
+            r#"{"principal": "alice", "action": "Action::\"v\"", "resource": "R::\"r\""}"#,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("invalid principal `alice`"), "{e}");
         let e = AuthorizationRequest::from_json(r#"{"action": "Action::\"v\""}"#).unwrap_err();
         assert!(e.to_string().contains("missing field `principal`"), "{e}");

@@ -23,7 +23,11 @@ impl Now {
     pub fn parse(s: &str) -> Result<Now, String> {
         DateTime::parse_from_rfc3339(s.trim())
             .map(|d| Now(d.with_timezone(&Utc)))
-            .map_err(|e| format!("`{s}` is not an RFC 3339 timestamp ({e}); expected e.g. 2026-11-29T12:00:00Z"))
+            .map_err(|e| {
+                format!(
+                    "`{s}` is not an RFC 3339 timestamp ({e}); expected e.g. 2026-11-29T12:00:00Z"
+                )
+            })
     }
 
     /// The UNIX epoch, the fixed default of tests.
@@ -49,15 +53,20 @@ impl std::fmt::Display for Now {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn offsets_normalize_to_utc() {
-        assert_eq!(Now::parse("2026-01-01T01:00:00+01:00").map(|n| n.to_string()), Ok("2026-01-01T00:00:00Z".into()));
-        assert_eq!(Now::parse("1970-01-01T00:01:00Z").map(Now::unix_seconds), Ok(60));
+        assert_eq!(
+            Now::parse("2026-01-01T01:00:00+01:00").map(|n| n.to_string()),
+            Ok("2026-01-01T00:00:00Z".into())
+        );
+        assert_eq!(
+            Now::parse("1970-01-01T00:01:00Z").map(Now::unix_seconds),
+            Ok(60)
+        );
         assert!(Now::parse("yesterday").is_err());
     }
 }

@@ -1,6 +1,14 @@
 //! The scope index must give exactly the decision, reasons and errors of
 //! plain cedar-policy evaluating every policy.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    missing_docs
+)] // test code: a panic is a failure report
+
 use cedar_policy::{Authorizer, Context, Request};
 use palisade_engine::{AuthorizationRequest, BundleSource, Effect, Engine, Now};
 use proptest::prelude::*;
@@ -13,7 +21,10 @@ impl BundleSource for MemSource {
         "memory".into()
     }
     fn read(&self, path: &str) -> Result<Vec<u8>, String> {
-        self.0.get(path).cloned().ok_or_else(|| format!("no `{path}`"))
+        self.0
+            .get(path)
+            .cloned()
+            .ok_or_else(|| format!("no `{path}`"))
     }
     fn list_dir(&self, _: &str) -> Option<Vec<String>> {
         None
@@ -24,7 +35,12 @@ const USERS: &[&str] = &[r#"User::"a""#, r#"User::"b""#, r#"Admin::"root""#];
 const GROUPS: &[&str] = &[r#"Group::"g1""#, r#"Group::"g2""#];
 const RESOURCES: &[&str] = &[r#"Doc::"d1""#, r#"Doc::"d2""#, r#"Photo::"p1""#];
 const FOLDERS: &[&str] = &[r#"Folder::"f1""#];
-const ACTIONS: &[&str] = &[r#"Action::"view""#, r#"Action::"list""#, r#"Action::"edit""#, r#"Action::"delete""#];
+const ACTIONS: &[&str] = &[
+    r#"Action::"view""#,
+    r#"Action::"list""#,
+    r#"Action::"edit""#,
+    r#"Action::"delete""#,
+];
 const ACTION_GROUPS: &[&str] = &[r#"Action::"read""#, r#"Action::"write""#];
 const CONDITIONS: &[&str] = &[
     "",
@@ -43,7 +59,10 @@ fn principal_scope() -> impl Strategy<Value = String> {
         prop::sample::select(USERS).prop_map(|u| format!("principal == {u}")),
         prop::sample::select(GROUPS).prop_map(|g| format!("principal in {g}")),
         prop::sample::select(&["User", "Admin"][..]).prop_map(|t| format!("principal is {t}")),
-        (prop::sample::select(&["User", "Admin"][..]), prop::sample::select(GROUPS))
+        (
+            prop::sample::select(&["User", "Admin"][..]),
+            prop::sample::select(GROUPS)
+        )
             .prop_map(|(t, g)| format!("principal is {t} in {g}")),
     ]
 }
@@ -63,12 +82,20 @@ fn resource_scope() -> impl Strategy<Value = String> {
         prop::sample::select(RESOURCES).prop_map(|r| format!("resource == {r}")),
         prop::sample::select(FOLDERS).prop_map(|f| format!("resource in {f}")),
         prop::sample::select(&["Doc", "Photo"][..]).prop_map(|t| format!("resource is {t}")),
-        prop::sample::select(&["Doc", "Photo"][..]).prop_map(|t| format!("resource is {t} in Folder::\"f1\"")),
+        prop::sample::select(&["Doc", "Photo"][..])
+            .prop_map(|t| format!("resource is {t} in Folder::\"f1\"")),
     ]
 }
 
 fn policy() -> impl Strategy<Value = String> {
-    (any::<bool>(), principal_scope(), action_scope(), resource_scope(), prop::sample::select(CONDITIONS), any::<bool>())
+    (
+        any::<bool>(),
+        principal_scope(),
+        action_scope(),
+        resource_scope(),
+        prop::sample::select(CONDITIONS),
+        any::<bool>(),
+    )
         .prop_map(|(permit, p, a, r, c, named)| {
             let effect = if permit { "permit" } else { "forbid" };
             // Some policies carry an @id; the rest get policyN. Ids are
@@ -86,11 +113,19 @@ fn entities(user_groups: &[Vec<usize>], doc_in_folder: &[bool]) -> String {
     v.push(serde_json::json!({"uid": uid(FOLDERS[0]), "attrs": {}, "parents": []}));
     for (i, u) in USERS.iter().enumerate() {
         let parents: Vec<_> = user_groups[i].iter().map(|g| uid(GROUPS[*g])).collect();
-        let attrs = if u.starts_with("User") { serde_json::json!({"level": i as i64}) } else { serde_json::json!({}) };
+        let attrs = if u.starts_with("User") {
+            serde_json::json!({"level": i as i64})
+        } else {
+            serde_json::json!({})
+        };
         v.push(serde_json::json!({"uid": uid(u), "attrs": attrs, "parents": parents}));
     }
     for (i, r) in RESOURCES.iter().enumerate() {
-        let parents: Vec<_> = if doc_in_folder[i] { vec![uid(FOLDERS[0])] } else { vec![] };
+        let parents: Vec<_> = if doc_in_folder[i] {
+            vec![uid(FOLDERS[0])]
+        } else {
+            vec![]
+        };
         let attrs = if r.starts_with("Doc") {
             serde_json::json!({"owner": {"__entity": uid(USERS[i % 2])}})
         } else {
@@ -100,7 +135,11 @@ fn entities(user_groups: &[Vec<usize>], doc_in_folder: &[bool]) -> String {
     }
     // Action groups: read = {view, list}, write = {edit, delete}.
     for (i, a) in ACTIONS.iter().enumerate() {
-        let parent = if i < 2 { ACTION_GROUPS[0] } else { ACTION_GROUPS[1] };
+        let parent = if i < 2 {
+            ACTION_GROUPS[0]
+        } else {
+            ACTION_GROUPS[1]
+        };
         v.push(serde_json::json!({"uid": uid(a), "attrs": {}, "parents": [uid(parent)]}));
     }
     for g in ACTION_GROUPS {
@@ -187,10 +226,16 @@ fn policies_without_an_id_are_numbered_across_files_like_the_cedar_cli() {
         b"[bundle]\nname = \"n\"\nversion = \"1\"\n[cedar]\npolicies = [\"a.cedar\", \"b.cedar\"]\n".to_vec(),
     );
     files.insert("a.cedar".to_string(), b"permit(principal, action, resource);\n@id(\"named\") forbid(principal, action == Action::\"x\", resource);".to_vec());
-    files.insert("b.cedar".to_string(), b"permit(principal == User::\"a\", action, resource);".to_vec());
+    files.insert(
+        "b.cedar".to_string(),
+        b"permit(principal == User::\"a\", action, resource);".to_vec(),
+    );
     let engine = Engine::new().unwrap();
     let bundle = engine.load_bundle_from(&MemSource(files)).unwrap();
-    let ids: Vec<(String, String, usize)> = bundle.policies().map(|p| (p.id.clone(), p.file.clone(), p.line)).collect();
+    let ids: Vec<(String, String, usize)> = bundle
+        .policies()
+        .map(|p| (p.id.clone(), p.file.clone(), p.line))
+        .collect();
     assert_eq!(
         ids,
         [

@@ -1,5 +1,13 @@
 //! Hostile plugins are stopped, the host survives, and decisions fail closed.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    missing_docs
+)] // test code: a panic is a failure report
+
 mod common;
 
 use common::{TempBundle, request};
@@ -28,7 +36,11 @@ fn endless_loop_is_stopped_by_fuel_the_same_way_every_run() {
     assert_eq!(e.kind, ErrorKind::FuelExhausted);
     assert_eq!(e.source.to_string(), "plugin:h");
     let second = decide("hostile-loop.wasm", "");
-    assert_eq!(first.to_json(), second.to_json(), "fuel exhaustion must be deterministic");
+    assert_eq!(
+        first.to_json(),
+        second.to_json(),
+        "fuel exhaustion must be deterministic"
+    );
 }
 
 #[test]
@@ -41,7 +53,12 @@ fn endless_loop_hits_the_wall_clock_deadline_when_fuel_is_plentiful() {
     let bundle = b.load(&engine).unwrap();
     let started = std::time::Instant::now();
     let d = engine.authorize(&bundle, &request(), Now::epoch()).unwrap();
-    assert_eq!(only_error(&d).kind, ErrorKind::Timeout, "{}", d.to_json_pretty());
+    assert_eq!(
+        only_error(&d).kind,
+        ErrorKind::Timeout,
+        "{}",
+        d.to_json_pretty()
+    );
     assert_eq!(d.decision, Effect::Deny);
     // A backstop, not a timing assertion: a hang would never get here.
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
@@ -70,7 +87,11 @@ fn panic_is_reported_with_its_message() {
     let d = decide("hostile-panic.wasm", "");
     let e = only_error(&d);
     assert_eq!(e.kind, ErrorKind::Trap);
-    assert!(e.message.contains("hostile guest panicked on purpose"), "{}", e.message);
+    assert!(
+        e.message.contains("hostile guest panicked on purpose"),
+        "{}",
+        e.message
+    );
     assert_eq!(d.decision, Effect::Deny);
 }
 
@@ -80,16 +101,28 @@ fn output_that_breaks_the_contract_is_refused() {
     assert_eq!(d.decision, Effect::Deny);
     let kinds: Vec<_> = d.errors.iter().map(|e| e.kind).collect();
     assert_eq!(kinds, [ErrorKind::BadOutput; 3], "{}", d.to_json_pretty());
-    let all: String = d.errors.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join("\n");
+    let all: String = d
+        .errors
+        .iter()
+        .map(|e| e.message.clone())
+        .collect::<Vec<_>>()
+        .join("\n");
     assert!(all.contains("`not.declared`"), "{all}");
     assert!(all.contains("empty message"), "{all}");
     assert!(all.contains("fact name"), "{all}");
-    assert!(d.findings.is_empty(), "contract-breaking findings must not be reported as real ones");
+    assert!(
+        d.findings.is_empty(),
+        "contract-breaking findings must not be reported as real ones"
+    );
 }
 
 #[test]
 fn monitor_mode_reports_but_never_denies() {
-    for wasm in ["hostile-loop.wasm", "hostile-trap.wasm", "hostile-badoutput.wasm"] {
+    for wasm in [
+        "hostile-loop.wasm",
+        "hostile-trap.wasm",
+        "hostile-badoutput.wasm",
+    ] {
         let d = decide(wasm, "mode = \"monitor\"");
         assert_eq!(d.decision, Effect::Allow, "{wasm}: {}", d.to_json_pretty());
         assert!(!d.errors.is_empty());
@@ -110,7 +143,10 @@ fn a_capability_that_is_not_granted_is_refused_at_load_naming_the_import() {
 #[test]
 fn ambient_state_is_not_real_inside_the_sandbox() {
     let engine = Engine::new().unwrap();
-    let b = TempBundle::new(&[("snoop", "hostile-snoop.wasm", "mode = \"monitor\"")], FAST);
+    let b = TempBundle::new(
+        &[("snoop", "hostile-snoop.wasm", "mode = \"monitor\"")],
+        FAST,
+    );
     let bundle = b.load(&engine).unwrap();
     let now = Now::parse("2026-11-29T12:00:00Z").unwrap();
     // Runs repeat exactly.
@@ -164,7 +200,11 @@ fn garbage_and_truncated_wasm_are_refused_at_load() {
         let err = engine.load_bundle(dir).unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains(name), "{msg}");
-        assert!(msg.contains("not a WebAssembly file") || msg.contains("not a valid WebAssembly component"), "{msg}");
+        assert!(
+            msg.contains("not a WebAssembly file")
+                || msg.contains("not a valid WebAssembly component"),
+            "{msg}"
+        );
     }
 }
 
@@ -175,11 +215,18 @@ fn a_sha256_mismatch_refuses_the_bundle() {
     let manifest = std::fs::read_to_string(b.path().join("palisade.toml")).unwrap();
     let real = common::sha256(&common::dist("secrets.wasm"));
     let wrong = "0".repeat(64);
-    std::fs::write(b.path().join("palisade.toml"), manifest.replace(&real, &wrong)).unwrap();
+    std::fs::write(
+        b.path().join("palisade.toml"),
+        manifest.replace(&real, &wrong),
+    )
+    .unwrap();
     let err = b.load(&engine).unwrap_err();
     let p = &err.problems[0];
     assert!(p.message.contains("sha256 mismatch"), "{p}");
-    assert!(p.message.contains(&real) && p.message.contains(&wrong), "{p}");
+    assert!(
+        p.message.contains(&real) && p.message.contains(&wrong),
+        "{p}"
+    );
     assert_eq!(p.file, "palisade.toml");
     assert!(p.line.is_some());
 }
@@ -187,7 +234,10 @@ fn a_sha256_mismatch_refuses_the_bundle() {
 #[test]
 fn settings_are_validated_by_the_plugin_at_load() {
     let engine = Engine::new().unwrap();
-    let b = TempBundle::new(&[("secrets", "secrets.wasm", "settings = { min_lenght = 3 }")], FAST);
+    let b = TempBundle::new(
+        &[("secrets", "secrets.wasm", "settings = { min_lenght = 3 }")],
+        FAST,
+    );
     let err = b.load(&engine).unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("rejects its settings"), "{msg}");
@@ -197,7 +247,13 @@ fn settings_are_validated_by_the_plugin_at_load() {
 #[test]
 fn the_host_survives_every_hostile_guest_in_one_engine() {
     let engine = Engine::new().unwrap();
-    for wasm in ["hostile-loop.wasm", "hostile-membomb.wasm", "hostile-trap.wasm", "hostile-panic.wasm", "hostile-badoutput.wasm"] {
+    for wasm in [
+        "hostile-loop.wasm",
+        "hostile-membomb.wasm",
+        "hostile-trap.wasm",
+        "hostile-panic.wasm",
+        "hostile-badoutput.wasm",
+    ] {
         let b = TempBundle::new(&[("h", wasm, "")], FAST);
         let bundle = b.load(&engine).unwrap();
         for _ in 0..3 {

@@ -22,7 +22,8 @@ fn read_text(path: &Path) -> Result<String, String> {
 fn request(args: &AuthorizeArgs) -> Result<AuthorizationRequest, String> {
     if let Some(path) = &args.request_json {
         let text = read_text(path)?;
-        return AuthorizationRequest::from_json(&text).map_err(|e| format!("{}: {e}", path.display()));
+        return AuthorizationRequest::from_json(&text)
+            .map_err(|e| format!("{}: {e}", path.display()));
     }
     let (Some(p), Some(a), Some(r)) = (&args.principal, &args.action, &args.resource) else {
         return Err("give --request-json FILE, or --principal, --action and --resource".into());
@@ -30,9 +31,17 @@ fn request(args: &AuthorizeArgs) -> Result<AuthorizationRequest, String> {
     let mut req = AuthorizationRequest::new(p, a, r).map_err(|e| e.to_string())?;
     if let Some(path) = &args.context {
         let text = read_text(path)?;
-        let v: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| format!("{}:{}:{}: invalid JSON: {e}", path.display(), e.line(), e.column()))?;
-        req = req.with_context(v).map_err(|e| format!("{}: {e}", path.display()))?;
+        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+            format!(
+                "{}:{}:{}: invalid JSON: {e}",
+                path.display(),
+                e.line(),
+                e.column()
+            )
+        })?;
+        req = req
+            .with_context(v)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
     }
     Ok(req)
 }
@@ -70,7 +79,9 @@ pub fn execute(args: &AuthorizeArgs) -> u8 {
             Err(e) => Err(LoadError::Usage(e)),
         }
     } else {
-        Err(LoadError::Usage("give --bundle DIR or --policies FILE|DIR".into()))
+        Err(LoadError::Usage(
+            "give --bundle DIR or --policies FILE|DIR".into(),
+        ))
     };
     let bundle = match bundle {
         Ok(b) => b,
@@ -97,5 +108,9 @@ pub fn execute(args: &AuthorizeArgs) -> u8 {
             anstream::print!("{}", output::decision_human(&decision, &subject));
         }
     }
-    if decision.is_allowed() { exit::OK } else { exit::DENY }
+    if decision.is_allowed() {
+        exit::OK
+    } else {
+        exit::DENY
+    }
 }

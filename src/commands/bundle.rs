@@ -67,6 +67,7 @@ fn inspect_json(b: &Bundle) -> serde_json::Value {
             "path": p.path,
             "sha256": p.sha256,
             "mode": p.mode.as_str(),
+            "code_cache": p.code_cache(),
             "settings": serde_json::from_str::<serde_json::Value>(&p.settings).unwrap_or_default(),
             "metadata": p.metadata(),
         })).collect::<Vec<_>>(),
@@ -82,8 +83,17 @@ fn inspect_human(b: &Bundle) -> String {
     let _ = writeln!(s, "digest   {}", b.digest());
     let _ = writeln!(s, "mode     {}", b.mode().as_str());
     let l = b.limits();
-    let _ = writeln!(s, "limits   fuel {} · memory {} MiB · timeout {} ms", l.fuel, l.memory_mib, l.timeout_ms);
-    let _ = writeln!(s, "schema   {}", b.schema_file().unwrap_or("(none: policies are not validated)"));
+    let _ = writeln!(
+        s,
+        "limits   fuel {} · memory {} MiB · timeout {} ms",
+        l.fuel, l.memory_mib, l.timeout_ms
+    );
+    let _ = writeln!(
+        s,
+        "schema   {}",
+        b.schema_file()
+            .unwrap_or("(none: policies are not validated)")
+    );
     let _ = writeln!(s, "entities {}", b.entity_count());
     let _ = writeln!(s, "\npolicies ({})", b.policies().count());
     for p in b.policies() {
@@ -99,16 +109,41 @@ fn inspect_human(b: &Bundle) -> String {
         let kinds: Vec<String> = m
             .applies_to
             .iter()
-            .map(|k| serde_json::to_value(k).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default())
+            .map(|k| {
+                serde_json::to_value(k)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            })
             .collect();
-        let _ = writeln!(s, "  {} ({} {}), {}", p.name, m.name, m.version, p.mode.as_str());
+        let _ = writeln!(
+            s,
+            "  {} ({} {}), {}",
+            p.name,
+            m.name,
+            m.version,
+            p.mode.as_str()
+        );
         let _ = writeln!(s, "    file      {}", p.path);
         let _ = writeln!(s, "    sha256    {}", p.sha256);
+        let _ = writeln!(
+            s,
+            "    code      {}",
+            match p.code_cache() {
+                palisade_engine::CodeCache::Hit => "from the compiled-code cache",
+                palisade_engine::CodeCache::Miss => "compiled now, cached for the next start",
+                palisade_engine::CodeCache::Disabled => "compiled now (no cache)",
+            }
+        );
         let _ = writeln!(s, "    applies   {}", kinds.join(", "));
         let _ = writeln!(s, "    settings  {}", p.settings);
         let _ = writeln!(s, "    rules");
         for r in m.rules.values() {
-            let _ = writeln!(s, "      {:<36} {:<8} {:<20} {}", r.id, r.severity, r.category, r.title);
+            let _ = writeln!(
+                s,
+                "      {:<36} {:<8} {:<20} {}",
+                r.id, r.severity, r.category, r.title
+            );
         }
     }
     s

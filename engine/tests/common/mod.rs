@@ -1,11 +1,20 @@
 //! Shared fixtures: temporary bundles around the guests in `guests/dist`.
-#![allow(dead_code)]
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    missing_docs
+)] // test code: a panic is a failure report
 
 use palisade_engine::{AuthorizationRequest, Bundle, BundleError, Engine};
 use std::path::{Path, PathBuf};
 
 pub fn dist(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../guests/dist").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../guests/dist")
+        .join(name)
 }
 
 pub fn sha256(path: &Path) -> String {
@@ -23,7 +32,11 @@ impl TempBundle {
         let dir = tempfile::tempdir().unwrap();
         let mut manifest = String::from("[bundle]\nname = \"t\"\nversion = \"1\"\n");
         std::fs::create_dir(dir.path().join("policies")).unwrap();
-        std::fs::write(dir.path().join("policies/all.cedar"), "@id(\"allow-all\") permit(principal, action, resource);\n").unwrap();
+        std::fs::write(
+            dir.path().join("policies/all.cedar"),
+            "@id(\"allow-all\") permit(principal, action, resource);\n",
+        )
+        .unwrap();
         for (name, wasm, extra) in plugins {
             let src = dist(wasm);
             std::fs::copy(&src, dir.path().join(wasm)).unwrap();

@@ -75,7 +75,7 @@ pub fn walk(document: &Value, visit: &mut impl FnMut(&str, Option<&str>, &Value)
                 Some((index, child)) => {
                     pointer.truncate(*base);
                     pointer.push('/');
-                    pointer.push_str(&index.to_string());
+                    push_index(&mut pointer, index);
                     (None, child)
                 }
                 None => {
@@ -109,7 +109,11 @@ pub fn escape_token(token: &str) -> String {
 /// assert_eq!(palisade_plugin_sdk::json::unescape_token("a~1b~0c"), "a/b~c");
 /// ```
 pub fn unescape_token(token: &str) -> String {
-    token.replace("~1", "/").replace("~0", "~")
+    if token.contains('~') {
+        token.replace("~1", "/").replace("~0", "~")
+    } else {
+        token.to_owned()
+    }
 }
 
 /// Splits a JSON pointer into its unescaped reference tokens (`""` has none).
@@ -145,7 +149,33 @@ pub fn cloudformation_resource(pointer: &str) -> Option<String> {
     Some(unescape_token(id))
 }
 
+/// Appends `index` in decimal, without allocating.
+fn push_index(out: &mut String, mut index: usize) {
+    let mut digits = [0_u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        if let Some(slot) = digits.get_mut(start) {
+            // `index % 10` is a single digit, so the cast cannot truncate.
+            #[allow(clippy::cast_possible_truncation)]
+            let digit = (index % 10) as u8;
+            *slot = b'0' + digit;
+        }
+        index /= 10;
+        if index == 0 || start == 0 {
+            break;
+        }
+    }
+    for &d in digits.get(start..).unwrap_or_default() {
+        out.push(char::from(d));
+    }
+}
+
 fn push_escaped(out: &mut String, token: &str) {
+    if !token.bytes().any(|b| b == b'~' || b == b'/') {
+        out.push_str(token);
+        return;
+    }
     for c in token.chars() {
         match c {
             '~' => out.push_str("~0"),
@@ -191,6 +221,20 @@ mod tests {
         assert_eq!(seen[2].1.as_deref(), Some("c/d"));
         assert_eq!(seen[3].0, "/");
         assert_eq!(seen[3].1.as_deref(), Some(""));
+    }
+
+    #[test]
+    fn array_indices_are_decimal() {
+        let doc = Value::Array(vec![Value::Null; 12]);
+        let pointers: Vec<String> = collect(&doc).into_iter().map(|(p, _, _)| p).collect();
+        assert_eq!(pointers[1], "/0");
+        assert_eq!(pointers[10], "/9");
+        assert_eq!(pointers[12], "/11");
+        for n in [0, 7, 10, 99, 100, 4_294_967_296, usize::MAX] {
+            let mut s = String::from("/");
+            push_index(&mut s, n);
+            assert_eq!(s, format!("/{n}"));
+        }
     }
 
     #[test]

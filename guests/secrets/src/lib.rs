@@ -16,6 +16,10 @@
 //! `${ssm:...}`, any `${...}`, Secrets Manager / SSM ARNs), placeholders and
 //! empty strings are never reported.
 //!
+//! In HTTP request inputs the credential headers (`authorization`,
+//! `proxy-authorization`, `cookie`, `x-api-key`, `x-amz-security-token`) are
+//! where credentials belong and are not scanned.
+//!
 //! Settings (all optional): `min_length` (integer >= 8, default 20),
 //! `min_entropy` (1.0..=8.0, default 4.0), `ignore_keys` (strings, matched
 //! case-insensitively; skips the key's whole value), `allow_values`
@@ -117,7 +121,17 @@ impl Plugin for Secrets {
     }
 
     fn evaluate(input: &Input) -> Result<Evaluation, String> {
-        let config = Config::from_settings(&input.settings)?;
+        let mut config = Config::from_settings(&input.settings)?;
+        if input.kind == InputKind::Request {
+            // A request carries its own credentials where they belong;
+            // secrets anywhere else in it (query, body, other headers) are
+            // still reported.
+            config.ignore_keys.extend(
+                scan::REQUEST_CREDENTIAL_HEADERS
+                    .iter()
+                    .map(|header| (*header).to_owned()),
+            );
+        }
         Ok(evaluation(&scan::scan(&input.document, &config)))
     }
 }

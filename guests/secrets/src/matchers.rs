@@ -25,8 +25,19 @@ fn is_secret_key_byte(b: u8) -> bool {
 pub fn access_key_ids(s: &str) -> Vec<&str> {
     let bytes = s.as_bytes();
     let mut found = Vec::new();
+    if bytes.len() < ACCESS_KEY_ID_LEN {
+        return found;
+    }
     let mut start = 0;
-    while let Some(window) = bytes.get(start..start + ACCESS_KEY_ID_LEN) {
+    // Candidates start with `A` followed by `KIA`/`SIA`; jump between `A`s.
+    while let Some(offset) = bytes
+        .get(start..)
+        .and_then(|rest| rest.iter().position(|&b| b == b'A'))
+    {
+        start += offset;
+        let Some(window) = bytes.get(start..start + ACCESS_KEY_ID_LEN) else {
+            break;
+        };
         let prefix_ok = window.starts_with(b"AKIA") || window.starts_with(b"ASIA");
         let before_ok = start == 0 || bytes.get(start - 1).is_none_or(|&b| !is_word_byte(b));
         let after_ok = bytes
@@ -75,12 +86,18 @@ pub fn embedded_secret_key(s: &str) -> Option<&str> {
         "secret-access-key",
         "aws_secret",
     ];
-    let lower = s.to_ascii_lowercase();
     let bytes = s.as_bytes();
+    // Shortest possible match: `aws_secret=` and 40 characters.
+    if bytes.len() < 51
+        || !bytes.iter().any(|&b| b == b'=' || b == b':')
+        || find_ignore_ascii_case(bytes, b"secret", 0).is_none()
+    {
+        return None;
+    }
     for needle in NEEDLES {
         let mut from = 0;
-        while let Some(found) = lower.get(from..).and_then(|rest| rest.find(needle)) {
-            let mut at = from + found + needle.len();
+        while let Some(found) = find_ignore_ascii_case(bytes, needle.as_bytes(), from) {
+            let mut at = found + needle.len();
             from = at;
             // The rest of the variable name (`_key`, `Id`...).
             while bytes.get(at).is_some_and(|&b| is_word_byte(b) || b == b'-') {
@@ -112,14 +129,33 @@ pub fn embedded_secret_key(s: &str) -> Option<&str> {
     None
 }
 
+/// The first index at or after `from` where `needle` (lowercase ASCII)
+/// occurs in `haystack`, ignoring ASCII case.
+fn find_ignore_ascii_case(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    let first = *needle.first()?;
+    let mut at = from;
+    while let Some(offset) = haystack
+        .get(at..)
+        .and_then(|rest| rest.iter().position(|b| b.to_ascii_lowercase() == first))
+    {
+        at += offset;
+        let candidate = haystack.get(at..at + needle.len())?;
+        if candidate.eq_ignore_ascii_case(needle) {
+            return Some(at);
+        }
+        at += 1;
+    }
+    None
+}
+
 /// Finds a PEM private key block header (`-----BEGIN RSA PRIVATE KEY-----`,
 /// `EC`, `OPENSSH`, `DSA`, `ENCRYPTED`, PKCS#8's plain `PRIVATE KEY`, and
 /// `PGP PRIVATE KEY BLOCK`). Returns the label, e.g. `RSA PRIVATE KEY`.
 pub fn private_key_label(s: &str) -> Option<&str> {
     const BEGIN: &str = "-----BEGIN ";
     let mut from = 0;
-    while let Some(found) = s.get(from..).and_then(|rest| rest.find(BEGIN)) {
-        let label_start = from + found + BEGIN.len();
+    while let Some(found) = find_bytes(s.as_bytes(), BEGIN.as_bytes(), from) {
+        let label_start = found + BEGIN.len();
         from = label_start;
         let Some(rest) = s.get(label_start..) else {
             break;
@@ -148,10 +184,43 @@ pub fn private_key_label(s: &str) -> Option<&str> {
 /// `${secretsmanager:...}`, `${aws:...}`, `${self:...}`, `${var.x}`, ...),
 /// any other `{{...}}` template variable, and Secrets Manager or SSM ARNs.
 pub fn is_reference(s: &str) -> bool {
-    let t = s.trim();
-    (t.starts_with("{{") && t.ends_with("}}"))
-        || (t.starts_with("${") && t.ends_with('}'))
-        || is_secret_store_arn(t)
+    let t = trim(s);
+    match t.as_bytes().first() {
+        Some(b'{') => t.starts_with("{{") && t.ends_with("}}"),
+        Some(b'$') => t.starts_with("${") && t.ends_with('}'),
+        Some(b'a') => t.starts_with("arn:") && is_secret_store_arn(t),
+        _ => false,
+    }
+}
+
+/// `str::trim`, with a fast path for the usual string that has no
+/// surrounding whitespace.
+pub fn trim(s: &str) -> &str {
+    let bytes = s.as_bytes();
+    let clean = |b: Option<&u8>| b.is_some_and(|&b| b > b' ' && b < 0x80);
+    if clean(bytes.first()) && clean(bytes.last()) {
+        s
+    } else {
+        s.trim()
+    }
+}
+
+/// The first index at or after `from` where `needle` occurs in `haystack`
+/// (a plain search; needles here are short and rare).
+pub fn find_bytes(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    let first = *needle.first()?;
+    let mut at = from;
+    while let Some(offset) = haystack
+        .get(at..)
+        .and_then(|rest| rest.iter().position(|&b| b == first))
+    {
+        at += offset;
+        if haystack.get(at..at + needle.len())? == needle {
+            return Some(at);
+        }
+        at += 1;
+    }
+    None
 }
 
 /// Whether `s` is the ARN of a Secrets Manager secret or an SSM parameter,
@@ -168,7 +237,10 @@ fn is_secret_store_arn(s: &str) -> bool {
 /// (`Fn::Sub` strings, `postgres://u:{{resolve:...}}@host`, ...), so its
 /// literal text is a template, not a value.
 pub fn contains_reference(s: &str) -> bool {
-    if s.contains("{{resolve:") {
+    if !s.as_bytes().contains(&b'{') {
+        return false;
+    }
+    if find_bytes(s.as_bytes(), b"{{resolve:", 0).is_some() {
         return true;
     }
     let closes_after = |open: &str, close: &str| {
@@ -186,7 +258,10 @@ pub fn contains_reference(s: &str) -> bool {
 /// password.)
 pub fn is_placeholder(s: &str) -> bool {
     let t = s.trim();
-    if (t.starts_with('<') && t.ends_with('>')) || (t.starts_with('[') && t.ends_with(']')) {
+    let bytes = t.as_bytes();
+    let wrapped =
+        |open: u8, close: u8| bytes.first() == Some(&open) && bytes.last() == Some(&close);
+    if wrapped(b'<', b'>') || wrapped(b'[', b']') {
         return true;
     }
     if t.chars()
@@ -194,11 +269,19 @@ pub fn is_placeholder(s: &str) -> bool {
     {
         return true;
     }
-    let normalized: String = t
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .map(|c| c.to_ascii_lowercase())
-        .collect();
+    if t.len() > 64 {
+        return false;
+    }
+    // The lowercase ASCII letters and digits of `t`, without allocating.
+    let mut buffer = [0_u8; 64];
+    let mut len = 0;
+    for b in t.bytes().filter(u8::is_ascii_alphanumeric) {
+        if let Some(slot) = buffer.get_mut(len) {
+            *slot = b.to_ascii_lowercase();
+            len += 1;
+        }
+    }
+    let normalized = buffer.get(..len).unwrap_or_default();
     const EXACT: [&str; 16] = [
         "placeholder",
         "todo",
@@ -217,10 +300,10 @@ pub fn is_placeholder(s: &str) -> bool {
         "setme",
         "fillmein",
     ];
-    EXACT.contains(&normalized.as_str())
-        || normalized.starts_with("replace")
-        || (normalized.starts_with("your") && normalized.ends_with("here"))
-        || (normalized.starts_with("insert") && normalized.ends_with("here"))
+    EXACT.iter().any(|e| e.as_bytes() == normalized)
+        || normalized.starts_with(b"replace")
+        || (normalized.starts_with(b"your") && normalized.ends_with(b"here"))
+        || (normalized.starts_with(b"insert") && normalized.ends_with(b"here"))
 }
 
 /// Whether `s` is an ARN (of any service).

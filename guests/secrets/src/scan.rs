@@ -24,6 +24,17 @@ pub const SECRET_NAMED_FIELD: &str = "secrets.secret-named-field";
 /// Rule id: a random-looking string.
 pub const HIGH_ENTROPY: &str = "secrets.high-entropy";
 
+/// Keys (lowercase) skipped in HTTP request inputs: the headers that carry
+/// a request's own credentials (an AWS SigV4 `Authorization` header even
+/// names the access key id).
+pub const REQUEST_CREDENTIAL_HEADERS: [&str; 5] = [
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "x-api-key",
+    "x-amz-security-token",
+];
+
 /// The settings the plugin accepts, in the order error messages list them.
 pub const SETTING_NAMES: [&str; 4] = ["min_length", "min_entropy", "ignore_keys", "allow_values"];
 
@@ -117,7 +128,8 @@ pub struct Hit {
 /// What the scanner remembers about an object for its members' sake.
 #[derive(Debug, Default)]
 struct ObjectContext {
-    /// A member's string value holds an AWS access key id.
+    /// A member's string value holds an AWS access key id (only computed
+    /// when another member is shaped like a secret access key).
     has_access_key_id: bool,
     /// `{"Name": "DB_PASSWORD", "Value": "..."}`: the name that gives the
     /// `Value` member its meaning (ECS environment, Elastic Beanstalk option
@@ -139,41 +151,90 @@ const VALUE_NAME_KEYS: [&str; 6] = [
     "variable",
 ];
 
+/// What a key name says, computed once per distinct key.
+#[derive(Debug, Clone, Copy)]
+struct KeyInfo {
+    /// The kind of secret the name announces.
+    secret: Option<keys::SecretKind>,
+    /// The name marks ids, hashes, paths...: no high-entropy findings.
+    non_secret_context: bool,
+    /// The name contains `secret` (any case): a 40-character base64 value
+    /// is taken for an AWS secret access key.
+    mentions_secret: bool,
+}
+
+/// The scanner's state during one walk.
+struct Scanner<'c> {
+    config: &'c Config,
+    hits: Vec<Hit>,
+    /// Contexts of the objects on the path to the current value (only those
+    /// that have one), outermost first, with their pointers.
+    contexts: Vec<(String, ObjectContext)>,
+    /// Pointers of values under an ignored key.
+    ignored: Vec<String>,
+    /// [`KeyInfo`] by key name.
+    key_infos: KeyInfoCache,
+}
+
 /// Scans `document` and returns the secrets found, in document order (for
 /// one string: private key, access key id, secret access key, then the
 /// weaker rules, which only apply when none of those matched).
 pub fn scan(document: &Value, config: &Config) -> Vec<Hit> {
-    let mut hits = Vec::new();
-    let mut contexts: BTreeMap<String, ObjectContext> = BTreeMap::new();
-    let mut ignored: Vec<String> = Vec::new();
-
+    let mut scanner = Scanner {
+        config,
+        hits: Vec::new(),
+        contexts: Vec::new(),
+        ignored: Vec::new(),
+        key_infos: KeyInfoCache::default(),
+    };
     walk(document, &mut |pointer, key, value| {
-        if ignored.iter().any(|p| {
-            pointer
-                .strip_prefix(p.as_str())
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-        }) {
+        scanner.visit(pointer, key, value);
+    });
+    scanner.hits
+}
+
+/// Whether `pointer` is `ancestor` or below it.
+fn is_within(pointer: &str, ancestor: &str) -> bool {
+    pointer
+        .strip_prefix(ancestor)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+impl Scanner<'_> {
+    fn visit(&mut self, pointer: &str, key: Option<&str>, value: &Value) {
+        if !self.ignored.is_empty() && self.ignored.iter().any(|p| is_within(pointer, p)) {
             return;
         }
-        if key.is_some_and(|k| config.ignores_key(k)) {
-            ignored.push(pointer.to_owned());
+        if key.is_some_and(|k| self.config.ignores_key(k)) {
+            self.ignored.push(pointer.to_owned());
             return;
+        }
+        // Leave the contexts of objects the walk has left.
+        while self
+            .contexts
+            .last()
+            .is_some_and(|(p, _)| !is_within(pointer, p))
+        {
+            self.contexts.pop();
         }
         match value {
             Value::Object(members) => {
                 if let Some(context) = object_context(pointer, members) {
-                    contexts.insert(pointer.to_owned(), context);
+                    self.contexts.push((pointer.to_owned(), context));
                 }
             }
             Value::String(text) => {
-                let parent = parent_pointer(pointer);
-                let context = key.and(parent).and_then(|p| contexts.get(p));
-                check_string(config, pointer, key, text, context, &mut hits);
+                let parent = match (key, parent_pointer(pointer), self.contexts.last()) {
+                    (Some(_), Some(parent), Some((p, context))) if p == parent => Some(context),
+                    _ => None,
+                };
+                let found =
+                    check_string(self.config, &mut self.key_infos, pointer, key, text, parent);
+                self.hits.extend(found);
             }
             _ => {}
         }
-    });
-    hits
+    }
 }
 
 /// The pointer of the parent of `pointer` (`None` for the root).
@@ -182,11 +243,12 @@ fn parent_pointer(pointer: &str) -> Option<&str> {
 }
 
 fn object_context(pointer: &str, members: &Map<String, Value>) -> Option<ObjectContext> {
+    // Whether a member holds an access key id matters only to a member
+    // shaped like a secret access key; most objects have none.
+    let strings = || members.values().filter_map(Value::as_str);
     let mut context = ObjectContext {
-        has_access_key_id: members
-            .values()
-            .filter_map(Value::as_str)
-            .any(matchers::has_access_key_id),
+        has_access_key_id: strings().any(|s| matchers::is_secret_key_shaped(matchers::trim(s)))
+            && strings().any(matchers::has_access_key_id),
         ..ObjectContext::default()
     };
     let has_value = members.keys().any(|k| k.eq_ignore_ascii_case("value"));
@@ -194,7 +256,10 @@ fn object_context(pointer: &str, members: &Map<String, Value>) -> Option<ObjectC
         context.value_name = members
             .iter()
             .find(|(k, v)| {
-                v.is_string() && VALUE_NAME_KEYS.contains(&k.to_ascii_lowercase().as_str())
+                v.is_string()
+                    && VALUE_NAME_KEYS
+                        .iter()
+                        .any(|name| k.eq_ignore_ascii_case(name))
             })
             .and_then(|(_, v)| v.as_str())
             .map(str::to_owned);
@@ -214,65 +279,92 @@ fn object_context(pointer: &str, members: &Map<String, Value>) -> Option<ObjectC
     interesting.then_some(context)
 }
 
-/// Applies every rule to one string value.
+/// [`KeyInfo`]s by key name. Documents repeat a few hundred key names at
+/// most, and classifying one is far dearer than a lookup.
+#[derive(Default)]
+struct KeyInfoCache {
+    /// FNV-1a hash of the name → (name, info).
+    by_hash: BTreeMap<u64, Vec<(String, KeyInfo)>>,
+}
+
+impl KeyInfoCache {
+    fn get(&mut self, name: &str) -> KeyInfo {
+        let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        let bucket = self.by_hash.entry(hash).or_default();
+        if let Some((_, info)) = bucket.iter().find(|(n, _)| n == name) {
+            return *info;
+        }
+        let info = KeyInfo {
+            secret: keys::secret_kind(name),
+            non_secret_context: keys::is_non_secret_context(name),
+            mentions_secret: name.to_ascii_lowercase().contains("secret"),
+        };
+        bucket.push((name.to_owned(), info));
+        info
+    }
+}
+
+/// Applies every rule to one string value; returns its hits.
 fn check_string(
     config: &Config,
+    key_infos: &mut KeyInfoCache,
     pointer: &str,
     key: Option<&str>,
     text: &str,
     parent: Option<&ObjectContext>,
-    hits: &mut Vec<Hit>,
-) {
-    if text.trim().is_empty()
-        || config.allow_values.contains(text)
-        || config.allow_values.contains(text.trim())
-        || matchers::is_reference(text)
+) -> Vec<Hit> {
+    let trimmed = matchers::trim(text);
+    if trimmed.is_empty()
+        || (!config.allow_values.is_empty()
+            && (config.allow_values.contains(text) || config.allow_values.contains(trimmed)))
+        || matchers::is_reference(trimmed)
     {
-        return;
+        return Vec::new();
     }
 
     // The name that says what this value is: its key, or the sibling `Name`
     // of a `Value`, or the parameter of a `Default`.
-    let mut name = key.map(str::to_owned);
+    let mut name = key;
     if let (Some(k), Some(parent)) = (key, parent) {
         if k.eq_ignore_ascii_case("value") {
             if let Some(value_name) = &parent.value_name {
-                name = Some(value_name.clone());
+                name = Some(value_name);
             }
         } else if k == "Default"
             && let Some(parameter) = &parent.parameter_name
         {
             if parent.ssm_parameter {
-                return;
+                return Vec::new();
             }
-            name = Some(parameter.clone());
+            name = Some(parameter);
         }
     }
-    if name.as_deref().is_some_and(|n| config.ignores_key(n)) {
-        return;
+    if name != key && name.is_some_and(|n| config.ignores_key(n)) {
+        return Vec::new();
     }
     // Array items take their meaning from the array's key.
-    let context_name = name.clone().or_else(|| nearest_key(pointer));
-    let subject = describe_subject(context_name.as_deref(), pointer);
-
-    let resource = cloudformation_resource(pointer);
-    let mut report = |rule: &'static str, message: String| {
-        hits.push(Hit {
-            rule,
-            message,
-            pointer: pointer.to_owned(),
-            resource: resource.clone(),
-        });
+    let nearest = if name.is_none() {
+        nearest_key(pointer)
+    } else {
+        None
     };
+    let context_name = name.or(nearest.as_deref());
+    let info = context_name.map(|n| key_infos.get(n));
+
+    let mut found: Vec<(&'static str, String)> = Vec::new();
+    let subject = || describe_subject(context_name, pointer);
 
     // The specific, critical rules look at the content itself.
-    let mut critical = false;
     if let Some(label) = matchers::private_key_label(text) {
-        report(
+        found.push((
             PRIVATE_KEY,
-            format!("{subject} contains a PEM private key (`-----BEGIN {label}-----`)"),
-        );
-        critical = true;
+            format!(
+                "{} contains a PEM private key (`-----BEGIN {label}-----`)",
+                subject()
+            ),
+        ));
     }
     let ids = matchers::access_key_ids(text);
     if let Some(first) = ids.first() {
@@ -285,18 +377,12 @@ fn check_string(
                 matchers::preview(first)
             )
         };
-        report(AWS_ACCESS_KEY_ID, format!("{subject} contains {what}"));
-        critical = true;
+        found.push((AWS_ACCESS_KEY_ID, format!("{} contains {what}", subject())));
     }
-    let trimmed = text.trim();
     let secret_key = if matchers::is_secret_key_shaped(trimmed) {
-        let named = context_name
-            .as_deref()
-            .is_some_and(|n| n.to_ascii_lowercase().contains("secret"));
-        let beside_id = parent.is_some_and(|p| p.has_access_key_id);
-        if named {
+        if info.is_some_and(|i| i.mentions_secret) {
             Some((trimmed, ""))
-        } else if beside_id {
+        } else if parent.is_some_and(|p| p.has_access_key_id) {
             Some((trimmed, ", next to an AWS access key id"))
         } else {
             None
@@ -304,68 +390,86 @@ fn check_string(
     } else {
         matchers::embedded_secret_key(text).map(|k| (k, ", assigned in the text"))
     };
-    if let Some((found, why)) = secret_key {
-        report(
+    if let Some((key_found, why)) = secret_key {
+        found.push((
             AWS_SECRET_ACCESS_KEY,
             format!(
-                "{subject} holds an AWS secret access key (`{}`, 40 characters{why})",
-                matchers::preview(found)
+                "{} holds an AWS secret access key (`{}`, 40 characters{why})",
+                subject(),
+                matchers::preview(key_found)
             ),
-        );
-        critical = true;
-    }
-    if critical || matchers::contains_reference(text) || matchers::is_placeholder(text) {
-        return;
+        ));
     }
 
-    // A field whose name says it is secret, holding a plain value (array
-    // items take the array's name: `"ApiKeys": ["..."]`).
-    if let Some(kind) = context_name.as_deref().and_then(keys::secret_kind)
-        && !matchers::is_arn(trimmed)
-    {
-        report(
-            SECRET_NAMED_FIELD,
-            format!(
-                "{subject} holds a hard-coded {} (`{}`)",
-                kind.noun(),
-                matchers::preview(trimmed)
-            ),
-        );
-        return;
+    // The weaker rules never report templates or placeholders (checked only
+    // for a candidate, as most strings are neither).
+    let plain = || !matchers::contains_reference(text) && !matchers::is_placeholder(trimmed);
+    if found.is_empty() {
+        if let Some(kind) = info.and_then(|i| i.secret) {
+            // A field whose name says it is secret, holding a plain value
+            // (array items take the array's name: `"ApiKeys": ["..."]`).
+            if !matchers::is_arn(trimmed) && plain() {
+                found.push((
+                    SECRET_NAMED_FIELD,
+                    format!(
+                        "{} holds a hard-coded {} (`{}`)",
+                        subject(),
+                        kind.noun(),
+                        matchers::preview(trimmed)
+                    ),
+                ));
+            }
+        } else if !info.is_some_and(|i| i.non_secret_context)
+            && let Some(entropy) = high_entropy(config, text)
+            && plain()
+        {
+            // Finally: random-looking strings.
+            found.push((
+                HIGH_ENTROPY,
+                format!(
+                    "{} holds a random-looking string (`{}`, {} characters, {} bits of entropy per character) that may be a secret",
+                    subject(),
+                    matchers::preview(text),
+                    text.len(),
+                    one_decimal(entropy),
+                ),
+            ));
+        }
     }
 
-    // Finally: random-looking strings.
-    if let Some(entropy) = high_entropy(config, text, context_name.as_deref()) {
-        report(
-            HIGH_ENTROPY,
-            format!(
-                "{subject} holds a random-looking string (`{}`, {} characters, {} bits of entropy per character) that may be a secret",
-                matchers::preview(text),
-                text.len(),
-                one_decimal(entropy),
-            ),
-        );
+    if found.is_empty() {
+        return Vec::new();
     }
+    let resource = cloudformation_resource(pointer);
+    found
+        .into_iter()
+        .map(|(rule, message)| Hit {
+            rule,
+            message,
+            pointer: pointer.to_owned(),
+            resource: resource.clone(),
+        })
+        .collect()
 }
 
 /// The entropy of `text` if the high-entropy rule reports it.
-fn high_entropy(config: &Config, text: &str, context: Option<&str>) -> Option<f64> {
+fn high_entropy(config: &Config, text: &str) -> Option<f64> {
     let long_enough = text.len() >= config.min_length;
-    // Printable ASCII only: no whitespace, no control or non-ASCII characters.
-    let token_like = text.bytes().all(|b| b.is_ascii_graphic());
-    if !long_enough || !token_like {
+    if !long_enough {
         return None;
     }
-    let has_digit = text.bytes().any(|b| b.is_ascii_digit());
-    let has_letter = text.bytes().any(|b| b.is_ascii_alphabetic());
-    if !has_digit || !has_letter {
-        // Words, or numbers (account ids, timestamps): not secrets.
-        return None;
+    // Printable ASCII only (no whitespace, control or non-ASCII characters),
+    // with both letters and digits: words and numbers are not secrets.
+    let mut has_digit = false;
+    let mut has_letter = false;
+    for b in text.bytes() {
+        if !b.is_ascii_graphic() {
+            return None;
+        }
+        has_digit |= b.is_ascii_digit();
+        has_letter |= b.is_ascii_alphabetic();
     }
-    if matchers::is_arn(text)
-        || matchers::is_benign_shape(text)
-        || context.is_some_and(keys::is_non_secret_context)
-    {
+    if !has_digit || !has_letter || matchers::is_arn(text) || matchers::is_benign_shape(text) {
         return None;
     }
     let entropy = matchers::shannon_entropy(text);
@@ -389,10 +493,11 @@ fn one_decimal(x: f64) -> String {
 /// The key of the nearest enclosing object member, for array items
 /// (`/Resources/X/Properties/ApiKeys/0` → `ApiKeys`).
 fn nearest_key(pointer: &str) -> Option<String> {
-    tokens(pointer)
-        .into_iter()
-        .rev()
+    pointer
+        .strip_prefix('/')?
+        .rsplit('/')
         .find(|token| token.is_empty() || !token.bytes().all(|b| b.is_ascii_digit()))
+        .map(palisade_plugin_sdk::json::unescape_token)
 }
 
 /// How a message names the value: `` `DbPassword` ``, or its pointer.

@@ -552,3 +552,65 @@ fn never_panics_on_odd_input() {
     );
     assert_eq!(root[0].resource, None);
 }
+
+#[test]
+fn request_credential_headers_are_not_secrets() {
+    let request = json!({
+        "method": "GET",
+        "path": "/items",
+        "headers": {
+            "Authorization": "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20250101/us-east-1/execute-api/aws4_request, SignedHeaders=host, Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7",
+            "X-Api-Key": "Zq8Lm2Xk9Pw4Rt7Vb1Nc6Hd5",
+            "Cookie": "session=Zq8Lm2Xk9Pw4Rt7Vb1Nc6Hd5",
+            "X-Debug-Token": "hunter2"
+        },
+        "query": {"api_key": "Zq8Lm2Xk9Pw4Rt7Vb1Nc6Hd5"}
+    });
+    let input = Input {
+        kind: InputKind::Request,
+        document: request.clone(),
+        settings: json!({}),
+        now: "2025-01-01T00:00:00Z".into(),
+    };
+    let eval = Secrets::evaluate(&input).unwrap();
+    let pointers: Vec<_> = eval
+        .findings
+        .iter()
+        .map(|f| f.pointer.as_deref().unwrap())
+        .collect();
+    assert_eq!(pointers, ["/headers/X-Debug-Token", "/query/api_key"]);
+    // The same document as a deployment: the headers count.
+    let eval = evaluate(&request, json!({})).unwrap();
+    assert_eq!(eval.findings.len(), 5);
+}
+
+#[test]
+fn large_benign_template_has_no_findings() {
+    let mut resources = serde_json::Map::new();
+    for i in 0..500 {
+        resources.insert(
+            format!("Fn{i}"),
+            json!({
+                "Type": "AWS::Lambda::Function",
+                "Properties": {
+                    "FunctionName": format!("my-stack-fn-{i}"),
+                    "Handler": "src/index.handler",
+                    "Runtime": "nodejs20.x",
+                    "MemorySize": 512,
+                    "Role": {"Fn::GetAtt": [format!("Fn{i}ServiceRole3C357FF2"), "Arn"]},
+                    "Environment": {"Variables": {
+                        "TABLE": {"Ref": "Table"},
+                        "API_URL": "https://api.example.com/v1/items",
+                        "DB_PASSWORD": "{{resolve:secretsmanager:db:SecretString:password}}",
+                        "API_KEY": "${ssm:/prod/api-key}"
+                    }},
+                    "Tags": [{"Key": "owner", "Value": "team-a"}, {"Key": "Name", "Value": format!("fn-{i}")}],
+                    "Description": "A function that does something useful for the business"
+                },
+                "Metadata": {"aws:cdk:path": format!("MyStack/Fn{i}/Resource")}
+            }),
+        );
+    }
+    let template = json!({"AWSTemplateFormatVersion": "2010-09-09", "Resources": resources});
+    assert_eq!(hits(&template), []);
+}

@@ -1,0 +1,477 @@
+//! The `palisade` binary as users run it: real processes, real files.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    missing_docs
+)] // test code: a panic is a failure report
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn example() -> PathBuf {
+    root().join("examples/authz")
+}
+
+fn palisade(args: &[&str], cache: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(args)
+        .env("PALISADE_CACHE_DIR", cache)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run palisade")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn authorize_json(request: &str, cache: &Path) -> (i32, serde_json::Value, String) {
+    let bundle = example();
+    let req = example().join("requests").join(request);
+    let out = palisade(
+        &[
+            "authorize",
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--request-json",
+            req.to_str().unwrap(),
+            "--format",
+            "json",
+            "--now",
+            "2026-11-29T00:00:00Z",
+        ],
+        cache,
+    );
+    let stdout = text(&out.stdout);
+    let v = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("{e}: {stdout} {}", text(&out.stderr)));
+    (out.status.code().unwrap(), v, stdout)
+}
+
+#[test]
+fn example_requests_get_the_documented_decisions() {
+    let cache = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "alice-views-her-order.json",
+            0,
+            "allow",
+            "permitted",
+            vec!["owners-read"],
+        ),
+        (
+            "bob-deletes-with-mfa.json",
+            0,
+            "allow",
+            "permitted",
+            vec!["admins-manage"],
+        ),
+        (
+            "bob-deletes-without-mfa.json",
+            1,
+            "deny",
+            "forbidden",
+            vec!["delete-needs-mfa"],
+        ),
+        (
+            "dave-views-an-order.json",
+            1,
+            "deny",
+            "not-permitted",
+            vec![],
+        ),
+        (
+            "alice-pastes-a-key.json",
+            1,
+            "deny",
+            "forbidden",
+            vec!["no-credentials-in-requests"],
+        ),
+    ];
+    for (req, code, decision, basis, reasons) in cases {
+        let (got, v, _) = authorize_json(req, cache.path());
+        assert_eq!(got, code, "{req}: {v}");
+        assert_eq!(v["decision"], decision, "{req}: {v}");
+        assert_eq!(v["basis"], basis, "{req}: {v}");
+        let r: Vec<&str> = v["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_str().unwrap())
+            .collect();
+        assert_eq!(r, reasons, "{req}: {v}");
+    }
+}
+
+#[test]
+fn the_secrets_plugin_explains_a_leaked_key() {
+    let cache = tempfile::tempdir().unwrap();
+    let (_, v, _) = authorize_json("alice-pastes-a-key.json", cache.path());
+    let findings = v["findings"].as_array().unwrap();
+    let plugin = findings
+        .iter()
+        .find(|f| f["source"] == "plugin:secrets")
+        .unwrap_or_else(|| panic!("no plugin finding: {v}"));
+    assert_eq!(plugin["rule_id"], "secrets.aws-access-key-id");
+    assert_eq!(plugin["category"], "secrets");
+    assert_eq!(plugin["severity"], "critical");
+    assert_eq!(plugin["pointer"], "/context/note");
+    assert!(
+        !plugin["message"]
+            .as_str()
+            .unwrap()
+            .contains("AKIAIOSFODNN7EXAMPLE"),
+        "findings must not echo secrets"
+    );
+    let cedar = findings.iter().find(|f| f["source"] == "cedar").unwrap();
+    assert_eq!(cedar["rule_id"], "no-credentials-in-requests");
+    assert_eq!(cedar["control"], "no hard-coded secrets");
+}
+
+#[test]
+fn json_output_is_canonical_and_repeatable() {
+    let cache = tempfile::tempdir().unwrap();
+    let (_, _, first) = authorize_json("alice-pastes-a-key.json", cache.path());
+    let (_, _, second) = authorize_json("alice-pastes-a-key.json", cache.path());
+    assert_eq!(first, second);
+    let keys: Vec<String> =
+        serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&first)
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+    assert_eq!(
+        keys,
+        [
+            "decision", "basis", "reasons", "findings", "errors", "bundle"
+        ]
+    );
+}
+
+#[test]
+fn the_cli_and_the_library_give_the_same_bytes() {
+    let cache = tempfile::tempdir().unwrap();
+    let (_, _, cli) = authorize_json("alice-pastes-a-key.json", cache.path());
+    let engine = palisade_engine::Engine::new().unwrap();
+    let bundle = engine.load_bundle(example()).unwrap();
+    let req = std::fs::read_to_string(example().join("requests/alice-pastes-a-key.json")).unwrap();
+    let req = palisade_engine::AuthorizationRequest::from_json(&req).unwrap();
+    let now = palisade_engine::Now::parse("2026-11-29T00:00:00Z").unwrap();
+    let lib = engine.authorize(&bundle, &req, now).unwrap().to_json();
+    assert_eq!(cli.trim_end(), lib);
+}
+
+#[test]
+fn flags_form_matches_the_request_file_form() {
+    let cache = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = dir.path().join("ctx.json");
+    std::fs::write(&ctx, r#"{"mfa": false}"#).unwrap();
+    let bundle = example();
+    let out = palisade(
+        &[
+            "authorize",
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--principal",
+            r#"User::"bob""#,
+            "--action",
+            r#"Action::"deleteOrder""#,
+            "--resource",
+            r#"Order::"o-1001""#,
+            "--context",
+            ctx.to_str().unwrap(),
+            "--format",
+            "json",
+            "--now",
+            "2026-11-29T00:00:00Z",
+        ],
+        cache.path(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let (_, _, file_form) = authorize_json("bob-deletes-without-mfa.json", cache.path());
+    assert_eq!(text(&out.stdout), file_form);
+}
+
+#[test]
+fn human_output_says_why() {
+    let cache = tempfile::tempdir().unwrap();
+    let bundle = example();
+    let req = example().join("requests/bob-deletes-without-mfa.json");
+    let out = palisade(
+        &[
+            "authorize",
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--request-json",
+            req.to_str().unwrap(),
+        ],
+        cache.path(),
+    );
+    let s = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(s.starts_with("DENY"), "{s}");
+    assert!(
+        s.contains("explicitly forbidden by policy: `delete-needs-mfa`"),
+        "{s}"
+    );
+    assert!(s.contains("fix: sign in again with a second factor"), "{s}");
+    assert!(
+        !s.contains('\u{1b}'),
+        "no colors when piped or NO_COLOR is set: {s}"
+    );
+
+    let req = example().join("requests/dave-views-an-order.json");
+    let out = palisade(
+        &[
+            "authorize",
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--request-json",
+            req.to_str().unwrap(),
+        ],
+        cache.path(),
+    );
+    assert!(text(&out.stdout).contains("no policy permits this request"));
+}
+
+#[test]
+fn policies_form_works_without_a_bundle() {
+    let cache = tempfile::tempdir().unwrap();
+    let ex = example();
+    let out = palisade(
+        &[
+            "authorize",
+            "--policies",
+            ex.join("policies").to_str().unwrap(),
+            "--schema",
+            ex.join("orders.cedarschema").to_str().unwrap(),
+            "--entities",
+            ex.join("entities.json").to_str().unwrap(),
+            "--request-json",
+            ex.join("requests/alice-views-her-order.json")
+                .to_str()
+                .unwrap(),
+            "--format",
+            "json",
+        ],
+        cache.path(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["reasons"][0], "owners-read");
+}
+
+#[test]
+fn bad_requests_exit_2_with_a_clear_message() {
+    let cache = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = example();
+    let cases: [(&str, &str); 5] = [
+        ("{ not json", "line 1"),
+        (
+            r#"{"principal": "alice", "action": "Action::\"viewOrder\"", "resource": "Order::\"o-1001\""}"#,
+            "invalid principal `alice`",
+        ),
+        (
+            r#"{"action": "Action::\"viewOrder\"", "resource": "Order::\"o-1001\""}"#,
+            "missing field `principal`",
+        ),
+        (
+            r#"{"principal": "User::\"alice\"", "action": "Action::\"fly\"", "resource": "Order::\"o-1001\""}"#,
+            "fly",
+        ),
+        (
+            r#"{"principal": "User::\"alice\"", "action": "Action::\"viewOrder\"", "resource": "Order::\"o-1001\"", "context": {"mfa": "yes"}}"#,
+            "mfa",
+        ),
+    ];
+    for (i, (body, expected)) in cases.iter().enumerate() {
+        let path = dir.path().join(format!("r{i}.json"));
+        std::fs::write(&path, body).unwrap();
+        let out = palisade(
+            &[
+                "authorize",
+                "--bundle",
+                bundle.to_str().unwrap(),
+                "--request-json",
+                path.to_str().unwrap(),
+            ],
+            cache.path(),
+        );
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{body}: {err}");
+        assert!(err.contains("palisade: error:"), "{err}");
+        assert!(
+            err.contains(expected),
+            "{body}: expected `{expected}` in {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let out = palisade(
+        &[
+            "authorize",
+            "--bundle",
+            "/nonexistent",
+            "--principal",
+            "U::\"a\"",
+            "--action",
+            "A::\"b\"",
+            "--resource",
+            "R::\"c\"",
+        ],
+        cache.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("does not exist"));
+    let out = palisade(
+        &["authorize", "--bundle", bundle.to_str().unwrap()],
+        cache.path(),
+    );
+    assert_eq!(out.status.code(), Some(2), "usage errors exit 2");
+    let out = palisade(
+        &[
+            "authorize",
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--principal",
+            "User::\"a\"",
+            "--action",
+            "Action::\"viewOrder\"",
+            "--resource",
+            "Order::\"o\"",
+            "--now",
+            "yesterday",
+        ],
+        cache.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("RFC 3339"));
+}
+
+#[test]
+fn every_broken_bundle_is_refused_with_its_file_and_line() {
+    let cache = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "bad-annotation",
+            "policies/x.cedar:1:1: policy `x`: @category: unknown category `secret`",
+        ),
+        (
+            "duplicate-id",
+            "policy id `ok` is already used by the policy at policies/dup.cedar:1",
+        ),
+        ("entity-json", "e.json:3:1: invalid JSON"),
+        (
+            "entity-unknown-type",
+            "e.json:3:1: error during entity deserialization: entity `Robot::\"r2\"` has type `Robot` which is not declared in the schema",
+        ),
+        (
+            "malformed-manifest",
+            "palisade.toml:3:11: invalid type: integer `1`, expected a string",
+        ),
+        ("missing-plugin", "palisade.toml:7:1: plugin `ghost`"),
+        ("no-manifest", "palisade.toml: not found"),
+        (
+            "policy-schema",
+            "policies/ok.cedar:4:8: for policy `typo`, attribute `agee` on entity type `User` not found",
+        ),
+        (
+            "policy-syntax",
+            "policies/broken.cedar:3:24: unexpected token `}`",
+        ),
+        ("schema-syntax", "s.cedarschema:1:25: error parsing schema"),
+        (
+            "unknown-manifest-key",
+            "palisade.toml:6:1: unknown field `polcies`",
+        ),
+    ];
+    let dir = root().join("tests/fixtures/bad-bundles");
+    let mut seen = 0;
+    for (name, expected) in cases {
+        let out = palisade(
+            &["bundle", "validate", dir.join(name).to_str().unwrap()],
+            cache.path(),
+        );
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        assert!(
+            err.contains(expected),
+            "{name}: expected `{expected}` in\n{err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+        seen += 1;
+    }
+    // A fixture without a case here is a fixture nobody checks.
+    let on_disk = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().is_dir())
+        .count();
+    assert_eq!(seen, on_disk);
+}
+
+#[test]
+fn bundle_inspect_shows_plugins_with_digests_and_the_cache_works() {
+    let cache = tempfile::tempdir().unwrap();
+    let bundle = example();
+    let inspect = |cache: &Path| {
+        let out = palisade(
+            &[
+                "bundle",
+                "inspect",
+                bundle.to_str().unwrap(),
+                "--format",
+                "json",
+            ],
+            cache,
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let first = inspect(cache.path());
+    let plugin = &first["plugins"][0];
+    let wasm = std::fs::read(bundle.join("plugins/secrets.wasm")).unwrap();
+    assert_eq!(plugin["sha256"], palisade_engine::sha256_hex(&wasm));
+    assert_eq!(plugin["metadata"]["name"], "secrets");
+    assert!(plugin["metadata"]["rules"]["secrets.aws-access-key-id"].is_object());
+    assert_eq!(plugin["settings"]["min_length"], 20);
+    assert_eq!(plugin["code_cache"], "miss");
+    assert_eq!(first["policies"].as_array().unwrap().len(), 5);
+    assert!(first["digest"].as_str().unwrap().starts_with("sha256:"));
+    // The second start deserializes the compiled code instead of compiling.
+    let second = inspect(cache.path());
+    assert_eq!(second["plugins"][0]["code_cache"], "hit");
+    assert_eq!(first["digest"], second["digest"]);
+
+    let human = palisade(
+        &["bundle", "inspect", bundle.to_str().unwrap()],
+        cache.path(),
+    );
+    let s = text(&human.stdout);
+    assert!(s.contains("secrets.aws-access-key-id"), "{s}");
+    assert!(s.contains("policies/guardrails.cedar:1"), "{s}");
+
+    let ok = palisade(
+        &["bundle", "validate", bundle.to_str().unwrap()],
+        cache.path(),
+    );
+    assert_eq!(ok.status.code(), Some(0));
+    assert!(text(&ok.stdout).starts_with("ok: bundle `orders-api` 1.0.0 is valid"));
+}
+
+#[test]
+fn the_example_bundle_pins_the_plugin_built_from_guests() {
+    let shipped = std::fs::read(example().join("plugins/secrets.wasm")).unwrap();
+    let dist = std::fs::read(root().join("guests/dist/secrets.wasm")).unwrap();
+    assert!(
+        shipped == dist,
+        "examples/authz/plugins/secrets.wasm differs from guests/dist/secrets.wasm: copy it again"
+    );
+}
