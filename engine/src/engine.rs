@@ -161,6 +161,31 @@ impl Engine {
         acc.finish()
     }
 
+    /// Runs the bundle's deployment plugins on a parsed file and places each
+    /// finding at the file and line its JSON pointer leads to.
+    ///
+    /// # Examples
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # std::fs::write(dir.path().join("palisade.toml"), "[bundle]\nname = \"empty\"\nversion = \"1\"\n")?;
+    /// use palisade_engine::{Document, Engine, Now};
+    /// let engine = Engine::new()?;
+    /// let bundle = engine.load_bundle(dir.path())?;
+    /// let doc = Document::parse("template.yaml", "Resources: {}\n")?;
+    /// assert!(engine.check_document(&bundle, &doc, Now::epoch()).is_allowed());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn check_document(&self, bundle: &Bundle, document: &crate::Document, now: Now) -> Decision {
+        let text = document.value.to_string();
+        let mut decision = self.evaluate_document(bundle, InputKind::Deployment, &text, now);
+        for f in &mut decision.findings {
+            f.file = Some(document.file.clone());
+            f.line = f.pointer.as_deref().and_then(|p| document.line_of(p));
+        }
+        decision.sort();
+        decision
+    }
+
     /// Decides an authorization request: the bundle's plugins that apply to
     /// authorization requests run first (their facts reach Cedar as
     /// `context.plugins.NAME`), then Cedar decides, then both combine.

@@ -46,6 +46,7 @@
 
 mod bundle;
 mod decision;
+mod document;
 mod engine;
 mod error;
 mod manifest;
@@ -61,6 +62,7 @@ pub use decision::{
     Basis, BundleRef, Category, Decision, DecisionError, Effect, ErrorKind, Finding, Severity,
     Source,
 };
+pub use document::{Document, DocumentFormat, ParseError};
 pub use engine::{Engine, EngineBuilder};
 pub use error::{BundleError, EngineError, Problem, RequestError};
 pub use manifest::{Limits, Mode};
