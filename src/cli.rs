@@ -19,6 +19,12 @@ pub enum Command {
     ///
     /// Exit code 0 when allowed, 1 when denied, 2 on bad input.
     Authorize(Box<AuthorizeArgs>),
+    /// Check deployment files (CloudFormation/SAM YAML or JSON; other files
+    /// are scanned by the bundle's plugins) against a bundle.
+    ///
+    /// Exit code 0 when nothing reaches --fail-on, 1 when something does,
+    /// 2 when a file or the bundle cannot be read.
+    Check(Box<CheckArgs>),
     /// Inspect or validate a bundle.
     #[command(subcommand)]
     Bundle(BundleCommand),
@@ -70,6 +76,60 @@ pub struct AuthorizeArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SeverityArg {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl SeverityArg {
+    pub fn severity(self) -> palisade_engine::Severity {
+        use palisade_engine::Severity as S;
+        match self {
+            SeverityArg::Info => S::Info,
+            SeverityArg::Low => S::Low,
+            SeverityArg::Medium => S::Medium,
+            SeverityArg::High => S::High,
+            SeverityArg::Critical => S::Critical,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Files or directories to check; `-` reads standard input.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// A bundle directory, or `builtin:serverless-baseline` (the default).
+    #[arg(
+        long,
+        value_name = "DIR|builtin:NAME",
+        default_value = "builtin:serverless-baseline"
+    )]
+    pub bundle: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Findings from this severity up fail the run (exit 1); all findings
+    /// are reported whatever this says.
+    #[arg(long, value_enum, default_value_t = SeverityArg::High, value_name = "SEVERITY")]
+    pub fail_on: SeverityArg,
+    /// Write the report to FILE instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Evaluation time (RFC 3339), e.g. for runtime end-of-support dates;
+    /// default: now.
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<String>,
+    /// The deployer, e.g. 'Deployer::"ci"'; policies may allow some teams
+    /// more than others.
+    #[arg(long, value_name = "ENTITY", default_value = "Deployer::\"unknown\"")]
+    pub principal: String,
 }
 
 #[derive(Debug, Subcommand)]

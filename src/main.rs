@@ -3,6 +3,7 @@
 //! Thin by design: argument parsing, reading files and rendering live here;
 //! every decision is made by `palisade-engine`.
 
+mod builtin;
 mod cli;
 mod commands;
 mod output;

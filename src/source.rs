@@ -29,9 +29,17 @@ pub fn engine() -> Result<Engine, String> {
 /// Loads `--bundle` (a directory; `builtin:NAME` names a built-in bundle).
 pub fn load_bundle(engine: &Engine, spec: &str) -> Result<Bundle, LoadError> {
     if let Some(name) = spec.strip_prefix("builtin:") {
-        return Err(LoadError::Usage(format!(
-            "unknown built-in bundle `{name}`; this build has none yet: pass a bundle directory"
-        )));
+        let Some(src) = crate::builtin::source(name) else {
+            return Err(LoadError::Usage(format!(
+                "unknown built-in bundle `{name}`; built-in bundles: {}",
+                crate::builtin::NAMES
+                    .iter()
+                    .map(|n| format!("builtin:{n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        };
+        return engine.load_bundle_from(&src).map_err(LoadError::Bundle);
     }
     let path = Path::new(spec);
     if !path.exists() {

@@ -141,7 +141,9 @@ fn scalar_json(s: &Scalar<'_>) -> Value {
         Scalar::Null => Value::Null,
         Scalar::Boolean(b) => Value::Bool(*b),
         Scalar::Integer(i) => Value::from(*i),
-        Scalar::FloatingPoint(f) => serde_json::Number::from_f64(f.into_inner()).map_or(Value::Null, Value::Number),
+        Scalar::FloatingPoint(f) => {
+            serde_json::Number::from_f64(f.into_inner()).map_or(Value::Null, Value::Number)
+        }
         Scalar::String(s) => Value::String(s.to_string()),
     }
 }
@@ -204,7 +206,10 @@ fn convert(node: &MarkedYaml<'_>, pointer: &mut String, lines: &mut HashMap<Stri
                 && let Value::String(s) = &arg
                 && let Some((resource, attribute)) = s.split_once('.')
             {
-                arg = Value::Array(vec![Value::String(resource.to_owned()), Value::String(attribute.to_owned())]);
+                arg = Value::Array(vec![
+                    Value::String(resource.to_owned()),
+                    Value::String(attribute.to_owned()),
+                ]);
             }
             let mut m = Map::new();
             m.insert(name, arg);
@@ -220,7 +225,9 @@ fn detect(v: &Value) -> DocumentFormat {
     let Value::Object(top) = v else {
         return DocumentFormat::Unknown;
     };
-    if top.contains_key("format_version") && (top.contains_key("planned_values") || top.contains_key("resource_changes")) {
+    if top.contains_key("format_version")
+        && (top.contains_key("planned_values") || top.contains_key("resource_changes"))
+    {
         return DocumentFormat::TerraformPlan;
     }
     if top.contains_key("service") && top.contains_key("provider") {
@@ -229,7 +236,13 @@ fn detect(v: &Value) -> DocumentFormat {
     let typed_resources = top
         .get("Resources")
         .and_then(Value::as_object)
-        .is_some_and(|r| r.values().any(|res| res.get("Type").and_then(Value::as_str).is_some_and(|t| t.contains("::"))));
+        .is_some_and(|r| {
+            r.values().any(|res| {
+                res.get("Type")
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| t.contains("::"))
+            })
+        });
     if top.contains_key("AWSTemplateFormatVersion") || typed_resources {
         return DocumentFormat::CloudFormation;
     }
@@ -266,7 +279,10 @@ Resources:
         assert_eq!(d.format, DocumentFormat::CloudFormation);
         let vars = &d.value["Resources"]["Orders"]["Properties"]["Environment"]["Variables"];
         assert_eq!(vars["TABLE"], json!({"Ref": "OrdersTable"}));
-        assert_eq!(vars["URL"]["Fn::Sub"], "https://${Api}.execute-api.${AWS::Region}.amazonaws.com");
+        assert_eq!(
+            vars["URL"]["Fn::Sub"],
+            "https://${Api}.execute-api.${AWS::Region}.amazonaws.com"
+        );
         assert_eq!(vars["ARN"], json!({"Fn::GetAtt": ["OrdersTable", "Arn"]}));
         assert_eq!(vars["PICK"], json!({"Fn::Select": [0, {"Fn::GetAZs": ""}]}));
         assert_eq!(vars["MAYBE"], json!({"Fn::If": ["IsProd", "a", "b"]}));
@@ -277,9 +293,15 @@ Resources:
         let d = Document::parse("t.yaml", SAM).unwrap();
         assert_eq!(d.line_of("/Resources/Orders"), Some(7));
         assert_eq!(d.line_of("/Resources/Orders/Properties/Handler"), Some(10));
-        assert_eq!(d.line_of("/Resources/Orders/Properties/Environment/Variables/ARN"), Some(15));
+        assert_eq!(
+            d.line_of("/Resources/Orders/Properties/Environment/Variables/ARN"),
+            Some(15)
+        );
         // A pointer below a scalar falls back to the nearest ancestor.
-        assert_eq!(d.line_of("/Resources/Orders/Properties/Handler/nothing"), Some(10));
+        assert_eq!(
+            d.line_of("/Resources/Orders/Properties/Handler/nothing"),
+            Some(10)
+        );
         assert_eq!(d.line_of("/Nope"), d.line_of(""));
     }
 
@@ -293,7 +315,8 @@ Resources:
 
     #[test]
     fn syntax_errors_name_file_line_and_column() {
-        let e = Document::parse("bad.yaml", "Resources:\n  Fn:\n    Type: [unclosed\n").unwrap_err();
+        let e =
+            Document::parse("bad.yaml", "Resources:\n  Fn:\n    Type: [unclosed\n").unwrap_err();
         assert_eq!(e.file, "bad.yaml");
         assert!(e.line >= 3, "{e}");
         assert!(e.to_string().starts_with("bad.yaml:"), "{e}");
@@ -303,7 +326,11 @@ Resources:
     fn formats_are_detected_by_content() {
         let sls = Document::parse("x.yml", "service: orders\nprovider:\n  name: aws\n").unwrap();
         assert_eq!(sls.format, DocumentFormat::ServerlessFramework);
-        let tf = Document::parse("plan.json", r#"{"format_version": "1.2", "planned_values": {}}"#).unwrap();
+        let tf = Document::parse(
+            "plan.json",
+            r#"{"format_version": "1.2", "planned_values": {}}"#,
+        )
+        .unwrap();
         assert_eq!(tf.format, DocumentFormat::TerraformPlan);
         let other = Document::parse("x.yml", "just: data\n").unwrap();
         assert_eq!(other.format, DocumentFormat::Unknown);

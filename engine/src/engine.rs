@@ -2,15 +2,19 @@
 
 use crate::bundle::{self, Bundle, BundleSource, DirSource};
 use crate::decision::{
-    Basis, BundleRef, Decision, DecisionError, Effect, ErrorKind, Finding, Source,
+    Basis, BundleRef, Decision, DecisionError, Effect, ErrorKind, Finding, Severity, Source,
 };
 use crate::error::{BundleError, EngineError, RequestError};
 use crate::manifest::Mode;
 use crate::plugin::{InputKind, PluginHost};
 use crate::request::AuthorizationRequest;
 use crate::time::Now;
-use cedar_policy::{Authorizer, Context, Entities, Request};
+use cedar_policy::{
+    Authorizer, Context, Entities, EntityId, EntityTypeName, EntityUid, Request,
+    RestrictedExpression,
+};
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::sync::Arc;
 
 /// Builds an [`Engine`].
@@ -158,7 +162,7 @@ impl Engine {
         {
             acc.run_plugin(p, kind, document, now);
         }
-        acc.finish()
+        acc.finish(None)
     }
 
     /// Runs the bundle's deployment plugins on a parsed file and places each
@@ -175,7 +179,12 @@ impl Engine {
     /// assert!(engine.check_document(&bundle, &doc, Now::epoch()).is_allowed());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn check_document(&self, bundle: &Bundle, document: &crate::Document, now: Now) -> Decision {
+    pub fn check_document(
+        &self,
+        bundle: &Bundle,
+        document: &crate::Document,
+        now: Now,
+    ) -> Decision {
         let text = document.value.to_string();
         let mut decision = self.evaluate_document(bundle, InputKind::Deployment, &text, now);
         for f in &mut decision.findings {
@@ -184,6 +193,108 @@ impl Engine {
         }
         decision.sort();
         decision
+    }
+
+    /// Checks deployment files: for each document, the bundle's deployment
+    /// plugins run on the whole file, then every resource it creates
+    /// becomes a Cedar request (`principal` deploys it: action
+    /// `Action::"deploy"`, resource `AWS::Lambda::Function::"Orders"` with
+    /// the resource's properties as attributes, context with the plugins'
+    /// facts). Findings carry their file and line. The decision denies when
+    /// a finding reaches `options.fail_on`, a plugin fails, or no policy
+    /// permits a deployment.
+    pub fn check(
+        &self,
+        bundle: &Bundle,
+        documents: &[crate::Document],
+        options: &CheckOptions,
+        now: Now,
+    ) -> Decision {
+        let mut acc = Accumulator::new(bundle);
+        let action = deploy_action();
+        for doc in documents {
+            let text = doc.value.to_string();
+            let first = acc.findings.len();
+            let mut facts = serde_json::Map::new();
+            for p in bundle
+                .plugins
+                .iter()
+                .filter(|p| p.metadata().applies_to.contains(&InputKind::Deployment))
+            {
+                let out = acc.run_plugin(p, InputKind::Deployment, &text, now);
+                facts.insert(p.name.clone(), serde_json::Value::Object(out));
+            }
+            for f in acc.findings.get_mut(first..).into_iter().flatten() {
+                f.file = Some(doc.file.clone());
+                f.line = f.pointer.as_deref().and_then(|p| doc.line_of(p));
+            }
+
+            let resources = crate::deploy::resources(doc);
+            if resources.is_empty() {
+                continue;
+            }
+            let entities = match bundle
+                .entities
+                .clone()
+                .add_entities(crate::deploy::entities(&resources), None)
+            {
+                Ok(e) => e,
+                Err(e) => {
+                    acc.errors.push(DecisionError {
+                        source: Source::Cedar,
+                        kind: ErrorKind::InvalidRequest,
+                        policy: None,
+                        message: format!("{}: cannot build entities: {e}", doc.file),
+                        monitor: false,
+                    });
+                    acc.cedar_effect = Some((Effect::Deny, Basis::InvalidRequest));
+                    continue;
+                }
+            };
+            let mut pairs = vec![
+                (
+                    "file".to_owned(),
+                    RestrictedExpression::new_string(doc.file.clone()),
+                ),
+                (
+                    "now".to_owned(),
+                    RestrictedExpression::new_long(now.unix_seconds()),
+                ),
+            ];
+            if let Some(p) = crate::deploy::to_cedar(&serde_json::Value::Object(facts)) {
+                pairs.push(("plugins".to_owned(), p));
+            }
+            let context = Context::from_pairs(pairs).unwrap_or_else(|_| Context::empty());
+            for r in &resources {
+                let uid = crate::deploy::uid(r);
+                let Ok(request) = Request::new(
+                    options.principal.clone(),
+                    action.clone(),
+                    uid.clone(),
+                    context.clone(),
+                    None,
+                ) else {
+                    continue;
+                };
+                let slice = bundle.index.slice(
+                    &action,
+                    options.principal.type_name(),
+                    uid.type_name(),
+                    &entities,
+                    true,
+                );
+                let response = Authorizer::new().is_authorized(&request, &slice, &entities);
+                let first = acc.findings.len();
+                acc.cedar(&response, &uid);
+                let line = doc.line_of(&r.pointer);
+                for f in acc.findings.get_mut(first..).into_iter().flatten() {
+                    f.resource = Some(r.logical_id.clone());
+                    f.file = Some(doc.file.clone());
+                    f.line = line;
+                }
+            }
+        }
+        acc.finish(Some(options.fail_on))
     }
 
     /// Decides an authorization request: the bundle's plugins that apply to
@@ -281,8 +392,42 @@ impl Engine {
         );
         let response = Authorizer::new().is_authorized(&cedar_request, &slice, entities);
         acc.cedar(&response, &request.resource);
-        Ok(acc.finish())
+        Ok(acc.finish(None))
     }
+}
+
+/// Who deploys and what fails a check.
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    /// The deployer, e.g. `Deployer::"ci"`; Cedar policies can require a
+    /// group for some deployments (`principal in Team::"security"`).
+    pub principal: EntityUid,
+    /// Findings from this severity up fail the check (default `high`).
+    pub fail_on: Severity,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            principal: EntityUid::from_type_name_and_id(
+                EntityTypeName::from_str("Deployer").unwrap_or_else(|_| unreachable_name()),
+                EntityId::new("unknown"),
+            ),
+            fail_on: Severity::High,
+        }
+    }
+}
+
+#[expect(clippy::expect_used, reason = "constant names, checked by tests")]
+fn unreachable_name() -> EntityTypeName {
+    EntityTypeName::from_str("Action").expect("valid type name")
+}
+
+fn deploy_action() -> EntityUid {
+    EntityUid::from_type_name_and_id(
+        EntityTypeName::from_str("Action").unwrap_or_else(|_| unreachable_name()),
+        EntityId::new("deploy"),
+    )
 }
 
 /// Collects plugin and Cedar outcomes into one decision.
@@ -438,16 +583,32 @@ impl<'b> Accumulator<'b> {
         });
     }
 
-    pub(crate) fn finish(self) -> Decision {
+    /// Combines everything into a decision. `fail_on`: `None` for
+    /// authorization (Cedar's decision stands and every plugin finding
+    /// denies); `Some(severity)` for checks, where a finding denies only
+    /// from that severity up.
+    pub(crate) fn finish(self, fail_on: Option<Severity>) -> Decision {
         let monitor = self.bundle.mode() == Mode::Monitor;
         let (cedar_effect, cedar_basis) = self
             .cedar_effect
             .unwrap_or((Effect::Allow, Basis::Permitted));
-        let (mut effect, basis) = if cedar_effect == Effect::Deny {
+        let failing = |source_is_cedar: bool| {
+            self.findings.iter().any(|f| {
+                !f.monitor
+                    && (f.source == Source::Cedar) == source_is_cedar
+                    && fail_on.is_none_or(|t| f.severity >= t)
+            })
+        };
+        let cedar_denies = match (cedar_effect, cedar_basis, fail_on) {
+            (Effect::Allow, _, _) => false,
+            (Effect::Deny, Basis::Forbidden, Some(_)) => failing(true),
+            (Effect::Deny, _, _) => true,
+        };
+        let (mut effect, basis) = if cedar_denies {
             (Effect::Deny, cedar_basis)
         } else if self.plugin_error {
             (Effect::Deny, Basis::PluginError)
-        } else if self.plugin_finding {
+        } else if self.plugin_finding && failing(false) {
             (Effect::Deny, Basis::PluginFinding)
         } else {
             (Effect::Allow, Basis::Permitted)

@@ -46,6 +46,7 @@
 
 mod bundle;
 mod decision;
+mod deploy;
 mod document;
 mod engine;
 mod error;
@@ -63,7 +64,7 @@ pub use decision::{
     Source,
 };
 pub use document::{Document, DocumentFormat, ParseError};
-pub use engine::{Engine, EngineBuilder};
+pub use engine::{CheckOptions, Engine, EngineBuilder};
 pub use error::{BundleError, EngineError, Problem, RequestError};
 pub use manifest::{Limits, Mode};
 pub use plugin::{CodeCache, InputKind, PluginMetadata, RuleInfo};

@@ -1,6 +1,12 @@
 //! Deployment files: plugin findings land on the file and line they are about.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic, missing_docs)] // test code: a panic is a failure report
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    missing_docs
+)] // test code: a panic is a failure report
 
 mod common;
 
@@ -30,13 +36,21 @@ fn secrets_in_a_sam_template_are_reported_at_their_line() {
     let doc = Document::parse("template.yaml", TEMPLATE).unwrap();
     let d = engine.check_document(&bundle, &doc, Now::epoch());
     assert_eq!(d.decision, Effect::Deny, "{}", d.to_json_pretty());
-    assert_eq!(d.findings.len(), 1, "only the plaintext password, not the reference: {}", d.to_json_pretty());
+    assert_eq!(
+        d.findings.len(),
+        1,
+        "only the plaintext password, not the reference: {}",
+        d.to_json_pretty()
+    );
     let f = &d.findings[0];
     assert_eq!(f.rule_id, "secrets.secret-named-field");
     assert_eq!(f.file.as_deref(), Some("template.yaml"));
     assert_eq!(f.line, Some(12));
     assert_eq!(f.resource.as_deref(), Some("Orders"));
-    assert_eq!(f.pointer.as_deref(), Some("/Resources/Orders/Properties/Environment/Variables/DB_PASSWORD"));
+    assert_eq!(
+        f.pointer.as_deref(),
+        Some("/Resources/Orders/Properties/Environment/Variables/DB_PASSWORD")
+    );
 }
 
 #[test]

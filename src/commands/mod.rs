@@ -2,6 +2,7 @@
 
 mod authorize;
 mod bundle;
+mod check;
 
 use crate::cli::{Cli, Command};
 
@@ -9,5 +10,6 @@ pub fn run(cli: Cli) -> u8 {
     match cli.command {
         Command::Authorize(args) => authorize::execute(&args),
         Command::Bundle(cmd) => bundle::execute(&cmd),
+        Command::Check(args) => check::execute(&args),
     }
 }

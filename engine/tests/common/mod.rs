@@ -5,7 +5,8 @@
     clippy::expect_used,
     clippy::indexing_slicing,
     clippy::panic,
-    missing_docs
+    missing_docs,
+    dead_code
 )] // test code: a panic is a failure report
 
 use palisade_engine::{AuthorizationRequest, Bundle, BundleError, Engine};

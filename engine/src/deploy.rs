@@ -1,0 +1,196 @@
+//! Deployable resources: what a deployment file creates, as Cedar entities.
+//!
+//! Each resource becomes one entity whose type is the CloudFormation type
+//! (`AWS::Lambda::Function::"Orders"` is a valid Cedar entity uid) and one
+//! Cedar request `deploy` by the deployer. Its attributes are the resource's
+//! `Properties` as written (SAM `Globals` applied), so policies read them
+//! directly: `resource.properties.Runtime`, `resource.properties has
+//! TracingConfig`.
+
+use crate::document::{Document, DocumentFormat};
+use cedar_policy::{Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpression};
+use serde_json::{Map, Value};
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+
+/// One resource a deployment creates.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Resource {
+    /// Logical id, e.g. `OrdersFunction`.
+    pub logical_id: String,
+    /// CloudFormation type, e.g. `AWS::Serverless::Function`.
+    pub kind: String,
+    /// Properties, with SAM globals merged in.
+    pub properties: Value,
+    /// JSON pointer of the resource in its document.
+    pub pointer: String,
+}
+
+/// The resources of a document, in document order.
+pub(crate) fn resources(doc: &Document) -> Vec<Resource> {
+    match doc.format {
+        DocumentFormat::CloudFormation => cloudformation(&doc.value),
+        _ => Vec::new(),
+    }
+}
+
+fn cloudformation(template: &Value) -> Vec<Resource> {
+    let Some(resources) = template.get("Resources").and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    let globals = template.get("Globals").and_then(Value::as_object);
+    let mut out = Vec::new();
+    for (id, res) in resources {
+        let Some(kind) = res.get("Type").and_then(Value::as_str) else {
+            continue;
+        };
+        let mut properties = res
+            .get("Properties")
+            .cloned()
+            .unwrap_or_else(|| Value::Object(Map::new()));
+        // SAM: `Globals.Function` applies to every AWS::Serverless::Function
+        // (the resource's own values win; maps merge), likewise Api/HttpApi.
+        let section = match kind {
+            "AWS::Serverless::Function" => Some("Function"),
+            "AWS::Serverless::Api" => Some("Api"),
+            "AWS::Serverless::HttpApi" => Some("HttpApi"),
+            "AWS::Serverless::SimpleTable" => Some("SimpleTable"),
+            _ => None,
+        };
+        if let (Some(section), Some(globals)) = (section, globals)
+            && let Some(defaults) = globals.get(section)
+        {
+            properties = merge_defaults(defaults, properties);
+        }
+        out.push(Resource {
+            logical_id: id.clone(),
+            kind: kind.to_owned(),
+            properties,
+            pointer: format!("/Resources/{}", id.replace('~', "~0").replace('/', "~1")),
+        });
+    }
+    out
+}
+
+/// SAM's merge: maps merge key by key (the resource wins), anything else
+/// is replaced by the resource's value.
+fn merge_defaults(defaults: &Value, own: Value) -> Value {
+    match (defaults, own) {
+        (Value::Object(d), Value::Object(mut o)) => {
+            for (k, dv) in d {
+                let merged = match o.remove(k) {
+                    Some(ov) => merge_defaults(dv, ov),
+                    None => dv.clone(),
+                };
+                o.insert(k.clone(), merged);
+            }
+            Value::Object(o)
+        }
+        (_, own) => own,
+    }
+}
+
+/// A Cedar entity type for a CloudFormation type (`AWS::Lambda::Function`);
+/// types that are not valid Cedar names become `Resource`.
+pub(crate) fn entity_type(kind: &str) -> EntityTypeName {
+    EntityTypeName::from_str(kind).unwrap_or_else(|_| unreachable_type())
+}
+
+#[expect(
+    clippy::expect_used,
+    reason = "`Resource` is a valid Cedar type name, checked by a unit test"
+)]
+fn unreachable_type() -> EntityTypeName {
+    EntityTypeName::from_str("Resource").expect("valid type name")
+}
+
+pub(crate) fn uid(r: &Resource) -> EntityUid {
+    EntityUid::from_type_name_and_id(entity_type(&r.kind), EntityId::new(&r.logical_id))
+}
+
+/// JSON as a Cedar value: numbers that are not 64-bit integers become
+/// strings, nulls are dropped.
+pub(crate) fn to_cedar(v: &Value) -> Option<RestrictedExpression> {
+    Some(match v {
+        Value::Null => return None,
+        Value::Bool(b) => RestrictedExpression::new_bool(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => RestrictedExpression::new_long(i),
+            None => RestrictedExpression::new_string(n.to_string()),
+        },
+        Value::String(s) => RestrictedExpression::new_string(s.clone()),
+        Value::Array(a) => RestrictedExpression::new_set(a.iter().filter_map(to_cedar)),
+        Value::Object(o) => RestrictedExpression::new_record(
+            o.iter()
+                .filter_map(|(k, v)| Some((k.clone(), to_cedar(v)?))),
+        )
+        .ok()?,
+    })
+}
+
+/// The entities of the resources of one document: attributes `logical_id`,
+/// `type` and `properties`.
+pub(crate) fn entities(resources: &[Resource]) -> Vec<Entity> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for r in resources {
+        let uid = uid(r);
+        if !seen.insert(uid.clone()) {
+            continue;
+        }
+        let mut attrs = HashMap::new();
+        attrs.insert(
+            "logical_id".to_owned(),
+            RestrictedExpression::new_string(r.logical_id.clone()),
+        );
+        attrs.insert(
+            "type".to_owned(),
+            RestrictedExpression::new_string(r.kind.clone()),
+        );
+        if let Some(p) = to_cedar(&r.properties) {
+            attrs.insert("properties".to_owned(), p);
+        }
+        if let Ok(e) = Entity::new(uid, attrs, HashSet::new()) {
+            out.push(e);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn sam_globals_apply_to_every_function_and_the_function_wins() {
+        let doc = Document::parse(
+            "t.yaml",
+            "Transform: AWS::Serverless-2016-10-31\nGlobals:\n  Function:\n    Runtime: python3.12\n    Tracing: Active\n    Environment:\n      Variables:\n        A: '1'\nResources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      Runtime: nodejs20.x\n      Environment:\n        Variables:\n          B: '2'\n  Q:\n    Type: AWS::SQS::Queue\n",
+        )
+        .unwrap();
+        let r = resources(&doc);
+        assert_eq!(r.len(), 2);
+        assert_eq!(
+            r[0].properties,
+            json!({"Runtime": "nodejs20.x", "Environment": {"Variables": {"B": "2", "A": "1"}}, "Tracing": "Active"})
+        );
+        assert_eq!(
+            r[1].properties,
+            json!({}),
+            "globals are for SAM resources only"
+        );
+        assert_eq!(uid(&r[0]).to_string(), r#"AWS::Serverless::Function::"F""#);
+        assert_eq!(r[1].pointer, "/Resources/Q");
+    }
+
+    #[test]
+    fn odd_types_fall_back_to_resource() {
+        assert_eq!(entity_type("Custom::My-Thing").to_string(), "Resource");
+        assert_eq!(
+            entity_type("AWS::SNS::Topic").to_string(),
+            "AWS::SNS::Topic"
+        );
+        assert_eq!(unreachable_type().to_string(), "Resource");
+    }
+}

@@ -1,0 +1,265 @@
+//! `palisade check`
+
+use crate::cli::{CheckArgs, Format};
+use crate::exit;
+use crate::output;
+use crate::source::{self, LoadError};
+use palisade_engine::{
+    CheckOptions, Decision, Document, DocumentFormat, Now, cedar_policy::EntityUid,
+};
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+const EXTENSIONS: &[&str] = &["yaml", "yml", "json", "template"];
+
+/// Files to check: explicit files as given, directories walked (sorted)
+/// for YAML/JSON files.
+fn collect(paths: &[PathBuf]) -> Result<Vec<(PathBuf, bool)>, String> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p == Path::new("-") {
+            out.push((p.clone(), true));
+        } else if p.is_dir() {
+            let mut found = Vec::new();
+            walk(p, &mut found);
+            found.sort();
+            out.extend(found.into_iter().map(|f| (f, false)));
+        } else if p.is_file() {
+            out.push((p.clone(), true));
+        } else {
+            return Err(format!("`{}` does not exist", p.display()));
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.filter_map(Result::ok) {
+        let path = e.path();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || name == "node_modules" || name == "target" {
+            continue;
+        }
+        if path.is_dir() {
+            walk(&path, out);
+        } else if path
+            .extension()
+            .and_then(|x| x.to_str())
+            .is_some_and(|x| EXTENSIONS.contains(&x))
+        {
+            out.push(path);
+        }
+    }
+}
+
+pub fn execute(args: &CheckArgs) -> u8 {
+    let now = match &args.now {
+        Some(s) => match Now::parse(s) {
+            Ok(n) => n,
+            Err(e) => {
+                output::error(&format!("--now: {e}"));
+                return exit::ERROR;
+            }
+        },
+        None => Now::system(),
+    };
+    let principal = match EntityUid::from_str(&args.principal) {
+        Ok(p) => p,
+        Err(e) => {
+            output::error(&format!(
+                "--principal `{}`: {}",
+                args.principal,
+                e.to_string().lines().next().unwrap_or("invalid")
+            ));
+            return exit::ERROR;
+        }
+    };
+    let files = match collect(&args.paths) {
+        Ok(f) => f,
+        Err(e) => {
+            output::error(&e);
+            return exit::ERROR;
+        }
+    };
+    let engine = match source::engine() {
+        Ok(e) => e,
+        Err(e) => {
+            output::error(&e);
+            return exit::ERROR;
+        }
+    };
+    let bundle = match source::load_bundle(&engine, &args.bundle) {
+        Ok(b) => b,
+        Err(LoadError::Usage(e)) => {
+            output::error(&e);
+            return exit::ERROR;
+        }
+        Err(LoadError::Bundle(e)) => {
+            output::bundle_error(&e);
+            return exit::ERROR;
+        }
+    };
+
+    // Parse every file; a file that does not parse is reported and the
+    // others are still checked.
+    let mut docs = Vec::new();
+    let mut failed = false;
+    for (path, explicit) in &files {
+        let name = path.display().to_string();
+        let text = if path == Path::new("-") {
+            let mut s = String::new();
+            match std::io::stdin().read_to_string(&mut s) {
+                Ok(_) => s,
+                Err(e) => {
+                    output::error(&format!("cannot read standard input: {e}"));
+                    failed = true;
+                    continue;
+                }
+            }
+        } else {
+            match std::fs::read_to_string(path) {
+                Ok(s) => s,
+                Err(e) => {
+                    output::error(&format!("cannot read `{name}`: {e}"));
+                    failed = true;
+                    continue;
+                }
+            }
+        };
+        match Document::parse(&name, &text) {
+            Ok(doc) if doc.format == DocumentFormat::Unknown && !explicit => {}
+            Ok(doc) => docs.push(doc),
+            Err(e) => {
+                output::error(&e.to_string());
+                failed = true;
+            }
+        }
+    }
+    if docs.is_empty() && !failed {
+        output::error(
+            "no deployment files found (CloudFormation/SAM templates in .yaml, .yml, .json or .template)",
+        );
+        return exit::ERROR;
+    }
+
+    let options = CheckOptions {
+        principal,
+        fail_on: args.fail_on.severity(),
+    };
+    let decision = engine.check(&bundle, &docs, &options, now);
+    let report = match args.format {
+        Format::Json => format!("{}\n", decision.to_json()),
+        Format::Human => human(&decision, docs.len(), options.fail_on),
+    };
+    let written = match &args.output {
+        Some(path) => std::fs::write(path, anstream::adapter::strip_str(&report).to_string())
+            .map_err(|e| format!("cannot write `{}`: {e}", path.display())),
+        None => {
+            anstream::print!("{report}");
+            Ok(())
+        }
+    };
+    if let Err(e) = written {
+        output::error(&e);
+        return exit::ERROR;
+    }
+    if failed {
+        exit::ERROR
+    } else if decision.is_allowed() {
+        exit::OK
+    } else {
+        exit::DENY
+    }
+}
+
+fn human(d: &Decision, files: usize, fail_on: palisade_engine::Severity) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let bold = anstyle::Style::new().bold();
+    let dim = anstyle::Style::new().dimmed();
+    let mut current: Option<(Option<&str>, Option<&str>)> = None;
+    let mut findings: Vec<&palisade_engine::Finding> = d.findings.iter().collect();
+    findings.sort_by(|a, b| {
+        (
+            &a.file,
+            &a.resource,
+            std::cmp::Reverse(a.severity),
+            a.line,
+            &a.rule_id,
+        )
+            .cmp(&(
+                &b.file,
+                &b.resource,
+                std::cmp::Reverse(b.severity),
+                b.line,
+                &b.rule_id,
+            ))
+    });
+    let mut last_file: Option<&str> = None;
+    for f in &findings {
+        let key = (f.file.as_deref(), f.resource.as_deref());
+        if current != Some(key) {
+            if last_file != f.file.as_deref() {
+                let _ = writeln!(
+                    out,
+                    "\n{bold}{}{bold:#}",
+                    f.file.as_deref().unwrap_or("(input)")
+                );
+                last_file = f.file.as_deref();
+            }
+            let _ = writeln!(
+                out,
+                "  {bold}{}{bold:#}",
+                f.resource.as_deref().unwrap_or("(file)")
+            );
+            current = Some(key);
+        }
+        let st = output::severity_style(f.severity);
+        let at = f.line.map(|l| format!(":{l}")).unwrap_or_default();
+        let suppressed = if f.monitor { " (monitor)" } else { "" };
+        let _ = writeln!(
+            out,
+            "    {st}{:<8}{st:#} {}  {dim}{}{at} · {}{dim:#}{suppressed}",
+            f.severity,
+            f.rule_id,
+            f.file.as_deref().unwrap_or(""),
+            f.source
+        );
+        let _ = writeln!(out, "             {}", f.message);
+        if let Some(r) = &f.remediation {
+            let _ = writeln!(out, "             {dim}fix:{dim:#} {r}");
+        }
+    }
+    for e in &d.errors {
+        let _ = writeln!(out, "\n  error {} {}: {}", e.source, e.kind, e.message);
+    }
+    let failing = d
+        .findings
+        .iter()
+        .filter(|f| f.severity >= fail_on && !f.monitor)
+        .count();
+    let verdict = if d.is_allowed() { "PASS" } else { "FAIL" };
+    let color = if d.is_allowed() {
+        anstyle::AnsiColor::Green
+    } else {
+        anstyle::AnsiColor::Red
+    };
+    let st = anstyle::Style::new().fg_color(Some(color.into())).bold();
+    let _ = writeln!(
+        out,
+        "\n{st}{verdict}{st:#}  {} finding{} ({failing} at {fail_on} or above) in {files} file{} · bundle {} {}",
+        d.findings.len(),
+        if d.findings.len() == 1 { "" } else { "s" },
+        if files == 1 { "" } else { "s" },
+        d.bundle.name,
+        d.bundle.version,
+    );
+    if !d.is_allowed() && d.findings.is_empty() {
+        let _ = writeln!(out, "  {}", d.basis.describe());
+    }
+    out
+}
