@@ -100,6 +100,18 @@ impl SeverityArg {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    /// For people: grouped by file and resource, with fixes.
+    Human,
+    /// Canonical JSON, one object.
+    Json,
+    /// SARIF 2.1.0, for GitHub code scanning and other SARIF viewers.
+    Sarif,
+    /// JUnit XML, for CI test reports.
+    Junit,
+}
+
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Files or directories to check; `-` reads standard input.
@@ -113,8 +125,8 @@ pub struct CheckArgs {
     )]
     pub bundle: String,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
+    pub format: CheckFormat,
     /// Findings from this severity up fail the run (exit 1); all findings
     /// are reported whatever this says.
     #[arg(long, value_enum, default_value_t = SeverityArg::High, value_name = "SEVERITY")]

@@ -7,6 +7,7 @@ mod builtin;
 mod cli;
 mod commands;
 mod output;
+mod report;
 mod source;
 
 use std::process::ExitCode;

@@ -337,3 +337,125 @@ fn human_output_groups_by_file_and_resource_with_fixes() {
     );
     assert!(!s.contains('\u{1b}'), "plain when NO_COLOR is set");
 }
+
+#[test]
+fn sarif_is_valid_sarif_2_1_0_and_complete_for_code_scanning() {
+    let cache = tempfile::tempdir().unwrap();
+    let file = root().join("examples/sam/insecure.yaml");
+    let out = palisade(
+        &[
+            "check",
+            file.to_str().unwrap(),
+            "--format",
+            "sarif",
+            "--now",
+            NOW,
+        ],
+        cache.path(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let log: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // The official schema, except for one pattern: the published
+    // `run.language` pattern has a stray `]` that is not a valid regex.
+    let schema_text =
+        std::fs::read_to_string(root().join("tests/fixtures/sarif-schema-2.1.0.json"))
+            .unwrap()
+            .replace(
+                r#""^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}]?$""#,
+                r#""^[a-zA-Z]{2}(-[a-zA-Z]{2})?$""#,
+            );
+    let schema: serde_json::Value = serde_json::from_str(&schema_text).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&log)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    // The validator does catch a broken log.
+    let mut broken = log.clone();
+    broken["runs"][0]["results"][0]["level"] = serde_json::json!("fatal");
+    assert!(!validator.is_valid(&broken));
+
+    assert_eq!(log["version"], "2.1.0");
+    let run = &log["runs"][0];
+    let rules: BTreeSet<&str> = run["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    let results = run["results"].as_array().unwrap();
+    assert_eq!(results.len(), 12);
+    for r in results {
+        assert!(
+            rules.contains(r["ruleId"].as_str().unwrap()),
+            "result without a rule: {r}"
+        );
+        let loc = &r["locations"][0]["physicalLocation"];
+        assert!(
+            loc["artifactLocation"]["uri"]
+                .as_str()
+                .unwrap()
+                .ends_with("insecure.yaml")
+        );
+        assert!(loc["region"]["startLine"].as_u64().unwrap() > 0);
+    }
+    for rule in run["tool"]["driver"]["rules"].as_array().unwrap() {
+        assert!(
+            !rule["help"]["text"].as_str().unwrap().is_empty(),
+            "rule without help: {rule}"
+        );
+        assert!(
+            rule["properties"]["security-severity"]
+                .as_str()
+                .unwrap()
+                .parse::<f64>()
+                .is_ok()
+        );
+    }
+    let public = results
+        .iter()
+        .find(|r| r["ruleId"] == "iam.lambda-permission-public")
+        .unwrap();
+    assert_eq!(public["level"], "error");
+    assert_eq!(
+        public["locations"][0]["physicalLocation"]["region"]["startLine"],
+        39
+    );
+}
+
+#[test]
+fn junit_has_a_case_per_rule_and_resource_and_fails_only_from_fail_on() {
+    let cache = tempfile::tempdir().unwrap();
+    let insecure = root().join("examples/sam/insecure.yaml");
+    let secure = root().join("examples/sam/secure.yaml");
+    let out = palisade(
+        &[
+            "check",
+            insecure.to_str().unwrap(),
+            secure.to_str().unwrap(),
+            "--format",
+            "junit",
+            "--now",
+            NOW,
+        ],
+        cache.path(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let xml = String::from_utf8(out.stdout).unwrap();
+    assert!(xml.starts_with("<?xml"), "{xml}");
+    assert!(
+        xml.contains(
+            r#"<testsuites name="palisade" tests="13" skipped="0" failures="5" errors="0">"#
+        ),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(r#"<testcase name="iam.lambda-permission-public PublicInvoke""#),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(r#"<testcase name="no findings""#),
+        "the secure file passes: {xml}"
+    );
+}

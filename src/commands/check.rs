@@ -1,6 +1,6 @@
 //! `palisade check`
 
-use crate::cli::{CheckArgs, Format};
+use crate::cli::{CheckArgs, CheckFormat};
 use crate::exit;
 use crate::output;
 use crate::source::{self, LoadError};
@@ -152,8 +152,13 @@ pub fn execute(args: &CheckArgs) -> u8 {
     };
     let decision = engine.check(&bundle, &docs, &options, now);
     let report = match args.format {
-        Format::Json => format!("{}\n", decision.to_json()),
-        Format::Human => human(&decision, docs.len(), options.fail_on),
+        CheckFormat::Json => format!("{}\n", decision.to_json()),
+        CheckFormat::Sarif => format!("{}\n", crate::report::sarif(&bundle, &decision)),
+        CheckFormat::Junit => {
+            let files: Vec<String> = docs.iter().map(|d| d.file.clone()).collect();
+            crate::report::junit(&decision, &files, options.fail_on)
+        }
+        CheckFormat::Human => human(&decision, docs.len(), options.fail_on),
     };
     let written = match &args.output {
         Some(path) => std::fs::write(path, anstream::adapter::strip_str(&report).to_string())
