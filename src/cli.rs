@@ -25,6 +25,13 @@ pub enum Command {
     /// Exit code 0 when nothing reaches --fail-on, 1 when something does,
     /// 2 when a file or the bundle cannot be read.
     Check(Box<CheckArgs>),
+    /// Run a bundle's test cases (its `tests/*.yaml`); exit 1 on any failure
+    /// or on a rule without a failing and a passing case.
+    Test {
+        /// The bundle directory.
+        #[arg(default_value = ".")]
+        bundle: String,
+    },
     /// Inspect or validate a bundle.
     #[command(subcommand)]
     Bundle(BundleCommand),

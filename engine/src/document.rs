@@ -97,6 +97,18 @@ impl Document {
         })
     }
 
+    /// A document from an already parsed value (no line numbers), e.g. a
+    /// template embedded in a test case.
+    pub fn from_value(file: &str, value: Value) -> Document {
+        let format = detect(&value);
+        Document {
+            file: file.to_owned(),
+            value,
+            format,
+            lines: HashMap::new(),
+        }
+    }
+
     /// The line of the node at `pointer`, or of its nearest ancestor that
     /// has one.
     pub fn line_of(&self, pointer: &str) -> Option<u32> {

@@ -3,6 +3,7 @@
 mod authorize;
 mod bundle;
 mod check;
+mod test;
 
 use crate::cli::{Cli, Command};
 
@@ -11,5 +12,6 @@ pub fn run(cli: Cli) -> u8 {
         Command::Authorize(args) => authorize::execute(&args),
         Command::Bundle(cmd) => bundle::execute(&cmd),
         Command::Check(args) => check::execute(&args),
+        Command::Test { bundle } => test::execute(&bundle),
     }
 }

@@ -1,0 +1,209 @@
+//! `palisade test [BUNDLE]`: runs a bundle's test cases.
+//!
+//! Test cases live in the bundle's `tests/` directory, one YAML file per
+//! rule (or group of rules):
+//!
+//! ```yaml
+//! rule: enc.sqs-unencrypted          # the rule these cases are about
+//! cases:
+//!   - name: a queue without encryption
+//!     expect: fail                   # the rule must report (on `resource`, when given)
+//!     resource: Queue
+//!     template:                      # the deployment file, inline
+//!       Resources:
+//!         Queue: { Type: AWS::SQS::Queue }
+//!   - name: SSE-SQS is enough
+//!     expect: pass                   # the rule must not report
+//!     principal: 'Deployer::"ci"'    # optional; also `now` (RFC 3339)
+//!     template: ...
+//! ```
+//!
+//! Every rule of the bundle (each `forbid` policy and each plugin rule) needs
+//! at least one failing and one passing case; a rule without them is a
+//! failure of the run.
+
+use crate::exit;
+use crate::output;
+use crate::source::{self, LoadError};
+use palisade_engine::{
+    Bundle, CheckOptions, Document, Engine, Now, Severity, cedar_policy::EntityUid,
+};
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::str::FromStr;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestFile {
+    rule: String,
+    cases: Vec<Case>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Case {
+    name: String,
+    expect: Expect,
+    #[serde(default)]
+    resource: Option<String>,
+    #[serde(default)]
+    principal: Option<String>,
+    #[serde(default)]
+    now: Option<String>,
+    template: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Expect {
+    Fail,
+    Pass,
+}
+
+/// The default evaluation time of test cases: fixed, so results repeat.
+const DEFAULT_NOW: &str = "2026-01-01T00:00:00Z";
+
+pub fn execute(bundle_dir: &str) -> u8 {
+    let engine = match source::engine() {
+        Ok(e) => e,
+        Err(e) => {
+            output::error(&e);
+            return exit::ERROR;
+        }
+    };
+    let bundle = match source::load_bundle(&engine, bundle_dir) {
+        Ok(b) => b,
+        Err(LoadError::Usage(e)) => {
+            output::error(&e);
+            return exit::ERROR;
+        }
+        Err(LoadError::Bundle(e)) => {
+            output::bundle_error(&e);
+            return exit::ERROR;
+        }
+    };
+    let dir = Path::new(bundle_dir).join("tests");
+    let mut files: Vec<_> = match std::fs::read_dir(&dir) {
+        Ok(rd) => rd
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+            .collect(),
+        Err(e) => {
+            output::error(&format!("cannot read `{}`: {e}", dir.display()));
+            return exit::ERROR;
+        }
+    };
+    files.sort();
+
+    let mut passed = 0usize;
+    let mut failed = 0usize;
+    let mut covered: BTreeMap<String, BTreeSet<&'static str>> = BTreeMap::new();
+    for path in &files {
+        let name = path.display().to_string();
+        let parsed = std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|t| Document::parse(&name, &t).map_err(|e| e.to_string()))
+            .and_then(|d| {
+                serde_json::from_value::<TestFile>(d.value).map_err(|e| format!("{name}: {e}"))
+            });
+        let file = match parsed {
+            Ok(f) => f,
+            Err(e) => {
+                output::error(&e);
+                failed += 1;
+                continue;
+            }
+        };
+        for case in &file.cases {
+            match run_case(&engine, &bundle, &file.rule, case) {
+                Ok(()) => {
+                    passed += 1;
+                    covered
+                        .entry(file.rule.clone())
+                        .or_default()
+                        .insert(match case.expect {
+                            Expect::Fail => "fail",
+                            Expect::Pass => "pass",
+                        });
+                    anstream::println!("ok    {} :: {}", file.rule, case.name);
+                }
+                Err(why) => {
+                    failed += 1;
+                    anstream::println!("FAIL  {} :: {}\n      {why}", file.rule, case.name);
+                }
+            }
+        }
+    }
+    for rule in all_rules(&bundle) {
+        let have = covered.get(&rule).cloned().unwrap_or_default();
+        for needed in ["fail", "pass"] {
+            if !have.contains(needed) {
+                failed += 1;
+                anstream::println!("FAIL  {rule} :: has no {needed}ing test case");
+            }
+        }
+    }
+    println!("\n{passed} passed, {failed} failed");
+    if failed == 0 { exit::OK } else { exit::DENY }
+}
+
+fn all_rules(bundle: &Bundle) -> BTreeSet<String> {
+    let mut rules: BTreeSet<String> = bundle
+        .policies()
+        .filter(|p| p.effect == "forbid")
+        .map(|p| p.id.clone())
+        .collect();
+    for p in bundle.plugins() {
+        rules.extend(p.metadata().rules.keys().cloned());
+    }
+    rules
+}
+
+fn run_case(engine: &Engine, bundle: &Bundle, rule: &str, case: &Case) -> Result<(), String> {
+    let now = Now::parse(case.now.as_deref().unwrap_or(DEFAULT_NOW))?;
+    let mut options = CheckOptions {
+        fail_on: Severity::Info,
+        ..CheckOptions::default()
+    };
+    if let Some(p) = &case.principal {
+        options.principal = EntityUid::from_str(p).map_err(|e| format!("principal `{p}`: {e}"))?;
+    }
+    let doc = Document::from_value("template", case.template.clone());
+    let d = engine.check(bundle, &[doc], &options, now);
+    if let Some(e) = d.errors.first() {
+        return Err(format!(
+            "evaluation error: {} {}: {}",
+            e.source, e.kind, e.message
+        ));
+    }
+    let hits: Vec<Option<&str>> = d
+        .findings
+        .iter()
+        .filter(|f| f.rule_id == rule)
+        .map(|f| f.resource.as_deref())
+        .collect();
+    let matching = hits
+        .iter()
+        .filter(|r| case.resource.is_none() || **r == case.resource.as_deref())
+        .count();
+    match (case.expect, matching) {
+        (Expect::Fail, 0) => Err(format!(
+            "expected `{rule}` to report{}, it did not (findings: {})",
+            case.resource
+                .as_deref()
+                .map(|r| format!(" on `{r}`"))
+                .unwrap_or_default(),
+            d.findings
+                .iter()
+                .map(|f| f.rule_id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        (Expect::Pass, n) if n > 0 => Err(format!(
+            "expected `{rule}` not to report, it did {n} time(s)"
+        )),
+        _ => Ok(()),
+    }
+}

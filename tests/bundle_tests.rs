@@ -1,0 +1,91 @@
+//! `palisade test`: a bundle's own test cases.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    missing_docs
+)] // test code: a panic is a failure report
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn palisade_test(bundle: &Path, cache: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(["test", bundle.to_str().unwrap()])
+        .env("PALISADE_CACHE_DIR", cache)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn every_serverless_baseline_rule_has_passing_and_failing_cases_that_hold() {
+    let cache = tempfile::tempdir().unwrap();
+    let out = palisade_test(&root().join("policies/serverless-baseline"), cache.path());
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{s}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(s.contains(" passed, 0 failed"), "{s}");
+    assert!(!s.contains("FAIL"), "{s}");
+}
+
+#[test]
+fn a_wrong_expectation_and_a_rule_without_cases_fail_the_run() {
+    let cache = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("b");
+    copy_dir(&root().join("policies/serverless-baseline"), &bundle);
+    // Break one case: a queue with SSE-SQS does not fail the rule.
+    let case = bundle.join("tests/enc.sqs-unencrypted.yaml");
+    let text = std::fs::read_to_string(&case).unwrap().replace(
+        "name: SSE-SQS passes\n    expect: pass",
+        "name: SSE-SQS passes\n    expect: fail",
+    );
+    std::fs::write(&case, text).unwrap();
+    // And drop every case of another rule.
+    std::fs::remove_file(bundle.join("tests/enc.sns-unencrypted.yaml")).unwrap();
+
+    let out = palisade_test(&bundle, cache.path());
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{s}");
+    assert!(
+        s.contains("FAIL  enc.sqs-unencrypted :: SSE-SQS passes"),
+        "{s}"
+    );
+    assert!(
+        s.contains("expected `enc.sqs-unencrypted` to report on `Queue`")
+            || s.contains("expected `enc.sqs-unencrypted` to report"),
+        "{s}"
+    );
+    assert!(
+        s.contains("FAIL  enc.sns-unencrypted :: has no failing test case"),
+        "{s}"
+    );
+    assert!(
+        s.contains("FAIL  enc.sns-unencrypted :: has no passing test case"),
+        "{s}"
+    );
+    assert!(s.contains(", 3 failed"), "{s}");
+}
