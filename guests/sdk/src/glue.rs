@@ -3,6 +3,7 @@
 
 use core::marker::PhantomData;
 
+use crate::json::Document;
 use crate::model::{
     Evaluation, Fact, FactValue, Finding, Input, InputKind, Metadata, Rule, Severity,
 };
@@ -40,7 +41,8 @@ impl<P: Plugin> bindings::Guest for Adapter<P> {
     fn evaluate(input: wit::Input) -> Result<wit::Evaluation, String> {
         let input = Input {
             kind: input.kind.into(),
-            document: parse_json("document", &input.document)?,
+            document: Document::parse(input.document)
+                .map_err(|err| format!("the document is not valid JSON: {err}"))?,
             settings: parse_json("settings", &input.settings)?,
             now: input.now,
         };

@@ -1,10 +1,14 @@
-//! Helpers for walking JSON documents and building JSON pointers.
+//! JSON documents: the fast [`Document`] a plugin receives, helpers for
+//! walking JSON values and building JSON pointers.
 //!
 //! Findings point at the offending value with a JSON pointer (RFC 6901); the
-//! host maps the pointer back to a file and line. [`walk`] hands every value
-//! its pointer, so a plugin rarely builds one by hand.
+//! host maps the pointer back to a file and line. [`Document::walk`] hands
+//! every value its [`Path`] (and [`walk`] every `serde_json::Value` its
+//! pointer), so a plugin rarely builds one by hand.
 
 use serde_json::Value;
+
+pub use crate::document::{Document, Items, Kind, Members, Node, ParseError, Path, Segment, Walk};
 
 /// Visits every value of `document` depth-first in document order (a value
 /// before its children; object members in the order they appear in the
@@ -150,7 +154,7 @@ pub fn cloudformation_resource(pointer: &str) -> Option<String> {
 }
 
 /// Appends `index` in decimal, without allocating.
-fn push_index(out: &mut String, mut index: usize) {
+pub(crate) fn push_index(out: &mut String, mut index: usize) {
     let mut digits = [0_u8; 20];
     let mut start = digits.len();
     loop {
@@ -171,7 +175,8 @@ fn push_index(out: &mut String, mut index: usize) {
     }
 }
 
-fn push_escaped(out: &mut String, token: &str) {
+/// Appends `token` escaped for a JSON pointer.
+pub(crate) fn push_escaped(out: &mut String, token: &str) {
     if !token.bytes().any(|b| b == b'~' || b == b'/') {
         out.push_str(token);
         return;

@@ -7,8 +7,9 @@
 //! plus one [`export_plugin!`] line:
 //!
 //! ```no_run
+//! use palisade_plugin_sdk::json::Walk;
 //! use palisade_plugin_sdk::{
-//!     export_plugin, walk, Evaluation, Input, InputKind, Metadata, Plugin, Rule, Severity,
+//!     export_plugin, Evaluation, Input, InputKind, Metadata, Plugin, Rule, Severity,
 //! };
 //!
 //! /// Flags `"debug": true` anywhere in a deployment.
@@ -33,11 +34,12 @@
 //!     fn evaluate(input: &Input) -> Result<Evaluation, String> {
 //!         let mut eval = Evaluation::new();
 //!         let mut hits = 0_i64;
-//!         walk(&input.document, &mut |pointer, key, value| {
-//!             if key == Some("debug") && value.as_bool() == Some(true) {
-//!                 eval.finding("no-debug.enabled", "`debug` is true").pointer(pointer);
+//!         input.document.walk(&mut |path, value| {
+//!             if path.key() == Some("debug") && value.as_bool() == Some(true) {
+//!                 eval.finding("no-debug.enabled", "`debug` is true").pointer(path.pointer());
 //!                 hits += 1;
 //!             }
+//!             Walk::Continue
 //!         });
 //!         eval.fact("debug_count", hits);
 //!         Ok(eval)
@@ -63,6 +65,13 @@
 //! * Return `Err(String)` for anything that goes wrong; never panic. A panic
 //!   aborts the instance (guests are built with `panic = "abort"`) and the
 //!   host reports it as a crashed plugin.
+//! * Every call pays for reading its input: [`Input::document`] is a
+//!   [`json::Document`], parsed once into a compact index of the text.
+//!   Walk it with [`json::Document::walk`] and read values through
+//!   [`json::Node`]s, which borrow from the text; build JSON pointers only
+//!   for what you report. The `serde_json::Value` view (`&input.document`
+//!   where a `&Value` is expected) is there for convenience and costs a
+//!   full conversion on first use.
 //!
 //! ## Building
 //!
@@ -72,13 +81,14 @@
 
 #![deny(unsafe_code)]
 
+mod document;
 mod glue;
 pub mod json;
 pub mod log;
 mod model;
 pub mod settings;
 
-pub use json::walk;
+pub use json::{Document, walk};
 pub use model::{
     Evaluation, Fact, FactValue, Finding, FindingBuilder, Input, InputKind, Metadata, Rule,
     Severity,

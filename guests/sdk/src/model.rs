@@ -3,6 +3,7 @@
 use core::fmt;
 
 use crate::Value;
+use crate::json::Document;
 
 /// How bad a finding is. Ordered from least to most severe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -389,7 +390,12 @@ pub struct Input {
     /// The document to evaluate. For a deployment this is the template
     /// (CloudFormation, SAM, serverless.yml, Terraform plan) as JSON, with
     /// object keys in document order.
-    pub document: Value,
+    ///
+    /// Read it through [`Document::root`] / [`Document::walk`] (fast,
+    /// borrowed [`Node`](crate::json::Node)s); `&input.document` also works
+    /// where a `&Value` is expected, at the cost of building the `Value` on
+    /// first use (see [`Document::value`]).
+    pub document: Document,
     /// The plugin's settings from the bundle manifest, already accepted by
     /// [`Plugin::validate_settings`](crate::Plugin::validate_settings);
     /// `Value::Null` when there are none.

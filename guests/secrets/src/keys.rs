@@ -1,8 +1,11 @@
 //! What a key name says about its value.
 //!
-//! Key names are split into lowercase words at `_`, `-`, `.`, `:`, spaces and
+//! Key names are split into words at `_`, `-`, `.`, `:`, spaces and
 //! camelCase boundaries (`DBMasterPassword` → `db master password`,
-//! `x-api-key` → `x api key`), then matched word by word.
+//! `x-api-key` → `x api key`), then matched word by word, ignoring ASCII
+//! case. Every string value's name is classified, so this is written not to
+//! allocate: words are slices of the key, and a cheap pre-check rules out
+//! the many keys that cannot name a secret before any splitting.
 
 /// What kind of secret a key name announces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -229,73 +232,200 @@ const NON_SECRET_CONTEXT: &[&str] = &[
     "tags",
 ];
 
-/// Splits a key name into lowercase words. Splitting and case folding are
-/// ASCII-only (key names are identifiers); other characters stay inside
-/// their word.
-pub fn words(key: &str) -> Vec<String> {
-    let chars: Vec<char> = key.chars().collect();
-    let mut words = Vec::new();
-    let mut current = String::new();
-    for (i, &c) in chars.iter().enumerate() {
-        if c.is_ascii() && !c.is_ascii_alphanumeric() {
-            if !current.is_empty() {
-                words.push(std::mem::take(&mut current));
-            }
-            continue;
-        }
-        let prev = i.checked_sub(1).and_then(|p| chars.get(p)).copied();
-        let next = chars.get(i + 1).copied();
-        let boundary = c.is_ascii_uppercase()
-            && !current.is_empty()
-            && (prev.is_some_and(|p| p.is_ascii_lowercase() || p.is_ascii_digit())
-                || (prev.is_some_and(|p| p.is_ascii_uppercase())
-                    && next.is_some_and(|n| n.is_ascii_lowercase())));
-        if boundary {
-            words.push(std::mem::take(&mut current));
-        }
-        current.push(c.to_ascii_lowercase());
-    }
-    if !current.is_empty() {
-        words.push(current);
-    }
-    words
+/// Whether byte `b` separates words: ASCII, but neither a letter nor a digit.
+fn is_separator(b: u8) -> bool {
+    b.is_ascii() && !b.is_ascii_alphanumeric()
 }
 
-/// Finds the secret a word sequence announces, as (kind, index of the word
-/// after the secret phrase).
-fn find_secret(words: &[String]) -> Option<(SecretKind, usize, usize)> {
-    for (i, word) in words.iter().enumerate() {
-        let w = word.as_str();
-        let next = words.get(i + 1).map(String::as_str);
-        let kind_len = match w {
-            "password" | "passwords" | "passwd" | "pwd" | "pass" | "passphrase" | "passcode" => {
-                Some((SecretKind::Password, 1))
-            }
-            "secret" | "secrets" => Some((SecretKind::Secret, 1)),
-            "token" | "tokens" => Some((SecretKind::Token, 1)),
-            "credential" | "credentials" | "creds" => Some((SecretKind::Credentials, 1)),
-            "apikey" | "apikeys" => Some((SecretKind::ApiKey, 1)),
-            "api" if matches!(next, Some("key" | "keys")) => Some((SecretKind::ApiKey, 2)),
-            "access" | "private" | "signing" | "encryption" | "master" | "shared" | "auth"
-            | "hmac" | "session"
-                if matches!(next, Some("key" | "keys")) =>
-            {
-                Some((SecretKind::Key, 2))
-            }
-            _ if w.contains("password") || w.contains("passwd") => Some((SecretKind::Password, 1)),
-            _ if w.contains("secret") => Some((SecretKind::Secret, 1)),
-            _ if w.contains("apikey") => Some((SecretKind::ApiKey, 1)),
-            _ if w.ends_with("accesskey") || w.ends_with("privatekey") => {
-                Some((SecretKind::Key, 1))
-            }
-            _ if w.ends_with("token") => Some((SecretKind::Token, 1)),
-            _ => None,
-        };
-        if let Some((kind, len)) = kind_len {
-            return Some((kind, i, i + len));
+/// The words of a key name, as slices of it (compare them with
+/// `eq_ignore_ascii_case`). Words are split at ASCII characters other than
+/// letters and digits, and before an uppercase letter that follows a
+/// lowercase letter or a digit, or that starts a capitalised word after an
+/// acronym (`DBMaster` → `DB`, `Master`). Splitting is ASCII-only (key names
+/// are identifiers); other characters stay inside their word.
+#[derive(Debug, Clone)]
+struct Words<'k> {
+    key: &'k str,
+    at: usize,
+}
+
+fn words_of(key: &str) -> Words<'_> {
+    Words { key, at: 0 }
+}
+
+impl<'k> Iterator for Words<'k> {
+    type Item = &'k str;
+
+    fn next(&mut self) -> Option<&'k str> {
+        let bytes = self.key.as_bytes();
+        while bytes.get(self.at).is_some_and(|&b| is_separator(b)) {
+            self.at += 1;
         }
+        let start = self.at;
+        let mut prev = *bytes.get(start)?;
+        let mut end = start + 1;
+        while let Some(&b) = bytes.get(end) {
+            if is_separator(b) {
+                break;
+            }
+            if b.is_ascii_uppercase() {
+                let next = bytes.get(end + 1).copied().unwrap_or(0);
+                let boundary = prev.is_ascii_lowercase()
+                    || prev.is_ascii_digit()
+                    || (prev.is_ascii_uppercase() && next.is_ascii_lowercase());
+                if boundary {
+                    break;
+                }
+            }
+            prev = b;
+            end += 1;
+        }
+        self.at = end;
+        // Words start and end next to ASCII bytes: always char boundaries.
+        self.key.get(start..end)
     }
-    None
+}
+
+/// Splits a key name into lowercase words (see [`Words`]).
+#[cfg(test)]
+pub fn words(key: &str) -> Vec<String> {
+    words_of(key).map(str::to_ascii_lowercase).collect()
+}
+
+/// A word of at most 16 bytes as a number: its bytes little-endian,
+/// zero-padded. Words never contain NUL (it separates words), so distinct
+/// words give distinct numbers, and comparing two words is comparing two
+/// numbers. For the word lists, evaluated at compile time.
+#[allow(clippy::indexing_slicing)] // const evaluation: out of bounds fails the build
+const fn pack(word: &[u8]) -> u128 {
+    assert!(word.len() <= 16);
+    let mut packed = 0;
+    let mut i = 0;
+    while i < word.len() {
+        packed |= (word[i] as u128) << (8 * i);
+        i += 1;
+    }
+    packed
+}
+
+/// `words` packed (see [`pack`]) and sorted, for [`is_one_of`].
+#[allow(clippy::indexing_slicing)] // const evaluation: out of bounds fails the build
+const fn packed_sorted<const N: usize>(words: &[&str]) -> [u128; N] {
+    let mut out = [0; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = pack(words[i].as_bytes());
+        let mut j = i;
+        while j > 0 && out[j - 1] > out[j] {
+            let swap = out[j - 1];
+            out[j - 1] = out[j];
+            out[j] = swap;
+            j -= 1;
+        }
+        i += 1;
+    }
+    out
+}
+
+const DESCRIPTORS_PACKED: [u128; DESCRIPTORS.len()] = packed_sorted(DESCRIPTORS);
+const QUALIFIERS_PACKED: [u128; QUALIFIERS.len()] = packed_sorted(QUALIFIERS);
+const NON_SECRET_CONTEXT_PACKED: [u128; NON_SECRET_CONTEXT.len()] =
+    packed_sorted(NON_SECRET_CONTEXT);
+
+/// `word` lowercased (ASCII) and packed (see [`pack`]), or `None` if it is
+/// longer than 16 bytes (and so longer than every word in the lists).
+fn pack_lowercase(word: &str) -> Option<u128> {
+    let mut buffer = [0; 16];
+    let target = buffer.get_mut(..word.len())?;
+    for (out, b) in target.iter_mut().zip(word.bytes()) {
+        *out = b.to_ascii_lowercase();
+    }
+    Some(u128::from_le_bytes(buffer))
+}
+
+/// Whether the packed word `word` is in `list` (packed and sorted).
+fn is_one_of(word: Option<u128>, list: &[u128]) -> bool {
+    word.is_some_and(|word| list.binary_search(&word).is_ok())
+}
+
+/// Whether `haystack` contains `needle` (lowercase ASCII), ignoring ASCII case.
+fn contains_ignore_case(haystack: &str, needle: &[u8]) -> bool {
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .any(|window| window.eq_ignore_ascii_case(needle))
+}
+
+/// Whether `haystack` ends with `needle` (lowercase ASCII), ignoring ASCII case.
+fn ends_with_ignore_case(haystack: &str, needle: &[u8]) -> bool {
+    haystack
+        .len()
+        .checked_sub(needle.len())
+        .and_then(|start| haystack.as_bytes().get(start..))
+        .is_some_and(|tail| tail.eq_ignore_ascii_case(needle))
+}
+
+/// The secret phrase starting at `word` (followed by `next`), as its kind
+/// and its length in words.
+fn secret_phrase(word: &str, next: Option<&str>) -> Option<(SecretKind, usize)> {
+    const PASSWORD: [u128; 7] = packed_sorted(&[
+        "password",
+        "passwords",
+        "passwd",
+        "pwd",
+        "pass",
+        "passphrase",
+        "passcode",
+    ]);
+    const SECRET: [u128; 2] = packed_sorted(&["secret", "secrets"]);
+    const TOKEN: [u128; 2] = packed_sorted(&["token", "tokens"]);
+    const CREDENTIALS: [u128; 3] = packed_sorted(&["credential", "credentials", "creds"]);
+    const API_KEY: [u128; 2] = packed_sorted(&["apikey", "apikeys"]);
+    const API: u128 = pack(b"api");
+    /// Words that make a key with a following `key`/`keys`.
+    const KEY_PREFIX: [u128; 9] = packed_sorted(&[
+        "access",
+        "private",
+        "signing",
+        "encryption",
+        "master",
+        "shared",
+        "auth",
+        "hmac",
+        "session",
+    ]);
+    let packed = pack_lowercase(word);
+    let next_is_key =
+        || next.is_some_and(|n| n.eq_ignore_ascii_case("key") || n.eq_ignore_ascii_case("keys"));
+    if is_one_of(packed, &PASSWORD) {
+        Some((SecretKind::Password, 1))
+    } else if is_one_of(packed, &SECRET) {
+        Some((SecretKind::Secret, 1))
+    } else if is_one_of(packed, &TOKEN) {
+        Some((SecretKind::Token, 1))
+    } else if is_one_of(packed, &CREDENTIALS) {
+        Some((SecretKind::Credentials, 1))
+    } else if is_one_of(packed, &API_KEY) {
+        Some((SecretKind::ApiKey, 1))
+    } else if packed == Some(API) && next_is_key() {
+        Some((SecretKind::ApiKey, 2))
+    } else if is_one_of(packed, &KEY_PREFIX) && next_is_key() {
+        Some((SecretKind::Key, 2))
+    } else if contains_ignore_case(word, b"password") || contains_ignore_case(word, b"passwd") {
+        Some((SecretKind::Password, 1))
+    } else if contains_ignore_case(word, b"secret") {
+        Some((SecretKind::Secret, 1))
+    } else if contains_ignore_case(word, b"apikey") {
+        Some((SecretKind::ApiKey, 1))
+    } else if ends_with_ignore_case(word, b"accesskey")
+        || ends_with_ignore_case(word, b"privatekey")
+    {
+        Some((SecretKind::Key, 1))
+    } else if ends_with_ignore_case(word, b"token") {
+        Some((SecretKind::Token, 1))
+    } else {
+        None
+    }
 }
 
 /// The kind of secret a key name says its value is, or `None` when the name
@@ -305,19 +435,56 @@ fn find_secret(words: &[String]) -> Option<(SecretKind, usize, usize)> {
 /// Matches `password`, `passwd`, `pwd`, `pass`, `passphrase`, `secret`,
 /// `token`, `api_key`/`apikey`/`api-key`/`apiKey`, `access_key`,
 /// `private_key`, `client_secret`, `auth_token`, `credentials`,
-/// `db_pass`, `DBPassword`, `MYSQL_ROOT_PASSWORD`, ... case-insensitively.
+/// `db_pass`, `DBPassword`, `MYSQL_ROOT_PASSWORD`, ... case-insensitively:
+/// the first secret phrase among the key's words counts, unless a word
+/// before it is a qualifier or a word after it a descriptor.
 pub fn secret_kind(key: &str) -> Option<SecretKind> {
-    let words = words(key);
-    let (kind, start, end) = find_secret(&words)?;
-    let qualified = words
-        .iter()
-        .take(start)
-        .any(|w| QUALIFIERS.contains(&w.as_str()));
-    let described = words
-        .iter()
-        .skip(end)
-        .any(|w| DESCRIPTORS.contains(&w.as_str()));
-    (!qualified && !described).then_some(kind)
+    if !might_name_a_secret(key) {
+        return None;
+    }
+    let mut words = words_of(key).peekable();
+    let mut qualified = false;
+    while let Some(word) = words.next() {
+        if let Some((kind, len)) = secret_phrase(word, words.peek().copied()) {
+            if len == 2 {
+                words.next();
+            }
+            let described = words.any(|w| is_one_of(pack_lowercase(w), &DESCRIPTORS_PACKED));
+            return (!qualified && !described).then_some(kind);
+        }
+        qualified |= is_one_of(pack_lowercase(word), &QUALIFIERS_PACKED);
+    }
+    None
+}
+
+/// A cheap pre-check for [`secret_kind`]: every secret phrase it matches
+/// contains `pass`, `pwd`, `secr(et)`, `toke(n)`, `cred` or `key` (any case),
+/// so a key without any of them (most keys) needs no word splitting.
+fn might_name_a_secret(key: &str) -> bool {
+    /// Whether `bytes` starts with `letters` (lowercase ASCII letters),
+    /// ignoring case: for a letter, `| 0x20` is exactly ASCII lowercasing.
+    #[inline(always)]
+    fn starts(bytes: &[u8], letters: &[u8]) -> bool {
+        bytes.len() >= letters.len() && bytes.iter().zip(letters).all(|(b, l)| b | 0x20 == *l)
+    }
+    let bytes = key.as_bytes();
+    (0..bytes.len()).any(|at| {
+        let rest = bytes.get(at..).unwrap_or_default();
+        match rest.first().map_or(0, |b| b | 0x20) {
+            b'p' => starts(rest, b"pass") || starts(rest, b"pwd"),
+            b's' => starts(rest, b"secr"),
+            b't' => starts(rest, b"toke"),
+            b'c' => starts(rest, b"cred"),
+            b'k' => starts(rest, b"key"),
+            _ => false,
+        }
+    })
+}
+
+/// Whether a key name contains `secret` (any case): a 40-character base64
+/// value in it is taken for an AWS secret access key.
+pub fn mentions_secret(key: &str) -> bool {
+    contains_ignore_case(key, b"secret")
 }
 
 /// Whether a key name marks its values as identifiers, hashes, paths or
@@ -327,9 +494,10 @@ pub fn is_non_secret_context(key: &str) -> bool {
     if secret_kind(key).is_some() {
         return false;
     }
-    words(key)
-        .iter()
-        .any(|w| DESCRIPTORS.contains(&w.as_str()) || NON_SECRET_CONTEXT.contains(&w.as_str()))
+    words_of(key).any(|w| {
+        let packed = pack_lowercase(w);
+        is_one_of(packed, &DESCRIPTORS_PACKED) || is_one_of(packed, &NON_SECRET_CONTEXT_PACKED)
+    })
 }
 
 #[cfg(test)]
@@ -411,6 +579,89 @@ mod tests {
         ] {
             assert_eq!(secret_kind(key), None, "{key}");
         }
+    }
+
+    #[test]
+    fn word_lists_are_lowercase_and_short() {
+        for (list, packed) in [
+            (DESCRIPTORS, &DESCRIPTORS_PACKED[..]),
+            (QUALIFIERS, &QUALIFIERS_PACKED[..]),
+            (NON_SECRET_CONTEXT, &NON_SECRET_CONTEXT_PACKED[..]),
+        ] {
+            assert_eq!(list.len(), packed.len());
+            assert!(packed.windows(2).all(|w| w[0] < w[1]), "{list:?}");
+            for word in list {
+                assert!(
+                    word.len() <= 16 && *word == word.to_ascii_lowercase(),
+                    "{word}"
+                );
+                assert!(is_one_of(pack_lowercase(word), packed));
+                assert!(is_one_of(pack_lowercase(&word.to_uppercase()), packed));
+            }
+        }
+        assert!(!is_one_of(pack_lowercase("nope"), &DESCRIPTORS_PACKED));
+        assert!(!is_one_of(
+            pack_lowercase("averyveryverylongword"),
+            &DESCRIPTORS_PACKED
+        ));
+        assert_eq!(pack_lowercase("AbC"), Some(pack(b"abc")));
+    }
+
+    #[test]
+    fn pre_check_never_hides_a_secret_name() {
+        // Every word `secret_phrase` knows, alone and embedded.
+        for key in [
+            "password",
+            "passwords",
+            "passwd",
+            "pwd",
+            "pass",
+            "passphrase",
+            "passcode",
+            "secret",
+            "secrets",
+            "token",
+            "tokens",
+            "credential",
+            "credentials",
+            "creds",
+            "apikey",
+            "apikeys",
+            "api_key",
+            "api-keys",
+            "access_key",
+            "private_keys",
+            "signing_key",
+            "encryption_key",
+            "master_key",
+            "shared_key",
+            "auth_key",
+            "hmac_key",
+            "session_key",
+            "DBPASSWORD",
+            "mysecretvalue",
+            "myapikeyvalue",
+            "awsaccesskey",
+            "myprivatekey",
+            "slacktoken",
+        ] {
+            assert!(might_name_a_secret(key), "{key}");
+            assert!(secret_kind(key).is_some(), "{key}");
+        }
+        for key in [
+            "Type",
+            "Properties",
+            "Handler",
+            "",
+            "é",
+            "TableName",
+            "Runtime",
+        ] {
+            assert!(!might_name_a_secret(key), "{key}");
+        }
+        assert!(mentions_secret("AWS_SECRET_ACCESS_KEY"));
+        assert!(mentions_secret("clientSecret"));
+        assert!(!mentions_secret("secre"));
     }
 
     #[test]

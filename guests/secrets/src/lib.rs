@@ -32,8 +32,6 @@ mod keys;
 mod matchers;
 pub mod scan;
 
-use std::collections::BTreeSet;
-
 use palisade_plugin_sdk::{
     Evaluation, Input, InputKind, Metadata, Plugin, Rule, Severity, Value, export_plugin,
 };
@@ -132,24 +130,31 @@ impl Plugin for Secrets {
                     .map(|header| (*header).to_owned()),
             );
         }
-        Ok(evaluation(&scan::scan(&input.document, &config)))
+        Ok(evaluation(scan::scan(&input.document, &config)))
     }
 }
 
 /// Turns scanner hits into the plugin's findings and facts.
-pub fn evaluation(hits: &[scan::Hit]) -> Evaluation {
-    let mut eval = Evaluation::new();
-    for hit in hits {
-        let finding = eval.finding(hit.rule, hit.message.clone());
-        finding.pointer(hit.pointer.clone());
-        if let Some(resource) = &hit.resource {
-            finding.resource(resource.clone());
+pub fn evaluation(hits: Vec<scan::Hit>) -> Evaluation {
+    // Sorted and deduplicated (there are only five rules).
+    let mut rules_hit: Vec<&str> = Vec::new();
+    for hit in &hits {
+        if let Err(at) = rules_hit.binary_search(&hit.rule) {
+            rules_hit.insert(at, hit.rule);
         }
     }
-    let rules_hit: BTreeSet<&str> = hits.iter().map(|hit| hit.rule).collect();
-    eval.fact("secret_count", hits.len())
-        .fact("has_secrets", !hits.is_empty())
-        .fact("rules_hit", rules_hit.into_iter().collect::<Vec<_>>());
+    let count = hits.len();
+    let mut eval = Evaluation::new();
+    for hit in hits {
+        let finding = eval.finding(hit.rule, hit.message);
+        finding.pointer(hit.pointer);
+        if let Some(resource) = hit.resource {
+            finding.resource(resource);
+        }
+    }
+    eval.fact("secret_count", count)
+        .fact("has_secrets", count > 0)
+        .fact("rules_hit", rules_hit);
     eval
 }
 

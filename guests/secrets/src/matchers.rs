@@ -153,6 +153,10 @@ fn find_ignore_ascii_case(haystack: &[u8], needle: &[u8], from: usize) -> Option
 /// `PGP PRIVATE KEY BLOCK`). Returns the label, e.g. `RSA PRIVATE KEY`.
 pub fn private_key_label(s: &str) -> Option<&str> {
     const BEGIN: &str = "-----BEGIN ";
+    // The shortest match: `-----BEGIN PRIVATE KEY-----`.
+    if s.len() < BEGIN.len() + "PRIVATE KEY-----".len() {
+        return None;
+    }
     let mut from = 0;
     while let Some(found) = find_bytes(s.as_bytes(), BEGIN.as_bytes(), from) {
         let label_start = found + BEGIN.len();
@@ -160,7 +164,7 @@ pub fn private_key_label(s: &str) -> Option<&str> {
         let Some(rest) = s.get(label_start..) else {
             break;
         };
-        let Some(label_len) = rest.find("-----") else {
+        let Some(label_len) = find_bytes(rest.as_bytes(), b"-----", 0) else {
             break;
         };
         let Some(label) = rest.get(..label_len) else {
@@ -243,12 +247,12 @@ pub fn contains_reference(s: &str) -> bool {
     if find_bytes(s.as_bytes(), b"{{resolve:", 0).is_some() {
         return true;
     }
-    let closes_after = |open: &str, close: &str| {
-        s.find(open)
-            .and_then(|at| s.get(at + open.len()..))
-            .is_some_and(|rest| rest.contains(close))
+    let bytes = s.as_bytes();
+    let closes_after = |open: &[u8], close: &[u8]| {
+        find_bytes(bytes, open, 0)
+            .is_some_and(|at| find_bytes(bytes, close, at + open.len()).is_some())
     };
-    closes_after("${", "}") || closes_after("{{", "}}")
+    closes_after(b"${", b"}") || closes_after(b"{{", b"}}")
 }
 
 /// Whether `s` is an obvious placeholder rather than a value: `<password>`,
@@ -314,10 +318,15 @@ pub fn is_arn(s: &str) -> bool {
 /// Shannon entropy of `s` in bits per character (0.0 for an empty string).
 pub fn shannon_entropy(s: &str) -> f64 {
     let mut counts = [0_u32; 256];
+    // Which bytes occur, so the sum runs over those only, in byte order.
+    let mut seen = [0_u64; 4];
     let mut total = 0_u32;
     for b in s.bytes() {
         if let Some(count) = counts.get_mut(usize::from(b)) {
             *count += 1;
+        }
+        if let Some(bits) = seen.get_mut(usize::from(b >> 6)) {
+            *bits |= 1 << (b & 63);
         }
         total += 1;
     }
@@ -325,14 +334,19 @@ pub fn shannon_entropy(s: &str) -> f64 {
         return 0.0;
     }
     let n = f64::from(total);
-    counts
-        .iter()
-        .filter(|&&c| c > 0)
-        .map(|&c| {
-            let p = f64::from(c) / n;
-            -p * p.log2()
-        })
-        .sum()
+    let mut entropy = 0.0;
+    for (word, &bits) in seen.iter().enumerate() {
+        let mut bits = bits;
+        while bits != 0 {
+            let b = word * 64 + bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            if let Some(&c) = counts.get(b) {
+                let p = f64::from(c) / n;
+                entropy += -p * p.log2();
+            }
+        }
+    }
+    entropy
 }
 
 /// Whether `s` consists of hex digits only.
@@ -346,15 +360,29 @@ pub fn is_hex(s: &str) -> bool {
 /// image digests, CDK logical ids (`MyFunctionRole3C357FF2`) and CDK's
 /// compressed `Analytics` metadata.
 pub fn is_benign_shape(s: &str) -> bool {
-    s.contains("://")
-        || s.starts_with("mailto:")
-        || s.starts_with("v2:deflate64:")
-        || s.contains("sha256:")
-        || s.contains("sha512:")
-        || is_path(s)
+    // Most shapes need a `:`, `/`, `@` or `.`; look for those once.
+    let (mut colon, mut slash, mut at, mut dot) = (false, false, false, false);
+    for b in s.bytes() {
+        match b {
+            b':' => colon = true,
+            b'/' => slash = true,
+            b'@' => at = true,
+            b'.' => dot = true,
+            _ => {}
+        }
+    }
+    let bytes = s.as_bytes();
+    let contains = |needle: &[u8]| find_bytes(bytes, needle, 0).is_some();
+    (colon
+        && (contains(b"://")
+            || s.starts_with("mailto:")
+            || s.starts_with("v2:deflate64:")
+            || contains(b"sha256:")
+            || contains(b"sha512:")))
+        || ((slash || colon) && is_path(s))
         || is_uuid(s)
-        || is_email(s)
-        || is_dotted_identifier(s)
+        || (at && is_email(s))
+        || (dot && is_dotted_identifier(s))
         || is_cdk_logical_id(s)
 }
 
@@ -380,10 +408,11 @@ fn is_path(s: &str) -> bool {
 
 /// `8-4-4-4-12` hex digits.
 fn is_uuid(s: &str) -> bool {
-    let groups: Vec<&str> = s.split('-').collect();
-    groups.len() == 5
-        && groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
-        && groups.iter().all(|g| is_hex(g))
+    s.len() == 36
+        && s.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
 }
 
 /// `local@domain.tld`.
@@ -407,11 +436,11 @@ fn is_email(s: &str) -> bool {
 /// (`<hash>.zip`). JWTs and other dotted tokens (`eyJ...`, long random
 /// segments) are not identifiers.
 fn is_dotted_identifier(s: &str) -> bool {
-    if !s.contains('.') || s.contains('/') || s.contains("eyJ") {
+    if !s.contains('.') || s.contains('/') || find_bytes(s.as_bytes(), b"eyJ", 0).is_some() {
         return false;
     }
-    let segments: Vec<&str> = s.split('.').collect();
-    let well_formed = segments.iter().all(|seg| {
+    let mut segments = s.split('.');
+    let well_formed = segments.clone().all(|seg| {
         !seg.is_empty()
             && seg
                 .bytes()
@@ -420,8 +449,8 @@ fn is_dotted_identifier(s: &str) -> bool {
     if !well_formed {
         return false;
     }
-    let short_segments = segments.iter().all(|seg| seg.len() <= 32);
-    let has_extension = segments.last().is_some_and(|ext| {
+    let short_segments = segments.clone().all(|seg| seg.len() <= 32);
+    let has_extension = segments.next_back().is_some_and(|ext| {
         (1..=5).contains(&ext.len())
             && ext
                 .bytes()

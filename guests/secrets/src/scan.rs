@@ -1,13 +1,21 @@
 //! The scanner: walks a JSON document and reports hard-coded secrets.
 //!
-//! Pure logic over `serde_json::Value`; it knows nothing about the component
-//! model, so it is unit-tested on the build machine
+//! Pure logic over the SDK's [`Document`]; it knows nothing about the
+//! component model, so it is unit-tested on the build machine
 //! (`cargo test -p palisade-secrets --target x86_64-unknown-linux-gnu`).
+//!
+//! Every call runs in a fresh instance, so the scan is written to do as
+//! little as possible per value: no allocation unless something is found
+//! (pointers and messages are built only for findings), key names are
+//! classified only for strings that need it, behind cheap byte-level
+//! pre-checks, and the expensive content checks (entropy, shapes) only run
+//! on strings long enough to matter.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::borrow::Cow;
+use std::collections::BTreeSet;
 
-use palisade_plugin_sdk::json::{cloudformation_resource, tokens, walk};
-use palisade_plugin_sdk::serde_json::{Map, Value};
+use palisade_plugin_sdk::json::{Document, Kind, Node, Path, Segment, Walk};
+use palisade_plugin_sdk::serde_json::Value;
 use palisade_plugin_sdk::settings;
 
 use crate::keys;
@@ -108,7 +116,18 @@ impl Config {
     }
 
     fn ignores_key(&self, key: &str) -> bool {
-        !self.ignore_keys.is_empty() && self.ignore_keys.contains(&key.to_lowercase())
+        if self.ignore_keys.is_empty() {
+            return false;
+        }
+        // The ignored keys are lowercase; compare without allocating unless
+        // the key needs Unicode case folding.
+        if key.is_ascii() {
+            self.ignore_keys
+                .iter()
+                .any(|ignored| ignored.eq_ignore_ascii_case(key))
+        } else {
+            self.ignore_keys.contains(&key.to_lowercase())
+        }
     }
 }
 
@@ -125,22 +144,6 @@ pub struct Hit {
     pub resource: Option<String>,
 }
 
-/// What the scanner remembers about an object for its members' sake.
-#[derive(Debug, Default)]
-struct ObjectContext {
-    /// A member's string value holds an AWS access key id (only computed
-    /// when another member is shaped like a secret access key).
-    has_access_key_id: bool,
-    /// `{"Name": "DB_PASSWORD", "Value": "..."}`: the name that gives the
-    /// `Value` member its meaning (ECS environment, Elastic Beanstalk option
-    /// settings, CloudFormation parameter lists, tags...).
-    value_name: Option<String>,
-    /// `/Parameters/<name>`: the parameter's name gives `Default` its meaning.
-    parameter_name: Option<String>,
-    /// The parameter is SSM-typed: its `Default` is a parameter path, not a value.
-    ssm_parameter: bool,
-}
-
 /// Keys naming a sibling `Value`: `{"Name": "X", "Value": "..."}`.
 const VALUE_NAME_KEYS: [&str; 6] = [
     "name",
@@ -151,238 +154,184 @@ const VALUE_NAME_KEYS: [&str; 6] = [
     "variable",
 ];
 
-/// What a key name says, computed once per distinct key.
-#[derive(Debug, Clone, Copy)]
-struct KeyInfo {
-    /// The kind of secret the name announces.
-    secret: Option<keys::SecretKind>,
-    /// The name marks ids, hashes, paths...: no high-entropy findings.
-    non_secret_context: bool,
-    /// The name contains `secret` (any case): a 40-character base64 value
-    /// is taken for an AWS secret access key.
-    mentions_secret: bool,
-}
-
 /// The scanner's state during one walk.
-struct Scanner<'c> {
+struct Scanner<'c, 'd> {
     config: &'c Config,
     hits: Vec<Hit>,
-    /// Contexts of the objects on the path to the current value (only those
-    /// that have one), outermost first, with their pointers.
-    contexts: Vec<(String, ObjectContext)>,
-    /// Pointers of values under an ignored key.
-    ignored: Vec<String>,
-    /// [`KeyInfo`] by key name.
-    key_infos: KeyInfoCache,
+    /// The objects on the path to the current value, outermost first, with
+    /// their depths: what an object's other members say about a member
+    /// (`{"Name": "DB_PASSWORD", "Value": "..."}`) is looked up only for the
+    /// few strings that need it.
+    objects: Vec<(usize, Node<'d>)>,
 }
 
 /// Scans `document` and returns the secrets found, in document order (for
 /// one string: private key, access key id, secret access key, then the
-/// weaker rules, which only apply when none of those matched).
-pub fn scan(document: &Value, config: &Config) -> Vec<Hit> {
+/// weaker rules, which only apply when none of those matched). A key that
+/// appears twice in one object has both its values scanned.
+pub fn scan(document: &Document, config: &Config) -> Vec<Hit> {
     let mut scanner = Scanner {
         config,
         hits: Vec::new(),
-        contexts: Vec::new(),
-        ignored: Vec::new(),
-        key_infos: KeyInfoCache::default(),
+        objects: Vec::with_capacity(16),
     };
-    walk(document, &mut |pointer, key, value| {
-        scanner.visit(pointer, key, value);
-    });
+    document.walk(&mut |path, node| scanner.visit(path, node));
     scanner.hits
 }
 
-/// Whether `pointer` is `ancestor` or below it.
-fn is_within(pointer: &str, ancestor: &str) -> bool {
-    pointer
-        .strip_prefix(ancestor)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-}
-
-impl Scanner<'_> {
-    fn visit(&mut self, pointer: &str, key: Option<&str>, value: &Value) {
-        if !self.ignored.is_empty() && self.ignored.iter().any(|p| is_within(pointer, p)) {
-            return;
+impl<'d> Scanner<'_, 'd> {
+    fn visit(&mut self, path: &Path<'d>, node: Node<'d>) -> Walk {
+        let key = path.key();
+        if !self.config.ignore_keys.is_empty() && key.is_some_and(|k| self.config.ignores_key(k)) {
+            return Walk::Skip;
         }
-        if key.is_some_and(|k| self.config.ignores_key(k)) {
-            self.ignored.push(pointer.to_owned());
-            return;
+        // Leave the objects the walk has left: in document order, an object
+        // at this depth or deeper is not an ancestor.
+        let depth = path.len();
+        while self.objects.last().is_some_and(|(d, _)| *d >= depth) {
+            self.objects.pop();
         }
-        // Leave the contexts of objects the walk has left.
-        while self
-            .contexts
-            .last()
-            .is_some_and(|(p, _)| !is_within(pointer, p))
-        {
-            self.contexts.pop();
-        }
-        match value {
-            Value::Object(members) => {
-                if let Some(context) = object_context(pointer, members) {
-                    self.contexts.push((pointer.to_owned(), context));
-                }
-            }
-            Value::String(text) => {
-                let parent = match (key, parent_pointer(pointer), self.contexts.last()) {
-                    (Some(_), Some(parent), Some((p, context))) if p == parent => Some(context),
+        match node.kind() {
+            Kind::Object => self.objects.push((depth, node)),
+            Kind::String => {
+                let parent = match (key, self.objects.last()) {
+                    (Some(_), Some(&(d, object))) if d + 1 == depth => Some(object),
                     _ => None,
                 };
-                let found =
-                    check_string(self.config, &mut self.key_infos, pointer, key, text, parent);
-                self.hits.extend(found);
+                let text = node.as_str().unwrap_or_default();
+                check_string(self.config, path, key, text, parent, &mut self.hits);
             }
             _ => {}
         }
+        Walk::Continue
     }
 }
 
-/// The pointer of the parent of `pointer` (`None` for the root).
-fn parent_pointer(pointer: &str) -> Option<&str> {
-    pointer.rfind('/').and_then(|at| pointer.get(..at))
-}
-
-fn object_context(pointer: &str, members: &Map<String, Value>) -> Option<ObjectContext> {
-    // Whether a member holds an access key id matters only to a member
-    // shaped like a secret access key; most objects have none.
-    let strings = || members.values().filter_map(Value::as_str);
-    let mut context = ObjectContext {
-        has_access_key_id: strings().any(|s| matchers::is_secret_key_shaped(matchers::trim(s)))
-            && strings().any(matchers::has_access_key_id),
-        ..ObjectContext::default()
-    };
-    let has_value = members.keys().any(|k| k.eq_ignore_ascii_case("value"));
-    if has_value {
-        context.value_name = members
-            .iter()
-            .find(|(k, v)| {
-                v.is_string()
-                    && VALUE_NAME_KEYS
-                        .iter()
-                        .any(|name| k.eq_ignore_ascii_case(name))
-            })
-            .and_then(|(_, v)| v.as_str())
-            .map(str::to_owned);
-    }
-    if pointer.starts_with("/Parameters/")
-        && let [_, name] = tokens(pointer).as_slice()
-    {
-        context.parameter_name = Some(name.clone());
-        context.ssm_parameter = members
-            .get("Type")
-            .and_then(Value::as_str)
-            .is_some_and(|t| t.starts_with("AWS::SSM::Parameter"));
-    }
-    let interesting = context.has_access_key_id
-        || context.value_name.is_some()
-        || context.parameter_name.is_some();
-    interesting.then_some(context)
-}
-
-/// [`KeyInfo`]s by key name. Documents repeat a few hundred key names at
-/// most, and classifying one is far dearer than a lookup.
-#[derive(Default)]
-struct KeyInfoCache {
-    /// FNV-1a hash of the name → (name, info).
-    by_hash: BTreeMap<u64, Vec<(String, KeyInfo)>>,
-}
-
-impl KeyInfoCache {
-    fn get(&mut self, name: &str) -> KeyInfo {
-        let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
-        let bucket = self.by_hash.entry(hash).or_default();
-        if let Some((_, info)) = bucket.iter().find(|(n, _)| n == name) {
-            return *info;
-        }
-        let info = KeyInfo {
-            secret: keys::secret_kind(name),
-            non_secret_context: keys::is_non_secret_context(name),
-            mentions_secret: name.to_ascii_lowercase().contains("secret"),
-        };
-        bucket.push((name.to_owned(), info));
-        info
+/// A path segment as text: the key, or the index in decimal.
+fn segment_text<'d>(segment: Segment<'d>) -> Cow<'d, str> {
+    match segment {
+        Segment::Key(key) => Cow::Borrowed(key),
+        Segment::Index(index) => Cow::Owned(index.to_string()),
     }
 }
 
-/// Applies every rule to one string value; returns its hits.
-fn check_string(
+/// `{"Name": "DB_PASSWORD", "Value": "..."}`: the name that gives the
+/// `Value` member of `object` its meaning (ECS environment, Elastic
+/// Beanstalk option settings, CloudFormation parameter lists, tags...).
+fn value_name<'d>(object: Node<'d>) -> Option<&'d str> {
+    object
+        .members()
+        .find(|(key, value)| {
+            value.kind() == Kind::String
+                && VALUE_NAME_KEYS
+                    .iter()
+                    .any(|name| key.eq_ignore_ascii_case(name))
+        })
+        .and_then(|(_, value)| value.as_str())
+}
+
+/// Whether a string member of `object` holds an AWS access key id.
+fn has_access_key_id(object: Node<'_>) -> bool {
+    object
+        .members()
+        .filter_map(|(_, value)| value.as_str())
+        .any(matchers::has_access_key_id)
+}
+
+/// Applies every rule to one string value; adds its hits to `hits`.
+///
+/// `parent` is the object the string is a member of (`None` for array
+/// items and the root).
+fn check_string<'d>(
     config: &Config,
-    key_infos: &mut KeyInfoCache,
-    pointer: &str,
-    key: Option<&str>,
+    path: &Path<'d>,
+    key: Option<&'d str>,
     text: &str,
-    parent: Option<&ObjectContext>,
-) -> Vec<Hit> {
+    parent: Option<Node<'d>>,
+    hits: &mut Vec<Hit>,
+) {
     let trimmed = matchers::trim(text);
     if trimmed.is_empty()
         || (!config.allow_values.is_empty()
             && (config.allow_values.contains(text) || config.allow_values.contains(trimmed)))
         || matchers::is_reference(trimmed)
     {
-        return Vec::new();
+        return;
     }
 
     // The name that says what this value is: its key, or the sibling `Name`
-    // of a `Value`, or the parameter of a `Default`.
-    let mut name = key;
+    // of a `Value`, or the parameter of a `Default`
+    // (`/Parameters/<name>/Default`).
+    let mut name: Option<Cow<'d, str>> = key.map(Cow::Borrowed);
     if let (Some(k), Some(parent)) = (key, parent) {
         if k.eq_ignore_ascii_case("value") {
-            if let Some(value_name) = &parent.value_name {
-                name = Some(value_name);
+            if let Some(value_name) = value_name(parent) {
+                name = Some(Cow::Borrowed(value_name));
             }
         } else if k == "Default"
-            && let Some(parameter) = &parent.parameter_name
+            && let [Segment::Key("Parameters"), parameter, _] = path.segments()
         {
-            if parent.ssm_parameter {
-                return Vec::new();
+            // An SSM-typed parameter's `Default` is a parameter path, not a value.
+            let ssm = parent
+                .get("Type")
+                .and_then(Node::as_str)
+                .is_some_and(|t| t.starts_with("AWS::SSM::Parameter"));
+            if ssm {
+                return;
             }
-            name = Some(parameter);
+            name = Some(segment_text(*parameter));
         }
     }
+    let name = name.as_deref();
     if name != key && name.is_some_and(|n| config.ignores_key(n)) {
-        return Vec::new();
+        return;
     }
     // Array items take their meaning from the array's key.
-    let nearest = if name.is_none() {
-        nearest_key(pointer)
-    } else {
-        None
-    };
-    let context_name = name.or(nearest.as_deref());
-    let info = context_name.map(|n| key_infos.get(n));
+    let context_name = name.or_else(|| nearest_key(path));
 
+    // Messages are built by concatenation: `format!` costs more than the
+    // whole scan of a typical string.
     let mut found: Vec<(&'static str, String)> = Vec::new();
-    let subject = || describe_subject(context_name, pointer);
+    let subject = || describe_subject(context_name, path);
 
     // The specific, critical rules look at the content itself.
     if let Some(label) = matchers::private_key_label(text) {
         found.push((
             PRIVATE_KEY,
-            format!(
-                "{} contains a PEM private key (`-----BEGIN {label}-----`)",
-                subject()
-            ),
+            concat(&[
+                &subject(),
+                " contains a PEM private key (`-----BEGIN ",
+                label,
+                "-----`)",
+            ]),
         ));
     }
     let ids = matchers::access_key_ids(text);
     if let Some(first) = ids.first() {
-        let what = if ids.len() == 1 {
-            format!("an AWS access key id (`{}`)", matchers::preview(first))
+        let preview = matchers::preview(first);
+        let message = if ids.len() == 1 {
+            concat(&[
+                &subject(),
+                " contains an AWS access key id (`",
+                &preview,
+                "`)",
+            ])
         } else {
-            format!(
-                "{} AWS access key ids (`{}`, ...)",
-                ids.len(),
-                matchers::preview(first)
-            )
+            concat(&[
+                &subject(),
+                " contains ",
+                &decimal(ids.len() as u64),
+                " AWS access key ids (`",
+                &preview,
+                "`, ...)",
+            ])
         };
-        found.push((AWS_ACCESS_KEY_ID, format!("{} contains {what}", subject())));
+        found.push((AWS_ACCESS_KEY_ID, message));
     }
     let secret_key = if matchers::is_secret_key_shaped(trimmed) {
-        if info.is_some_and(|i| i.mentions_secret) {
+        if context_name.is_some_and(keys::mentions_secret) {
             Some((trimmed, ""))
-        } else if parent.is_some_and(|p| p.has_access_key_id) {
+        } else if parent.is_some_and(has_access_key_id) {
             Some((trimmed, ", next to an AWS access key id"))
         } else {
             None
@@ -393,11 +342,14 @@ fn check_string(
     if let Some((key_found, why)) = secret_key {
         found.push((
             AWS_SECRET_ACCESS_KEY,
-            format!(
-                "{} holds an AWS secret access key (`{}`, 40 characters{why})",
-                subject(),
-                matchers::preview(key_found)
-            ),
+            concat(&[
+                &subject(),
+                " holds an AWS secret access key (`",
+                &matchers::preview(key_found),
+                "`, 40 characters",
+                why,
+                ")",
+            ]),
         ));
     }
 
@@ -405,51 +357,74 @@ fn check_string(
     // for a candidate, as most strings are neither).
     let plain = || !matchers::contains_reference(text) && !matchers::is_placeholder(trimmed);
     if found.is_empty() {
-        if let Some(kind) = info.and_then(|i| i.secret) {
+        if let Some(kind) = context_name.and_then(keys::secret_kind) {
             // A field whose name says it is secret, holding a plain value
             // (array items take the array's name: `"ApiKeys": ["..."]`).
             if !matchers::is_arn(trimmed) && plain() {
                 found.push((
                     SECRET_NAMED_FIELD,
-                    format!(
-                        "{} holds a hard-coded {} (`{}`)",
-                        subject(),
+                    concat(&[
+                        &subject(),
+                        " holds a hard-coded ",
                         kind.noun(),
-                        matchers::preview(trimmed)
-                    ),
+                        " (`",
+                        &matchers::preview(trimmed),
+                        "`)",
+                    ]),
                 ));
             }
-        } else if !info.is_some_and(|i| i.non_secret_context)
-            && let Some(entropy) = high_entropy(config, text)
+        } else if let Some(entropy) = high_entropy(config, text)
+            && !context_name.is_some_and(keys::is_non_secret_context)
             && plain()
         {
             // Finally: random-looking strings.
             found.push((
                 HIGH_ENTROPY,
-                format!(
-                    "{} holds a random-looking string (`{}`, {} characters, {} bits of entropy per character) that may be a secret",
-                    subject(),
-                    matchers::preview(text),
-                    text.len(),
-                    one_decimal(entropy),
-                ),
+                concat(&[
+                    &subject(),
+                    " holds a random-looking string (`",
+                    &matchers::preview(text),
+                    "`, ",
+                    &decimal(text.len() as u64),
+                    " characters, ",
+                    &one_decimal(entropy),
+                    " bits of entropy per character) that may be a secret",
+                ]),
             ));
         }
     }
 
     if found.is_empty() {
-        return Vec::new();
+        return;
     }
-    let resource = cloudformation_resource(pointer);
-    found
-        .into_iter()
-        .map(|(rule, message)| Hit {
+    let mut location = Some((path.pointer(), cloudformation_resource(path)));
+    let count = found.len();
+    for (i, (rule, message)) in found.into_iter().enumerate() {
+        // The last hit takes the pointer and resource; the others copy them.
+        let (pointer, resource) = if i + 1 == count {
+            location.take()
+        } else {
+            location.clone()
+        }
+        .unwrap_or_default();
+        hits.push(Hit {
             rule,
             message,
-            pointer: pointer.to_owned(),
-            resource: resource.clone(),
-        })
-        .collect()
+            pointer,
+            resource,
+        });
+    }
+}
+
+/// The CloudFormation logical id a value falls under: `MyBucket` for
+/// `/Resources/MyBucket/...` (anything below the resource itself).
+fn cloudformation_resource(path: &Path<'_>) -> Option<String> {
+    match path.segments() {
+        [Segment::Key("Resources"), id, _, ..] => {
+            Some(segment_text(*id).into_owned()).filter(|id| !id.is_empty())
+        }
+        _ => None,
+    }
 }
 
 /// The entropy of `text` if the high-entropy rule reports it.
@@ -462,22 +437,34 @@ fn high_entropy(config: &Config, text: &str) -> Option<f64> {
     // with both letters and digits: words and numbers are not secrets.
     let mut has_digit = false;
     let mut has_letter = false;
+    // The distinct bytes (all below 128).
+    let mut seen = [0_u64; 2];
     for b in text.bytes() {
         if !b.is_ascii_graphic() {
             return None;
         }
         has_digit |= b.is_ascii_digit();
         has_letter |= b.is_ascii_alphabetic();
+        if let Some(bits) = seen.get_mut(usize::from(b >> 6)) {
+            *bits |= 1 << (b & 63);
+        }
     }
-    if !has_digit || !has_letter || matchers::is_arn(text) || matchers::is_benign_shape(text) {
+    if !has_digit || !has_letter || matchers::is_arn(text) {
         return None;
     }
-    let entropy = matchers::shannon_entropy(text);
     let threshold = if matchers::is_hex(text) {
         config.min_hex_entropy()
     } else {
         config.min_entropy
     };
+    // The entropy is at most log2(number of distinct bytes): when even that
+    // is below the threshold (with a margin far above rounding errors), the
+    // shape checks and the entropy itself are not needed.
+    let distinct: u32 = seen.iter().map(|bits| bits.count_ones()).sum();
+    if f64::from(distinct).log2() + 1e-9 < threshold || matchers::is_benign_shape(text) {
+        return None;
+    }
+    let entropy = matchers::shannon_entropy(text);
     (entropy >= threshold).then_some(entropy)
 }
 
@@ -487,24 +474,54 @@ fn one_decimal(x: f64) -> String {
     // Entropy is 0..=8 bits per character, so the cast cannot truncate.
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let tenths = (x * 10.0).round().max(0.0) as u64;
-    format!("{}.{}", tenths / 10, tenths % 10)
+    concat(&[&decimal(tenths / 10), ".", &decimal(tenths % 10)])
+}
+
+/// `n` in decimal, without `format!`.
+fn decimal(mut n: u64) -> String {
+    let mut digits = Vec::with_capacity(20);
+    loop {
+        // `n % 10` is a single digit.
+        #[allow(clippy::cast_possible_truncation)]
+        digits.push(b'0' + (n % 10) as u8);
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    digits.reverse();
+    String::from_utf8(digits).unwrap_or_default()
+}
+
+/// The concatenation of `parts`.
+fn concat(parts: &[&str]) -> String {
+    let mut out = String::with_capacity(parts.iter().map(|part| part.len()).sum());
+    for part in parts {
+        out.push_str(part);
+    }
+    out
 }
 
 /// The key of the nearest enclosing object member, for array items
-/// (`/Resources/X/Properties/ApiKeys/0` → `ApiKeys`).
-fn nearest_key(pointer: &str) -> Option<String> {
-    pointer
-        .strip_prefix('/')?
-        .rsplit('/')
-        .find(|token| token.is_empty() || !token.bytes().all(|b| b.is_ascii_digit()))
-        .map(palisade_plugin_sdk::json::unescape_token)
+/// (`/Resources/X/Properties/ApiKeys/0` → `ApiKeys`). Keys made of digits
+/// only are passed over, like array indices.
+fn nearest_key<'d>(path: &Path<'d>) -> Option<&'d str> {
+    path.segments()
+        .iter()
+        .rev()
+        .find_map(|segment| match segment {
+            Segment::Key(key) if key.is_empty() || !key.bytes().all(|b| b.is_ascii_digit()) => {
+                Some(*key)
+            }
+            _ => None,
+        })
 }
 
 /// How a message names the value: `` `DbPassword` ``, or its pointer.
-fn describe_subject(name: Option<&str>, pointer: &str) -> String {
+fn describe_subject(name: Option<&str>, path: &Path<'_>) -> String {
     match name {
-        Some(name) => format!("`{name}`"),
-        None if pointer.is_empty() => "the document".to_owned(),
-        None => format!("the value at `{pointer}`"),
+        Some(name) => concat(&["`", name, "`"]),
+        None if path.is_empty() => "the document".to_owned(),
+        None => concat(&["the value at `", &path.pointer(), "`"]),
     }
 }

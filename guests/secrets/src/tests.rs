@@ -9,8 +9,14 @@ use palisade_plugin_sdk::{FactValue, Input, InputKind, Plugin};
 use crate::Secrets;
 use crate::scan::{
     AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, Config, HIGH_ENTROPY, Hit, PRIVATE_KEY,
-    SECRET_NAMED_FIELD, scan,
+    SECRET_NAMED_FIELD,
 };
+
+/// Scans a `serde_json::Value` (member order kept) as the plugin scans the
+/// document text it receives.
+fn scan(doc: &Value, config: &Config) -> Vec<Hit> {
+    crate::scan::scan(&doc.clone().into(), config)
+}
 
 const KEY_ID: &str = "AKIAIOSFODNN7EXAMPLE";
 const SECRET_KEY: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
@@ -28,7 +34,7 @@ fn summary(doc: &Value) -> Vec<(&'static str, String)> {
 fn evaluate(doc: &Value, settings: Value) -> Result<palisade_plugin_sdk::Evaluation, String> {
     Secrets::evaluate(&Input {
         kind: InputKind::Deployment,
-        document: doc.clone(),
+        document: doc.clone().into(),
         settings,
         now: "2025-01-01T00:00:00Z".into(),
     })
@@ -568,7 +574,7 @@ fn request_credential_headers_are_not_secrets() {
     });
     let input = Input {
         kind: InputKind::Request,
-        document: request.clone(),
+        document: request.clone().into(),
         settings: json!({}),
         now: "2025-01-01T00:00:00Z".into(),
     };
@@ -613,4 +619,31 @@ fn large_benign_template_has_no_findings() {
     }
     let template = json!({"AWSTemplateFormatVersion": "2010-09-09", "Resources": resources});
     assert_eq!(hits(&template), []);
+}
+
+#[test]
+fn repeated_keys_are_all_scanned() {
+    // A JSON parser keeps only the last `password`; the first one is still
+    // written in the file, so both are reported, in document order.
+    let text = r#"{"db": {"password": "first-secret-value", "password": "second-secret-value"}}"#;
+    let document = palisade_plugin_sdk::json::Document::parse(text).unwrap();
+    let found: Vec<_> = crate::scan::scan(&document, &Config::default())
+        .into_iter()
+        .map(|h| (h.rule, h.pointer, h.message))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (
+                SECRET_NAMED_FIELD,
+                "/db/password".to_owned(),
+                "`password` holds a hard-coded password (`firs…`)".to_owned()
+            ),
+            (
+                SECRET_NAMED_FIELD,
+                "/db/password".to_owned(),
+                "`password` holds a hard-coded password (`seco…`)".to_owned()
+            ),
+        ]
+    );
 }
