@@ -219,19 +219,27 @@ impl Scope {
     }
 }
 
-type SliceKey = (EntityUid, EntityTypeName, EntityTypeName);
+/// Cached slices by action, then principal type, then resource type (nested
+/// so that a lookup borrows the request's names instead of cloning them).
+type SliceCache =
+    HashMap<EntityUid, HashMap<EntityTypeName, HashMap<EntityTypeName, Arc<PolicySet>>>>;
 
 /// The scope index of a policy set.
 pub(crate) struct PolicyIndex {
     policies: Vec<(Policy, Scope)>,
     by_action: HashMap<EntityUid, Vec<usize>>,
     any_action: Vec<usize>,
-    slices: RwLock<HashMap<SliceKey, Arc<PolicySet>>>,
+    /// Small sets are evaluated whole: slicing them saves nothing.
+    whole: Option<Arc<PolicySet>>,
+    slices: RwLock<(usize, SliceCache)>,
 }
 
 /// Slices are cached per (action, principal type, resource type); past this
 /// many distinct keys new slices are built per request instead.
 const MAX_CACHED_SLICES: usize = 4096;
+
+/// Up to this many policies, a request evaluates the whole set.
+const SLICE_FROM: usize = 16;
 
 impl PolicyIndex {
     pub(crate) fn new(set: &PolicySet) -> PolicyIndex {
@@ -253,11 +261,13 @@ impl PolicyIndex {
             }
             policies.push((policy.clone(), scope));
         }
+        let whole = (policies.len() <= SLICE_FROM).then(|| Arc::new(set.clone()));
         PolicyIndex {
             policies,
             by_action,
             any_action,
-            slices: RwLock::new(HashMap::new()),
+            whole,
+            slices: RwLock::new((0, HashMap::new())),
         }
     }
 
@@ -271,10 +281,16 @@ impl PolicyIndex {
         entities: &Entities,
         cacheable: bool,
     ) -> Arc<PolicySet> {
-        let key = (action.clone(), principal.clone(), resource.clone());
+        if let Some(whole) = &self.whole {
+            return Arc::clone(whole);
+        }
         if cacheable
             && let Ok(cache) = self.slices.read()
-            && let Some(s) = cache.get(&key)
+            && let Some(s) = cache
+                .1
+                .get(action)
+                .and_then(|m| m.get(principal))
+                .and_then(|m| m.get(resource))
         {
             return Arc::clone(s);
         }
@@ -301,9 +317,16 @@ impl PolicyIndex {
         let set = Arc::new(PolicySet::from_policies(chosen).unwrap_or_default());
         if cacheable
             && let Ok(mut cache) = self.slices.write()
-            && cache.len() < MAX_CACHED_SLICES
+            && cache.0 < MAX_CACHED_SLICES
         {
-            cache.insert(key, Arc::clone(&set));
+            cache.0 += 1;
+            cache
+                .1
+                .entry(action.clone())
+                .or_default()
+                .entry(principal.clone())
+                .or_default()
+                .insert(resource.clone(), Arc::clone(&set));
         }
         set
     }

@@ -158,7 +158,7 @@ proptest! {
 
     #[test]
     fn index_gives_exactly_cedars_answers(
-        policies in prop::collection::vec(policy(), 0..40),
+        policies in prop::collection::vec(policy(), 0..64),
         user_groups in prop::collection::vec(prop::collection::vec(0..2usize, 0..3), USERS.len()),
         doc_in_folder in prop::collection::vec(any::<bool>(), RESOURCES.len()),
         requests in prop::collection::vec(
