@@ -136,3 +136,31 @@ impl BundleSource for AdHocSource {
         None
     }
 }
+
+/// `--now`, or the system clock; prints the error and gives the exit code.
+pub fn now(arg: Option<&str>) -> Result<palisade_engine::Now, u8> {
+    match arg {
+        None => Ok(palisade_engine::Now::system()),
+        Some(s) => palisade_engine::Now::parse(s).map_err(|e| {
+            crate::output::error(&format!("--now: {e}"));
+            crate::exit::ERROR
+        }),
+    }
+}
+
+/// The engine and the bundle `spec` names; prints any error and gives the
+/// exit code.
+pub fn engine_and_bundle(spec: &str) -> Result<(Engine, Bundle), u8> {
+    let engine = engine().map_err(|e| {
+        crate::output::error(&e);
+        crate::exit::ERROR
+    })?;
+    let bundle = load_bundle(&engine, spec).map_err(|e| {
+        match e {
+            LoadError::Usage(m) => crate::output::error(&m),
+            LoadError::Bundle(b) => crate::output::bundle_error(&b),
+        }
+        crate::exit::ERROR
+    })?;
+    Ok((engine, bundle))
+}

@@ -4,7 +4,7 @@ use crate::cli::{AuthorizeArgs, Format};
 use crate::exit;
 use crate::output;
 use crate::source::{self, AdHocSource, LoadError};
-use palisade_engine::{AuthorizationRequest, Now};
+use palisade_engine::AuthorizationRequest;
 use std::io::Read as _;
 use std::path::Path;
 
@@ -47,15 +47,9 @@ fn request(args: &AuthorizeArgs) -> Result<AuthorizationRequest, String> {
 }
 
 pub fn execute(args: &AuthorizeArgs) -> u8 {
-    let now = match &args.now {
-        Some(s) => match Now::parse(s) {
-            Ok(n) => n,
-            Err(e) => {
-                output::error(&format!("--now: {e}"));
-                return exit::ERROR;
-            }
-        },
-        None => Now::system(),
+    let now = match source::now(args.now.as_deref()) {
+        Ok(n) => n,
+        Err(code) => return code,
     };
     let req = match request(args) {
         Ok(r) => r,

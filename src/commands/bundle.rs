@@ -2,24 +2,13 @@
 
 use crate::cli::{BundleCommand, Format};
 use crate::exit;
-use crate::output;
-use crate::source::{self, LoadError};
+use crate::source;
 use palisade_engine::Bundle;
 use serde_json::json;
 use std::fmt::Write as _;
 
 fn load(spec: &str) -> Result<Bundle, u8> {
-    let engine = source::engine().map_err(|e| {
-        output::error(&e);
-        exit::ERROR
-    })?;
-    source::load_bundle(&engine, spec).map_err(|e| {
-        match e {
-            LoadError::Usage(m) => output::error(&m),
-            LoadError::Bundle(b) => output::bundle_error(&b),
-        }
-        exit::ERROR
-    })
+    source::engine_and_bundle(spec).map(|(_, bundle)| bundle)
 }
 
 pub fn execute(cmd: &BundleCommand) -> u8 {

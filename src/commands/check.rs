@@ -3,10 +3,8 @@
 use crate::cli::{CheckArgs, CheckFormat};
 use crate::exit;
 use crate::output;
-use crate::source::{self, LoadError};
-use palisade_engine::{
-    CheckOptions, Decision, Document, DocumentFormat, Now, cedar_policy::EntityUid,
-};
+use crate::source;
+use palisade_engine::{CheckOptions, Decision, Document, DocumentFormat, cedar_policy::EntityUid};
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -57,15 +55,9 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 pub fn execute(args: &CheckArgs) -> u8 {
-    let now = match &args.now {
-        Some(s) => match Now::parse(s) {
-            Ok(n) => n,
-            Err(e) => {
-                output::error(&format!("--now: {e}"));
-                return exit::ERROR;
-            }
-        },
-        None => Now::system(),
+    let now = match source::now(args.now.as_deref()) {
+        Ok(n) => n,
+        Err(code) => return code,
     };
     let principal = match EntityUid::from_str(&args.principal) {
         Ok(p) => p,
@@ -85,23 +77,9 @@ pub fn execute(args: &CheckArgs) -> u8 {
             return exit::ERROR;
         }
     };
-    let engine = match source::engine() {
-        Ok(e) => e,
-        Err(e) => {
-            output::error(&e);
-            return exit::ERROR;
-        }
-    };
-    let bundle = match source::load_bundle(&engine, &args.bundle) {
-        Ok(b) => b,
-        Err(LoadError::Usage(e)) => {
-            output::error(&e);
-            return exit::ERROR;
-        }
-        Err(LoadError::Bundle(e)) => {
-            output::bundle_error(&e);
-            return exit::ERROR;
-        }
+    let (engine, bundle) = match source::engine_and_bundle(&args.bundle) {
+        Ok(eb) => eb,
+        Err(code) => return code,
     };
 
     // Parse every file; a file that does not parse is reported and the

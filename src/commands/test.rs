@@ -24,7 +24,7 @@
 
 use crate::exit;
 use crate::output;
-use crate::source::{self, LoadError};
+use crate::source;
 use palisade_engine::{
     Bundle, CheckOptions, Document, Engine, Now, Severity, cedar_policy::EntityUid,
 };
@@ -65,23 +65,9 @@ enum Expect {
 const DEFAULT_NOW: &str = "2026-01-01T00:00:00Z";
 
 pub fn execute(bundle_dir: &str) -> u8 {
-    let engine = match source::engine() {
-        Ok(e) => e,
-        Err(e) => {
-            output::error(&e);
-            return exit::ERROR;
-        }
-    };
-    let bundle = match source::load_bundle(&engine, bundle_dir) {
-        Ok(b) => b,
-        Err(LoadError::Usage(e)) => {
-            output::error(&e);
-            return exit::ERROR;
-        }
-        Err(LoadError::Bundle(e)) => {
-            output::bundle_error(&e);
-            return exit::ERROR;
-        }
+    let (engine, bundle) = match source::engine_and_bundle(bundle_dir) {
+        Ok(eb) => eb,
+        Err(code) => return code,
     };
     let dir = Path::new(bundle_dir).join("tests");
     let mut files: Vec<_> = match std::fs::read_dir(&dir) {
