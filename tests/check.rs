@@ -459,3 +459,48 @@ fn junit_has_a_case_per_rule_and_resource_and_fails_only_from_fail_on() {
         "the secure file passes: {xml}"
     );
 }
+
+#[test]
+fn serverless_framework_functions_inherit_provider_settings_and_are_checked() {
+    let cache = tempfile::tempdir().unwrap();
+    let (code, v) = check_json(
+        &root().join("examples/serverless/insecure.yml"),
+        &[],
+        cache.path(),
+    );
+    assert_eq!(code, 1, "{v}");
+    let found = rules(&v);
+    for expected in [
+        ("auth.function-url-public", "GetOrderLambdaFunctionUrl"),
+        ("patch.deprecated-runtime", "GetOrderLambdaFunction"),
+        ("patch.deprecated-runtime", "ListOrdersLambdaFunction"),
+        ("enc.sqs-unencrypted", "OrdersQueue"),
+        ("secrets.secret-named-field", ""),
+    ] {
+        assert!(
+            found.contains(&(expected.0.to_owned(), expected.1.to_owned())),
+            "missing {expected:?} in {found:?}"
+        );
+    }
+    let findings = v["findings"].as_array().unwrap();
+    let url = findings
+        .iter()
+        .find(|f| f["rule_id"] == "auth.function-url-public")
+        .unwrap();
+    assert_eq!(url["line"], 20);
+    let secret = findings
+        .iter()
+        .find(|f| f["rule_id"] == "secrets.secret-named-field")
+        .unwrap();
+    assert_eq!(
+        secret["line"], 9,
+        "the plaintext Stripe key, not the ${{ssm:...}} reference: {secret}"
+    );
+    assert_eq!(
+        findings
+            .iter()
+            .filter(|f| f["rule_id"] == "secrets.secret-named-field")
+            .count(),
+        1
+    );
+}

@@ -29,12 +29,111 @@ pub(crate) struct Resource {
 /// The resources of a document, in document order.
 pub(crate) fn resources(doc: &Document) -> Vec<Resource> {
     match doc.format {
-        DocumentFormat::CloudFormation => cloudformation(&doc.value),
+        DocumentFormat::CloudFormation => cloudformation(&doc.value, "/Resources"),
+        DocumentFormat::ServerlessFramework => serverless(&doc.value),
         _ => Vec::new(),
     }
 }
 
-fn cloudformation(template: &Value) -> Vec<Resource> {
+fn escape(token: &str) -> String {
+    token.replace('~', "~0").replace('/', "~1")
+}
+
+/// Serverless Framework: each function becomes the `AWS::Lambda::Function`
+/// (and `AWS::Lambda::Url`) the framework would generate, with provider
+/// settings inherited; `resources.Resources` is plain CloudFormation.
+/// Unresolved `${...}` variables stay as they are.
+fn serverless(doc: &Value) -> Vec<Resource> {
+    let provider = doc.get("provider").and_then(Value::as_object);
+    let from_provider = |key: &str| provider.and_then(|p| p.get(key)).cloned();
+    let mut out = Vec::new();
+    if let Some(functions) = doc.get("functions").and_then(Value::as_object) {
+        for (name, f) in functions {
+            let own = |key: &str| f.get(key).cloned();
+            let mut props = Map::new();
+            if let Some(runtime) = own("runtime").or_else(|| from_provider("runtime")) {
+                props.insert("Runtime".into(), runtime);
+            }
+            let mut env = Map::new();
+            for source in [from_provider("environment"), own("environment")]
+                .into_iter()
+                .flatten()
+            {
+                if let Value::Object(vars) = source {
+                    env.extend(vars);
+                }
+            }
+            if !env.is_empty() {
+                props.insert(
+                    "Environment".into(),
+                    serde_json::json!({ "Variables": env }),
+                );
+            }
+            if let Some(key) = own("kmsKeyArn").or_else(|| from_provider("kmsKeyArn")) {
+                props.insert("KmsKeyArn".into(), key);
+            }
+            if let Some(n) = own("reservedConcurrency") {
+                props.insert("ReservedConcurrentExecutions".into(), n);
+            }
+            let tracing = provider
+                .and_then(|p| p.get("tracing"))
+                .and_then(|t| t.get("lambda"))
+                .cloned()
+                .or_else(|| own("tracing"));
+            if matches!(tracing, Some(Value::Bool(true)))
+                || tracing.as_ref().and_then(Value::as_str) == Some("Active")
+            {
+                props.insert(
+                    "TracingConfig".into(),
+                    serde_json::json!({ "Mode": "Active" }),
+                );
+            }
+            let pointer = format!("/functions/{}", escape(name));
+            let logical = logical_id(name);
+            if let Some(url) = own("url") {
+                let iam = url.get("authorizer").and_then(Value::as_str) == Some("aws_iam");
+                if url != Value::Bool(false) {
+                    out.push(Resource {
+                        logical_id: format!("{logical}LambdaFunctionUrl"),
+                        kind: "AWS::Lambda::Url".into(),
+                        properties: serde_json::json!({
+                            "AuthType": if iam { "AWS_IAM" } else { "NONE" },
+                            "TargetFunctionArn": format!("{logical}LambdaFunction"),
+                        }),
+                        pointer: format!("{pointer}/url"),
+                    });
+                }
+            }
+            out.push(Resource {
+                logical_id: format!("{logical}LambdaFunction"),
+                kind: "AWS::Lambda::Function".into(),
+                properties: Value::Object(props),
+                pointer,
+            });
+        }
+    }
+    if let Some(resources) = doc.get("resources") {
+        out.extend(cloudformation(resources, "/resources/Resources"));
+    }
+    out
+}
+
+/// The logical id the Serverless Framework gives a function: its name with
+/// the first letter upper-cased, `-` as `Dash` and `_` as `Underscore`.
+fn logical_id(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        match c {
+            '-' => out.push_str("Dash"),
+            '_' => out.push_str("Underscore"),
+            c if i == 0 => out.extend(c.to_uppercase()),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn cloudformation(template: &Value, base: &str) -> Vec<Resource> {
     let Some(resources) = template.get("Resources").and_then(Value::as_object) else {
         return Vec::new();
     };
@@ -66,7 +165,7 @@ fn cloudformation(template: &Value) -> Vec<Resource> {
             logical_id: id.clone(),
             kind: kind.to_owned(),
             properties,
-            pointer: format!("/Resources/{}", id.replace('~', "~0").replace('/', "~1")),
+            pointer: format!("{base}/{}", escape(id)),
         });
     }
     out
@@ -182,6 +281,38 @@ mod tests {
         );
         assert_eq!(uid(&r[0]).to_string(), r#"AWS::Serverless::Function::"F""#);
         assert_eq!(r[1].pointer, "/Resources/Q");
+    }
+
+    #[test]
+    fn serverless_functions_inherit_provider_settings() {
+        let doc = Document::parse(
+            "serverless.yml",
+            "service: orders\nprovider:\n  name: aws\n  runtime: nodejs16.x\n  environment:\n    STAGE: ${sls:stage}\n  tracing:\n    lambda: true\nfunctions:\n  get-order:\n    handler: h.get\n    url: true\n    environment:\n      DB_PASSWORD: ${ssm:/orders/db}\n  list_orders:\n    handler: h.list\n    runtime: nodejs22.x\n    reservedConcurrency: 5\n    url:\n      authorizer: aws_iam\nresources:\n  Resources:\n    Queue:\n      Type: AWS::SQS::Queue\n",
+        )
+        .unwrap();
+        let r = resources(&doc);
+        let ids: Vec<&str> = r.iter().map(|r| r.logical_id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "GetDashorderLambdaFunctionUrl",
+                "GetDashorderLambdaFunction",
+                "ListUnderscoreordersLambdaFunctionUrl",
+                "ListUnderscoreordersLambdaFunction",
+                "Queue"
+            ]
+        );
+        assert_eq!(r[0].properties["AuthType"], "NONE");
+        assert_eq!(r[2].properties["AuthType"], "AWS_IAM");
+        assert_eq!(
+            r[1].properties,
+            json!({"Runtime": "nodejs16.x", "Environment": {"Variables": {"STAGE": "${sls:stage}", "DB_PASSWORD": "${ssm:/orders/db}"}}, "TracingConfig": {"Mode": "Active"}})
+        );
+        assert_eq!(r[3].properties["Runtime"], "nodejs22.x");
+        assert_eq!(r[3].properties["ReservedConcurrentExecutions"], 5);
+        assert_eq!(r[1].pointer, "/functions/get-order");
+        assert_eq!(doc.line_of(&r[1].pointer), Some(10));
+        assert_eq!(r[4].pointer, "/resources/Resources/Queue");
     }
 
     #[test]
