@@ -11,23 +11,9 @@
 
 use cedar_policy::{Authorizer, Context, Request};
 use criterion::{Criterion, criterion_group, criterion_main};
-use palisade_engine::{AuthorizationRequest, BundleSource, Engine, Now};
+use palisade_engine::{AuthorizationRequest, Engine, MemorySource, Now};
 use std::collections::BTreeMap;
 use std::hint::black_box;
-
-struct MemSource(BTreeMap<String, Vec<u8>>);
-
-impl BundleSource for MemSource {
-    fn describe(&self) -> String {
-        "bench".into()
-    }
-    fn read(&self, path: &str) -> Result<Vec<u8>, String> {
-        self.0.get(path).cloned().ok_or_else(|| path.to_owned())
-    }
-    fn list_dir(&self, _: &str) -> Option<Vec<String>> {
-        None
-    }
-}
 
 /// `n` policies over `actions` actions and `types` resource types, with
 /// realistic conditions: attributes, `in` groups, `has`, `like`, context.
@@ -87,7 +73,13 @@ fn bench_set(c: &mut Criterion, label: &str, n: usize, actions: usize, types: us
     );
     files.insert("e.json".to_string(), entities(types).into_bytes());
     let engine = Engine::new().unwrap();
-    let bundle = engine.load_bundle_from(&MemSource(files)).unwrap();
+    let bundle = engine
+        .load_bundle_from(
+            &files
+                .into_iter()
+                .fold(MemorySource::new("memory"), |s, (p, b)| s.file(p, b)),
+        )
+        .unwrap();
     let context = serde_json::json!({"mfa": true, "ip_risk": 10});
     let action = format!("Action::\"a{}\"", (actions / 2).min(actions - 1));
     let resource = format!("T{}::\"r1\"", (types / 2).min(types - 1));

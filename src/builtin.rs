@@ -1,7 +1,7 @@
 //! Bundles embedded in the binary, so `palisade check` works with no files
 //! around it: `--bundle builtin:NAME`.
 
-use palisade_engine::EmbeddedSource;
+use palisade_engine::MemorySource;
 
 macro_rules! embed {
     ($dir:literal: $($file:literal),+ $(,)?) => {
@@ -27,11 +27,15 @@ pub const SERVERLESS_BASELINE: &[(&str, &[u8])] = embed!("serverless-baseline":
 pub const NAMES: &[&str] = &["serverless-baseline"];
 
 /// A built-in bundle by name.
-pub fn source(name: &str) -> Option<EmbeddedSource> {
-    match name {
-        "serverless-baseline" => Some(EmbeddedSource::new(name, SERVERLESS_BASELINE)),
-        _ => None,
-    }
+pub fn source(name: &str) -> Option<MemorySource> {
+    let files = match name {
+        "serverless-baseline" => SERVERLESS_BASELINE,
+        _ => return None,
+    };
+    Some(files.iter().fold(
+        MemorySource::new(format!("builtin:{name}")),
+        |s, (path, bytes)| s.file(*path, *bytes),
+    ))
 }
 
 #[cfg(test)]

@@ -86,28 +86,6 @@ pub struct AuthorizeArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum SeverityArg {
-    Info,
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl SeverityArg {
-    pub fn severity(self) -> palisade_engine::Severity {
-        use palisade_engine::Severity as S;
-        match self {
-            SeverityArg::Info => S::Info,
-            SeverityArg::Low => S::Low,
-            SeverityArg::Medium => S::Medium,
-            SeverityArg::High => S::High,
-            SeverityArg::Critical => S::Critical,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum CheckFormat {
     /// For people: grouped by file and resource, with fixes.
     Human,
@@ -136,8 +114,8 @@ pub struct CheckArgs {
     pub format: CheckFormat,
     /// Findings from this severity up fail the run (exit 1); all findings
     /// are reported whatever this says.
-    #[arg(long, value_enum, default_value_t = SeverityArg::High, value_name = "SEVERITY")]
-    pub fail_on: SeverityArg,
+    #[arg(long, default_value = "high", value_name = "SEVERITY")]
+    pub fail_on: palisade_engine::Severity,
     /// Write the report to FILE instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,

@@ -1,7 +1,6 @@
 //! Where bundles come from on the command line, and the engine the CLI uses.
 
-use palisade_engine::{Bundle, BundleError, BundleSource, DirSource, Engine};
-use std::collections::BTreeMap;
+use palisade_engine::{Bundle, BundleError, DirSource, Engine, MemorySource};
 use std::path::{Path, PathBuf};
 
 /// The compiled-plugin cache: `$PALISADE_CACHE_DIR`, else
@@ -61,80 +60,56 @@ pub enum LoadError {
     Bundle(BundleError),
 }
 
-/// An ad-hoc bundle made of `--policies`, `--schema`, `--entities` files.
-pub struct AdHocSource {
-    files: BTreeMap<String, PathBuf>,
-    manifest: String,
-}
-
-impl AdHocSource {
-    pub fn new(
-        policies: &Path,
-        schema: Option<&Path>,
-        entities: Option<&Path>,
-    ) -> Result<AdHocSource, String> {
-        let mut files = BTreeMap::new();
-        let mut policy_names = Vec::new();
-        if policies.is_dir() {
-            let mut list: Vec<PathBuf> = std::fs::read_dir(policies)
-                .map_err(|e| format!("cannot read `{}`: {e}", policies.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "cedar"))
-                .collect();
-            list.sort();
-            if list.is_empty() {
-                return Err(format!("`{}` holds no .cedar files", policies.display()));
-            }
-            for p in list {
-                let name = p.display().to_string();
-                policy_names.push(name.clone());
-                files.insert(name, p);
-            }
-        } else if policies.is_file() {
-            let name = policies.display().to_string();
-            policy_names.push(name.clone());
-            files.insert(name, policies.to_owned());
-        } else {
-            return Err(format!("`{}` does not exist", policies.display()));
+/// An ad-hoc bundle made of `--policies`, `--schema`, `--entities` files,
+/// with a manifest that lists them.
+pub fn ad_hoc_bundle(
+    policies: &Path,
+    schema: Option<&Path>,
+    entities: Option<&Path>,
+) -> Result<MemorySource, String> {
+    let policy_files: Vec<PathBuf> = if policies.is_dir() {
+        let mut list: Vec<PathBuf> = std::fs::read_dir(policies)
+            .map_err(|e| format!("cannot read `{}`: {e}", policies.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "cedar"))
+            .collect();
+        list.sort();
+        if list.is_empty() {
+            return Err(format!("`{}` holds no .cedar files", policies.display()));
         }
-        let quote = |s: &str| serde_json::Value::String(s.to_owned()).to_string();
-        let mut manifest = String::from("[bundle]\nname = \"ad-hoc\"\nversion = \"0\"\n[cedar]\n");
-        manifest.push_str(&format!(
-            "policies = [{}]\n",
-            policy_names
-                .iter()
-                .map(|n| quote(n))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-        for (key, path) in [("schema", schema), ("entities", entities)] {
-            if let Some(p) = path {
-                let name = p.display().to_string();
-                manifest.push_str(&format!("{key} = {}\n", quote(&name)));
-                files.insert(name, p.to_owned());
-            }
+        list
+    } else if policies.is_file() {
+        vec![policies.to_owned()]
+    } else {
+        return Err(format!("`{}` does not exist", policies.display()));
+    };
+    let quote = |p: &Path| serde_json::Value::String(p.display().to_string()).to_string();
+    let mut manifest = String::from("[bundle]\nname = \"ad-hoc\"\nversion = \"0\"\n[cedar]\n");
+    manifest.push_str(&format!(
+        "policies = [{}]\n",
+        policy_files
+            .iter()
+            .map(|p| quote(p))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    for (key, path) in [("schema", schema), ("entities", entities)] {
+        if let Some(p) = path {
+            manifest.push_str(&format!("{key} = {}\n", quote(p)));
         }
-        Ok(AdHocSource { files, manifest })
     }
-}
-
-impl BundleSource for AdHocSource {
-    fn describe(&self) -> String {
-        "command-line policies".into()
+    let mut source = MemorySource::new("command-line policies")
+        .file(palisade_engine::MANIFEST_FILE, manifest.into_bytes());
+    for p in policy_files
+        .iter()
+        .map(PathBuf::as_path)
+        .chain(schema)
+        .chain(entities)
+    {
+        let bytes = std::fs::read(p).map_err(|e| format!("cannot read `{}`: {e}", p.display()))?;
+        source = source.file(p.display().to_string(), bytes);
     }
-    fn read(&self, path: &str) -> Result<Vec<u8>, String> {
-        if path == palisade_engine::MANIFEST_FILE {
-            return Ok(self.manifest.clone().into_bytes());
-        }
-        let real = self
-            .files
-            .get(path)
-            .ok_or_else(|| format!("`{path}` is not part of the request"))?;
-        std::fs::read(real).map_err(|e| format!("cannot read `{path}`: {e}"))
-    }
-    fn list_dir(&self, _path: &str) -> Option<Vec<String>> {
-        None
-    }
+    Ok(source)
 }
 
 /// `--now`, or the system clock; prints the error and gives the exit code.

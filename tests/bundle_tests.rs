@@ -8,20 +8,14 @@
     missing_docs
 )] // test code: a panic is a failure report
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use common::{palisade, root};
+use std::path::Path;
+use std::process::Output;
 
 fn palisade_test(bundle: &Path, cache: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args(["test", bundle.to_str().unwrap()])
-        .env("PALISADE_CACHE_DIR", cache)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
+    palisade(&["test", bundle.to_str().unwrap()], cache)
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -8,25 +8,15 @@
     missing_docs
 )] // test code: a panic is a failure report
 
+mod common;
+
+use common::{palisade, root};
 use std::collections::BTreeSet;
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 
 const NOW: &str = "2026-11-29T00:00:00Z";
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn palisade(args: &[&str], cache: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args(args)
-        .env("PALISADE_CACHE_DIR", cache)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
-}
 
 fn check_json(path: &Path, extra: &[&str], cache: &Path) -> (i32, serde_json::Value) {
     let mut args = vec![

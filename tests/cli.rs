@@ -8,28 +8,13 @@
     missing_docs
 )] // test code: a panic is a failure report
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use common::{palisade, root, text};
+use std::path::{Path, PathBuf};
 
 fn example() -> PathBuf {
     root().join("examples/authz")
-}
-
-fn palisade(args: &[&str], cache: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args(args)
-        .env("PALISADE_CACHE_DIR", cache)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run palisade")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 fn authorize_json(request: &str, cache: &Path) -> (i32, serde_json::Value, String) {

@@ -81,32 +81,54 @@ impl BundleSource for DirSource {
     }
 }
 
-/// A bundle embedded in the binary: `(path, bytes)` pairs.
+/// A bundle held in memory: files embedded in a binary (built-in bundles),
+/// fetched over the network, or made by a test.
+///
+/// # Examples
+/// ```
+/// use palisade_engine::{Engine, MemorySource};
+/// let source = MemorySource::new("demo")
+///     .file("palisade.toml", b"[bundle]\nname = \"demo\"\nversion = \"1\"\n[cedar]\npolicies = [\"p.cedar\"]\n".as_slice())
+///     .file("p.cedar", b"permit(principal, action, resource);".to_vec());
+/// let bundle = Engine::new()?.load_bundle_from(&source)?;
+/// assert_eq!(bundle.source(), "demo");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
-pub struct EmbeddedSource {
+pub struct MemorySource {
     name: String,
-    files: BTreeMap<String, &'static [u8]>,
+    files: BTreeMap<String, std::borrow::Cow<'static, [u8]>>,
 }
 
-impl EmbeddedSource {
-    /// A built-in bundle called `name` made of `files`.
-    pub fn new(name: &str, files: &[(&str, &'static [u8])]) -> EmbeddedSource {
-        EmbeddedSource {
-            name: name.to_owned(),
-            files: files.iter().map(|(p, b)| ((*p).to_owned(), *b)).collect(),
+impl MemorySource {
+    /// An empty bundle called `name` in messages (e.g. `builtin:NAME`).
+    pub fn new(name: impl Into<String>) -> MemorySource {
+        MemorySource {
+            name: name.into(),
+            files: BTreeMap::new(),
         }
+    }
+
+    /// Adds a file at `path` (relative to the bundle root, `/`-separated).
+    pub fn file(
+        mut self,
+        path: impl Into<String>,
+        bytes: impl Into<std::borrow::Cow<'static, [u8]>>,
+    ) -> MemorySource {
+        self.files.insert(path.into(), bytes.into());
+        self
     }
 }
 
-impl BundleSource for EmbeddedSource {
+impl BundleSource for MemorySource {
     fn describe(&self) -> String {
-        format!("builtin:{}", self.name)
+        self.name.clone()
     }
     fn read(&self, path: &str) -> Result<Vec<u8>, String> {
         self.files
             .get(path)
             .map(|b| b.to_vec())
-            .ok_or_else(|| format!("`{path}` is not part of builtin:{}", self.name))
+            .ok_or_else(|| format!("`{path}` is not part of {}", self.name))
     }
     fn list_dir(&self, path: &str) -> Option<Vec<String>> {
         let prefix = format!("{}/", path.trim_end_matches('/'));
@@ -242,6 +264,12 @@ impl Bundle {
     /// The plugins, in evaluation order.
     pub fn plugins(&self) -> &[BundlePlugin] {
         &self.plugins
+    }
+    /// The plugins that evaluate inputs of `kind`, in evaluation order.
+    pub fn plugins_for(&self, kind: crate::InputKind) -> impl Iterator<Item = &BundlePlugin> {
+        self.plugins
+            .iter()
+            .filter(move |p| p.metadata().applies_to.contains(&kind))
     }
     /// The bundle's Cedar policy set (all policies, ids as in findings).
     pub fn policy_set(&self) -> &PolicySet {
@@ -540,11 +568,7 @@ pub(crate) fn json_error_offset(
     if e.line() == 0 {
         return None;
     }
-    let start: usize = text
-        .split_inclusive('\n')
-        .take(e.line() - 1)
-        .map(str::len)
-        .sum();
+    let start = crate::error::line_start(text, e.line());
     let off = (start + e.column().saturating_sub(1)).min(text.len());
     Some(off..off)
 }

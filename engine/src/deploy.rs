@@ -8,6 +8,7 @@
 //! TracingConfig`.
 
 use crate::document::{Document, DocumentFormat};
+use crate::policies::{json_to_cedar, known_type};
 use cedar_policy::{Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpression};
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
@@ -192,39 +193,11 @@ fn merge_defaults(defaults: &Value, own: Value) -> Value {
 /// A Cedar entity type for a CloudFormation type (`AWS::Lambda::Function`);
 /// types that are not valid Cedar names become `Resource`.
 pub(crate) fn entity_type(kind: &str) -> EntityTypeName {
-    EntityTypeName::from_str(kind).unwrap_or_else(|_| unreachable_type())
-}
-
-#[expect(
-    clippy::expect_used,
-    reason = "`Resource` is a valid Cedar type name, checked by a unit test"
-)]
-fn unreachable_type() -> EntityTypeName {
-    EntityTypeName::from_str("Resource").expect("valid type name")
+    EntityTypeName::from_str(kind).unwrap_or_else(|_| known_type("Resource"))
 }
 
 pub(crate) fn uid(r: &Resource) -> EntityUid {
     EntityUid::from_type_name_and_id(entity_type(&r.kind), EntityId::new(&r.logical_id))
-}
-
-/// JSON as a Cedar value: numbers that are not 64-bit integers become
-/// strings, nulls are dropped.
-pub(crate) fn to_cedar(v: &Value) -> Option<RestrictedExpression> {
-    Some(match v {
-        Value::Null => return None,
-        Value::Bool(b) => RestrictedExpression::new_bool(*b),
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => RestrictedExpression::new_long(i),
-            None => RestrictedExpression::new_string(n.to_string()),
-        },
-        Value::String(s) => RestrictedExpression::new_string(s.clone()),
-        Value::Array(a) => RestrictedExpression::new_set(a.iter().filter_map(to_cedar)),
-        Value::Object(o) => RestrictedExpression::new_record(
-            o.iter()
-                .filter_map(|(k, v)| Some((k.clone(), to_cedar(v)?))),
-        )
-        .ok()?,
-    })
 }
 
 /// The entities of the resources of one document: attributes `logical_id`,
@@ -246,7 +219,7 @@ pub(crate) fn entities(resources: &[Resource]) -> Vec<Entity> {
             "type".to_owned(),
             RestrictedExpression::new_string(r.kind.clone()),
         );
-        if let Some(p) = to_cedar(&r.properties) {
+        if let Some(p) = json_to_cedar(&r.properties) {
             attrs.insert("properties".to_owned(), p);
         }
         if let Ok(e) = Entity::new(uid, attrs, HashSet::new()) {
@@ -322,6 +295,5 @@ mod tests {
             entity_type("AWS::SNS::Topic").to_string(),
             "AWS::SNS::Topic"
         );
-        assert_eq!(unreachable_type().to_string(), "Resource");
     }
 }

@@ -9,12 +9,8 @@ use crate::manifest::Mode;
 use crate::plugin::{InputKind, PluginHost};
 use crate::request::AuthorizationRequest;
 use crate::time::Now;
-use cedar_policy::{
-    Authorizer, Context, Entities, EntityId, EntityTypeName, EntityUid, Request,
-    RestrictedExpression,
-};
+use cedar_policy::{Authorizer, Context, Entities, EntityUid, Request, RestrictedExpression};
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::sync::Arc;
 
 /// Builds an [`Engine`].
@@ -155,44 +151,8 @@ impl Engine {
         now: Now,
     ) -> Decision {
         let mut acc = Accumulator::new(bundle);
-        for p in bundle
-            .plugins
-            .iter()
-            .filter(|p| p.metadata().applies_to.contains(&kind))
-        {
-            acc.run_plugin(p, kind, document, now);
-        }
+        acc.run_plugins(kind, || document.into(), now);
         acc.finish(None)
-    }
-
-    /// Runs the bundle's deployment plugins on a parsed file and places each
-    /// finding at the file and line its JSON pointer leads to.
-    ///
-    /// # Examples
-    /// ```
-    /// # let dir = tempfile::tempdir()?;
-    /// # std::fs::write(dir.path().join("palisade.toml"), "[bundle]\nname = \"empty\"\nversion = \"1\"\n")?;
-    /// use palisade_engine::{Document, Engine, Now};
-    /// let engine = Engine::new()?;
-    /// let bundle = engine.load_bundle(dir.path())?;
-    /// let doc = Document::parse("template.yaml", "Resources: {}\n")?;
-    /// assert!(engine.check_document(&bundle, &doc, Now::epoch()).is_allowed());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn check_document(
-        &self,
-        bundle: &Bundle,
-        document: &crate::Document,
-        now: Now,
-    ) -> Decision {
-        let text = document.value.to_string();
-        let mut decision = self.evaluate_document(bundle, InputKind::Deployment, &text, now);
-        for f in &mut decision.findings {
-            f.file = Some(document.file.clone());
-            f.line = f.pointer.as_deref().and_then(|p| document.line_of(p));
-        }
-        decision.sort();
-        decision
     }
 
     /// Checks deployment files: for each document, the bundle's deployment
@@ -203,6 +163,18 @@ impl Engine {
     /// facts). Findings carry their file and line. The decision denies when
     /// a finding reaches `options.fail_on`, a plugin fails, or no policy
     /// permits a deployment.
+    ///
+    /// # Examples
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # std::fs::write(dir.path().join("palisade.toml"), "[bundle]\nname = \"empty\"\nversion = \"1\"\n")?;
+    /// use palisade_engine::{CheckOptions, Document, Engine, Now};
+    /// let engine = Engine::new()?;
+    /// let bundle = engine.load_bundle(dir.path())?;
+    /// let doc = Document::parse("template.yaml", "Resources: {}\n")?;
+    /// assert!(engine.check(&bundle, &[doc], &CheckOptions::default(), Now::epoch()).is_allowed());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn check(
         &self,
         bundle: &Bundle,
@@ -211,46 +183,22 @@ impl Engine {
         now: Now,
     ) -> Decision {
         let mut acc = Accumulator::new(bundle);
-        let action = deploy_action();
+        let action = crate::policies::uid("Action", "deploy");
         for doc in documents {
-            let text = doc.value.to_string();
             let first = acc.findings.len();
-            let mut facts = serde_json::Map::new();
-            for p in bundle
-                .plugins
-                .iter()
-                .filter(|p| p.metadata().applies_to.contains(&InputKind::Deployment))
-            {
-                let out = acc.run_plugin(p, InputKind::Deployment, &text, now);
-                facts.insert(p.name.clone(), serde_json::Value::Object(out));
-            }
-            for f in acc.findings.get_mut(first..).into_iter().flatten() {
-                f.file = Some(doc.file.clone());
-                f.line = f.pointer.as_deref().and_then(|p| doc.line_of(p));
-            }
+            let facts =
+                acc.run_plugins(InputKind::Deployment, || doc.value.to_string().into(), now);
+            acc.place(first, doc, None);
 
             let resources = crate::deploy::resources(doc);
             if resources.is_empty() {
                 continue;
             }
-            let entities = match bundle
+            let entities = bundle
                 .entities
                 .clone()
                 .add_entities(crate::deploy::entities(&resources), None)
-            {
-                Ok(e) => e,
-                Err(e) => {
-                    acc.errors.push(DecisionError {
-                        source: Source::Cedar,
-                        kind: ErrorKind::InvalidRequest,
-                        policy: None,
-                        message: format!("{}: cannot build entities: {e}", doc.file),
-                        monitor: false,
-                    });
-                    acc.cedar_effect = Some((Effect::Deny, Basis::InvalidRequest));
-                    continue;
-                }
-            };
+                .map_err(|e| format!("cannot build entities: {e}"));
             let mut pairs = vec![
                 (
                     "file".to_owned(),
@@ -261,20 +209,33 @@ impl Engine {
                     RestrictedExpression::new_long(now.unix_seconds()),
                 ),
             ];
-            if let Some(p) = crate::deploy::to_cedar(&serde_json::Value::Object(facts)) {
-                pairs.push(("plugins".to_owned(), p));
-            }
-            let context = Context::from_pairs(pairs).unwrap_or_else(|_| Context::empty());
+            pairs.extend(
+                crate::policies::json_to_cedar(&serde_json::Value::Object(facts))
+                    .map(|p| ("plugins".to_owned(), p)),
+            );
+            let context =
+                Context::from_pairs(pairs).map_err(|e| format!("cannot build the context: {e}"));
+            let (entities, context) = match (entities, context) {
+                (Ok(e), Ok(c)) => (e, c),
+                (Err(e), _) | (_, Err(e)) => {
+                    acc.invalid(format!("{}: {e}", doc.file));
+                    continue;
+                }
+            };
             for r in &resources {
                 let uid = crate::deploy::uid(r);
-                let Ok(request) = Request::new(
+                let request = match Request::new(
                     options.principal.clone(),
                     action.clone(),
                     uid.clone(),
                     context.clone(),
                     None,
-                ) else {
-                    continue;
+                ) {
+                    Ok(req) => req,
+                    Err(e) => {
+                        acc.invalid(format!("{}: resource `{}`: {e}", doc.file, r.logical_id));
+                        continue;
+                    }
                 };
                 let slice = bundle.index.slice(
                     &action,
@@ -286,12 +247,7 @@ impl Engine {
                 let response = Authorizer::new().is_authorized(&request, &slice, &entities);
                 let first = acc.findings.len();
                 acc.cedar(&response, &uid);
-                let line = doc.line_of(&r.pointer);
-                for f in acc.findings.get_mut(first..).into_iter().flatten() {
-                    f.resource = Some(r.logical_id.clone());
-                    f.file = Some(doc.file.clone());
-                    f.line = line;
-                }
+                acc.place(first, doc, Some(r));
             }
         }
         acc.finish(Some(options.fail_on))
@@ -315,19 +271,11 @@ impl Engine {
         let mut acc = Accumulator::new(bundle);
 
         // 1. Plugins.
-        let applicable: Vec<_> = bundle
-            .plugins
-            .iter()
-            .filter(|p| p.metadata().applies_to.contains(&InputKind::Authorization))
-            .collect();
-        let mut facts = serde_json::Map::new();
-        if !applicable.is_empty() {
-            let document = request.to_json().to_string();
-            for p in applicable {
-                let out = acc.run_plugin(p, InputKind::Authorization, &document, now);
-                facts.insert(p.name.clone(), serde_json::Value::Object(out));
-            }
-        }
+        let facts = acc.run_plugins(
+            InputKind::Authorization,
+            || request.to_json().to_string().into(),
+            now,
+        );
 
         // 2. Cedar.
         let schema = bundle.schema.as_ref();
@@ -345,42 +293,36 @@ impl Engine {
         let context_json = serde_json::Value::Object(request.context.clone());
         let context = Context::from_json_value(context_json, schema.map(|s| (s, &request.action)))
             .map_err(|e| RequestError::Context(e.to_string()))?;
-        let validated = Request::new(
-            request.principal.clone(),
-            request.action.clone(),
-            request.resource.clone(),
-            context.clone(),
-            schema,
-        )
-        .map_err(|e| RequestError::Schema(e.to_string()))?;
-        let cedar_request = if facts.is_empty() {
-            validated
-        } else {
-            // Plugin facts are not part of the user's schema: merge them into
-            // the already validated context.
-            let plugins = cedar_policy::RestrictedExpression::new_record(
-                facts
-                    .into_iter()
-                    .map(|(k, v)| Ok((k, json_to_restricted(&v)?)))
-                    .collect::<Result<Vec<_>, String>>()
-                    .map_err(RequestError::Context)?,
-            )
-            .map_err(|e| RequestError::Context(e.to_string()))?;
-            let context = context
-                .merge([("plugins".to_owned(), plugins)])
-                .map_err(|e| {
-                    RequestError::Context(format!(
-                        "{e} (the key `plugins` is reserved for plugin facts)"
-                    ))
-                })?;
+        let new_request = |context: Context, schema| {
             Request::new(
                 request.principal.clone(),
                 request.action.clone(),
                 request.resource.clone(),
                 context,
-                None,
+                schema,
             )
-            .map_err(|e| RequestError::Schema(e.to_string()))?
+            .map_err(|e| RequestError::Schema(e.to_string()))
+        };
+        let plugins = if facts.is_empty() {
+            None
+        } else {
+            crate::policies::json_to_cedar(&serde_json::Value::Object(facts))
+        };
+        let cedar_request = match plugins {
+            // Plugin facts are not part of the user's schema: validate the
+            // user's part, then merge the facts in.
+            Some(plugins) => {
+                new_request(context.clone(), schema)?;
+                let context = context
+                    .merge([("plugins".to_owned(), plugins)])
+                    .map_err(|e| {
+                        RequestError::Context(format!(
+                            "{e} (the key `plugins` is reserved for plugin facts)"
+                        ))
+                    })?;
+                new_request(context, None)?
+            }
+            None => new_request(context, schema)?,
         };
 
         let slice = bundle.index.slice(
@@ -409,25 +351,10 @@ pub struct CheckOptions {
 impl Default for CheckOptions {
     fn default() -> Self {
         CheckOptions {
-            principal: EntityUid::from_type_name_and_id(
-                EntityTypeName::from_str("Deployer").unwrap_or_else(|_| unreachable_name()),
-                EntityId::new("unknown"),
-            ),
+            principal: crate::policies::uid("Deployer", "unknown"),
             fail_on: Severity::High,
         }
     }
-}
-
-#[expect(clippy::expect_used, reason = "constant names, checked by tests")]
-fn unreachable_name() -> EntityTypeName {
-    EntityTypeName::from_str("Action").expect("valid type name")
-}
-
-fn deploy_action() -> EntityUid {
-    EntityUid::from_type_name_and_id(
-        EntityTypeName::from_str("Action").unwrap_or_else(|_| unreachable_name()),
-        EntityId::new("deploy"),
-    )
 }
 
 /// Collects plugin and Cedar outcomes into one decision.
@@ -454,8 +381,65 @@ impl<'b> Accumulator<'b> {
         }
     }
 
+    /// Runs every plugin of the bundle that applies to `kind`; returns their
+    /// facts by plugin name (empty for a plugin that failed). The document
+    /// text is made only when some plugin applies.
+    fn run_plugins<'d>(
+        &mut self,
+        kind: InputKind,
+        document: impl FnOnce() -> std::borrow::Cow<'d, str>,
+        now: Now,
+    ) -> serde_json::Map<String, serde_json::Value> {
+        let bundle = self.bundle;
+        let mut plugins = bundle.plugins_for(kind).peekable();
+        if plugins.peek().is_none() {
+            return serde_json::Map::new();
+        }
+        let document = document();
+        plugins
+            .map(|p| {
+                let facts = self.run_plugin(p, kind, &document, now);
+                (p.name.clone(), serde_json::Value::Object(facts))
+            })
+            .collect()
+    }
+
+    /// Places the findings from index `from` on in `doc`: at the resource's
+    /// line when they are about `resource`, else where their pointer leads.
+    fn place(
+        &mut self,
+        from: usize,
+        doc: &crate::Document,
+        resource: Option<&crate::deploy::Resource>,
+    ) {
+        let resource_line = resource.and_then(|r| doc.line_of(&r.pointer));
+        for f in self.findings.get_mut(from..).into_iter().flatten() {
+            f.file = Some(doc.file.clone());
+            match resource {
+                Some(r) => {
+                    f.resource = Some(r.logical_id.clone());
+                    f.line = resource_line;
+                }
+                None => f.line = f.pointer.as_deref().and_then(|p| doc.line_of(p)),
+            }
+        }
+    }
+
+    /// Records an input that could not be turned into Cedar requests: an
+    /// error, and a deny (fail closed).
+    fn invalid(&mut self, message: String) {
+        self.errors.push(DecisionError {
+            source: Source::Cedar,
+            kind: ErrorKind::InvalidRequest,
+            policy: None,
+            message,
+            monitor: false,
+        });
+        self.cedar_effect = Some((Effect::Deny, Basis::InvalidRequest));
+    }
+
     /// Runs one plugin; returns its facts (empty on failure).
-    pub(crate) fn run_plugin(
+    fn run_plugin(
         &mut self,
         plugin: &crate::bundle::BundlePlugin,
         kind: InputKind,
@@ -631,28 +615,4 @@ impl<'b> Accumulator<'b> {
         d.sort();
         d
     }
-}
-
-fn json_to_restricted(v: &serde_json::Value) -> Result<cedar_policy::RestrictedExpression, String> {
-    use cedar_policy::RestrictedExpression as R;
-    Ok(match v {
-        serde_json::Value::Bool(b) => R::new_bool(*b),
-        serde_json::Value::Number(n) => R::new_long(
-            n.as_i64()
-                .ok_or_else(|| format!("fact value {n} is not a 64-bit integer"))?,
-        ),
-        serde_json::Value::String(s) => R::new_string(s.clone()),
-        serde_json::Value::Array(a) => R::new_set(
-            a.iter()
-                .map(json_to_restricted)
-                .collect::<Result<Vec<_>, _>>()?,
-        ),
-        serde_json::Value::Object(o) => R::new_record(
-            o.iter()
-                .map(|(k, v)| Ok((k.clone(), json_to_restricted(v)?)))
-                .collect::<Result<Vec<_>, String>>()?,
-        )
-        .map_err(|e| e.to_string())?,
-        serde_json::Value::Null => return Err("fact value is null".into()),
-    })
 }

@@ -63,11 +63,7 @@ impl Problem {
         line: usize,
         message: impl Into<String>,
     ) -> Problem {
-        let start = text
-            .split_inclusive('\n')
-            .take(line.saturating_sub(1))
-            .map(str::len)
-            .sum::<usize>();
+        let start = line_start(text, line);
         let end = text
             .get(start..)
             .and_then(|rest| rest.find('\n'))
@@ -130,6 +126,15 @@ pub(crate) fn full_message(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     msg
+}
+
+/// Byte offset where 1-based `line` starts (the end of the text past the
+/// last line).
+pub(crate) fn line_start(text: &str, line: usize) -> usize {
+    text.split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum()
 }
 
 /// 1-based line and column (in characters) of a byte offset.

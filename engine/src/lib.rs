@@ -57,7 +57,7 @@ mod request;
 mod time;
 
 pub use bundle::{
-    Bundle, BundlePlugin, BundleSource, DirSource, EmbeddedSource, MANIFEST_FILE, sha256_hex,
+    Bundle, BundlePlugin, BundleSource, DirSource, MANIFEST_FILE, MemorySource, sha256_hex,
 };
 pub use decision::{
     Basis, BundleRef, Category, Decision, DecisionError, Effect, ErrorKind, Finding, Severity,

@@ -554,36 +554,32 @@ impl LoadedPlugin {
         stderr: &MemoryOutputPipe,
         e: &wasmtime::Error,
     ) -> CallError {
-        let mut message = if store.data().limiter.hit {
-            return CallError {
-                kind: ErrorKind::MemoryLimit,
-                message: "memory limit exceeded".into(),
-            };
-        } else {
-            error_chain(e)
+        let error = |kind, message: &str| CallError {
+            kind,
+            message: message.to_owned(),
         };
-        let kind = match e.downcast_ref::<Trap>() {
+        if store.data().limiter.hit {
+            return error(ErrorKind::MemoryLimit, "memory limit exceeded");
+        }
+        match e.downcast_ref::<Trap>() {
             Some(Trap::OutOfFuel) => {
-                message = "fuel budget exhausted".into();
-                ErrorKind::FuelExhausted
+                return error(ErrorKind::FuelExhausted, "fuel budget exhausted");
             }
             Some(Trap::Interrupt) => {
-                message = "wall-clock deadline exceeded".into();
-                ErrorKind::Timeout
+                return error(ErrorKind::Timeout, "wall-clock deadline exceeded");
             }
-            Some(_) => ErrorKind::Trap,
-            None => ErrorKind::Trap,
-        };
-        if kind == ErrorKind::Trap {
-            let captured = String::from_utf8_lossy(&stderr.contents())
-                .trim()
-                .to_owned();
-            if !captured.is_empty() {
-                let mut captured = captured.replace('\n', " ");
-                truncate_on_char_boundary(&mut captured, 400);
-                message = format!("{message} (plugin stderr: {captured})");
-            }
+            _ => {}
         }
+        // Any other trap: a panic's message is on the captured stderr.
+        let mut message = error_chain(e);
+        let mut captured = String::from_utf8_lossy(&stderr.contents())
+            .trim()
+            .replace('\n', " ");
+        if !captured.is_empty() {
+            truncate_on_char_boundary(&mut captured, 400);
+            message = format!("{message} (plugin stderr: {captured})");
+        }
+        let kind = ErrorKind::Trap;
         CallError { kind, message }
     }
 

@@ -12,11 +12,48 @@
 use crate::decision::{Category, Severity};
 use crate::error::Problem;
 use cedar_policy::{
-    ActionConstraint, Entities, EntityTypeName, EntityUid, Policy, PolicyId, PolicySet,
-    PrincipalConstraint, ResourceConstraint,
+    ActionConstraint, Entities, EntityId, EntityTypeName, EntityUid, Policy, PolicyId, PolicySet,
+    PrincipalConstraint, ResourceConstraint, RestrictedExpression,
 };
 use std::collections::{BTreeMap, HashMap};
+use std::str::FromStr;
 use std::sync::{Arc, RwLock};
+
+/// JSON as a Cedar value: numbers that are not 64-bit integers become
+/// strings, nulls are dropped. Used for resource properties and plugin facts.
+pub(crate) fn json_to_cedar(v: &serde_json::Value) -> Option<RestrictedExpression> {
+    use serde_json::Value;
+    Some(match v {
+        Value::Null => return None,
+        Value::Bool(b) => RestrictedExpression::new_bool(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => RestrictedExpression::new_long(i),
+            None => RestrictedExpression::new_string(n.to_string()),
+        },
+        Value::String(s) => RestrictedExpression::new_string(s.clone()),
+        Value::Array(a) => RestrictedExpression::new_set(a.iter().filter_map(json_to_cedar)),
+        Value::Object(o) => RestrictedExpression::new_record(
+            o.iter()
+                .filter_map(|(k, v)| Some((k.clone(), json_to_cedar(v)?))),
+        )
+        .ok()?,
+    })
+}
+
+/// An entity type the engine names itself (`Action`, `Deployer`,
+/// `Resource`).
+#[expect(
+    clippy::expect_used,
+    reason = "constant names, each checked by a unit test"
+)]
+pub(crate) fn known_type(name: &'static str) -> EntityTypeName {
+    EntityTypeName::from_str(name).expect("a valid Cedar type name")
+}
+
+/// `Type::"id"` for a type the engine names itself.
+pub(crate) fn uid(type_name: &'static str, id: &str) -> EntityUid {
+    EntityUid::from_type_name_and_id(known_type(type_name), EntityId::new(id))
+}
 
 /// What a bundle knows about one policy beyond Cedar's view of it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -333,5 +370,30 @@ impl PolicyIndex {
 
     pub(crate) fn len(&self) -> usize {
         self.policies.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_engines_own_names_are_valid() {
+        for t in ["Action", "Deployer", "Resource"] {
+            assert_eq!(known_type(t).to_string(), t);
+        }
+        assert_eq!(uid("Action", "deploy").to_string(), r#"Action::"deploy""#);
+    }
+
+    #[test]
+    fn json_becomes_cedar_values() {
+        let v = serde_json::json!({"a": 1, "b": [true, "x"], "c": null, "d": 1.5});
+        let attrs = std::collections::HashMap::from([("v".to_owned(), json_to_cedar(&v).unwrap())]);
+        let entity =
+            cedar_policy::Entity::new(uid("Resource", "r"), attrs, Default::default()).unwrap();
+        assert_eq!(
+            entity.to_json_value().unwrap()["attrs"]["v"],
+            serde_json::json!({"a": 1, "b": [true, "x"], "d": "1.5"})
+        );
     }
 }

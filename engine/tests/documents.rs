@@ -11,7 +11,7 @@
 mod common;
 
 use common::TempBundle;
-use palisade_engine::{Document, Effect, Engine, Now};
+use palisade_engine::{CheckOptions, Document, Effect, Engine, Now};
 
 const TEMPLATE: &str = r#"AWSTemplateFormatVersion: "2010-09-09"
 Transform: AWS::Serverless-2016-10-31
@@ -34,7 +34,12 @@ fn secrets_in_a_sam_template_are_reported_at_their_line() {
     let b = TempBundle::new(&[("secrets", "secrets.wasm", "")], "");
     let bundle = b.load(&engine).unwrap();
     let doc = Document::parse("template.yaml", TEMPLATE).unwrap();
-    let d = engine.check_document(&bundle, &doc, Now::epoch());
+    let d = engine.check(
+        &bundle,
+        std::slice::from_ref(&doc),
+        &CheckOptions::default(),
+        Now::epoch(),
+    );
     assert_eq!(d.decision, Effect::Deny, "{}", d.to_json_pretty());
     assert_eq!(
         d.findings.len(),
@@ -60,8 +65,8 @@ fn the_same_file_gives_the_same_bytes_from_yaml_and_json() {
     let bundle = b.load(&engine).unwrap();
     let yaml = Document::parse("t", TEMPLATE).unwrap();
     let json = Document::parse("t", &serde_json::to_string_pretty(&yaml.value).unwrap()).unwrap();
-    let mut a = engine.check_document(&bundle, &yaml, Now::epoch());
-    let mut c = engine.check_document(&bundle, &json, Now::epoch());
+    let mut a = engine.check(&bundle, &[yaml], &CheckOptions::default(), Now::epoch());
+    let mut c = engine.check(&bundle, &[json], &CheckOptions::default(), Now::epoch());
     // Lines differ between the two layouts; everything else must not.
     for f in a.findings.iter_mut().chain(c.findings.iter_mut()) {
         f.line = None;

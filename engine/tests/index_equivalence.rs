@@ -10,26 +10,9 @@
 )] // test code: a panic is a failure report
 
 use cedar_policy::{Authorizer, Context, Request};
-use palisade_engine::{AuthorizationRequest, BundleSource, Effect, Engine, Now};
+use palisade_engine::{AuthorizationRequest, Effect, Engine, MemorySource, Now};
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
-
-struct MemSource(BTreeMap<String, Vec<u8>>);
-
-impl BundleSource for MemSource {
-    fn describe(&self) -> String {
-        "memory".into()
-    }
-    fn read(&self, path: &str) -> Result<Vec<u8>, String> {
-        self.0
-            .get(path)
-            .cloned()
-            .ok_or_else(|| format!("no `{path}`"))
-    }
-    fn list_dir(&self, _: &str) -> Option<Vec<String>> {
-        None
-    }
-}
 
 const USERS: &[&str] = &[r#"User::"a""#, r#"User::"b""#, r#"Admin::"root""#];
 const GROUPS: &[&str] = &[r#"Group::"g1""#, r#"Group::"g2""#];
@@ -177,7 +160,7 @@ proptest! {
         files.insert("p.cedar".to_string(), text.into_bytes());
         files.insert("e.json".to_string(), entities(&user_groups, &doc_in_folder).into_bytes());
         let engine = Engine::new().unwrap();
-        let bundle = engine.load_bundle_from(&MemSource(files)).unwrap();
+        let bundle = engine.load_bundle_from(&files.into_iter().fold(MemorySource::new("memory"), |s, (p, b)| s.file(p, b))).unwrap();
 
         let all_actions: Vec<&str> = ACTIONS.iter().chain(ACTION_GROUPS).copied().collect();
         let all_resources: Vec<&str> = RESOURCES.iter().chain(FOLDERS).copied().collect();
@@ -231,7 +214,13 @@ fn policies_without_an_id_are_numbered_across_files_like_the_cedar_cli() {
         b"permit(principal == User::\"a\", action, resource);".to_vec(),
     );
     let engine = Engine::new().unwrap();
-    let bundle = engine.load_bundle_from(&MemSource(files)).unwrap();
+    let bundle = engine
+        .load_bundle_from(
+            &files
+                .into_iter()
+                .fold(MemorySource::new("memory"), |s, (p, b)| s.file(p, b)),
+        )
+        .unwrap();
     let ids: Vec<(String, String, usize)> = bundle
         .policies()
         .map(|p| (p.id.clone(), p.file.clone(), p.line))

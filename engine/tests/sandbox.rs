@@ -267,3 +267,32 @@ fn the_host_survives_every_hostile_guest_in_one_engine() {
     let d = engine.authorize(&bundle, &request(), Now::epoch()).unwrap();
     assert_eq!(d.decision, Effect::Allow, "{}", d.to_json_pretty());
 }
+
+#[test]
+fn a_plugin_finding_alone_denies_what_cedar_allows_unless_in_monitor_mode() {
+    let engine = Engine::new().unwrap();
+    let leaky = palisade_engine::AuthorizationRequest::new(
+        r#"User::"alice""#,
+        r#"Action::"view""#,
+        r#"Doc::"d1""#,
+    )
+    .unwrap()
+    .with_context(serde_json::json!({"note": "use AKIAIOSFODNN7EXAMPLE"}))
+    .unwrap();
+    for (extra, effect, monitor) in [
+        ("", Effect::Deny, false),
+        ("mode = \"monitor\"", Effect::Allow, true),
+    ] {
+        let b = TempBundle::new(&[("secrets", "secrets.wasm", extra)], FAST);
+        let bundle = b.load(&engine).unwrap();
+        let d = engine.authorize(&bundle, &leaky, Now::epoch()).unwrap();
+        assert_eq!(d.decision, effect, "{}", d.to_json_pretty());
+        assert_eq!(d.reasons, ["allow-all"], "Cedar itself allowed");
+        assert_eq!(d.findings.len(), 1, "{}", d.to_json_pretty());
+        assert_eq!(d.findings[0].rule_id, "secrets.aws-access-key-id");
+        assert_eq!(d.findings[0].monitor, monitor);
+        if !monitor {
+            assert_eq!(d.basis, Basis::PluginFinding);
+        }
+    }
+}

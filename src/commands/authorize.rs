@@ -3,7 +3,7 @@
 use crate::cli::{AuthorizeArgs, Format};
 use crate::exit;
 use crate::output;
-use crate::source::{self, AdHocSource, LoadError};
+use crate::source::{self, LoadError};
 use palisade_engine::AuthorizationRequest;
 use std::io::Read as _;
 use std::path::Path;
@@ -68,7 +68,7 @@ pub fn execute(args: &AuthorizeArgs) -> u8 {
     let bundle = if let Some(spec) = &args.bundle {
         source::load_bundle(&engine, spec)
     } else if let Some(p) = &args.policies {
-        match AdHocSource::new(p, args.schema.as_deref(), args.entities.as_deref()) {
+        match source::ad_hoc_bundle(p, args.schema.as_deref(), args.entities.as_deref()) {
             Ok(src) => engine.load_bundle_from(&src).map_err(LoadError::Bundle),
             Err(e) => Err(LoadError::Usage(e)),
         }

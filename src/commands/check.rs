@@ -126,7 +126,7 @@ pub fn execute(args: &CheckArgs) -> u8 {
 
     let options = CheckOptions {
         principal,
-        fail_on: args.fail_on.severity(),
+        fail_on: args.fail_on,
     };
     let decision = engine.check(&bundle, &docs, &options, now);
     let report = match args.format {

@@ -1,0 +1,25 @@
+//! Shared by the binary's integration tests: the repository root and a way
+//! to run `palisade` as a user would (own compiled-code cache, no colors).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs, dead_code)] // test code: a panic is a failure report
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs `palisade ARGS` with the compiled-code cache in `cache`.
+pub fn palisade(args: &[&str], cache: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(args)
+        .env("PALISADE_CACHE_DIR", cache)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
