@@ -74,6 +74,7 @@ const DESCRIPTORS: &[&str] = &[
     "expired",
     "expires",
     "expiry",
+    "expression",
     "field",
     "fields",
     "file",
@@ -134,6 +135,7 @@ const DESCRIPTORS: &[&str] = &[
     "rotate",
     "rotation",
     "schedule",
+    "selection",
     "settings",
     "sha",
     "sha1",
@@ -216,6 +218,7 @@ const QUALIFIERS: &[&str] = &[
 /// hashes, ids, object keys, certificates and public keys, CloudFormation
 /// intrinsic-function arguments.
 const NON_SECRET_CONTEXT: &[&str] = &[
+    "address",
     "bucket",
     "ca",
     "cert",

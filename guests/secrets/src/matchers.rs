@@ -191,7 +191,12 @@ pub fn is_reference(s: &str) -> bool {
     let t = trim(s);
     match t.as_bytes().first() {
         Some(b'{') => t.starts_with("{{") && t.ends_with("}}"),
-        Some(b'$') => t.starts_with("${") && t.ends_with('}'),
+        Some(b'$') => {
+            (t.starts_with("${") && t.ends_with('}'))
+                || ["$request.", "$context.", "$stageVariables."]
+                    .iter()
+                    .any(|p| t.starts_with(p))
+        }
         Some(b'a') => t.starts_with("arn:") && is_secret_store_arn(t),
         _ => false,
     }
@@ -384,6 +389,32 @@ pub fn is_benign_shape(s: &str) -> bool {
         || (at && is_email(s))
         || (dot && is_dotted_identifier(s))
         || is_cdk_logical_id(s)
+        || is_aws_resource_id(s)
+        || is_kebab_name(s)
+}
+
+/// An AWS resource id: a lowercase prefix, a dash and 8 or 17 hex digits
+/// (`subnet-0a1b2c3d4e5f60718`, `sg-1234abcd`, `vpc-0c2f4e6a8b1d3f5a7`).
+fn is_aws_resource_id(s: &str) -> bool {
+    let Some((prefix, id)) = s.rsplit_once('-') else {
+        return false;
+    };
+    !prefix.is_empty()
+        && prefix.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+        && (id.len() == 8 || id.len() == 17)
+        && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// A lowercase name made of words and numbers joined by dashes
+/// (`orders-uploads-123456789012`, `prod-eu-west-1`): a bucket or stack
+/// name, not a secret, because no part of it mixes letters and digits.
+fn is_kebab_name(s: &str) -> bool {
+    s.contains('-')
+        && s.split('-').all(|part| {
+            !part.is_empty()
+                && (part.bytes().all(|b| b.is_ascii_lowercase())
+                    || part.bytes().all(|b| b.is_ascii_digit()))
+        })
 }
 
 /// A file system path (`/etc/x`, `./a/b`, `C:\x`) or a slash-separated name

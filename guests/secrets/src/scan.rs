@@ -163,6 +163,17 @@ struct Scanner<'c, 'd> {
     /// (`{"Name": "DB_PASSWORD", "Value": "..."}`) is looked up only for the
     /// few strings that need it.
     objects: Vec<(usize, Node<'d>)>,
+    /// Scanning a Terraform plan: only `planned_values` and `variables`
+    /// are read (the plan repeats each value in `resource_changes`,
+    /// `configuration` and `prior_state`; one finding per value is enough).
+    terraform_plan: bool,
+}
+
+/// `terraform show -json` output.
+fn is_terraform_plan(document: &Document) -> bool {
+    let root = document.root();
+    root.get("format_version").is_some()
+        && (root.get("planned_values").is_some() || root.get("resource_changes").is_some())
 }
 
 /// Scans `document` and returns the secrets found, in document order (for
@@ -174,6 +185,7 @@ pub fn scan(document: &Document, config: &Config) -> Vec<Hit> {
         config,
         hits: Vec::new(),
         objects: Vec::with_capacity(16),
+        terraform_plan: is_terraform_plan(document),
     };
     document.walk(&mut |path, node| scanner.visit(path, node));
     scanner.hits
@@ -182,6 +194,12 @@ pub fn scan(document: &Document, config: &Config) -> Vec<Hit> {
 impl<'d> Scanner<'_, 'd> {
     fn visit(&mut self, path: &Path<'d>, node: Node<'d>) -> Walk {
         let key = path.key();
+        if self.terraform_plan
+            && path.len() == 1
+            && !matches!(key, Some("planned_values" | "variables"))
+        {
+            return Walk::Skip;
+        }
         if !self.config.ignore_keys.is_empty() && key.is_some_and(|k| self.config.ignores_key(k)) {
             return Walk::Skip;
         }
@@ -261,12 +279,16 @@ fn check_string<'d>(
 
     // The name that says what this value is: its key, or the sibling `Name`
     // of a `Value`, or the parameter of a `Default`
-    // (`/Parameters/<name>/Default`).
+    // (`/Parameters/<name>/Default`), or the Terraform variable of a
+    // `value` (`/variables/<name>/value`).
     let mut name: Option<Cow<'d, str>> = key.map(Cow::Borrowed);
     if let (Some(k), Some(parent)) = (key, parent) {
         if k.eq_ignore_ascii_case("value") {
             if let Some(value_name) = value_name(parent) {
                 name = Some(Cow::Borrowed(value_name));
+            } else if let [Segment::Key("variables"), variable, _] = path.segments() {
+                // A Terraform plan's input variable: `variables.db_password.value`.
+                name = Some(segment_text(*variable));
             }
         } else if k == "Default"
             && let [Segment::Key("Parameters"), parameter, _] = path.segments()

@@ -647,3 +647,48 @@ fn repeated_keys_are_all_scanned() {
         ]
     );
 }
+
+#[test]
+fn terraform_plans_are_scanned_once_per_value() {
+    // A plan repeats each value in planned_values, resource_changes,
+    // configuration and prior_state: only planned_values and variables
+    // are read.
+    let values = json!({"environment": [{"variables": {"AWS_ACCESS_KEY_ID": KEY_ID}}]});
+    let plan = json!({
+        "format_version": "1.2",
+        "variables": {"db_password": {"value": "hunter2hunter2"}},
+        "planned_values": {"root_module": {"resources": [{"address": "aws_lambda_function.f", "values": values}]}},
+        "resource_changes": [{"address": "aws_lambda_function.f", "change": {"after": values}}],
+        "configuration": {"root_module": {"resources": [{"expressions": {"environment": [{"variables": {"constant_value": {"AWS_ACCESS_KEY_ID": KEY_ID}}}]}}]}},
+    });
+    assert_eq!(
+        summary(&plan),
+        [
+            (SECRET_NAMED_FIELD, "/variables/db_password/value".to_owned()),
+            (
+                AWS_ACCESS_KEY_ID,
+                "/planned_values/root_module/resources/0/values/environment/0/variables/AWS_ACCESS_KEY_ID".to_owned()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn plan_identifiers_and_expressions_are_not_secrets() {
+    let doc = json!({
+        "address": "aws_s3_bucket_server_side_encryption_configuration.uploads",
+        "subnet_ids": ["subnet-0a1b2c3d4e5f60718", "subnet-0f1e2d3c4b5a69788"],
+        "vpc_id": "vpc-0c2f4e6a8b1d3f5a7",
+        "security_group": "sg-1234abcd",
+        "bucket": "orders-uploads-123456789012",
+        "name": "orders-prod-eu-west-1",
+        "api_key_selection_expression": "$request.header.x-api-key",
+        "route_selection_expression": "$request.method $request.path",
+    });
+    assert_eq!(summary(&doc), []);
+    // A token with mixed letters and digits in one part still is one.
+    assert_eq!(
+        summary(&json!({"value": "x7Kq9-Lm2Pz8Rt4-Vw6Yb3Nc5"})),
+        [(HIGH_ENTROPY, "/value".to_owned())]
+    );
+}
