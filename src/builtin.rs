@@ -13,14 +13,17 @@ macro_rules! embed {
 pub const SERVERLESS_BASELINE: &[(&str, &[u8])] = embed!("serverless-baseline":
     "palisade.toml",
     "entities.json",
+    "runtimes.json",
     "plugins/secrets.wasm",
     "policies/00-deploy.cedar",
     "policies/authentication.cedar",
     "policies/encryption.cedar",
     "policies/iam.cedar",
+    "policies/network.cedar",
     "policies/observability.cedar",
     "policies/resilience.cedar",
     "policies/runtimes.cedar",
+    "policies/transport.cedar",
 );
 
 /// Names of the built-in bundles.

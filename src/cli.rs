@@ -127,6 +127,12 @@ pub struct CheckArgs {
     /// more than others.
     #[arg(long, value_name = "ENTITY", default_value = "Deployer::\"unknown\"")]
     pub principal: String,
+    /// A waivers file (YAML): accepted findings with rule, optional
+    /// resource and file, owner, reason and expires (YYYY-MM-DD). Waived
+    /// findings are reported as suppressed and do not fail the run; an
+    /// expired waiver (judged by --now) no longer suppresses.
+    #[arg(long, value_name = "FILE")]
+    pub waivers: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

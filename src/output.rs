@@ -117,6 +117,15 @@ pub fn error(msg: &str) {
     );
 }
 
+/// Prints a warning line: `palisade: warning: ...`.
+pub fn warning(msg: &str) {
+    anstream::eprintln!(
+        "{}palisade: warning:{:#} {msg}",
+        color(AnsiColor::Yellow).bold(),
+        color(AnsiColor::Yellow).bold()
+    );
+}
+
 /// Prints a bundle error with every problem, located.
 pub fn bundle_error(e: &BundleError) {
     use std::io::IsTerminal as _;

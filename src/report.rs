@@ -122,17 +122,42 @@ fn result(f: &Finding) -> sarif::Result {
         .message(sarif::Message::builder().text(text).build())
         .locations(vec![location])
         .properties(properties(&props));
-    if f.monitor {
-        builder
-            .suppressions(vec![
+    // SARIF suppressions: `inSource` for markers in the file, `external`
+    // for waivers and monitor mode.
+    let suppression = match (&f.suppressed, f.monitor) {
+        (Some(s), _) => {
+            let kind = match s.kind {
+                palisade_engine::SuppressionKind::Inline => "inSource",
+                palisade_engine::SuppressionKind::Waiver => "external",
+            };
+            let mut justification = s.reason.clone();
+            if let (Some(owner), Some(expires)) = (&s.owner, &s.expires) {
+                justification.push_str(&format!(" (owner {owner}, until {expires})"));
+            }
+            Some(
                 sarif::Suppression::builder()
-                    .kind(serde_json::Value::String("external".into()))
-                    .justification("the rule runs in monitor mode".to_owned())
+                    .kind(serde_json::Value::String(kind.into()))
+                    .status(serde_json::Value::String("accepted".into()))
+                    .justification(justification)
+                    .location(
+                        sarif::Location::builder()
+                            .message(sarif::Message::builder().text(s.location.clone()).build())
+                            .build(),
+                    )
                     .build(),
-            ])
-            .build()
-    } else {
-        builder.build()
+            )
+        }
+        (None, true) => Some(
+            sarif::Suppression::builder()
+                .kind(serde_json::Value::String("external".into()))
+                .justification("the rule runs in monitor mode".to_owned())
+                .build(),
+        ),
+        (None, false) => None,
+    };
+    match suppression {
+        Some(s) => builder.suppressions(vec![s]).build(),
+        None => builder.build(),
     }
 }
 
@@ -225,9 +250,13 @@ pub fn junit(d: &Decision, files: &[String], fail_on: Severity) -> String {
             suite.add_test_case(case);
         }
         for f in mine {
-            let failing = f.severity >= fail_on && !f.monitor;
+            let failing = f.severity >= fail_on && !f.monitor && f.suppressed.is_none();
             let mut status = if failing {
                 TestCaseStatus::non_success(NonSuccessKind::Failure)
+            } else if let Some(s) = &f.suppressed {
+                let mut skipped = TestCaseStatus::skipped();
+                skipped.set_message(format!("suppressed at {}: {}", s.location, s.reason));
+                skipped
             } else {
                 TestCaseStatus::success()
             };

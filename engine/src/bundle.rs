@@ -2,7 +2,7 @@
 //! immutable.
 
 use crate::error::{BundleError, Problem};
-use crate::manifest::{Limits, Manifest, Mode};
+use crate::manifest::{Files, Limits, Manifest, Mode};
 use crate::plugin::{CodeCache, LoadedPlugin, PluginHost, PluginMetadata};
 use crate::policies::{self, PolicyFile, PolicyIndex, PolicyInfo};
 use cedar_policy::{Entities, PolicySet, Schema, ValidationMode, Validator};
@@ -404,9 +404,11 @@ pub(crate) fn load(source: &dyn BundleSource, host: &PluginHost) -> Result<Bundl
 
     // Entities (static), plus the schema's action entities.
     let mut entities = Entities::empty();
-    if let Some(path) = &manifest.cedar.entities
-        && let Some(t) = text(source, path, &mut problems)
-    {
+    let entity_files = manifest.cedar.entities.as_ref().map(Files::paths);
+    for path in entity_files.into_iter().flatten() {
+        let Some(t) = text(source, path, &mut problems) else {
+            continue;
+        };
         digest_parts.push((path.clone(), t.clone().into_bytes()));
         match serde_json::from_str::<serde_json::Value>(&t) {
             Err(e) => problems.push(Problem::at(
@@ -415,10 +417,16 @@ pub(crate) fn load(source: &dyn BundleSource, host: &PluginHost) -> Result<Bundl
                 json_error_offset(&t, &e),
                 format!("invalid JSON: {e}"),
             )),
-            Ok(v) => match Entities::from_json_value(v, schema.as_ref()) {
-                Ok(e) => entities = e,
-                Err(e) => problems.push(entity_problem(path, &t, &e)),
-            },
+            Ok(v) => {
+                let merged = match Entities::from_json_value(v, schema.as_ref()) {
+                    Ok(more) => entities.clone().add_entities(more, schema.as_ref()),
+                    Err(e) => Err(e),
+                };
+                match merged {
+                    Ok(e) => entities = e,
+                    Err(e) => problems.push(entity_problem(path, &t, &e)),
+                }
+            }
         }
     }
     if let Some(schema) = &schema {

@@ -228,6 +228,10 @@ pub struct Finding {
     /// reported, but it never denies.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub monitor: bool,
+    /// Set when an inline marker or a waiver accepts the finding: it is
+    /// reported, but it never fails a check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<crate::suppress::Suppression>,
 }
 
 /// What kind of thing went wrong while deciding.
@@ -252,6 +256,8 @@ pub enum ErrorKind {
     BadOutput,
     /// The host could not run the plugin (no free instance slot, ...).
     Host,
+    /// An inline suppression the host cannot honour (no reason given).
+    InvalidSuppression,
 }
 
 impl ErrorKind {
@@ -267,6 +273,7 @@ impl ErrorKind {
             ErrorKind::PluginFailed => "plugin-failed",
             ErrorKind::BadOutput => "bad-output",
             ErrorKind::Host => "host",
+            ErrorKind::InvalidSuppression => "invalid-suppression",
         }
     }
 }

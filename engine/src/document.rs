@@ -34,6 +34,7 @@ pub struct Document {
     /// What the content looks like.
     pub format: DocumentFormat,
     lines: HashMap<String, u32>,
+    markers: Vec<crate::suppress::Marker>,
 }
 
 /// A file that does not parse.
@@ -94,6 +95,7 @@ impl Document {
             value,
             format,
             lines,
+            markers: crate::suppress::markers(text),
         })
     }
 
@@ -106,7 +108,13 @@ impl Document {
             value,
             format,
             lines: HashMap::new(),
+            markers: Vec::new(),
         }
+    }
+
+    /// The `# palisade:skip=RULE reason` comments of the file.
+    pub(crate) fn markers(&self) -> &[crate::suppress::Marker] {
+        &self.markers
     }
 
     /// The line of the node at `pointer`, or of its nearest ancestor that

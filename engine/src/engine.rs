@@ -183,71 +183,21 @@ impl Engine {
         now: Now,
     ) -> Decision {
         let mut acc = Accumulator::new(bundle);
-        let action = crate::policies::uid("Action", "deploy");
         for doc in documents {
             let first = acc.findings.len();
-            let facts =
-                acc.run_plugins(InputKind::Deployment, || doc.value.to_string().into(), now);
-            acc.place(first, doc, None);
-
-            let resources = crate::deploy::resources(doc);
-            if resources.is_empty() {
-                continue;
-            }
-            let entities = bundle
-                .entities
-                .clone()
-                .add_entities(crate::deploy::entities(&resources), None)
-                .map_err(|e| format!("cannot build entities: {e}"));
-            let mut pairs = vec![
-                (
-                    "file".to_owned(),
-                    RestrictedExpression::new_string(doc.file.clone()),
-                ),
-                (
-                    "now".to_owned(),
-                    RestrictedExpression::new_long(now.unix_seconds()),
-                ),
-            ];
-            pairs.extend(
-                crate::policies::json_to_cedar(&serde_json::Value::Object(facts))
-                    .map(|p| ("plugins".to_owned(), p)),
-            );
-            let context =
-                Context::from_pairs(pairs).map_err(|e| format!("cannot build the context: {e}"));
-            let (entities, context) = match (entities, context) {
-                (Ok(e), Ok(c)) => (e, c),
-                (Err(e), _) | (_, Err(e)) => {
-                    acc.invalid(format!("{}: {e}", doc.file));
-                    continue;
-                }
-            };
-            for r in &resources {
-                let uid = crate::deploy::uid(r);
-                let request = match Request::new(
-                    options.principal.clone(),
-                    action.clone(),
-                    uid.clone(),
-                    context.clone(),
-                    None,
-                ) {
-                    Ok(req) => req,
-                    Err(e) => {
-                        acc.invalid(format!("{}: resource `{}`: {e}", doc.file, r.logical_id));
-                        continue;
-                    }
-                };
-                let slice = bundle.index.slice(
-                    &action,
-                    options.principal.type_name(),
-                    uid.type_name(),
-                    &entities,
-                    true,
+            let resources = acc.check_document(bundle, doc, options, now, first);
+            if let Some(found) = acc.findings.get_mut(first..) {
+                crate::suppress::apply(
+                    found,
+                    doc,
+                    &resources,
+                    &options.waivers,
+                    now,
+                    &mut acc.errors,
                 );
-                let response = Authorizer::new().is_authorized(&request, &slice, &entities);
-                let first = acc.findings.len();
-                acc.cedar(&response, &uid);
-                acc.place(first, doc, Some(r));
+            }
+            if let Some(tell) = &options.on_document {
+                tell(&doc.file);
             }
         }
         acc.finish(Some(options.fail_on))
@@ -338,14 +288,36 @@ impl Engine {
     }
 }
 
+/// A callback told the file name of each document once it is checked.
+pub type OnDocument = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
+
 /// Who deploys and what fails a check.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CheckOptions {
     /// The deployer, e.g. `Deployer::"ci"`; Cedar policies can require a
     /// group for some deployments (`principal in Team::"security"`).
     pub principal: EntityUid,
     /// Findings from this severity up fail the check (default `high`).
     pub fail_on: Severity,
+    /// Accepted findings (with owner, reason and expiry): they are
+    /// reported as suppressed and never fail the check.
+    pub waivers: crate::Waivers,
+    /// Told each file name once checked (progress bars).
+    pub on_document: Option<OnDocument>,
+}
+
+impl std::fmt::Debug for CheckOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CheckOptions")
+            .field("principal", &self.principal)
+            .field("fail_on", &self.fail_on)
+            .field("waivers", &self.waivers)
+            .field(
+                "on_document",
+                &self.on_document.as_ref().map(|_| "Fn(&str)"),
+            )
+            .finish()
+    }
 }
 
 impl Default for CheckOptions {
@@ -353,6 +325,8 @@ impl Default for CheckOptions {
         CheckOptions {
             principal: crate::policies::uid("Deployer", "unknown"),
             fail_on: Severity::High,
+            waivers: crate::Waivers::default(),
+            on_document: None,
         }
     }
 }
@@ -427,6 +401,112 @@ impl<'b> Accumulator<'b> {
 
     /// Records an input that could not be turned into Cedar requests: an
     /// error, and a deny (fail closed).
+    /// Runs the plugins and the Cedar requests of one document; returns
+    /// its resources.
+    fn check_document(
+        &mut self,
+        bundle: &Bundle,
+        doc: &crate::Document,
+        options: &CheckOptions,
+        now: Now,
+        first: usize,
+    ) -> Vec<crate::deploy::Resource> {
+        let action = crate::policies::uid("Action", "deploy");
+        let facts = self.run_plugins(InputKind::Deployment, || doc.value.to_string().into(), now);
+        let resources = crate::deploy::resources(doc);
+        self.place_by_pointer(first, doc, &resources);
+
+        if resources.is_empty() {
+            return resources;
+        }
+        let entities = bundle
+            .entities
+            .clone()
+            .add_entities(crate::deploy::entities(&resources), None)
+            .map_err(|e| format!("cannot build entities: {e}"));
+        let mut pairs = vec![
+            (
+                "file".to_owned(),
+                RestrictedExpression::new_string(doc.file.clone()),
+            ),
+            (
+                "now".to_owned(),
+                RestrictedExpression::new_long(now.unix_seconds()),
+            ),
+        ];
+        pairs.extend(
+            crate::policies::json_to_cedar(&serde_json::Value::Object(facts))
+                .map(|p| ("plugins".to_owned(), p)),
+        );
+        let context =
+            Context::from_pairs(pairs).map_err(|e| format!("cannot build the context: {e}"));
+        let (entities, context) = match (entities, context) {
+            (Ok(e), Ok(c)) => (e, c),
+            (Err(e), _) | (_, Err(e)) => {
+                self.invalid(format!("{}: {e}", doc.file));
+                return resources;
+            }
+        };
+        for r in &resources {
+            let uid = crate::deploy::uid(r);
+            let request = match Request::new(
+                options.principal.clone(),
+                action.clone(),
+                uid.clone(),
+                context.clone(),
+                None,
+            ) {
+                Ok(req) => req,
+                Err(e) => {
+                    self.invalid(format!("{}: resource `{}`: {e}", doc.file, r.logical_id));
+                    continue;
+                }
+            };
+            let slice = bundle.index.slice(
+                &action,
+                options.principal.type_name(),
+                uid.type_name(),
+                &entities,
+                true,
+            );
+            let response = Authorizer::new().is_authorized(&request, &slice, &entities);
+            let first = self.findings.len();
+            self.cedar(&response, &uid);
+            self.place(first, doc, Some(r));
+        }
+        resources
+    }
+
+    /// Places plugin findings by their pointers, naming the resource whose
+    /// definition contains the pointer when the plugin named none (so a
+    /// secret in a Terraform plan or serverless.yml names its resource).
+    fn place_by_pointer(
+        &mut self,
+        from: usize,
+        doc: &crate::Document,
+        resources: &[crate::deploy::Resource],
+    ) {
+        self.place(from, doc, None);
+        for f in self.findings.get_mut(from..).into_iter().flatten() {
+            if f.resource.is_some() {
+                continue;
+            }
+            let Some(pointer) = f.pointer.as_deref() else {
+                continue;
+            };
+            let owner = resources
+                .iter()
+                .filter(|r| {
+                    !r.generated
+                        && pointer
+                            .strip_prefix(r.pointer.as_str())
+                            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+                })
+                .max_by_key(|r| r.pointer.len());
+            f.resource = owner.map(|r| r.logical_id.clone());
+        }
+    }
+
     fn invalid(&mut self, message: String) {
         self.errors.push(DecisionError {
             source: Source::Cedar,
@@ -493,6 +573,7 @@ impl<'b> Accumulator<'b> {
                         control: rule.control.clone(),
                         pointer: f.pointer,
                         monitor,
+                        suppressed: None,
                     });
                 }
                 out.facts
@@ -549,6 +630,7 @@ impl<'b> Accumulator<'b> {
                         control: info.control.clone(),
                         pointer: None,
                         monitor,
+                        suppressed: None,
                     });
                 }
             }
@@ -579,6 +661,7 @@ impl<'b> Accumulator<'b> {
         let failing = |source_is_cedar: bool| {
             self.findings.iter().any(|f| {
                 !f.monitor
+                    && f.suppressed.is_none()
                     && (f.source == Source::Cedar) == source_is_cedar
                     && fail_on.is_none_or(|t| f.severity >= t)
             })

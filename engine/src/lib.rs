@@ -54,6 +54,7 @@ mod manifest;
 mod plugin;
 mod policies;
 mod request;
+mod suppress;
 mod time;
 
 pub use bundle::{
@@ -64,12 +65,13 @@ pub use decision::{
     Source,
 };
 pub use document::{Document, DocumentFormat, ParseError};
-pub use engine::{CheckOptions, Engine, EngineBuilder};
+pub use engine::{CheckOptions, Engine, EngineBuilder, OnDocument};
 pub use error::{BundleError, EngineError, Problem, RequestError};
 pub use manifest::{Limits, Mode};
 pub use plugin::{CodeCache, InputKind, PluginMetadata, RuleInfo};
 pub use policies::PolicyInfo;
 pub use request::AuthorizationRequest;
+pub use suppress::{Suppression, SuppressionKind, Waiver, Waivers};
 pub use time::Now;
 
 /// Re-exported so embedders can name Cedar types without a version skew.

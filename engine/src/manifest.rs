@@ -69,9 +69,31 @@ pub struct CedarSection {
     /// validated strictly at load and requests are validated against it.
     #[serde(default)]
     pub schema: Option<String>,
-    /// Cedar entities JSON (users, groups, resources known in advance).
+    /// Cedar entities JSON (users, groups, resources known in advance):
+    /// one file, or a list of files whose entities are merged (for
+    /// example teams in one, a data table of runtimes in another).
     #[serde(default)]
-    pub entities: Option<String>,
+    pub entities: Option<Files>,
+}
+
+/// One file or a list of files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Files {
+    /// `entities = "entities.json"`
+    One(String),
+    /// `entities = ["entities.json", "runtimes.json"]`
+    Many(Vec<String>),
+}
+
+impl Files {
+    /// The files, in order.
+    pub fn paths(&self) -> &[String] {
+        match self {
+            Files::One(p) => std::slice::from_ref(p),
+            Files::Many(v) => v,
+        }
+    }
 }
 
 /// `[[plugin]]`

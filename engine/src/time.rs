@@ -41,6 +41,11 @@ impl Now {
         Now(DateTime::<Utc>::from(std::time::SystemTime::now()))
     }
 
+    /// The day (UTC), for dates such as waiver expiries.
+    pub fn date(self) -> chrono::NaiveDate {
+        self.0.date_naive()
+    }
+
     /// Seconds since the UNIX epoch.
     pub fn unix_seconds(self) -> i64 {
         self.0.timestamp()

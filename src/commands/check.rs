@@ -4,7 +4,9 @@ use crate::cli::{CheckArgs, CheckFormat};
 use crate::exit;
 use crate::output;
 use crate::source;
-use palisade_engine::{CheckOptions, Decision, Document, DocumentFormat, cedar_policy::EntityUid};
+use palisade_engine::{
+    CheckOptions, Decision, Document, DocumentFormat, Waivers, cedar_policy::EntityUid,
+};
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -77,6 +79,30 @@ pub fn execute(args: &CheckArgs) -> u8 {
             return exit::ERROR;
         }
     };
+    let waivers = match &args.waivers {
+        None => Waivers::default(),
+        Some(path) => match std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read `{}`: {e}", path.display()))
+            .and_then(|text| {
+                Waivers::parse(&path.display().to_string(), &text).map_err(|e| e.to_string())
+            }) {
+            Ok(w) => w,
+            Err(e) => {
+                output::error(&e);
+                return exit::ERROR;
+            }
+        },
+    };
+    for w in waivers.expired(now) {
+        output::warning(&format!(
+            "{}:{}: the waiver of `{}` (owner {}) expired on {}; it no longer suppresses",
+            args.waivers.as_deref().unwrap_or(Path::new("")).display(),
+            w.line,
+            w.rule,
+            w.owner,
+            w.expires
+        ));
+    }
     let (engine, bundle) = match source::engine_and_bundle(&args.bundle) {
         Ok(eb) => eb,
         Err(code) => return code,
@@ -84,9 +110,13 @@ pub fn execute(args: &CheckArgs) -> u8 {
 
     // Parse every file; a file that does not parse is reported and the
     // others are still checked.
+    let progress = progress_bar(files.len());
     let mut docs = Vec::new();
     let mut failed = false;
     for (path, explicit) in &files {
+        if let Some(bar) = &progress {
+            bar.inc(1);
+        }
         let name = path.display().to_string();
         let text = if path == Path::new("-") {
             let mut s = String::new();
@@ -127,8 +157,17 @@ pub fn execute(args: &CheckArgs) -> u8 {
     let options = CheckOptions {
         principal,
         fail_on: args.fail_on,
+        waivers,
+        on_document: progress.clone().map(|bar| {
+            bar.set_message("checking");
+            bar.set_length(files.len() as u64 + docs.len() as u64);
+            std::sync::Arc::new(move |_: &str| bar.inc(1)) as palisade_engine::OnDocument
+        }),
     };
     let decision = engine.check(&bundle, &docs, &options, now);
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
     let report = match args.format {
         CheckFormat::Json => format!("{}\n", decision.to_json()),
         CheckFormat::Sarif => format!("{}\n", crate::report::sarif(&bundle, &decision)),
@@ -159,13 +198,33 @@ pub fn execute(args: &CheckArgs) -> u8 {
     }
 }
 
+/// Files at which a progress bar is worth showing.
+const PROGRESS_FROM: usize = 20;
+
+/// A progress bar on standard error, when it is a terminal and there are
+/// many files: each file counts once when parsed and once when checked.
+fn progress_bar(files: usize) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal as _;
+    if files < PROGRESS_FROM || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(2 * files as u64);
+    let style = indicatif::ProgressStyle::with_template("{msg:>8} [{bar:40}] {pos}/{len}")
+        .map(|s| s.progress_chars("=> "))
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.set_message("parsing");
+    Some(bar)
+}
+
 fn human(d: &Decision, files: usize, fail_on: palisade_engine::Severity) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     let bold = anstyle::Style::new().bold();
     let dim = anstyle::Style::new().dimmed();
     let mut current: Option<(Option<&str>, Option<&str>)> = None;
-    let mut findings: Vec<&palisade_engine::Finding> = d.findings.iter().collect();
+    let (suppressed, mut findings): (Vec<&palisade_engine::Finding>, Vec<_>) =
+        d.findings.iter().partition(|f| f.suppressed.is_some());
     findings.sort_by(|a, b| {
         (
             &a.file,
@@ -217,11 +276,31 @@ fn human(d: &Decision, files: usize, fail_on: palisade_engine::Severity) -> Stri
             let _ = writeln!(out, "             {dim}fix:{dim:#} {r}");
         }
     }
+    if !suppressed.is_empty() {
+        let _ = writeln!(out, "\n{bold}suppressed{bold:#}");
+        for f in &suppressed {
+            let Some(s) = &f.suppressed else { continue };
+            let by = match (&s.owner, &s.expires) {
+                (Some(o), Some(e)) => format!(" (waiver by {o}, until {e})"),
+                _ => String::new(),
+            };
+            let _ = writeln!(
+                out,
+                "  {dim}{:<8}{dim:#} {} {}  {dim}{}{} · {}{dim:#}\n             {}{by}",
+                f.severity,
+                f.rule_id,
+                f.resource.as_deref().unwrap_or(""),
+                f.file.as_deref().unwrap_or(""),
+                f.line.map(|l| format!(":{l}")).unwrap_or_default(),
+                s.location,
+                s.reason,
+            );
+        }
+    }
     for e in &d.errors {
         let _ = writeln!(out, "\n  error {} {}: {}", e.source, e.kind, e.message);
     }
-    let failing = d
-        .findings
+    let failing = findings
         .iter()
         .filter(|f| f.severity >= fail_on && !f.monitor)
         .count();
@@ -234,9 +313,14 @@ fn human(d: &Decision, files: usize, fail_on: palisade_engine::Severity) -> Stri
     let st = anstyle::Style::new().fg_color(Some(color.into())).bold();
     let _ = writeln!(
         out,
-        "\n{st}{verdict}{st:#}  {} finding{} ({failing} at {fail_on} or above) in {files} file{} · bundle {} {}",
-        d.findings.len(),
-        if d.findings.len() == 1 { "" } else { "s" },
+        "\n{st}{verdict}{st:#}  {} finding{} ({failing} at {fail_on} or above{}) in {files} file{} · bundle {} {}",
+        findings.len(),
+        if findings.len() == 1 { "" } else { "s" },
+        if suppressed.is_empty() {
+            String::new()
+        } else {
+            format!(", {} suppressed", suppressed.len())
+        },
         if files == 1 { "" } else { "s" },
         d.bundle.name,
         d.bundle.version,

@@ -1,0 +1,363 @@
+//! Serverless Framework services (`serverless.yml`): the CloudFormation
+//! resources the framework would generate for them.
+//!
+//! Each function becomes an `AWS::Lambda::Function` (and `AWS::Lambda::Url`)
+//! with provider settings inherited; the service's IAM statements become the
+//! shared `IamRoleLambdaExecution` role (or a role per function with
+//! function-level `iamRoleStatements`); `http` and `httpApi` events become
+//! routes and the APIs' stages; `resources.Resources` is plain
+//! CloudFormation. Unresolved `${...}` variables stay as they are.
+
+use super::refs::{get, truthy};
+use super::{Resource, RouteAuth, Trigger, escape};
+use serde_json::{Map, Value, json};
+
+/// Serverless events that invoke a function asynchronously, with the SAM
+/// name of their kind.
+const ASYNC: [(&str, &str); 7] = [
+    ("s3", "S3"),
+    ("sns", "SNS"),
+    ("schedule", "Schedule"),
+    ("eventBridge", "EventBridgeRule"),
+    ("cloudwatchEvent", "CloudWatchEvent"),
+    ("cloudwatchLog", "CloudWatchLogs"),
+    ("iot", "IoTRule"),
+];
+
+const SHARED_ROLE: &str = "IamRoleLambdaExecution";
+
+pub(crate) fn resources(doc: &Value) -> Vec<Resource> {
+    let provider = doc.get("provider").unwrap_or(&Value::Null);
+    let from_provider = |key: &str| get(provider, key).cloned();
+    let mut out = Vec::new();
+    let mut shared_role_used = false;
+    let mut rest_api = false;
+    let mut http_api = false;
+    let provider_role = get(provider, "iam")
+        .and_then(|i| get(i, "role"))
+        .filter(|r| r.is_string() || r.get("Fn::GetAtt").is_some())
+        .or_else(|| get(provider, "role"))
+        .map(role_value);
+    let functions = doc.get("functions").and_then(Value::as_object);
+    for (name, f) in functions.into_iter().flatten() {
+        let own = |key: &str| get(f, key).cloned();
+        let logical = logical_id(name);
+        let pointer = format!("/functions/{}", escape(name));
+        let mut props = Map::new();
+        if let Some(runtime) = own("runtime").or_else(|| from_provider("runtime")) {
+            props.insert("Runtime".into(), runtime);
+        }
+        let mut env = Map::new();
+        for source in [from_provider("environment"), own("environment")]
+            .into_iter()
+            .flatten()
+        {
+            if let Value::Object(vars) = source {
+                env.extend(vars);
+            }
+        }
+        if !env.is_empty() {
+            props.insert("Environment".into(), json!({ "Variables": env }));
+        }
+        if let Some(key) = own("kmsKeyArn").or_else(|| from_provider("kmsKeyArn")) {
+            props.insert("KmsKeyArn".into(), key);
+        }
+        if let Some(n) = own("reservedConcurrency") {
+            props.insert("ReservedConcurrentExecutions".into(), n);
+        }
+        let tracing = get(provider, "tracing")
+            .and_then(|t| get(t, "lambda"))
+            .cloned()
+            .or_else(|| own("tracing"));
+        if truthy(tracing.as_ref()) || tracing.as_ref().and_then(Value::as_str) == Some("Active") {
+            props.insert("TracingConfig".into(), json!({ "Mode": "Active" }));
+        }
+        if let Some(vpc) = own("vpc").or_else(|| from_provider("vpc"))
+            && let Some(groups) = get(&vpc, "securityGroupIds")
+        {
+            props.insert(
+                "VpcConfig".into(),
+                json!({ "SecurityGroupIds": groups.clone() }),
+            );
+        }
+        if let Some(target) = own("onError") {
+            props.insert("DeadLetterConfig".into(), json!({ "TargetArn": target }));
+        }
+        if let Some(dest) = get(f, "destinations").and_then(|d| get(d, "onFailure")) {
+            props.insert(
+                "EventInvokeConfig".into(),
+                json!({ "DestinationConfig": { "OnFailure": { "Destination": dest } } }),
+            );
+        }
+        // The role: the function's own, one made for its own statements,
+        // the provider's, or the service's shared one.
+        let role = if let Some(role) = own("role") {
+            role_value(&role)
+        } else if let Some(statements) = own("iamRoleStatements") {
+            let id = format!("{logical}IamRoleLambdaExecution");
+            out.push(role_resource(
+                &id,
+                &statements,
+                None,
+                format!("{pointer}/iamRoleStatements"),
+            ));
+            json!({ "Fn::GetAtt": [id, "Arn"] })
+        } else if let Some(role) = &provider_role {
+            role.clone()
+        } else {
+            shared_role_used = true;
+            json!({ "Fn::GetAtt": [SHARED_ROLE, "Arn"] })
+        };
+        props.insert("Role".into(), role);
+
+        let mut function = Resource::new(
+            format!("{logical}LambdaFunction"),
+            "AWS::Lambda::Function",
+            Value::Object(props),
+            pointer.clone(),
+        );
+        for event in get(f, "events")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let Some((kind, spec)) = event.as_object().and_then(|o| o.iter().next()) else {
+                continue;
+            };
+            match kind.as_str() {
+                "http" => {
+                    rest_api = true;
+                    function.triggers.extend(route(spec, rest_auth(spec)));
+                }
+                "httpApi" => {
+                    http_api = true;
+                    let auth = if get(spec, "authorizer").is_some() {
+                        RouteAuth::Authorizer
+                    } else {
+                        RouteAuth::None
+                    };
+                    function.triggers.extend(route(spec, auth));
+                }
+                k => {
+                    if let Some((_, source)) = ASYNC.iter().find(|(name, _)| *name == k) {
+                        function.triggers.push(Trigger::Async((*source).to_owned()));
+                    }
+                }
+            }
+        }
+        if let Some(url) = own("url")
+            && url != Value::Bool(false)
+        {
+            let iam = get(&url, "authorizer").and_then(Value::as_str) == Some("aws_iam");
+            out.push(Resource::new(
+                format!("{logical}LambdaFunctionUrl"),
+                "AWS::Lambda::Url",
+                json!({
+                    "AuthType": if iam { "AWS_IAM" } else { "NONE" },
+                    "TargetFunctionArn": { "Fn::GetAtt": [format!("{logical}LambdaFunction"), "Arn"] },
+                }),
+                format!("{pointer}/url"),
+            ));
+        }
+        out.push(function);
+    }
+    if shared_role_used {
+        let iam_role = get(provider, "iam").and_then(|i| get(i, "role"));
+        let (statements, at) = match (
+            iam_role.and_then(|r| get(r, "statements")),
+            get(provider, "iamRoleStatements"),
+        ) {
+            (Some(s), _) => (Some(s), "/provider/iam/role/statements"),
+            (None, Some(s)) => (Some(s), "/provider/iamRoleStatements"),
+            (None, None) => (None, "/provider"),
+        };
+        let managed = iam_role
+            .and_then(|r| get(r, "managedPolicies"))
+            .or_else(|| get(provider, "iamManagedPolicies"));
+        let mut role = role_resource(
+            SHARED_ROLE,
+            statements.unwrap_or(&Value::Null),
+            managed,
+            at.to_owned(),
+        );
+        role.generated = true;
+        out.push(role);
+    }
+    let logs = get(provider, "logs");
+    if rest_api {
+        let mut stage = Map::new();
+        if truthy(logs.and_then(|l| get(l, "restApi")))
+            || logs
+                .and_then(|l| get(l, "restApi"))
+                .is_some_and(Value::is_object)
+        {
+            stage.insert("AccessLogSetting".into(), json!({ "Format": "serverless" }));
+        }
+        if truthy(get(provider, "tracing").and_then(|t| get(t, "apiGateway"))) {
+            stage.insert("TracingEnabled".into(), Value::Bool(true));
+        }
+        let throttle = get(provider, "apiGateway")
+            .and_then(|a| get(a, "usagePlan"))
+            .and_then(|u| get(u, "throttle"));
+        if let Some(t) = throttle {
+            stage.insert(
+                "MethodSettings".into(),
+                json!([{ "ThrottlingRateLimit": get(t, "rateLimit"), "ThrottlingBurstLimit": get(t, "burstLimit") }]),
+            );
+        }
+        let at = if get(provider, "apiGateway").is_some() {
+            "/provider/apiGateway"
+        } else {
+            "/provider"
+        };
+        stage.insert("RestApiId".into(), json!({ "Ref": "ApiGatewayRestApi" }));
+        let mut resource = Resource::new(
+            "ApiGatewayStage".into(),
+            "AWS::ApiGateway::Stage",
+            Value::Object(stage),
+            at.into(),
+        );
+        resource.generated = true;
+        out.push(resource);
+    }
+    if http_api {
+        let mut stage = Map::new();
+        if truthy(logs.and_then(|l| get(l, "httpApi")))
+            || logs
+                .and_then(|l| get(l, "httpApi"))
+                .is_some_and(Value::is_object)
+        {
+            stage.insert(
+                "AccessLogSettings".into(),
+                json!({ "Format": "serverless" }),
+            );
+        }
+        let at = if get(provider, "httpApi").is_some() {
+            "/provider/httpApi"
+        } else {
+            "/provider"
+        };
+        stage.insert("ApiId".into(), json!({ "Ref": "HttpApi" }));
+        let mut resource = Resource::new(
+            "HttpApiStage".into(),
+            "AWS::ApiGatewayV2::Stage",
+            Value::Object(stage),
+            at.into(),
+        );
+        resource.generated = true;
+        out.push(resource);
+    }
+    // `resources.extensions` adds properties to the generated resources
+    // (`GetOrderLambdaFunction: {Properties: {CodeSigningConfigArn: ...}}`).
+    let extensions = doc
+        .get("resources")
+        .and_then(|r| r.get("extensions"))
+        .and_then(Value::as_object);
+    for (id, ext) in extensions.into_iter().flatten() {
+        let props = ext.get("Properties").and_then(Value::as_object);
+        if let Some(r) = out.iter_mut().find(|r| &r.logical_id == id)
+            && let (Value::Object(mine), Some(more)) = (&mut r.properties, props)
+        {
+            mine.extend(more.clone());
+        }
+    }
+    if let Some(resources) = doc.get("resources") {
+        out.extend(super::cloudformation::resources(
+            resources,
+            "/resources/Resources",
+        ));
+    }
+    out
+}
+
+/// A role given by name (a resource of the service), ARN or reference.
+fn role_value(role: &Value) -> Value {
+    match role.as_str() {
+        Some(name) if !name.contains(':') && !name.contains("${") => {
+            json!({ "Fn::GetAtt": [name, "Arn"] })
+        }
+        _ => role.clone(),
+    }
+}
+
+fn role_resource(
+    id: &str,
+    statements: &Value,
+    managed: Option<&Value>,
+    pointer: String,
+) -> Resource {
+    let mut props = Map::new();
+    props.insert(
+        "Policies".into(),
+        json!([{ "PolicyName": id, "PolicyDocument": { "Statement": statements } }]),
+    );
+    if let Some(m) = managed {
+        props.insert("ManagedPolicyArns".into(), m.clone());
+    }
+    Resource::new(
+        id.to_owned(),
+        "AWS::IAM::Role",
+        Value::Object(props),
+        pointer,
+    )
+}
+
+/// How an `http` event authenticates: an authorizer (name, ARN, object,
+/// `aws_iam`), an API key only (`private: true`), or nothing.
+fn rest_auth(spec: &Value) -> RouteAuth {
+    if get(spec, "authorizer").is_some() {
+        RouteAuth::Authorizer
+    } else if truthy(get(spec, "private")) {
+        RouteAuth::ApiKeyOnly
+    } else {
+        RouteAuth::None
+    }
+}
+
+/// The route of an `http`/`httpApi` event: `GET /orders` as a string, or
+/// an object with `method` and `path`; `*` is every method and path.
+fn route(spec: &Value, auth: RouteAuth) -> Option<Trigger> {
+    let (method, path) = match spec {
+        Value::String(s) if s == "*" => ("ANY".to_owned(), "/*".to_owned()),
+        Value::String(s) => {
+            let (m, p) = s.split_once(' ')?;
+            (m.to_owned(), p.trim().to_owned())
+        }
+        Value::Object(_) => (
+            get(spec, "method")
+                .and_then(Value::as_str)
+                .unwrap_or("ANY")
+                .to_owned(),
+            get(spec, "path")
+                .and_then(Value::as_str)
+                .unwrap_or("/")
+                .to_owned(),
+        ),
+        _ => return None,
+    };
+    let method = match method.to_uppercase() {
+        m if m == "*" => "ANY".to_owned(),
+        m => m,
+    };
+    let path = if path.starts_with('/') {
+        path
+    } else {
+        format!("/{path}")
+    };
+    Some(Trigger::Route { method, path, auth })
+}
+
+/// The logical id the Serverless Framework gives a function: its name with
+/// the first letter upper-cased, `-` as `Dash` and `_` as `Underscore`.
+fn logical_id(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        match c {
+            '-' => out.push_str("Dash"),
+            '_' => out.push_str("Underscore"),
+            c if i == 0 => out.extend(c.to_uppercase()),
+            c => out.push(c),
+        }
+    }
+    out
+}

@@ -1,0 +1,566 @@
+//! Terraform plans (`terraform show -json`): the planned resources of the
+//! AWS provider, as the CloudFormation resources they correspond to, so
+//! that one rule covers both (`aws_lambda_function` is an
+//! `AWS::Lambda::Function` with `Runtime`, `Environment`, `KmsKeyArn`...).
+//!
+//! The logical id of a resource is its Terraform address
+//! (`module.api.aws_lambda_function.orders`); references to other
+//! resources, which a plan leaves unknown until apply, are read from the
+//! plan's configuration and become `{"Ref": address}`. Resource types
+//! without a counterpart keep their Terraform name as their type
+//! (`aws_s3_bucket_public_access_block`), so policies can still name them.
+
+use super::Resource;
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+
+pub(crate) fn resources(plan: &Value) -> Vec<Resource> {
+    let mut refs = HashMap::new();
+    if let Some(root) = plan.pointer("/configuration/root_module") {
+        config_refs(root, "", &mut refs);
+    }
+    let mut out = Vec::new();
+    if let Some(root) = plan.pointer("/planned_values/root_module") {
+        walk(root, "/planned_values/root_module", &refs, &mut out);
+    }
+    // Encryption of a bucket is a resource of its own since provider v4:
+    // fold it into the bucket, as CloudFormation has it.
+    let encrypted: Vec<(String, Value)> = out
+        .iter()
+        .filter(|r| r.kind == "aws_s3_bucket_server_side_encryption_configuration")
+        .filter_map(|r| {
+            let bucket = match r.properties.get("bucket").and_then(Value::as_str) {
+                Some(name) => name.to_owned(),
+                None => refs.get(&r.logical_id)?.get("bucket")?.clone(),
+            };
+            Some((
+                bucket,
+                r.properties.get("rule").cloned().unwrap_or(Value::Null),
+            ))
+        })
+        .collect();
+    for (bucket, rule) in encrypted {
+        for r in out.iter_mut().filter(|r| {
+            r.kind == "AWS::S3::Bucket"
+                && (r.logical_id == bucket
+                    || r.properties.get("BucketName") == Some(&json!(bucket)))
+        }) {
+            if let Value::Object(p) = &mut r.properties {
+                p.insert(
+                    "BucketEncryption".into(),
+                    json!({ "ServerSideEncryptionConfiguration": rule }),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// `address -> attribute -> referenced resource address`, from the
+/// configuration's expressions, modules included.
+fn config_refs(module: &Value, prefix: &str, refs: &mut HashMap<String, HashMap<String, String>>) {
+    for r in module
+        .get("resources")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let Some(address) = r.get("address").and_then(Value::as_str) else {
+            continue;
+        };
+        let mut attrs = HashMap::new();
+        for (attr, expr) in r
+            .get("expressions")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(target) = reference(expr, prefix) {
+                attrs.insert(attr.clone(), target);
+            } else if let Some(block) = expr.as_array().and_then(|b| b.first()) {
+                // Nested blocks: `vpc_config.0.security_group_ids`.
+                for (inner, e) in block.as_object().into_iter().flatten() {
+                    if let Some(target) = reference(e, prefix) {
+                        attrs.insert(format!("{attr}.{inner}"), target);
+                    }
+                }
+            }
+        }
+        refs.insert(format!("{prefix}{address}"), attrs);
+    }
+    for (name, call) in module
+        .get("module_calls")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(inner) = call.get("module") {
+            config_refs(inner, &format!("{prefix}module.{name}."), refs);
+        }
+    }
+}
+
+/// The resource address an expression references (`aws_iam_role.lambda`
+/// from `["aws_iam_role.lambda.arn", "aws_iam_role.lambda"]`).
+fn reference(expr: &Value, prefix: &str) -> Option<String> {
+    let list = expr.get("references")?.as_array()?;
+    list.iter()
+        .filter_map(Value::as_str)
+        .filter(|r| !r.starts_with("var.") && !r.starts_with("local.") && !r.starts_with("data."))
+        .filter_map(|r| {
+            let parts: Vec<&str> = r.split('.').collect();
+            let n = if parts.first() == Some(&"module") {
+                4
+            } else {
+                2
+            };
+            parts.get(..n).map(|p| p.join("."))
+        })
+        .next()
+        .map(|a| format!("{prefix}{a}"))
+}
+
+fn walk(
+    module: &Value,
+    pointer: &str,
+    refs: &HashMap<String, HashMap<String, String>>,
+    out: &mut Vec<Resource>,
+) {
+    for (i, r) in module
+        .get("resources")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        if r.get("mode").and_then(Value::as_str) != Some("managed") {
+            continue;
+        }
+        let (Some(address), Some(kind)) = (
+            r.get("address").and_then(Value::as_str),
+            r.get("type").and_then(Value::as_str),
+        ) else {
+            continue;
+        };
+        let values = r.get("values").cloned().unwrap_or_else(|| json!({}));
+        let no_refs = HashMap::new();
+        let refs = refs.get(address).unwrap_or(&no_refs);
+        let (cfn, properties) = convert(kind, &values, refs);
+        out.push(Resource::new(
+            address.to_owned(),
+            cfn.unwrap_or(kind),
+            properties,
+            format!("{pointer}/resources/{i}"),
+        ));
+    }
+    for (i, child) in module
+        .get("child_modules")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        walk(child, &format!("{pointer}/child_modules/{i}"), refs, out);
+    }
+}
+
+/// Reads the planned values of one resource.
+struct Values<'a> {
+    values: &'a Value,
+    refs: &'a HashMap<String, String>,
+    out: Map<String, Value>,
+}
+
+impl Values<'_> {
+    fn get(&self, path: &str) -> Option<Value> {
+        let mut v = self.values;
+        for part in path.split('.') {
+            v = match v {
+                Value::Array(a) => a.first()?.get(part)?,
+                _ => v.get(part)?,
+            };
+        }
+        match v {
+            Value::Null => None,
+            Value::Array(a) if a.is_empty() => None,
+            Value::String(s) if s.is_empty() => None,
+            v => Some(v.clone()),
+        }
+    }
+
+    /// The planned value, or a reference to the resource it comes from.
+    fn value_or_ref(&self, path: &str) -> Option<Value> {
+        self.get(path)
+            .or_else(|| self.refs.get(path).map(|a| json!({ "Ref": a })))
+    }
+
+    fn set(&mut self, cfn: &str, v: Option<Value>) {
+        if let Some(v) = v {
+            self.out.insert(cfn.to_owned(), v);
+        }
+    }
+
+    fn copy(&mut self, tf: &str, cfn: &str) {
+        let v = self.value_or_ref(tf);
+        self.set(cfn, v);
+    }
+
+    /// A policy document, which a plan holds as JSON text.
+    fn document(&mut self, tf: &str, cfn: &str) {
+        let v = self.get(tf).map(|v| match v {
+            Value::String(s) => serde_json::from_str(&s).unwrap_or(Value::String(s)),
+            v => v,
+        });
+        self.set(cfn, v);
+    }
+}
+
+fn convert(
+    kind: &str,
+    values: &Value,
+    refs: &HashMap<String, String>,
+) -> (Option<&'static str>, Value) {
+    let mut v = Values {
+        values,
+        refs,
+        out: Map::new(),
+    };
+    let cfn = match kind {
+        "aws_lambda_function" => {
+            v.copy("runtime", "Runtime");
+            v.copy("role", "Role");
+            v.copy("kms_key_arn", "KmsKeyArn");
+            v.copy("code_signing_config_arn", "CodeSigningConfigArn");
+            if let Some(vars) = v.get("environment.variables") {
+                v.set("Environment", Some(json!({ "Variables": vars })));
+            }
+            if let Some(mode) = v.get("tracing_config.mode") {
+                v.set("TracingConfig", Some(json!({ "Mode": mode })));
+            }
+            match v.get("reserved_concurrent_executions") {
+                Some(n) if n.as_i64().is_some_and(|n| n >= 0) => {
+                    v.set("ReservedConcurrentExecutions", Some(n));
+                }
+                _ => {}
+            }
+            if let Some(t) = v.value_or_ref("dead_letter_config.target_arn") {
+                v.set("DeadLetterConfig", Some(json!({ "TargetArn": t })));
+            }
+            let groups = v.get("vpc_config.security_group_ids").or_else(|| {
+                v.refs
+                    .get("vpc_config.security_group_ids")
+                    .map(|a| json!([{ "Ref": a }]))
+            });
+            if let Some(g) = groups {
+                v.set("VpcConfig", Some(json!({ "SecurityGroupIds": g })));
+            }
+            "AWS::Lambda::Function"
+        }
+        "aws_lambda_function_url" => {
+            v.copy("authorization_type", "AuthType");
+            v.copy("function_name", "TargetFunctionArn");
+            "AWS::Lambda::Url"
+        }
+        "aws_lambda_permission" => {
+            v.copy("action", "Action");
+            v.copy("principal", "Principal");
+            v.copy("source_arn", "SourceArn");
+            v.copy("source_account", "SourceAccount");
+            v.copy("function_name", "FunctionName");
+            "AWS::Lambda::Permission"
+        }
+        "aws_lambda_function_event_invoke_config" => {
+            v.copy("function_name", "FunctionName");
+            if let Some(d) = v.value_or_ref("destination_config.on_failure.destination") {
+                v.set(
+                    "DestinationConfig",
+                    Some(json!({ "OnFailure": { "Destination": d } })),
+                );
+            }
+            "AWS::Lambda::EventInvokeConfig"
+        }
+        "aws_iam_role" => {
+            v.document("assume_role_policy", "AssumeRolePolicyDocument");
+            v.copy("managed_policy_arns", "ManagedPolicyArns");
+            let inline: Vec<Value> = values
+                .get("inline_policy")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|p| {
+                    let text = p.get("policy")?.as_str()?;
+                    let doc: Value = serde_json::from_str(text).ok()?;
+                    Some(json!({ "PolicyName": p.get("name"), "PolicyDocument": doc }))
+                })
+                .collect();
+            if !inline.is_empty() {
+                v.set("Policies", Some(Value::Array(inline)));
+            }
+            "AWS::IAM::Role"
+        }
+        "aws_iam_role_policy" => {
+            v.document("policy", "PolicyDocument");
+            v.copy("role", "RoleName");
+            "AWS::IAM::RolePolicy"
+        }
+        "aws_iam_policy" => {
+            v.document("policy", "PolicyDocument");
+            "AWS::IAM::ManagedPolicy"
+        }
+        "aws_iam_role_policy_attachment" => {
+            v.copy("policy_arn", "PolicyArn");
+            v.copy("role", "Role");
+            "AWS::IAM::RolePolicyAttachment"
+        }
+        "aws_api_gateway_method" => {
+            v.copy("authorization", "AuthorizationType");
+            v.copy("http_method", "HttpMethod");
+            v.copy("api_key_required", "ApiKeyRequired");
+            v.copy("rest_api_id", "RestApiId");
+            "AWS::ApiGateway::Method"
+        }
+        "aws_api_gateway_integration" => {
+            v.copy("type", "Type");
+            v.copy("uri", "Uri");
+            "AWS::ApiGateway::Integration"
+        }
+        "aws_api_gateway_rest_api" => {
+            if let Some(types) = v.get("endpoint_configuration.types") {
+                v.set("EndpointConfiguration", Some(json!({ "Types": types })));
+            }
+            "AWS::ApiGateway::RestApi"
+        }
+        "aws_api_gateway_stage" => {
+            v.copy("rest_api_id", "RestApiId");
+            v.copy("stage_name", "StageName");
+            v.copy("xray_tracing_enabled", "TracingEnabled");
+            if let Some(d) = v.value_or_ref("access_log_settings.destination_arn") {
+                v.set("AccessLogSetting", Some(json!({ "DestinationArn": d })));
+            }
+            "AWS::ApiGateway::Stage"
+        }
+        "aws_api_gateway_method_settings" => {
+            v.copy("rest_api_id", "RestApiId");
+            v.copy("stage_name", "StageName");
+            let rate = v.get("settings.throttling_rate_limit");
+            let burst = v.get("settings.throttling_burst_limit");
+            v.set(
+                "MethodSettings",
+                Some(json!([{ "ThrottlingRateLimit": rate, "ThrottlingBurstLimit": burst }])),
+            );
+            "AWS::ApiGateway::MethodSettings"
+        }
+        "aws_api_gateway_usage_plan" => {
+            if let Some(stages) = values.get("api_stages").and_then(Value::as_array) {
+                let s: Vec<Value> = stages
+                    .iter()
+                    .map(|s| json!({ "ApiId": s.get("api_id"), "Stage": s.get("stage") }))
+                    .collect();
+                v.set("ApiStages", Some(Value::Array(s)));
+            }
+            if let Some(r) = v.refs.get("api_stages.api_id") {
+                v.set("ApiStages", Some(json!([{ "ApiId": { "Ref": r } }])));
+            }
+            v.copy("throttle_settings", "Throttle");
+            v.copy("quota_settings", "Quota");
+            "AWS::ApiGateway::UsagePlan"
+        }
+        "aws_api_gateway_domain_name" => {
+            v.copy("security_policy", "SecurityPolicy");
+            v.copy("domain_name", "DomainName");
+            "AWS::ApiGateway::DomainName"
+        }
+        "aws_apigatewayv2_api" => {
+            v.copy("protocol_type", "ProtocolType");
+            "AWS::ApiGatewayV2::Api"
+        }
+        "aws_apigatewayv2_route" => {
+            v.copy("route_key", "RouteKey");
+            v.copy("authorization_type", "AuthorizationType");
+            v.copy("api_key_required", "ApiKeyRequired");
+            v.copy("authorizer_id", "AuthorizerId");
+            "AWS::ApiGatewayV2::Route"
+        }
+        "aws_apigatewayv2_integration" => {
+            v.copy("integration_type", "IntegrationType");
+            v.copy("integration_uri", "IntegrationUri");
+            "AWS::ApiGatewayV2::Integration"
+        }
+        "aws_apigatewayv2_stage" => {
+            v.copy("name", "StageName");
+            if let Some(d) = v.value_or_ref("access_log_settings.destination_arn") {
+                v.set("AccessLogSettings", Some(json!({ "DestinationArn": d })));
+            }
+            let rate = v.get("default_route_settings.throttling_rate_limit");
+            let burst = v.get("default_route_settings.throttling_burst_limit");
+            // A plan shows 0 for "not set".
+            let set =
+                |x: &Option<Value>| x.as_ref().and_then(Value::as_f64).is_some_and(|n| n > 0.0);
+            if set(&rate) || set(&burst) {
+                v.set(
+                    "DefaultRouteSettings",
+                    Some(json!({ "ThrottlingRateLimit": rate, "ThrottlingBurstLimit": burst })),
+                );
+            }
+            "AWS::ApiGatewayV2::Stage"
+        }
+        "aws_apigatewayv2_domain_name" => {
+            if let Some(policy) = v.get("domain_name_configuration.security_policy") {
+                v.set(
+                    "DomainNameConfigurations",
+                    Some(json!([{ "SecurityPolicy": policy }])),
+                );
+            }
+            v.copy("domain_name", "DomainName");
+            "AWS::ApiGatewayV2::DomainName"
+        }
+        "aws_cloudwatch_log_group" => {
+            match v.get("retention_in_days") {
+                Some(n) if n.as_i64().is_some_and(|n| n > 0) => {
+                    v.set("RetentionInDays", Some(n));
+                }
+                _ => {}
+            }
+            v.copy("kms_key_id", "KmsKeyId");
+            "AWS::Logs::LogGroup"
+        }
+        "aws_sqs_queue" => {
+            v.copy("kms_master_key_id", "KmsMasterKeyId");
+            v.copy("sqs_managed_sse_enabled", "SqsManagedSseEnabled");
+            "AWS::SQS::Queue"
+        }
+        "aws_sqs_queue_policy" => {
+            v.document("policy", "PolicyDocument");
+            "AWS::SQS::QueuePolicy"
+        }
+        "aws_sns_topic" => {
+            v.copy("kms_master_key_id", "KmsMasterKeyId");
+            "AWS::SNS::Topic"
+        }
+        "aws_sns_topic_policy" => {
+            v.document("policy", "PolicyDocument");
+            "AWS::SNS::TopicPolicy"
+        }
+        "aws_sns_topic_subscription" => {
+            v.copy("protocol", "Protocol");
+            v.copy("endpoint", "Endpoint");
+            "AWS::SNS::Subscription"
+        }
+        "aws_dynamodb_table" => {
+            let enabled = v.get("server_side_encryption.enabled");
+            let key = v.value_or_ref("server_side_encryption.kms_key_arn");
+            if let Some(enabled) = enabled {
+                let mut sse = json!({ "SSEEnabled": enabled, "SSEType": "KMS" });
+                if let (Some(k), Value::Object(o)) = (key, &mut sse) {
+                    o.insert("KMSMasterKeyId".into(), k);
+                }
+                v.set("SSESpecification", Some(sse));
+            }
+            "AWS::DynamoDB::Table"
+        }
+        "aws_s3_bucket" => {
+            v.copy("bucket", "BucketName");
+            if let Some(rule) = v.get("server_side_encryption_configuration.rule") {
+                v.set(
+                    "BucketEncryption",
+                    Some(json!({ "ServerSideEncryptionConfiguration": [rule] })),
+                );
+            }
+            "AWS::S3::Bucket"
+        }
+        "aws_s3_bucket_policy" => {
+            v.document("policy", "PolicyDocument");
+            v.copy("bucket", "Bucket");
+            "AWS::S3::BucketPolicy"
+        }
+        "aws_security_group" => {
+            let ingress: Vec<Value> = values
+                .get("ingress")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .flat_map(|rule| {
+                    let v4 = rule.get("cidr_blocks").and_then(Value::as_array).cloned().unwrap_or_default();
+                    let v6 = rule.get("ipv6_cidr_blocks").and_then(Value::as_array).cloned().unwrap_or_default();
+                    v4.into_iter()
+                        .map(|c| json!({ "CidrIp": c, "FromPort": rule.get("from_port"), "ToPort": rule.get("to_port") }))
+                        .chain(v6.into_iter().map(|c| json!({ "CidrIpv6": c, "FromPort": rule.get("from_port"), "ToPort": rule.get("to_port") })))
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            v.set("SecurityGroupIngress", Some(Value::Array(ingress)));
+            "AWS::EC2::SecurityGroup"
+        }
+        "aws_vpc_security_group_ingress_rule" => {
+            v.copy("cidr_ipv4", "CidrIp");
+            v.copy("cidr_ipv6", "CidrIpv6");
+            v.copy("security_group_id", "GroupId");
+            "AWS::EC2::SecurityGroupIngress"
+        }
+        "aws_wafv2_web_acl_association" => {
+            v.copy("resource_arn", "ResourceArn");
+            v.copy("web_acl_arn", "WebACLArn");
+            "AWS::WAFv2::WebACLAssociation"
+        }
+        "aws_cloudwatch_event_target" => {
+            if let Some(arn) = v.value_or_ref("arn") {
+                v.set("Targets", Some(json!([{ "Arn": arn }])));
+            }
+            "AWS::Events::Rule"
+        }
+        _ => return (None, values.clone()),
+    };
+    (Some(cfn), Value::Object(v.out))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::document::Document;
+    use serde_json::json;
+
+    #[test]
+    fn plans_become_cloudformation_resources_with_references() {
+        let plan = json!({
+            "format_version": "1.2",
+            "planned_values": {"root_module": {
+                "resources": [
+                    {"address": "aws_lambda_function.f", "mode": "managed", "type": "aws_lambda_function", "name": "f",
+                     "values": {"runtime": "python3.8", "environment": [{"variables": {"A": "1"}}], "tracing_config": [{"mode": "PassThrough"}], "reserved_concurrent_executions": -1}},
+                    {"address": "aws_iam_role.r", "mode": "managed", "type": "aws_iam_role", "name": "r",
+                     "values": {"inline_policy": [{"name": "p", "policy": "{\"Statement\":[{\"Action\":\"*\",\"Effect\":\"Allow\",\"Resource\":\"*\"}]}"}]}},
+                    {"address": "data.aws_caller_identity.me", "mode": "data", "type": "aws_caller_identity", "name": "me", "values": {}}
+                ],
+                "child_modules": [{"address": "module.m", "resources": [
+                    {"address": "module.m.aws_sqs_queue.q", "mode": "managed", "type": "aws_sqs_queue", "name": "q", "values": {"sqs_managed_sse_enabled": false}}
+                ]}]
+            }},
+            "configuration": {"root_module": {"resources": [
+                {"address": "aws_lambda_function.f", "expressions": {"role": {"references": ["aws_iam_role.r.arn", "aws_iam_role.r"]}}}
+            ]}}
+        });
+        let doc = Document::from_value("plan.json", plan);
+        let r = super::super::resources(&doc);
+        let ids: Vec<_> = r
+            .iter()
+            .map(|r| (r.logical_id.as_str(), r.kind.as_str()))
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                ("aws_lambda_function.f", "AWS::Lambda::Function"),
+                ("aws_iam_role.r", "AWS::IAM::Role"),
+                ("module.m.aws_sqs_queue.q", "AWS::SQS::Queue")
+            ]
+        );
+        assert_eq!(
+            r[0].properties,
+            json!({"Runtime": "python3.8", "Role": {"Ref": "aws_iam_role.r"}, "Environment": {"Variables": {"A": "1"}}, "TracingConfig": {"Mode": "PassThrough"}})
+        );
+        assert_eq!(r[0].facts["role_shared_with"], 0);
+        assert_eq!(r[1].facts["wildcard_actions"], json!(["*"]));
+        assert_eq!(
+            r[2].pointer,
+            "/planned_values/root_module/child_modules/0/resources/0"
+        );
+    }
+}
