@@ -23,8 +23,8 @@ fn benches(c: &mut Criterion) {
     let d = engine.check(&bundle, std::slice::from_ref(&doc), &options, now);
     assert_eq!(
         d.findings.len(),
-        1500,
-        "three low findings per function: {}",
+        2500,
+        "five findings per function (code signing, reserved concurrency, env key, log key, route authorizer): {}",
         d.findings.len()
     );
 

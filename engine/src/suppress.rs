@@ -320,10 +320,21 @@ pub(crate) fn apply(
             });
         }
     }
+    // Most files have no marker, no metadata and no waiver: nothing to do.
+    let has_metadata = resources.iter().any(|r| {
+        doc.value
+            .pointer(&format!("{}/Metadata/palisade", r.pointer))
+            .is_some()
+    });
+    if doc.markers().is_empty() && !has_metadata && waivers.entries.is_empty() {
+        return;
+    }
+    let by_id: std::collections::HashMap<&str, &Resource> = resources
+        .iter()
+        .map(|r| (r.logical_id.as_str(), r))
+        .collect();
     for f in findings.iter_mut().filter(|f| f.suppressed.is_none()) {
-        let resource = resources
-            .iter()
-            .find(|r| f.resource.as_deref() == Some(r.logical_id.as_str()));
+        let resource = f.resource.as_deref().and_then(|id| by_id.get(id).copied());
         let resource_line = resource.and_then(|r| doc.line_of(&r.pointer));
         let marker = doc.markers().iter().find(|m| {
             if m.rule != f.rule_id || m.reason.is_empty() {

@@ -315,6 +315,30 @@ pub fn is_placeholder(s: &str) -> bool {
         || (normalized.starts_with(b"insert") && normalized.ends_with(b"here"))
 }
 
+/// Assignments of quoted literals in code or config text, one per line:
+/// `DB_PASSWORD = "..."`, `const apiKey = '...'`, `"token": "..."`,
+/// `password: "..."`. Yields the assigned name and the literal.
+pub fn quoted_assignments(s: &str) -> impl Iterator<Item = (&str, &str)> {
+    s.lines().filter_map(|line| {
+        let at = line.find(['=', ':'])?;
+        let (left, right) = (line.get(..at)?, line.get(at + 1..)?);
+        // `==`, `=>`, `:=` and `::` are not assignments of a literal.
+        let right = right.trim_start();
+        if line.get(at + 1..at + 2).is_some_and(|c| matches!(c, "=" | ">" | ":")) {
+            return None;
+        }
+        let name = left
+            .trim()
+            .trim_matches(|c| c == '"' || c == '\'')
+            .rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+            .next()?;
+        let quote = right.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+        let body = right.get(1..)?;
+        let value = body.get(..body.find(quote)?)?;
+        (!name.is_empty() && !value.is_empty()).then_some((name, value))
+    })
+}
+
 /// Whether `s` is an ARN (of any service).
 pub fn is_arn(s: &str) -> bool {
     s.starts_with("arn:")

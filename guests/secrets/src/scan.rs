@@ -375,6 +375,38 @@ fn check_string<'d>(
         ));
     }
 
+    // Code or configuration inline (a function's `ZipFile`, `InlineCode`):
+    // literals assigned to secret-named variables.
+    if found.is_empty() && text.contains('\n') {
+        for (var, value) in matchers::quoted_assignments(text) {
+            let Some(kind) = keys::secret_kind(var) else {
+                continue;
+            };
+            let value = matchers::trim(value);
+            if value.len() < 4
+                || matchers::is_reference(value)
+                || matchers::contains_reference(value)
+                || matchers::is_placeholder(value)
+                || matchers::is_arn(value)
+            {
+                continue;
+            }
+            found.push((
+                SECRET_NAMED_FIELD,
+                concat(&[
+                    &subject(),
+                    " assigns a hard-coded ",
+                    kind.noun(),
+                    " to `",
+                    var,
+                    "` (`",
+                    &matchers::preview(value),
+                    "`)",
+                ]),
+            ));
+        }
+    }
+
     // The weaker rules never report templates or placeholders (checked only
     // for a candidate, as most strings are neither).
     let plain = || !matchers::contains_reference(text) && !matchers::is_placeholder(trimmed);

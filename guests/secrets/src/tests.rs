@@ -692,3 +692,17 @@ fn plan_identifiers_and_expressions_are_not_secrets() {
         [(HIGH_ENTROPY, "/value".to_owned())]
     );
 }
+
+#[test]
+fn inline_code_with_assigned_secrets_is_reported() {
+    let code = "import os\nDB_PASSWORD = \"Tr0ub4dor&3xyz\"\nconst apiKey = 'sk_live_abcdef123456'\nTABLE = \"orders\"\nif password == \"x\":\n    pass\nTOKEN = os.environ[\"TOKEN\"]\nSECRET = \"{{resolve:secretsmanager:s}}\"\npassword: \"<password>\"\n";
+    let doc = json!({"Resources": {"Fn": {"Type": "AWS::Lambda::Function", "Properties": {"Code": {"ZipFile": code}}}}});
+    let found: Vec<_> = hits(&doc).into_iter().map(|h| (h.rule, h.message)).collect();
+    assert_eq!(
+        found,
+        [
+            (SECRET_NAMED_FIELD, "`ZipFile` assigns a hard-coded password to `DB_PASSWORD` (`Tr0u…`)".to_owned()),
+            (SECRET_NAMED_FIELD, "`ZipFile` assigns a hard-coded API key to `apiKey` (`sk_l…`)".to_owned()),
+        ]
+    );
+}
