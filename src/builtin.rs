@@ -26,13 +26,24 @@ pub const SERVERLESS_BASELINE: &[(&str, &[u8])] = embed!("serverless-baseline":
     "policies/transport.cedar",
 );
 
+/// The files of `gateway-baseline` (a test checks nothing is missing).
+pub const GATEWAY_BASELINE: &[(&str, &[u8])] = embed!("gateway-baseline":
+    "palisade.toml",
+    "entities.json",
+    "jwks.json",
+    "plugins/secrets.wasm",
+    "policies/access.cedar",
+    "policies/incident.cedar",
+);
+
 /// Names of the built-in bundles.
-pub const NAMES: &[&str] = &["serverless-baseline"];
+pub const NAMES: &[&str] = &["serverless-baseline", "gateway-baseline"];
 
 /// A built-in bundle by name.
 pub fn source(name: &str) -> Option<MemorySource> {
     let files = match name {
         "serverless-baseline" => SERVERLESS_BASELINE,
+        "gateway-baseline" => GATEWAY_BASELINE,
         _ => return None,
     };
     Some(files.iter().fold(
@@ -66,19 +77,22 @@ mod tests {
 
     #[test]
     fn every_bundle_file_is_embedded() {
-        let root =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/serverless-baseline");
-        let mut on_disk = Vec::new();
-        files_on_disk(&root, "", &mut on_disk);
-        on_disk.sort();
-        let mut embedded: Vec<String> = SERVERLESS_BASELINE
-            .iter()
-            .map(|(p, _)| (*p).to_owned())
-            .collect();
-        embedded.sort();
-        assert_eq!(
-            embedded, on_disk,
-            "update src/builtin.rs to embed exactly the bundle's files"
-        );
+        for (name, files) in [
+            ("serverless-baseline", SERVERLESS_BASELINE),
+            ("gateway-baseline", GATEWAY_BASELINE),
+        ] {
+            let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("policies")
+                .join(name);
+            let mut on_disk = Vec::new();
+            files_on_disk(&root, "", &mut on_disk);
+            on_disk.sort();
+            let mut embedded: Vec<String> = files.iter().map(|(p, _)| (*p).to_owned()).collect();
+            embedded.sort();
+            assert_eq!(
+                embedded, on_disk,
+                "update src/builtin.rs to embed exactly the files of {name}"
+            );
+        }
     }
 }

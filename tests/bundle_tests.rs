@@ -46,6 +46,24 @@ fn every_serverless_baseline_rule_has_passing_and_failing_cases_that_hold() {
 }
 
 #[test]
+fn every_gateway_baseline_rule_has_passing_and_failing_cases_that_hold() {
+    let cache = tempfile::tempdir().unwrap();
+    let out = palisade_test(&root().join("policies/gateway-baseline"), cache.path());
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{s}");
+    assert!(s.contains(" passed, 0 failed"), "{s}");
+    // Request cases really ran through Cedar and the plugin.
+    assert!(
+        s.contains("ok    incident.suspended-token :: a revoked token id is denied"),
+        "{s}"
+    );
+    assert!(
+        s.contains("ok    secrets.private-key :: a PEM private key in the query string fails"),
+        "{s}"
+    );
+}
+
+#[test]
 fn a_wrong_expectation_and_a_rule_without_cases_fail_the_run() {
     let cache = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();

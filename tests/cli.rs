@@ -452,11 +452,17 @@ fn bundle_inspect_shows_plugins_with_digests_and_the_cache_works() {
 }
 
 #[test]
-fn the_example_bundle_pins_the_plugin_built_from_guests() {
-    let shipped = std::fs::read(example().join("plugins/secrets.wasm")).unwrap();
+fn every_shipped_bundle_carries_the_plugin_built_from_guests() {
     let dist = std::fs::read(root().join("guests/dist/secrets.wasm")).unwrap();
-    assert!(
-        shipped == dist,
-        "examples/authz/plugins/secrets.wasm differs from guests/dist/secrets.wasm: copy it again"
-    );
+    for copy in [
+        "examples/authz/plugins/secrets.wasm",
+        "policies/serverless-baseline/plugins/secrets.wasm",
+        "policies/gateway-baseline/plugins/secrets.wasm",
+    ] {
+        let shipped = std::fs::read(root().join(copy)).unwrap();
+        assert!(
+            shipped == dist,
+            "{copy} differs from guests/dist/secrets.wasm: copy it again"
+        );
+    }
 }

@@ -200,6 +200,7 @@ pub struct Bundle {
     pub(crate) schema_file: Option<String>,
     pub(crate) entities: Entities,
     pub(crate) plugins: Vec<BundlePlugin>,
+    pub(crate) gateway: Option<crate::gateway::Gateway>,
 }
 
 impl std::fmt::Debug for Bundle {
@@ -235,6 +236,18 @@ impl Bundle {
     pub fn source(&self) -> &str {
         &self.source
     }
+    /// True when the bundle has a `[gateway]` route table.
+    pub fn has_gateway(&self) -> bool {
+        self.gateway.is_some()
+    }
+
+    /// The bundle's rate limits (`[[gateway.rate_limit]]`).
+    pub fn rate_limits(&self) -> &[crate::gateway::RateLimit] {
+        self.gateway
+            .as_ref()
+            .map_or(&[], |g| g.rate_limits.as_slice())
+    }
+
     /// The bundle's mode.
     pub fn mode(&self) -> Mode {
         self.manifest.bundle.mode
@@ -529,6 +542,29 @@ pub(crate) fn load(source: &dyn BundleSource, host: &PluginHost) -> Result<Bundl
         });
     }
 
+    // Gateway: routes, token verification, rate limits.
+    let mut gateway = None;
+    if let Some(section) = &manifest.gateway {
+        let mut read = |path: &str| {
+            let t = text(source, path, &mut Vec::new())?;
+            digest_parts.push((path.to_owned(), t.clone().into_bytes()));
+            Some(t)
+        };
+        match crate::gateway::Gateway::new(section, &mut read) {
+            Ok(g) => gateway = Some(g),
+            Err(messages) => {
+                for m in messages {
+                    // Point at the route or key the message quotes, when it does.
+                    let quoted = m.split('`').nth(1).unwrap_or("[gateway");
+                    let line = find_line(&manifest_text, quoted)
+                        .or_else(|| find_line(&manifest_text, "[gateway"))
+                        .unwrap_or(1);
+                    problems.push(Problem::at_line(MANIFEST_FILE, &manifest_text, line, m));
+                }
+            }
+        }
+    }
+
     if !problems.is_empty() {
         return Err(fail(problems));
     }
@@ -554,6 +590,7 @@ pub(crate) fn load(source: &dyn BundleSource, host: &PluginHost) -> Result<Bundl
         schema_file,
         entities,
         plugins,
+        gateway,
     })
 }
 

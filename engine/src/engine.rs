@@ -203,6 +203,151 @@ impl Engine {
         acc.finish(Some(options.fail_on))
     }
 
+    /// Decides an HTTP request for a gateway: the bundle's route table maps
+    /// it to a Cedar action and resource, its bearer token (verified with
+    /// the bundle's JWKS) names the principal, the rate limits apply, the
+    /// plugins of kind `request` inspect it, and Cedar decides.
+    ///
+    /// `limiter` is the rate limiter with a monotonic time in milliseconds;
+    /// `None` skips rate limiting (as in tests of the policies).
+    ///
+    /// # Examples
+    /// ```
+    /// use palisade_engine::{Engine, HttpRequest, MemorySource, Now};
+    /// let engine = Engine::new()?;
+    /// let bundle = engine.load_bundle_from(
+    ///     &MemorySource::new("demo")
+    ///         .file("palisade.toml", r#"
+    /// [bundle]
+    /// name = "demo"
+    /// version = "1.0.0"
+    /// [[gateway.route]]
+    /// method = "GET"
+    /// path = "/status/{id}"
+    /// action = "viewStatus"
+    /// resource = 'Status::"{id}"'
+    /// public = true
+    /// "#)
+    ///         .file("policies/p.cedar", r#"permit (principal, action == Action::"viewStatus", resource) when { context.route.public };"#),
+    /// )?;
+    /// let now = Now::parse("2026-11-29T00:00:00Z")?;
+    /// let ok = engine.decide_http(&bundle, &HttpRequest::new("GET", "/status/1"), now, None);
+    /// assert_eq!((ok.status, ok.resource.as_deref()), (200, Some(r#"Status::"1""#)));
+    /// let unknown = engine.decide_http(&bundle, &HttpRequest::new("GET", "/admin"), now, None);
+    /// assert_eq!((unknown.status, unknown.reason.as_str()), (403, "no-route"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn decide_http(
+        &self,
+        bundle: &Bundle,
+        req: &crate::HttpRequest,
+        now: Now,
+        limiter: Option<(&crate::RateLimiter, u64)>,
+    ) -> crate::HttpDecision {
+        use crate::gateway;
+        let Some(gw) = &bundle.gateway else {
+            return gateway::no_route();
+        };
+        let who = match gw.identify(req, now) {
+            Ok(w) => w,
+            Err(d) => return *d,
+        };
+        self.decide_identified(bundle, gw, who, req, now, limiter)
+    }
+
+    /// Decides an HTTP request as [`Engine::decide_http`] does, with the
+    /// token's claims given as already verified: for testing policies
+    /// (`palisade test`) without signing tokens. `None` is an anonymous
+    /// caller.
+    pub fn decide_http_as(
+        &self,
+        bundle: &Bundle,
+        req: &crate::HttpRequest,
+        claims: Option<serde_json::Map<String, serde_json::Value>>,
+        now: Now,
+    ) -> crate::HttpDecision {
+        use crate::gateway;
+        let Some(gw) = &bundle.gateway else {
+            return gateway::no_route();
+        };
+        match gw.identify_as(req, claims) {
+            Ok(who) => self.decide_identified(bundle, gw, who, req, now, None),
+            Err(d) => *d,
+        }
+    }
+
+    fn decide_identified(
+        &self,
+        bundle: &Bundle,
+        gw: &crate::gateway::Gateway,
+        who: crate::gateway::Identified<'_>,
+        req: &crate::HttpRequest,
+        now: Now,
+        limiter: Option<(&crate::RateLimiter, u64)>,
+    ) -> crate::HttpDecision {
+        use crate::gateway::{self, Gateway};
+        if let Some((limiter, now_ms)) = limiter
+            && let Err(wait) = limiter.take(&who.principal.to_string(), &who.route.template, now_ms)
+        {
+            return gateway::describe(gateway::rate_limited(wait), &who);
+        }
+        let (principal, mut pairs) = gw.cedar_inputs(&who, req, &bundle.entities, now);
+        let mut acc = Accumulator::new(bundle);
+        let facts = acc.run_plugins(
+            InputKind::Request,
+            || Gateway::plugin_input(req, Some(&who.route.template)).into(),
+            now,
+        );
+        if !facts.is_empty()
+            && let Some(p) = crate::policies::json_to_cedar(&serde_json::Value::Object(facts))
+        {
+            pairs.push(("plugins".to_owned(), p));
+        }
+        let upserted;
+        let entities = match principal {
+            Some(e) => match bundle.entities.clone().upsert_entities([e], None) {
+                Ok(all) => {
+                    upserted = all;
+                    &upserted
+                }
+                Err(e) => {
+                    acc.invalid(format!("cannot add the principal: {e}"));
+                    return gateway::answer(acc.finish(None), &who);
+                }
+            },
+            None => &bundle.entities,
+        };
+        let action = who.route.action_uid();
+        let resource = who.route.resource_uid(&who.params);
+        let request = Context::from_pairs(pairs)
+            .map_err(|e| e.to_string())
+            .and_then(|c| {
+                Request::new(
+                    who.principal.clone(),
+                    action.clone(),
+                    resource.clone(),
+                    c,
+                    None,
+                )
+                .map_err(|e| e.to_string())
+            });
+        match request {
+            Ok(request) => {
+                let slice = bundle.index.slice(
+                    &action,
+                    who.principal.type_name(),
+                    resource.type_name(),
+                    entities,
+                    true,
+                );
+                let response = Authorizer::new().is_authorized(&request, &slice, entities);
+                acc.cedar(&response, &resource);
+            }
+            Err(e) => acc.invalid(format!("cannot build the request: {e}")),
+        }
+        gateway::answer(acc.finish(None), &who)
+    }
+
     /// Decides an authorization request: the bundle's plugins that apply to
     /// authorization requests run first (their facts reach Cedar as
     /// `context.plugins.NAME`), then Cedar decides, then both combine.

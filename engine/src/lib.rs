@@ -50,6 +50,7 @@ mod deploy;
 mod document;
 mod engine;
 mod error;
+mod gateway;
 mod manifest;
 mod plugin;
 mod policies;
@@ -67,6 +68,10 @@ pub use decision::{
 pub use document::{Document, DocumentFormat, ParseError};
 pub use engine::{CheckOptions, Engine, EngineBuilder, OnDocument};
 pub use error::{BundleError, EngineError, Problem, RequestError};
+pub use gateway::{
+    GatewaySection, HttpDecision, HttpOutcome, HttpRequest, JwtSection, LimitScope, RateLimit,
+    RateLimiter, RouteSection, TokenError,
+};
 pub use manifest::{Limits, Mode};
 pub use plugin::{CodeCache, InputKind, PluginMetadata, RuleInfo};
 pub use policies::PolicyInfo;

@@ -39,6 +39,9 @@ pub struct Manifest {
     /// Sandbox limits for every plugin call.
     #[serde(default)]
     pub limits: Limits,
+    /// Routes, bearer tokens and rate limits for request-time decisions.
+    #[serde(default)]
+    pub gateway: Option<crate::gateway::GatewaySection>,
 }
 
 /// `[bundle]`

@@ -18,6 +18,19 @@
 //!     template: ...
 //! ```
 //!
+//! Request-time bundles test HTTP requests instead of templates, with the
+//! token's claims taken as verified (no signing needed; no `claims` is an
+//! anonymous caller):
+//!
+//! ```yaml
+//! rule: auth.mfa-for-admin
+//! cases:
+//!   - name: an admin without a second factor
+//!     expect: fail
+//!     request: { method: GET, path: /admin/users, headers: { host: api.example.com } }
+//!     claims: { sub: alice, groups: [admins], amr: [pwd], iat: 1764374400 }
+//! ```
+//!
 //! Every rule of the bundle (each `forbid` policy and each plugin rule) needs
 //! at least one failing and one passing case; a rule without them is a
 //! failure of the run.
@@ -26,7 +39,7 @@ use crate::exit;
 use crate::output;
 use crate::source;
 use palisade_engine::{
-    Bundle, CheckOptions, Document, Engine, Now, Severity, cedar_policy::EntityUid,
+    Bundle, CheckOptions, Document, Engine, HttpRequest, Now, Severity, cedar_policy::EntityUid,
 };
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -51,7 +64,25 @@ struct Case {
     principal: Option<String>,
     #[serde(default)]
     now: Option<String>,
-    template: serde_json::Value,
+    #[serde(default)]
+    template: Option<serde_json::Value>,
+    #[serde(default)]
+    request: Option<RequestCase>,
+    #[serde(default)]
+    claims: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// An HTTP request of a request-time test case.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RequestCase {
+    method: String,
+    /// The path, with a query string when there is one.
+    path: String,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    #[serde(default)]
+    client: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -156,8 +187,34 @@ fn run_case(engine: &Engine, bundle: &Bundle, rule: &str, case: &Case) -> Result
     if let Some(p) = &case.principal {
         options.principal = EntityUid::from_str(p).map_err(|e| format!("principal `{p}`: {e}"))?;
     }
-    let doc = Document::from_value("template", case.template.clone());
-    let d = engine.check(bundle, &[doc], &options, now);
+    let d = match (&case.template, &case.request) {
+        (Some(template), None) => {
+            let doc = Document::from_value("template", template.clone());
+            engine.check(bundle, &[doc], &options, now)
+        }
+        (None, Some(r)) => {
+            let mut req = HttpRequest::new(&r.method, &r.path);
+            for (name, value) in &r.headers {
+                req = req.header(name, value);
+            }
+            req.client.clone_from(&r.client);
+            let answer = engine.decide_http_as(bundle, &req, case.claims.clone(), now);
+            match answer.decision {
+                Some(d) => d,
+                None => {
+                    // Refused before Cedar: no route, no token, rate limit.
+                    return match case.expect {
+                        Expect::Pass => Ok(()),
+                        Expect::Fail => Err(format!(
+                            "expected `{rule}` to report, the request was refused first ({} {})",
+                            answer.status, answer.reason
+                        )),
+                    };
+                }
+            }
+        }
+        _ => return Err("a case needs either `template` or `request` (not both)".into()),
+    };
     if let Some(e) = d.errors.first() {
         return Err(format!(
             "evaluation error: {} {}: {}",

@@ -1,0 +1,241 @@
+//! OAuth 2.0 bearer tokens: JWT verification against a JWKS.
+//!
+//! Only asymmetric algorithms are accepted (RS256/384/512, PS256/384/512,
+//! ES256/384, EdDSA), each only with a key of its own family and of the
+//! `alg` the key names, so `alg: none` and algorithm confusion (an HMAC
+//! token "signed" with a public key) are refused. Time claims (`exp`,
+//! `nbf`, `iat`) are judged against the evaluation's `now`, with a bounded
+//! leeway, never against the host clock.
+
+use crate::time::Now;
+use jsonwebtoken::jwk::{Jwk, JwkSet};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+
+/// The most clock skew a bundle may allow.
+pub(crate) const MAX_LEEWAY_SECONDS: u64 = 300;
+
+/// Asymmetric algorithms a bundle may list.
+const ALLOWED: [Algorithm; 9] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+
+/// Why a token was refused (the `error_description` of `WWW-Authenticate`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenError(pub String);
+
+impl std::fmt::Display for TokenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A verifier built from a bundle's `[gateway.jwt]` and its JWKS.
+#[derive(Clone)]
+pub(crate) struct Verifier {
+    keys: Vec<(Option<String>, Algorithm, DecodingKey)>,
+    by_kid: HashMap<String, usize>,
+    issuers: Vec<String>,
+    audiences: Vec<String>,
+    algorithms: Vec<Algorithm>,
+    leeway: u64,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("keys", &self.keys.len())
+            .field("issuers", &self.issuers)
+            .field("audiences", &self.audiences)
+            .field("algorithms", &self.algorithms)
+            .field("leeway", &self.leeway)
+            .finish()
+    }
+}
+
+/// The verified claims.
+pub(crate) type Claims = Map<String, Value>;
+
+/// The algorithm a JWK is for: its `alg`, or the one its key type implies.
+fn key_algorithm(jwk: &Jwk) -> Option<Algorithm> {
+    use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, KeyAlgorithm};
+    if let Some(alg) = jwk.common.key_algorithm {
+        return match alg {
+            KeyAlgorithm::RS256 => Some(Algorithm::RS256),
+            KeyAlgorithm::RS384 => Some(Algorithm::RS384),
+            KeyAlgorithm::RS512 => Some(Algorithm::RS512),
+            KeyAlgorithm::PS256 => Some(Algorithm::PS256),
+            KeyAlgorithm::PS384 => Some(Algorithm::PS384),
+            KeyAlgorithm::PS512 => Some(Algorithm::PS512),
+            KeyAlgorithm::ES256 => Some(Algorithm::ES256),
+            KeyAlgorithm::ES384 => Some(Algorithm::ES384),
+            KeyAlgorithm::EdDSA => Some(Algorithm::EdDSA),
+            _ => None,
+        };
+    }
+    match &jwk.algorithm {
+        AlgorithmParameters::RSA(_) => Some(Algorithm::RS256),
+        AlgorithmParameters::EllipticCurve(ec) => match ec.curve {
+            EllipticCurve::P256 => Some(Algorithm::ES256),
+            EllipticCurve::P384 => Some(Algorithm::ES384),
+            _ => None,
+        },
+        AlgorithmParameters::OctetKeyPair(_) => Some(Algorithm::EdDSA),
+        _ => None,
+    }
+}
+
+/// Parses an algorithm name of the manifest.
+pub(crate) fn algorithm(name: &str) -> Result<Algorithm, String> {
+    let alg: Algorithm = name
+        .parse()
+        .map_err(|_| format!("`{name}` is not a JWT algorithm"))?;
+    if ALLOWED.contains(&alg) {
+        Ok(alg)
+    } else {
+        Err(format!(
+            "`{name}` is not allowed: only asymmetric algorithms (RS*, PS*, ES256, ES384, EdDSA) verify tokens"
+        ))
+    }
+}
+
+impl Verifier {
+    /// Builds a verifier from JWKS text.
+    pub fn new(
+        jwks: &str,
+        issuers: Vec<String>,
+        audiences: Vec<String>,
+        algorithms: Vec<Algorithm>,
+        leeway: u64,
+    ) -> Result<Verifier, String> {
+        let set: JwkSet = serde_json::from_str(jwks).map_err(|e| format!("not a JWK set: {e}"))?;
+        let mut keys = Vec::new();
+        let mut by_kid = HashMap::new();
+        for (i, jwk) in set.keys.iter().enumerate() {
+            let Some(alg) = key_algorithm(jwk) else {
+                return Err(format!(
+                    "key {} (kid `{}`) is not an RSA, EC P-256/P-384 or Ed25519 signing key",
+                    i + 1,
+                    jwk.common.key_id.as_deref().unwrap_or("-")
+                ));
+            };
+            let key = DecodingKey::from_jwk(jwk).map_err(|e| {
+                format!(
+                    "key {} (kid `{}`): {e}",
+                    i + 1,
+                    jwk.common.key_id.as_deref().unwrap_or("-")
+                )
+            })?;
+            if let Some(kid) = &jwk.common.key_id {
+                by_kid.insert(kid.clone(), keys.len());
+            }
+            keys.push((jwk.common.key_id.clone(), alg, key));
+        }
+        if keys.is_empty() {
+            return Err("the JWK set has no keys".into());
+        }
+        if leeway > MAX_LEEWAY_SECONDS {
+            return Err(format!(
+                "leeway_seconds {leeway} is more than {MAX_LEEWAY_SECONDS}"
+            ));
+        }
+        Ok(Verifier {
+            keys,
+            by_kid,
+            issuers,
+            audiences,
+            algorithms,
+            leeway,
+        })
+    }
+
+    /// Verifies a compact JWT; returns its claims.
+    pub fn verify(&self, token: &str, now: Now) -> Result<Claims, TokenError> {
+        let bad = |m: &str| TokenError(m.to_owned());
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|_| bad("the token is not a JWT"))?;
+        if !self.algorithms.contains(&header.alg) {
+            return Err(TokenError(format!(
+                "the token's algorithm {:?} is not accepted",
+                header.alg
+            )));
+        }
+        let candidates: Vec<&(Option<String>, Algorithm, DecodingKey)> = match &header.kid {
+            Some(kid) => self
+                .by_kid
+                .get(kid)
+                .and_then(|&i| self.keys.get(i))
+                .into_iter()
+                .collect(),
+            None => self.keys.iter().collect(),
+        };
+        if candidates.is_empty() {
+            return Err(bad("the token's key id is unknown"));
+        }
+        let mut validation = Validation::new(header.alg);
+        validation.algorithms = vec![header.alg];
+        // Time is judged below against `now`, not the host clock.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.required_spec_claims.clear();
+        validation.validate_aud = !self.audiences.is_empty();
+        if !self.audiences.is_empty() {
+            validation.set_audience(&self.audiences);
+        }
+        if !self.issuers.is_empty() {
+            validation.set_issuer(&self.issuers);
+        }
+        let mut last = bad("the token's signature does not verify");
+        for (_, alg, key) in candidates {
+            // A key verifies only tokens of its own algorithm.
+            if *alg != header.alg {
+                last = bad("the token's algorithm does not match its key");
+                continue;
+            }
+            match jsonwebtoken::decode::<Claims>(token, key, &validation) {
+                Ok(data) => return self.check_times(data.claims, now),
+                Err(e) => {
+                    use jsonwebtoken::errors::ErrorKind as K;
+                    last = match e.kind() {
+                        K::InvalidIssuer => bad("the token's issuer is not accepted"),
+                        K::InvalidAudience => bad("the token is not for this audience"),
+                        K::InvalidSignature => bad("the token's signature does not verify"),
+                        _ => TokenError(format!("the token is invalid: {e}")),
+                    }
+                }
+            }
+        }
+        Err(last)
+    }
+
+    fn check_times(&self, claims: Claims, now: Now) -> Result<Claims, TokenError> {
+        let now = now.unix_seconds();
+        let leeway = i64::try_from(self.leeway).unwrap_or(0);
+        let time = |name: &str| claims.get(name).and_then(Value::as_i64);
+        match time("exp") {
+            None => return Err(TokenError("the token has no expiry (`exp`)".into())),
+            Some(exp) if now > exp.saturating_add(leeway) => {
+                return Err(TokenError("the token has expired".into()));
+            }
+            _ => {}
+        }
+        if time("nbf").is_some_and(|nbf| now < nbf.saturating_sub(leeway)) {
+            return Err(TokenError("the token is not valid yet (`nbf`)".into()));
+        }
+        if time("iat").is_some_and(|iat| now < iat.saturating_sub(leeway)) {
+            return Err(TokenError(
+                "the token was issued in the future (`iat`)".into(),
+            ));
+        }
+        Ok(claims)
+    }
+}

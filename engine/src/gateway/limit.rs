@@ -1,0 +1,160 @@
+//! Rate limiting at the edge: token buckets per principal (per client
+//! address when anonymous) and per route, as the bundle configures them.
+//!
+//! Counters are local to one [`RateLimiter`] (one process): N instances
+//! behind a load balancer allow up to N times the configured rate.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// What a limit counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LimitScope {
+    /// One bucket per principal (per client address when anonymous).
+    Principal,
+    /// One bucket per route template.
+    Route,
+}
+
+/// `[[gateway.rate_limit]]`
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// What one bucket counts.
+    pub per: LimitScope,
+    /// Requests per second, sustained.
+    pub rate: f64,
+    /// Requests allowed at once.
+    pub burst: u32,
+    /// Only this route template (default: every route).
+    #[serde(default)]
+    pub route: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at_ms: u64,
+}
+
+/// Token buckets; shared by every request of a bundle.
+#[derive(Debug)]
+pub struct RateLimiter {
+    limits: Vec<RateLimit>,
+    buckets: Mutex<HashMap<(usize, String), Bucket>>,
+}
+
+/// Buckets kept before idle ones are dropped.
+const MAX_BUCKETS: usize = 100_000;
+
+impl RateLimiter {
+    /// A limiter for these limits.
+    pub fn new(limits: Vec<RateLimit>) -> RateLimiter {
+        RateLimiter {
+            limits,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// True when there is nothing to limit.
+    pub fn is_empty(&self) -> bool {
+        self.limits.is_empty()
+    }
+
+    /// Takes one token from every bucket this request falls in; when one is
+    /// empty, returns the seconds to wait (for `Retry-After`). `now_ms` is a
+    /// monotonic clock in milliseconds.
+    pub fn take(&self, principal: &str, route: &str, now_ms: u64) -> Result<(), u64> {
+        if self.limits.is_empty() {
+            return Ok(());
+        }
+        let Ok(mut buckets) = self.buckets.lock() else {
+            return Ok(());
+        };
+        if buckets.len() > MAX_BUCKETS {
+            buckets.retain(|_, b| now_ms.saturating_sub(b.at_ms) < 60_000);
+        }
+        let mut wait: Option<u64> = None;
+        let mut taken = Vec::new();
+        for (i, limit) in self.limits.iter().enumerate() {
+            if limit.route.as_deref().is_some_and(|r| r != route) {
+                continue;
+            }
+            let key = match limit.per {
+                LimitScope::Principal => principal.to_owned(),
+                LimitScope::Route => route.to_owned(),
+            };
+            let burst = f64::from(limit.burst.max(1));
+            let b = buckets.entry((i, key.clone())).or_insert(Bucket {
+                tokens: burst,
+                at_ms: now_ms,
+            });
+            let elapsed = now_ms.saturating_sub(b.at_ms) as f64 / 1000.0;
+            b.tokens = (b.tokens + elapsed * limit.rate).min(burst);
+            b.at_ms = now_ms;
+            if b.tokens >= 1.0 {
+                b.tokens -= 1.0;
+                taken.push((i, key));
+            } else {
+                let secs = if limit.rate > 0.0 {
+                    ((1.0 - b.tokens) / limit.rate).ceil() as u64
+                } else {
+                    60
+                };
+                wait = Some(wait.map_or(secs.max(1), |w| w.max(secs.max(1))));
+            }
+        }
+        match wait {
+            None => Ok(()),
+            Some(w) => {
+                // A refused request costs nothing in the other buckets.
+                for key in taken {
+                    if let Some(b) = buckets.get_mut(&key) {
+                        b.tokens += 1.0;
+                    }
+                }
+                Err(w)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_refill_at_their_rate() {
+        let l = RateLimiter::new(vec![RateLimit {
+            per: LimitScope::Principal,
+            rate: 2.0,
+            burst: 3,
+            route: None,
+        }]);
+        for _ in 0..3 {
+            assert_eq!(l.take("alice", "/a", 0), Ok(()));
+        }
+        assert_eq!(l.take("alice", "/a", 0), Err(1));
+        assert_eq!(l.take("bob", "/a", 0), Ok(()), "one bucket per principal");
+        assert_eq!(
+            l.take("alice", "/a", 500),
+            Ok(()),
+            "2/s refills one in 500 ms"
+        );
+        assert_eq!(l.take("alice", "/a", 500), Err(1));
+    }
+
+    #[test]
+    fn route_limits_apply_to_their_route_only() {
+        let l = RateLimiter::new(vec![RateLimit {
+            per: LimitScope::Route,
+            rate: 0.0,
+            burst: 1,
+            route: Some("/pay".into()),
+        }]);
+        assert_eq!(l.take("a", "/pay", 0), Ok(()));
+        assert_eq!(l.take("b", "/pay", 0), Err(60));
+        assert_eq!(l.take("b", "/other", 0), Ok(()));
+    }
+}

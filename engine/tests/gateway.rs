@@ -1,0 +1,365 @@
+//! Request-time decisions with real signed tokens against the
+//! gateway-baseline bundle (its JWKS replaced by keys made here).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+#[path = "common/jwt.rs"]
+mod jwt;
+
+use jwt::Key;
+use palisade_engine::{Bundle, Engine, HttpOutcome, HttpRequest, MemorySource, Now, RateLimiter};
+use serde_json::{Value, json};
+use std::path::Path;
+
+const NOW: i64 = 1_764_374_400; // 2025-11-29T00:00:00Z
+
+fn now() -> Now {
+    Now::parse("2025-11-29T00:00:00Z").unwrap()
+}
+
+struct Fixture {
+    engine: Engine,
+    bundle: Bundle,
+    es: Key,
+    ed: Key,
+    rs: Key,
+}
+
+/// gateway-baseline from disk, with a JWKS of fresh keys.
+fn fixture() -> Fixture {
+    let es = Key::es256("es-1");
+    let ed = Key::ed25519("ed-1");
+    let rs = Key::rs256_fixture();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/gateway-baseline");
+    let mut source = MemorySource::new("gateway-baseline (test keys)");
+    for f in [
+        "palisade.toml",
+        "entities.json",
+        "plugins/secrets.wasm",
+        "policies/access.cedar",
+        "policies/incident.cedar",
+    ] {
+        source = source.file(f, std::fs::read(dir.join(f)).unwrap());
+    }
+    source = source.file("jwks.json", jwt::jwks(&[&es, &ed, &rs]).into_bytes());
+    let engine = Engine::builder()
+        .cache_dir(std::env::temp_dir().join("palisade-test-cache"))
+        .build()
+        .unwrap();
+    let bundle = engine.load_bundle_from(&source).unwrap();
+    Fixture {
+        engine,
+        bundle,
+        es,
+        ed,
+        rs,
+    }
+}
+
+fn claims(extra: Value) -> Value {
+    let mut c = json!({
+        "iss": "https://id.example.com",
+        "aud": "orders-api",
+        "sub": "bob",
+        "tenant": "acme",
+        "scope": "orders:read orders:write",
+        "iat": NOW - 60,
+        "exp": NOW + 3600,
+        "jti": "t-1",
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        if v.is_null() {
+            c.as_object_mut().unwrap().remove(k);
+        } else {
+            c[k] = v.clone();
+        }
+    }
+    c
+}
+
+impl Fixture {
+    fn call(&self, method: &str, uri: &str, token: Option<&str>) -> palisade_engine::HttpDecision {
+        let mut req = HttpRequest::new(method, uri).header("host", "api.example.com");
+        if let Some(t) = token {
+            req = req.header("authorization", &format!("Bearer {t}"));
+        }
+        self.engine.decide_http(&self.bundle, &req, now(), None)
+    }
+}
+
+#[test]
+fn a_valid_token_of_each_algorithm_is_allowed_with_its_principal() {
+    let f = fixture();
+    for key in [&f.es, &f.ed, &f.rs] {
+        let d = f.call(
+            "GET",
+            "/tenants/acme/orders/42",
+            Some(&key.sign(&claims(json!({})))),
+        );
+        assert_eq!(d.status, 200, "{:?}: {d:?}", key.alg);
+        assert_eq!(d.outcome, HttpOutcome::Allow);
+        assert_eq!(d.principal.as_deref(), Some(r#"User::"bob""#));
+        assert_eq!(d.action.as_deref(), Some(r#"Action::"viewOrder""#));
+        assert_eq!(d.resource.as_deref(), Some(r#"Order::"acme/42""#));
+        assert_eq!(d.token_id.as_deref(), Some("t-1"));
+    }
+}
+
+#[test]
+fn missing_and_bad_credentials_are_401_with_the_reason() {
+    let f = fixture();
+    let cases: Vec<(&str, Option<String>, &str)> = vec![
+        ("no token", None, "missing-token"),
+        (
+            "expired",
+            Some(f.es.sign(&claims(json!({"exp": NOW - 3600})))),
+            "the token has expired",
+        ),
+        (
+            "expired, within the leeway",
+            None, // filled below
+            "",
+        ),
+        (
+            "not yet valid",
+            Some(f.es.sign(&claims(json!({"nbf": NOW + 600})))),
+            "the token is not valid yet (`nbf`)",
+        ),
+        (
+            "no expiry",
+            Some(f.es.sign(&claims(json!({"exp": null})))),
+            "the token has no expiry (`exp`)",
+        ),
+        (
+            "wrong audience",
+            Some(f.es.sign(&claims(json!({"aud": "billing-api"})))),
+            "the token is not for this audience",
+        ),
+        (
+            "wrong issuer",
+            Some(f.es.sign(&claims(json!({"iss": "https://evil.example.com"})))),
+            "the token's issuer is not accepted",
+        ),
+        (
+            "signed by a key the bundle does not know, with a known kid",
+            Some({
+                let mut other = Key::es256("es-1");
+                other.kid = "es-1".into();
+                other.sign(&claims(json!({})))
+            }),
+            "the token's signature does not verify",
+        ),
+        (
+            "an unknown kid",
+            Some(Key::es256("elsewhere").sign(&claims(json!({})))),
+            "the token's key id is unknown",
+        ),
+        (
+            "alg none",
+            Some(jwt::unsigned(&claims(json!({})))),
+            "the token is not a JWT",
+        ),
+        (
+            "garbage",
+            Some("not.a.jwt".into()),
+            "the token is not a JWT",
+        ),
+        (
+            "no subject",
+            Some(f.es.sign(&claims(json!({"sub": null})))),
+            "the token has no subject (`sub`)",
+        ),
+    ];
+    for (name, token, reason) in cases {
+        if reason.is_empty() {
+            // 30 s past `exp` is inside the bundle's 60 s leeway.
+            let t = f.es.sign(&claims(json!({"exp": NOW - 30})));
+            assert_eq!(
+                f.call("GET", "/tenants/acme/orders/1", Some(&t)).status,
+                200
+            );
+            continue;
+        }
+        let d = f.call("GET", "/tenants/acme/orders/1", token.as_deref());
+        assert_eq!(d.status, 401, "{name}: {d:?}");
+        assert_eq!(d.outcome, HttpOutcome::Unauthenticated, "{name}");
+        assert_eq!(d.reason, reason, "{name}");
+    }
+}
+
+#[test]
+fn algorithm_confusion_is_refused() {
+    let f = fixture();
+    // An HS256 token "signed" with the bytes of the public key, as if the
+    // verifier would use the JWK as an HMAC secret.
+    let public = serde_json::to_vec(&f.es.jwk).unwrap();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.kid = Some("es-1".into());
+    let forged = jsonwebtoken::encode(
+        &header,
+        &claims(json!({})),
+        &jsonwebtoken::EncodingKey::from_secret(&public).unwrap(),
+    )
+    .unwrap();
+    let d = f.call("GET", "/tenants/acme/orders/1", Some(&forged));
+    assert_eq!(
+        (d.status, d.reason.as_str()),
+        (401, "the token's algorithm HS256 is not accepted")
+    );
+    // An EdDSA header on a token under the EC key's kid.
+    let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+    h.kid = Some("es-1".into());
+    let swapped = jsonwebtoken::encode(&h, &claims(json!({})), &f.ed.encoding).unwrap();
+    let d = f.call("GET", "/tenants/acme/orders/1", Some(&swapped));
+    assert_eq!(
+        (d.status, d.reason.as_str()),
+        (401, "the token's algorithm does not match its key")
+    );
+}
+
+#[test]
+fn policies_decide_with_claims_mfa_scopes_freshness_and_tenants() {
+    let f = fixture();
+    let t = |extra: Value| f.es.sign(&claims(extra));
+    let cases = [
+        (
+            "GET",
+            "/tenants/globex/orders/1",
+            t(json!({})),
+            403,
+            "auth.tenant-isolation",
+        ),
+        (
+            "POST",
+            "/tenants/acme/orders",
+            t(json!({"scope": "orders:read"})),
+            403,
+            "auth.scope-write",
+        ),
+        ("POST", "/tenants/acme/orders", t(json!({})), 200, "allowed"),
+        (
+            "GET",
+            "/admin/users",
+            t(json!({"groups": ["admins"], "amr": ["pwd"]})),
+            403,
+            "auth.mfa-for-admin",
+        ),
+        (
+            "GET",
+            "/admin/users",
+            t(json!({"groups": ["admins"], "amr": ["pwd", "otp"]})),
+            200,
+            "allowed",
+        ),
+        (
+            "POST",
+            "/tenants/acme/payouts",
+            t(json!({"auth_time": NOW - 3600})),
+            403,
+            "auth.fresh-token-for-sensitive",
+        ),
+        (
+            "POST",
+            "/tenants/acme/payouts",
+            t(json!({"auth_time": NOW - 300})),
+            200,
+            "allowed",
+        ),
+        (
+            "GET",
+            "/tenants/acme/orders/1",
+            t(json!({"sub": "mallory"})),
+            403,
+            "incident.suspended-principal",
+        ),
+        (
+            "GET",
+            "/tenants/acme/orders/1",
+            t(json!({"jti": "leaked-2026-11"})),
+            403,
+            "incident.suspended-token",
+        ),
+        ("GET", "/nowhere", t(json!({})), 403, "no-route"),
+        (
+            "PUT",
+            "/tenants/acme/orders/1",
+            t(json!({})),
+            403,
+            "no-route",
+        ),
+        (
+            "GET",
+            "/tenants/acme/orders?access_token=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJib2IifQ.c2lnbmF0dXJlLWhlcmU",
+            t(json!({})),
+            403,
+            "secrets.secret-named-field",
+        ),
+    ];
+    for (method, uri, token, status, reason) in cases {
+        let d = f.call(method, uri, Some(&token));
+        assert_eq!(
+            (d.status, d.reason.as_str()),
+            (status, reason),
+            "{method} {uri}: {d:?}"
+        );
+    }
+    // Public routes need no token; private ones get 401 even though Cedar
+    // ran (its finding is attached).
+    assert_eq!(f.call("GET", "/health", None).status, 200);
+    let anonymous = f.call("GET", "/tenants/acme/orders", None);
+    assert_eq!(anonymous.status, 401);
+    let findings: Vec<String> = anonymous
+        .decision
+        .unwrap()
+        .findings
+        .into_iter()
+        .map(|f| f.rule_id)
+        .collect();
+    assert!(
+        findings.contains(&"auth.authenticated-only".to_owned()),
+        "{findings:?}"
+    );
+}
+
+#[test]
+fn rate_limits_answer_429_with_retry_after() {
+    let f = fixture();
+    let limiter = RateLimiter::new(f.bundle.rate_limits().to_vec());
+    let token = f.es.sign(&claims(json!({"auth_time": NOW - 60})));
+    let req = HttpRequest::new("POST", "/tenants/acme/payouts")
+        .header("authorization", &format!("Bearer {token}"));
+    let statuses: Vec<u16> = (0..4)
+        .map(|_| {
+            f.engine
+                .decide_http(&f.bundle, &req, now(), Some((&limiter, 1_000)))
+                .status
+        })
+        .collect();
+    assert_eq!(statuses, [200, 200, 200, 429], "payouts: bursts of 3");
+    let d = f
+        .engine
+        .decide_http(&f.bundle, &req, now(), Some((&limiter, 1_000)));
+    assert_eq!(
+        (d.reason.as_str(), d.retry_after),
+        ("rate-limited", Some(10))
+    );
+    assert_eq!(d.principal.as_deref(), Some(r#"User::"bob""#));
+    // Ten seconds later one more is allowed; another principal was never limited.
+    assert_eq!(
+        f.engine
+            .decide_http(&f.bundle, &req, now(), Some((&limiter, 11_000)))
+            .status,
+        200
+    );
+}
+
+#[test]
+fn the_same_request_gives_the_same_decision_json() {
+    let f = fixture();
+    let token = f.es.sign(&claims(json!({"scope": "orders:read"})));
+    let a = f.call("POST", "/tenants/acme/orders", Some(&token));
+    let b = f.call("POST", "/tenants/acme/orders", Some(&token));
+    let (a, b) = (a.decision.unwrap().to_json(), b.decision.unwrap().to_json());
+    assert_eq!(a, b);
+    assert!(a.contains(r#""rule_id":"auth.scope-write""#), "{a}");
+}
