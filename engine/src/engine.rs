@@ -217,7 +217,7 @@ impl Engine {
     /// let engine = Engine::new()?;
     /// let bundle = engine.load_bundle_from(
     ///     &MemorySource::new("demo")
-    ///         .file("palisade.toml", r#"
+    ///         .file("palisade.toml", br#"
     /// [bundle]
     /// name = "demo"
     /// version = "1.0.0"
@@ -227,8 +227,8 @@ impl Engine {
     /// action = "viewStatus"
     /// resource = 'Status::"{id}"'
     /// public = true
-    /// "#)
-    ///         .file("policies/p.cedar", r#"permit (principal, action == Action::"viewStatus", resource) when { context.route.public };"#),
+    /// "#.as_slice())
+    ///         .file("policies/p.cedar", br#"permit (principal, action == Action::"viewStatus", resource) when { context.route.public };"#.as_slice()),
     /// )?;
     /// let now = Now::parse("2026-11-29T00:00:00Z")?;
     /// let ok = engine.decide_http(&bundle, &HttpRequest::new("GET", "/status/1"), now, None);
