@@ -35,6 +35,60 @@ pub enum Command {
     /// Inspect or validate a bundle.
     #[command(subcommand)]
     Bundle(BundleCommand),
+    /// Serve decisions over HTTP: JSON API and forward-auth for gateways
+    /// (nginx auth_request, Envoy ext_authz HTTP, Traefik ForwardAuth).
+    ///
+    /// Reloads the bundle on SIGHUP and when its files change; a bad bundle
+    /// is refused and the old one keeps serving. SIGTERM drains in-flight
+    /// requests and exits.
+    Serve(Box<ServeArgs>),
+    /// Sign a test token (JWT) with a local key, for trying a gateway
+    /// bundle. Real tokens come from your identity provider.
+    Token(Box<TokenArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// A PKCS#8 PEM private key: P-256 (signs ES256) or Ed25519 (EdDSA).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// The key id (`kid`) the bundle's JWKS knows the key by.
+    #[arg(long, default_value = "dev-2026")]
+    pub kid: String,
+    /// The subject (`sub`).
+    #[arg(long)]
+    pub sub: String,
+    /// More claims as NAME=VALUE; VALUE is read as JSON when it parses
+    /// (`groups=["admins"]`, `amr=["pwd","otp"]`), else as a string.
+    #[arg(long = "claim", value_name = "NAME=VALUE")]
+    pub claims: Vec<String>,
+    /// Seconds until the token expires.
+    #[arg(long, default_value_t = 900)]
+    pub ttl: i64,
+    /// Issue time (RFC 3339); default: now.
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// A bundle directory, or `builtin:NAME`.
+    #[arg(long, value_name = "DIR|builtin:NAME")]
+    pub bundle: String,
+    /// Address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8181")]
+    pub listen: String,
+    /// Where decision logs go: `-` (standard output), a file (appended), or
+    /// `off`.
+    #[arg(long, value_name = "FILE|-|off", default_value = "-")]
+    pub decision_log: String,
+    /// Largest request body accepted (bytes).
+    #[arg(long, value_name = "BYTES", default_value_t = 1_048_576)]
+    pub max_body: usize,
+    /// Seconds between checks of the bundle's files for changes (0: only
+    /// SIGHUP reloads).
+    #[arg(long, value_name = "SECONDS", default_value_t = 1)]
+    pub watch: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

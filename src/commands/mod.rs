@@ -3,7 +3,9 @@
 mod authorize;
 mod bundle;
 mod check;
+mod serve;
 mod test;
+mod token;
 
 use crate::cli::{Cli, Command};
 
@@ -13,5 +15,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Bundle(cmd) => bundle::execute(&cmd),
         Command::Check(args) => check::execute(&args),
         Command::Test { bundle } => test::execute(&bundle),
+        Command::Serve(args) => serve::execute(&args),
+        Command::Token(args) => token::execute(&args),
     }
 }

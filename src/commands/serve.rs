@@ -1,0 +1,880 @@
+//! `palisade serve`: decisions over HTTP.
+//!
+//! - `POST /v1/authorize`: the request JSON of `palisade authorize`; answers
+//!   its JSON.
+//! - `POST /v1/check`: a deployment file; answers `check --format json`.
+//! - `GET|POST /v1/forward-auth`: for gateways. The original request is
+//!   read from `X-Original-Method`/`X-Original-URI` (nginx),
+//!   `X-Forwarded-Method`/`X-Forwarded-Uri`/`X-Forwarded-Host` (Traefik),
+//!   `X-Envoy-Original-Path` or the path after `/v1/forward-auth` (Envoy
+//!   ext_authz HTTP); the answer is 200 (with `X-Palisade-Principal`), 401
+//!   (`WWW-Authenticate: Bearer`), 403 (`X-Palisade-Reason`) or 429
+//!   (`Retry-After`).
+//! - `GET /v1/bundle`, `GET /health`, `GET /ready`, `GET /metrics`.
+//!
+//! The bundle is swapped atomically on SIGHUP or when its files change; a
+//! bundle that does not load is refused with a logged error and the old one
+//! keeps serving. SIGTERM and SIGINT stop accepting, drain in-flight
+//! requests (up to 10 s) and exit.
+
+use crate::cli::ServeArgs;
+use crate::exit;
+use crate::output;
+use crate::source;
+use arc_swap::ArcSwap;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use palisade_engine::{
+    AuthorizationRequest, Bundle, CheckOptions, Decision, Document, Engine, HttpDecision,
+    HttpOutcome, HttpRequest, Now, RateLimiter,
+};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
+
+/// Longest a request may take, body included.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest a client may take to send its headers.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest request head (line and headers).
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// How long shutdown waits for in-flight requests.
+const DRAIN: Duration = Duration::from_secs(10);
+
+/// One loaded bundle and what belongs to it.
+struct Loaded {
+    bundle: Bundle,
+    limiter: RateLimiter,
+    loaded_at: String,
+    revision: u64,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Outcome {
+    endpoint: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Endpoint {
+    endpoint: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PluginLabel {
+    plugin: String,
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReloadLabel {
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BundleLabel {
+    name: String,
+    version: String,
+    digest: String,
+}
+
+struct Metrics {
+    registry: Registry,
+    decisions: Family<Outcome, Counter>,
+    latency: Family<Endpoint, Histogram>,
+    plugin_errors: Family<PluginLabel, Counter>,
+    reloads: Family<ReloadLabel, Counter>,
+    revision: Gauge,
+    info: Family<BundleLabel, Gauge>,
+}
+
+impl Metrics {
+    fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("palisade");
+        let decisions = Family::<Outcome, Counter>::default();
+        let latency = Family::<Endpoint, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.000_005, 2.0, 20))
+        });
+        let plugin_errors = Family::<PluginLabel, Counter>::default();
+        let reloads = Family::<ReloadLabel, Counter>::default();
+        let revision = Gauge::default();
+        let info = Family::<BundleLabel, Gauge>::default();
+        registry.register(
+            "decisions",
+            "Decisions by endpoint and outcome",
+            decisions.clone(),
+        );
+        registry.register(
+            "decision_duration_seconds",
+            "Time to decide, by endpoint",
+            latency.clone(),
+        );
+        registry.register(
+            "plugin_errors",
+            "Plugin failures (trap, fuel, memory, deadline, bad output) by plugin and kind",
+            plugin_errors.clone(),
+        );
+        registry.register(
+            "bundle_reloads",
+            "Bundle reloads by result",
+            reloads.clone(),
+        );
+        registry.register(
+            "bundle_revision",
+            "Reloads applied since start",
+            revision.clone(),
+        );
+        registry.register("bundle_info", "The bundle serving now", info.clone());
+        Metrics {
+            registry,
+            decisions,
+            latency,
+            plugin_errors,
+            reloads,
+            revision,
+            info,
+        }
+    }
+
+    fn record(
+        &self,
+        endpoint: &'static str,
+        outcome: &'static str,
+        started: Instant,
+        d: Option<&Decision>,
+    ) {
+        self.decisions
+            .get_or_create(&Outcome { endpoint, outcome })
+            .inc();
+        self.latency
+            .get_or_create(&Endpoint { endpoint })
+            .observe(started.elapsed().as_secs_f64());
+        for e in d.map(|d| d.errors.as_slice()).unwrap_or_default() {
+            if let palisade_engine::Source::Plugin(name) = &e.source {
+                self.plugin_errors
+                    .get_or_create(&PluginLabel {
+                        plugin: name.clone(),
+                        kind: e.kind.to_string(),
+                    })
+                    .inc();
+            }
+        }
+    }
+}
+
+/// One line of the decision log. Never holds tokens, headers, query
+/// strings or bodies: the input is identified by its digest.
+#[derive(Serialize)]
+struct LogLine<'a> {
+    id: &'a str,
+    time: String,
+    endpoint: &'a str,
+    bundle: &'a str,
+    input_digest: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    principal: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    action: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resource: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    route: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<&'a str>,
+    decision: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<u16>,
+    reason: &'a str,
+    reasons: &'a [String],
+    findings: Vec<&'a str>,
+    errors: Vec<String>,
+    latency_us: u128,
+}
+
+struct App {
+    engine: Engine,
+    spec: String,
+    current: ArcSwap<Loaded>,
+    metrics: Metrics,
+    log: Option<mpsc::Sender<String>>,
+    ready: AtomicBool,
+    ids: AtomicU64,
+    id_prefix: String,
+    started: Instant,
+    reloading: tokio::sync::Mutex<()>,
+}
+
+impl App {
+    fn next_id(&self) -> String {
+        format!(
+            "{}-{:x}",
+            self.id_prefix,
+            self.ids.fetch_add(1, Ordering::Relaxed)
+        )
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn write_log(&self, line: &LogLine<'_>) {
+        if let Some(tx) = &self.log
+            && let Ok(s) = serde_json::to_string(line)
+        {
+            let _ = tx.send(s);
+        }
+    }
+
+    fn set_bundle_metrics(&self, b: &Bundle, revision: u64) {
+        self.metrics.info.clear();
+        self.metrics
+            .info
+            .get_or_create(&BundleLabel {
+                name: b.name().to_owned(),
+                version: b.version().to_owned(),
+                digest: b.digest().to_owned(),
+            })
+            .set(1);
+        self.metrics
+            .revision
+            .set(i64::try_from(revision).unwrap_or(i64::MAX));
+    }
+}
+
+fn loaded(bundle: Bundle, revision: u64) -> Loaded {
+    Loaded {
+        limiter: RateLimiter::new(bundle.rate_limits().to_vec()),
+        bundle,
+        loaded_at: Now::system().to_string(),
+        revision,
+    }
+}
+
+pub fn execute(args: &ServeArgs) -> u8 {
+    let (engine, bundle) = match source::engine_and_bundle(&args.bundle) {
+        Ok(eb) => eb,
+        Err(code) => return code,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            output::error(&format!("cannot start the server runtime: {e}"));
+            return exit::ERROR;
+        }
+    };
+    let log = match decision_log(&args.decision_log) {
+        Ok(l) => l,
+        Err(e) => {
+            output::error(&e);
+            return exit::ERROR;
+        }
+    };
+    let metrics = Metrics::new();
+    let app = Arc::new(App {
+        engine,
+        spec: args.bundle.clone(),
+        current: ArcSwap::from_pointee(loaded(bundle, 0)),
+        metrics,
+        log,
+        ready: AtomicBool::new(true),
+        ids: AtomicU64::new(0),
+        id_prefix: format!(
+            "{:x}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or(0)
+        ),
+        started: Instant::now(),
+        reloading: tokio::sync::Mutex::new(()),
+    });
+    app.set_bundle_metrics(&app.current.load().bundle, 0);
+    runtime.block_on(serve(app, args))
+}
+
+/// The decision log writer: a thread that owns the output, fed by a
+/// channel so that requests never wait on it.
+fn decision_log(target: &str) -> Result<Option<mpsc::Sender<String>>, String> {
+    let mut out: Box<dyn std::io::Write + Send> = match target {
+        "off" => return Ok(None),
+        "-" => Box::new(std::io::stdout()),
+        path => Box::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| format!("--decision-log `{path}`: {e}"))?,
+        ),
+    };
+    let (tx, rx) = mpsc::channel::<String>();
+    std::thread::Builder::new()
+        .name("decision-log".into())
+        .spawn(move || {
+            let mut buf = std::io::BufWriter::new(&mut out);
+            while let Ok(line) = rx.recv() {
+                let _ = writeln!(buf, "{line}");
+                // Flush when nothing else is waiting.
+                while let Ok(more) = rx.try_recv() {
+                    let _ = writeln!(buf, "{more}");
+                }
+                let _ = buf.flush();
+            }
+        })
+        .map_err(|e| format!("cannot start the decision log: {e}"))?;
+    Ok(Some(tx))
+}
+
+async fn serve(app: Arc<App>, args: &ServeArgs) -> u8 {
+    let listener = match tokio::net::TcpListener::bind(&args.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            output::error(&format!("cannot listen on `{}`: {e}", args.listen));
+            return exit::ERROR;
+        }
+    };
+    let addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|_| args.listen.clone());
+    let router = axum::Router::new()
+        .route("/v1/authorize", post(authorize))
+        .route("/v1/check", post(check))
+        .route("/v1/forward-auth", any(forward_auth))
+        .route("/v1/forward-auth/{*rest}", any(forward_auth))
+        .route("/v1/bundle", get(bundle_info))
+        .route("/health", get(|| async { "ok\n" }))
+        .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
+        .layer(axum::middleware::from_fn(timeout))
+        .layer(DefaultBodyLimit::max(args.max_body))
+        .with_state(Arc::clone(&app));
+
+    tokio::spawn(reload_on_sighup(Arc::clone(&app)));
+    if args.watch > 0 && !app.spec.starts_with("builtin:") {
+        tokio::spawn(watch(Arc::clone(&app), Duration::from_secs(args.watch)));
+    }
+    let b = &app.current.load().bundle;
+    eprintln!(
+        "palisade: serving bundle `{}` {} ({}) on http://{addr}",
+        b.name(),
+        b.version(),
+        b.digest()
+    );
+
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut stop = std::pin::pin!(shutdown_signal());
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _peer)) = accepted else { continue };
+                let _ = stream.set_nodelay(true);
+                let io = hyper_util::rt::TokioIo::new(stream);
+                let service = hyper_util::service::TowerToHyperService::new(router.clone());
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(HEADER_TIMEOUT)
+                    .max_buf_size(MAX_HEAD_BYTES)
+                    .serve_connection(io, service);
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+            () = &mut stop => break,
+        }
+    }
+    app.ready.store(false, Ordering::SeqCst);
+    drop(listener);
+    eprintln!("palisade: shutting down, draining in-flight requests");
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(DRAIN) => eprintln!("palisade: drain timed out"),
+    }
+    exit::OK
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    match (term, int) {
+        (Ok(mut t), Ok(mut i)) => {
+            tokio::select! {
+                _ = t.recv() => {}
+                _ = i.recv() => {}
+            }
+        }
+        _ => std::future::pending::<()>().await,
+    }
+}
+
+async fn reload_on_sighup(app: Arc<App>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        return;
+    };
+    while hup.recv().await.is_some() {
+        reload(&app, "SIGHUP").await;
+    }
+}
+
+/// A cheap fingerprint of a bundle directory: every file's path, size and
+/// modification time.
+fn fingerprint(dir: &std::path::Path) -> u64 {
+    use std::hash::{Hash, Hasher};
+    fn walk(dir: &std::path::Path, h: &mut std::collections::hash_map::DefaultHasher) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let mut entries: Vec<_> = rd.filter_map(Result::ok).collect();
+        entries.sort_by_key(std::fs::DirEntry::path);
+        for e in entries {
+            let path = e.path();
+            path.hash(h);
+            if let Ok(m) = e.metadata() {
+                m.len().hash(h);
+                m.modified().ok().hash(h);
+                if m.is_dir() {
+                    walk(&path, h);
+                }
+            }
+        }
+    }
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    walk(dir, &mut h);
+    h.finish()
+}
+
+async fn watch(app: Arc<App>, every: Duration) {
+    let dir = std::path::PathBuf::from(&app.spec);
+    let mut last = fingerprint(&dir);
+    loop {
+        tokio::time::sleep(every).await;
+        let now = {
+            let d = dir.clone();
+            tokio::task::spawn_blocking(move || fingerprint(&d))
+                .await
+                .unwrap_or(last)
+        };
+        if now != last {
+            last = now;
+            reload(&app, "the bundle's files changed").await;
+        }
+    }
+}
+
+/// Loads the bundle again and swaps it in; on failure logs why and keeps
+/// the old one.
+async fn reload(app: &Arc<App>, why: &str) {
+    let _one_at_a_time = app.reloading.lock().await;
+    let worker = Arc::clone(app);
+    let result =
+        tokio::task::spawn_blocking(move || source::load_bundle(&worker.engine, &worker.spec))
+            .await;
+    match result {
+        Ok(Ok(bundle)) => {
+            let revision = app.current.load().revision + 1;
+            eprintln!(
+                "palisade: reloaded ({why}): bundle `{}` {} ({}), revision {revision}",
+                bundle.name(),
+                bundle.version(),
+                bundle.digest()
+            );
+            app.set_bundle_metrics(&bundle, revision);
+            app.current.store(Arc::new(loaded(bundle, revision)));
+            app.metrics
+                .reloads
+                .get_or_create(&ReloadLabel { result: "ok" })
+                .inc();
+        }
+        Ok(Err(e)) => {
+            let message = match e {
+                source::LoadError::Usage(m) => m,
+                source::LoadError::Bundle(b) => b
+                    .problems
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            };
+            output::error(&format!(
+                "reload ({why}) refused, still serving the previous bundle: {message}"
+            ));
+            app.metrics
+                .reloads
+                .get_or_create(&ReloadLabel { result: "error" })
+                .inc();
+        }
+        Err(e) => output::error(&format!("reload ({why}) failed: {e}")),
+    }
+}
+
+async fn timeout(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => (StatusCode::REQUEST_TIMEOUT, "request timed out\n").into_response(),
+    }
+}
+
+fn json_response(status: StatusCode, body: String) -> Response {
+    let mut r = (status, format!("{body}\n")).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+fn error_response(status: StatusCode, message: &str) -> Response {
+    json_response(status, serde_json::json!({ "error": message }).to_string())
+}
+
+fn digest(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+fn outcome_of(d: &Decision) -> &'static str {
+    if d.is_allowed() { "allow" } else { "deny" }
+}
+
+/// `?now=` for evaluations that need a fixed time (tests, replays).
+fn now_param(q: &HashMap<String, String>) -> Result<Now, String> {
+    q.get("now")
+        .map_or_else(|| Ok(Now::system()), |s| Now::parse(s))
+}
+
+async fn authorize(
+    State(app): State<Arc<App>>,
+    Query(q): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let started = Instant::now();
+    let now = match now_param(&q) {
+        Ok(n) => n,
+        Err(e) => return error_response(StatusCode::BAD_REQUEST, &e),
+    };
+    let text = String::from_utf8_lossy(&body);
+    let request = match AuthorizationRequest::from_json(&text) {
+        Ok(r) => r,
+        Err(e) => {
+            app.metrics
+                .record("authorize", "bad-request", started, None);
+            return error_response(StatusCode::BAD_REQUEST, &e.to_string());
+        }
+    };
+    let current = app.current.load();
+    let decision = match app.engine.authorize(&current.bundle, &request, now) {
+        Ok(d) => d,
+        Err(e) => {
+            app.metrics
+                .record("authorize", "bad-request", started, None);
+            return error_response(StatusCode::BAD_REQUEST, &e.to_string());
+        }
+    };
+    app.metrics
+        .record("authorize", outcome_of(&decision), started, Some(&decision));
+    let id = app.next_id();
+    let (principal, action, resource) = (
+        request.principal.to_string(),
+        request.action.to_string(),
+        request.resource.to_string(),
+    );
+    app.write_log(&LogLine {
+        id: &id,
+        time: Now::system().to_string(),
+        endpoint: "authorize",
+        bundle: current.bundle.digest(),
+        input_digest: digest(&body),
+        principal: Some(&principal),
+        action: Some(&action),
+        resource: Some(&resource),
+        route: None,
+        path: None,
+        decision: outcome_of(&decision),
+        status: None,
+        reason: decision.basis.describe(),
+        reasons: &decision.reasons,
+        findings: decision
+            .findings
+            .iter()
+            .map(|f| f.rule_id.as_str())
+            .collect(),
+        errors: decision.errors.iter().map(|e| e.kind.to_string()).collect(),
+        latency_us: started.elapsed().as_micros(),
+    });
+    let mut r = json_response(StatusCode::OK, decision.to_json());
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        r.headers_mut().insert("x-palisade-decision-id", v);
+    }
+    r
+}
+
+async fn check(
+    State(app): State<Arc<App>>,
+    Query(q): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let started = Instant::now();
+    let now = match now_param(&q) {
+        Ok(n) => n,
+        Err(e) => return error_response(StatusCode::BAD_REQUEST, &e),
+    };
+    let file = q.get("file").map_or("request", String::as_str);
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return error_response(StatusCode::BAD_REQUEST, "the body is not UTF-8 text");
+    };
+    let doc = match Document::parse(file, text) {
+        Ok(d) => d,
+        Err(e) => {
+            app.metrics.record("check", "bad-request", started, None);
+            return error_response(StatusCode::BAD_REQUEST, &e.to_string());
+        }
+    };
+    let mut options = CheckOptions::default();
+    if let Some(p) = q.get("principal") {
+        match p.parse() {
+            Ok(uid) => options.principal = uid,
+            Err(e) => {
+                return error_response(StatusCode::BAD_REQUEST, &format!("principal `{p}`: {e}"));
+            }
+        }
+    }
+    if let Some(f) = q.get("fail_on") {
+        match f.parse() {
+            Ok(s) => options.fail_on = s,
+            Err(e) => return error_response(StatusCode::BAD_REQUEST, &format!("fail_on: {e}")),
+        }
+    }
+    let current = app.current.load();
+    let decision = app.engine.check(&current.bundle, &[doc], &options, now);
+    app.metrics
+        .record("check", outcome_of(&decision), started, Some(&decision));
+    let id = app.next_id();
+    app.write_log(&LogLine {
+        id: &id,
+        time: Now::system().to_string(),
+        endpoint: "check",
+        bundle: current.bundle.digest(),
+        input_digest: digest(&body),
+        principal: None,
+        action: None,
+        resource: None,
+        route: None,
+        path: None,
+        decision: outcome_of(&decision),
+        status: None,
+        reason: decision.basis.describe(),
+        reasons: &decision.reasons,
+        findings: decision
+            .findings
+            .iter()
+            .map(|f| f.rule_id.as_str())
+            .collect(),
+        errors: decision.errors.iter().map(|e| e.kind.to_string()).collect(),
+        latency_us: started.elapsed().as_micros(),
+    });
+    json_response(StatusCode::OK, decision.to_json())
+}
+
+/// The request a gateway asks about, from the headers gateways send.
+fn original_request(method: &Method, uri: &Uri, headers: &HeaderMap) -> HttpRequest {
+    let h = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let method = h("x-original-method")
+        .or_else(|| h("x-forwarded-method"))
+        .unwrap_or(method.as_str());
+    let own_path = uri.path().strip_prefix("/v1/forward-auth").unwrap_or("");
+    let own = match uri.query() {
+        Some(q) if !own_path.is_empty() => format!("{own_path}?{q}"),
+        _ => own_path.to_owned(),
+    };
+    let target = h("x-original-uri")
+        .or_else(|| h("x-forwarded-uri"))
+        .or_else(|| h("x-envoy-original-path"))
+        .map(str::to_owned)
+        .unwrap_or(if own.is_empty() { "/".to_owned() } else { own });
+    let mut req = HttpRequest::new(method, &target);
+    for (name, value) in headers {
+        let name = name.as_str();
+        if name.starts_with("x-original-") || name == "content-length" {
+            continue;
+        }
+        if let Ok(v) = value.to_str() {
+            req = req.header(name, v);
+        }
+    }
+    if let Some(host) = h("x-forwarded-host") {
+        req.headers.retain(|(n, _)| n != "host");
+        req = req.header("host", host);
+    }
+    req.client = h("x-forwarded-for")
+        .and_then(|v| v.split(',').next())
+        .map(|s| s.trim().to_owned())
+        .or_else(|| h("x-real-ip").map(str::to_owned));
+    req
+}
+
+async fn forward_auth(
+    State(app): State<Arc<App>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let started = Instant::now();
+    let req = original_request(&method, &uri, &headers);
+    let current = app.current.load();
+    let d = app.engine.decide_http(
+        &current.bundle,
+        &req,
+        Now::system(),
+        Some((&current.limiter, app.now_ms())),
+    );
+    let outcome = match d.outcome {
+        HttpOutcome::Allow => "allow",
+        HttpOutcome::Unauthenticated => "unauthenticated",
+        HttpOutcome::Forbidden => "deny",
+        HttpOutcome::RateLimited => "rate-limited",
+    };
+    app.metrics
+        .record("forward-auth", outcome, started, d.decision.as_ref());
+    let id = app.next_id();
+    log_http(&app, &current.bundle, &id, &req, &d, started);
+    http_answer(&d, &id)
+}
+
+fn log_http(
+    app: &App,
+    bundle: &Bundle,
+    id: &str,
+    req: &HttpRequest,
+    d: &HttpDecision,
+    started: Instant,
+) {
+    let empty = Vec::new();
+    let input = serde_json::to_vec(req).unwrap_or_default();
+    app.write_log(&LogLine {
+        id,
+        time: Now::system().to_string(),
+        endpoint: "forward-auth",
+        bundle: bundle.digest(),
+        input_digest: digest(&input),
+        principal: d.principal.as_deref(),
+        action: d.action.as_deref(),
+        resource: d.resource.as_deref(),
+        route: d.route.as_deref(),
+        path: Some(&req.path),
+        decision: if d.status == 200 { "allow" } else { "deny" },
+        status: Some(d.status),
+        reason: &d.reason,
+        reasons: d.decision.as_ref().map_or(&empty, |x| &x.reasons),
+        findings: d
+            .decision
+            .as_ref()
+            .map(|x| x.findings.iter().map(|f| f.rule_id.as_str()).collect())
+            .unwrap_or_default(),
+        errors: d
+            .decision
+            .as_ref()
+            .map(|x| x.errors.iter().map(|e| e.kind.to_string()).collect())
+            .unwrap_or_default(),
+        latency_us: started.elapsed().as_micros(),
+    });
+}
+
+/// The HTTP answer gateways act on.
+fn http_answer(d: &HttpDecision, id: &str) -> Response {
+    let status = StatusCode::from_u16(d.status).unwrap_or(StatusCode::FORBIDDEN);
+    let body = serde_json::json!({
+        "status": d.status,
+        "reason": d.reason,
+        "principal": d.principal,
+        "route": d.route,
+    });
+    let mut r = json_response(status, body.to_string());
+    let headers = r.headers_mut();
+    let mut set = |name: &'static str, value: &str| {
+        // Header values cannot hold control characters; drop those.
+        let clean: String = value.chars().filter(|c| !c.is_control()).collect();
+        if let Ok(v) = HeaderValue::from_str(&clean) {
+            headers.insert(name, v);
+        }
+    };
+    set("x-palisade-decision-id", id);
+    match d.outcome {
+        HttpOutcome::Allow => {
+            if let Some(p) = &d.principal {
+                set("x-palisade-principal", p);
+            }
+        }
+        HttpOutcome::Unauthenticated => {
+            let www = if d.reason == "missing-token" {
+                r#"Bearer realm="palisade""#.to_owned()
+            } else {
+                format!(
+                    r#"Bearer realm="palisade", error="invalid_token", error_description="{}""#,
+                    d.reason.replace('"', "'")
+                )
+            };
+            set("www-authenticate", &www);
+            set("x-palisade-reason", &d.reason);
+        }
+        HttpOutcome::Forbidden => set("x-palisade-reason", &d.reason),
+        HttpOutcome::RateLimited => {
+            set("retry-after", &d.retry_after.unwrap_or(1).to_string());
+            set("x-palisade-reason", &d.reason);
+        }
+    }
+    r
+}
+
+async fn bundle_info(State(app): State<Arc<App>>) -> Response {
+    let c = app.current.load();
+    json_response(
+        StatusCode::OK,
+        serde_json::json!({
+            "name": c.bundle.name(),
+            "version": c.bundle.version(),
+            "digest": c.bundle.digest(),
+            "loaded_at": c.loaded_at,
+            "revision": c.revision,
+            "routes": c.bundle.has_gateway(),
+        })
+        .to_string(),
+    )
+}
+
+async fn ready(State(app): State<Arc<App>>) -> Response {
+    if app.ready.load(Ordering::SeqCst) {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response()
+    }
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    let mut text = String::new();
+    if prometheus_client::encoding::text::encode(&mut text, &app.metrics.registry).is_err() {
+        return error_response(StatusCode::INTERNAL_SERVER_ERROR, "cannot encode metrics");
+    }
+    let mut r = (StatusCode::OK, text).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    r
+}
