@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Load test of forward-auth with wrk: `palisade serve` with gateway-baseline
+# (its JWKS replaced by a fresh key, one token signed with it), 2 threads,
+# 64 connections, 20 s; then the same while the bundle reloads 50 times.
+#
+#   scripts/loadtest.sh [target/release/palisade]
+set -euo pipefail
+palisade="${1:-target/release/palisade}"
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+cp -r policies/gateway-baseline "$work/bundle"
+openssl ecparam -genkey -name prime256v1 -noout 2>/dev/null | openssl pkcs8 -topk8 -nocrypt -out "$work/key.pem"
+python3 - "$work" <<'PY'
+import base64, json, sys, subprocess
+from pathlib import Path
+work = Path(sys.argv[1])
+der = subprocess.run(["openssl", "ec", "-in", str(work / "key.pem"), "-pubout", "-outform", "DER"],
+                     capture_output=True, check=True).stdout
+x, y = der[-64:-32], der[-32:]
+b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+jwks = {"keys": [{"kty": "EC", "crv": "P-256", "x": b64(x), "y": b64(y), "kid": "load", "alg": "ES256"}]}
+(work / "bundle" / "jwks.json").write_text(json.dumps(jwks))
+PY
+token=$("$palisade" token --key "$work/key.pem" --kid load --sub bob --ttl 3600 \
+  --claim iss=https://id.example.com --claim aud=orders-api --claim tenant=acme --claim scope=orders:read)
+# No rate limits for the load test: they would turn most answers into 429.
+sed -i '/^\[\[gateway.rate_limit\]\]/,$d' "$work/bundle/palisade.toml"
+"$palisade" serve --bundle "$work/bundle" --listen 127.0.0.1:8181 --decision-log off --watch 0 2> "$work/serve.log" &
+server=$!
+sleep 2
+cat > "$work/auth.lua" <<LUA
+wrk.method = "GET"
+wrk.headers["X-Original-URI"] = "/tenants/acme/orders/42"
+wrk.headers["X-Original-Method"] = "GET"
+wrk.headers["Authorization"] = "Bearer $token"
+done = function(summary, latency, requests)
+  io.write(string.format("p50 %.2f ms, p99 %.2f ms, non-2xx %d\n",
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.errors.status))
+end
+LUA
+curl -s -o /dev/null -w "check: %{http_code}\n" -H "X-Original-URI: /tenants/acme/orders/42" \
+  -H "Authorization: Bearer $token" http://127.0.0.1:8181/v1/forward-auth
+echo "== forward-auth, 20 s"
+wrk -t2 -c64 -d20s --latency -s "$work/auth.lua" http://127.0.0.1:8181/v1/forward-auth | grep -E "Requests/sec|p50|Socket|Non-2xx"
+echo "server RSS: $(ps -o rss= -p $server) KB"
+echo "== forward-auth during 50 reloads"
+( for i in $(seq 50); do kill -HUP $server; sleep 0.3; done ) &
+wrk -t2 -c64 -d20s --latency -s "$work/auth.lua" http://127.0.0.1:8181/v1/forward-auth | grep -E "Requests/sec|p50|Socket|Non-2xx"
+wait %2 2>/dev/null || true
+echo "reloads applied: $(grep -c 'reloaded (SIGHUP)' "$work/serve.log"), refused: $(grep -c refused "$work/serve.log" || true)"
+echo "server RSS: $(ps -o rss= -p $server) KB"
