@@ -188,6 +188,26 @@ fn missing_and_bad_credentials_are_401_with_the_reason() {
 }
 
 #[test]
+fn a_verified_token_is_still_judged_by_time_on_every_request() {
+    let f = fixture();
+    let t = f.es.sign(&claims(json!({"exp": NOW + 120})));
+    let at = |s: &str| {
+        let req = HttpRequest::new("GET", "/tenants/acme/orders/1")
+            .header("authorization", &format!("Bearer {t}"));
+        f.engine
+            .decide_http(&f.bundle, &req, Now::parse(s).unwrap(), None)
+    };
+    assert_eq!(at("2025-11-29T00:00:00Z").status, 200);
+    // Same token, later: the signature check is cached, the expiry is not.
+    let later = at("2025-11-29T00:05:00Z");
+    assert_eq!(
+        (later.status, later.reason.as_str()),
+        (401, "the token has expired")
+    );
+    assert_eq!(at("2025-11-29T00:01:00Z").status, 200);
+}
+
+#[test]
 fn algorithm_confusion_is_refused() {
     let f = fixture();
     // An HS256 token "signed" with the bytes of the public key, as if the

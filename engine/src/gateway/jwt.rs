@@ -39,15 +39,36 @@ impl std::fmt::Display for TokenError {
     }
 }
 
+/// Tokens whose signature was verified, kept so that a client's next
+/// requests skip the signature check (ES256 verification is most of a
+/// decision's cost). Keyed by the whole token, signature included; time
+/// claims are still judged on every request, and a reload (new JWKS)
+/// starts an empty cache.
+const CACHE_ENTRIES: usize = 10_000;
+
 /// A verifier built from a bundle's `[gateway.jwt]` and its JWKS.
-#[derive(Clone)]
 pub(crate) struct Verifier {
+    verified: std::sync::Mutex<HashMap<String, std::sync::Arc<Claims>>>,
     keys: Vec<(Option<String>, Algorithm, DecodingKey)>,
     by_kid: HashMap<String, usize>,
     issuers: Vec<String>,
     audiences: Vec<String>,
     algorithms: Vec<Algorithm>,
     leeway: u64,
+}
+
+impl Clone for Verifier {
+    fn clone(&self) -> Verifier {
+        Verifier {
+            verified: std::sync::Mutex::new(HashMap::new()),
+            keys: self.keys.clone(),
+            by_kid: self.by_kid.clone(),
+            issuers: self.issuers.clone(),
+            audiences: self.audiences.clone(),
+            algorithms: self.algorithms.clone(),
+            leeway: self.leeway,
+        }
+    }
 }
 
 impl std::fmt::Debug for Verifier {
@@ -149,6 +170,7 @@ impl Verifier {
             ));
         }
         Ok(Verifier {
+            verified: std::sync::Mutex::new(HashMap::new()),
             keys,
             by_kid,
             issuers,
@@ -160,6 +182,26 @@ impl Verifier {
 
     /// Verifies a compact JWT; returns its claims.
     pub fn verify(&self, token: &str, now: Now) -> Result<Claims, TokenError> {
+        let cached = self
+            .verified
+            .lock()
+            .ok()
+            .and_then(|c| c.get(token).cloned());
+        if let Some(claims) = cached {
+            return self.check_times(Claims::clone(&claims), now);
+        }
+        let claims = self.verify_signature(token)?;
+        if let Ok(mut cache) = self.verified.lock() {
+            if cache.len() >= CACHE_ENTRIES {
+                cache.clear();
+            }
+            cache.insert(token.to_owned(), std::sync::Arc::new(claims.clone()));
+        }
+        self.check_times(claims, now)
+    }
+
+    /// Checks the signature, algorithm, issuer and audience.
+    fn verify_signature(&self, token: &str) -> Result<Claims, TokenError> {
         let bad = |m: &str| TokenError(m.to_owned());
         let header =
             jsonwebtoken::decode_header(token).map_err(|_| bad("the token is not a JWT"))?;
@@ -202,7 +244,7 @@ impl Verifier {
                 continue;
             }
             match jsonwebtoken::decode::<Claims>(token, key, &validation) {
-                Ok(data) => return self.check_times(data.claims, now),
+                Ok(data) => return Ok(data.claims),
                 Err(e) => {
                     use jsonwebtoken::errors::ErrorKind as K;
                     last = match e.kind() {
