@@ -287,6 +287,7 @@ impl Engine {
     ) -> crate::HttpDecision {
         use crate::gateway::{self, Gateway};
         if let Some((limiter, now_ms)) = limiter
+            && !limiter.is_empty()
             && let Err(wait) = limiter.take(&who.principal.to_string(), &who.route.template, now_ms)
         {
             return gateway::describe(gateway::rate_limited(wait), &who);

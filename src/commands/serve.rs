@@ -204,6 +204,20 @@ struct LogLine<'a> {
     latency_us: u128,
 }
 
+/// What a decision-log line says about the request, beyond the decision.
+#[derive(Default)]
+struct Subject<'a> {
+    endpoint: &'static str,
+    allowed: bool,
+    reason: &'a str,
+    principal: Option<&'a str>,
+    action: Option<&'a str>,
+    resource: Option<&'a str>,
+    route: Option<&'a str>,
+    path: Option<&'a str>,
+    status: Option<u16>,
+}
+
 struct App {
     engine: Engine,
     spec: String,
@@ -230,11 +244,43 @@ impl App {
         u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    fn write_log(&self, line: &LogLine<'_>) {
-        if let Some(tx) = &self.log
-            && let Ok(s) = serde_json::to_string(line)
-        {
-            let _ = tx.send(s);
+    /// Writes one decision-log line. Nothing is built (no digest, no
+    /// serialization) when the log is off.
+    fn log(
+        &self,
+        id: &str,
+        bundle: &Bundle,
+        input: &[u8],
+        subject: Subject<'_>,
+        decision: Option<&Decision>,
+        started: Instant,
+    ) {
+        let Some(tx) = &self.log else { return };
+        let line = LogLine {
+            id,
+            time: Now::system().to_string(),
+            endpoint: subject.endpoint,
+            bundle: bundle.digest(),
+            input_digest: digest(input),
+            principal: subject.principal,
+            action: subject.action,
+            resource: subject.resource,
+            route: subject.route,
+            path: subject.path,
+            decision: if subject.allowed { "allow" } else { "deny" },
+            status: subject.status,
+            reason: subject.reason,
+            reasons: decision.map_or(&[], |d| d.reasons.as_slice()),
+            findings: decision
+                .map(|d| d.findings.iter().map(|f| f.rule_id.as_str()).collect())
+                .unwrap_or_default(),
+            errors: decision
+                .map(|d| d.errors.iter().map(|e| e.kind.to_string()).collect())
+                .unwrap_or_default(),
+            latency_us: started.elapsed().as_micros(),
+        };
+        if let Ok(text) = serde_json::to_string(&line) {
+            let _ = tx.send(text);
         }
     }
 
@@ -595,29 +641,23 @@ async fn authorize(
         request.action.to_string(),
         request.resource.to_string(),
     );
-    app.write_log(&LogLine {
-        id: &id,
-        time: Now::system().to_string(),
+    let subject = Subject {
         endpoint: "authorize",
-        bundle: current.bundle.digest(),
-        input_digest: digest(&body),
+        allowed: decision.is_allowed(),
+        reason: decision.basis.describe(),
         principal: Some(&principal),
         action: Some(&action),
         resource: Some(&resource),
-        route: None,
-        path: None,
-        decision: outcome_of(&decision),
-        status: None,
-        reason: decision.basis.describe(),
-        reasons: &decision.reasons,
-        findings: decision
-            .findings
-            .iter()
-            .map(|f| f.rule_id.as_str())
-            .collect(),
-        errors: decision.errors.iter().map(|e| e.kind.to_string()).collect(),
-        latency_us: started.elapsed().as_micros(),
-    });
+        ..Subject::default()
+    };
+    app.log(
+        &id,
+        &current.bundle,
+        &body,
+        subject,
+        Some(&decision),
+        started,
+    );
     let mut r = json_response(StatusCode::OK, decision.to_json());
     if let Ok(v) = HeaderValue::from_str(&id) {
         r.headers_mut().insert("x-palisade-decision-id", v);
@@ -665,30 +705,20 @@ async fn check(
     let decision = app.engine.check(&current.bundle, &[doc], &options, now);
     app.metrics
         .record("check", outcome_of(&decision), started, Some(&decision));
-    let id = app.next_id();
-    app.write_log(&LogLine {
-        id: &id,
-        time: Now::system().to_string(),
+    let subject = Subject {
         endpoint: "check",
-        bundle: current.bundle.digest(),
-        input_digest: digest(&body),
-        principal: None,
-        action: None,
-        resource: None,
-        route: None,
-        path: None,
-        decision: outcome_of(&decision),
-        status: None,
+        allowed: decision.is_allowed(),
         reason: decision.basis.describe(),
-        reasons: &decision.reasons,
-        findings: decision
-            .findings
-            .iter()
-            .map(|f| f.rule_id.as_str())
-            .collect(),
-        errors: decision.errors.iter().map(|e| e.kind.to_string()).collect(),
-        latency_us: started.elapsed().as_micros(),
-    });
+        ..Subject::default()
+    };
+    app.log(
+        &app.next_id(),
+        &current.bundle,
+        &body,
+        subject,
+        Some(&decision),
+        started,
+    );
     json_response(StatusCode::OK, decision.to_json())
 }
 
@@ -753,47 +783,29 @@ async fn forward_auth(
     app.metrics
         .record("forward-auth", outcome, started, d.decision.as_ref());
     let id = app.next_id();
-    log_http(&app, &current.bundle, &id, &req, &d, started);
+    if app.log.is_some() {
+        let subject = Subject {
+            endpoint: "forward-auth",
+            allowed: d.status == 200,
+            reason: &d.reason,
+            principal: d.principal.as_deref(),
+            action: d.action.as_deref(),
+            resource: d.resource.as_deref(),
+            route: d.route.as_deref(),
+            path: Some(&req.path),
+            status: Some(d.status),
+        };
+        let input = serde_json::to_vec(&req).unwrap_or_default();
+        app.log(
+            &id,
+            &current.bundle,
+            &input,
+            subject,
+            d.decision.as_ref(),
+            started,
+        );
+    }
     http_answer(&d, &id)
-}
-
-fn log_http(
-    app: &App,
-    bundle: &Bundle,
-    id: &str,
-    req: &HttpRequest,
-    d: &HttpDecision,
-    started: Instant,
-) {
-    let empty = Vec::new();
-    let input = serde_json::to_vec(req).unwrap_or_default();
-    app.write_log(&LogLine {
-        id,
-        time: Now::system().to_string(),
-        endpoint: "forward-auth",
-        bundle: bundle.digest(),
-        input_digest: digest(&input),
-        principal: d.principal.as_deref(),
-        action: d.action.as_deref(),
-        resource: d.resource.as_deref(),
-        route: d.route.as_deref(),
-        path: Some(&req.path),
-        decision: if d.status == 200 { "allow" } else { "deny" },
-        status: Some(d.status),
-        reason: &d.reason,
-        reasons: d.decision.as_ref().map_or(&empty, |x| &x.reasons),
-        findings: d
-            .decision
-            .as_ref()
-            .map(|x| x.findings.iter().map(|f| f.rule_id.as_str()).collect())
-            .unwrap_or_default(),
-        errors: d
-            .decision
-            .as_ref()
-            .map(|x| x.errors.iter().map(|e| e.kind.to_string()).collect())
-            .unwrap_or_default(),
-        latency_us: started.elapsed().as_micros(),
-    });
 }
 
 /// The HTTP answer gateways act on.

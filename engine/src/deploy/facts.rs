@@ -89,29 +89,20 @@ pub(crate) fn derive(resources: &mut [Resource]) {
                 if let (Some((_, source)), Some(f)) =
                     (source, get(p, "FunctionName").and_then(target))
                 {
-                    async_from
-                        .entry(f.to_owned())
-                        .or_default()
-                        .insert((*source).to_owned());
+                    invoked_by(&mut async_from, f, source);
                 }
             }
             "AWS::SNS::Subscription"
                 if get(p, "Protocol").and_then(Value::as_str) == Some("lambda") =>
             {
                 if let Some(f) = get(p, "Endpoint").and_then(target) {
-                    async_from
-                        .entry(f.to_owned())
-                        .or_default()
-                        .insert("SNS".into());
+                    invoked_by(&mut async_from, f, "SNS");
                 }
             }
             "AWS::Events::Rule" => {
                 for t in list(get(p, "Targets")) {
                     if let Some(f) = get(t, "Arn").and_then(target) {
-                        async_from
-                            .entry(f.to_owned())
-                            .or_default()
-                            .insert("EventBridgeRule".into());
+                        invoked_by(&mut async_from, f, "EventBridgeRule");
                     }
                 }
             }
@@ -372,6 +363,13 @@ pub(crate) fn derive(resources: &mut [Resource]) {
         r.facts = facts;
         r.triggers.extend(routes);
     }
+}
+
+/// Records that `source` invokes function `f` asynchronously.
+fn invoked_by(map: &mut HashMap<String, BTreeSet<String>>, f: &str, source: &str) {
+    map.entry(f.to_owned())
+        .or_default()
+        .insert(source.to_owned());
 }
 
 fn insert_set(facts: &mut Map<String, Value>, name: &str, set: BTreeSet<String>) {

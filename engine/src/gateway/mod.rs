@@ -419,29 +419,24 @@ impl Gateway {
         req: &HttpRequest,
         now: Now,
     ) -> Result<Identified<'b>, Box<HttpDecision>> {
-        let Some(m) = self.routes.find(&req.method, &req.path) else {
-            return Err(Box::new(no_route()));
-        };
-        let verified = match (req.bearer(), &self.verifier) {
-            (Some(token), Some(v)) => match v.verify(token, now) {
-                Ok(c) => Some(c),
-                Err(e) => {
-                    let mut d = HttpDecision::early(HttpOutcome::Unauthenticated, e.0);
-                    d.route = Some(m.route.template.clone());
-                    return Err(Box::new(d));
-                }
-            },
+        let m = self
+            .routes
+            .find(&req.method, &req.path)
+            .ok_or_else(|| Box::new(no_route()))?;
+        let claims = match (req.bearer(), &self.verifier) {
+            (Some(token), Some(v)) => Some(
+                v.verify(token, now)
+                    .map_err(|e| unauthenticated(e.0, m.route))?,
+            ),
             (Some(_), None) => {
-                let mut d = HttpDecision::early(
-                    HttpOutcome::Unauthenticated,
-                    "the bundle accepts no bearer tokens",
-                );
-                d.route = Some(m.route.template.clone());
-                return Err(Box::new(d));
+                return Err(unauthenticated(
+                    "the bundle accepts no bearer tokens".into(),
+                    m.route,
+                ));
             }
             (None, _) => None,
         };
-        self.identify_as(req, verified)
+        self.identified(m, req, claims)
     }
 
     /// Like [`Gateway::identify`], with claims taken as verified (policy
@@ -451,23 +446,30 @@ impl Gateway {
         req: &HttpRequest,
         claims: Option<Claims>,
     ) -> Result<Identified<'b>, Box<HttpDecision>> {
-        let Some(m) = self.routes.find(&req.method, &req.path) else {
-            return Err(Box::new(no_route()));
-        };
+        let m = self
+            .routes
+            .find(&req.method, &req.path)
+            .ok_or_else(|| Box::new(no_route()))?;
+        self.identified(m, req, claims)
+    }
+
+    /// The principal of a matched request: the token's subject, or an
+    /// anonymous caller named by its address.
+    fn identified<'b>(
+        &'b self,
+        m: routes::Matched<'b>,
+        req: &HttpRequest,
+        claims: Option<Claims>,
+    ) -> Result<Identified<'b>, Box<HttpDecision>> {
         let principal = match &claims {
             Some(c) => {
-                let Some(sub) = c
+                let sub = c
                     .get("sub")
                     .and_then(Value::as_str)
                     .filter(|s| !s.is_empty())
-                else {
-                    let mut d = HttpDecision::early(
-                        HttpOutcome::Unauthenticated,
-                        "the token has no subject (`sub`)",
-                    );
-                    d.route = Some(m.route.template.clone());
-                    return Err(Box::new(d));
-                };
+                    .ok_or_else(|| {
+                        unauthenticated("the token has no subject (`sub`)".into(), m.route)
+                    })?;
                 EntityUid::from_type_name_and_id(
                     self.principal_type.clone(),
                     cedar_policy::EntityId::new(sub),
@@ -664,6 +666,13 @@ pub(crate) fn from_decision(decision: Decision) -> HttpDecision {
     );
     d.decision = Some(decision);
     d
+}
+
+/// A 401 on a matched route.
+fn unauthenticated(reason: String, route: &Route) -> Box<HttpDecision> {
+    let mut d = HttpDecision::early(HttpOutcome::Unauthenticated, reason);
+    d.route = Some(route.template.clone());
+    Box::new(d)
 }
 
 /// The answer when no route matches (or the bundle has no route table).
