@@ -10,24 +10,12 @@
 
 mod common;
 
-use common::{palisade, root};
+use common::{copy_dir, palisade, root};
 use std::path::Path;
 use std::process::Output;
 
 fn palisade_test(bundle: &Path, cache: &Path) -> Output {
     palisade(&["test", bundle.to_str().unwrap()], cache)
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.path().is_dir() {
-            copy_dir(&e.path(), &to.join(e.file_name()));
-        } else {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
-    }
 }
 
 #[test]

@@ -16,7 +16,7 @@ mod jwt;
 #[path = "common/server.rs"]
 mod server;
 
-use common::{palisade, root};
+use common::{copy_dir, palisade, root};
 use jwt::Key;
 use serde_json::{Value, json};
 use server::{Server, http};
@@ -39,18 +39,6 @@ fn gateway_bundle(dir: &Path, key: &Key) -> PathBuf {
     copy_dir(&root().join("policies/gateway-baseline"), &bundle);
     std::fs::write(bundle.join("jwks.json"), jwt::jwks(&[key])).unwrap();
     bundle
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.path().is_dir() {
-            copy_dir(&e.path(), &to.join(e.file_name()));
-        } else {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
-    }
 }
 
 fn token(key: &Key, extra: Value) -> String {
