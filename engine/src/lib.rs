@@ -40,6 +40,10 @@
 //!   ids), [`Finding`]s and [`DecisionError`]s. A failing plugin is a deny
 //!   (fail closed) unless it runs in monitor mode.
 //!
+//! - With the `tower` feature, [`GatewayLayer`]: a `tower` layer that makes
+//!   an axum or hyper service enforce a bundle's route table, JWT
+//!   verification, rate limits and policies in process.
+//!
 //! Plugins are WebAssembly components of the `palisade:policy` world (see
 //! `wit/policy.wit`); each call runs in a fresh instance with no ambient
 //! authority.
@@ -51,6 +55,8 @@ mod document;
 mod engine;
 mod error;
 mod gateway;
+#[cfg(feature = "tower")]
+mod layer;
 mod manifest;
 mod plugin;
 mod policies;
@@ -72,6 +78,8 @@ pub use gateway::{
     GatewaySection, HttpDecision, HttpOutcome, HttpRequest, JwtSection, LimitScope, RateLimit,
     RateLimiter, RouteSection, TokenError,
 };
+#[cfg(feature = "tower")]
+pub use layer::{GatewayFuture, GatewayLayer, GatewayService};
 pub use manifest::{Limits, Mode};
 pub use plugin::{CodeCache, InputKind, PluginMetadata, RuleInfo};
 pub use policies::PolicyInfo;

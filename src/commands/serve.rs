@@ -738,24 +738,17 @@ fn original_request(method: &Method, uri: &Uri, headers: &HeaderMap) -> HttpRequ
         .or_else(|| h("x-envoy-original-path"))
         .map(str::to_owned)
         .unwrap_or(if own.is_empty() { "/".to_owned() } else { own });
-    let mut req = HttpRequest::new(method, &target);
-    for (name, value) in headers {
-        let name = name.as_str();
-        if name.starts_with("x-original-") || name == "content-length" {
-            continue;
-        }
-        if let Ok(v) = value.to_str() {
-            req = req.header(name, v);
-        }
-    }
+    let mut req = HttpRequest::new(method, &target).headers_from(headers);
+    req.headers
+        .retain(|(n, _)| !n.starts_with("x-original-") && n != "content-length");
     if let Some(host) = h("x-forwarded-host") {
         req.headers.retain(|(n, _)| n != "host");
         req = req.header("host", host);
     }
-    req.client = h("x-forwarded-for")
-        .and_then(|v| v.split(',').next())
-        .map(|s| s.trim().to_owned())
-        .or_else(|| h("x-real-ip").map(str::to_owned));
+    req.client = req
+        .forwarded_for()
+        .or_else(|| h("x-real-ip"))
+        .map(str::to_owned);
     req
 }
 
@@ -811,44 +804,14 @@ async fn forward_auth(
 /// The HTTP answer gateways act on.
 fn http_answer(d: &HttpDecision, id: &str) -> Response {
     let status = StatusCode::from_u16(d.status).unwrap_or(StatusCode::FORBIDDEN);
-    let body = serde_json::json!({
-        "status": d.status,
-        "reason": d.reason,
-        "principal": d.principal,
-        "route": d.route,
-    });
-    let mut r = json_response(status, body.to_string());
+    let mut r = json_response(status, d.body_json());
     let headers = r.headers_mut();
-    let mut set = |name: &'static str, value: &str| {
-        // Header values cannot hold control characters; drop those.
-        let clean: String = value.chars().filter(|c| !c.is_control()).collect();
-        if let Ok(v) = HeaderValue::from_str(&clean) {
+    if let Ok(v) = HeaderValue::from_str(id) {
+        headers.insert("x-palisade-decision-id", v);
+    }
+    for (name, value) in d.headers() {
+        if let Ok(v) = HeaderValue::from_str(&value) {
             headers.insert(name, v);
-        }
-    };
-    set("x-palisade-decision-id", id);
-    match d.outcome {
-        HttpOutcome::Allow => {
-            if let Some(p) = &d.principal {
-                set("x-palisade-principal", p);
-            }
-        }
-        HttpOutcome::Unauthenticated => {
-            let www = if d.reason == "missing-token" {
-                r#"Bearer realm="palisade""#.to_owned()
-            } else {
-                format!(
-                    r#"Bearer realm="palisade", error="invalid_token", error_description="{}""#,
-                    d.reason.replace('"', "'")
-                )
-            };
-            set("www-authenticate", &www);
-            set("x-palisade-reason", &d.reason);
-        }
-        HttpOutcome::Forbidden => set("x-palisade-reason", &d.reason),
-        HttpOutcome::RateLimited => {
-            set("retry-after", &d.retry_after.unwrap_or(1).to_string());
-            set("x-palisade-reason", &d.reason);
         }
     }
     r

@@ -268,6 +268,37 @@ impl HttpRequest {
             .filter(|t| !t.is_empty())
     }
 
+    /// The client address a proxy put first in `X-Forwarded-For`.
+    pub fn forwarded_for(&self) -> Option<&str> {
+        self.header_value("x-forwarded-for")
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    }
+
+    /// A request from the parts of an `http` request: its method, path
+    /// and query, and its headers.
+    #[cfg(feature = "tower")]
+    pub fn from_http(
+        method: &http::Method,
+        uri: &http::Uri,
+        headers: &http::HeaderMap,
+    ) -> HttpRequest {
+        let target = uri.path_and_query().map_or("/", |p| p.as_str());
+        HttpRequest::new(method.as_str(), target).headers_from(headers)
+    }
+
+    /// Adds every header of `headers` whose value is text.
+    #[cfg(feature = "tower")]
+    pub fn headers_from(mut self, headers: &http::HeaderMap) -> HttpRequest {
+        self.headers.extend(
+            headers
+                .iter()
+                .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned()))),
+        );
+        self
+    }
+
     /// What plugins of kind `request` see.
     fn to_json(&self, route: Option<&str>) -> Value {
         let mut query = Map::new();
@@ -385,6 +416,67 @@ impl HttpDecision {
             retry_after: None,
             decision: None,
         }
+    }
+}
+
+impl HttpDecision {
+    /// The headers a gateway answers with: `X-Palisade-Principal` on 200,
+    /// `WWW-Authenticate: Bearer` (RFC 6750, with the token problem) on
+    /// 401, `Retry-After` on 429 and `X-Palisade-Reason` on every denial.
+    /// Values hold no control characters.
+    ///
+    /// # Examples
+    /// ```
+    /// # use palisade_engine::{Engine, HttpRequest, Now};
+    /// # let engine = Engine::new()?;
+    /// # let bundle = engine.load_bundle_from(&palisade_engine::MemorySource::new("g")
+    /// #     .file("palisade.toml", b"[bundle]\nname = \"g\"\nversion = \"1.0.0\"\n".as_slice())
+    /// #     .file("policies/p.cedar", b"permit(principal, action, resource);".as_slice()))?;
+    /// let d = engine.decide_http(&bundle, &HttpRequest::new("GET", "/nowhere"), Now::epoch(), None);
+    /// assert_eq!(d.status, 403);
+    /// assert_eq!(d.headers(), [("x-palisade-reason", "no-route".to_owned())]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        let clean = |v: &str| -> String { v.chars().filter(|c| !c.is_control()).collect() };
+        let mut out = Vec::with_capacity(2);
+        match self.outcome {
+            HttpOutcome::Allow => {
+                if let Some(p) = &self.principal {
+                    out.push(("x-palisade-principal", clean(p)));
+                }
+                return out;
+            }
+            HttpOutcome::Unauthenticated => {
+                let www = if self.reason == "missing-token" {
+                    r#"Bearer realm="palisade""#.to_owned()
+                } else {
+                    format!(
+                        r#"Bearer realm="palisade", error="invalid_token", error_description="{}""#,
+                        self.reason.replace('"', "'")
+                    )
+                };
+                out.push(("www-authenticate", clean(&www)));
+            }
+            HttpOutcome::RateLimited => {
+                out.push(("retry-after", self.retry_after.unwrap_or(1).to_string()));
+            }
+            HttpOutcome::Forbidden => {}
+        }
+        out.push(("x-palisade-reason", clean(&self.reason)));
+        out
+    }
+
+    /// The JSON body of the answer: status, reason, principal and route
+    /// (never the token or the request's headers).
+    pub fn body_json(&self) -> String {
+        json!({
+            "status": self.status,
+            "reason": self.reason,
+            "principal": self.principal,
+            "route": self.route,
+        })
+        .to_string()
     }
 }
 

@@ -1,0 +1,177 @@
+//! The engine's tower layer in front of an axum service, in process: the
+//! same answers as `palisade serve`'s forward-auth (200 with the
+//! principal, 401, 403, 429) and a bundle swap that suspends a principal.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+#[path = "../engine/tests/common/jwt.rs"]
+mod jwt;
+
+use axum::Extension;
+use axum::body::Body;
+use axum::routing::get;
+use common::{copy_dir, root};
+use jwt::Key;
+use palisade_engine::{Engine, GatewayLayer, HttpDecision};
+use serde_json::json;
+use std::path::Path;
+use std::sync::Arc;
+use tower::ServiceExt;
+
+fn unix_now() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    )
+    .unwrap()
+}
+
+/// gateway-baseline with `key` in its JWKS and, optionally, a suspended
+/// principal.
+fn bundle(
+    engine: &Engine,
+    dir: &Path,
+    key: &Key,
+    suspend: Option<&str>,
+) -> palisade_engine::Bundle {
+    let b = dir.join(format!("bundle-{}", suspend.unwrap_or("none")));
+    copy_dir(&root().join("policies/gateway-baseline"), &b);
+    std::fs::write(b.join("jwks.json"), jwt::jwks(&[key])).unwrap();
+    if let Some(who) = suspend {
+        let path = b.join("entities.json");
+        let mut entities: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        entities.as_array_mut().unwrap().push(json!({
+            "uid": { "type": "User", "id": who },
+            "parents": [{ "type": "Group", "id": "suspended" }],
+            "attrs": {}
+        }));
+        std::fs::write(&path, entities.to_string()).unwrap();
+    }
+    engine.load_bundle(&b).unwrap()
+}
+
+fn token(key: &Key, sub: &str, tenant: &str) -> String {
+    let now = unix_now();
+    key.sign(&json!({
+        "iss": "https://id.example.com", "aud": "orders-api", "sub": sub, "tenant": tenant,
+        "scope": "orders:read orders:write", "iat": now - 30, "exp": now + 600,
+    }))
+}
+
+/// The orders service: answers with the principal the layer let through.
+fn app(layer: GatewayLayer) -> axum::Router {
+    async fn order(Extension(d): Extension<HttpDecision>) -> String {
+        format!("order for {}", d.principal.unwrap_or_default())
+    }
+    axum::Router::new()
+        .route("/tenants/{tenant}/orders/{id}", get(order))
+        .route(
+            "/tenants/{tenant}/payouts",
+            axum::routing::post(|| async { "paid" }),
+        )
+        .layer(layer)
+}
+
+async fn send(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    token: Option<&str>,
+) -> (u16, axum::http::HeaderMap, String) {
+    let mut req = axum::http::Request::builder().method(method).uri(uri);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let res = app
+        .clone()
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let body = axum::body::to_bytes(res.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (status, headers, String::from_utf8(body.to_vec()).unwrap())
+}
+
+#[tokio::test]
+async fn the_layer_answers_like_forward_auth_and_takes_a_new_bundle() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Arc::new(
+        Engine::builder()
+            .cache_dir(dir.path().join("cache"))
+            .build()
+            .unwrap(),
+    );
+    let key = Key::es256("layer");
+    let layer = GatewayLayer::new(Arc::clone(&engine), bundle(&engine, dir.path(), &key, None));
+    let app = app(layer.clone());
+    let bob = token(&key, "bob", "acme");
+
+    // Allowed: the handler sees the principal the layer identified.
+    let (status, _, body) = send(&app, "GET", "/tenants/acme/orders/1", Some(&bob)).await;
+    assert_eq!((status, body.as_str()), (200, r#"order for User::"bob""#));
+
+    // No token: 401 with a Bearer challenge; the handler never runs.
+    let (status, headers, body) = send(&app, "GET", "/tenants/acme/orders/1", None).await;
+    assert_eq!(status, 401);
+    assert_eq!(headers["www-authenticate"], r#"Bearer realm="palisade""#);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["reason"],
+        "missing-token"
+    );
+
+    // A forged token: 401 with the reason in the challenge.
+    let other = Key::es256("layer");
+    let forged = token(&other, "bob", "acme");
+    let (status, headers, _) = send(&app, "GET", "/tenants/acme/orders/1", Some(&forged)).await;
+    assert_eq!(status, 401);
+    assert!(
+        headers["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains(r#"error="invalid_token""#)
+    );
+
+    // Another tenant: 403 with the rule that denied it.
+    let (status, headers, _) = send(&app, "GET", "/tenants/globex/orders/1", Some(&bob)).await;
+    assert_eq!(status, 403);
+    assert_eq!(headers["x-palisade-reason"], "auth.tenant-isolation");
+
+    // A route the bundle does not list.
+    let (status, headers, _) = send(&app, "GET", "/internal/debug", Some(&bob)).await;
+    assert_eq!(status, 403);
+    assert_eq!(headers["x-palisade-reason"], "no-route");
+
+    // Payouts burst at 3 per principal, then 429 with Retry-After. (The
+    // fresh-token rule passes: the token was issued 30 s ago.)
+    let mut statuses = Vec::new();
+    let mut retry_after = None;
+    for _ in 0..4 {
+        let (status, headers, _) = send(&app, "POST", "/tenants/acme/payouts", Some(&bob)).await;
+        statuses.push(status);
+        retry_after = headers.get("retry-after").cloned();
+    }
+    assert_eq!(statuses, [200, 200, 200, 429]);
+    assert_eq!(retry_after.unwrap(), "10");
+
+    // Incident response: suspend bob in a new bundle; every service of the
+    // layer enforces it at once.
+    layer.replace_bundle(bundle(&engine, dir.path(), &key, Some("bob")));
+    let (status, headers, _) = send(&app, "GET", "/tenants/acme/orders/1", Some(&bob)).await;
+    assert_eq!(status, 403);
+    assert_eq!(headers["x-palisade-reason"], "incident.suspended-principal");
+    let alice = token(&key, "alice", "acme");
+    let (status, _, body) = send(&app, "GET", "/tenants/acme/orders/1", Some(&alice)).await;
+    assert_eq!((status, body.as_str()), (200, r#"order for User::"alice""#));
+}
