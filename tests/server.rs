@@ -596,3 +596,189 @@ fn nginx_auth_request_in_front_of_an_app() {
         Some("incident.suspended-principal")
     );
 }
+
+/// A CA and a certificate it signed (`client` for client auth, else a
+/// server certificate for localhost and 127.0.0.1), as PEM.
+struct Pki {
+    ca_pem: String,
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+}
+
+impl Pki {
+    fn new(name: &str) -> Pki {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let key = KeyPair::generate().unwrap();
+        let ca_pem = params.self_signed(&key).unwrap().pem();
+        Pki {
+            ca_pem,
+            issuer: rcgen::Issuer::new(params, key),
+        }
+    }
+
+    fn issue(&self, client: bool) -> (String, String) {
+        use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, KeyPair};
+        let names = if client {
+            Vec::new()
+        } else {
+            vec!["localhost".to_owned(), "127.0.0.1".to_owned()]
+        };
+        let mut params = CertificateParams::new(names).unwrap();
+        params.distinguished_name.push(
+            DnType::CommonName,
+            if client { "gateway-1" } else { "localhost" },
+        );
+        params.use_authority_key_identifier_extension = true;
+        params.extended_key_usages = vec![if client {
+            ExtendedKeyUsagePurpose::ClientAuth
+        } else {
+            ExtendedKeyUsagePurpose::ServerAuth
+        }];
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        (cert.pem(), key.serialize_pem())
+    }
+}
+
+/// An HTTPS client that trusts `ca_pem`, optionally with a client
+/// certificate.
+fn https_client(ca_pem: &str, client: Option<&(String, String)>) -> ureq::Agent {
+    use ureq::tls::{Certificate, ClientCert, PrivateKey, RootCerts, TlsConfig};
+    let root = Certificate::from_pem(ca_pem.as_bytes()).unwrap();
+    let tls = TlsConfig::builder()
+        .root_certs(RootCerts::new_with_certs(&[root]))
+        .client_cert(client.map(|(cert, key)| {
+            ClientCert::new_with_certs(
+                &[Certificate::from_pem(cert.as_bytes()).unwrap()],
+                PrivateKey::from_pem(key.as_bytes()).unwrap(),
+            )
+        }))
+        .build();
+    ureq::Agent::config_builder()
+        .tls_config(tls)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .new_agent()
+}
+
+#[test]
+fn https_and_mutual_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let server_pki = Pki::new("server CA");
+    let (cert, key) = server_pki.issue(false);
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_owned()
+    };
+    let (cert_file, key_file) = (write("server.pem", &cert), write("server-key.pem", &key));
+
+    // HTTPS: a client that trusts the CA gets answers; plain HTTP gets none.
+    let s = Server::start(
+        "builtin:gateway-baseline",
+        &cache,
+        &[
+            "--decision-log",
+            "off",
+            "--tls-cert",
+            &cert_file,
+            "--tls-key",
+            &key_file,
+        ],
+    );
+    assert!(s.stderr.lock().unwrap().contains("on https://"));
+    let port = s.addr.rsplit(':').next().unwrap();
+    let client = https_client(&server_pki.ca_pem, None);
+    let mut res = client
+        .get(format!("https://localhost:{port}/v1/forward-auth"))
+        .header("X-Original-URI", "/health")
+        .call()
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.body_mut().read_to_string().unwrap().contains("allowed"));
+    let plain = std::panic::catch_unwind(|| http(&s.addr, "GET", "/health", &[], ""));
+    assert!(
+        plain.map_or(true, |r| r.status != 200),
+        "plain HTTP must not be answered on the TLS port"
+    );
+    drop(s);
+
+    // Mutual TLS: only clients with a certificate from the given CA.
+    let clients = Pki::new("gateways CA");
+    let ca_file = write("clients-ca.pem", &clients.ca_pem);
+    let s = Server::start(
+        "builtin:gateway-baseline",
+        &cache,
+        &[
+            "--decision-log",
+            "off",
+            "--tls-cert",
+            &cert_file,
+            "--tls-key",
+            &key_file,
+            "--tls-client-ca",
+            &ca_file,
+        ],
+    );
+    let port = s.addr.rsplit(':').next().unwrap();
+    let url = format!("https://localhost:{port}/health");
+    let good = clients.issue(true);
+    let res = https_client(&server_pki.ca_pem, Some(&good))
+        .get(&url)
+        .call()
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let err = https_client(&server_pki.ca_pem, None)
+        .get(&url)
+        .call()
+        .unwrap_err();
+    assert!(err.to_string().contains("CertificateRequired"), "{err}");
+    let stranger = Pki::new("someone else").issue(true);
+    let err = https_client(&server_pki.ca_pem, Some(&stranger))
+        .get(&url)
+        .call()
+        .unwrap_err();
+    assert!(err.to_string().contains("UnknownCA"), "{err}");
+    drop(s);
+
+    // Bad files: exit 2 naming the file and what is wrong.
+    let not_pem = write("not-pem.txt", "hello");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args([
+            "serve",
+            "--bundle",
+            "builtin:gateway-baseline",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--tls-cert", &not_pem, "--tls-key", &key_file])
+        .env("PALISADE_CACHE_DIR", &cache)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--tls-cert")
+            && stderr.contains("not-pem.txt")
+            && stderr.contains("no PEM certificate"),
+        "{stderr}"
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args([
+            "serve",
+            "--bundle",
+            "builtin:gateway-baseline",
+            "--tls-cert",
+            &cert_file,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "--tls-cert needs --tls-key");
+}

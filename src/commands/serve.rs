@@ -12,6 +12,9 @@
 //!   (`Retry-After`).
 //! - `GET /v1/bundle`, `GET /health`, `GET /ready`, `GET /metrics`.
 //!
+//! With `--tls-cert`/`--tls-key` it serves HTTPS (rustls), and with
+//! `--tls-client-ca` only clients with a certificate from that CA get in.
+//!
 //! The bundle is swapped atomically on SIGHUP or when its files change; a
 //! bundle that does not load is refused with a logged error and the old one
 //! keeps serving. SIGTERM and SIGINT stop accepting, drain in-flight
@@ -387,6 +390,13 @@ fn decision_log(target: &str) -> Result<Option<mpsc::Sender<String>>, String> {
 }
 
 async fn serve(app: Arc<App>, args: &ServeArgs) -> u8 {
+    let tls = match tls_acceptor(args) {
+        Ok(t) => t,
+        Err(e) => {
+            output::error(&e);
+            return exit::ERROR;
+        }
+    };
     let listener = match tokio::net::TcpListener::bind(&args.listen).await {
         Ok(l) => l,
         Err(e) => {
@@ -416,8 +426,9 @@ async fn serve(app: Arc<App>, args: &ServeArgs) -> u8 {
         tokio::spawn(watch(Arc::clone(&app), Duration::from_secs(args.watch)));
     }
     let b = &app.current.load().bundle;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     eprintln!(
-        "palisade: serving bundle `{}` {} ({}) on http://{addr}",
+        "palisade: serving bundle `{}` {} ({}) on {scheme}://{addr}",
         b.name(),
         b.version(),
         b.digest()
@@ -430,16 +441,22 @@ async fn serve(app: Arc<App>, args: &ServeArgs) -> u8 {
             accepted = listener.accept() => {
                 let Ok((stream, _peer)) = accepted else { continue };
                 let _ = stream.set_nodelay(true);
-                let io = hyper_util::rt::TokioIo::new(stream);
-                let service = hyper_util::service::TowerToHyperService::new(router.clone());
-                let conn = hyper::server::conn::http1::Builder::new()
-                    .timer(hyper_util::rt::TokioTimer::new())
-                    .header_read_timeout(HEADER_TIMEOUT)
-                    .max_buf_size(MAX_HEAD_BYTES)
-                    .serve_connection(io, service);
-                let conn = graceful.watch(conn);
+                let router = router.clone();
+                let watcher = graceful.watcher();
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    let _ = conn.await;
+                    match tls {
+                        None => serve_connection(stream, router, watcher).await,
+                        // The handshake gets the time a client has for its
+                        // headers; a failed one is the client's problem.
+                        Some(acceptor) => {
+                            if let Ok(Ok(stream)) =
+                                tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(stream)).await
+                            {
+                                serve_connection(stream, router, watcher).await;
+                            }
+                        }
+                    }
                 });
             }
             () = &mut stop => break,
@@ -453,6 +470,83 @@ async fn serve(app: Arc<App>, args: &ServeArgs) -> u8 {
         () = tokio::time::sleep(DRAIN) => eprintln!("palisade: drain timed out"),
     }
     exit::OK
+}
+
+/// One HTTP/1.1 connection, plain or TLS, that shutdown drains.
+async fn serve_connection<I>(
+    io: I,
+    router: axum::Router,
+    watcher: hyper_util::server::graceful::Watcher,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper_util::service::TowerToHyperService::new(router);
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .max_buf_size(MAX_HEAD_BYTES)
+        .serve_connection(hyper_util::rt::TokioIo::new(io), service);
+    let _ = watcher.watch(conn).await;
+}
+
+/// The TLS acceptor of `--tls-cert`/`--tls-key` (and `--tls-client-ca`
+/// for mutual TLS), or none for plain HTTP. Errors name the file.
+fn tls_acceptor(args: &ServeArgs) -> Result<Option<tokio_rustls::TlsAcceptor>, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
+        return Ok(None);
+    };
+    let certs = |flag: &str, path: &std::path::Path| {
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+            .and_then(|i| i.collect::<Result<_, _>>())
+            .map_err(|e| format!("{flag} `{}`: {e}", path.display()))?;
+        if certs.is_empty() {
+            return Err(format!(
+                "{flag} `{}`: no PEM certificate (-----BEGIN CERTIFICATE-----) in the file",
+                path.display()
+            ));
+        }
+        Ok(certs)
+    };
+    let chain = certs("--tls-cert", cert)?;
+    let private = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+        format!(
+            "--tls-key `{}`: {e} (expected a PEM PKCS#8, PKCS#1 or SEC1 private key)",
+            key.display()
+        )
+    })?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS: {e}"))?;
+    let builder = match &args.tls_client_ca {
+        None => builder.with_no_client_auth(),
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for c in certs("--tls-client-ca", ca)? {
+                roots
+                    .add(c)
+                    .map_err(|e| format!("--tls-client-ca `{}`: {e}", ca.display()))?;
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()
+            .map_err(|e| format!("--tls-client-ca `{}`: {e}", ca.display()))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let mut config = builder.with_single_cert(chain, private).map_err(|e| {
+        format!(
+            "--tls-cert `{}` and --tls-key `{}` do not make a certificate: {e}",
+            cert.display(),
+            key.display()
+        )
+    })?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))))
 }
 
 async fn shutdown_signal() {

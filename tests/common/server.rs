@@ -36,7 +36,11 @@ impl Server {
         let sink = Arc::clone(&stderr);
         std::thread::spawn(move || {
             for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                if let Some(addr) = line.split("on http://").nth(1) {
+                if let Some(addr) = line
+                    .split(" on http://")
+                    .nth(1)
+                    .or_else(|| line.split(" on https://").nth(1))
+                {
                     let _ = tx.send(addr.trim().to_owned());
                 }
                 let mut s = sink.lock().unwrap();
