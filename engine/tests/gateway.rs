@@ -383,3 +383,209 @@ fn the_same_request_gives_the_same_decision_json() {
     assert_eq!(a, b);
     assert!(a.contains(r#""rule_id":"auth.scope-write""#), "{a}");
 }
+
+/// An identity provider's JWKS endpoint on 127.0.0.1: serves `jwks` and
+/// counts the requests.
+struct Idp {
+    url: String,
+    jwks: std::sync::Arc<std::sync::Mutex<String>>,
+    hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Idp {
+    fn start(jwks: String) -> Idp {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!(
+            "http://{}/.well-known/jwks.json",
+            listener.local_addr().unwrap()
+        );
+        let jwks = std::sync::Arc::new(std::sync::Mutex::new(jwks));
+        let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (served, counter) = (jwks.clone(), hits.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+                    head.push(byte[0]);
+                }
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let body = served.lock().unwrap().clone();
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        Idp { url, jwks, hits }
+    }
+
+    fn hits(&self) -> usize {
+        self.hits.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// gateway-baseline with `[gateway.jwt]` reading keys from `url`.
+fn remote_keys_bundle(engine: &Engine, url: &str) -> Result<Bundle, palisade_engine::BundleError> {
+    remote_keys_bundle_with(engine, url, "")
+}
+
+/// The same, with more `[gateway.jwt]` settings.
+fn remote_keys_bundle_with(
+    engine: &Engine,
+    url: &str,
+    settings: &str,
+) -> Result<Bundle, palisade_engine::BundleError> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/gateway-baseline");
+    let manifest = std::fs::read_to_string(dir.join("palisade.toml"))
+        .unwrap()
+        .replace(
+            r#"jwks = "jwks.json""#,
+            &format!("jwks_url = {url:?}\n{settings}"),
+        );
+    let mut source = MemorySource::new("gateway-baseline (JWKS URL)")
+        .file("palisade.toml", manifest.into_bytes());
+    for f in [
+        "entities.json",
+        "plugins/secrets.wasm",
+        "policies/access.cedar",
+        "policies/incident.cedar",
+    ] {
+        source = source.file(f, std::fs::read(dir.join(f)).unwrap());
+    }
+    engine.load_bundle_from(&source)
+}
+
+#[test]
+fn keys_from_a_jwks_url_are_cached_and_refetched_for_a_rotated_key() {
+    let engine = Engine::builder()
+        .cache_dir(std::env::temp_dir().join("palisade-test-cache"))
+        .build()
+        .unwrap();
+    let (old, new) = (Key::es256("2026-a"), Key::es256("2026-b"));
+    let idp = Idp::start(jwt::jwks(&[&old]));
+    let bundle = remote_keys_bundle(&engine, &idp.url).unwrap();
+    assert_eq!(idp.hits(), 0, "loading a bundle fetches nothing");
+    let call = |token: &str| {
+        let req = HttpRequest::new("GET", "/tenants/acme/orders/42")
+            .header("authorization", &format!("Bearer {token}"));
+        engine.decide_http(&bundle, &req, now(), None)
+    };
+
+    // The first token fetches the keys; later ones use the cache.
+    let first = old.sign(&claims(json!({})));
+    assert_eq!(call(&first).status, 200);
+    assert_eq!(call(&old.sign(&claims(json!({"jti": "t-2"})))).status, 200);
+    assert_eq!(idp.hits(), 1);
+
+    // The provider rotates: a token with the new key id fetches once.
+    *idp.jwks.lock().unwrap() = jwt::jwks(&[&new]);
+    let d = call(&new.sign(&claims(json!({"jti": "t-3"}))));
+    assert_eq!(
+        (d.status, d.principal.as_deref()),
+        (200, Some(r#"User::"bob""#))
+    );
+    assert_eq!(idp.hits(), 2);
+
+    // The retired key no longer verifies, not even a token verified
+    // before the rotation; unknown key ids do not fetch again right away.
+    let d = call(&first);
+    assert_eq!(
+        (d.status, d.reason.as_str()),
+        (401, "the token's key id is unknown")
+    );
+    let stranger = Key::es256("made-up");
+    assert_eq!(call(&stranger.sign(&claims(json!({})))).status, 401);
+    assert_eq!(
+        idp.hits(),
+        2,
+        "unknown key ids fetch at most once per cooldown"
+    );
+}
+
+#[test]
+fn an_unreachable_jwks_url_refuses_tokens_and_bad_urls_refuse_the_bundle() {
+    let engine = Engine::builder()
+        .cache_dir(std::env::temp_dir().join("palisade-test-cache"))
+        .build()
+        .unwrap();
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let bundle = remote_keys_bundle(&engine, &format!("http://127.0.0.1:{port}/jwks")).unwrap();
+    let key = Key::es256("k");
+    let req = HttpRequest::new("GET", "/tenants/acme/orders/42").header(
+        "authorization",
+        &format!("Bearer {}", key.sign(&claims(json!({})))),
+    );
+    let d = engine.decide_http(&bundle, &req, now(), None);
+    assert_eq!(d.status, 401);
+    assert!(
+        d.reason
+            .starts_with("the token's keys cannot be fetched from `http://127.0.0.1:"),
+        "{}",
+        d.reason
+    );
+
+    for (url, expected) in [
+        (
+            "http://id.example.com/jwks",
+            "keys must be fetched over HTTPS",
+        ),
+        ("id.example.com/jwks", "is not an https:// URL"),
+    ] {
+        let err = remote_keys_bundle(&engine, url).unwrap_err().to_string();
+        assert!(
+            err.contains(expected) && err.contains("palisade.toml"),
+            "{url}: {err}"
+        );
+    }
+}
+
+#[test]
+fn stale_keys_are_refreshed_in_the_background_and_retired_keys_stop_verifying() {
+    let engine = Engine::builder()
+        .cache_dir(std::env::temp_dir().join("palisade-test-cache"))
+        .build()
+        .unwrap();
+    let (old, new) = (Key::es256("2026-a"), Key::es256("2026-b"));
+    let idp = Idp::start(jwt::jwks(&[&old]));
+    let bundle = remote_keys_bundle_with(&engine, &idp.url, "jwks_refresh_seconds = 1").unwrap();
+    let call = |token: &str| {
+        let req = HttpRequest::new("GET", "/tenants/acme/orders/42")
+            .header("authorization", &format!("Bearer {token}"));
+        engine.decide_http(&bundle, &req, now(), None).status
+    };
+    let token = old.sign(&claims(json!({})));
+    assert_eq!(call(&token), 200);
+    assert_eq!(idp.hits(), 1);
+
+    // The provider retires the old key. Past the refresh interval, the
+    // next request (a token verified before, from the cache) still gets
+    // the old keys' answer and starts a refresh in the background.
+    *idp.jwks.lock().unwrap() = jwt::jwks(&[&new]);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(call(&token), 200);
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while idp.hits() < 2 && std::time::Instant::now() < until {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(idp.hits(), 2, "a stale key set is fetched again");
+    // The new keys are swapped in when the fetch completes.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while call(&token) == 200 && std::time::Instant::now() < until {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(
+        call(&token),
+        401,
+        "a retired key stops verifying, cached or not"
+    );
+    assert_eq!(call(&new.sign(&claims(json!({})))), 200);
+}

@@ -12,6 +12,7 @@ use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// The most clock skew a bundle may allow.
 pub(crate) const MAX_LEEWAY_SECONDS: u64 = 300;
@@ -46,11 +47,27 @@ impl std::fmt::Display for TokenError {
 /// starts an empty cache.
 const CACHE_ENTRIES: usize = 10_000;
 
-/// A verifier built from a bundle's `[gateway.jwt]` and its JWKS.
-pub(crate) struct Verifier {
-    verified: std::sync::Mutex<HashMap<String, std::sync::Arc<Claims>>>,
+/// Verification keys by key id.
+#[derive(Clone)]
+pub(crate) struct KeySet {
     keys: Vec<(Option<String>, Algorithm, DecodingKey)>,
     by_kid: HashMap<String, usize>,
+}
+
+/// Where a verifier's keys come from.
+#[derive(Clone)]
+pub(crate) enum Keys {
+    /// A JWKS file of the bundle.
+    Fixed(Arc<KeySet>),
+    /// A JWKS URL, fetched when needed and cached.
+    Remote(Arc<super::jwks::RemoteKeys>),
+}
+
+/// A verifier built from a bundle's `[gateway.jwt]` and its JWKS.
+pub(crate) struct Verifier {
+    /// Verified tokens, with the generation of the keys that verified them.
+    verified: std::sync::Mutex<HashMap<String, (u64, Arc<Claims>)>>,
+    keys: Keys,
     issuers: Vec<String>,
     audiences: Vec<String>,
     algorithms: Vec<Algorithm>,
@@ -62,7 +79,6 @@ impl Clone for Verifier {
         Verifier {
             verified: std::sync::Mutex::new(HashMap::new()),
             keys: self.keys.clone(),
-            by_kid: self.by_kid.clone(),
             issuers: self.issuers.clone(),
             audiences: self.audiences.clone(),
             algorithms: self.algorithms.clone(),
@@ -74,7 +90,13 @@ impl Clone for Verifier {
 impl std::fmt::Debug for Verifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Verifier")
-            .field("keys", &self.keys.len())
+            .field(
+                "keys",
+                &match &self.keys {
+                    Keys::Fixed(k) => format!("{} keys", k.keys.len()),
+                    Keys::Remote(r) => r.url().to_owned(),
+                },
+            )
             .field("issuers", &self.issuers)
             .field("audiences", &self.audiences)
             .field("algorithms", &self.algorithms)
@@ -129,15 +151,19 @@ pub(crate) fn algorithm(name: &str) -> Result<Algorithm, String> {
     }
 }
 
-impl Verifier {
-    /// Builds a verifier from JWKS text.
-    pub fn new(
-        jwks: &str,
-        issuers: Vec<String>,
-        audiences: Vec<String>,
-        algorithms: Vec<Algorithm>,
-        leeway: u64,
-    ) -> Result<Verifier, String> {
+impl Keys {
+    /// Changes when the keys do (a JWKS URL served a different set).
+    fn generation(&self) -> u64 {
+        match self {
+            Keys::Fixed(_) => 0,
+            Keys::Remote(r) => r.generation(),
+        }
+    }
+}
+
+impl KeySet {
+    /// Parses a JWK set: every key must be an asymmetric signing key.
+    pub(crate) fn parse(jwks: &str) -> Result<KeySet, String> {
         let set: JwkSet = serde_json::from_str(jwks).map_err(|e| format!("not a JWK set: {e}"))?;
         let mut keys = Vec::new();
         let mut by_kid = HashMap::new();
@@ -164,6 +190,24 @@ impl Verifier {
         if keys.is_empty() {
             return Err("the JWK set has no keys".into());
         }
+        Ok(KeySet { keys, by_kid })
+    }
+
+    /// Whether a key has this id.
+    pub(crate) fn has_kid(&self, kid: &str) -> bool {
+        self.by_kid.contains_key(kid)
+    }
+}
+
+impl Verifier {
+    /// Builds a verifier from its keys.
+    pub fn new(
+        keys: Keys,
+        issuers: Vec<String>,
+        audiences: Vec<String>,
+        algorithms: Vec<Algorithm>,
+        leeway: u64,
+    ) -> Result<Verifier, String> {
         if leeway > MAX_LEEWAY_SECONDS {
             return Err(format!(
                 "leeway_seconds {leeway} is more than {MAX_LEEWAY_SECONDS}"
@@ -172,7 +216,6 @@ impl Verifier {
         Ok(Verifier {
             verified: std::sync::Mutex::new(HashMap::new()),
             keys,
-            by_kid,
             issuers,
             audiences,
             algorithms,
@@ -182,12 +225,17 @@ impl Verifier {
 
     /// Verifies a compact JWT; returns its claims.
     pub fn verify(&self, token: &str, now: Now) -> Result<Claims, TokenError> {
+        if let Keys::Remote(r) = &self.keys {
+            r.refresh_if_stale();
+        }
+        let generation = self.keys.generation();
         let cached = self
             .verified
             .lock()
             .ok()
-            .and_then(|c| c.get(token).cloned());
-        if let Some(claims) = cached {
+            .and_then(|c| c.get(token).cloned())
+            .filter(|(g, _)| *g == generation);
+        if let Some((_, claims)) = cached {
             return self.check_times(Claims::clone(&claims), now);
         }
         let claims = self.verify_signature(token)?;
@@ -195,7 +243,9 @@ impl Verifier {
             if cache.len() >= CACHE_ENTRIES {
                 cache.clear();
             }
-            cache.insert(token.to_owned(), std::sync::Arc::new(claims.clone()));
+            // Keyed by the generation read before verifying: keys fetched
+            // meanwhile make the next request verify again.
+            cache.insert(token.to_owned(), (generation, Arc::new(claims.clone())));
         }
         self.check_times(claims, now)
     }
@@ -211,14 +261,18 @@ impl Verifier {
                 header.alg
             )));
         }
+        let keys = match &self.keys {
+            Keys::Fixed(k) => Arc::clone(k),
+            Keys::Remote(r) => r.keys(header.kid.as_deref()).map_err(TokenError)?,
+        };
         let candidates: Vec<&(Option<String>, Algorithm, DecodingKey)> = match &header.kid {
-            Some(kid) => self
+            Some(kid) => keys
                 .by_kid
                 .get(kid)
-                .and_then(|&i| self.keys.get(i))
+                .and_then(|&i| keys.keys.get(i))
                 .into_iter()
                 .collect(),
-            None => self.keys.iter().collect(),
+            None => keys.keys.iter().collect(),
         };
         if candidates.is_empty() {
             return Err(bad("the token's key id is unknown"));

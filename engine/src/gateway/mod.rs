@@ -16,6 +16,7 @@
 //! `request`, `route`, `params`, `authenticated`, `token` (scopes, `amr`,
 //! `mfa`, `age`, `id` as `Token::"<jti>"`, tenant) and `plugins`.
 
+mod jwks;
 mod jwt;
 mod limit;
 mod routes;
@@ -56,7 +57,17 @@ pub struct GatewaySection {
 #[serde(deny_unknown_fields)]
 pub struct JwtSection {
     /// A JWK set file in the bundle.
-    pub jwks: String,
+    #[serde(default)]
+    pub jwks: Option<String>,
+    /// Or the identity provider's JWKS URL (`https://`, or `http://` to
+    /// localhost): fetched when first needed, cached, refreshed in the
+    /// background, and fetched again when a token names an unknown key id.
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+    /// How long keys from `jwks_url` are used before they are fetched
+    /// again (default 300, from 1 to 86400).
+    #[serde(default)]
+    pub jwks_refresh_seconds: Option<u64>,
     /// Accepted `iss` values (none: any).
     #[serde(default)]
     pub issuers: Vec<String>,
@@ -157,18 +168,63 @@ impl Gateway {
                     return None;
                 }
             };
-            let Some(text) = read(&j.jwks) else {
-                problems.push(format!("gateway.jwt.jwks: cannot read `{}`", j.jwks));
-                return None;
+            let keys = match (&j.jwks, &j.jwks_url) {
+                (Some(file), None) => {
+                    let Some(text) = read(file) else {
+                        problems.push(format!("gateway.jwt.jwks: cannot read `{file}`"));
+                        return None;
+                    };
+                    match jwt::KeySet::parse(&text) {
+                        Ok(k) => jwt::Keys::Fixed(std::sync::Arc::new(k)),
+                        Err(e) => {
+                            problems.push(format!("gateway.jwt ({file}): {e}"));
+                            return None;
+                        }
+                    }
+                }
+                (None, Some(url)) => {
+                    if let Err(e) = jwks::check_url(url) {
+                        problems.push(format!("gateway.jwt.jwks_url {e}"));
+                        return None;
+                    }
+                    if !cfg!(feature = "jwks-http") {
+                        problems.push(format!(
+                            "gateway.jwt.jwks_url `{url}`: this build cannot fetch keys (palisade-engine's `jwks-http` feature is off)"
+                        ));
+                        return None;
+                    }
+                    let refresh = j
+                        .jwks_refresh_seconds
+                        .unwrap_or(jwks::DEFAULT_REFRESH_SECONDS);
+                    if !(1..=86_400).contains(&refresh) {
+                        problems.push(format!(
+                            "gateway.jwt.jwks_refresh_seconds `{refresh}` must be from 1 to 86400"
+                        ));
+                        return None;
+                    }
+                    jwt::Keys::Remote(std::sync::Arc::new(jwks::RemoteKeys::new(url, refresh)))
+                }
+                (Some(file), Some(url)) => {
+                    problems.push(format!(
+                        "gateway.jwt: `jwks` (`{file}`) and `jwks_url` (`{url}`) are both set; keep one"
+                    ));
+                    return None;
+                }
+                (None, None) => {
+                    problems.push(
+                        "gateway.jwt: set `jwks` (a JWK set file of the bundle) or `jwks_url` (your identity provider's)".into(),
+                    );
+                    return None;
+                }
             };
             Verifier::new(
-                &text,
+                keys,
                 j.issuers.clone(),
                 j.audiences.clone(),
                 algorithms,
                 j.leeway_seconds.unwrap_or(60),
             )
-            .map_err(|e| problems.push(format!("gateway.jwt ({}): {e}", j.jwks)))
+            .map_err(|e| problems.push(format!("gateway.jwt: {e}")))
             .ok()
         });
         for (i, l) in section.rate_limits.iter().enumerate() {
