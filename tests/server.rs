@@ -315,6 +315,21 @@ fn forward_auth_answers_gateways_and_logs_without_secrets() {
         metrics.contains(r#"palisade_bundle_info{name="gateway-baseline""#),
         "{metrics}"
     );
+    // The secrets plugin inspected every request that reached Cedar, and
+    // its fuel is counted.
+    let value = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing: {metrics}"))
+    };
+    let calls = value(r#"palisade_plugin_calls_total{plugin="secrets"}"#);
+    assert!(calls >= 6, "{metrics}");
+    assert!(
+        value(r#"palisade_plugin_fuel_total{plugin="secrets"}"#) > 1_000 * calls,
+        "{metrics}"
+    );
 }
 
 #[test]

@@ -381,6 +381,11 @@ pub struct Decision {
     pub errors: Vec<DecisionError>,
     /// The bundle that decided.
     pub bundle: BundleRef,
+    /// Fuel each plugin call used, in call order (`(plugin, fuel)`): for
+    /// metrics and capacity planning. Deterministic, but not part of the
+    /// decision JSON.
+    #[serde(skip)]
+    pub plugin_fuel: Vec<(String, u64)>,
 }
 
 impl Decision {

@@ -486,6 +486,7 @@ pub(crate) struct Accumulator<'b> {
     errors: Vec<DecisionError>,
     plugin_error: bool,
     plugin_finding: bool,
+    plugin_fuel: Vec<(String, u64)>,
 }
 
 impl<'b> Accumulator<'b> {
@@ -498,6 +499,7 @@ impl<'b> Accumulator<'b> {
             errors: Vec::new(),
             plugin_error: false,
             plugin_finding: false,
+            plugin_fuel: Vec::new(),
         }
     }
 
@@ -674,10 +676,11 @@ impl<'b> Accumulator<'b> {
     ) -> serde_json::Map<String, serde_json::Value> {
         let monitor = plugin.mode == Mode::Monitor;
         let source = Source::Plugin(plugin.name.clone());
-        match plugin
+        let (result, fuel) = plugin
             .loaded
-            .evaluate(kind, document, &plugin.settings, now)
-        {
+            .evaluate(kind, document, &plugin.settings, now);
+        self.plugin_fuel.push((plugin.name.clone(), fuel));
+        match result {
             Err(e) => {
                 self.plugin_error |= !monitor;
                 self.errors.push(DecisionError {
@@ -835,6 +838,7 @@ impl<'b> Accumulator<'b> {
             reasons: self.reasons,
             findings: self.findings,
             errors: self.errors,
+            plugin_fuel: self.plugin_fuel,
             bundle: BundleRef {
                 name: self.bundle.name().to_owned(),
                 version: self.bundle.version().to_owned(),

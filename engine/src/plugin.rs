@@ -621,18 +621,36 @@ impl LoadedPlugin {
         }
     }
 
-    /// Evaluates one input in a fresh instance.
+    /// Evaluates one input in a fresh instance; also says how much fuel
+    /// the call used.
     pub(crate) fn evaluate(
         &self,
         kind: InputKind,
         document: &str,
         settings: &str,
         now: Now,
-    ) -> Result<PluginOutput, CallError> {
+    ) -> (Result<PluginOutput, CallError>, u64) {
         let stderr = MemoryOutputPipe::new(CAPTURE_BYTES);
         let mut store = self.new_store(now, &stderr);
-        let instance = self.pre.instantiate(&mut store).map_err(|e| {
-            let mut err = Self::classify(&store, &stderr, &e);
+        let result = self.evaluate_in(&mut store, &stderr, kind, document, settings, now);
+        let fuel = self
+            .limits
+            .fuel
+            .saturating_sub(store.get_fuel().unwrap_or(0));
+        (result, fuel)
+    }
+
+    fn evaluate_in(
+        &self,
+        store: &mut Store<Sandbox>,
+        stderr: &MemoryOutputPipe,
+        kind: InputKind,
+        document: &str,
+        settings: &str,
+        now: Now,
+    ) -> Result<PluginOutput, CallError> {
+        let instance = self.pre.instantiate(&mut *store).map_err(|e| {
+            let mut err = Self::classify(store, stderr, &e);
             if err.kind == ErrorKind::Trap {
                 err.kind = ErrorKind::Host;
                 err.message = format!("cannot instantiate the plugin: {}", err.message);
@@ -646,8 +664,8 @@ impl LoadedPlugin {
             now: now.to_string(),
         };
         let result = instance
-            .call_evaluate(&mut store, &input)
-            .map_err(|e| Self::classify(&store, &stderr, &e))?;
+            .call_evaluate(&mut *store, &input)
+            .map_err(|e| Self::classify(store, stderr, &e))?;
         let evaluation = result.map_err(|msg| CallError {
             kind: ErrorKind::PluginFailed,
             message: msg,

@@ -83,6 +83,11 @@ struct PluginLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PluginName {
+    plugin: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReloadLabel {
     result: &'static str,
 }
@@ -99,6 +104,8 @@ struct Metrics {
     decisions: Family<Outcome, Counter>,
     latency: Family<Endpoint, Histogram>,
     plugin_errors: Family<PluginLabel, Counter>,
+    plugin_calls: Family<PluginName, Counter>,
+    plugin_fuel: Family<PluginName, Counter>,
     reloads: Family<ReloadLabel, Counter>,
     revision: Gauge,
     info: Family<BundleLabel, Gauge>,
@@ -112,6 +119,8 @@ impl Metrics {
             Histogram::new(exponential_buckets(0.000_005, 2.0, 20))
         });
         let plugin_errors = Family::<PluginLabel, Counter>::default();
+        let plugin_calls = Family::<PluginName, Counter>::default();
+        let plugin_fuel = Family::<PluginName, Counter>::default();
         let reloads = Family::<ReloadLabel, Counter>::default();
         let revision = Gauge::default();
         let info = Family::<BundleLabel, Gauge>::default();
@@ -131,6 +140,16 @@ impl Metrics {
             plugin_errors.clone(),
         );
         registry.register(
+            "plugin_calls",
+            "Plugin calls by plugin",
+            plugin_calls.clone(),
+        );
+        registry.register(
+            "plugin_fuel",
+            "Fuel (deterministic instruction budget) used by plugin calls, by plugin",
+            plugin_fuel.clone(),
+        );
+        registry.register(
             "bundle_reloads",
             "Bundle reloads by result",
             reloads.clone(),
@@ -146,6 +165,8 @@ impl Metrics {
             decisions,
             latency,
             plugin_errors,
+            plugin_calls,
+            plugin_fuel,
             reloads,
             revision,
             info,
@@ -165,6 +186,13 @@ impl Metrics {
         self.latency
             .get_or_create(&Endpoint { endpoint })
             .observe(started.elapsed().as_secs_f64());
+        for (plugin, fuel) in d.map(|d| d.plugin_fuel.as_slice()).unwrap_or_default() {
+            let label = PluginName {
+                plugin: plugin.clone(),
+            };
+            self.plugin_calls.get_or_create(&label).inc();
+            self.plugin_fuel.get_or_create(&label).inc_by(*fuel);
+        }
         for e in d.map(|d| d.errors.as_slice()).unwrap_or_default() {
             if let palisade_engine::Source::Plugin(name) = &e.source {
                 self.plugin_errors
