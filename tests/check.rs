@@ -70,6 +70,7 @@ fn the_insecure_example_gets_the_findings_a_reviewer_expects() {
         ("iam.shared-role", "ListOrders"),
         ("iam.shared-role", "ReceiptWorker"),
         ("iam.wildcard-action", "WorkerRole"),
+        ("iam.wildcard-resource-write", "WorkerRole"),
         ("integrity.lambda-without-code-signing", "ListOrders"),
         ("integrity.lambda-without-code-signing", "OrdersFunction"),
         ("integrity.lambda-without-code-signing", "ReceiptWorker"),
@@ -172,6 +173,7 @@ fn the_serverless_framework_example_gets_its_findings() {
             ("iam.shared-role", "ListOrdersLambdaFunction"),
             ("iam.shared-role", "ReceiptsLambdaFunction"),
             ("iam.wildcard-action", "IamRoleLambdaExecution"),
+            ("iam.wildcard-resource-write", "IamRoleLambdaExecution"),
             (
                 "integrity.lambda-without-code-signing",
                 "CreateOrderLambdaFunction"
@@ -587,7 +589,7 @@ fn human_output_groups_by_file_and_resource_with_fixes() {
         "{s}"
     );
     assert!(
-        s.contains("FAIL  34 findings (11 at high or above) in 1 file"),
+        s.contains("FAIL  35 findings (11 at high or above) in 1 file"),
         "{s}"
     );
     assert!(!s.contains('\u{1b}'), "plain when NO_COLOR is set");
@@ -823,7 +825,7 @@ fn sarif_is_valid_sarif_2_1_0_and_complete_for_code_scanning() {
         .map(|r| r["id"].as_str().unwrap())
         .collect();
     let results = run["results"].as_array().unwrap();
-    assert_eq!(results.len(), 34);
+    assert_eq!(results.len(), 35);
     for r in results {
         assert!(
             rules.contains(r["ruleId"].as_str().unwrap()),
@@ -884,7 +886,7 @@ fn junit_has_a_case_per_rule_and_resource_and_fails_only_from_fail_on() {
     assert!(xml.starts_with("<?xml"), "{xml}");
     assert!(
         xml.contains(
-            r#"<testsuites name="palisade" tests="35" skipped="0" failures="11" errors="0">"#
+            r#"<testsuites name="palisade" tests="36" skipped="0" failures="11" errors="0">"#
         ),
         "{xml}"
     );

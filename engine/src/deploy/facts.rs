@@ -488,7 +488,7 @@ fn denies_insecure_transport(document: Option<&Value>) -> bool {
 struct Grants {
     /// `*`, `service:*`, or `NotAction` in an Allow.
     wildcard_actions: BTreeSet<String>,
-    /// Non-read actions allowed on `Resource: "*"`.
+    /// Non-read actions (wildcards included) allowed on `Resource: "*"`.
     writes_on_any: BTreeSet<String>,
     /// Administrator managed policies attached.
     admin: BTreeSet<String>,
@@ -508,6 +508,10 @@ impl Grants {
             for action in list(get(s, "Action")).iter().filter_map(Value::as_str) {
                 if action == "*" || action.ends_with(":*") {
                     self.wildcard_actions.insert(action.to_owned());
+                    // Every action of a service includes its writes.
+                    if any_resource {
+                        self.writes_on_any.insert(action.to_owned());
+                    }
                 } else if any_resource && !is_read(action) && !RESOURCE_STAR_ONLY.contains(&action)
                 {
                     self.writes_on_any.insert(action.to_owned());
@@ -572,7 +576,7 @@ Resources:
         );
         assert_eq!(
             f[0].1,
-            json!({"wildcard_actions": ["s3:*"], "wildcard_resource_writes": ["dynamodb:PutItem"], "admin_policies": ["AdministratorAccess"]})
+            json!({"wildcard_actions": ["s3:*"], "wildcard_resource_writes": ["dynamodb:PutItem", "s3:*"], "admin_policies": ["AdministratorAccess"]})
         );
     }
 
