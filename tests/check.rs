@@ -491,6 +491,24 @@ fn a_broken_file_is_reported_and_the_others_are_still_checked() {
         rules(&v),
         BTreeSet::from([("enc.sqs-unencrypted".to_string(), "Q".to_string())])
     );
+
+    // The human summary never says PASS when a file could not be read.
+    std::fs::write(
+        dir.path().join("b-queue.yaml"),
+        "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties: { SqsManagedSseEnabled: true }\n",
+    )
+    .unwrap();
+    let out = palisade(
+        &["check", dir.path().to_str().unwrap(), "--now", NOW],
+        cache.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let human = String::from_utf8_lossy(&out.stdout);
+    assert!(human.contains("ERROR  0 findings"), "{human}");
+    assert!(
+        human.contains("1 file could not be read or parsed"),
+        "{human}"
+    );
 }
 
 #[test]

@@ -112,7 +112,7 @@ pub fn execute(args: &CheckArgs) -> u8 {
     // others are still checked.
     let progress = progress_bar(files.len());
     let mut docs = Vec::new();
-    let mut failed = false;
+    let mut unreadable = 0;
     for (path, explicit) in &files {
         if let Some(bar) = &progress {
             bar.inc(1);
@@ -124,7 +124,7 @@ pub fn execute(args: &CheckArgs) -> u8 {
                 Ok(_) => s,
                 Err(e) => {
                     output::error(&format!("cannot read standard input: {e}"));
-                    failed = true;
+                    unreadable += 1;
                     continue;
                 }
             }
@@ -133,7 +133,7 @@ pub fn execute(args: &CheckArgs) -> u8 {
                 Ok(s) => s,
                 Err(e) => {
                     output::error(&format!("cannot read `{name}`: {e}"));
-                    failed = true;
+                    unreadable += 1;
                     continue;
                 }
             }
@@ -143,11 +143,11 @@ pub fn execute(args: &CheckArgs) -> u8 {
             Ok(doc) => docs.push(doc),
             Err(e) => {
                 output::error(&e.to_string());
-                failed = true;
+                unreadable += 1;
             }
         }
     }
-    if docs.is_empty() && !failed {
+    if docs.is_empty() && unreadable == 0 {
         output::error(
             "no deployment files found (CloudFormation/SAM templates in .yaml, .yml, .json or .template)",
         );
@@ -175,7 +175,7 @@ pub fn execute(args: &CheckArgs) -> u8 {
             let files: Vec<String> = docs.iter().map(|d| d.file.clone()).collect();
             crate::report::junit(&decision, &files, options.fail_on)
         }
-        CheckFormat::Human => human(&decision, docs.len(), options.fail_on),
+        CheckFormat::Human => human(&decision, docs.len(), unreadable, options.fail_on),
     };
     let written = match &args.output {
         Some(path) => std::fs::write(path, anstream::adapter::strip_str(&report).to_string())
@@ -189,7 +189,7 @@ pub fn execute(args: &CheckArgs) -> u8 {
         output::error(&e);
         return exit::ERROR;
     }
-    if failed {
+    if unreadable > 0 {
         exit::ERROR
     } else if decision.is_allowed() {
         exit::OK
@@ -217,7 +217,14 @@ fn progress_bar(files: usize) -> Option<indicatif::ProgressBar> {
     Some(bar)
 }
 
-fn human(d: &Decision, files: usize, fail_on: palisade_engine::Severity) -> String {
+/// The human report of `d` over `files` checked files; `unreadable` files
+/// could not be read or parsed (their errors are on standard error).
+fn human(
+    d: &Decision,
+    files: usize,
+    unreadable: usize,
+    fail_on: palisade_engine::Severity,
+) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     let bold = anstyle::Style::new().bold();
@@ -304,8 +311,13 @@ fn human(d: &Decision, files: usize, fail_on: palisade_engine::Severity) -> Stri
         .iter()
         .filter(|f| f.severity >= fail_on && !f.monitor)
         .count();
-    let verdict = if d.is_allowed() { "PASS" } else { "FAIL" };
-    let color = if d.is_allowed() {
+    // A file that could not be read is never a pass.
+    let verdict = match (unreadable, d.is_allowed()) {
+        (0, true) => "PASS",
+        (0, false) => "FAIL",
+        _ => "ERROR",
+    };
+    let color = if verdict == "PASS" {
         anstyle::AnsiColor::Green
     } else {
         anstyle::AnsiColor::Red
@@ -325,6 +337,13 @@ fn human(d: &Decision, files: usize, fail_on: palisade_engine::Severity) -> Stri
         d.bundle.name,
         d.bundle.version,
     );
+    if unreadable > 0 {
+        let _ = writeln!(
+            out,
+            "  {unreadable} file{} could not be read or parsed (errors on standard error)",
+            if unreadable == 1 { "" } else { "s" }
+        );
+    }
     if !d.is_allowed() && d.findings.is_empty() {
         let _ = writeln!(out, "  {}", d.basis.describe());
     }
