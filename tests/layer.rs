@@ -42,6 +42,11 @@ fn bundle(
     key: &Key,
     suspend: Option<&str>,
 ) -> palisade_engine::Bundle {
+    engine.load_bundle(bundle_dir(dir, key, suspend)).unwrap()
+}
+
+/// The directory of [`bundle`], to edit before loading.
+fn bundle_dir(dir: &Path, key: &Key, suspend: Option<&str>) -> std::path::PathBuf {
     let b = dir.join(format!("bundle-{}", suspend.unwrap_or("none")));
     copy_dir(&root().join("policies/gateway-baseline"), &b);
     std::fs::write(b.join("jwks.json"), jwt::jwks(&[key])).unwrap();
@@ -56,7 +61,7 @@ fn bundle(
         }));
         std::fs::write(&path, entities.to_string()).unwrap();
     }
-    engine.load_bundle(&b).unwrap()
+    b
 }
 
 fn token(key: &Key, sub: &str, tenant: &str) -> String {
@@ -78,6 +83,7 @@ fn app(layer: GatewayLayer) -> axum::Router {
             "/tenants/{tenant}/payouts",
             axum::routing::post(|| async { "paid" }),
         )
+        .route("/health", get(|| async { "ok" }))
         .layer(layer)
 }
 
@@ -87,7 +93,20 @@ async fn send(
     uri: &str,
     token: Option<&str>,
 ) -> (u16, axum::http::HeaderMap, String) {
+    send_from(app, method, uri, token, None).await
+}
+
+async fn send_from(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    token: Option<&str>,
+    forwarded_for: Option<&str>,
+) -> (u16, axum::http::HeaderMap, String) {
     let mut req = axum::http::Request::builder().method(method).uri(uri);
+    if let Some(f) = forwarded_for {
+        req = req.header("x-forwarded-for", f);
+    }
     if let Some(t) = token {
         req = req.header("authorization", format!("Bearer {t}"));
     }
@@ -174,4 +193,54 @@ async fn the_layer_answers_like_forward_auth_and_takes_a_new_bundle() {
     let alice = token(&key, "alice", "acme");
     let (status, _, body) = send(&app, "GET", "/tenants/acme/orders/1", Some(&alice)).await;
     assert_eq!((status, body.as_str()), (200, r#"order for User::"alice""#));
+}
+
+#[tokio::test]
+async fn anonymous_callers_share_a_rate_limit_unless_the_proxy_names_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Arc::new(
+        Engine::builder()
+            .cache_dir(dir.path().join("cache"))
+            .build()
+            .unwrap(),
+    );
+    let key = Key::es256("layer");
+    // Per principal, per client address when anonymous: 4 calls to the
+    // public /health.
+    async fn burst(app: &axum::Router, from: &str) -> Vec<u16> {
+        let mut out = Vec::new();
+        for _ in 0..4 {
+            out.push(send_from(app, "GET", "/health", None, Some(from)).await.0);
+        }
+        out
+    }
+    // Slower than the requests can ever be: 3 per 100 seconds.
+    let slow = || {
+        let b = bundle_dir(dir.path(), &key, None);
+        let toml = std::fs::read_to_string(b.join("palisade.toml")).unwrap();
+        assert!(toml.contains("rate = 20.0\nburst = 40"));
+        let toml = toml.replace("rate = 20.0\nburst = 40", "rate = 0.03\nburst = 3");
+        std::fs::write(b.join("palisade.toml"), toml).unwrap();
+        engine.load_bundle(b).unwrap()
+    };
+    let trusting = app(GatewayLayer::new(Arc::clone(&engine), slow()).trust_forwarded_for(true));
+    let first = burst(&trusting, "192.0.2.1").await;
+    assert_eq!(first, [200, 200, 200, 429]);
+    assert_eq!(
+        send_from(&trusting, "GET", "/health", None, Some("192.0.2.2"))
+            .await
+            .0,
+        200
+    );
+
+    // Without trusting the header, a client cannot buy a new bucket by
+    // writing X-Forwarded-For.
+    let plain = app(GatewayLayer::new(Arc::clone(&engine), slow()));
+    assert_eq!(burst(&plain, "192.0.2.1").await, [200, 200, 200, 429]);
+    assert_eq!(
+        send_from(&plain, "GET", "/health", None, Some("192.0.2.2"))
+            .await
+            .0,
+        429
+    );
 }

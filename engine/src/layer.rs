@@ -78,7 +78,7 @@ struct Shared {
     engine: Arc<Engine>,
     current: ArcSwap<Active>,
     started: Instant,
-    trust_forwarded_for: bool,
+    trust_forwarded_for: std::sync::atomic::AtomicBool,
 }
 
 /// A [`tower_layer::Layer`] that decides every request with a bundle's
@@ -111,7 +111,7 @@ impl GatewayLayer {
                 engine,
                 current: ArcSwap::from_pointee(active(bundle)),
                 started: Instant::now(),
-                trust_forwarded_for: false,
+                trust_forwarded_for: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }
@@ -122,15 +122,10 @@ impl GatewayLayer {
     /// it too.
     #[must_use]
     pub fn trust_forwarded_for(self, trust: bool) -> GatewayLayer {
-        let current = self.shared.current.load_full();
-        GatewayLayer {
-            shared: Arc::new(Shared {
-                engine: Arc::clone(&self.shared.engine),
-                current: ArcSwap::new(current),
-                started: self.shared.started,
-                trust_forwarded_for: trust,
-            }),
-        }
+        self.shared
+            .trust_forwarded_for
+            .store(trust, std::sync::atomic::Ordering::Relaxed);
+        self
     }
 
     /// Swaps in a new bundle for every service made by this layer and its
@@ -198,7 +193,10 @@ where
     fn call(&mut self, mut req: http::Request<ReqBody>) -> Self::Future {
         let shared = &self.shared;
         let mut seen = HttpRequest::from_http(req.method(), req.uri(), req.headers());
-        if shared.trust_forwarded_for {
+        if shared
+            .trust_forwarded_for
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
             seen.client = seen.forwarded_for().map(str::to_owned);
         }
         let current = shared.current.load();
