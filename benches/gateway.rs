@@ -44,9 +44,10 @@ fn bundle_source(dir: &Path, jwks: &str, plugins: bool) -> MemorySource {
 
 fn in_process(c: &mut Criterion) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/gateway-baseline");
+    // The engine first: it chooses the JWT crypto (ring) before keys are made.
+    let engine = Engine::new().unwrap();
     let key = jwt::Key::es256("bench");
     let jwks = jwt::jwks(&[&key]);
-    let engine = Engine::new().unwrap();
     let token = key.sign(&json!({
         "iss": "https://id.example.com", "aud": "orders-api", "sub": "bob", "tenant": "acme",
         "scope": "orders:read", "iat": NOW - 60, "exp": NOW + 600, "jti": "t-1",

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Load test of forward-auth with wrk: `palisade serve` with gateway-baseline
 # (its JWKS replaced by a fresh key, one token signed with it), 2 threads,
-# 64 connections, 20 s; then the same while the bundle reloads 50 times.
+# 64 connections (CONNECTIONS), 20 s (DURATION); then the same while the
+# bundle reloads 50 times.
 #
-#   scripts/loadtest.sh [target/release/palisade]
+#   [CONNECTIONS=64] [DURATION=20s] scripts/loadtest.sh [target/release/palisade]
 set -euo pipefail
 palisade="${1:-target/release/palisade}"
 work=$(mktemp -d)
@@ -40,12 +41,12 @@ end
 LUA
 curl -s -o /dev/null -w "check: %{http_code}\n" -H "X-Original-URI: /tenants/acme/orders/42" \
   -H "Authorization: Bearer $token" http://127.0.0.1:8181/v1/forward-auth
-echo "== forward-auth, 20 s"
-wrk -t2 -c64 -d20s --latency -s "$work/auth.lua" http://127.0.0.1:8181/v1/forward-auth | grep -E "Requests/sec|p50|Socket|Non-2xx"
+echo "== forward-auth, ${CONNECTIONS:-64} connections, ${DURATION:-20s}"
+wrk -t2 -c"${CONNECTIONS:-64}" -d"${DURATION:-20s}" --latency -s "$work/auth.lua" http://127.0.0.1:8181/v1/forward-auth | grep -E "Requests/sec|p50|Socket|Non-2xx"
 echo "server RSS: $(ps -o rss= -p $server) KB"
 echo "== forward-auth during 50 reloads"
 ( for i in $(seq 50); do kill -HUP $server; sleep 0.3; done ) &
-wrk -t2 -c64 -d20s --latency -s "$work/auth.lua" http://127.0.0.1:8181/v1/forward-auth | grep -E "Requests/sec|p50|Socket|Non-2xx"
+wrk -t2 -c"${CONNECTIONS:-64}" -d"${DURATION:-20s}" --latency -s "$work/auth.lua" http://127.0.0.1:8181/v1/forward-auth | grep -E "Requests/sec|p50|Socket|Non-2xx"
 wait %2 2>/dev/null || true
 echo "reloads applied: $(grep -c 'reloaded (SIGHUP)' "$work/serve.log"), refused: $(grep -c refused "$work/serve.log" || true)"
 echo "server RSS: $(ps -o rss= -p $server) KB"

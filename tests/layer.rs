@@ -16,23 +16,13 @@ mod jwt;
 use axum::Extension;
 use axum::body::Body;
 use axum::routing::get;
-use common::{copy_dir, root};
+use common::{copy_dir, root, unix_now};
 use jwt::Key;
 use palisade_engine::{Engine, GatewayLayer, HttpDecision};
 use serde_json::json;
 use std::path::Path;
 use std::sync::Arc;
 use tower::ServiceExt;
-
-fn unix_now() -> i64 {
-    i64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs(),
-    )
-    .unwrap()
-}
 
 /// gateway-baseline with `key` in its JWKS and, optionally, a suspended
 /// principal.
@@ -70,6 +60,17 @@ fn token(key: &Key, sub: &str, tenant: &str) -> String {
         "iss": "https://id.example.com", "aud": "orders-api", "sub": sub, "tenant": tenant,
         "scope": "orders:read orders:write", "iat": now - 30, "exp": now + 600,
     }))
+}
+
+/// A scratch directory, an engine caching compiled plugins in it, and the
+/// identity provider's key.
+fn setup() -> (tempfile::TempDir, Arc<Engine>, Key) {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = Engine::builder()
+        .cache_dir(dir.path().join("cache"))
+        .build()
+        .unwrap();
+    (dir, Arc::new(engine), Key::es256("layer"))
 }
 
 /// The orders service: answers with the principal the layer let through.
@@ -125,14 +126,7 @@ async fn send_from(
 
 #[tokio::test]
 async fn the_layer_answers_like_forward_auth_and_takes_a_new_bundle() {
-    let dir = tempfile::tempdir().unwrap();
-    let engine = Arc::new(
-        Engine::builder()
-            .cache_dir(dir.path().join("cache"))
-            .build()
-            .unwrap(),
-    );
-    let key = Key::es256("layer");
+    let (dir, engine, key) = setup();
     let layer = GatewayLayer::new(Arc::clone(&engine), bundle(&engine, dir.path(), &key, None));
     let app = app(layer.clone());
     let bob = token(&key, "bob", "acme");
@@ -197,14 +191,7 @@ async fn the_layer_answers_like_forward_auth_and_takes_a_new_bundle() {
 
 #[tokio::test]
 async fn anonymous_callers_share_a_rate_limit_unless_the_proxy_names_them() {
-    let dir = tempfile::tempdir().unwrap();
-    let engine = Arc::new(
-        Engine::builder()
-            .cache_dir(dir.path().join("cache"))
-            .build()
-            .unwrap(),
-    );
-    let key = Key::es256("layer");
+    let (dir, engine, key) = setup();
     // Per principal, per client address when anonymous: 4 calls to the
     // public /health.
     async fn burst(app: &axum::Router, from: &str) -> Vec<u16> {

@@ -16,22 +16,12 @@ mod jwt;
 #[path = "common/server.rs"]
 mod server;
 
-use common::{copy_dir, palisade, root};
+use common::{copy_dir, palisade, root, unix_now};
 use jwt::Key;
 use serde_json::{Value, json};
 use server::{Server, http};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-fn unix_now() -> i64 {
-    i64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs(),
-    )
-    .unwrap()
-}
 
 /// A copy of gateway-baseline whose JWKS holds `key`.
 fn gateway_bundle(dir: &Path, key: &Key) -> PathBuf {
@@ -696,18 +686,15 @@ fn https_and_mutual_tls() {
     let (cert_file, key_file) = (write("server.pem", &cert), write("server-key.pem", &key));
 
     // HTTPS: a client that trusts the CA gets answers; plain HTTP gets none.
-    let s = Server::start(
-        "builtin:gateway-baseline",
-        &cache,
-        &[
-            "--decision-log",
-            "off",
-            "--tls-cert",
-            &cert_file,
-            "--tls-key",
-            &key_file,
-        ],
-    );
+    let tls = [
+        "--decision-log",
+        "off",
+        "--tls-cert",
+        &cert_file,
+        "--tls-key",
+        &key_file,
+    ];
+    let s = Server::start("builtin:gateway-baseline", &cache, &tls);
     assert!(s.stderr.lock().unwrap().contains("on https://"));
     let port = s.addr.rsplit(':').next().unwrap();
     let client = https_client(&server_pki.ca_pem, None);
@@ -728,20 +715,8 @@ fn https_and_mutual_tls() {
     // Mutual TLS: only clients with a certificate from the given CA.
     let clients = Pki::new("gateways CA");
     let ca_file = write("clients-ca.pem", &clients.ca_pem);
-    let s = Server::start(
-        "builtin:gateway-baseline",
-        &cache,
-        &[
-            "--decision-log",
-            "off",
-            "--tls-cert",
-            &cert_file,
-            "--tls-key",
-            &key_file,
-            "--tls-client-ca",
-            &ca_file,
-        ],
-    );
+    let mutual = [&tls[..], &["--tls-client-ca", &ca_file]].concat();
+    let s = Server::start("builtin:gateway-baseline", &cache, &mutual);
     let port = s.addr.rsplit(':').next().unwrap();
     let url = format!("https://localhost:{port}/health");
     let good = clients.issue(true);

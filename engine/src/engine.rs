@@ -50,6 +50,9 @@ impl EngineBuilder {
     /// # Errors
     /// [`EngineError`] when the WebAssembly runtime cannot be configured.
     pub fn build(self) -> Result<Engine, EngineError> {
+        // Before anything in the process signs or verifies a JWT, so that
+        // jsonwebtoken picks ring (see gateway::crypto).
+        crate::gateway::crypto::install();
         let host = PluginHost::new(self.cache_dir, self.max_instances)
             .map_err(|e| EngineError(e.to_string()))?;
         Ok(Engine {

@@ -27,6 +27,8 @@ struct Fixture {
 
 /// gateway-baseline from disk, with a JWKS of fresh keys.
 fn fixture() -> Fixture {
+    // The engine first: it chooses the JWT crypto before keys are made.
+    let engine = test_engine();
     let es = Key::es256("es-1");
     let ed = Key::ed25519("ed-1");
     let rs = Key::rs256_fixture();
@@ -42,10 +44,6 @@ fn fixture() -> Fixture {
         source = source.file(f, std::fs::read(dir.join(f)).unwrap());
     }
     source = source.file("jwks.json", jwt::jwks(&[&es, &ed, &rs]).into_bytes());
-    let engine = Engine::builder()
-        .cache_dir(std::env::temp_dir().join("palisade-test-cache"))
-        .build()
-        .unwrap();
     let bundle = engine.load_bundle_from(&source).unwrap();
     Fixture {
         engine,
@@ -384,6 +382,19 @@ fn the_same_request_gives_the_same_decision_json() {
     assert!(a.contains(r#""rule_id":"auth.scope-write""#), "{a}");
 }
 
+fn test_engine() -> Engine {
+    Engine::builder()
+        .cache_dir(std::env::temp_dir().join("palisade-test-cache"))
+        .build()
+        .unwrap()
+}
+
+/// `GET /tenants/acme/orders/42` with a bearer token.
+fn order_request(token: &str) -> HttpRequest {
+    HttpRequest::new("GET", "/tenants/acme/orders/42")
+        .header("authorization", &format!("Bearer {token}"))
+}
+
 /// An identity provider's JWKS endpoint on 127.0.0.1: serves `jwks` and
 /// counts the requests.
 struct Idp {
@@ -461,19 +472,12 @@ fn remote_keys_bundle_with(
 
 #[test]
 fn keys_from_a_jwks_url_are_cached_and_refetched_for_a_rotated_key() {
-    let engine = Engine::builder()
-        .cache_dir(std::env::temp_dir().join("palisade-test-cache"))
-        .build()
-        .unwrap();
+    let engine = test_engine();
     let (old, new) = (Key::es256("2026-a"), Key::es256("2026-b"));
     let idp = Idp::start(jwt::jwks(&[&old]));
     let bundle = remote_keys_bundle(&engine, &idp.url).unwrap();
     assert_eq!(idp.hits(), 0, "loading a bundle fetches nothing");
-    let call = |token: &str| {
-        let req = HttpRequest::new("GET", "/tenants/acme/orders/42")
-            .header("authorization", &format!("Bearer {token}"));
-        engine.decide_http(&bundle, &req, now(), None)
-    };
+    let call = |token: &str| engine.decide_http(&bundle, &order_request(token), now(), None);
 
     // The first token fetches the keys; later ones use the cache.
     let first = old.sign(&claims(json!({})));
@@ -508,10 +512,7 @@ fn keys_from_a_jwks_url_are_cached_and_refetched_for_a_rotated_key() {
 
 #[test]
 fn an_unreachable_jwks_url_refuses_tokens_and_bad_urls_refuse_the_bundle() {
-    let engine = Engine::builder()
-        .cache_dir(std::env::temp_dir().join("palisade-test-cache"))
-        .build()
-        .unwrap();
+    let engine = test_engine();
     // A port nothing listens on.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -520,11 +521,8 @@ fn an_unreachable_jwks_url_refuses_tokens_and_bad_urls_refuse_the_bundle() {
         .port();
     let bundle = remote_keys_bundle(&engine, &format!("http://127.0.0.1:{port}/jwks")).unwrap();
     let key = Key::es256("k");
-    let req = HttpRequest::new("GET", "/tenants/acme/orders/42").header(
-        "authorization",
-        &format!("Bearer {}", key.sign(&claims(json!({})))),
-    );
-    let d = engine.decide_http(&bundle, &req, now(), None);
+    let token = key.sign(&claims(json!({})));
+    let d = engine.decide_http(&bundle, &order_request(&token), now(), None);
     assert_eq!(d.status, 401);
     assert!(
         d.reason
@@ -550,17 +548,14 @@ fn an_unreachable_jwks_url_refuses_tokens_and_bad_urls_refuse_the_bundle() {
 
 #[test]
 fn stale_keys_are_refreshed_in_the_background_and_retired_keys_stop_verifying() {
-    let engine = Engine::builder()
-        .cache_dir(std::env::temp_dir().join("palisade-test-cache"))
-        .build()
-        .unwrap();
+    let engine = test_engine();
     let (old, new) = (Key::es256("2026-a"), Key::es256("2026-b"));
     let idp = Idp::start(jwt::jwks(&[&old]));
     let bundle = remote_keys_bundle_with(&engine, &idp.url, "jwks_refresh_seconds = 1").unwrap();
     let call = |token: &str| {
-        let req = HttpRequest::new("GET", "/tenants/acme/orders/42")
-            .header("authorization", &format!("Bearer {token}"));
-        engine.decide_http(&bundle, &req, now(), None).status
+        engine
+            .decide_http(&bundle, &order_request(token), now(), None)
+            .status
     };
     let token = old.sign(&claims(json!({})));
     assert_eq!(call(&token), 200);

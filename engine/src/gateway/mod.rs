@@ -16,6 +16,7 @@
 //! `request`, `route`, `params`, `authenticated`, `token` (scopes, `amr`,
 //! `mfa`, `age`, `id` as `Token::"<jti>"`, tenant) and `plugins`.
 
+pub(crate) mod crypto;
 mod jwks;
 mod jwt;
 mod limit;
