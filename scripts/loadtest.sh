@@ -26,6 +26,13 @@ token=$("$palisade" token --key "$work/key.pem" --kid load --sub bob --ttl 3600 
   --claim iss=https://id.example.com --claim aud=orders-api --claim tenant=acme --claim scope=orders:read)
 # No rate limits for the load test: they would turn most answers into 429.
 sed -i '/^\[\[gateway.rate_limit\]\]/,$d' "$work/bundle/palisade.toml"
+# 50 policies: the bundle's own and forbids on the same actions that Cedar
+# evaluates on every request (and that never match).
+have=$(cat "$work"/bundle/policies/*.cedar | grep -c '^@id(')
+for i in $(seq $((50 - have))); do
+  printf '@id("load.blocked-%s")\n@category("other")\n@severity("low")\nforbid (principal, action in [Action::"viewOrder", Action::"listOrders", Action::"createOrder"], resource)\nwhen { context.request.path like "/blocked-%s/*" || context.request.host == "blocked-%s.example" };\n\n' "$i" "$i" "$i"
+done > "$work/bundle/policies/load.cedar"
+echo "bundle: $(cat "$work"/bundle/policies/*.cedar | grep -c '^@id(') policies, plugin secrets"
 "$palisade" serve --bundle "$work/bundle" --listen 127.0.0.1:8181 --decision-log off --watch 0 2> "$work/serve.log" &
 server=$!
 sleep 2
@@ -49,4 +56,29 @@ echo "== forward-auth during 50 reloads"
 wrk -t2 -c"${CONNECTIONS:-64}" -d"${DURATION:-20s}" --latency -s "$work/auth.lua" http://127.0.0.1:8181/v1/forward-auth | grep -E "Requests/sec|p50|Socket|Non-2xx"
 wait %2 2>/dev/null || true
 echo "reloads applied: $(grep -c 'reloaded (SIGHUP)' "$work/serve.log"), refused: $(grep -c refused "$work/serve.log" || true)"
+echo "server RSS: $(ps -o rss= -p $server) KB"
+
+# /v1/authorize: the request a gateway builds itself (what forward-auth
+# derives from the token and the route), with the same policies.
+cat > "$work/authorize.json" <<'JSON'
+{"principal": "User::\"bob\"", "action": "Action::\"viewOrder\"", "resource": "Order::\"acme/42\"",
+ "context": {"now": 1764374400, "authenticated": true,
+             "request": {"method": "GET", "path": "/tenants/acme/orders/42", "host": "api.example.com", "client": ""},
+             "route": {"path": "/tenants/{tenant}/orders/{id}", "public": false},
+             "params": {"tenant": "acme", "id": "42"},
+             "token": {"scopes": ["orders:read"], "amr": [], "mfa": false, "issuer": "https://id.example.com", "age": 60}},
+ "entities": [{"uid": {"type": "User", "id": "bob"}, "attrs": {"tenant": "acme"}, "parents": []}]}
+JSON
+cat > "$work/authorize.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = [[$(cat "$work/authorize.json")]]
+done = function(summary, latency, requests)
+  io.write(string.format("p50 %.2f ms, p99 %.2f ms, non-2xx %d\n",
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.errors.status))
+end
+LUA
+echo "check: $(curl -s -d @"$work/authorize.json" http://127.0.0.1:8181/v1/authorize | head -c 60)"
+echo "== /v1/authorize, ${CONNECTIONS:-64} connections, ${DURATION:-20s}"
+wrk -t2 -c"${CONNECTIONS:-64}" -d"${DURATION:-20s}" --latency -s "$work/authorize.lua" http://127.0.0.1:8181/v1/authorize | grep -E "Requests/sec|p50|Socket|Non-2xx"
 echo "server RSS: $(ps -o rss= -p $server) KB"

@@ -513,9 +513,22 @@ fn nginx_auth_request_in_front_of_an_app() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    /// Stops nginx as its master wants (SIGTERM: it stops its workers
+    /// too); a SIGKILL would leave the workers running, holding the test
+    /// run's output open.
     struct Kill(std::process::Child);
     impl Drop for Kill {
         fn drop(&mut self) {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &self.0.id().to_string()])
+                .status();
+            let until = std::time::Instant::now() + Duration::from_secs(10);
+            while std::time::Instant::now() < until {
+                if let Ok(Some(_)) = self.0.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
             let _ = self.0.kill();
             let _ = self.0.wait();
         }
@@ -695,7 +708,7 @@ fn https_and_mutual_tls() {
         &key_file,
     ];
     let s = Server::start("builtin:gateway-baseline", &cache, &tls);
-    assert!(s.stderr.lock().unwrap().contains("on https://"));
+    assert!(s.wait_for_log("on https://", Duration::from_secs(5)));
     let port = s.addr.rsplit(':').next().unwrap();
     let client = https_client(&server_pki.ca_pem, None);
     let mut res = client

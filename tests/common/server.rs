@@ -36,6 +36,13 @@ impl Server {
         let sink = Arc::clone(&stderr);
         std::thread::spawn(move || {
             for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                // Kept before the address is announced, so that a test sees
+                // the listening line as soon as `start` returns.
+                {
+                    let mut s = sink.lock().unwrap();
+                    s.push_str(&line);
+                    s.push('\n');
+                }
                 if let Some(addr) = line
                     .split(" on http://")
                     .nth(1)
@@ -43,9 +50,6 @@ impl Server {
                 {
                     let _ = tx.send(addr.trim().to_owned());
                 }
-                let mut s = sink.lock().unwrap();
-                s.push_str(&line);
-                s.push('\n');
             }
         });
         let addr = rx
