@@ -134,9 +134,51 @@ fn bench_set(c: &mut Criterion, label: &str, n: usize, actions: usize, types: us
     g.finish();
 }
 
+/// What `POST /v1/authorize` does with a body: parse the request, decide
+/// with gateway-baseline (its request-inspection plugin included), write
+/// the decision JSON; with and without entities in the request.
+fn http_body(c: &mut Criterion) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/gateway-baseline");
+    let engine = Engine::new().unwrap();
+    let bundle = engine.load_bundle(&dir).unwrap();
+    let now = Now::parse("2025-11-29T00:00:00Z").unwrap();
+    let context = r#""context": {"now": 1764374400, "authenticated": true,
+        "request": {"method": "GET", "path": "/tenants/acme/orders/42", "host": "api.example.com", "client": ""},
+        "route": {"path": "/tenants/{tenant}/orders/{id}", "public": false},
+        "params": {"tenant": "acme", "id": "42"},
+        "token": {"scopes": ["orders:read"], "amr": [], "mfa": false, "issuer": "https://id.example.com", "age": 60}}"#;
+    let head = r#"{"principal": "User::\"bob\"", "action": "Action::\"viewOrder\"", "resource": "Order::\"acme/42\"", "#;
+    let with_entities = format!(
+        r#"{head}{context}, "entities": [{{"uid": {{"type": "User", "id": "bob"}}, "attrs": {{"tenant": "acme"}}, "parents": []}}]}}"#
+    );
+    let without = format!("{head}{context}}}");
+    let mut g = c.benchmark_group("authorize/http-body-gateway-baseline");
+    for (name, body) in [
+        ("with-entities", &with_entities),
+        ("without-entities", &without),
+    ] {
+        let d = engine
+            .authorize(
+                &bundle,
+                &AuthorizationRequest::from_json(body).unwrap(),
+                now,
+            )
+            .unwrap();
+        assert!(d.errors.is_empty(), "{}", d.to_json());
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let request = AuthorizationRequest::from_json(black_box(body)).unwrap();
+                black_box(engine.authorize(&bundle, &request, now).unwrap().to_json())
+            })
+        });
+    }
+    g.finish();
+}
+
 fn benches(c: &mut Criterion) {
     bench_set(c, "2-policies", 2, 1, 1);
     bench_set(c, "1000-policies", 1000, 50, 20);
+    http_body(c);
 }
 
 criterion_group!(authorize, benches);

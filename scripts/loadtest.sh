@@ -26,11 +26,15 @@ token=$("$palisade" token --key "$work/key.pem" --kid load --sub bob --ttl 3600 
   --claim iss=https://id.example.com --claim aud=orders-api --claim tenant=acme --claim scope=orders:read)
 # No rate limits for the load test: they would turn most answers into 429.
 sed -i '/^\[\[gateway.rate_limit\]\]/,$d' "$work/bundle/palisade.toml"
-# 50 policies: the bundle's own and forbids on the same actions that Cedar
-# evaluates on every request (and that never match).
+# 50 policies: the bundle's own and forbids spread over the route table's
+# seven actions, as a bundle for this API would be (about six more on every
+# request, evaluated and never matching). SAME_ACTION=1 puts all of them on
+# the action the load calls (viewOrder): the worst case.
 have=$(cat "$work"/bundle/policies/*.cedar | grep -c '^@id(')
+actions=(viewOrder listOrders createOrder deleteOrder createPayout listUsers health)
 for i in $(seq $((50 - have))); do
-  printf '@id("load.blocked-%s")\n@category("other")\n@severity("low")\nforbid (principal, action in [Action::"viewOrder", Action::"listOrders", Action::"createOrder"], resource)\nwhen { context.request.path like "/blocked-%s/*" || context.request.host == "blocked-%s.example" };\n\n' "$i" "$i" "$i"
+  if [[ -n "${SAME_ACTION:-}" ]]; then a=viewOrder; else a=${actions[$((i % 7))]}; fi
+  printf '@id("load.blocked-%s")\n@category("other")\n@severity("low")\nforbid (principal, action == Action::"%s", resource)\nwhen { context.request.path like "/blocked-%s/*" || context.request.host == "blocked-%s.example" };\n\n' "$i" "$a" "$i" "$i"
 done > "$work/bundle/policies/load.cedar"
 echo "bundle: $(cat "$work"/bundle/policies/*.cedar | grep -c '^@id(') policies, plugin secrets"
 "$palisade" serve --bundle "$work/bundle" --listen 127.0.0.1:8181 --decision-log off --watch 0 2> "$work/serve.log" &

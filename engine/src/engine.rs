@@ -389,9 +389,14 @@ impl Engine {
         }
         let entities = entities_owned.as_ref().unwrap_or(&bundle.entities);
 
-        let context_json = serde_json::Value::Object(request.context.clone());
-        let context = Context::from_json_value(context_json, schema.map(|s| (s, &request.action)))
-            .map_err(|e| RequestError::Context(e.to_string()))?;
+        let context = match schema.map_or_else(|| plain_context(&request.context), |_| None) {
+            Some(c) => c,
+            None => {
+                let json = serde_json::Value::Object(request.context.clone());
+                Context::from_json_value(json, schema.map(|s| (s, &request.action)))
+                    .map_err(|e| RequestError::Context(e.to_string()))?
+            }
+        };
         let new_request = |context: Context, schema| {
             Request::new(
                 request.principal.clone(),
@@ -435,6 +440,33 @@ impl Engine {
         acc.cedar(&response, &request.resource);
         Ok(acc.finish(None))
     }
+}
+
+/// A request context in Cedar's JSON format, built directly when it needs
+/// nothing but booleans, 64-bit integers, strings, arrays and objects (no
+/// `__entity`/`__extn` escapes, no nulls or fractions) and there is no
+/// schema to type it: the same context as `Context::from_json_value`, which
+/// spends about 30 µs on a ten-field context. Anything else is `None`, for
+/// Cedar's parser and its errors.
+fn plain_context(context: &serde_json::Map<String, serde_json::Value>) -> Option<Context> {
+    use cedar_policy::RestrictedExpression as R;
+    use serde_json::Value;
+    fn value(v: &Value) -> Option<R> {
+        Some(match v {
+            Value::Bool(b) => R::new_bool(*b),
+            Value::Number(n) => R::new_long(n.as_i64()?),
+            Value::String(s) => R::new_string(s.clone()),
+            Value::Array(a) => R::new_set(a.iter().map(value).collect::<Option<Vec<_>>>()?),
+            Value::Object(o) => fields(o).and_then(|f| R::new_record(f).ok())?,
+            Value::Null => return None,
+        })
+    }
+    fn fields(o: &serde_json::Map<String, Value>) -> Option<Vec<(String, R)>> {
+        o.iter()
+            .map(|(k, v)| (!k.starts_with("__")).then(|| Some((k.clone(), value(v)?)))?)
+            .collect()
+    }
+    Context::from_pairs(fields(context)?).ok()
 }
 
 /// A callback told the file name of each document once it is checked.
@@ -850,5 +882,40 @@ impl<'b> Accumulator<'b> {
         };
         d.sort();
         d
+    }
+}
+
+#[cfg(test)]
+mod context_tests {
+    use cedar_policy::Context;
+
+    #[test]
+    fn plain_contexts_are_the_ones_cedar_parses() {
+        let cases = serde_json::json!([
+            {},
+            {"a": true, "b": -7, "c": "text", "d": "ünïcode \"q\""},
+            {"set": [1, 2, 2, 3], "strings": ["x", "y"], "empty": [], "nested": {"r": {"s": [true, false]}}},
+            {"token": {"scopes": ["orders:read"], "mfa": false, "age": 60}, "params": {"tenant": "acme"}},
+            {"big": 9_223_372_036_854_775_807_i64, "small": -9_223_372_036_854_775_808_i64},
+        ]);
+        for case in cases.as_array().unwrap() {
+            let map = case.as_object().unwrap();
+            let ours = super::plain_context(map).unwrap();
+            let cedars = Context::from_json_value(case.clone(), None).unwrap();
+            assert_eq!(ours.to_string(), cedars.to_string(), "{case}");
+        }
+        // Escapes, nulls and fractions are left to Cedar.
+        for case in [
+            serde_json::json!({"owner": {"__entity": {"type": "User", "id": "a"}}}),
+            serde_json::json!({"ip": {"__extn": {"fn": "ip", "arg": "10.0.0.1"}}}),
+            serde_json::json!({"x": null}),
+            serde_json::json!({"x": [1.5]}),
+            serde_json::json!({"x": 18_446_744_073_709_551_615_u64}),
+        ] {
+            assert!(
+                super::plain_context(case.as_object().unwrap()).is_none(),
+                "{case}"
+            );
+        }
     }
 }
