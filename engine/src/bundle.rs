@@ -241,6 +241,20 @@ impl Bundle {
         self.gateway.is_some()
     }
 
+    /// Fetches the keys of `[gateway.jwt] jwks_url` now, so that the first
+    /// requests decided with this bundle do not wait for them: servers call
+    /// it after loading a bundle and before swapping it in. Nothing to do
+    /// for a JWKS file or a bundle without a gateway section.
+    ///
+    /// # Errors
+    /// Why the keys could not be fetched. The bundle still works: the
+    /// first token that needs the keys tries again.
+    pub fn fetch_remote_keys(&self) -> Result<(), String> {
+        self.gateway
+            .as_ref()
+            .map_or(Ok(()), crate::gateway::Gateway::fetch_remote_keys)
+    }
+
     /// The bundle's rate limits (`[[gateway.rate_limit]]`).
     pub fn rate_limits(&self) -> &[crate::gateway::RateLimit] {
         self.gateway

@@ -584,3 +584,33 @@ fn stale_keys_are_refreshed_in_the_background_and_retired_keys_stop_verifying() 
     );
     assert_eq!(call(&new.sign(&claims(json!({})))), 200);
 }
+
+#[test]
+fn a_server_can_fetch_the_keys_before_the_first_request() {
+    let engine = test_engine();
+    let key = Key::es256("2026-a");
+    let idp = Idp::start(jwt::jwks(&[&key]));
+    let bundle = remote_keys_bundle(&engine, &idp.url).unwrap();
+    bundle.fetch_remote_keys().unwrap();
+    assert_eq!(idp.hits(), 1);
+    let d = engine.decide_http(
+        &bundle,
+        &order_request(&key.sign(&claims(json!({})))),
+        now(),
+        None,
+    );
+    assert_eq!(d.status, 200);
+    assert_eq!(idp.hits(), 1, "the request used the keys fetched before");
+
+    let gone = remote_keys_bundle(&engine, "http://127.0.0.1:9/jwks").unwrap();
+    let err = gone.fetch_remote_keys().unwrap_err();
+    assert!(
+        err.starts_with("cannot fetch the keys from `http://127.0.0.1:9/jwks`"),
+        "{err}"
+    );
+    assert_eq!(
+        fixture().bundle.fetch_remote_keys(),
+        Ok(()),
+        "a JWKS file: nothing to fetch"
+    );
+}

@@ -331,6 +331,17 @@ impl App {
     }
 }
 
+/// Fetches a bundle's remote JWT keys before it serves, so that its first
+/// requests do not wait for them; a failure is logged and requests try
+/// again.
+fn warm_up(bundle: &Bundle) {
+    if let Err(e) = bundle.fetch_remote_keys() {
+        output::warning(&format!(
+            "{e}; tokens are refused until the keys can be fetched"
+        ));
+    }
+}
+
 fn loaded(bundle: Bundle, revision: u64) -> Loaded {
     Loaded {
         limiter: RateLimiter::new(bundle.rate_limits().to_vec()),
@@ -345,6 +356,7 @@ pub fn execute(args: &ServeArgs) -> u8 {
         Ok(eb) => eb,
         Err(code) => return code,
     };
+    warm_up(&bundle);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -652,9 +664,10 @@ async fn watch(app: Arc<App>, every: Duration) {
 async fn reload(app: &Arc<App>, why: &str) {
     let _one_at_a_time = app.reloading.lock().await;
     let worker = Arc::clone(app);
-    let result =
-        tokio::task::spawn_blocking(move || source::load_bundle(&worker.engine, &worker.spec))
-            .await;
+    let result = tokio::task::spawn_blocking(move || {
+        source::load_bundle(&worker.engine, &worker.spec).inspect(warm_up)
+    })
+    .await;
     match result {
         Ok(Ok(bundle)) => {
             let revision = app.current.load().revision + 1;

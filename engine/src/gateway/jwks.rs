@@ -126,6 +126,13 @@ impl RemoteKeys {
         Ok(keys)
     }
 
+    /// Fetches the keys unless some are there already.
+    pub(crate) fn prefetch(&self) -> Result<(), String> {
+        self.fetch_unless(|_| true, true)
+            .map(|_| ())
+            .map_err(|e| format!("cannot fetch the keys from `{}`: {e}", self.url))
+    }
+
     fn elapsed_ms(&self) -> u64 {
         u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX - 1)
     }

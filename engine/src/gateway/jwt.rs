@@ -223,6 +223,14 @@ impl Verifier {
         })
     }
 
+    /// Fetches the keys of a JWKS URL now (nothing for a JWKS file).
+    pub(crate) fn fetch_remote_keys(&self) -> Result<(), String> {
+        match &self.keys {
+            Keys::Fixed(_) => Ok(()),
+            Keys::Remote(r) => r.prefetch(),
+        }
+    }
+
     /// Verifies a compact JWT; returns its claims.
     pub fn verify(&self, token: &str, now: Now) -> Result<Claims, TokenError> {
         if let Keys::Remote(r) = &self.keys {

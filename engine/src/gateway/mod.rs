@@ -741,6 +741,13 @@ impl Gateway {
         (entity, context)
     }
 
+    /// See [`crate::Bundle::fetch_remote_keys`].
+    pub(crate) fn fetch_remote_keys(&self) -> Result<(), String> {
+        self.verifier
+            .as_ref()
+            .map_or(Ok(()), Verifier::fetch_remote_keys)
+    }
+
     /// The document plugins of kind `request` evaluate.
     pub(crate) fn plugin_input(req: &HttpRequest, route: Option<&str>) -> String {
         req.to_json(route).to_string()
