@@ -401,6 +401,8 @@ struct Idp {
     url: String,
     jwks: std::sync::Arc<std::sync::Mutex<String>>,
     hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// Answer 503 (the provider is down).
+    down: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Idp {
@@ -413,7 +415,8 @@ impl Idp {
         );
         let jwks = std::sync::Arc::new(std::sync::Mutex::new(jwks));
         let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let (served, counter) = (jwks.clone(), hits.clone());
+        let down = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (served, counter, is_down) = (jwks.clone(), hits.clone(), down.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
@@ -424,14 +427,24 @@ impl Idp {
                 }
                 counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let body = served.lock().unwrap().clone();
+                let status = if is_down.load(std::sync::atomic::Ordering::SeqCst) {
+                    "503 Service Unavailable"
+                } else {
+                    "200 OK"
+                };
                 let _ = write!(
                     stream,
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                     body.len()
                 );
             }
         });
-        Idp { url, jwks, hits }
+        Idp {
+            url,
+            jwks,
+            hits,
+            down,
+        }
     }
 
     fn hits(&self) -> usize {
@@ -612,5 +625,33 @@ fn a_server_can_fetch_the_keys_before_the_first_request() {
         fixture().bundle.fetch_remote_keys(),
         Ok(()),
         "a JWKS file: nothing to fetch"
+    );
+}
+
+#[test]
+fn a_provider_that_is_down_is_not_hammered_and_the_old_keys_keep_working() {
+    let engine = test_engine();
+    let key = Key::es256("2026-a");
+    let idp = Idp::start(jwt::jwks(&[&key]));
+    let bundle = remote_keys_bundle_with(&engine, &idp.url, "jwks_refresh_seconds = 1").unwrap();
+    let token = key.sign(&claims(json!({})));
+    let call = || {
+        engine
+            .decide_http(&bundle, &order_request(&token), now(), None)
+            .status
+    };
+    assert_eq!(call(), 200);
+    idp.down.store(true, std::sync::atomic::Ordering::SeqCst);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    // Stale keys: every request could start a refresh; one does, and
+    // after it fails the next waits RETRY_AFTER_FAILURE (2 s).
+    for _ in 0..200 {
+        assert_eq!(call(), 200, "the old keys keep verifying");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(
+        idp.hits(),
+        2,
+        "one refresh in about a second, not one per request"
     );
 }

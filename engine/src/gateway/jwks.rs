@@ -46,6 +46,9 @@ pub(crate) struct RemoteKeys {
     /// When keys were last fetched, in ms since `epoch` (`u64::MAX`:
     /// never): read on every request, so without a lock.
     fetched_ms: AtomicU64,
+    /// When a fetch last failed, likewise: background refreshes of a
+    /// provider that is down are spaced by [`RETRY_AFTER_FAILURE`].
+    failed_ms: AtomicU64,
     epoch: Instant,
 }
 
@@ -91,6 +94,7 @@ impl RemoteKeys {
             state: Mutex::new(State::default()),
             in_flight: AtomicBool::new(false),
             fetched_ms: AtomicU64::new(u64::MAX),
+            failed_ms: AtomicU64::new(u64::MAX),
             epoch: Instant::now(),
         }
     }
@@ -137,11 +141,16 @@ impl RemoteKeys {
         u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX - 1)
     }
 
+    /// Older than the refresh interval, and no fetch failed just now.
     fn stale(&self) -> bool {
-        let at = self.fetched_ms.load(Ordering::Acquire);
-        at != u64::MAX
-            && self.elapsed_ms().saturating_sub(at)
-                >= u64::try_from(self.refresh.as_millis()).unwrap_or(u64::MAX)
+        let now = self.elapsed_ms();
+        let since = |at: &AtomicU64| match at.load(Ordering::Acquire) {
+            u64::MAX => None,
+            at => Some(now.saturating_sub(at)),
+        };
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        since(&self.fetched_ms).is_some_and(|age| age >= ms(self.refresh))
+            && since(&self.failed_ms).is_none_or(|t| t >= ms(RETRY_AFTER_FAILURE))
     }
 
     /// Starts a background refresh when the keys are older than the
@@ -224,6 +233,7 @@ impl RemoteKeys {
                 Ok(keys)
             }
             Err(e) => {
+                self.failed_ms.store(self.elapsed_ms(), Ordering::Release);
                 s.last_error = Some(e.clone());
                 Err(e)
             }
