@@ -429,12 +429,19 @@ impl Engine {
             None => new_request(context, schema)?,
         };
 
+        // The slice depends on entities only through the action's groups:
+        // when the request's entities leave those as the bundle has them,
+        // the bundle's cached slice is the right one.
+        let groups = |e: &Entities| -> Option<std::collections::HashSet<EntityUid>> {
+            e.ancestors(&request.action).map(|a| a.cloned().collect())
+        };
+        let cacheable = entities_owned.is_none() || groups(entities) == groups(&bundle.entities);
         let slice = bundle.index.slice(
             &request.action,
             request.principal.type_name(),
             request.resource.type_name(),
             entities,
-            entities_owned.is_none(),
+            cacheable,
         );
         let response = Authorizer::new().is_authorized(&cedar_request, &slice, entities);
         acc.cedar(&response, &request.resource);

@@ -234,3 +234,51 @@ fn policies_without_an_id_are_numbered_across_files_like_the_cedar_cli() {
         ]
     );
 }
+
+/// A request's own entities can put its action in a group the bundle does
+/// not: then the index must not answer from the slice it cached for the
+/// action without that group.
+#[test]
+fn request_entities_that_regroup_the_action_get_their_own_slice() {
+    // More policies than the engine evaluates whole, so the index is used.
+    let mut policies = String::from("permit (principal, action, resource);\n");
+    for i in 0..40 {
+        policies.push_str(&format!(
+            "@id(\"other-{i}\") forbid (principal, action == Action::\"other{i}\", resource);\n"
+        ));
+    }
+    policies.push_str(
+        "@id(\"no-writes\") forbid (principal, action in Action::\"write\", resource);\n",
+    );
+    let engine = Engine::new().unwrap();
+    let bundle = engine
+        .load_bundle_from(
+            &MemorySource::new("memory")
+                .file(
+                    "palisade.toml",
+                    b"[bundle]\nname = \"t\"\nversion = \"1.0.0\"\n".as_slice(),
+                )
+                .file("policies/p.cedar", policies.into_bytes()),
+        )
+        .unwrap();
+    let decide = |json: &str| {
+        let request = AuthorizationRequest::from_json(json).unwrap();
+        engine.authorize(&bundle, &request, Now::epoch()).unwrap()
+    };
+    let plain = r#"{"principal": "User::\"a\"", "action": "Action::\"delete\"", "resource": "Doc::\"d\"", "context": {}}"#;
+    for _ in 0..2 {
+        assert_eq!(decide(plain).decision, Effect::Allow);
+    }
+    let regrouped = r#"{"principal": "User::\"a\"", "action": "Action::\"delete\"", "resource": "Doc::\"d\"", "context": {},
+        "entities": [{"uid": {"type": "Action", "id": "delete"}, "attrs": {}, "parents": [{"type": "Action", "id": "write"}]}]}"#;
+    let d = decide(regrouped);
+    assert_eq!(
+        (d.decision, d.reasons.as_slice()),
+        (Effect::Deny, ["no-writes".to_owned()].as_slice())
+    );
+    // Entities that leave the action alone use the cached slice and decide
+    // the same as without them.
+    let unrelated = r#"{"principal": "User::\"a\"", "action": "Action::\"delete\"", "resource": "Doc::\"d\"", "context": {},
+        "entities": [{"uid": {"type": "User", "id": "a"}, "attrs": {}, "parents": []}]}"#;
+    assert_eq!(decide(unrelated).decision, Effect::Allow);
+}
