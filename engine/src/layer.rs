@@ -104,7 +104,10 @@ impl std::fmt::Debug for GatewayLayer {
 
 impl GatewayLayer {
     /// A layer enforcing `bundle`. Rate-limit counters live in the layer
-    /// (one process, one set of counters).
+    /// (one process, one set of counters). With a `jwks_url`, call
+    /// [`Bundle::fetch_remote_keys`] first (here and before
+    /// [`GatewayLayer::replace_bundle`]) so that no request waits for the
+    /// keys.
     pub fn new(engine: Arc<Engine>, bundle: Bundle) -> GatewayLayer {
         GatewayLayer {
             shared: Arc::new(Shared {
@@ -133,16 +136,6 @@ impl GatewayLayer {
     /// once). Rate-limit counters start afresh.
     pub fn replace_bundle(&self, bundle: Bundle) {
         self.shared.current.store(Arc::new(active(bundle)));
-    }
-
-    /// The name, version and digest of the bundle enforced now.
-    pub fn bundle_id(&self) -> (String, String, String) {
-        let c = self.shared.current.load();
-        (
-            c.bundle.name().to_owned(),
-            c.bundle.version().to_owned(),
-            c.bundle.digest().to_owned(),
-        )
     }
 }
 

@@ -30,6 +30,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let bundle = engine
         .load_bundle(&bundle_dir)
         .map_err(|e| format!("{bundle_dir}: {e}"))?;
+    warm_up(&bundle);
     let layer = GatewayLayer::new(Arc::clone(&engine), bundle);
 
     let app = axum::Router::new()
@@ -58,6 +59,14 @@ async fn view_order(
     )
 }
 
+/// Fetches the keys of a `jwks_url` before the bundle decides, so that
+/// no request waits for them (nothing to do for a JWKS file).
+fn warm_up(bundle: &palisade_engine::Bundle) {
+    if let Err(e) = bundle.fetch_remote_keys() {
+        eprintln!("axum-service: {e}; tokens are refused until the keys can be fetched");
+    }
+}
+
 /// Loads the bundle again on SIGHUP; a bundle that does not load is
 /// refused and the old one keeps deciding.
 async fn reload_on_sighup(engine: Arc<Engine>, layer: GatewayLayer, dir: String) {
@@ -68,6 +77,7 @@ async fn reload_on_sighup(engine: Arc<Engine>, layer: GatewayLayer, dir: String)
     while hup.recv().await.is_some() {
         match engine.load_bundle(&dir) {
             Ok(b) => {
+                warm_up(&b);
                 layer.replace_bundle(b);
                 eprintln!("axum-service: bundle reloaded");
             }
