@@ -470,7 +470,12 @@ fn plain_context(context: &serde_json::Map<String, serde_json::Value>) -> Option
     }
     fn fields(o: &serde_json::Map<String, Value>) -> Option<Vec<(String, R)>> {
         o.iter()
-            .map(|(k, v)| (!k.starts_with("__")).then(|| Some((k.clone(), value(v)?)))?)
+            .map(|(k, v)| {
+                if k.starts_with("__") {
+                    return None; // an escape: Cedar's parser knows them
+                }
+                Some((k.clone(), value(v)?))
+            })
             .collect()
     }
     Context::from_pairs(fields(context)?).ok()

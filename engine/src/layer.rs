@@ -54,13 +54,12 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! An allowed request reaches the inner service with its [`HttpDecision`]
+//! An allowed request reaches the inner service with its [`HttpDecision`](crate::HttpDecision)
 //! in the request's extensions (the principal, route, action, resource and
-//! token id); any other answer (401, 403, 429) is made by the layer, with
-//! the headers of [`HttpDecision::headers`] and the JSON of
-//! [`HttpDecision::body_json`].
+//! token id); any other answer (401, 403, 429) is made by the layer:
+//! [`HttpDecision::to_response`](crate::HttpDecision::to_response), as forward-auth answers.
 
-use crate::{Bundle, Engine, HttpDecision, HttpRequest, Now, RateLimiter};
+use crate::{Bundle, Engine, HttpRequest, Now, RateLimiter};
 use arc_swap::ArcSwap;
 use std::future::Future;
 use std::pin::Pin;
@@ -204,26 +203,9 @@ where
             req.extensions_mut().insert(d);
             GatewayFuture::allowed(self.inner.call(req))
         } else {
-            GatewayFuture::answered(answer(&d))
+            GatewayFuture::answered(d.to_response())
         }
     }
-}
-
-/// The response the layer makes for a request it does not let through.
-fn answer<B: From<String>>(d: &HttpDecision) -> http::Response<B> {
-    let mut r = http::Response::new(B::from(format!("{}\n", d.body_json())));
-    *r.status_mut() = http::StatusCode::from_u16(d.status).unwrap_or(http::StatusCode::FORBIDDEN);
-    let headers = r.headers_mut();
-    headers.insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
-    for (name, value) in d.headers() {
-        if let Ok(v) = http::HeaderValue::from_str(&value) {
-            headers.insert(name, v);
-        }
-    }
-    r
 }
 
 pin_project_lite::pin_project! {

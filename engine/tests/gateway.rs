@@ -25,17 +25,14 @@ struct Fixture {
     rs: Key,
 }
 
-/// gateway-baseline from disk, with a JWKS of fresh keys.
-fn fixture() -> Fixture {
-    // The engine first: it chooses the JWT crypto before keys are made.
-    let engine = test_engine();
-    let es = Key::es256("es-1");
-    let ed = Key::ed25519("ed-1");
-    let rs = Key::rs256_fixture();
+/// gateway-baseline from disk, its manifest passed through `edit`, and no
+/// JWKS.
+fn baseline(edit: impl FnOnce(String) -> String) -> MemorySource {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/gateway-baseline");
-    let mut source = MemorySource::new("gateway-baseline (test keys)");
+    let manifest = edit(std::fs::read_to_string(dir.join("palisade.toml")).unwrap());
+    let mut source =
+        MemorySource::new("gateway-baseline (test)").file("palisade.toml", manifest.into_bytes());
     for f in [
-        "palisade.toml",
         "entities.json",
         "plugins/secrets.wasm",
         "policies/access.cedar",
@@ -43,7 +40,17 @@ fn fixture() -> Fixture {
     ] {
         source = source.file(f, std::fs::read(dir.join(f)).unwrap());
     }
-    source = source.file("jwks.json", jwt::jwks(&[&es, &ed, &rs]).into_bytes());
+    source
+}
+
+/// gateway-baseline from disk, with a JWKS of fresh keys.
+fn fixture() -> Fixture {
+    // The engine first: it chooses the JWT crypto before keys are made.
+    let engine = test_engine();
+    let es = Key::es256("es-1");
+    let ed = Key::ed25519("ed-1");
+    let rs = Key::rs256_fixture();
+    let source = baseline(|toml| toml).file("jwks.json", jwt::jwks(&[&es, &ed, &rs]).into_bytes());
     let bundle = engine.load_bundle_from(&source).unwrap();
     Fixture {
         engine,
@@ -463,23 +470,12 @@ fn remote_keys_bundle_with(
     url: &str,
     settings: &str,
 ) -> Result<Bundle, palisade_engine::BundleError> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies/gateway-baseline");
-    let manifest = std::fs::read_to_string(dir.join("palisade.toml"))
-        .unwrap()
-        .replace(
+    let source = baseline(|toml| {
+        toml.replace(
             r#"jwks = "jwks.json""#,
             &format!("jwks_url = {url:?}\n{settings}"),
-        );
-    let mut source = MemorySource::new("gateway-baseline (JWKS URL)")
-        .file("palisade.toml", manifest.into_bytes());
-    for f in [
-        "entities.json",
-        "plugins/secrets.wasm",
-        "policies/access.cedar",
-        "policies/incident.cedar",
-    ] {
-        source = source.file(f, std::fs::read(dir.join(f)).unwrap());
-    }
+        )
+    });
     engine.load_bundle_from(&source)
 }
 

@@ -936,18 +936,11 @@ async fn forward_auth(
     http_answer(&d, &id)
 }
 
-/// The HTTP answer gateways act on.
+/// The HTTP answer gateways act on, with the decision id.
 fn http_answer(d: &HttpDecision, id: &str) -> Response {
-    let status = StatusCode::from_u16(d.status).unwrap_or(StatusCode::FORBIDDEN);
-    let mut r = json_response(status, d.body_json());
-    let headers = r.headers_mut();
+    let mut r: Response = d.to_response();
     if let Ok(v) = HeaderValue::from_str(id) {
-        headers.insert("x-palisade-decision-id", v);
-    }
-    for (name, value) in d.headers() {
-        if let Ok(v) = HeaderValue::from_str(&value) {
-            headers.insert(name, v);
-        }
+        r.headers_mut().insert("x-palisade-decision-id", v);
     }
     r
 }

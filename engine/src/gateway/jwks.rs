@@ -18,16 +18,16 @@ const FETCH_TIMEOUT: Duration = Duration::from_secs(3);
 #[cfg_attr(not(feature = "jwks-http"), allow(dead_code))]
 const MAX_JWKS_BYTES: u64 = 1024 * 1024;
 /// Fetches for unknown key ids happen at most this often.
-pub(crate) const UNKNOWN_KID_COOLDOWN: Duration = Duration::from_secs(10);
-/// After a failed fetch with no keys at all, requests wait this long
-/// before trying again (they are refused with the fetch's error meanwhile).
+const UNKNOWN_KID_COOLDOWN: Duration = Duration::from_secs(10);
+/// After a failed fetch, the next one waits this long: requests with no
+/// keys at all are refused with the fetch's error meanwhile, and stale
+/// keys are not refreshed again until then.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(2);
 /// The default of `jwks_refresh_seconds`.
 pub(crate) const DEFAULT_REFRESH_SECONDS: u64 = 300;
 
 #[derive(Default)]
 struct State {
-    attempted_at: Option<Instant>,
     unknown_kid_at: Option<Instant>,
     last_text: Option<String>,
     last_error: Option<String>,
@@ -119,7 +119,6 @@ impl RemoteKeys {
                 )
             });
         };
-        self.refresh_if_stale();
         if let Some(kid) = kid
             && !keys.has_kid(kid)
             && self.may_fetch_for_unknown_kid()
@@ -141,22 +140,31 @@ impl RemoteKeys {
         u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX - 1)
     }
 
+    /// Milliseconds since the time in `at`, if there is one.
+    fn since(&self, at: &AtomicU64) -> Option<Duration> {
+        match at.load(Ordering::Acquire) {
+            u64::MAX => None,
+            at => Some(Duration::from_millis(self.elapsed_ms().saturating_sub(at))),
+        }
+    }
+
+    /// A fetch failed less than [`RETRY_AFTER_FAILURE`] ago.
+    fn failed_recently(&self) -> bool {
+        self.since(&self.failed_ms)
+            .is_some_and(|t| t < RETRY_AFTER_FAILURE)
+    }
+
     /// Older than the refresh interval, and no fetch failed just now.
     fn stale(&self) -> bool {
-        let now = self.elapsed_ms();
-        let since = |at: &AtomicU64| match at.load(Ordering::Acquire) {
-            u64::MAX => None,
-            at => Some(now.saturating_sub(at)),
-        };
-        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-        since(&self.fetched_ms).is_some_and(|age| age >= ms(self.refresh))
-            && since(&self.failed_ms).is_none_or(|t| t >= ms(RETRY_AFTER_FAILURE))
+        self.since(&self.fetched_ms)
+            .is_some_and(|age| age >= self.refresh)
+            && !self.failed_recently()
     }
 
     /// Starts a background refresh when the keys are older than the
     /// refresh interval; the old keys keep verifying meanwhile. Called on
-    /// every request, cached tokens included, so that a key the provider
-    /// retired stops verifying within the interval.
+    /// every request (two atomic loads), cached tokens included, so that a
+    /// key the provider retired stops verifying within the interval.
     pub(crate) fn refresh_if_stale(self: &Arc<Self>) {
         if self.stale() {
             self.refresh_in_background();
@@ -211,12 +219,11 @@ impl RemoteKeys {
             return Ok(k);
         }
         if !force
-            && let (Some(at), Some(e)) = (s.attempted_at, &s.last_error)
-            && at.elapsed() < RETRY_AFTER_FAILURE
+            && self.failed_recently()
+            && let Some(e) = &s.last_error
         {
             return Err(e.clone());
         }
-        s.attempted_at = Some(Instant::now());
         let fetched = fetch(&self.url).and_then(|text| KeySet::parse(&text).map(|k| (text, k)));
         match fetched {
             Ok((text, keys)) => {

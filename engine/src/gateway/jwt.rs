@@ -48,7 +48,6 @@ impl std::fmt::Display for TokenError {
 const CACHE_ENTRIES: usize = 10_000;
 
 /// Verification keys by key id.
-#[derive(Clone)]
 pub(crate) struct KeySet {
     keys: Vec<(Option<String>, Algorithm, DecodingKey)>,
     by_kid: HashMap<String, usize>,
@@ -159,6 +158,13 @@ impl Keys {
             Keys::Remote(r) => r.generation(),
         }
     }
+
+    /// Starts a background refresh of stale remote keys.
+    fn refresh_if_stale(&self) {
+        if let Keys::Remote(r) = self {
+            r.refresh_if_stale();
+        }
+    }
 }
 
 impl KeySet {
@@ -233,9 +239,7 @@ impl Verifier {
 
     /// Verifies a compact JWT; returns its claims.
     pub fn verify(&self, token: &str, now: Now) -> Result<Claims, TokenError> {
-        if let Keys::Remote(r) = &self.keys {
-            r.refresh_if_stale();
-        }
+        self.keys.refresh_if_stale();
         let generation = self.keys.generation();
         let cached = self
             .verified

@@ -169,52 +169,10 @@ impl Gateway {
                     return None;
                 }
             };
-            let keys = match (&j.jwks, &j.jwks_url) {
-                (Some(file), None) => {
-                    let Some(text) = read(file) else {
-                        problems.push(format!("gateway.jwt.jwks: cannot read `{file}`"));
-                        return None;
-                    };
-                    match jwt::KeySet::parse(&text) {
-                        Ok(k) => jwt::Keys::Fixed(std::sync::Arc::new(k)),
-                        Err(e) => {
-                            problems.push(format!("gateway.jwt ({file}): {e}"));
-                            return None;
-                        }
-                    }
-                }
-                (None, Some(url)) => {
-                    if let Err(e) = jwks::check_url(url) {
-                        problems.push(format!("gateway.jwt.jwks_url {e}"));
-                        return None;
-                    }
-                    if !cfg!(feature = "jwks-http") {
-                        problems.push(format!(
-                            "gateway.jwt.jwks_url `{url}`: this build cannot fetch keys (palisade-engine's `jwks-http` feature is off)"
-                        ));
-                        return None;
-                    }
-                    let refresh = j
-                        .jwks_refresh_seconds
-                        .unwrap_or(jwks::DEFAULT_REFRESH_SECONDS);
-                    if !(1..=86_400).contains(&refresh) {
-                        problems.push(format!(
-                            "gateway.jwt.jwks_refresh_seconds `{refresh}` must be from 1 to 86400"
-                        ));
-                        return None;
-                    }
-                    jwt::Keys::Remote(std::sync::Arc::new(jwks::RemoteKeys::new(url, refresh)))
-                }
-                (Some(file), Some(url)) => {
-                    problems.push(format!(
-                        "gateway.jwt: `jwks` (`{file}`) and `jwks_url` (`{url}`) are both set; keep one"
-                    ));
-                    return None;
-                }
-                (None, None) => {
-                    problems.push(
-                        "gateway.jwt: set `jwks` (a JWK set file of the bundle) or `jwks_url` (your identity provider's)".into(),
-                    );
+            let keys = match jwt_keys(j, read) {
+                Ok(k) => k,
+                Err(e) => {
+                    problems.push(e);
                     return None;
                 }
             };
@@ -259,6 +217,46 @@ impl Gateway {
         } else {
             Err(problems)
         }
+    }
+}
+
+/// Where `[gateway.jwt]` takes its keys from: the bundle's JWKS file or
+/// the identity provider's URL. The error names the setting that is wrong.
+fn jwt_keys(
+    j: &JwtSection,
+    read: &mut dyn FnMut(&str) -> Option<String>,
+) -> Result<jwt::Keys, String> {
+    match (&j.jwks, &j.jwks_url) {
+        (Some(file), None) => {
+            let text = read(file).ok_or_else(|| format!("gateway.jwt.jwks: cannot read `{file}`"))?;
+            let keys = jwt::KeySet::parse(&text).map_err(|e| format!("gateway.jwt ({file}): {e}"))?;
+            Ok(jwt::Keys::Fixed(std::sync::Arc::new(keys)))
+        }
+        (None, Some(url)) => {
+            jwks::check_url(url).map_err(|e| format!("gateway.jwt.jwks_url {e}"))?;
+            if !cfg!(feature = "jwks-http") {
+                return Err(format!(
+                    "gateway.jwt.jwks_url `{url}`: this build cannot fetch keys (palisade-engine's `jwks-http` feature is off)"
+                ));
+            }
+            let refresh = j
+                .jwks_refresh_seconds
+                .unwrap_or(jwks::DEFAULT_REFRESH_SECONDS);
+            if !(1..=86_400).contains(&refresh) {
+                return Err(format!(
+                    "gateway.jwt.jwks_refresh_seconds `{refresh}` must be from 1 to 86400"
+                ));
+            }
+            Ok(jwt::Keys::Remote(std::sync::Arc::new(
+                jwks::RemoteKeys::new(url, refresh),
+            )))
+        }
+        (Some(file), Some(url)) => Err(format!(
+            "gateway.jwt: `jwks` (`{file}`) and `jwks_url` (`{url}`) are both set; keep one"
+        )),
+        (None, None) => Err(
+            "gateway.jwt: set `jwks` (a JWK set file of the bundle) or `jwks_url` (your identity provider's)".into(),
+        ),
     }
 }
 
@@ -474,9 +472,7 @@ impl HttpDecision {
             decision: None,
         }
     }
-}
 
-impl HttpDecision {
     /// The headers a gateway answers with: `X-Palisade-Principal` on 200,
     /// `WWW-Authenticate: Bearer` (RFC 6750, with the token problem) on
     /// 401, `Retry-After` on 429 and `X-Palisade-Reason` on every denial.
@@ -534,6 +530,27 @@ impl HttpDecision {
             "route": self.route,
         })
         .to_string()
+    }
+
+    /// The whole answer as an `http` response: the status, the
+    /// [`headers`](HttpDecision::headers) and the JSON
+    /// [`body`](HttpDecision::body_json).
+    #[cfg(feature = "tower")]
+    pub fn to_response<B: From<String>>(&self) -> http::Response<B> {
+        let mut r = http::Response::new(B::from(format!("{}\n", self.body_json())));
+        *r.status_mut() =
+            http::StatusCode::from_u16(self.status).unwrap_or(http::StatusCode::FORBIDDEN);
+        let headers = r.headers_mut();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
+        );
+        for (name, value) in self.headers() {
+            if let Ok(v) = http::HeaderValue::from_str(&value) {
+                headers.insert(name, v);
+            }
+        }
+        r
     }
 }
 
