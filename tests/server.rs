@@ -431,6 +431,18 @@ fn reloads_swap_the_bundle_under_load_and_refuse_bad_ones() {
     );
 }
 
+/// How the server exited, waiting up to 15 s.
+fn exit_status(s: &mut Server) -> std::process::ExitStatus {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(st) = s.child.try_wait().unwrap() {
+            return st;
+        }
+        assert!(started.elapsed() < Duration::from_secs(15), "did not exit");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn sigterm_drains_and_exits() {
     let cache = tempfile::tempdir().unwrap();
@@ -441,14 +453,7 @@ fn sigterm_drains_and_exits() {
     );
     assert_eq!(http(&s.addr, "GET", "/health", &[], "").status, 200);
     s.signal("TERM");
-    let started = std::time::Instant::now();
-    let status = loop {
-        if let Some(st) = s.child.try_wait().unwrap() {
-            break st;
-        }
-        assert!(started.elapsed() < Duration::from_secs(15), "did not exit");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = exit_status(&mut s);
     assert!(status.success(), "{status:?}");
     assert!(
         s.stderr
@@ -456,6 +461,27 @@ fn sigterm_drains_and_exits() {
             .unwrap()
             .contains("draining in-flight requests")
     );
+
+    // Signals that come as soon as the server says it serves are handled
+    // too, not left to their default action (terminate).
+    for sig in ["HUP", "TERM"] {
+        let mut s = Server::start(
+            "builtin:gateway-baseline",
+            cache.path(),
+            &["--decision-log", "off"],
+        );
+        s.signal(sig);
+        if sig == "HUP" {
+            std::thread::sleep(Duration::from_millis(300));
+            assert!(
+                s.child.try_wait().unwrap().is_none(),
+                "SIGHUP killed the server"
+            );
+            continue;
+        }
+        let status = exit_status(&mut s);
+        assert!(status.success(), "{sig} right after start: {status:?}");
+    }
 }
 
 /// nginx `auth_request` in front of an application, `palisade serve` as the

@@ -461,7 +461,8 @@ async fn serve(app: Arc<App>, args: &ServeArgs) -> u8 {
         .layer(DefaultBodyLimit::max(args.max_body))
         .with_state(Arc::clone(&app));
 
-    tokio::spawn(reload_on_sighup(Arc::clone(&app)));
+    let signals = Signals::register();
+    tokio::spawn(reload_on_sighup(Arc::clone(&app), signals.hup));
     if args.watch > 0 && !app.spec.starts_with("builtin:") {
         tokio::spawn(watch(Arc::clone(&app), Duration::from_secs(args.watch)));
     }
@@ -475,7 +476,7 @@ async fn serve(app: Arc<App>, args: &ServeArgs) -> u8 {
     );
 
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut stop = std::pin::pin!(shutdown_signal());
+    let mut stop = std::pin::pin!(shutdown_signal(signals.term, signals.int));
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -589,12 +590,33 @@ fn tls_acceptor(args: &ServeArgs) -> Result<Option<tokio_rustls::TlsAcceptor>, S
     Ok(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))))
 }
 
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let term = signal(SignalKind::terminate());
-    let int = signal(SignalKind::interrupt());
+/// The signals the server acts on, registered before it says it serves:
+/// a signal that arrives between that line and the first wait must not
+/// take its default action (terminate) instead.
+struct Signals {
+    term: Option<tokio::signal::unix::Signal>,
+    int: Option<tokio::signal::unix::Signal>,
+    hup: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn register() -> Signals {
+        use tokio::signal::unix::{SignalKind, signal};
+        Signals {
+            term: signal(SignalKind::terminate()).ok(),
+            int: signal(SignalKind::interrupt()).ok(),
+            hup: signal(SignalKind::hangup()).ok(),
+        }
+    }
+}
+
+/// SIGTERM or SIGINT.
+async fn shutdown_signal(
+    term: Option<tokio::signal::unix::Signal>,
+    int: Option<tokio::signal::unix::Signal>,
+) {
     match (term, int) {
-        (Ok(mut t), Ok(mut i)) => {
+        (Some(mut t), Some(mut i)) => {
             tokio::select! {
                 _ = t.recv() => {}
                 _ = i.recv() => {}
@@ -604,9 +626,8 @@ async fn shutdown_signal() {
     }
 }
 
-async fn reload_on_sighup(app: Arc<App>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+async fn reload_on_sighup(app: Arc<App>, hup: Option<tokio::signal::unix::Signal>) {
+    let Some(mut hup) = hup else {
         return;
     };
     while hup.recv().await.is_some() {
