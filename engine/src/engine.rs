@@ -372,7 +372,7 @@ impl Engine {
         // 1. Plugins.
         let facts = acc.run_plugins(
             InputKind::Authorization,
-            || request.to_json().to_string().into(),
+            || request.to_json_text().into(),
             now,
         );
 
@@ -380,23 +380,25 @@ impl Engine {
         let schema = bundle.schema.as_ref();
         let mut entities_owned: Option<Entities> = None;
         if let Some(extra) = &request.entities {
-            let merged = bundle
-                .entities
-                .clone()
-                .add_entities_from_json_value(extra.clone(), schema)
-                .map_err(|e| RequestError::Entities(e.to_string()))?;
-            entities_owned = Some(merged);
+            let base = bundle.entities.clone();
+            let merged = match schema.map_or_else(|| plain_entities(extra), |_| None) {
+                Some(plain) => base.add_entities(plain, None),
+                None => base.add_entities_from_json_value(extra.clone(), schema),
+            };
+            entities_owned = Some(merged.map_err(|e| RequestError::Entities(e.to_string()))?);
         }
         let entities = entities_owned.as_ref().unwrap_or(&bundle.entities);
 
-        let context = match schema.map_or_else(|| plain_context(&request.context), |_| None) {
-            Some(c) => c,
-            None => {
-                let json = serde_json::Value::Object(request.context.clone());
-                Context::from_json_value(json, schema.map(|s| (s, &request.action)))
-                    .map_err(|e| RequestError::Context(e.to_string()))?
-            }
+        let plugins = if facts.is_empty() {
+            None
+        } else {
+            crate::policies::json_to_cedar(&serde_json::Value::Object(facts))
         };
+        if plugins.is_some() && request.context.contains_key("plugins") {
+            return Err(RequestError::Context(
+                "the key `plugins` is reserved for plugin facts".into(),
+            ));
+        }
         let new_request = |context: Context, schema| {
             Request::new(
                 request.principal.clone(),
@@ -407,26 +409,36 @@ impl Engine {
             )
             .map_err(|e| RequestError::Schema(e.to_string()))
         };
-        let plugins = if facts.is_empty() {
-            None
-        } else {
-            crate::policies::json_to_cedar(&serde_json::Value::Object(facts))
-        };
-        let cedar_request = match plugins {
-            // Plugin facts are not part of the user's schema: validate the
-            // user's part, then merge the facts in.
-            Some(plugins) => {
-                new_request(context.clone(), schema)?;
-                let context = context
-                    .merge([("plugins".to_owned(), plugins)])
-                    .map_err(|e| {
-                        RequestError::Context(format!(
-                            "{e} (the key `plugins` is reserved for plugin facts)"
-                        ))
-                    })?;
-                new_request(context, None)?
+        let context_error = |e: &dyn std::fmt::Display| RequestError::Context(e.to_string());
+        // Without a schema, a plain context is built once with the plugin
+        // facts in it: every `Context` construction evaluates the whole
+        // record again, and merging is a second construction.
+        let plain = schema.map_or_else(|| plain_pairs(&request.context), |_| None);
+        let cedar_request = match plain {
+            Some(mut pairs) => {
+                pairs.extend(plugins.map(|p| ("plugins".to_owned(), p)));
+                new_request(
+                    Context::from_pairs(pairs).map_err(|e| context_error(&e))?,
+                    None,
+                )?
             }
-            None => new_request(context, schema)?,
+            None => {
+                let json = serde_json::Value::Object(request.context.clone());
+                let context = Context::from_json_value(json, schema.map(|s| (s, &request.action)))
+                    .map_err(|e| context_error(&e))?;
+                match plugins {
+                    // Plugin facts are not part of the user's schema: validate
+                    // the user's part, then merge the facts in.
+                    Some(plugins) => {
+                        new_request(context.clone(), schema)?;
+                        let context = context
+                            .merge([("plugins".to_owned(), plugins)])
+                            .map_err(|e| context_error(&e))?;
+                        new_request(context, None)?
+                    }
+                    None => new_request(context, schema)?,
+                }
+            }
         };
 
         // The slice depends on entities only through the action's groups:
@@ -449,13 +461,15 @@ impl Engine {
     }
 }
 
-/// A request context in Cedar's JSON format, built directly when it needs
-/// nothing but booleans, 64-bit integers, strings, arrays and objects (no
-/// `__entity`/`__extn` escapes, no nulls or fractions) and there is no
-/// schema to type it: the same context as `Context::from_json_value`, which
-/// spends about 30 µs on a ten-field context. Anything else is `None`, for
-/// Cedar's parser and its errors.
-fn plain_context(context: &serde_json::Map<String, serde_json::Value>) -> Option<Context> {
+/// The fields of a request context in Cedar's JSON format, converted
+/// directly when they need nothing but booleans, 64-bit integers, strings,
+/// arrays and objects (no `__entity`/`__extn` escapes, no nulls or
+/// fractions), for a context without a schema to type it: the same context
+/// as `Context::from_json_value`, which spends about 30 µs on a ten-field
+/// context. Anything else is `None`, for Cedar's parser and its errors.
+fn plain_pairs(
+    context: &serde_json::Map<String, serde_json::Value>,
+) -> Option<Vec<(String, cedar_policy::RestrictedExpression)>> {
     use cedar_policy::RestrictedExpression as R;
     use serde_json::Value;
     fn value(v: &Value) -> Option<R> {
@@ -478,7 +492,41 @@ fn plain_context(context: &serde_json::Map<String, serde_json::Value>) -> Option
             })
             .collect()
     }
-    Context::from_pairs(fields(context)?).ok()
+    fields(context)
+}
+
+/// Entities in Cedar's JSON format (`uid`, `attrs`, `parents`, uids as
+/// `{"type": .., "id": ..}`), built directly when their attributes are plain
+/// (see [`plain_pairs`]) and there is no schema: Cedar's parser tries each
+/// form of a value in turn and formats an error for each miss. Anything
+/// else is `None`, for Cedar's parser and its errors.
+fn plain_entities(json: &serde_json::Value) -> Option<Vec<cedar_policy::Entity>> {
+    use serde_json::Value;
+    fn uid(v: &Value) -> Option<EntityUid> {
+        let o = v.as_object().filter(|o| o.len() == 2)?;
+        let name = o.get("type")?.as_str()?;
+        // Cedar's JSON wants the normalized form (`A::B`, no spaces).
+        let type_name: cedar_policy::EntityTypeName = name.parse().ok()?;
+        if type_name.to_string() != name {
+            return None;
+        }
+        let id = o.get("id")?.as_str()?;
+        Some(EntityUid::from_type_name_and_id(
+            type_name,
+            cedar_policy::EntityId::new(id),
+        ))
+    }
+    json.as_array()?
+        .iter()
+        .map(|e| {
+            let e = e.as_object().filter(|e| e.len() == 3)?;
+            let attrs = plain_pairs(e.get("attrs")?.as_object()?)?;
+            let parents = e.get("parents")?.as_array()?.iter().map(uid);
+            let parents = parents.collect::<Option<std::collections::HashSet<_>>>()?;
+            cedar_policy::Entity::new(uid(e.get("uid")?)?, attrs.into_iter().collect(), parents)
+                .ok()
+        })
+        .collect()
 }
 
 /// A callback told the file name of each document once it is checked.
@@ -912,7 +960,7 @@ mod context_tests {
         ]);
         for case in cases.as_array().unwrap() {
             let map = case.as_object().unwrap();
-            let ours = super::plain_context(map).unwrap();
+            let ours = Context::from_pairs(super::plain_pairs(map).unwrap()).unwrap();
             let cedars = Context::from_json_value(case.clone(), None).unwrap();
             assert_eq!(ours.to_string(), cedars.to_string(), "{case}");
         }
@@ -925,9 +973,52 @@ mod context_tests {
             serde_json::json!({"x": 18_446_744_073_709_551_615_u64}),
         ] {
             assert!(
-                super::plain_context(case.as_object().unwrap()).is_none(),
+                super::plain_pairs(case.as_object().unwrap()).is_none(),
                 "{case}"
             );
+        }
+    }
+
+    #[test]
+    fn plain_entities_are_the_ones_cedar_parses() {
+        use cedar_policy::Entities;
+        let base = Entities::from_json_value(
+            serde_json::json!([{"uid": {"type": "Group", "id": "staff"}, "attrs": {}, "parents": []}]),
+            None,
+        )
+        .unwrap();
+        let cases = serde_json::json!([
+            [],
+            [{"uid": {"type": "User", "id": "bob"}, "attrs": {"tenant": "acme"}, "parents": []}],
+            [{"uid": {"type": "App::User", "id": "ünï \"q\""}, "attrs": {"n": 3, "tags": ["a", "b"], "r": {"x": true}},
+              "parents": [{"type": "Group", "id": "staff"}, {"type": "Group", "id": "new"}]},
+             {"uid": {"type": "Group", "id": "new"}, "attrs": {}, "parents": [{"type": "Group", "id": "staff"}]}],
+        ]);
+        for case in cases.as_array().unwrap() {
+            let ours = base
+                .clone()
+                .add_entities(super::plain_entities(case).unwrap(), None)
+                .unwrap();
+            let cedars = base
+                .clone()
+                .add_entities_from_json_value(case.clone(), None)
+                .unwrap();
+            assert_eq!(ours, cedars, "{case}");
+        }
+        // Other uid forms, escapes, tags, missing or unknown fields and
+        // names Cedar would not take are left to Cedar's parser.
+        for case in [
+            serde_json::json!([{"uid": {"__entity": {"type": "User", "id": "a"}}, "attrs": {}, "parents": []}]),
+            serde_json::json!([{"uid": {"type": "User", "id": "a"}, "attrs": {"o": {"__entity": {"type": "User", "id": "b"}}}, "parents": []}]),
+            serde_json::json!([{"uid": {"type": "User", "id": "a"}, "attrs": {}, "parents": [], "tags": {}}]),
+            serde_json::json!([{"uid": {"type": "User", "id": "a"}, "attrs": {}}]),
+            serde_json::json!([{"uid": {"type": "User", "id": "a"}, "parents": []}]),
+            serde_json::json!([{"uid": {"type": "User ", "id": "a"}, "attrs": {}, "parents": []}]),
+            serde_json::json!([{"uid": {"type": "User", "id": 1}, "attrs": {}, "parents": []}]),
+            serde_json::json!([{"uid": {"type": "User", "id": "a"}, "attrs": {"x": null}, "parents": []}]),
+            serde_json::json!({"uid": {"type": "User", "id": "a"}, "attrs": {}, "parents": []}),
+        ] {
+            assert!(super::plain_entities(&case).is_none(), "{case}");
         }
     }
 }
