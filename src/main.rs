@@ -12,6 +12,12 @@ mod source;
 
 use std::process::ExitCode;
 
+/// mimalloc instead of the system allocator: a decision allocates and frees
+/// a few hundred small objects (Cedar values, JSON), and glibc's malloc was
+/// a tenth of the server's time under load.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit codes of every command.
 pub(crate) mod exit {
     /// Pass or allow.
