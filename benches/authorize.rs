@@ -152,27 +152,60 @@ fn http_body(c: &mut Criterion) {
         r#"{head}{context}, "entities": [{{"uid": {{"type": "User", "id": "bob"}}, "attrs": {{"tenant": "acme"}}, "parents": []}}]}}"#
     );
     let without = format!("{head}{context}}}");
+    // The same bundle with a directory of 10,000 users in its entities, in
+    // 100 groups: what a request's entities are merged into.
+    let big = tempfile::tempdir().unwrap();
+    copy_dir(&dir, big.path());
+    let mut all: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("entities.json")).unwrap()).unwrap();
+    for i in 0..10_000 {
+        all.push(serde_json::json!({"uid": {"type": "User", "id": format!("user{i}")},
+            "attrs": {"tenant": "acme"}, "parents": [{"type": "Group", "id": format!("team{}", i % 100)}]}));
+    }
+    for t in 0..100 {
+        all.push(serde_json::json!({"uid": {"type": "Group", "id": format!("team{t}")}, "attrs": {}, "parents": []}));
+    }
+    std::fs::write(
+        big.path().join("entities.json"),
+        serde_json::to_string(&all).unwrap(),
+    )
+    .unwrap();
+    let big_bundle = engine.load_bundle(big.path()).unwrap();
     let mut g = c.benchmark_group("authorize/http-body-gateway-baseline");
-    for (name, body) in [
-        ("with-entities", &with_entities),
-        ("without-entities", &without),
+    for (name, bundle, body) in [
+        ("with-entities", &bundle, &with_entities),
+        ("without-entities", &bundle, &without),
+        (
+            "with-entities-10k-bundle-users",
+            &big_bundle,
+            &with_entities,
+        ),
     ] {
         let d = engine
-            .authorize(
-                &bundle,
-                &AuthorizationRequest::from_json(body).unwrap(),
-                now,
-            )
+            .authorize(bundle, &AuthorizationRequest::from_json(body).unwrap(), now)
             .unwrap();
         assert!(d.errors.is_empty(), "{}", d.to_json());
         g.bench_function(name, |b| {
             b.iter(|| {
                 let request = AuthorizationRequest::from_json(black_box(body)).unwrap();
-                black_box(engine.authorize(&bundle, &request, now).unwrap().to_json())
+                black_box(engine.authorize(bundle, &request, now).unwrap().to_json())
             })
         });
     }
     g.finish();
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
 }
 
 fn benches(c: &mut Criterion) {

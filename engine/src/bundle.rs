@@ -199,6 +199,8 @@ pub struct Bundle {
     pub(crate) schema: Option<Schema>,
     pub(crate) schema_file: Option<String>,
     pub(crate) entities: Entities,
+    /// What the entities and policies name, for per-request stores.
+    pub(crate) refs: crate::scope::EntityRefs,
     pub(crate) plugins: Vec<BundlePlugin>,
     pub(crate) gateway: Option<crate::gateway::Gateway>,
 }
@@ -593,6 +595,7 @@ pub(crate) fn load(source: &dyn BundleSource, host: &PluginHost) -> Result<Bundl
     }
     let digest = format!("sha256:{}", hex::encode(hasher.finalize()));
     let index = PolicyIndex::new(&policies);
+    let refs = crate::scope::EntityRefs::new(&entities, &policies);
     Ok(Bundle {
         manifest,
         source: source.describe(),
@@ -603,6 +606,7 @@ pub(crate) fn load(source: &dyn BundleSource, host: &PluginHost) -> Result<Bundl
         schema,
         schema_file,
         entities,
+        refs,
         plugins,
         gateway,
     })

@@ -295,7 +295,7 @@ impl Engine {
         {
             return gateway::describe(gateway::rate_limited(wait), &who);
         }
-        let (principal, mut pairs) = gw.cedar_inputs(&who, req, &bundle.entities, now);
+        let (principal, mut pairs, refs) = gw.cedar_inputs(&who, req, &bundle.entities, now);
         let mut acc = Accumulator::new(bundle);
         let facts = acc.run_plugins(
             InputKind::Request,
@@ -307,22 +307,27 @@ impl Engine {
         {
             pairs.push(("plugins".to_owned(), p));
         }
-        let upserted;
-        let entities = match principal {
-            Some(e) => match bundle.entities.clone().upsert_entities([e], None) {
-                Ok(all) => {
-                    upserted = all;
-                    &upserted
-                }
-                Err(e) => {
-                    acc.invalid(format!("cannot add the principal: {e}"));
-                    return gateway::answer(acc.finish(None), &who);
-                }
-            },
-            None => &bundle.entities,
-        };
         let action = who.route.action_uid();
         let resource = who.route.resource_uid(&who.params);
+        let scoped;
+        let entities = match principal {
+            // The principal from the token replaces the bundle's entity of
+            // that uid (its parents and attributes merged in).
+            Some(e) => {
+                let roots = refs.into_iter().chain([action.clone(), resource.clone()]);
+                match bundle.refs.store(&bundle.entities, vec![e], roots, None) {
+                    Ok(store) => {
+                        scoped = store;
+                        &scoped
+                    }
+                    Err(e) => {
+                        acc.invalid(format!("cannot add the principal: {e}"));
+                        return gateway::answer(acc.finish(None), &who);
+                    }
+                }
+            }
+            None => &bundle.entities,
+        };
         let request = Context::from_pairs(pairs)
             .map_err(|e| e.to_string())
             .and_then(|c| {
@@ -378,15 +383,12 @@ impl Engine {
 
         // 2. Cedar.
         let schema = bundle.schema.as_ref();
-        let mut entities_owned: Option<Entities> = None;
-        if let Some(extra) = &request.entities {
-            let base = bundle.entities.clone();
-            let merged = match schema.map_or_else(|| plain_entities(extra), |_| None) {
-                Some(plain) => base.add_entities(plain, None),
-                None => base.add_entities_from_json_value(extra.clone(), schema),
-            };
-            entities_owned = Some(merged.map_err(|e| RequestError::Entities(e.to_string()))?);
-        }
+        let entities_owned = match &request.entities {
+            Some(extra) => {
+                Some(request_store(bundle, request, extra).map_err(RequestError::Entities)?)
+            }
+            None => None,
+        };
         let entities = entities_owned.as_ref().unwrap_or(&bundle.entities);
 
         let plugins = if facts.is_empty() {
@@ -458,6 +460,54 @@ impl Engine {
         let response = Authorizer::new().is_authorized(&cedar_request, &slice, entities);
         acc.cedar(&response, &request.resource);
         Ok(acc.finish(None))
+    }
+}
+
+/// The entity store for a request that brings `extra` entities (Cedar's
+/// JSON format): those entities and the bundle entities the request can
+/// reach (see [`crate::scope`]). An entity that Cedar's parser would refuse
+/// or that redefines a bundle entity goes through a full copy of the
+/// bundle's entities, for Cedar's own errors.
+fn request_store(
+    bundle: &Bundle,
+    request: &AuthorizationRequest,
+    extra: &serde_json::Value,
+) -> Result<Entities, String> {
+    use crate::scope::collect_uids;
+    let schema = bundle.schema.as_ref();
+    // Every `{"type", "id"}` in the context and in the entities' attributes
+    // counts as an entity reference: more than Cedar reads, never less.
+    let mut roots = std::collections::HashSet::new();
+    for v in request.context.values() {
+        collect_uids(v, &mut roots);
+    }
+    let own = match schema.map_or_else(|| plain_entities(extra), |_| None) {
+        Some(plain) => Some(plain),
+        None => extra.as_array().and_then(|all| {
+            all.iter()
+                .map(|v| {
+                    let mut refs = v.clone();
+                    if let Some(o) = refs.as_object_mut() {
+                        o.remove("uid");
+                        o.remove("parents");
+                    }
+                    collect_uids(&refs, &mut roots);
+                    cedar_policy::Entity::from_json_value(v.clone(), schema).ok()
+                })
+                .collect::<Option<Vec<_>>>()
+        }),
+    };
+    match own {
+        Some(own) if own.iter().all(|e| bundle.entities.get(&e.uid()).is_none()) => {
+            let request_uids = [&request.principal, &request.action, &request.resource];
+            roots.extend(request_uids.into_iter().cloned());
+            bundle.refs.store(&bundle.entities, own, roots, schema)
+        }
+        _ => bundle
+            .entities
+            .clone()
+            .add_entities_from_json_value(extra.clone(), schema)
+            .map_err(|e| e.to_string()),
     }
 }
 

@@ -61,6 +61,7 @@ mod manifest;
 mod plugin;
 mod policies;
 mod request;
+mod scope;
 mod suppress;
 mod time;
 

@@ -662,6 +662,7 @@ impl Gateway {
     ) -> (
         Option<cedar_policy::Entity>,
         Vec<(String, RestrictedExpression)>,
+        Vec<EntityUid>,
     ) {
         let s = |v: &str| RestrictedExpression::new_string(v.to_owned());
         let mut context = vec![
@@ -696,7 +697,7 @@ impl Gateway {
             ),
         ];
         let Some(claims) = &who.claims else {
-            return (None, context);
+            return (None, context, Vec::new());
         };
         let strings = |v: Vec<String>| RestrictedExpression::new_set(v.into_iter().map(|x| s(&x)));
         let mut scopes = claim_strings(claims, &self.scope_claim);
@@ -724,11 +725,12 @@ impl Gateway {
         if let Some(at) = time("auth_time") {
             token.push(("auth_time", RestrictedExpression::new_long(at)));
         }
+        // Entities the context names, for the request's entity store.
+        let mut refs = Vec::new();
         if let Some(jti) = claims.get("jti").and_then(Value::as_str) {
-            token.push((
-                "id",
-                RestrictedExpression::new_entity_uid(crate::policies::uid("Token", jti)),
-            ));
+            let token_uid = crate::policies::uid("Token", jti);
+            refs.push(token_uid.clone());
+            token.push(("id", RestrictedExpression::new_entity_uid(token_uid)));
         }
         if let Some(t) = tenant {
             token.push(("tenant", s(t)));
@@ -755,7 +757,7 @@ impl Gateway {
             }
         }
         let entity = cedar_policy::Entity::new(who.principal.clone(), attrs, parents).ok();
-        (entity, context)
+        (entity, context, refs)
     }
 
     /// See [`crate::Bundle::fetch_remote_keys`].
