@@ -18,8 +18,8 @@ use std::collections::{HashMap, HashSet};
 /// What the bundle's entities and policies name, computed at load.
 #[derive(Debug, Default)]
 pub(crate) struct EntityRefs {
-    /// Entity literals in the policies (an over-approximation: any
-    /// `{"type": .., "id": ..}` in a policy's JSON form).
+    /// Entity literals in the policies' conditions (an over-approximation:
+    /// any `{"type": .., "id": ..}` in their JSON form).
     in_policies: Vec<EntityUid>,
     /// For bundle entities whose attributes or tags name other entities,
     /// those entities.
@@ -30,8 +30,12 @@ impl EntityRefs {
     pub(crate) fn new(entities: &Entities, policies: &PolicySet) -> EntityRefs {
         let mut in_policies = HashSet::new();
         for p in policies.policies() {
-            if let Ok(json) = p.to_json() {
-                collect_uids(&json, &mut in_policies);
+            // Only conditions can look an entity up: the scope compares
+            // with `==`, `in` (the request's side) and `is`.
+            if let Ok(json) = p.to_json()
+                && let Some(conditions) = json.get("conditions")
+            {
+                collect_uids(conditions, &mut in_policies);
             }
         }
         let mut in_entities = HashMap::new();

@@ -128,15 +128,31 @@ impl Extra {
     }
 }
 
+/// Scopes with entity literals too: they need no lookup of the literal,
+/// only of the request's own principal and resource.
+const PRINCIPAL_SCOPES: &[&str] = &[
+    "principal",
+    "principal in Group::\"top\"",
+    "principal in Group::\"g1\"",
+    "principal == User::\"n\"",
+];
+const RESOURCE_SCOPES: &[&str] = &[
+    "resource",
+    "resource in Folder::\"root\"",
+    "resource in Folder::\"fn\"",
+];
+
 fn policy() -> impl Strategy<Value = String> {
     (
         any::<bool>(),
+        prop::sample::select(PRINCIPAL_SCOPES),
         prop::sample::select(&["view", "edit"][..]),
+        prop::sample::select(RESOURCE_SCOPES),
         prop::sample::select(CONDITIONS),
     )
-        .prop_map(|(permit, action, c)| {
+        .prop_map(|(permit, p, action, r, c)| {
             let effect = if permit { "permit" } else { "forbid" };
-            format!("{effect} (principal, action == Action::\"{action}\", resource){c};")
+            format!("{effect} ({p}, action == Action::\"{action}\", {r}){c};")
         })
 }
 
