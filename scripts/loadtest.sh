@@ -2,7 +2,8 @@
 # Load test of forward-auth with wrk: `palisade serve` with gateway-baseline
 # (its JWKS replaced by a fresh key, one token signed with it), 2 threads,
 # 64 connections (CONNECTIONS), 20 s (DURATION); then the same while the
-# bundle reloads 50 times.
+# bundle reloads 50 times; then /v1/authorize. Each phase prints wrk's rate
+# and latency and the server's CPU time per request.
 #
 #   [CONNECTIONS=64] [DURATION=20s] scripts/loadtest.sh [target/release/palisade]
 set -euo pipefail
@@ -40,6 +41,21 @@ echo "bundle: $(cat "$work"/bundle/policies/*.cedar | grep -c '^@id(') policies,
 "$palisade" serve --bundle "$work/bundle" --listen 127.0.0.1:8181 --decision-log off --watch 0 2> "$work/serve.log" &
 server=$!
 sleep 2
+# wrk with script $1 on /v1/$2; then the server's CPU time per request
+# (user and system, from /proc), which varies less than the rate when other
+# work shares the machine.
+load() {
+  local before after out requests
+  before=$(awk '{print $14, $15}' "/proc/$server/stat")
+  out=$(wrk -t2 -c"${CONNECTIONS:-64}" -d"${DURATION:-20s}" --latency -s "$work/$1" "http://127.0.0.1:8181/v1/$2")
+  after=$(awk '{print $14, $15}' "/proc/$server/stat")
+  echo "$out" | grep -E "Requests/sec|p50|Socket|Non-2xx"
+  requests=$(echo "$out" | grep -oE "^ +[0-9]+ requests" | grep -oE "[0-9]+")
+  read -r u0 s0 <<< "$before"
+  read -r u1 s1 <<< "$after"
+  local tick_us=$((1000000 / $(getconf CLK_TCK)))
+  echo "server CPU per request: user $(((u1 - u0) * tick_us * 1000 / requests)) ns, system $(((s1 - s0) * tick_us * 1000 / requests)) ns"
+}
 cat > "$work/auth.lua" <<LUA
 wrk.method = "GET"
 wrk.headers["X-Original-URI"] = "/tenants/acme/orders/42"
@@ -53,11 +69,11 @@ LUA
 curl -s -o /dev/null -w "check: %{http_code}\n" -H "X-Original-URI: /tenants/acme/orders/42" \
   -H "Authorization: Bearer $token" http://127.0.0.1:8181/v1/forward-auth
 echo "== forward-auth, ${CONNECTIONS:-64} connections, ${DURATION:-20s}"
-wrk -t2 -c"${CONNECTIONS:-64}" -d"${DURATION:-20s}" --latency -s "$work/auth.lua" http://127.0.0.1:8181/v1/forward-auth | grep -E "Requests/sec|p50|Socket|Non-2xx"
+load auth.lua forward-auth
 echo "server RSS: $(ps -o rss= -p $server) KB"
 echo "== forward-auth during 50 reloads"
 ( for i in $(seq 50); do kill -HUP $server; sleep 0.3; done ) &
-wrk -t2 -c"${CONNECTIONS:-64}" -d"${DURATION:-20s}" --latency -s "$work/auth.lua" http://127.0.0.1:8181/v1/forward-auth | grep -E "Requests/sec|p50|Socket|Non-2xx"
+load auth.lua forward-auth
 wait %2 2>/dev/null || true
 echo "reloads applied: $(grep -c 'reloaded (SIGHUP)' "$work/serve.log"), refused: $(grep -c refused "$work/serve.log" || true)"
 echo "server RSS: $(ps -o rss= -p $server) KB"
@@ -84,5 +100,5 @@ end
 LUA
 echo "check: $(curl -s -d @"$work/authorize.json" http://127.0.0.1:8181/v1/authorize | head -c 60)"
 echo "== /v1/authorize, ${CONNECTIONS:-64} connections, ${DURATION:-20s}"
-wrk -t2 -c"${CONNECTIONS:-64}" -d"${DURATION:-20s}" --latency -s "$work/authorize.lua" http://127.0.0.1:8181/v1/authorize | grep -E "Requests/sec|p50|Socket|Non-2xx"
+load authorize.lua authorize
 echo "server RSS: $(ps -o rss= -p $server) KB"
