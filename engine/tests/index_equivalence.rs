@@ -9,10 +9,14 @@
     missing_docs
 )] // test code: a panic is a failure report
 
+#[path = "common/cedar.rs"]
+mod cedar;
+
+use cedar::same_as_cedar;
 use cedar_policy::{Authorizer, Context, Request};
 use palisade_engine::{AuthorizationRequest, Effect, Engine, MemorySource, Now};
 use proptest::prelude::*;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 const USERS: &[&str] = &[r#"User::"a""#, r#"User::"b""#, r#"Admin::"root""#];
 const GROUPS: &[&str] = &[r#"Group::"g1""#, r#"Group::"g2""#];
@@ -175,28 +179,7 @@ proptest! {
             let req = Request::new(ours.principal.clone(), ours.action.clone(), ours.resource.clone(), ctx, None).unwrap();
             let plain = Authorizer::new().is_authorized(&req, bundle.policy_set(), bundle.entities());
 
-            let plain_effect = match plain.decision() {
-                cedar_policy::Decision::Allow => Effect::Allow,
-                cedar_policy::Decision::Deny => Effect::Deny,
-            };
-            prop_assert_eq!(decision.decision, plain_effect);
-            let plain_reasons: BTreeSet<String> = plain.diagnostics().reason().map(|r| r.to_string()).collect();
-            let our_reasons: BTreeSet<String> = decision.reasons.iter().cloned().collect();
-            prop_assert_eq!(our_reasons, plain_reasons);
-            let plain_errors: BTreeSet<(String, String)> = plain
-                .diagnostics()
-                .errors()
-                .map(|e| {
-                    let cedar_policy::AuthorizationError::PolicyEvaluationError(pe) = e;
-                    (pe.policy_id().to_string(), pe.inner().to_string())
-                })
-                .collect();
-            let our_errors: BTreeSet<(String, String)> = decision
-                .errors
-                .iter()
-                .map(|e| (e.policy.clone().unwrap_or_default(), e.message.clone()))
-                .collect();
-            prop_assert_eq!(our_errors, plain_errors);
+            same_as_cedar(&decision, &plain, &format!("{ours:?}"))?;
         }
     }
 }

@@ -11,11 +11,14 @@
     missing_docs
 )] // test code: a panic is a failure report
 
+#[path = "common/cedar.rs"]
+mod cedar;
+
+use cedar::{memory_bundle, same_as_cedar};
 use cedar_policy::{Authorizer, Context, Entities, Request};
-use palisade_engine::{AuthorizationRequest, Effect, Engine, MemorySource, Now};
+use palisade_engine::{AuthorizationRequest, Engine, Now};
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, BTreeSet};
 
 /// Conditions that read entities every way Cedar can reach one: the
 /// principal's and resource's attributes and ancestors, an attribute that
@@ -177,9 +180,7 @@ proptest! {
             ("e.json", entities.to_string().into_bytes()),
         ];
         let engine = Engine::new().unwrap();
-        let bundle = engine
-            .load_bundle_from(&files.into_iter().fold(MemorySource::new("memory"), |s, (p, b)| s.file(p, b)))
-            .unwrap();
+        let bundle = memory_bundle(&engine, files);
 
         for (p, edit, r, who, extra) in requests {
             let action = if edit { "edit" } else { "view" };
@@ -203,28 +204,7 @@ proptest! {
             let req = Request::new(ours.principal.clone(), ours.action.clone(), ours.resource.clone(), ctx, None).unwrap();
             let plain = Authorizer::new().is_authorized(&req, bundle.policy_set(), &all);
 
-            let plain_effect = match plain.decision() {
-                cedar_policy::Decision::Allow => Effect::Allow,
-                cedar_policy::Decision::Deny => Effect::Deny,
-            };
-            prop_assert_eq!(decision.decision, plain_effect, "{}", body);
-            let plain_reasons: BTreeSet<String> = plain.diagnostics().reason().map(|r| r.to_string()).collect();
-            let our_reasons: BTreeSet<String> = decision.reasons.iter().cloned().collect();
-            prop_assert_eq!(our_reasons, plain_reasons, "{}", body);
-            let plain_errors: BTreeSet<(String, String)> = plain
-                .diagnostics()
-                .errors()
-                .map(|e| {
-                    let cedar_policy::AuthorizationError::PolicyEvaluationError(pe) = e;
-                    (pe.policy_id().to_string(), pe.inner().to_string())
-                })
-                .collect();
-            let our_errors: BTreeSet<(String, String)> = decision
-                .errors
-                .iter()
-                .map(|e| (e.policy.clone().unwrap_or_default(), e.message.clone()))
-                .collect();
-            prop_assert_eq!(our_errors, plain_errors, "{}", body);
+            same_as_cedar(&decision, &plain, &body.to_string())?;
         }
     }
 }
@@ -233,19 +213,15 @@ proptest! {
 /// own message, as when every entity was copied.
 #[test]
 fn redefining_a_bundle_entity_is_cedars_error() {
-    let files: BTreeMap<&str, Vec<u8>> = BTreeMap::from([
-        ("palisade.toml", b"[bundle]\nname = \"dup\"\nversion = \"1\"\n[cedar]\npolicies = [\"p.cedar\"]\nentities = \"e.json\"\n".to_vec()),
-        ("p.cedar", b"permit (principal, action, resource);".to_vec()),
-        ("e.json", bundle_entities(&[], &[]).to_string().into_bytes()),
-    ]);
     let engine = Engine::new().unwrap();
-    let bundle = engine
-        .load_bundle_from(
-            &files
-                .into_iter()
-                .fold(MemorySource::new("memory"), |s, (p, b)| s.file(p, b)),
-        )
-        .unwrap();
+    let bundle = memory_bundle(
+        &engine,
+        [
+            ("palisade.toml", b"[bundle]\nname = \"dup\"\nversion = \"1\"\n[cedar]\npolicies = [\"p.cedar\"]\nentities = \"e.json\"\n".to_vec()),
+            ("p.cedar", b"permit (principal, action, resource);".to_vec()),
+            ("e.json", bundle_entities(&[], &[]).to_string().into_bytes()),
+        ],
+    );
     let redefined = json!([{"uid": uid(("User", "a")), "attrs": {"level": 0}, "parents": []}]);
     let body = json!({"principal": uid(("User", "a")), "action": uid(("Action", "view")),
                       "resource": uid(("Doc", "d1")), "entities": redefined});
