@@ -6,8 +6,8 @@
 //! proportion to the bundle: 3.6 ms a request with 10,000 users. Evaluating
 //! a request can only look up the entities it reaches: the principal,
 //! action and resource, entities in its context, entity literals in the
-//! policies, and, from each of those, the entities their attributes and
-//! tags name. `in` needs only the left side's ancestors, which every bundle
+//! policies' conditions, and, from each of those, the entities their
+//! attributes and tags name. `in` needs only the left side's ancestors, which every bundle
 //! entity carries (Cedar stores the transitive closure). So the store for
 //! a request is its own entities plus the bundle entities reachable from
 //! those roots, and it decides exactly as the full copy would.
@@ -102,7 +102,7 @@ fn parents(e: &Entity) -> Vec<EntityUid> {
 }
 
 /// The entities that an entity's attributes and tags name.
-pub(crate) fn attr_refs(e: &Entity) -> Vec<EntityUid> {
+fn attr_refs(e: &Entity) -> Vec<EntityUid> {
     let mut found = HashSet::new();
     if let Ok(mut json) = e.to_json_value() {
         if let Some(o) = json.as_object_mut() {
