@@ -259,7 +259,7 @@ fn bad_requests_exit_2_with_a_clear_message() {
     let cache = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let bundle = example();
-    let cases: [(&str, &str); 5] = [
+    let cases: [(&str, &str); 6] = [
         ("{ not json", "line 1"),
         (
             r#"{"principal": "alice", "action": "Action::\"viewOrder\"", "resource": "Order::\"o-1001\""}"#,
@@ -276,6 +276,11 @@ fn bad_requests_exit_2_with_a_clear_message() {
         (
             r#"{"principal": "User::\"alice\"", "action": "Action::\"viewOrder\"", "resource": "Order::\"o-1001\"", "context": {"mfa": "yes"}}"#,
             "mfa",
+        ),
+        // Cedar's cause, not just "error during entity deserialization".
+        (
+            r#"{"principal": "User::\"alice\"", "action": "Action::\"viewOrder\"", "resource": "Order::\"o-9\"", "entities": [{"uid": {"type": "Order", "id": "o-9"}, "attrs": {"owner": "alice", "tenant": "acme"}, "parents": []}]}"#,
+            "in attribute `owner` on `Order::\"o-9\"`, expected a literal entity reference",
         ),
     ];
     for (i, (body, expected)) in cases.iter().enumerate() {

@@ -507,7 +507,7 @@ fn request_store(
             .entities
             .clone()
             .add_entities_from_json_value(extra.clone(), schema)
-            .map_err(|e| e.to_string()),
+            .map_err(|e| crate::error::full_message(&e)),
     }
 }
 

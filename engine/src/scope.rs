@@ -92,7 +92,7 @@ impl EntityRefs {
         }
         Entities::empty()
             .add_entities(reached, schema)
-            .map_err(|e| e.to_string())
+            .map_err(|e| crate::error::full_message(&e))
     }
 }
 
