@@ -9,6 +9,10 @@
     missing_docs
 )] // test code: a panic is a failure report
 
+mod common;
+#[path = "../tests/common/mod.rs"]
+mod test_common;
+
 use cedar_policy::{Authorizer, Context, Request};
 use criterion::{Criterion, criterion_group, criterion_main};
 use palisade_engine::{AuthorizationRequest, Engine, MemorySource, Now};
@@ -152,22 +156,13 @@ fn http_body(c: &mut Criterion) {
         r#"{head}{context}, "entities": [{{"uid": {{"type": "User", "id": "bob"}}, "attrs": {{"tenant": "acme"}}, "parents": []}}]}}"#
     );
     let without = format!("{head}{context}}}");
-    // The same bundle with a directory of 10,000 users in its entities, in
-    // 100 groups: what a request's entities are merged into.
+    // The same bundle with a directory of 10,000 users in its entities.
     let big = tempfile::tempdir().unwrap();
-    copy_dir(&dir, big.path());
-    let mut all: Vec<serde_json::Value> =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("entities.json")).unwrap()).unwrap();
-    for i in 0..10_000 {
-        all.push(serde_json::json!({"uid": {"type": "User", "id": format!("user{i}")},
-            "attrs": {"tenant": "acme"}, "parents": [{"type": "Group", "id": format!("team{}", i % 100)}]}));
-    }
-    for t in 0..100 {
-        all.push(serde_json::json!({"uid": {"type": "Group", "id": format!("team{t}")}, "attrs": {}, "parents": []}));
-    }
+    test_common::copy_dir(&dir, big.path());
+    let entities = std::fs::read_to_string(dir.join("entities.json")).unwrap();
     std::fs::write(
         big.path().join("entities.json"),
-        serde_json::to_string(&all).unwrap(),
+        common::with_10k_users(&entities),
     )
     .unwrap();
     let big_bundle = engine.load_bundle(big.path()).unwrap();
@@ -193,19 +188,6 @@ fn http_body(c: &mut Criterion) {
         });
     }
     g.finish();
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 fn benches(c: &mut Criterion) {

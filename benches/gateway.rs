@@ -10,6 +10,7 @@
     missing_docs
 )] // bench setup: a panic is a failure report
 
+mod common;
 #[path = "../engine/tests/common/jwt.rs"]
 mod jwt;
 
@@ -67,24 +68,14 @@ fn in_process(c: &mut Criterion) {
             b.iter(|| black_box(engine.decide_http(&bundle, black_box(&req), now, None)))
         });
     }
-    // The bundle's entities with a directory of 10,000 users in 100 teams:
-    // the token's principal joins them for each request.
-    let mut all: Vec<serde_json::Value> =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("entities.json")).unwrap()).unwrap();
-    for i in 0..10_000 {
-        all.push(json!({"uid": {"type": "User", "id": format!("user{i}")},
-            "attrs": {"tenant": "acme"}, "parents": [{"type": "Group", "id": format!("team{}", i % 100)}]}));
-    }
-    for t in 0..100 {
-        all.push(
-            json!({"uid": {"type": "Group", "id": format!("team{t}")}, "attrs": {}, "parents": []}),
-        );
-    }
+    // The bundle's entities with a directory of 10,000 users: the token's
+    // principal joins them for each request.
+    let entities = std::fs::read_to_string(dir.join("entities.json")).unwrap();
     let big = engine
-        .load_bundle_from(
-            &bundle_source(&dir, &jwks, false)
-                .file("entities.json", serde_json::to_vec(&all).unwrap()),
-        )
+        .load_bundle_from(&bundle_source(&dir, &jwks, false).file(
+            "entities.json",
+            common::with_10k_users(&entities).into_bytes(),
+        ))
         .unwrap();
     assert_eq!(engine.decide_http(&big, &req, now, None).status, 200);
     g.bench_function("es256+cedar-10k-bundle-users", |b| {

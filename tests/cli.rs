@@ -259,7 +259,7 @@ fn bad_requests_exit_2_with_a_clear_message() {
     let cache = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let bundle = example();
-    let cases: [(&str, &str); 6] = [
+    let cases: [(&str, &str); 7] = [
         ("{ not json", "line 1"),
         (
             r#"{"principal": "alice", "action": "Action::\"viewOrder\"", "resource": "Order::\"o-1001\""}"#,
@@ -281,6 +281,11 @@ fn bad_requests_exit_2_with_a_clear_message() {
         (
             r#"{"principal": "User::\"alice\"", "action": "Action::\"viewOrder\"", "resource": "Order::\"o-9\"", "entities": [{"uid": {"type": "Order", "id": "o-9"}, "attrs": {"owner": "alice", "tenant": "acme"}, "parents": []}]}"#,
             "in attribute `owner` on `Order::\"o-9\"`, expected a literal entity reference",
+        ),
+        // The bundle's secrets plugin reports facts: they own `plugins`.
+        (
+            r#"{"principal": "User::\"alice\"", "action": "Action::\"viewOrder\"", "resource": "Order::\"o-1001\"", "context": {"plugins": {}}}"#,
+            "the key `plugins` is reserved for plugin facts",
         ),
     ];
     for (i, (body, expected)) in cases.iter().enumerate() {

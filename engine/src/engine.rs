@@ -473,7 +473,7 @@ fn request_store(
     request: &AuthorizationRequest,
     extra: &serde_json::Value,
 ) -> Result<Entities, String> {
-    use crate::scope::collect_uids;
+    use crate::scope::{collect_uids, collect_value_refs};
     let schema = bundle.schema.as_ref();
     // Every `{"type", "id"}` in the context and in the entities' attributes
     // counts as an entity reference: more than Cedar reads, never less.
@@ -486,12 +486,7 @@ fn request_store(
         None => extra.as_array().and_then(|all| {
             all.iter()
                 .map(|v| {
-                    let mut refs = v.clone();
-                    if let Some(o) = refs.as_object_mut() {
-                        o.remove("uid");
-                        o.remove("parents");
-                    }
-                    collect_uids(&refs, &mut roots);
+                    collect_value_refs(v, &mut roots);
                     cedar_policy::Entity::from_json_value(v.clone(), schema).ok()
                 })
                 .collect::<Option<Vec<_>>>()
@@ -1053,7 +1048,13 @@ mod context_tests {
                 .clone()
                 .add_entities_from_json_value(case.clone(), None)
                 .unwrap();
-            assert_eq!(ours, cedars, "{case}");
+            // `Entities ==` compares uids only; compare attributes and
+            // ancestors too.
+            assert_eq!(ours.len(), cedars.len(), "{case}");
+            for e in cedars.iter() {
+                let mine = ours.get(&e.uid()).unwrap();
+                assert!(mine.deep_eq(e), "{case}: {mine:?} != {e:?}");
+            }
         }
         // Other uid forms, escapes, tags, missing or unknown fields and
         // names Cedar would not take are left to Cedar's parser.

@@ -16,7 +16,7 @@ use cedar_policy::{Entities, Entity, EntityUid, PolicySet, Schema};
 use std::collections::{HashMap, HashSet};
 
 /// What the bundle's entities and policies name, computed at load.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct EntityRefs {
     /// Entity literals in the policies' conditions (an over-approximation:
     /// any `{"type": .., "id": ..}` in their JSON form).
@@ -40,15 +40,16 @@ impl EntityRefs {
         }
         let mut in_entities = HashMap::new();
         for e in entities.iter() {
-            let found = attr_refs(e);
+            let mut found = HashSet::new();
+            if let Ok(json) = e.to_json_value() {
+                collect_value_refs(&json, &mut found);
+            }
             if !found.is_empty() {
-                in_entities.insert(e.uid(), found);
+                in_entities.insert(e.uid(), found.into_iter().collect());
             }
         }
-        let mut in_policies: Vec<EntityUid> = in_policies.into_iter().collect();
-        in_policies.sort_by_key(ToString::to_string);
         EntityRefs {
-            in_policies,
+            in_policies: in_policies.into_iter().collect(),
             in_entities,
         }
     }
@@ -101,18 +102,14 @@ fn parents(e: &Entity) -> Vec<EntityUid> {
     e.clone().into_inner().2.into_iter().collect()
 }
 
-/// The entities that an entity's attributes and tags name.
-fn attr_refs(e: &Entity) -> Vec<EntityUid> {
-    let mut found = HashSet::new();
-    if let Ok(mut json) = e.to_json_value() {
-        if let Some(o) = json.as_object_mut() {
-            // The uid and parents are not references to follow.
-            o.remove("uid");
-            o.remove("parents");
+/// The entities that the attributes and tags of an entity in Cedar's JSON
+/// format name (its uid and parents are not references to follow).
+pub(crate) fn collect_value_refs(entity: &serde_json::Value, out: &mut HashSet<EntityUid>) {
+    for key in ["attrs", "tags"] {
+        if let Some(v) = entity.get(key) {
+            collect_uids(v, out);
         }
-        collect_uids(&json, &mut found);
     }
-    found.into_iter().collect()
 }
 
 /// Entity uids anywhere in a JSON value: `{"type": T, "id": I}` objects,
