@@ -72,7 +72,7 @@ pub use decision::{
     Basis, BundleRef, Category, Decision, DecisionError, Effect, ErrorKind, Finding, Severity,
     Source,
 };
-pub use document::{Document, DocumentFormat, ParseError};
+pub use document::{Document, DocumentFormat, ParseError, ParseLimits};
 pub use engine::{CheckOptions, Engine, EngineBuilder, OnDocument};
 pub use error::{BundleError, EngineError, Problem, RequestError};
 pub use gateway::{

@@ -51,11 +51,17 @@ pub enum SuppressionKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Marker {
     pub line: u32,
+    /// 0-based column, in characters, of the comment's `#`.
+    pub column: usize,
     pub rule: String,
     pub reason: String,
 }
 
-/// The skip markers in the comments of a YAML text.
+/// The skip markers that look like comments in a YAML text, in order.
+///
+/// A `#` inside a string or block scalar looks the same line by line; the
+/// loader, which knows where scalars are, drops those
+/// ([`crate::document::Document::parse`]).
 pub(crate) fn markers(text: &str) -> Vec<Marker> {
     if !text.contains(MARKER) {
         return Vec::new();
@@ -85,6 +91,7 @@ pub(crate) fn markers(text: &str) -> Vec<Marker> {
             .to_owned();
         out.push(Marker {
             line: u32::try_from(i + 1).unwrap_or(u32::MAX),
+            column: line.get(..hash).map_or(0, |b| b.chars().count()),
             rule,
             reason,
         });

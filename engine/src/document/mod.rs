@@ -6,8 +6,10 @@
 //! tags (`!Ref`, `!Sub`, `!GetAtt`, ...) become their long form
 //! (`{"Ref": ...}`, `{"Fn::Sub": ...}`), exactly as CloudFormation reads them.
 
-use saphyr::{LoadableYamlNode, MarkedYaml, Scalar, YamlData};
-use serde_json::{Map, Value};
+mod loader;
+
+pub use loader::ParseLimits;
+use serde_json::Value;
 use std::collections::HashMap;
 
 /// What kind of deployment description a document is.
@@ -67,35 +69,44 @@ impl Document {
     /// # Ok::<(), palisade_engine::ParseError>(())
     /// ```
     pub fn parse(file: &str, text: &str) -> Result<Document, ParseError> {
-        let docs = MarkedYaml::load_from_str(text).map_err(|e| {
-            let m = e.marker();
-            ParseError {
-                file: file.to_owned(),
-                line: m.line(),
-                column: m.col() + 1,
-                message: e.info().to_owned(),
-            }
+        Document::parse_with_limits(file, text, ParseLimits::default())
+    }
+
+    /// Parses YAML or JSON text within `limits` (depth, node count,
+    /// aliases counted expanded).
+    ///
+    /// # Errors
+    /// [`ParseError`] with the file, line, column and what was expected,
+    /// or which limit the text goes over and where.
+    pub fn parse_with_limits(
+        file: &str,
+        text: &str,
+        limits: ParseLimits,
+    ) -> Result<Document, ParseError> {
+        let candidates = crate::suppress::markers(text);
+        let probes: Vec<(usize, usize)> = candidates
+            .iter()
+            .map(|m| (m.line as usize, m.column))
+            .collect();
+        let loaded = loader::load(text, limits, &probes).map_err(|e| ParseError {
+            file: file.to_owned(),
+            line: e.line,
+            column: e.column,
+            message: e.message,
         })?;
-        let mut lines = HashMap::new();
-        let value = match docs.as_slice() {
-            [] => Value::Null,
-            [one] => convert(one, &mut String::new(), &mut lines),
-            [_, second, ..] => {
-                return Err(ParseError {
-                    file: file.to_owned(),
-                    line: second.span.start.line(),
-                    column: 1,
-                    message: "several YAML documents in one file; expected one deployment description per file".into(),
-                });
-            }
-        };
-        let format = detect(&value);
+        // A marker inside a string is data, not a comment.
+        let markers = candidates
+            .into_iter()
+            .zip(loaded.inside_scalar)
+            .filter_map(|(m, inside)| (!inside).then_some(m))
+            .collect();
+        let format = detect(&loaded.value);
         Ok(Document {
             file: file.to_owned(),
-            value,
+            value: loaded.value,
             format,
-            lines,
-            markers: crate::suppress::markers(text),
+            lines: loaded.lines,
+            markers,
         })
     }
 
@@ -130,114 +141,6 @@ impl Document {
                 None => return None,
             }
         }
-    }
-}
-
-fn escape(token: &str) -> String {
-    token.replace('~', "~0").replace('/', "~1")
-}
-
-fn key_string(node: &MarkedYaml<'_>) -> String {
-    match &node.data {
-        YamlData::Value(s) => scalar_string(s),
-        YamlData::Representation(s, _, _) => s.to_string(),
-        YamlData::Tagged(_, inner) => key_string(inner),
-        _ => String::new(),
-    }
-}
-
-fn scalar_string(s: &Scalar<'_>) -> String {
-    match s {
-        Scalar::Null => "null".into(),
-        Scalar::Boolean(b) => b.to_string(),
-        Scalar::Integer(i) => i.to_string(),
-        Scalar::FloatingPoint(f) => f.to_string(),
-        Scalar::String(s) => s.to_string(),
-    }
-}
-
-fn scalar_json(s: &Scalar<'_>) -> Value {
-    match s {
-        Scalar::Null => Value::Null,
-        Scalar::Boolean(b) => Value::Bool(*b),
-        Scalar::Integer(i) => Value::from(*i),
-        Scalar::FloatingPoint(f) => {
-            serde_json::Number::from_f64(f.into_inner()).map_or(Value::Null, Value::Number)
-        }
-        Scalar::String(s) => Value::String(s.to_string()),
-    }
-}
-
-fn convert(node: &MarkedYaml<'_>, pointer: &mut String, lines: &mut HashMap<String, u32>) -> Value {
-    let line = u32::try_from(node.span.start.line()).unwrap_or(u32::MAX);
-    if line > 0 {
-        lines.entry(pointer.clone()).or_insert(line);
-    }
-    match &node.data {
-        YamlData::Value(s) => scalar_json(s),
-        YamlData::Representation(s, _, _) => Value::String(s.to_string()),
-        YamlData::Sequence(items) => {
-            let mut out = Vec::with_capacity(items.len());
-            for (i, item) in items.iter().enumerate() {
-                let len = pointer.len();
-                pointer.push('/');
-                pointer.push_str(&i.to_string());
-                out.push(convert(item, pointer, lines));
-                pointer.truncate(len);
-            }
-            Value::Array(out)
-        }
-        YamlData::Mapping(map) => {
-            let mut out = Map::new();
-            for (k, v) in map {
-                let key = key_string(k);
-                let len = pointer.len();
-                pointer.push('/');
-                pointer.push_str(&escape(&key));
-                // A member is where its key is: `Orders:` rather than the
-                // first line of the mapping under it.
-                if let Ok(line) = u32::try_from(k.span.start.line())
-                    && line > 0
-                {
-                    lines.entry(pointer.clone()).or_insert(line);
-                }
-                let value = convert(v, pointer, lines);
-                pointer.truncate(len);
-                out.insert(key, value);
-            }
-            Value::Object(out)
-        }
-        YamlData::Tagged(tag, inner) => {
-            if tag.handle != "!" {
-                // Core tags (`!!str`, ...) change nothing we care about.
-                return convert(inner, pointer, lines);
-            }
-            let name = match tag.suffix.as_str() {
-                "Ref" => "Ref".to_owned(),
-                "Condition" => "Condition".to_owned(),
-                other => format!("Fn::{other}"),
-            };
-            let len = pointer.len();
-            pointer.push('/');
-            pointer.push_str(&escape(&name));
-            let mut arg = convert(inner, pointer, lines);
-            pointer.truncate(len);
-            if name == "Fn::GetAtt"
-                && let Value::String(s) = &arg
-                && let Some((resource, attribute)) = s.split_once('.')
-            {
-                arg = Value::Array(vec![
-                    Value::String(resource.to_owned()),
-                    Value::String(attribute.to_owned()),
-                ]);
-            }
-            let mut m = Map::new();
-            m.insert(name, arg);
-            Value::Object(m)
-        }
-        // CloudFormation has no anchors; elsewhere an alias is rare enough
-        // to read as null rather than to fail the file.
-        YamlData::Alias(_) | YamlData::BadValue => Value::Null,
     }
 }
 
@@ -354,5 +257,134 @@ Resources:
         assert_eq!(tf.format, DocumentFormat::TerraformPlan);
         let other = Document::parse("x.yml", "just: data\n").unwrap();
         assert_eq!(other.format, DocumentFormat::Unknown);
+    }
+}
+
+#[cfg(test)]
+mod hostile {
+    //! Inputs an attacker would send: each once crashed, hung or fooled the
+    //! loader (issue 9).
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn deep_block_nesting_is_an_error_not_a_stack_overflow() {
+        // 4,000 levels in 8 KB aborted `palisade serve`.
+        let text = format!("{}x\n", "- ".repeat(40_000));
+        let e = Document::parse("deep.yaml", &text).unwrap_err();
+        assert!(e.message.contains("nesting deeper than 100"), "{e}");
+        assert_eq!((e.file.as_str(), e.line), ("deep.yaml", 1));
+    }
+
+    #[test]
+    fn deep_flow_nesting_is_an_error_not_a_stack_overflow() {
+        let text = format!("{}{}", "[".repeat(200_000), "]".repeat(200_000));
+        let e = Document::parse("deep.json", &text).unwrap_err();
+        // The scanner's own flow limit (256) or ours, whichever comes first.
+        assert!(
+            e.message.contains("nesting deeper than") || e.message.contains("recursion limit"),
+            "{e}"
+        );
+        assert_eq!(e.line, 1);
+        let text = format!("a:\n{}", "  b: {c: ".repeat(50_000));
+        assert!(Document::parse("deep.yaml", &text).is_err());
+    }
+
+    #[test]
+    fn nesting_up_to_the_limit_loads() {
+        let text = format!("{}x\n", "- ".repeat(99));
+        let d = Document::parse("ok.yaml", &text).unwrap();
+        let mut v = &d.value;
+        for _ in 0..99 {
+            v = &v[0];
+        }
+        assert_eq!(v, &json!("x"));
+    }
+
+    #[test]
+    fn alias_expansion_is_bounded() {
+        // Billion laughs: nine levels of ten aliases each.
+        let mut text = String::from(
+            "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+        );
+        for (prev, name) in ["a", "b", "c", "d", "e", "f", "g", "h"]
+            .iter()
+            .zip(["b", "c", "d", "e", "f", "g", "h", "i"])
+        {
+            let refs = vec![format!("*{prev}"); 10].join(",");
+            text.push_str(&format!("{name}: &{name} [{refs}]\n"));
+        }
+        let started = std::time::Instant::now();
+        let e = Document::parse("laughs.yaml", &text).unwrap_err();
+        assert!(e.message.contains("nodes"), "{e}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    #[test]
+    fn merge_keys_are_merged_and_explicit_keys_win() {
+        let text = "service: s\nprovider:\n  name: aws\n  iam:\n    role:\n      statements:\n        - &admin\n          Effect: Allow\n          Action: \"s3:GetObject\"\n          Resource: \"*\"\n        - <<: *admin\n          Action: \"*\"\n        - <<: [*admin, {Sid: x}]\n";
+        let d = Document::parse("serverless.yml", text).unwrap();
+        let st = &d.value["provider"]["iam"]["role"]["statements"];
+        assert_eq!(
+            st[1],
+            json!({"Action": "*", "Effect": "Allow", "Resource": "*"})
+        );
+        assert_eq!(st[2]["Sid"], "x");
+        assert_eq!(st[2]["Action"], "s3:GetObject");
+        assert!(st[1].get("<<").is_none());
+        assert_eq!(
+            d.line_of("/provider/iam/role/statements/1/Action"),
+            Some(12)
+        );
+    }
+
+    #[test]
+    fn a_quoted_merge_key_is_an_ordinary_key() {
+        let d = Document::parse("x.yaml", "\"<<\": {a: 1}\n").unwrap();
+        assert_eq!(d.value, json!({"<<": {"a": 1}}));
+    }
+
+    #[test]
+    fn merging_a_scalar_is_an_error() {
+        let e = Document::parse("x.yaml", "a: &s 1\nb:\n  <<: *s\n").unwrap_err();
+        assert!(e.message.contains("merge key"), "{e}");
+        assert_eq!(e.line, 3);
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused_with_their_line() {
+        let e = Document::parse(
+            "t.yaml",
+            "Resources:\n  Fn:\n    Type: AWS::Lambda::Function\n    Type: AWS::SQS::Queue\n",
+        )
+        .unwrap_err();
+        assert!(e.message.contains("duplicate key `Type`"), "{e}");
+        assert_eq!(e.line, 4);
+    }
+
+    #[test]
+    fn skip_markers_count_only_in_comments() {
+        let text = "Resources:\n  A:\n    Type: AWS::SQS::Queue\n    Properties:\n      QueueName: \"q # palisade:skip=sqs.encryption in a string\"\n      Tags: |\n        # palisade:skip=sqs.encryption in a block scalar\n      Other: x#palisade:skip=sqs.encryption glued\n  # palisade:skip=sqs.encryption a real comment\n  B:\n    Type: AWS::SQS::Queue # palisade:skip=sqs.encryption trailing\n";
+        let d = Document::parse("t.yaml", text).unwrap();
+        let lines: Vec<u32> = d.markers().iter().map(|m| m.line).collect();
+        assert_eq!(lines, [9, 11]);
+        let json = r#"{"Resources": {"A": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "x # palisade:skip=sqs.encryption no"}}}}"#;
+        assert!(
+            Document::parse("t.json", json)
+                .unwrap()
+                .markers()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn flow_collections_spanning_lines_in_block_context_load() {
+        // The style of many public SAM templates; PyYAML, cfn-lint and
+        // Checkov read it.
+        let text = "Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      Policies:\n        - Statement: [{\n            \"Effect\": \"Allow\",\n            \"Action\": \"*\",\n            \"Resource\": \"*\"\n          }]\n      Layers: [\n        !Ref Layer\n      ]\n";
+        let d = Document::parse("t.yaml", text).unwrap();
+        let p = &d.value["Resources"]["Fn"]["Properties"];
+        assert_eq!(p["Policies"][0]["Statement"][0]["Action"], "*");
+        assert_eq!(p["Layers"], json!([{"Ref": "Layer"}]));
     }
 }
