@@ -474,6 +474,7 @@ fn request_store(
     extra: &serde_json::Value,
 ) -> Result<Entities, String> {
     use crate::scope::{collect_uids, collect_value_refs};
+    crate::request::check_entity_bounds(extra)?;
     let schema = bundle.schema.as_ref();
     // Every `{"type", "id"}` in the context and in the entities' attributes
     // counts as an entity reference: more than Cedar reads, never less.
