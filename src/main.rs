@@ -9,6 +9,7 @@ mod commands;
 mod output;
 mod report;
 mod source;
+mod workers;
 
 use std::process::ExitCode;
 

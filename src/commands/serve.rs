@@ -109,6 +109,7 @@ struct Metrics {
     reloads: Family<ReloadLabel, Counter>,
     revision: Gauge,
     info: Family<BundleLabel, Gauge>,
+    log_dropped: Counter,
 }
 
 impl Metrics {
@@ -160,6 +161,12 @@ impl Metrics {
             revision.clone(),
         );
         registry.register("bundle_info", "The bundle serving now", info.clone());
+        let log_dropped = Counter::default();
+        registry.register(
+            "decision_log_dropped",
+            "Decision-log lines dropped because the writer was behind",
+            log_dropped.clone(),
+        );
         Metrics {
             registry,
             decisions,
@@ -170,6 +177,7 @@ impl Metrics {
             reloads,
             revision,
             info,
+            log_dropped,
         }
     }
 
@@ -254,7 +262,9 @@ struct App {
     spec: String,
     current: ArcSwap<Loaded>,
     metrics: Metrics,
-    log: Option<mpsc::Sender<String>>,
+    log: Option<mpsc::SyncSender<String>>,
+    /// Where decisions run (never on the reactor threads).
+    workers: crate::workers::Workers,
     ready: AtomicBool,
     ids: AtomicU64,
     id_prefix: String,
@@ -310,8 +320,12 @@ impl App {
                 .unwrap_or_default(),
             latency_us: started.elapsed().as_micros(),
         };
-        if let Ok(text) = serde_json::to_string(&line) {
-            let _ = tx.send(text);
+        if let Ok(text) = serde_json::to_string(&line)
+            && tx.try_send(text).is_err()
+        {
+            // The writer is behind (a slow disk or pipe): a decision never
+            // waits for its log line, and the loss is counted.
+            self.metrics.log_dropped.inc();
         }
     }
 
@@ -381,6 +395,7 @@ pub fn execute(args: &ServeArgs) -> u8 {
         current: ArcSwap::from_pointee(loaded(bundle, 0)),
         metrics,
         log,
+        workers: crate::workers::Workers::for_this_machine(),
         ready: AtomicBool::new(true),
         ids: AtomicU64::new(0),
         id_prefix: format!(
@@ -397,9 +412,13 @@ pub fn execute(args: &ServeArgs) -> u8 {
     runtime.block_on(serve(app, args))
 }
 
+/// Decision-log lines that may wait for the writer; more are dropped and
+/// counted in `palisade_decision_log_dropped_total`.
+const LOG_QUEUE: usize = 16_384;
+
 /// The decision log writer: a thread that owns the output, fed by a
-/// channel so that requests never wait on it.
-fn decision_log(target: &str) -> Result<Option<mpsc::Sender<String>>, String> {
+/// bounded channel so that requests never wait on it.
+fn decision_log(target: &str) -> Result<Option<mpsc::SyncSender<String>>, String> {
     let mut out: Box<dyn std::io::Write + Send> = match target {
         "off" => return Ok(None),
         "-" => Box::new(std::io::stdout()),
@@ -411,7 +430,7 @@ fn decision_log(target: &str) -> Result<Option<mpsc::Sender<String>>, String> {
                 .map_err(|e| format!("--decision-log `{path}`: {e}"))?,
         ),
     };
-    let (tx, rx) = mpsc::channel::<String>();
+    let (tx, rx) = mpsc::sync_channel::<String>(LOG_QUEUE);
     std::thread::Builder::new()
         .name("decision-log".into())
         .spawn(move || {
@@ -761,17 +780,44 @@ fn now_param(q: &HashMap<String, String>) -> Result<Now, String> {
         .map_or_else(|| Ok(Now::system()), |s| Now::parse(s))
 }
 
+/// Runs a decision on the pool; 503 when it is full.
+async fn offload(
+    app: Arc<App>,
+    endpoint: &'static str,
+    work: impl FnOnce(&App) -> Response + Send + 'static,
+) -> Response {
+    let started = Instant::now();
+    let worker_app = Arc::clone(&app);
+    match app.workers.run(move || work(&worker_app)).await {
+        Ok(r) => r,
+        Err(crate::workers::Busy) => {
+            app.metrics.record(endpoint, "overloaded", started, None);
+            let mut r = error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many decisions in progress; try again",
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            r
+        }
+    }
+}
+
 async fn authorize(
     State(app): State<Arc<App>>,
     Query(q): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> Response {
+    offload(app, "authorize", move |app| authorize_now(app, &q, &body)).await
+}
+
+fn authorize_now(app: &App, q: &HashMap<String, String>, body: &Bytes) -> Response {
     let started = Instant::now();
-    let now = match now_param(&q) {
+    let now = match now_param(q) {
         Ok(n) => n,
         Err(e) => return error_response(StatusCode::BAD_REQUEST, &e),
     };
-    let text = String::from_utf8_lossy(&body);
+    let text = String::from_utf8_lossy(body);
     let request = match AuthorizationRequest::from_json(&text) {
         Ok(r) => r,
         Err(e) => {
@@ -809,7 +855,7 @@ async fn authorize(
     app.log(
         &id,
         &current.bundle,
-        &body,
+        body,
         subject,
         Some(&decision),
         started,
@@ -826,16 +872,21 @@ async fn check(
     Query(q): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> Response {
+    offload(app, "check", move |app| check_now(app, &q, &body)).await
+}
+
+fn check_now(app: &App, q: &HashMap<String, String>, body: &Bytes) -> Response {
     let started = Instant::now();
-    let now = match now_param(&q) {
+    let now = match now_param(q) {
         Ok(n) => n,
         Err(e) => return error_response(StatusCode::BAD_REQUEST, &e),
     };
     let file = q.get("file").map_or("request", String::as_str);
-    let Ok(text) = std::str::from_utf8(&body) else {
+    let Ok(text) = std::str::from_utf8(body) else {
         return error_response(StatusCode::BAD_REQUEST, "the body is not UTF-8 text");
     };
-    let doc = match Document::parse(file, text) {
+    // What is not a deployment is refused, never checked as "no findings".
+    let doc = match Document::parse(file, text).and_then(|d| d.require_deployment().map(|()| d)) {
         Ok(d) => d,
         Err(e) => {
             app.metrics.record("check", "bad-request", started, None);
@@ -870,7 +921,7 @@ async fn check(
     app.log(
         &app.next_id(),
         &current.bundle,
-        &body,
+        body,
         subject,
         Some(&decision),
         started,

@@ -26,7 +26,7 @@ impl Default for ParseLimits {
     fn default() -> ParseLimits {
         ParseLimits {
             max_depth: 100,
-            max_nodes: 2_000_000,
+            max_nodes: 1_000_000,
         }
     }
 }

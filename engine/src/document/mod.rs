@@ -123,6 +123,39 @@ impl Document {
         }
     }
 
+    /// Refuses a document that is no deployment description, so that an
+    /// empty file, a failed `terraform show` or a YAML file of another kind
+    /// is an error rather than a check that passes.
+    ///
+    /// # Errors
+    /// [`ParseError`] at line 1 saying what was found and what is expected.
+    ///
+    /// # Examples
+    /// ```
+    /// use palisade_engine::Document;
+    /// let empty = Document::parse("plan.json", "")?;
+    /// assert!(empty.require_deployment().unwrap_err().message.starts_with("empty input"));
+    /// # Ok::<(), palisade_engine::ParseError>(())
+    /// ```
+    pub fn require_deployment(&self) -> Result<(), ParseError> {
+        const EXPECTED: &str = "expected a CloudFormation or SAM template (`Resources` of typed resources or `AWSTemplateFormatVersion`), a serverless.yml (`service` and `provider`) or a Terraform plan from `terraform show -json` (`format_version` and `planned_values`)";
+        let found = match (&self.value, self.format) {
+            (_, f) if f != DocumentFormat::Unknown => return Ok(()),
+            (Value::Null, _) => "empty input".to_owned(),
+            (Value::Object(m), _) if m.is_empty() => "an empty mapping".to_owned(),
+            (Value::Object(_), _) => "a mapping that is no deployment description".to_owned(),
+            (Value::Array(_), _) => "a list, not a deployment description".to_owned(),
+            (Value::String(_), _) => "plain text, not a deployment description".to_owned(),
+            (other, _) => format!("a lone scalar `{other}`, not a deployment description"),
+        };
+        Err(ParseError {
+            file: self.file.clone(),
+            line: 1,
+            column: 1,
+            message: format!("{found}; {EXPECTED}"),
+        })
+    }
+
     /// The `# palisade:skip=RULE reason` comments of the file.
     pub(crate) fn markers(&self) -> &[crate::suppress::Marker] {
         &self.markers
@@ -257,6 +290,29 @@ Resources:
         assert_eq!(tf.format, DocumentFormat::TerraformPlan);
         let other = Document::parse("x.yml", "just: data\n").unwrap();
         assert_eq!(other.format, DocumentFormat::Unknown);
+    }
+
+    #[test]
+    fn what_is_no_deployment_is_refused() {
+        for (text, found) in [
+            ("", "empty input"),
+            ("# only a comment\n", "empty input"),
+            ("{}", "an empty mapping"),
+            ("just: data\n", "a mapping that is no deployment"),
+            ("Error: plan failed\n", "a mapping that is no deployment"),
+            ("terraform failed to run", "plain text"),
+            ("[1, 2]", "a list"),
+            ("42", "a lone scalar `42`"),
+        ] {
+            let d = Document::parse("in.json", text).unwrap();
+            let e = d.require_deployment().unwrap_err();
+            assert!(e.message.starts_with(found), "{text:?}: {e}");
+            assert!(e.to_string().starts_with("in.json:1:1: "), "{e}");
+            assert!(e.message.contains("serverless.yml"), "{e}");
+        }
+        let ok =
+            Document::parse("t.yaml", "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n").unwrap();
+        assert!(ok.require_deployment().is_ok());
     }
 }
 
