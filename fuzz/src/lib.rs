@@ -1,0 +1,100 @@
+//! The fuzz targets: each feeds arbitrary bytes to one parser that takes
+//! hostile input, and goes on into the engine with whatever parses. A
+//! target passes when nothing panics, overflows its stack or hangs; the
+//! engine's answers themselves are checked by the other tests.
+//!
+//! `engine/tests/fuzz.rs` includes this file, so the same targets run in
+//! `cargo test` on stable.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)] // fixtures: a panic is a failure report
+
+use palisade_engine::{
+    AuthorizationRequest, Bundle, CheckOptions, Document, Engine, HttpRequest, MemorySource, Now,
+};
+use std::path::Path;
+use std::sync::OnceLock;
+
+fn root() -> &'static Path {
+    // Both `fuzz/` and `engine/` sit one level below the repository.
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}
+
+fn engine() -> &'static Engine {
+    static E: OnceLock<Engine> = OnceLock::new();
+    E.get_or_init(|| Engine::new().expect("engine"))
+}
+
+fn bundle(name: &str) -> &'static Bundle {
+    static SERVERLESS: OnceLock<Bundle> = OnceLock::new();
+    static GATEWAY: OnceLock<Bundle> = OnceLock::new();
+    let cell = if name == "serverless-baseline" {
+        &SERVERLESS
+    } else {
+        &GATEWAY
+    };
+    cell.get_or_init(|| {
+        engine()
+            .load_bundle(root().join("policies").join(name))
+            .expect("shipped bundle")
+    })
+}
+
+fn now() -> Now {
+    Now::parse("2026-11-29T00:00:00Z").expect("fixed time")
+}
+
+/// A deployment file: parsed, refused or checked with serverless-baseline.
+pub fn document(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(doc) = Document::parse("fuzz.yaml", text) else {
+        return;
+    };
+    let _ = doc.line_of("/Resources/a/Properties");
+    if doc.require_deployment().is_ok() {
+        let d = engine().check(
+            bundle("serverless-baseline"),
+            &[doc],
+            &CheckOptions::default(),
+            now(),
+        );
+        let _ = d.to_json();
+    }
+}
+
+/// A `/v1/authorize` body (with its entities and context), decided by
+/// gateway-baseline.
+pub fn request_json(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(request) = AuthorizationRequest::from_json(text) else {
+        return;
+    };
+    if let Ok(d) = engine().authorize(bundle("gateway-baseline"), &request, now()) {
+        let _ = d.to_json();
+    }
+}
+
+/// A `palisade.toml`, loaded with one policy file beside it.
+pub fn manifest(data: &[u8]) {
+    let source = MemorySource::new("fuzz")
+        .file("palisade.toml", data.to_vec())
+        .file(
+            "policies/p.cedar",
+            br#"@id("p") permit(principal, action, resource);"#.as_slice(),
+        );
+    let _ = engine().load_bundle_from(&source);
+}
+
+/// A bearer token (JWT header, claims, signature) in a request that
+/// gateway-baseline decides.
+pub fn jwt(data: &[u8]) {
+    let Ok(token) = std::str::from_utf8(data) else {
+        return;
+    };
+    let req = HttpRequest::new("GET", "/tenants/acme/orders/1")
+        .header("authorization", &format!("Bearer {token}"));
+    let _ = engine().decide_http(bundle("gateway-baseline"), &req, now(), None);
+}
