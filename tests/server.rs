@@ -214,7 +214,7 @@ fn forward_auth_answers_gateways_and_logs_without_secrets() {
     let envoy = http(
         &s.addr,
         "DELETE",
-        "/v1/forward-auth/tenants/acme/orders/9",
+        "/v1/forward-auth/envoy/tenants/acme/orders/9",
         &[("Authorization", &auth)],
         "",
     );
