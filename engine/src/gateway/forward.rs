@@ -28,7 +28,18 @@
 use super::HttpRequest;
 use serde::{Deserialize, Serialize};
 
-/// A gateway's forward-auth protocol.
+/// A gateway's forward-auth protocol, and what
+/// [`HttpRequest::from_forward_auth`] reads of it:
+///
+/// | protocol  | method | original path and query | host |
+/// |-----------|--------|-------------------------|------|
+/// | `nginx`   | `X-Original-Method` (else the request's) | `X-Original-URI` (required) | `Host` |
+/// | `traefik` | `X-Forwarded-Method` (required) | `X-Forwarded-Uri` (required) | `X-Forwarded-Host`, else `Host` |
+/// | `envoy`   | the request's | the path after the forward-auth path | `Host` |
+///
+/// Headers of the other protocols (`X-Original-*`, `X-Forwarded-Method`,
+/// `X-Forwarded-Uri`, `X-Envoy-Original-Path`) are what a client wrote:
+/// one that names another method or path is refused, never used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ForwardAuth {
@@ -294,7 +305,7 @@ impl HttpRequest {
     ///
     /// # Errors
     /// [`ForwardAuthError`] when the headers do not name one original
-    /// request exactly; see the [module](self) documentation.
+    /// request exactly; [`ForwardAuth`] says what each protocol reads.
     ///
     /// # Examples
     /// ```

@@ -5,8 +5,11 @@
 //! says how bearer tokens are verified (`[gateway.jwt]`, a JWKS) and which
 //! rate limits apply. [`Engine::decide_http`](crate::Engine::decide_http)
 //! then answers what nginx `auth_request`, Envoy `ext_authz` or Traefik
-//! `ForwardAuth` need: 200 (with the principal), 401 (no or bad
-//! credentials), 403 (denied, with the reason) or 429 (rate limited).
+//! `ForwardAuth` need: 200 (with the principal), 400 (a path that does
+//! not name one resource exactly), 401 (no or bad credentials), 403
+//! (denied, with the reason) or 429 (rate limited).
+//! [`HttpRequest::from_forward_auth`] reads the request such a gateway
+//! asks about from the one protocol it trusts.
 //!
 //! The principal is `<principal_type>::"<sub>"` with the token's groups and
 //! roles as parents (`Group::"admins"`, `Role::"support"`) and its tenant as
