@@ -99,6 +99,24 @@ pub struct ServeArgs {
     /// TLS; needs --tls-cert).
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_client_ca: Option<PathBuf>,
+    /// The gateway protocol /v1/forward-auth trusts: only its headers name
+    /// the original request, and other protocols' headers that disagree
+    /// are refused (400). Without it, /v1/forward-auth/nginx, /traefik and
+    /// /envoy/<path> name the protocol, and the bare /v1/forward-auth
+    /// refuses headers of more than one.
+    #[arg(long, value_name = "PROTOCOL")]
+    pub forward_auth: Option<ForwardAuthProtocol>,
+}
+
+/// The forward-auth protocols of `serve --forward-auth`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ForwardAuthProtocol {
+    /// nginx auth_request: X-Original-URI, X-Original-Method.
+    Nginx,
+    /// Traefik ForwardAuth: X-Forwarded-Method, X-Forwarded-Uri, X-Forwarded-Host.
+    Traefik,
+    /// Envoy ext_authz (HTTP): the original path after /v1/forward-auth.
+    Envoy,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

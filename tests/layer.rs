@@ -166,6 +166,15 @@ async fn the_layer_answers_like_forward_auth_and_takes_a_new_bundle() {
     assert_eq!(status, 403);
     assert_eq!(headers["x-palisade-reason"], "no-route");
 
+    // Issue 9: a path the service may resolve to another resource is 400.
+    for path in [
+        "/tenants/acme/orders/..%2F1",
+        "/tenants/globex/../acme/orders/1",
+    ] {
+        let (status, _, body) = send(&app, "GET", path, Some(&bob)).await;
+        assert_eq!(status, 400, "{path}: {body}");
+    }
+
     // Payouts burst at 3 per principal, then 429 with Retry-After. (The
     // fresh-token rule passes: the token was issued 30 s ago.)
     let mut statuses = Vec::new();
@@ -219,6 +228,20 @@ async fn anonymous_callers_share_a_rate_limit_unless_the_proxy_names_them() {
             .0,
         200
     );
+
+    // Issue 9: the address is the one the proxy appended; a client that
+    // rotates the entries before it stays in its bucket.
+    let trusting = app(GatewayLayer::new(Arc::clone(&engine), slow()).trust_forwarded_for(true));
+    let mut rotated = Vec::new();
+    for i in 0..4 {
+        let xff = format!("10.1.1.{i}, 192.0.2.9");
+        rotated.push(
+            send_from(&trusting, "GET", "/health", None, Some(&xff))
+                .await
+                .0,
+        );
+    }
+    assert_eq!(rotated, [200, 200, 200, 429]);
 
     // Without trusting the header, a client cannot buy a new bucket by
     // writing X-Forwarded-For.

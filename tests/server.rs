@@ -214,7 +214,7 @@ fn forward_auth_answers_gateways_and_logs_without_secrets() {
     let envoy = http(
         &s.addr,
         "DELETE",
-        "/v1/forward-auth/tenants/acme/orders/9",
+        "/v1/forward-auth/envoy/tenants/acme/orders/9",
         &[("Authorization", &auth)],
         "",
     );
@@ -609,6 +609,28 @@ fn nginx_auth_request_in_front_of_an_app() {
         denied.header("x-palisade-reason"),
         Some("auth.tenant-isolation")
     );
+
+    // Headers a client adds to name another request (nginx's own, which
+    // nginx replaces, and other gateways', which it clears) change nothing.
+    let spoofed = get(
+        "/tenants/globex/orders/1",
+        &[
+            ("Authorization", &auth),
+            ("X-Original-URI", "/tenants/acme/orders/1"),
+            ("X-Forwarded-Uri", "/health"),
+            ("X-Forwarded-Method", "GET"),
+            ("X-Envoy-Original-Path", "/health"),
+        ],
+    );
+    assert_eq!(
+        (spoofed.status, spoofed.header("x-palisade-reason")),
+        (403, Some("auth.tenant-isolation"))
+    );
+    let dotted = get(
+        "/tenants/acme/orders/..%2F..%2Fglobex%2Forders%2F1",
+        &[("Authorization", &auth)],
+    );
+    assert_ne!(dotted.status, 200, "an encoded path is refused: {dotted:?}");
 
     let payout = || {
         http(

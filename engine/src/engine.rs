@@ -212,7 +212,13 @@ impl Engine {
     /// plugins of kind `request` inspect it, and Cedar decides.
     ///
     /// `limiter` is the rate limiter with a monotonic time in milliseconds;
-    /// `None` skips rate limiting (as in tests of the policies).
+    /// `None` skips rate limiting (as in tests of the policies). Limits
+    /// are taken before a token's signature is checked: a token not seen
+    /// before pays from its client address's buckets first (see
+    /// [`HttpRequest::forwarded_for`](crate::HttpRequest::forwarded_for)).
+    ///
+    /// A path that does not name one resource exactly (a dot segment, an
+    /// encoded `/` in a route parameter, bad percent-encoding) is a 400.
     ///
     /// # Examples
     /// ```
@@ -251,11 +257,11 @@ impl Engine {
         let Some(gw) = &bundle.gateway else {
             return gateway::no_route();
         };
-        let who = match gw.identify(req, now) {
+        let who = match gw.identify(req, now, limiter) {
             Ok(w) => w,
             Err(d) => return *d,
         };
-        self.decide_identified(bundle, gw, who, req, now, limiter)
+        self.decide_identified(bundle, gw, who, req, now)
     }
 
     /// Decides an HTTP request as [`Engine::decide_http`] does, with the
@@ -274,7 +280,7 @@ impl Engine {
             return gateway::no_route();
         };
         match gw.identify_as(req, claims) {
-            Ok(who) => self.decide_identified(bundle, gw, who, req, now, None),
+            Ok(who) => self.decide_identified(bundle, gw, who, req, now),
             Err(d) => *d,
         }
     }
@@ -286,15 +292,8 @@ impl Engine {
         who: crate::gateway::Identified<'_>,
         req: &crate::HttpRequest,
         now: Now,
-        limiter: Option<(&crate::RateLimiter, u64)>,
     ) -> crate::HttpDecision {
         use crate::gateway::{self, Gateway};
-        if let Some((limiter, now_ms)) = limiter
-            && !limiter.is_empty()
-            && let Err(wait) = limiter.take(&who.principal.to_string(), &who.route.template, now_ms)
-        {
-            return gateway::describe(gateway::rate_limited(wait), &who);
-        }
         let (principal, mut pairs, refs) = gw.cedar_inputs(&who, req, &bundle.entities, now);
         let mut acc = Accumulator::new(bundle);
         let facts = acc.run_plugins(

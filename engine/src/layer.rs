@@ -118,10 +118,13 @@ impl GatewayLayer {
         }
     }
 
-    /// Takes the client address of anonymous callers (who share a rate
-    /// limit per address) from the first `X-Forwarded-For` hop. Only for
-    /// services behind a proxy that sets that header: a client can write
-    /// it too.
+    /// Takes the client address of anonymous callers, and of tokens not
+    /// verified before (who share a rate limit per address), from the last
+    /// `X-Forwarded-For` entry: the one the proxy in front of the service
+    /// appended. Entries before it are what the client wrote and are never
+    /// used. Only for services behind exactly one proxy that appends to
+    /// (or sets) that header; without it, every such caller shares one
+    /// bucket.
     #[must_use]
     pub fn trust_forwarded_for(self, trust: bool) -> GatewayLayer {
         self.shared
@@ -189,7 +192,7 @@ where
             .trust_forwarded_for
             .load(std::sync::atomic::Ordering::Relaxed)
         {
-            seen.client = seen.forwarded_for().map(str::to_owned);
+            seen.client = seen.forwarded_for();
         }
         let current = shared.current.load();
         let now_ms = u64::try_from(shared.started.elapsed().as_millis()).unwrap_or(u64::MAX);

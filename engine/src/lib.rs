@@ -76,8 +76,8 @@ pub use document::{Document, DocumentFormat, ParseError, ParseLimits};
 pub use engine::{CheckOptions, Engine, EngineBuilder, OnDocument};
 pub use error::{BundleError, EngineError, Problem, RequestError};
 pub use gateway::{
-    GatewaySection, HttpDecision, HttpOutcome, HttpRequest, JwtSection, LimitScope, RateLimit,
-    RateLimiter, RouteSection, TokenError,
+    ForwardAuth, ForwardAuthError, GatewaySection, HttpDecision, HttpOutcome, HttpRequest,
+    JwtSection, LimitScope, RateLimit, RateLimiter, RouteSection, TokenError,
 };
 #[cfg(feature = "tower")]
 pub use layer::{GatewayFuture, GatewayLayer, GatewayService};

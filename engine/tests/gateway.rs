@@ -174,6 +174,49 @@ fn missing_and_bad_credentials_are_401_with_the_reason() {
             Some(f.es.sign(&claims(json!({"sub": null})))),
             "the token has no subject (`sub`)",
         ),
+        (
+            "an empty subject",
+            Some(f.es.sign(&claims(json!({"sub": ""})))),
+            "the token has no subject (`sub`)",
+        ),
+        // Issue 9: the bundle names issuers and audiences, so a token
+        // without them is refused (they were skipped when absent).
+        (
+            "no issuer",
+            Some(f.es.sign(&claims(json!({"iss": null})))),
+            "the token has no issuer (`iss`)",
+        ),
+        (
+            "no audience",
+            Some(f.es.sign(&claims(json!({"aud": null})))),
+            "the token has no audience (`aud`)",
+        ),
+        (
+            "an audience list without ours",
+            Some(f.es.sign(&claims(json!({"aud": ["billing-api"]})))),
+            "the token is not for this audience",
+        ),
+        // Issue 9: time claims of the wrong type are refused, not ignored.
+        (
+            "a string nbf",
+            Some(f.es.sign(&claims(json!({"nbf": "2099-01-01"})))),
+            "the token's `nbf` is not a number of seconds",
+        ),
+        (
+            "a string iat",
+            Some(f.es.sign(&claims(json!({"iat": "yesterday"})))),
+            "the token's `iat` is not a number of seconds",
+        ),
+        (
+            "a string exp",
+            Some(f.es.sign(&claims(json!({"exp": "2099-01-01"})))),
+            "the token's `exp` is not a number of seconds",
+        ),
+        (
+            "larger than 16 KiB",
+            Some(f.es.sign(&claims(json!({"pad": "x".repeat(20_000)})))),
+            "the token is larger than 16384 bytes",
+        ),
     ];
     for (name, token, reason) in cases {
         if reason.is_empty() {
@@ -376,6 +419,102 @@ fn rate_limits_answer_429_with_retry_after() {
             .status,
         200
     );
+}
+
+/// Issue 9: limits come before the signature check, per client address,
+/// so a flood of bad tokens is answered 429 without verifying each.
+#[test]
+fn a_flood_of_invalid_tokens_is_rate_limited_by_client_address() {
+    let f = fixture();
+    let limiter = RateLimiter::new(f.bundle.rate_limits().to_vec());
+    let forged = |i: usize| {
+        let mut other = Key::es256("es-1");
+        other.kid = "es-1".into();
+        other.sign(&claims(json!({ "jti": format!("forged-{i}") })))
+    };
+    let from = |client: &str, token: &str| {
+        let mut req = order_request(token);
+        req.client = Some(client.to_owned());
+        f.engine
+            .decide_http(&f.bundle, &req, now(), Some((&limiter, 1_000)))
+    };
+    // gateway-baseline: bursts of 40 per principal (per address when
+    // anonymous or not verified yet).
+    let statuses: Vec<u16> = (0..45)
+        .map(|i| from("198.51.100.9", &forged(i)).status)
+        .collect();
+    assert!(statuses[..40].iter().all(|s| *s == 401), "{statuses:?}");
+    assert!(statuses[40..].iter().all(|s| *s == 429), "{statuses:?}");
+    let limited = from("198.51.100.9", &forged(99));
+    assert_eq!(limited.reason, "rate-limited");
+    assert_eq!(
+        limited.route.as_deref(),
+        Some("/tenants/{tenant}/orders/{id}")
+    );
+    // Another address is not limited; a token verified before is not
+    // charged to the address again.
+    let good = f.es.sign(&claims(json!({})));
+    assert_eq!(from("198.51.100.10", &good).status, 200);
+    assert_eq!(
+        from("198.51.100.9", &good).status,
+        200,
+        "verified before: its principal pays"
+    );
+}
+
+/// Issue 9: a path that the application may read as another path is
+/// refused (400), never matched to a route.
+#[test]
+fn dot_segments_and_encoded_slashes_in_paths_are_400() {
+    let f = fixture();
+    let token = f.es.sign(&claims(json!({})));
+    for path in [
+        "/tenants/acme/orders/..%2F..%2Fglobex%2Forders%2F1",
+        "/tenants/acme/orders/%2e%2e",
+        "/tenants/globex/../acme/orders/1",
+        "/tenants/acme/orders/1%00",
+        "/tenants/acme/orders/%ff",
+    ] {
+        let d = f.call("GET", path, Some(&token));
+        assert_eq!(
+            (d.status, d.outcome),
+            (400, HttpOutcome::BadRequest),
+            "{path}: {d:?}"
+        );
+        assert!(d.body_json().contains(r#""error""#), "{}", d.body_json());
+    }
+    // Percent-encoded letters are decoded before Cedar sees the parameter.
+    let d = f.call("GET", "/tenants/glob%65x/orders/1", Some(&token));
+    assert_eq!(d.resource.as_deref(), Some(r#"Order::"globex/1""#));
+    assert_eq!(d.status, 403);
+}
+
+/// A route may accept an encoded `/` in its parameters.
+#[test]
+fn a_route_can_allow_encoded_slashes() {
+    let engine = test_engine();
+    let source = baseline(|toml| {
+        toml.replace(
+            "[[gateway.route]]\nmethod = \"GET\"\npath = \"/health\"",
+            "[[gateway.route]]\nmethod = \"GET\"\npath = \"/docs/{page}\"\naction = \"health\"\nresource = 'Service::\"{page}\"'\npublic = true\nallow_encoded_slash = true\n\n[[gateway.route]]\nmethod = \"GET\"\npath = \"/health\"",
+        )
+    })
+    .file("jwks.json", jwt::jwks(&[&Key::es256("k")]).into_bytes());
+    let bundle = engine.load_bundle_from(&source).unwrap();
+    let d = engine.decide_http(
+        &bundle,
+        &HttpRequest::new("GET", "/docs/a%2Fb"),
+        now(),
+        None,
+    );
+    assert_eq!(d.resource.as_deref(), Some(r#"Service::"a/b""#), "{d:?}");
+    let d = engine.decide_http(
+        &bundle,
+        &HttpRequest::new("GET", "/docs/%2e%2e"),
+        now(),
+        None,
+    );
+    assert_eq!(d.status, 400, "dot segments stay refused");
 }
 
 #[test]

@@ -4,10 +4,15 @@
 //!   its JSON.
 //! - `POST /v1/check`: a deployment file; answers `check --format json`.
 //! - `GET|POST /v1/forward-auth`: for gateways. The original request is
-//!   read from `X-Original-Method`/`X-Original-URI` (nginx),
-//!   `X-Forwarded-Method`/`X-Forwarded-Uri`/`X-Forwarded-Host` (Traefik),
-//!   `X-Envoy-Original-Path` or the path after `/v1/forward-auth` (Envoy
-//!   ext_authz HTTP); the answer is 200 (with `X-Palisade-Principal`), 401
+//!   read from the headers of one gateway protocol only
+//!   ([`palisade_engine::ForwardAuth`]): the one `--forward-auth` names, or
+//!   the one of the path (`/v1/forward-auth/nginx`,
+//!   `/v1/forward-auth/traefik`, `/v1/forward-auth/envoy/<original path>`),
+//!   or, at the bare `/v1/forward-auth` without the flag, the one whose
+//!   headers are present (headers of two are refused). With
+//!   `--forward-auth envoy`, everything after `/v1/forward-auth` is the
+//!   original path. The answer is 200 (with `X-Palisade-Principal`), 400
+//!   (the original request is not named exactly), 401
 //!   (`WWW-Authenticate: Bearer`), 403 (`X-Palisade-Reason`) or 429
 //!   (`Retry-After`).
 //! - `GET /v1/bundle`, `GET /health`, `GET /ready`, `GET /metrics`.
@@ -31,8 +36,8 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use palisade_engine::{
-    AuthorizationRequest, Bundle, CheckOptions, Decision, Document, Engine, HttpDecision,
-    HttpOutcome, HttpRequest, Now, RateLimiter,
+    AuthorizationRequest, Bundle, CheckOptions, Decision, Document, Engine, ForwardAuth,
+    HttpDecision, HttpOutcome, HttpRequest, Now, RateLimiter,
 };
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -52,7 +57,10 @@ use std::time::{Duration, Instant};
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest a client may take to send its headers.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-/// Largest request head (line and headers).
+/// Largest request head: the request line, the header lines and the empty
+/// line, as received. hyper answers a larger one with 431 and closes the
+/// connection (`max_header_size`; `max_buf_size` alone lets the last read
+/// overshoot it, up to about twice the size).
 const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// How long shutdown waits for in-flight requests.
 const DRAIN: Duration = Duration::from_secs(10);
@@ -270,6 +278,8 @@ struct App {
     id_prefix: String,
     started: Instant,
     reloading: tokio::sync::Mutex<()>,
+    /// The gateway protocol `--forward-auth` trusts.
+    forward_auth: Option<ForwardAuth>,
 }
 
 impl App {
@@ -407,6 +417,11 @@ pub fn execute(args: &ServeArgs) -> u8 {
         ),
         started: Instant::now(),
         reloading: tokio::sync::Mutex::new(()),
+        forward_auth: args.forward_auth.map(|p| match p {
+            crate::cli::ForwardAuthProtocol::Nginx => ForwardAuth::Nginx,
+            crate::cli::ForwardAuthProtocol::Traefik => ForwardAuth::Traefik,
+            crate::cli::ForwardAuthProtocol::Envoy => ForwardAuth::Envoy,
+        }),
     });
     app.set_bundle_metrics(&app.current.load().bundle, 0);
     runtime.block_on(serve(app, args))
@@ -545,6 +560,7 @@ async fn serve_connection<I>(
         .timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(HEADER_TIMEOUT)
         .max_buf_size(MAX_HEAD_BYTES)
+        .max_header_size(MAX_HEAD_BYTES)
         .serve_connection(hyper_util::rt::TokioIo::new(io), service);
     let _ = watcher.watch(conn).await;
 }
@@ -929,34 +945,69 @@ fn check_now(app: &App, q: &HashMap<String, String>, body: &Bytes) -> Response {
     json_response(StatusCode::OK, decision.to_json())
 }
 
-/// The request a gateway asks about, from the headers gateways send.
-fn original_request(method: &Method, uri: &Uri, headers: &HeaderMap) -> HttpRequest {
-    let h = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let method = h("x-original-method")
-        .or_else(|| h("x-forwarded-method"))
-        .unwrap_or(method.as_str());
-    let own_path = uri.path().strip_prefix("/v1/forward-auth").unwrap_or("");
-    let own = match uri.query() {
-        Some(q) if !own_path.is_empty() => format!("{own_path}?{q}"),
-        _ => own_path.to_owned(),
+/// Which protocol a forward-auth URL trusts, and what follows the
+/// forward-auth path (Envoy's original path and query).
+///
+/// With `--forward-auth envoy` every path below `/v1/forward-auth` is
+/// Envoy's original path (its `path_prefix` is `/v1/forward-auth`). With
+/// `--forward-auth nginx|traefik`, `/v1/forward-auth` (or the protocol's
+/// own path) is the only endpoint. Without the flag, the path names the
+/// protocol (`/nginx`, `/traefik`, `/envoy/<original path>`), and the bare
+/// path finds it from the headers; any other path is refused, since an
+/// original path like `/nginx` would be read as a protocol name.
+fn forward_auth_endpoint(
+    trusted: Option<ForwardAuth>,
+    uri: &Uri,
+) -> Result<(Option<ForwardAuth>, Option<String>), String> {
+    let rest = uri.path().strip_prefix("/v1/forward-auth").unwrap_or("");
+    let target = |path: &str| {
+        (!path.is_empty()).then(|| match uri.query() {
+            Some(q) => format!("{path}?{q}"),
+            None => path.to_owned(),
+        })
     };
-    let target = h("x-original-uri")
-        .or_else(|| h("x-forwarded-uri"))
-        .or_else(|| h("x-envoy-original-path"))
-        .map(str::to_owned)
-        .unwrap_or(if own.is_empty() { "/".to_owned() } else { own });
-    let mut req = HttpRequest::new(method, &target).headers_from(headers);
-    req.headers
-        .retain(|(n, _)| !n.starts_with("x-original-") && n != "content-length");
-    if let Some(host) = h("x-forwarded-host") {
-        req.headers.retain(|(n, _)| n != "host");
-        req = req.header("host", host);
+    match trusted {
+        Some(ForwardAuth::Envoy) => Ok((trusted, target(rest))),
+        Some(p) if rest.is_empty() || rest.strip_prefix('/') == Some(p.name()) => {
+            Ok((trusted, None))
+        }
+        Some(p) => Err(format!(
+            "this server trusts {p} forward-auth only (--forward-auth {p}): call /v1/forward-auth, not `{}`",
+            uri.path()
+        )),
+        None if rest.is_empty() => Ok((None, None)),
+        None => match rest {
+            "/nginx" => Ok((Some(ForwardAuth::Nginx), None)),
+            "/traefik" => Ok((Some(ForwardAuth::Traefik), None)),
+            _ => match rest.strip_prefix("/envoy") {
+                Some(path) if path.is_empty() || path.starts_with('/') => {
+                    Ok((Some(ForwardAuth::Envoy), target(path)))
+                }
+                _ => Err(format!(
+                    "`{}` names no forward-auth protocol: call /v1/forward-auth/nginx, /v1/forward-auth/traefik or /v1/forward-auth/envoy/<original path> (Envoy's path_prefix: /v1/forward-auth/envoy), or start the server with --forward-auth envoy to keep path_prefix /v1/forward-auth",
+                    uri.path()
+                )),
+            },
+        },
     }
-    req.client = req
-        .forwarded_for()
-        .or_else(|| h("x-real-ip"))
-        .map(str::to_owned);
-    req
+}
+
+/// The request a gateway asks about, read from the one protocol this
+/// endpoint trusts; the error is the reason for a 400.
+fn original_request(
+    trusted: Option<ForwardAuth>,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<HttpRequest, String> {
+    let (protocol, target) = forward_auth_endpoint(trusted, uri)?;
+    HttpRequest::from_forward_auth(
+        protocol,
+        method.as_str(),
+        target.as_deref(),
+        headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())),
+    )
+    .map_err(|e| e.to_string())
 }
 
 async fn forward_auth(
@@ -966,8 +1017,35 @@ async fn forward_auth(
     headers: HeaderMap,
 ) -> Response {
     let started = Instant::now();
-    let req = original_request(&method, &uri, &headers);
     let current = app.current.load();
+    let req = match original_request(app.forward_auth, &method, &uri, &headers) {
+        Ok(r) => r,
+        Err(e) => {
+            app.metrics
+                .record("forward-auth", "bad-request", started, None);
+            let id = app.next_id();
+            let subject = Subject {
+                endpoint: "forward-auth",
+                reason: &e,
+                status: Some(400),
+                ..Subject::default()
+            };
+            let input = format!("{method} {uri}");
+            app.log(
+                &id,
+                &current.bundle,
+                input.as_bytes(),
+                subject,
+                None,
+                started,
+            );
+            let mut r = error_response(StatusCode::BAD_REQUEST, &e);
+            if let Ok(v) = HeaderValue::from_str(&id) {
+                r.headers_mut().insert("x-palisade-decision-id", v);
+            }
+            return r;
+        }
+    };
     let d = app.engine.decide_http(
         &current.bundle,
         &req,
@@ -979,6 +1057,7 @@ async fn forward_auth(
         HttpOutcome::Unauthenticated => "unauthenticated",
         HttpOutcome::Forbidden => "deny",
         HttpOutcome::RateLimited => "rate-limited",
+        HttpOutcome::BadRequest => "bad-request",
     };
     app.metrics
         .record("forward-auth", outcome, started, d.decision.as_ref());

@@ -6,6 +6,11 @@
 //! token "signed" with a public key) are refused. Time claims (`exp`,
 //! `nbf`, `iat`) are judged against the evaluation's `now`, with a bounded
 //! leeway, never against the host clock.
+//!
+//! Claims are checked whatever the library would let pass: `exp` and
+//! `sub` are required, `iss` and `aud` too when the bundle names issuers
+//! or audiences, and `exp`, `nbf` and `iat` must be numbers (a string
+//! `nbf` is refused, not ignored).
 
 use crate::time::Now;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
@@ -46,6 +51,10 @@ impl std::fmt::Display for TokenError {
 /// claims are still judged on every request, and a reload (new JWKS)
 /// starts an empty cache.
 const CACHE_ENTRIES: usize = 10_000;
+
+/// The largest token accepted (bytes, base64url as sent), before any
+/// decoding.
+pub(crate) const MAX_TOKEN_BYTES: usize = 16 * 1024;
 
 /// Verification keys by key id.
 pub(crate) struct KeySet {
@@ -237,8 +246,17 @@ impl Verifier {
         }
     }
 
-    /// Verifies a compact JWT; returns its claims.
-    pub fn verify(&self, token: &str, now: Now) -> Result<Claims, TokenError> {
+    /// The answer for a token verified before (its times judged again),
+    /// or `None` when its signature has not been checked with these keys:
+    /// no signature check here.
+    pub(crate) fn verify_cached(
+        &self,
+        token: &str,
+        now: Now,
+    ) -> Option<Result<Claims, TokenError>> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Some(Err(too_large()));
+        }
         self.keys.refresh_if_stale();
         let generation = self.keys.generation();
         let cached = self
@@ -246,11 +264,21 @@ impl Verifier {
             .lock()
             .ok()
             .and_then(|c| c.get(token).cloned())
-            .filter(|(g, _)| *g == generation);
-        if let Some((_, claims)) = cached {
-            return self.check_times(Claims::clone(&claims), now);
+            .filter(|(g, _)| *g == generation)?;
+        Some(self.check_times(Claims::clone(&cached.1), now))
+    }
+
+    /// Verifies a compact JWT; returns its claims.
+    pub fn verify(&self, token: &str, now: Now) -> Result<Claims, TokenError> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(too_large());
         }
+        if let Some(answer) = self.verify_cached(token, now) {
+            return answer;
+        }
+        let generation = self.keys.generation();
         let claims = self.verify_signature(token)?;
+        self.check_claims(&claims)?;
         if let Ok(mut cache) = self.verified.lock() {
             if cache.len() >= CACHE_ENTRIES {
                 cache.clear();
@@ -294,7 +322,15 @@ impl Verifier {
         // Time is judged below against `now`, not the host clock.
         validation.validate_exp = false;
         validation.validate_nbf = false;
-        validation.required_spec_claims.clear();
+        // Required claims are checked again in `check_claims`, with their
+        // types (`exp` only there, so that a string `exp` is named as such).
+        validation.required_spec_claims = ["sub"].map(str::to_owned).into();
+        if !self.issuers.is_empty() {
+            validation.required_spec_claims.insert("iss".to_owned());
+        }
+        if !self.audiences.is_empty() {
+            validation.required_spec_claims.insert("aud".to_owned());
+        }
         validation.validate_aud = !self.audiences.is_empty();
         if !self.audiences.is_empty() {
             validation.set_audience(&self.audiences);
@@ -314,6 +350,7 @@ impl Verifier {
                 Err(e) => {
                     use jsonwebtoken::errors::ErrorKind as K;
                     last = match e.kind() {
+                        K::MissingRequiredClaim(c) => missing(c),
                         K::InvalidIssuer => bad("the token's issuer is not accepted"),
                         K::InvalidAudience => bad("the token is not for this audience"),
                         K::InvalidSignature => bad("the token's signature does not verify"),
@@ -325,10 +362,52 @@ impl Verifier {
         Err(last)
     }
 
+    /// The claims every token must have, with the types they must have,
+    /// whatever the JWT library let through.
+    fn check_claims(&self, claims: &Claims) -> Result<(), TokenError> {
+        if claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            return Err(missing("sub"));
+        }
+        match claims.get("exp") {
+            None => return Err(missing("exp")),
+            Some(v) if numeric_date(v).is_none() => return Err(not_a_date("exp")),
+            Some(_) => {}
+        }
+        for name in ["nbf", "iat", "auth_time"] {
+            if claims.get(name).is_some_and(|v| numeric_date(v).is_none()) {
+                return Err(not_a_date(name));
+            }
+        }
+        if !self.issuers.is_empty() {
+            match claims.get("iss") {
+                None => return Err(missing("iss")),
+                Some(Value::String(i)) if self.issuers.contains(i) => {}
+                Some(_) => return Err(TokenError("the token's issuer is not accepted".into())),
+            }
+        }
+        if !self.audiences.is_empty() {
+            let accepted = |a: &Value| {
+                a.as_str()
+                    .is_some_and(|a| self.audiences.iter().any(|x| x == a))
+            };
+            match claims.get("aud") {
+                None => return Err(missing("aud")),
+                Some(Value::Array(list)) if list.iter().any(accepted) => {}
+                Some(a @ Value::String(_)) if accepted(a) => {}
+                Some(_) => return Err(TokenError("the token is not for this audience".into())),
+            }
+        }
+        Ok(())
+    }
+
     fn check_times(&self, claims: Claims, now: Now) -> Result<Claims, TokenError> {
         let now = now.unix_seconds();
         let leeway = i64::try_from(self.leeway).unwrap_or(0);
-        let time = |name: &str| claims.get(name).and_then(Value::as_i64);
+        let time = |name: &str| claims.get(name).and_then(numeric_date);
         match time("exp") {
             None => return Err(TokenError("the token has no expiry (`exp`)".into())),
             Some(exp) if now > exp.saturating_add(leeway) => {
@@ -346,4 +425,33 @@ impl Verifier {
         }
         Ok(claims)
     }
+}
+
+/// A NumericDate (RFC 7519): seconds, possibly with a fraction, as a JSON
+/// number; `None` for anything else (a string, a boolean).
+pub(crate) fn numeric_date(v: &Value) -> Option<i64> {
+    v.as_i64().or_else(|| {
+        v.as_f64()
+            .filter(|f| f.is_finite() && f.abs() < 1e15)
+            .map(|f| f.floor() as i64)
+    })
+}
+
+fn missing(claim: &str) -> TokenError {
+    let what = match claim {
+        "exp" => "expiry",
+        "sub" => "subject",
+        "iss" => "issuer",
+        "aud" => "audience",
+        _ => "required claim",
+    };
+    TokenError(format!("the token has no {what} (`{claim}`)"))
+}
+
+fn not_a_date(claim: &str) -> TokenError {
+    TokenError(format!("the token's `{claim}` is not a number of seconds"))
+}
+
+fn too_large() -> TokenError {
+    TokenError(format!("the token is larger than {MAX_TOKEN_BYTES} bytes"))
 }

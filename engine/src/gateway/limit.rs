@@ -66,6 +66,17 @@ impl RateLimiter {
     /// empty, returns the seconds to wait (for `Retry-After`). `now_ms` is a
     /// monotonic clock in milliseconds.
     pub fn take(&self, principal: &str, route: &str, now_ms: u64) -> Result<(), u64> {
+        self.take_matching(principal, route, now_ms, &|_| true)
+    }
+
+    /// [`RateLimiter::take`] from the limits `which` selects only.
+    pub(crate) fn take_matching(
+        &self,
+        principal: &str,
+        route: &str,
+        now_ms: u64,
+        which: &dyn Fn(&RateLimit) -> bool,
+    ) -> Result<(), u64> {
         if self.limits.is_empty() {
             return Ok(());
         }
@@ -78,7 +89,7 @@ impl RateLimiter {
         let mut wait: Option<u64> = None;
         let mut taken = Vec::new();
         for (i, limit) in self.limits.iter().enumerate() {
-            if limit.route.as_deref().is_some_and(|r| r != route) {
+            if limit.route.as_deref().is_some_and(|r| r != route) || !which(limit) {
                 continue;
             }
             let key = match limit.per {

@@ -5,8 +5,11 @@
 //! says how bearer tokens are verified (`[gateway.jwt]`, a JWKS) and which
 //! rate limits apply. [`Engine::decide_http`](crate::Engine::decide_http)
 //! then answers what nginx `auth_request`, Envoy `ext_authz` or Traefik
-//! `ForwardAuth` need: 200 (with the principal), 401 (no or bad
-//! credentials), 403 (denied, with the reason) or 429 (rate limited).
+//! `ForwardAuth` need: 200 (with the principal), 400 (a path that does
+//! not name one resource exactly), 401 (no or bad credentials), 403
+//! (denied, with the reason) or 429 (rate limited).
+//! [`HttpRequest::from_forward_auth`] reads the request such a gateway
+//! asks about from the one protocol it trusts.
 //!
 //! The principal is `<principal_type>::"<sub>"` with the token's groups and
 //! roles as parents (`Group::"admins"`, `Role::"support"`) and its tenant as
@@ -17,11 +20,13 @@
 //! `mfa`, `age`, `id` as `Token::"<jti>"`, tenant) and `plugins`.
 
 pub(crate) mod crypto;
+mod forward;
 mod jwks;
 mod jwt;
 mod limit;
 mod routes;
 
+pub use forward::{ForwardAuth, ForwardAuthError};
 pub use jwt::TokenError;
 pub use limit::{LimitScope, RateLimit, RateLimiter};
 
@@ -112,6 +117,12 @@ pub struct RouteSection {
     /// principal).
     #[serde(default)]
     pub public: bool,
+    /// Path parameters may hold an encoded `/` (`%2F`) or `\` (`%5C`),
+    /// decoded into the parameter. Off by default: such a request is
+    /// refused (400), since the application may split it where Palisade
+    /// did not.
+    #[serde(default)]
+    pub allow_encoded_slash: bool,
 }
 
 /// A bundle's compiled gateway configuration.
@@ -144,7 +155,10 @@ impl Gateway {
                 &r.resource,
                 r.public,
             ) {
-                Ok(route) => table.routes.push(route),
+                Ok(mut route) => {
+                    route.allow_encoded_slash = r.allow_encoded_slash;
+                    table.routes.push(route);
+                }
                 Err(e) => problems.push(format!("[[gateway.route]] {}: {e}", i + 1)),
             }
         }
@@ -323,12 +337,16 @@ impl HttpRequest {
             .filter(|t| !t.is_empty())
     }
 
-    /// The client address a proxy put first in `X-Forwarded-For`.
-    pub fn forwarded_for(&self) -> Option<&str> {
-        self.header_value("x-forwarded-for")
-            .and_then(|v| v.split(',').next())
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
+    /// The client address the closest proxy appended to `X-Forwarded-For`:
+    /// the last entry of the last such header, if it is an IP address. The
+    /// entries before it are whatever the client wrote.
+    pub fn forwarded_for(&self) -> Option<String> {
+        forward::last_forwarded_for(
+            self.headers
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case("x-forwarded-for"))
+                .map(|(_, v)| v.as_str()),
+        )
     }
 
     /// A request from the parts of an `http` request: its method, path
@@ -417,12 +435,15 @@ pub enum HttpOutcome {
     Forbidden,
     /// 429: over a rate limit.
     RateLimited,
+    /// 400: the request does not name one path exactly (a dot segment,
+    /// an encoded `/` in a route parameter, bad percent-encoding).
+    BadRequest,
 }
 
 /// The answer to an [`HttpRequest`].
 #[derive(Debug, Clone, Serialize)]
 pub struct HttpDecision {
-    /// 200, 401, 403 or 429.
+    /// 200, 400, 401, 403 or 429.
     pub status: u16,
     /// What the status means.
     pub outcome: HttpOutcome,
@@ -460,6 +481,7 @@ impl HttpDecision {
                 HttpOutcome::Unauthenticated => 401,
                 HttpOutcome::Forbidden => 403,
                 HttpOutcome::RateLimited => 429,
+                HttpOutcome::BadRequest => 400,
             },
             outcome,
             reason: reason.into(),
@@ -514,22 +536,28 @@ impl HttpDecision {
             HttpOutcome::RateLimited => {
                 out.push(("retry-after", self.retry_after.unwrap_or(1).to_string()));
             }
-            HttpOutcome::Forbidden => {}
+            HttpOutcome::Forbidden | HttpOutcome::BadRequest => {}
         }
         out.push(("x-palisade-reason", clean(&self.reason)));
         out
     }
 
     /// The JSON body of the answer: status, reason, principal and route
-    /// (never the token or the request's headers).
+    /// (never the token or the request's headers); a 400 also has
+    /// `error`, the reason.
     pub fn body_json(&self) -> String {
-        json!({
+        let mut body = json!({
             "status": self.status,
             "reason": self.reason,
             "principal": self.principal,
             "route": self.route,
-        })
-        .to_string()
+        });
+        if self.outcome == HttpOutcome::BadRequest
+            && let Some(o) = body.as_object_mut()
+        {
+            o.insert("error".into(), Value::String(self.reason.clone()));
+        }
+        body.to_string()
     }
 
     /// The whole answer as an `http` response: the status, the
@@ -579,30 +607,76 @@ fn claim_strings(claims: &Claims, name: &str) -> Vec<String> {
 const MFA_METHODS: [&str; 6] = ["mfa", "otp", "hwk", "swk", "sms", "sc"];
 
 impl Gateway {
-    /// Route and credentials: who calls what. `Err` is the early answer.
+    /// Route, credentials and rate limits: who calls what. `Err` is the
+    /// early answer.
+    ///
+    /// Rate limits are taken before any signature check: an anonymous
+    /// caller, and a token not verified before, pay from the client
+    /// address's buckets (so a flood of bad tokens gets 429 and costs no
+    /// signature check); a verified principal then pays from its own.
     pub(crate) fn identify<'b>(
         &'b self,
         req: &HttpRequest,
         now: Now,
+        limiter: Option<(&RateLimiter, u64)>,
     ) -> Result<Identified<'b>, Box<HttpDecision>> {
-        let m = self
-            .routes
-            .find(&req.method, &req.path)
-            .ok_or_else(|| Box::new(no_route()))?;
+        let m = self.find(req)?;
+        let route = m.route;
+        let limit = |key: &str, which: &dyn Fn(&RateLimit) -> bool| match limiter {
+            Some((l, now_ms)) => l
+                .take_matching(key, &route.template, now_ms, which)
+                .map_err(|wait| {
+                    let mut d = rate_limited(wait);
+                    d.route = Some(route.template.clone());
+                    Box::new(d)
+                }),
+            None => Ok(()),
+        };
+        let mut paid = false;
         let claims = match (req.bearer(), &self.verifier) {
             (Some(token), Some(v)) => Some(
-                v.verify(token, now)
-                    .map_err(|e| unauthenticated(e.0, m.route))?,
+                match v.verify_cached(token, now) {
+                    Some(verified) => verified,
+                    None => {
+                        // Limits on the client address, and on the route.
+                        limit(&anonymous(req).to_string(), &|l| {
+                            l.per == LimitScope::Route || l.route.is_none()
+                        })?;
+                        paid = true;
+                        v.verify(token, now)
+                    }
+                }
+                .map_err(|e| unauthenticated(e.0, route))?,
             ),
             (Some(_), None) => {
                 return Err(unauthenticated(
                     "the bundle accepts no bearer tokens".into(),
-                    m.route,
+                    route,
                 ));
             }
             (None, _) => None,
         };
-        self.identified(m, req, claims)
+        let who = self.identified(m, req, claims)?;
+        let principal = who.principal.to_string();
+        let rate = if paid {
+            limit(&principal, &|l| l.per == LimitScope::Principal)
+        } else {
+            limit(&principal, &|_| true)
+        };
+        match rate {
+            Ok(()) => Ok(who),
+            Err(d) => Err(Box::new(describe(*d, &who))),
+        }
+    }
+
+    /// The route of a request; a path that does not name one route
+    /// exactly is a 400, no route a 403.
+    fn find(&self, req: &HttpRequest) -> Result<routes::Matched<'_>, Box<HttpDecision>> {
+        match self.routes.find(&req.method, &req.path) {
+            Ok(Some(m)) => Ok(m),
+            Ok(None) => Err(Box::new(no_route())),
+            Err(why) => Err(Box::new(HttpDecision::early(HttpOutcome::BadRequest, why))),
+        }
     }
 
     /// Like [`Gateway::identify`], with claims taken as verified (policy
@@ -612,10 +686,7 @@ impl Gateway {
         req: &HttpRequest,
         claims: Option<Claims>,
     ) -> Result<Identified<'b>, Box<HttpDecision>> {
-        let m = self
-            .routes
-            .find(&req.method, &req.path)
-            .ok_or_else(|| Box::new(no_route()))?;
+        let m = self.find(req)?;
         self.identified(m, req, claims)
     }
 
@@ -641,7 +712,7 @@ impl Gateway {
                     cedar_policy::EntityId::new(sub),
                 )
             }
-            None => crate::policies::uid("Anonymous", req.client.as_deref().unwrap_or("anonymous")),
+            None => anonymous(req),
         };
         Ok(Identified {
             route: m.route,
@@ -704,7 +775,7 @@ impl Gateway {
         scopes.extend(claim_strings(claims, "scp"));
         let amr = claim_strings(claims, "amr");
         let mfa = amr.iter().any(|m| MFA_METHODS.contains(&m.as_str()));
-        let time = |name: &str| claims.get(name).and_then(Value::as_i64);
+        let time = |name: &str| claims.get(name).and_then(jwt::numeric_date);
         let since = time("auth_time").or_else(|| time("iat"));
         let tenant = claims.get(&self.tenant_claim).and_then(Value::as_str);
         let mut token = vec![
@@ -771,6 +842,11 @@ impl Gateway {
     pub(crate) fn plugin_input(req: &HttpRequest, route: Option<&str>) -> String {
         req.to_json(route).to_string()
     }
+}
+
+/// The principal of a caller without a token: its client address.
+fn anonymous(req: &HttpRequest) -> EntityUid {
+    crate::policies::uid("Anonymous", req.client.as_deref().unwrap_or("anonymous"))
 }
 
 fn record<'a>(
