@@ -13,7 +13,7 @@ mod common;
 #[path = "common/server.rs"]
 mod server;
 
-use common::palisade;
+use common::{palisade, root};
 use server::{Server, http};
 use std::io::Write as _;
 use std::time::{Duration, Instant};
@@ -137,4 +137,49 @@ fn bundle_validate_ends_on_symlink_loops() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn five_thousand_findings_in_one_request_fail_closed_and_the_server_lives() {
+    let cache = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = std::fs::read(root().join("guests/dist/hostile-flood.wasm")).unwrap();
+    std::fs::write(dir.path().join("flood.wasm"), &wasm).unwrap();
+    std::fs::write(
+        dir.path().join("palisade.toml"),
+        format!(
+            "[bundle]\nname = \"flood\"\nversion = \"1\"\n\
+             [[plugin]]\nname = \"flood\"\npath = \"flood.wasm\"\nsha256 = \"{}\"\n\
+             settings = {{ findings = 5000, message_bytes = 1000 }}\n\
+             [limits]\nfuel = 1_000_000_000\nmemory_mib = 64\ntimeout_ms = 10_000\n",
+            palisade_engine::sha256_hex(&wasm)
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("policies")).unwrap();
+    std::fs::write(
+        dir.path().join("policies/p.cedar"),
+        "@id(\"all\") permit(principal, action, resource);\n",
+    )
+    .unwrap();
+    let s = Server::start(
+        dir.path().to_str().unwrap(),
+        cache.path(),
+        &["--decision-log", "off", "--watch", "0"],
+    );
+    let body = r#"{"principal": "User::\"eve\"", "action": "Action::\"view\"", "resource": "Doc::\"d\"", "context": {}}"#;
+    for _ in 0..3 {
+        let r = http(&s.addr, "POST", "/v1/authorize", &[], body);
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(
+            r.body.len() < 10_000,
+            "no flood in the answer: {} bytes",
+            r.body.len()
+        );
+        let d = r.json();
+        assert_eq!(d["decision"], "deny", "{d}");
+        assert_eq!(d["basis"], "plugin-error", "{d}");
+        assert_eq!(d["errors"][0]["kind"], "output-limit", "{d}");
+    }
+    assert_eq!(http(&s.addr, "GET", "/health", &[], "").status, 200);
 }
