@@ -43,6 +43,9 @@ pub trait BundleSource {
 
 /// Largest file a bundle may hold.
 const MAX_FILE_BYTES: u64 = 256 << 20;
+/// Largest plugin file: its compiled code (data segments included) is
+/// held in memory and in the code cache.
+const MAX_PLUGIN_BYTES: usize = 64 << 20;
 /// Deepest directory nesting a walk of a bundle follows.
 const MAX_WALK_DEPTH: usize = 32;
 /// Most entries a walk of a bundle lists.
@@ -772,6 +775,17 @@ pub(crate) fn load(source: &dyn BundleSource, host: &PluginHost) -> Result<Bundl
                 continue;
             }
         };
+        if bytes.len() > MAX_PLUGIN_BYTES {
+            problems.push(at_manifest(format!(
+                "plugin `{}`: `{}` is {} MiB; plugins may be at most {} MiB (compiled code \
+                 grows with the file, data segments included)",
+                p.name,
+                p.path,
+                bytes.len() >> 20,
+                MAX_PLUGIN_BYTES >> 20
+            )));
+            continue;
+        }
         let actual = sha256_hex(&bytes);
         let expected = p.sha256.trim().to_ascii_lowercase();
         let expected = expected

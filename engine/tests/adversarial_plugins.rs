@@ -233,6 +233,30 @@ fn cwasm_files(dir: &Path) -> Vec<(String, u64)> {
 }
 
 #[test]
+fn a_plugin_file_of_more_than_64_mib_is_refused_before_it_is_compiled() {
+    let engine = Engine::new().unwrap();
+    let b = TempBundle::new(&[], FAST);
+    let f = std::fs::File::create(b.path().join("huge.wasm")).unwrap();
+    f.set_len(65 << 20).unwrap();
+    std::fs::write(
+        b.path().join("palisade.toml"),
+        format!(
+            "[bundle]\nname = \"t\"\nversion = \"1\"\n[[plugin]]\nname = \"huge\"\npath = \"huge.wasm\"\nsha256 = \"{}\"\n",
+            "0".repeat(64)
+        ),
+    )
+    .unwrap();
+    let err = b.load(&engine).unwrap_err();
+    let (p, all) = refused(&err);
+    assert_eq!(
+        (p.file.as_str(), p.line),
+        ("palisade.toml", Some(6)),
+        "{all}"
+    );
+    assert!(all.contains("at most 64 MiB"), "{all}");
+}
+
+#[test]
 fn compiled_code_of_a_refused_plugin_is_not_cached() {
     let cache = tempfile::tempdir().unwrap();
     let engine = Engine::builder().cache_dir(cache.path()).build().unwrap();
