@@ -76,6 +76,8 @@ pub(crate) const MAX_OUTPUT_BYTES: usize = 1 << 20;
 const MAX_MESSAGE_BYTES: usize = 8 * 1024;
 const MAX_RESOURCE_BYTES: usize = 1024;
 const MAX_POINTER_BYTES: usize = 2048;
+/// Contract violations reported per call; the rest are counted.
+const MAX_VIOLATIONS: usize = 16;
 /// An error message from `evaluate` is cut to this length.
 const MAX_ERROR_BYTES: usize = 4096;
 
@@ -862,6 +864,13 @@ impl LoadedPlugin {
             if facts.insert(fact.name.clone(), value).is_some() {
                 violations.push(format!("fact `{}` reported twice", fact.name));
             }
+        }
+        // Each violation is an error in the decision: a thousand bad
+        // findings make a few errors, not a thousand.
+        if violations.len() > MAX_VIOLATIONS {
+            let more = violations.len() - MAX_VIOLATIONS;
+            violations.truncate(MAX_VIOLATIONS);
+            violations.push(format!("and {more} more violations of the contract"));
         }
         PluginOutput {
             findings,

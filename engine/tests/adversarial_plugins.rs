@@ -163,6 +163,19 @@ fn pointers_that_are_not_json_pointers_are_refused() {
 }
 
 #[test]
+fn a_thousand_bad_findings_make_a_few_errors_not_a_thousand() {
+    let d = flood("findings = 1000, pointer = \"x\"");
+    assert_eq!(d.errors.len(), 17, "{}", d.to_json_pretty());
+    assert!(
+        d.errors.iter().any(|e| e.message.contains("984 more")),
+        "{}",
+        d.to_json_pretty()
+    );
+    assert!(d.errors.iter().all(|e| e.kind == ErrorKind::BadOutput));
+    assert_eq!(d.decision, Effect::Deny);
+}
+
+#[test]
 fn a_message_over_the_field_cap_is_refused() {
     let d = flood("findings = 1, message_bytes = 100000");
     let e = only_error(&d);
