@@ -106,6 +106,8 @@ artifacts=(
     "hostile_badoutput:hostile-badoutput"
     "hostile_sockets:hostile-sockets"
     "hostile_snoop:hostile-snoop"
+    "hostile_flood:hostile-flood"
+    "hostile_bigrule:hostile-bigrule"
 )
 built="$TARGET_DIR/$TARGET/release"
 files=()

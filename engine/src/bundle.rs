@@ -3,12 +3,13 @@
 
 use crate::error::{BundleError, Problem};
 use crate::manifest::{Files, Limits, Manifest, Mode};
-use crate::plugin::{CodeCache, LoadedPlugin, PluginHost, PluginMetadata};
+use crate::plugin::{CodeCache, LoadedPlugin, PluginHost, PluginMetadata, SharedRule};
 use crate::policies::{self, PolicyFile, PolicyIndex, PolicyInfo};
 use cedar_policy::{Entities, PolicySet, Schema, ValidationMode, Validator};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 /// The name of the manifest file in a bundle directory.
 pub const MANIFEST_FILE: &str = "palisade.toml";
@@ -26,6 +27,65 @@ pub trait BundleSource {
     /// Lists the files directly or recursively under a directory, relative
     /// to the bundle root, sorted; `None` when `path` is not a directory.
     fn list_dir(&self, path: &str) -> Option<Vec<String>>;
+    /// Checks that `path` stays inside the bundle (for a directory: no
+    /// absolute path, no `..` that leaves it, no symlink that points out of
+    /// it). The default accepts every path: a source that holds its files
+    /// in memory (built-in bundles, `authorize --policies`) has nothing
+    /// else to read.
+    ///
+    /// # Errors
+    /// A message for people saying where the path leads.
+    fn confined(&self, path: &str) -> Result<(), String> {
+        let _ = path;
+        Ok(())
+    }
+}
+
+/// Largest file a bundle may hold.
+const MAX_FILE_BYTES: u64 = 256 << 20;
+/// Largest plugin file: its compiled code (data segments included) is
+/// held in memory and in the code cache.
+const MAX_PLUGIN_BYTES: usize = 64 << 20;
+/// Deepest directory nesting a walk of a bundle follows.
+const MAX_WALK_DEPTH: usize = 32;
+/// Most entries a walk of a bundle lists.
+const MAX_WALK_ENTRIES: usize = 100_000;
+
+/// Checks a path written in a bundle: relative, and not leaving the bundle
+/// through `..`.
+fn check_relative(path: &str) -> Result<(), String> {
+    let shown = path.escape_debug();
+    if path.is_empty() {
+        return Err("the path is empty".into());
+    }
+    if path.contains('\0') {
+        return Err(format!("`{shown}` contains a NUL byte"));
+    }
+    let p = Path::new(path);
+    if p.is_absolute() || path.starts_with('/') || path.starts_with('\\') || p.has_root() {
+        return Err(format!(
+            "`{shown}` is an absolute path: paths in a bundle are relative to its directory and stay inside it"
+        ));
+    }
+    let mut depth = 0usize;
+    for c in p.components() {
+        match c {
+            Component::Normal(_) => depth += 1,
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if depth == 0 {
+                    return Err(format!(
+                        "`{shown}` leaves the bundle directory (`..`): a bundle reads nothing outside it"
+                    ));
+                }
+                depth -= 1;
+            }
+            Component::RootDir | Component::Prefix(_) => {
+                return Err(format!("`{shown}` is an absolute path"));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A bundle in a directory on disk.
@@ -41,24 +101,160 @@ impl DirSource {
     }
 }
 
-fn walk(dir: &Path, rel: &str, out: &mut Vec<String>) {
+/// One entry met by [`walk_bundle_dir`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalkEntry {
+    /// Path relative to the bundle root, `/`-separated, as the walk reached it.
+    pub path: String,
+    /// Size in bytes (of the target, for a symlink inside the bundle).
+    pub len: u64,
+    /// Last modification time, when the platform has one.
+    pub modified: Option<std::time::SystemTime>,
+    /// True for regular files; other entries (FIFOs, sockets, devices)
+    /// are listed so that reading them can be refused by name.
+    pub is_file: bool,
+}
+
+/// Walks directory `rel` of the bundle rooted at `root` (both as given):
+/// files in sorted order, each directory once. Symlinks are followed only
+/// while they stay inside the bundle, so symlink loops end and a
+/// Kubernetes ConfigMap mount (`..data` links) works; FIFOs and devices
+/// are listed, never opened.
+///
+/// # Errors
+/// When `root` cannot be opened or `rel` leaves the bundle.
+pub fn walk_bundle_dir(root: &Path, rel: &str) -> Result<Vec<WalkEntry>, String> {
+    let root = root
+        .canonicalize()
+        .map_err(|e| format!("cannot open the bundle directory: {e}"))?;
+    let rel = rel.trim_end_matches('/');
+    let start = if rel.is_empty() || rel == "." {
+        root.clone()
+    } else {
+        check_relative(rel)?;
+        root.join(rel)
+            .canonicalize()
+            .map_err(|e| format!("cannot read `{}`: {e}", rel.escape_debug()))?
+    };
+    if !start.starts_with(&root) {
+        return Err(outside(rel));
+    }
+    let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    seen.insert(start.clone());
+    let rel = if rel == "." { "" } else { rel };
+    walk(&root, &start, rel, 0, &mut seen, &mut out);
+    Ok(out)
+}
+
+fn outside(path: &str) -> String {
+    format!(
+        "`{}` resolves outside the bundle directory (through a symlink): a bundle reads nothing outside it",
+        path.escape_debug()
+    )
+}
+
+fn walk(
+    root: &Path,
+    dir: &Path,
+    rel: &str,
+    depth: usize,
+    seen: &mut std::collections::HashSet<PathBuf>,
+    out: &mut Vec<WalkEntry>,
+) {
+    if depth > MAX_WALK_DEPTH {
+        return;
+    }
     let Ok(rd) = std::fs::read_dir(dir) else {
         return;
     };
-    let mut entries: Vec<_> = rd.filter_map(Result::ok).collect();
-    entries.sort_by_key(|e| e.file_name());
+    let mut entries: Vec<_> = rd.filter_map(Result::ok).take(MAX_WALK_ENTRIES).collect();
+    entries.sort_by_key(std::fs::DirEntry::file_name);
     for e in entries {
+        if out.len() >= MAX_WALK_ENTRIES {
+            return;
+        }
         let name = e.file_name().to_string_lossy().into_owned();
         let child = if rel.is_empty() {
-            name.clone()
+            name
         } else {
             format!("{rel}/{name}")
         };
+        let Ok(kind) = e.file_type() else {
+            continue;
+        };
         let path = e.path();
-        if path.is_dir() {
-            walk(&path, &child, out);
+        // A symlink counts as what it points to, when that is inside.
+        let (target, meta) = if kind.is_symlink() {
+            match path.canonicalize() {
+                Ok(t) if t.starts_with(root) => match std::fs::metadata(&t) {
+                    Ok(m) => (t, m),
+                    Err(_) => continue,
+                },
+                // Outside or dangling: listed, so that reading it is
+                // refused by name.
+                _ => {
+                    out.push(WalkEntry {
+                        path: child,
+                        len: 0,
+                        modified: None,
+                        is_file: false,
+                    });
+                    continue;
+                }
+            }
         } else {
-            out.push(child);
+            match e.metadata() {
+                Ok(m) => (path, m),
+                Err(_) => continue,
+            }
+        };
+        if meta.is_dir() {
+            let canonical = target.canonicalize().unwrap_or(target);
+            if seen.insert(canonical.clone()) {
+                walk(root, &canonical, &child, depth + 1, seen, out);
+            }
+        } else {
+            out.push(WalkEntry {
+                path: child,
+                len: meta.len(),
+                modified: meta.modified().ok(),
+                is_file: meta.is_file(),
+            });
+        }
+    }
+}
+
+/// Why a path of a bundle directory cannot be used.
+enum Unresolved {
+    /// It leads outside the bundle.
+    Outside(String),
+    /// It does not exist or cannot be read.
+    Unreadable(String),
+}
+
+impl From<Unresolved> for String {
+    fn from(u: Unresolved) -> String {
+        match u {
+            Unresolved::Outside(m) | Unresolved::Unreadable(m) => m,
+        }
+    }
+}
+
+impl DirSource {
+    /// The file `path` of the bundle, after checking that it stays inside.
+    fn resolve(&self, path: &str) -> Result<PathBuf, Unresolved> {
+        check_relative(path).map_err(Unresolved::Outside)?;
+        let root = self.root.canonicalize().map_err(|e| {
+            Unresolved::Unreadable(format!("cannot open the bundle directory: {e}"))
+        })?;
+        let full = root.join(path).canonicalize().map_err(|e| {
+            Unresolved::Unreadable(format!("cannot read `{}`: {e}", path.escape_debug()))
+        })?;
+        if full.starts_with(&root) {
+            Ok(full)
+        } else {
+            Err(Unresolved::Outside(outside(path)))
         }
     }
 }
@@ -68,16 +264,49 @@ impl BundleSource for DirSource {
         self.root.display().to_string()
     }
     fn read(&self, path: &str) -> Result<Vec<u8>, String> {
-        std::fs::read(self.root.join(path)).map_err(|e| format!("cannot read `{path}`: {e}"))
+        use std::io::Read as _;
+        let full = self.resolve(path).map_err(String::from)?;
+        let shown = path.escape_debug();
+        let cannot = |e: std::io::Error| format!("cannot read `{shown}`: {e}");
+        // Checked before opening: opening a FIFO would wait for a writer.
+        let regular = |m: &std::fs::Metadata| {
+            if m.is_file() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "cannot read `{shown}`: not a regular file (a directory, FIFO, socket or device)"
+                ))
+            }
+        };
+        regular(&std::fs::metadata(&full).map_err(cannot)?)?;
+        let file = std::fs::File::open(&full).map_err(cannot)?;
+        regular(&file.metadata().map_err(cannot)?)?;
+        let mut bytes = Vec::new();
+        file.take(MAX_FILE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(cannot)?;
+        if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > MAX_FILE_BYTES {
+            return Err(format!(
+                "cannot read `{shown}`: larger than {} MiB",
+                MAX_FILE_BYTES >> 20
+            ));
+        }
+        Ok(bytes)
     }
     fn list_dir(&self, path: &str) -> Option<Vec<String>> {
-        let dir = self.root.join(path);
+        let dir = self.resolve(path).ok()?;
         if !dir.is_dir() {
             return None;
         }
-        let mut out = Vec::new();
-        walk(&dir, path.trim_end_matches('/'), &mut out);
-        Some(out)
+        let entries = walk_bundle_dir(&self.root, path).ok()?;
+        Some(entries.into_iter().map(|e| e.path).collect())
+    }
+    fn confined(&self, path: &str) -> Result<(), String> {
+        match self.resolve(path) {
+            Err(Unresolved::Outside(e)) => Err(e),
+            // Missing files are reported when they are read.
+            Ok(_) | Err(Unresolved::Unreadable(_)) => Ok(()),
+        }
     }
 }
 
@@ -203,6 +432,8 @@ pub struct Bundle {
     pub(crate) refs: crate::scope::EntityRefs,
     pub(crate) plugins: Vec<BundlePlugin>,
     pub(crate) gateway: Option<crate::gateway::Gateway>,
+    /// Each policy's remediation and control, shared by its findings.
+    pub(crate) policy_text: BTreeMap<String, SharedRule>,
 }
 
 impl std::fmt::Debug for Bundle {
@@ -271,6 +502,10 @@ impl Bundle {
     /// Sandbox limits of plugin calls.
     pub fn limits(&self) -> Limits {
         self.manifest.limits
+    }
+    /// What a policy that fails to evaluate does (`[cedar] on_policy_error`).
+    pub fn on_policy_error(&self) -> crate::manifest::OnPolicyError {
+        self.manifest.cedar.on_policy_error
     }
     /// The policies, in file and line order.
     pub fn policies(&self) -> impl Iterator<Item = &PolicyInfo> {
@@ -358,6 +593,31 @@ pub(crate) fn load(source: &dyn BundleSource, host: &PluginHost) -> Result<Bundl
             msg.trim_end().to_owned(),
         )])
     })?;
+
+    // Every path the manifest names stays inside the bundle.
+    let mut named: Vec<&str> = Vec::new();
+    named.extend(manifest.cedar.policies.iter().flatten().map(String::as_str));
+    named.extend(manifest.cedar.schema.as_deref());
+    named.extend(
+        manifest
+            .cedar
+            .entities
+            .as_ref()
+            .map(Files::paths)
+            .into_iter()
+            .flatten()
+            .map(String::as_str),
+    );
+    named.extend(manifest.plugins.iter().map(|p| p.path.as_str()));
+    for path in named {
+        if let Err(e) = source.confined(path) {
+            let line = manifest_line(&manifest_text, path);
+            problems.push(Problem::at_line(MANIFEST_FILE, &manifest_text, line, e));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(fail(problems));
+    }
 
     // Everything the digest covers: (path, bytes), manifest first.
     let mut digest_parts: Vec<(String, Vec<u8>)> =
@@ -486,11 +746,10 @@ pub(crate) fn load(source: &dyn BundleSource, host: &PluginHost) -> Result<Bundl
     // Plugins.
     let mut plugins = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
+    let mut rule_owners: BTreeMap<String, String> = BTreeMap::new();
     for (i, p) in manifest.plugins.iter().enumerate() {
-        let at_manifest = |msg: String| {
-            let line = find_line(&manifest_text, &format!("\"{}\"", p.path)).unwrap_or(1);
-            Problem::at_line(MANIFEST_FILE, &manifest_text, line, msg)
-        };
+        let line = manifest_line(&manifest_text, &p.path);
+        let at_manifest = |msg: String| Problem::at_line(MANIFEST_FILE, &manifest_text, line, msg);
         if !seen.insert(p.name.clone()) {
             problems.push(at_manifest(format!(
                 "plugin name `{}` is used twice",
@@ -516,6 +775,17 @@ pub(crate) fn load(source: &dyn BundleSource, host: &PluginHost) -> Result<Bundl
                 continue;
             }
         };
+        if bytes.len() > MAX_PLUGIN_BYTES {
+            problems.push(at_manifest(format!(
+                "plugin `{}`: `{}` is {} MiB; plugins may be at most {} MiB (compiled code \
+                 grows with the file, data segments included)",
+                p.name,
+                p.path,
+                bytes.len() >> 20,
+                MAX_PLUGIN_BYTES >> 20
+            )));
+            continue;
+        }
         let actual = sha256_hex(&bytes);
         let expected = p.sha256.trim().to_ascii_lowercase();
         let expected = expected
@@ -548,6 +818,36 @@ pub(crate) fn load(source: &dyn BundleSource, host: &PluginHost) -> Result<Bundl
             )));
             continue;
         }
+        // Rule ids are unique across the bundle: findings, waivers and
+        // reports are keyed by them, so a plugin must not speak for a
+        // policy or another plugin.
+        let mut clash = false;
+        for id in loaded.metadata.rules.keys() {
+            let owner = match policy_info.get(id) {
+                Some(info) => Some(format!(
+                    "the id of the policy at {}:{}",
+                    info.file, info.line
+                )),
+                None => rule_owners
+                    .get(id)
+                    .map(|other| format!("declared by plugin `{other}`")),
+            };
+            if let Some(owner) = owner {
+                clash = true;
+                problems.push(at_manifest(format!(
+                    "plugin `{}` declares rule `{id}`, which is already {owner}: rule ids must be unique in a bundle",
+                    p.name
+                )));
+            }
+        }
+        if clash {
+            continue;
+        }
+        for id in loaded.metadata.rules.keys() {
+            rule_owners.insert(id.clone(), p.name.clone());
+        }
+        let mut loaded = loaded;
+        host.commit_cache(&mut loaded);
         plugins.push(BundlePlugin {
             name: p.name.clone(),
             path: p.path.clone(),
@@ -596,6 +896,16 @@ pub(crate) fn load(source: &dyn BundleSource, host: &PluginHost) -> Result<Bundl
     let digest = format!("sha256:{}", hex::encode(hasher.finalize()));
     let index = PolicyIndex::new(&policies);
     let refs = crate::scope::EntityRefs::new(&entities, &policies);
+    let policy_text = policy_info
+        .iter()
+        .map(|(id, info)| {
+            let shared = SharedRule {
+                remediation: info.remediation.as_deref().map(Arc::from),
+                control: info.control.as_deref().map(Arc::from),
+            };
+            (id.clone(), shared)
+        })
+        .collect();
     Ok(Bundle {
         manifest,
         source: source.describe(),
@@ -609,7 +919,16 @@ pub(crate) fn load(source: &dyn BundleSource, host: &PluginHost) -> Result<Bundl
         refs,
         plugins,
         gateway,
+        policy_text,
     })
+}
+
+/// The line of `palisade.toml` that names `path` (1 when none does).
+fn manifest_line(text: &str, path: &str) -> usize {
+    find_line(text, &format!("\"{path}\""))
+        .or_else(|| find_line(text, &format!("'{path}'")))
+        .or_else(|| find_line(text, path))
+        .unwrap_or(1)
 }
 
 fn is_plugin_name(s: &str) -> bool {

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 /// Allow or deny.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -215,12 +216,14 @@ pub struct Finding {
     pub line: Option<u32>,
     /// `cedar` or `plugin:NAME`.
     pub source: Source,
-    /// How to fix it.
+    /// How to fix it. Shared with the rule (and every other finding of
+    /// it), not copied per finding.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub remediation: Option<String>,
-    /// The practice or compliance control the rule enforces.
+    pub remediation: Option<Arc<str>>,
+    /// The practice or compliance control the rule enforces (shared, like
+    /// `remediation`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub control: Option<String>,
+    pub control: Option<Arc<str>>,
     /// JSON pointer into the input document, when a plugin gave one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pointer: Option<String>,
@@ -238,7 +241,9 @@ pub struct Finding {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ErrorKind {
-    /// A Cedar policy failed to evaluate (the policy is then ignored, as in Cedar).
+    /// A Cedar policy failed to evaluate. With `on_policy_error = "deny"`
+    /// (the default) the decision denies; with `"ignore"` the policy is
+    /// skipped, as in Cedar.
     PolicyEvaluation,
     /// The request does not match the bundle's schema or is malformed.
     InvalidRequest,
@@ -254,6 +259,9 @@ pub enum ErrorKind {
     PluginFailed,
     /// The plugin's output breaks the contract (unknown rule id, ...).
     BadOutput,
+    /// The plugin's output is over a host limit of one call (findings,
+    /// facts, log lines or bytes); the call fails closed.
+    OutputLimit,
     /// The host could not run the plugin (no free instance slot, ...).
     Host,
     /// An inline suppression the host cannot honour (no reason given).
@@ -272,6 +280,7 @@ impl ErrorKind {
             ErrorKind::Trap => "trap",
             ErrorKind::PluginFailed => "plugin-failed",
             ErrorKind::BadOutput => "bad-output",
+            ErrorKind::OutputLimit => "output-limit",
             ErrorKind::Host => "host",
             ErrorKind::InvalidSuppression => "invalid-suppression",
         }
@@ -328,6 +337,10 @@ pub enum Basis {
     PluginFinding,
     /// An enforcing plugin failed; the decision fails closed.
     PluginError,
+    /// A Cedar policy failed to evaluate and the bundle's
+    /// `on_policy_error` is `deny`: the decision fails closed. `reasons`
+    /// names the policies and `errors` says why.
+    PolicyError,
     /// The request itself was invalid.
     InvalidRequest,
 }
@@ -341,6 +354,7 @@ impl Basis {
             Basis::NotPermitted => "no policy permits this request",
             Basis::PluginFinding => "a plugin reported a failing finding",
             Basis::PluginError => "a plugin failed, so the decision fails closed",
+            Basis::PolicyError => "a policy failed to evaluate, so the decision fails closed",
             Basis::InvalidRequest => "the request is invalid",
         }
     }

@@ -5,7 +5,7 @@ use crate::decision::{
     Basis, BundleRef, Decision, DecisionError, Effect, ErrorKind, Finding, Severity, Source,
 };
 use crate::error::{BundleError, EngineError, RequestError};
-use crate::manifest::Mode;
+use crate::manifest::{Mode, OnPolicyError};
 use crate::plugin::{InputKind, PluginHost};
 use crate::request::AuthorizationRequest;
 use crate::time::Now;
@@ -17,6 +17,7 @@ use std::sync::Arc;
 #[derive(Debug, Clone)]
 pub struct EngineBuilder {
     cache_dir: Option<PathBuf>,
+    cache_max_bytes: u64,
     max_instances: u32,
 }
 
@@ -24,6 +25,7 @@ impl Default for EngineBuilder {
     fn default() -> Self {
         EngineBuilder {
             cache_dir: None,
+            cache_max_bytes: crate::plugin::DEFAULT_CACHE_MAX_BYTES,
             max_instances: 64,
         }
     }
@@ -34,6 +36,15 @@ impl EngineBuilder {
     /// the runtime's version, so the next start does not recompile.
     pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// The most compiled code the cache keeps on disk (default 512 MiB);
+    /// past it the least recently used files are removed. Code larger than
+    /// this on its own is not cached. Only code of plugins that a bundle
+    /// accepted is cached.
+    pub fn cache_max_bytes(mut self, bytes: u64) -> Self {
+        self.cache_max_bytes = bytes;
         self
     }
 
@@ -53,7 +64,7 @@ impl EngineBuilder {
         // Before anything in the process signs or verifies a JWT, so that
         // jsonwebtoken picks ring (see gateway::crypto).
         crate::gateway::crypto::install();
-        let host = PluginHost::new(self.cache_dir, self.max_instances)
+        let host = PluginHost::new(self.cache_dir, self.cache_max_bytes, self.max_instances)
             .map_err(|e| EngineError(e.to_string()))?;
         Ok(Engine {
             host: Arc::new(host),
@@ -627,6 +638,8 @@ pub(crate) struct Accumulator<'b> {
     plugin_error: bool,
     plugin_finding: bool,
     plugin_fuel: Vec<(String, u64)>,
+    /// Policies that failed to evaluate, when the bundle fails closed on them.
+    errored_policies: Vec<String>,
 }
 
 impl<'b> Accumulator<'b> {
@@ -640,6 +653,7 @@ impl<'b> Accumulator<'b> {
             plugin_error: false,
             plugin_finding: false,
             plugin_fuel: Vec::new(),
+            errored_policies: Vec::new(),
         }
     }
 
@@ -845,7 +859,10 @@ impl<'b> Accumulator<'b> {
                 }
                 let rules = &plugin.metadata().rules;
                 for f in out.findings {
-                    let Some(rule) = rules.get(&f.rule_id) else {
+                    let (Some(rule), Some(text)) = (
+                        rules.get(&f.rule_id),
+                        plugin.loaded.rule_text.get(&f.rule_id),
+                    ) else {
                         continue;
                     };
                     self.plugin_finding |= !monitor;
@@ -858,8 +875,8 @@ impl<'b> Accumulator<'b> {
                         file: None,
                         line: None,
                         source: source.clone(),
-                        remediation: Some(rule.remediation.clone()).filter(|r| !r.is_empty()),
-                        control: rule.control.clone(),
+                        remediation: text.remediation.clone(),
+                        control: text.control.clone(),
                         pointer: f.pointer,
                         monitor,
                         suppressed: None,
@@ -882,8 +899,14 @@ impl<'b> Accumulator<'b> {
             .reason()
             .map(|id| id.to_string())
             .collect();
+        let fail_closed = self.bundle.on_policy_error() == OnPolicyError::Deny;
+        let mut errored = false;
         for e in response.diagnostics().errors() {
             let cedar_policy::AuthorizationError::PolicyEvaluationError(pe) = e;
+            errored = true;
+            if fail_closed {
+                self.errored_policies.push(pe.policy_id().to_string());
+            }
             self.errors.push(DecisionError {
                 source: Source::Cedar,
                 kind: ErrorKind::PolicyEvaluation,
@@ -893,16 +916,18 @@ impl<'b> Accumulator<'b> {
             });
         }
         let (effect, basis) = match response.decision() {
+            cedar_policy::Decision::Deny if !reasons.is_empty() => (Effect::Deny, Basis::Forbidden),
+            // Cedar skips a policy that errors: a `forbid` that errored may
+            // be all that stood between this request and an allow.
+            _ if errored && fail_closed => (Effect::Deny, Basis::PolicyError),
             cedar_policy::Decision::Allow => (Effect::Allow, Basis::Permitted),
-            cedar_policy::Decision::Deny if reasons.is_empty() => {
-                (Effect::Deny, Basis::NotPermitted)
-            }
-            cedar_policy::Decision::Deny => (Effect::Deny, Basis::Forbidden),
+            cedar_policy::Decision::Deny => (Effect::Deny, Basis::NotPermitted),
         };
         if basis == Basis::Forbidden {
             let resource = resource.to_string();
             for id in &reasons {
                 if let Some(info) = self.bundle.policy_info.get(id) {
+                    let text = self.bundle.policy_text.get(id);
                     self.findings.push(Finding {
                         rule_id: id.clone(),
                         category: info.category,
@@ -915,8 +940,8 @@ impl<'b> Accumulator<'b> {
                         file: None,
                         line: None,
                         source: Source::Cedar,
-                        remediation: info.remediation.clone(),
-                        control: info.control.clone(),
+                        remediation: text.and_then(|t| t.remediation.clone()),
+                        control: text.and_then(|t| t.control.clone()),
                         pointer: None,
                         monitor,
                         suppressed: None,
@@ -926,13 +951,17 @@ impl<'b> Accumulator<'b> {
         }
         self.reasons.extend(reasons);
         // Deny wins across several Cedar requests; forbidden is more
-        // specific than not permitted.
+        // specific than a policy error, which is more specific than not
+        // permitted.
         self.cedar_effect = Some(match (self.cedar_effect, (effect, basis)) {
             (None, new) => new,
             (Some((Effect::Allow, _)), new) => new,
             (Some((Effect::Deny, Basis::Forbidden)), _) => (Effect::Deny, Basis::Forbidden),
             (Some((Effect::Deny, _)), (Effect::Deny, Basis::Forbidden)) => {
                 (Effect::Deny, Basis::Forbidden)
+            }
+            (Some((Effect::Deny, Basis::NotPermitted)), (Effect::Deny, Basis::PolicyError)) => {
+                (Effect::Deny, Basis::PolicyError)
             }
             (Some(old), _) => old,
         });
@@ -972,10 +1001,19 @@ impl<'b> Accumulator<'b> {
         if monitor {
             effect = Effect::Allow;
         }
+        // Reasons are the policies that determined the outcome: when a
+        // plugin failed, the permits that matched did not (its errors say
+        // what happened); when a policy error decided, the policies that
+        // errored did. A plugin finding keeps Cedar's reasons beside it.
+        let reasons = match basis {
+            Basis::PluginError => Vec::new(),
+            Basis::PolicyError => self.errored_policies,
+            _ => self.reasons,
+        };
         let mut d = Decision {
             decision: effect,
             basis,
-            reasons: self.reasons,
+            reasons,
             findings: self.findings,
             errors: self.errors,
             plugin_fuel: self.plugin_fuel,

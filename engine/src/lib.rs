@@ -66,7 +66,8 @@ mod suppress;
 mod time;
 
 pub use bundle::{
-    Bundle, BundlePlugin, BundleSource, DirSource, MANIFEST_FILE, MemorySource, sha256_hex,
+    Bundle, BundlePlugin, BundleSource, DirSource, MANIFEST_FILE, MemorySource, WalkEntry,
+    sha256_hex, walk_bundle_dir,
 };
 pub use decision::{
     Basis, BundleRef, Category, Decision, DecisionError, Effect, ErrorKind, Finding, Severity,
@@ -81,7 +82,7 @@ pub use gateway::{
 };
 #[cfg(feature = "tower")]
 pub use layer::{GatewayFuture, GatewayLayer, GatewayService};
-pub use manifest::{Limits, Mode};
+pub use manifest::{Limits, MAX_FUEL, MAX_MEMORY_MIB, MAX_TIMEOUT_MS, Mode, OnPolicyError};
 pub use plugin::{CodeCache, InputKind, PluginMetadata, RuleInfo};
 pub use policies::PolicyInfo;
 pub use request::AuthorizationRequest;

@@ -77,6 +77,24 @@ pub struct CedarSection {
     /// example teams in one, a data table of runtimes in another).
     #[serde(default)]
     pub entities: Option<Files>,
+    /// What a policy that fails to evaluate does (an attribute of the wrong
+    /// type, a missing entity, an overflow): `deny` (default) makes the
+    /// decision deny and names the policy; `ignore` skips the policy, as
+    /// Cedar itself does, so a `forbid` that errors no longer forbids.
+    #[serde(default)]
+    pub on_policy_error: OnPolicyError,
+}
+
+/// `[cedar] on_policy_error`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnPolicyError {
+    /// A policy that errors denies the decision (fail closed).
+    #[default]
+    Deny,
+    /// A policy that errors is skipped (Cedar's own behaviour); the error
+    /// is still reported.
+    Ignore,
 }
 
 /// One file or a list of files.
@@ -131,6 +149,15 @@ pub struct Limits {
     pub timeout_ms: u64,
 }
 
+/// The largest `fuel` a bundle may set: about a minute of WebAssembly at
+/// full speed. Past it the fuel budget no longer bounds a call.
+pub const MAX_FUEL: u64 = 100_000_000_000;
+/// The largest `memory_mib` a bundle may set (1 GiB, what the host
+/// reserves per instance).
+pub const MAX_MEMORY_MIB: u32 = 1024;
+/// The largest `timeout_ms` a bundle may set (one minute).
+pub const MAX_TIMEOUT_MS: u64 = 60_000;
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {
@@ -146,6 +173,7 @@ impl Manifest {
     pub(crate) fn parse(text: &str) -> Result<Manifest, (String, Option<std::ops::Range<usize>>)> {
         let manifest: Manifest =
             toml::from_str(text).map_err(|e| (e.message().to_owned(), e.span()))?;
+        check_limits(text, &manifest.limits)?;
         Ok(manifest)
     }
 
@@ -156,6 +184,73 @@ impl Manifest {
             Some(v) => toml_to_json(v),
         }
     }
+}
+
+/// Where each `[limits]` value is written, for messages.
+#[derive(Deserialize)]
+struct LimitSpans {
+    #[serde(default)]
+    limits: Option<LimitFields>,
+}
+
+#[derive(Deserialize)]
+struct LimitFields {
+    fuel: Option<toml::Spanned<toml::Value>>,
+    memory_mib: Option<toml::Spanned<toml::Value>>,
+    timeout_ms: Option<toml::Spanned<toml::Value>>,
+}
+
+/// Refuses limits that would switch the sandbox's backstops off (or make
+/// every call fail), pointing at the value in `palisade.toml`.
+fn check_limits(
+    text: &str,
+    limits: &Limits,
+) -> Result<(), (String, Option<std::ops::Range<usize>>)> {
+    let spans = toml::from_str::<LimitSpans>(text)
+        .ok()
+        .and_then(|s| s.limits);
+    let span = |f: fn(&LimitFields) -> &Option<toml::Spanned<toml::Value>>| {
+        spans
+            .as_ref()
+            .and_then(|l| f(l).as_ref())
+            .map(toml::Spanned::span)
+    };
+    type Check<'a> = (&'a str, u64, u64, &'a str, Option<std::ops::Range<usize>>);
+    let checks: [Check<'_>; 3] = [
+        ("fuel", limits.fuel, MAX_FUEL, "", span(|l| &l.fuel)),
+        (
+            "memory_mib",
+            u64::from(limits.memory_mib),
+            u64::from(MAX_MEMORY_MIB),
+            " MiB",
+            span(|l| &l.memory_mib),
+        ),
+        (
+            "timeout_ms",
+            limits.timeout_ms,
+            MAX_TIMEOUT_MS,
+            " ms",
+            span(|l| &l.timeout_ms),
+        ),
+    ];
+    for (key, value, max, unit, span) in checks {
+        if value == 0 {
+            return Err((
+                format!("`limits.{key}` must be at least 1 (0 would fail every plugin call)"),
+                span,
+            ));
+        }
+        if value > max {
+            return Err((
+                format!(
+                    "`limits.{key}` is {value}{unit}, above the maximum of {max}{unit}: \
+                     larger values would switch off the sandbox's backstop"
+                ),
+                span,
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn toml_to_json(v: &toml::Value) -> serde_json::Value {
@@ -203,6 +298,31 @@ mod tests {
                 assert!(span.is_some());
             }
         }
+    }
+
+    #[test]
+    fn limits_above_their_maxima_are_refused_at_their_line() {
+        for (key, value) in [
+            ("fuel", "9_223_372_036_854_775_807"),
+            ("timeout_ms", "9_223_372_036_854_775_807"),
+            ("memory_mib", "4096"),
+            ("fuel", "0"),
+        ] {
+            let text =
+                format!("[bundle]\nname = \"x\"\nversion = \"1\"\n[limits]\n{key} = {value}\n");
+            match Manifest::parse(&text) {
+                Ok(_) => panic!("{key} = {value} accepted"),
+                Err((msg, span)) => {
+                    assert!(msg.contains(&format!("`limits.{key}`")), "{msg}");
+                    let span = span.unwrap();
+                    assert_eq!(crate::error::line_col(&text, span.start).0, 5, "{msg}");
+                }
+            }
+        }
+        let ok = format!(
+            "[bundle]\nname = \"x\"\nversion = \"1\"\n[limits]\nfuel = {MAX_FUEL}\ntimeout_ms = {MAX_TIMEOUT_MS}\nmemory_mib = {MAX_MEMORY_MIB}\n"
+        );
+        assert!(Manifest::parse(&ok).is_ok());
     }
 
     #[test]

@@ -10,6 +10,7 @@ use crate::manifest::Limits;
 use crate::time::Now;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{ResourceLimiter, Store, Trap};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -56,9 +57,41 @@ const ALLOWED_IMPORTS: &[&str] = &[
     "wasi:filesystem/preopens",
 ];
 
-/// How much of a plugin's standard error and log the host keeps per call.
+/// How much of a plugin's standard error the host keeps per call.
 const CAPTURE_BYTES: usize = 4096;
-const MAX_LOG_LINES: usize = 64;
+
+// What one call may hand the host. Past any of these the call fails
+// closed (`output-limit`): the host never holds more than this of one
+// plugin's output, whatever the plugin's own memory limit.
+/// Findings per call.
+pub(crate) const MAX_FINDINGS: usize = 1_000;
+/// Facts per call.
+pub(crate) const MAX_FACTS: usize = 256;
+/// Calls of the `log` import per call.
+pub(crate) const MAX_LOG_LINES: usize = 256;
+/// Bytes of text per call: every finding's and fact's strings together.
+pub(crate) const MAX_OUTPUT_BYTES: usize = 1 << 20;
+
+// Per field of a finding; a finding over one is refused (`bad-output`).
+const MAX_MESSAGE_BYTES: usize = 8 * 1024;
+const MAX_RESOURCE_BYTES: usize = 1024;
+const MAX_POINTER_BYTES: usize = 2048;
+/// Contract violations reported per call; the rest are counted.
+const MAX_VIOLATIONS: usize = 16;
+/// An error message from `evaluate` is cut to this length.
+const MAX_ERROR_BYTES: usize = 4096;
+
+// What a plugin may declare in its metadata; past these it is refused at
+// load. Findings share their rule's text, so these bound it once.
+const MAX_RULES: usize = 1024;
+const MAX_RULE_ID_BYTES: usize = 128;
+const MAX_NAME_BYTES: usize = 128;
+const MAX_TITLE_BYTES: usize = 1024;
+const MAX_REMEDIATION_BYTES: usize = 8 * 1024;
+const MAX_CONTROL_BYTES: usize = 1024;
+
+/// The compiled-code cache's default size limit on disk.
+pub(crate) const DEFAULT_CACHE_MAX_BYTES: u64 = 512 << 20;
 
 /// Which inputs a plugin applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -153,6 +186,8 @@ struct Sandbox {
     table: ResourceTable,
     limiter: MemoryLimiter,
     logs: Vec<String>,
+    /// Calls of the `log` import, kept or not.
+    log_calls: usize,
 }
 
 impl WasiView for Sandbox {
@@ -166,6 +201,7 @@ impl WasiView for Sandbox {
 
 impl wit_host::Host for Sandbox {
     fn log(&mut self, level: Level, message: String) {
+        self.log_calls = self.log_calls.saturating_add(1);
         if self.logs.len() < MAX_LOG_LINES {
             let level = match level {
                 Level::Debug => "debug",
@@ -260,9 +296,22 @@ pub enum CodeCache {
     Disabled,
 }
 
+/// A rule's text, shared by every finding of the rule.
+#[derive(Debug, Clone)]
+pub(crate) struct SharedRule {
+    pub(crate) remediation: Option<Arc<str>>,
+    pub(crate) control: Option<Arc<str>>,
+}
+
 /// A compiled, pre-instantiated plugin, ready for fresh instances.
 pub(crate) struct LoadedPlugin {
     pub(crate) cache: CodeCache,
+    /// Where the compiled code goes once the plugin is accepted: code of a
+    /// plugin the bundle refuses is never cached.
+    pending_cache: Option<PathBuf>,
+    component: Component,
+    /// Rule text by rule id, shared by the findings.
+    pub(crate) rule_text: BTreeMap<String, SharedRule>,
     engine: wasmtime::Engine,
     /// Keeps the epoch ticking while any plugin of this host lives.
     _ticker: std::sync::Arc<Ticker>,
@@ -287,6 +336,7 @@ pub(crate) struct PluginHost {
     ticker: std::sync::Arc<Ticker>,
     linker: Linker<Sandbox>,
     cache_dir: Option<PathBuf>,
+    cache_max_bytes: u64,
     engine_key: String,
 }
 
@@ -325,6 +375,7 @@ pub(crate) const EPOCH_TICK: std::time::Duration = std::time::Duration::from_mil
 impl PluginHost {
     pub(crate) fn new(
         cache_dir: Option<PathBuf>,
+        cache_max_bytes: u64,
         max_instances: u32,
     ) -> wasmtime::Result<PluginHost> {
         let mut config = wasmtime::Config::new();
@@ -378,6 +429,7 @@ impl PluginHost {
             ticker,
             linker,
             cache_dir,
+            cache_max_bytes,
             engine_key,
         })
     }
@@ -391,7 +443,7 @@ impl PluginHost {
         sha256: &str,
         limits: Limits,
     ) -> Result<LoadedPlugin, String> {
-        let (component, cache) = self.component(bytes, sha256)?;
+        let (component, cache, pending_cache) = self.component(bytes, sha256)?;
         self.check_imports(&component)?;
         let pre = self
             .linker
@@ -409,6 +461,9 @@ impl PluginHost {
             .max(1);
         let mut plugin = LoadedPlugin {
             cache,
+            pending_cache,
+            component,
+            rule_text: BTreeMap::new(),
             engine: self.engine.clone(),
             _ticker: std::sync::Arc::clone(&self.ticker),
             pre,
@@ -422,10 +477,48 @@ impl PluginHost {
             epoch_ticks,
         };
         plugin.metadata = plugin.read_metadata()?;
+        plugin.rule_text = plugin
+            .metadata
+            .rules
+            .values()
+            .map(|r| {
+                let shared = SharedRule {
+                    remediation: Some(Arc::from(r.remediation.as_str()))
+                        .filter(|t: &Arc<str>| !t.is_empty()),
+                    control: r.control.as_deref().map(Arc::from),
+                };
+                (r.id.clone(), shared)
+            })
+            .collect();
         Ok(plugin)
     }
 
-    fn component(&self, bytes: &[u8], sha256: &str) -> Result<(Component, CodeCache), String> {
+    /// Writes the plugin's compiled code to the cache, once the bundle has
+    /// accepted the plugin (imports, metadata, settings), then keeps the
+    /// cache under its size limit by removing the least recently used
+    /// files. A cache that cannot be written only costs time later.
+    pub(crate) fn commit_cache(&self, plugin: &mut LoadedPlugin) {
+        let Some(path) = plugin.pending_cache.take() else {
+            return;
+        };
+        let Ok(bytes) = plugin.component.serialize() else {
+            return;
+        };
+        if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > self.cache_max_bytes {
+            return;
+        }
+        if write_cache(&path, &bytes).is_ok()
+            && let Some(dir) = path.parent()
+        {
+            evict(dir, self.cache_max_bytes, &path);
+        }
+    }
+
+    fn component(
+        &self,
+        bytes: &[u8],
+        sha256: &str,
+    ) -> Result<(Component, CodeCache, Option<PathBuf>), String> {
         if !bytes.starts_with(b"\0asm") {
             return Err("not a WebAssembly file (bad magic number)".into());
         }
@@ -437,19 +530,21 @@ impl PluginHost {
             && path.is_file()
             && let Some(c) = self.deserialize_cached(path)
         {
-            return Ok((c, CodeCache::Hit));
+            // Recently used: the last to be evicted.
+            let _ = std::fs::File::options()
+                .write(true)
+                .open(path)
+                .and_then(|f| f.set_modified(std::time::SystemTime::now()));
+            return Ok((c, CodeCache::Hit, None));
         }
         let component = Component::from_binary(&self.engine, bytes)
             .map_err(|e| format!("not a valid WebAssembly component: {}", error_chain(&e)))?;
-        let status = match &cached {
-            Some(path) => {
-                // A cache that cannot be written only costs time on the next start.
-                let _ = write_cache(path, &component);
-                CodeCache::Miss
-            }
-            None => CodeCache::Disabled,
+        let status = if cached.is_some() {
+            CodeCache::Miss
+        } else {
+            CodeCache::Disabled
         };
-        Ok((component, status))
+        Ok((component, status, cached))
     }
 
     #[expect(
@@ -487,16 +582,44 @@ impl PluginHost {
     }
 }
 
-fn write_cache(path: &Path, component: &Component) -> std::io::Result<()> {
-    let bytes = component
-        .serialize()
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
+fn write_cache(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
+    let written = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+/// Removes the least recently used `.cwasm` files of `dir` (never `keep`)
+/// until what is left fits in `max_bytes`.
+fn evict(dir: &Path, max_bytes: u64, keep: &Path) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut files: Vec<(std::time::SystemTime, u64, PathBuf)> = rd
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "cwasm"))
+        .filter_map(|e| {
+            // Not followed: a symlink in the cache is not ours to count.
+            let m = e.metadata().ok().filter(std::fs::Metadata::is_file)?;
+            let at = m.modified().unwrap_or(std::time::UNIX_EPOCH);
+            Some((at, m.len(), e.path()))
+        })
+        .collect();
+    let mut total: u64 = files.iter().map(|f| f.1).sum();
+    files.sort();
+    for (_, len, path) in files {
+        if total <= max_bytes {
+            break;
+        }
+        if path != keep && std::fs::remove_file(&path).is_ok() {
+            total = total.saturating_sub(len);
+        }
+    }
 }
 
 /// Formats a wasmtime error with its causes on one line.
@@ -540,6 +663,7 @@ impl LoadedPlugin {
                 hit: false,
             },
             logs: Vec::new(),
+            log_calls: 0,
         };
         let mut store = Store::new(&self.engine, data);
         store.limiter(|s| &mut s.limiter);
@@ -666,10 +790,23 @@ impl LoadedPlugin {
         let result = instance
             .call_evaluate(&mut *store, &input)
             .map_err(|e| Self::classify(store, stderr, &e))?;
-        let evaluation = result.map_err(|msg| CallError {
-            kind: ErrorKind::PluginFailed,
-            message: msg,
+        let log_calls = store.data().log_calls;
+        if log_calls > MAX_LOG_LINES {
+            return Err(CallError {
+                kind: ErrorKind::OutputLimit,
+                message: format!(
+                    "the plugin logged {log_calls} lines in one call; the host takes at most {MAX_LOG_LINES}"
+                ),
+            });
+        }
+        let evaluation = result.map_err(|mut msg| {
+            truncate_on_char_boundary(&mut msg, MAX_ERROR_BYTES);
+            CallError {
+                kind: ErrorKind::PluginFailed,
+                message: msg,
+            }
         })?;
+        check_output_size(&evaluation)?;
         Ok(self.check_output(evaluation))
     }
 
@@ -678,10 +815,16 @@ impl LoadedPlugin {
         let mut findings = Vec::with_capacity(ev.findings.len());
         for f in ev.findings {
             if !self.metadata.rules.contains_key(&f.rule_id) {
+                let mut id = f.rule_id;
+                truncate_on_char_boundary(&mut id, MAX_RULE_ID_BYTES);
                 violations.push(format!(
                     "finding with rule id `{}` which the plugin's metadata does not declare",
-                    f.rule_id
+                    id.escape_debug()
                 ));
+                continue;
+            }
+            if let Some(problem) = finding_field_problem(&f) {
+                violations.push(format!("finding of rule `{}` {problem}", f.rule_id));
                 continue;
             }
             if f.message.trim().is_empty() {
@@ -702,9 +845,11 @@ impl LoadedPlugin {
         let mut facts = serde_json::Map::new();
         for fact in ev.facts {
             if !is_fact_name(&fact.name) {
+                let mut name = fact.name;
+                truncate_on_char_boundary(&mut name, MAX_NAME_BYTES);
                 violations.push(format!(
                     "fact name `{}` is not an identifier ([A-Za-z_][A-Za-z0-9_]*)",
-                    fact.name
+                    name.escape_debug()
                 ));
                 continue;
             }
@@ -720,12 +865,122 @@ impl LoadedPlugin {
                 violations.push(format!("fact `{}` reported twice", fact.name));
             }
         }
+        // Each violation is an error in the decision: a thousand bad
+        // findings make a few errors, not a thousand.
+        if violations.len() > MAX_VIOLATIONS {
+            let more = violations.len() - MAX_VIOLATIONS;
+            violations.truncate(MAX_VIOLATIONS);
+            violations.push(format!("and {more} more violations of the contract"));
+        }
         PluginOutput {
             findings,
             facts,
             violations,
         }
     }
+}
+
+/// Refuses, before anything is copied out of it, an evaluation over the
+/// host's per-call caps.
+fn check_output_size(ev: &wit::Evaluation) -> Result<(), CallError> {
+    let over = |message: String| CallError {
+        kind: ErrorKind::OutputLimit,
+        message,
+    };
+    if ev.findings.len() > MAX_FINDINGS {
+        return Err(over(format!(
+            "the plugin reported {} findings in one call; the host takes at most {MAX_FINDINGS}",
+            ev.findings.len()
+        )));
+    }
+    if ev.facts.len() > MAX_FACTS {
+        return Err(over(format!(
+            "the plugin reported {} facts in one call; the host takes at most {MAX_FACTS}",
+            ev.facts.len()
+        )));
+    }
+    let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+    let findings: usize = ev
+        .findings
+        .iter()
+        .map(|f| f.rule_id.len() + f.message.len() + opt(&f.resource) + opt(&f.pointer))
+        .sum();
+    let facts: usize = ev
+        .facts
+        .iter()
+        .map(|f| {
+            f.name.len()
+                + match &f.value {
+                    wit::FactValue::Text(t) => t.len(),
+                    wit::FactValue::Texts(v) => v.iter().map(|t| t.len().max(1)).sum(),
+                    wit::FactValue::Boolean(_) | wit::FactValue::Integer(_) => 8,
+                }
+        })
+        .sum();
+    let total = findings.saturating_add(facts);
+    if total > MAX_OUTPUT_BYTES {
+        return Err(over(format!(
+            "the plugin's output is {total} bytes of text; the host takes at most {MAX_OUTPUT_BYTES} per call"
+        )));
+    }
+    Ok(())
+}
+
+/// What is wrong with a finding's message, resource or pointer, if anything.
+fn finding_field_problem(f: &wit::Finding) -> Option<String> {
+    if f.message.len() > MAX_MESSAGE_BYTES {
+        return Some(format!(
+            "has a message of {} bytes (at most {MAX_MESSAGE_BYTES})",
+            f.message.len()
+        ));
+    }
+    if let Some(r) = &f.resource {
+        if r.len() > MAX_RESOURCE_BYTES {
+            return Some(format!(
+                "has a resource of {} bytes (at most {MAX_RESOURCE_BYTES})",
+                r.len()
+            ));
+        }
+        if r.chars().any(char::is_control) {
+            return Some("has a resource with control characters".into());
+        }
+    }
+    if let Some(p) = &f.pointer
+        && let Err(e) = check_json_pointer(p)
+    {
+        return Some(format!("has a pointer that {e}"));
+    }
+    None
+}
+
+/// Checks RFC 6901 syntax (empty, or `/`-separated tokens where `~` is only
+/// `~0` or `~1`), a length cap and no control characters.
+pub(crate) fn check_json_pointer(p: &str) -> Result<(), String> {
+    if p.len() > MAX_POINTER_BYTES {
+        return Err(format!(
+            "is {} bytes long (at most {MAX_POINTER_BYTES})",
+            p.len()
+        ));
+    }
+    if p.chars().any(char::is_control) {
+        return Err("contains control characters (NUL, newline, ...)".into());
+    }
+    if !p.is_empty() && !p.starts_with('/') {
+        return Err(format!(
+            "is not a JSON pointer (RFC 6901): `{}` does not start with `/`",
+            p.escape_debug()
+        ));
+    }
+    let mut chars = p.chars();
+    while let Some(c) = chars.next() {
+        if c == '~' && !matches!(chars.next(), Some('0' | '1')) {
+            return Err(format!(
+                "is not a JSON pointer (RFC 6901): in `{}`, `~` must be followed by `0` or `1`",
+                p.escape_debug()
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn is_fact_name(s: &str) -> bool {
@@ -744,19 +999,60 @@ fn severity_from_wit(s: wit::Severity) -> Severity {
     }
 }
 
+/// Rule ids are printed in headers, SARIF and terminals: keep them plain.
+fn is_rule_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= MAX_RULE_ID_BYTES
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '/'))
+}
+
 fn convert_metadata(meta: wit::Metadata) -> Result<PluginMetadata, String> {
     if meta.name.trim().is_empty() {
         return Err("the plugin's metadata has an empty name".into());
     }
+    if meta.name.len() > MAX_NAME_BYTES || meta.version.len() > MAX_NAME_BYTES {
+        return Err(format!(
+            "the plugin's metadata has a name or version longer than {MAX_NAME_BYTES} bytes"
+        ));
+    }
+    if meta.rules.len() > MAX_RULES {
+        return Err(format!(
+            "the plugin's metadata declares {} rules; at most {MAX_RULES} are allowed",
+            meta.rules.len()
+        ));
+    }
     let mut rules = BTreeMap::new();
     for r in meta.rules {
+        if !is_rule_id(&r.id) {
+            let mut id = r.id;
+            truncate_on_char_boundary(&mut id, MAX_RULE_ID_BYTES);
+            return Err(format!(
+                "the plugin's metadata declares rule id `{}`: rule ids are 1 to {MAX_RULE_ID_BYTES} \
+                 characters of A-Z, a-z, 0-9 and `.-_:/`",
+                id.escape_debug()
+            ));
+        }
+        for (field, len, max) in [
+            ("title", r.title.len(), MAX_TITLE_BYTES),
+            ("remediation", r.remediation.len(), MAX_REMEDIATION_BYTES),
+            (
+                "control",
+                r.control.as_ref().map_or(0, String::len),
+                MAX_CONTROL_BYTES,
+            ),
+        ] {
+            if len > max {
+                return Err(format!(
+                    "rule `{}` in the plugin's metadata has a {field} of {len} bytes; at most {max} are allowed",
+                    r.id
+                ));
+            }
+        }
         let category: Category = r
             .category
             .parse()
             .map_err(|e| format!("rule `{}` in the plugin's metadata: {e}", r.id))?;
-        if r.id.trim().is_empty() {
-            return Err("the plugin's metadata declares a rule with an empty id".into());
-        }
         let info = RuleInfo {
             id: r.id.clone(),
             category,
@@ -798,6 +1094,55 @@ mod tests {
         assert!(!is_fact_name(""));
         assert!(!is_fact_name("1x"));
         assert!(!is_fact_name("a-b"));
+    }
+
+    #[test]
+    fn pointers_are_checked() {
+        for ok in ["", "/", "/Resources/Fn/Properties", "/a~0b/c~1d", "/0/x"] {
+            assert!(check_json_pointer(ok).is_ok(), "{ok}");
+        }
+        let long = format!("/{}", "a".repeat(200_000));
+        for bad in [
+            "Resources/x",
+            "/a~2",
+            "/a~",
+            "/a\0b",
+            "/a\nb",
+            "not a pointer",
+            long.as_str(),
+        ] {
+            assert!(check_json_pointer(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn rule_ids_are_plain() {
+        assert!(is_rule_id("secrets.aws-access-key-id"));
+        assert!(!is_rule_id(""));
+        assert!(!is_rule_id("a b"));
+        assert!(!is_rule_id("a\nb"));
+        assert!(!is_rule_id(&"a".repeat(MAX_RULE_ID_BYTES + 1)));
+    }
+
+    #[test]
+    fn eviction_removes_the_oldest_files_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
+        for (i, name) in ["a", "b", "c", "d"].iter().enumerate() {
+            let path = dir.path().join(format!("{name}.cwasm"));
+            std::fs::write(&path, [0u8; 100]).unwrap();
+            let f = std::fs::File::options().write(true).open(&path).unwrap();
+            f.set_modified(t0 + std::time::Duration::from_secs(i as u64))
+                .unwrap();
+        }
+        // `a` is the oldest but is the file just written: kept.
+        evict(dir.path(), 250, &dir.path().join("a.cwasm"));
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["a.cwasm", "d.cwasm"]);
     }
 
     #[test]

@@ -160,7 +160,7 @@ proptest! {
             .collect::<Vec<_>>()
             .join("\n");
         let mut files = BTreeMap::new();
-        files.insert("palisade.toml".to_string(), b"[bundle]\nname = \"prop\"\nversion = \"1\"\n[cedar]\npolicies = [\"p.cedar\"]\nentities = \"e.json\"\n".to_vec());
+        files.insert("palisade.toml".to_string(), b"[bundle]\nname = \"prop\"\nversion = \"1\"\n[cedar]\npolicies = [\"p.cedar\"]\nentities = \"e.json\"\n# Compared with plain Cedar, which skips policies that error.\non_policy_error = \"ignore\"\n".to_vec());
         files.insert("p.cedar".to_string(), text.into_bytes());
         files.insert("e.json".to_string(), entities(&user_groups, &doc_in_folder).into_bytes());
         let engine = Engine::new().unwrap();

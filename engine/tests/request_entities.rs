@@ -175,7 +175,7 @@ proptest! {
         let text = policies.join("\n");
         let entities = bundle_entities(&a_groups, &b_groups);
         let files = [
-            ("palisade.toml", b"[bundle]\nname = \"prop\"\nversion = \"1\"\n[cedar]\npolicies = [\"p.cedar\"]\nentities = \"e.json\"\n".to_vec()),
+            ("palisade.toml", b"[bundle]\nname = \"prop\"\nversion = \"1\"\n[cedar]\npolicies = [\"p.cedar\"]\nentities = \"e.json\"\n# Compared with plain Cedar, which skips policies that error.\non_policy_error = \"ignore\"\n".to_vec()),
             ("p.cedar", text.into_bytes()),
             ("e.json", entities.to_string().into_bytes()),
         ];
