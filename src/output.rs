@@ -233,3 +233,31 @@ pub fn bundle_error(e: &BundleError) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_shows_every_control_and_bidi_character_visibly() {
+        assert!(matches!(escape("OrdersFunction → é ✓"), Cow::Borrowed(_)));
+        assert_eq!(escape("a\u{1b}[2Jb"), r"a\x1b[2Jb");
+        assert_eq!(escape("\t\n\r\0\u{7}\u{7f}"), r"\t\n\r\x00\x07\x7f");
+        assert_eq!(escape("\u{85}\u{9b}"), r"\u{85}\u{9b}");
+        for c in [
+            '\u{61c}', '\u{200e}', '\u{200f}', '\u{2028}', '\u{2029}', '\u{202a}', '\u{202b}',
+            '\u{202c}', '\u{202d}', '\u{202e}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+        ] {
+            let shown = escape(&c.to_string()).into_owned();
+            assert_eq!(shown, format!("\\u{{{:x}}}", u32::from(c)));
+        }
+        // Nothing that needs escaping is left in any output.
+        let all: String = (0u32..0x3000).filter_map(char::from_u32).collect();
+        assert!(!escape(&all).chars().any(needs_escape));
+    }
+
+    #[test]
+    fn error_lines_keep_line_feeds_but_indent_what_follows() {
+        assert_eq!(escape_lines("a\nPASS\r"), "a\n  PASS\\r");
+    }
+}
