@@ -215,6 +215,37 @@ pub struct CheckArgs {
     /// expired waiver (judged by --now) no longer suppresses.
     #[arg(long, value_name = "FILE")]
     pub waivers: Option<PathBuf>,
+    /// The largest file (or standard input) read, in bytes, or with a
+    /// suffix: KiB, MiB, GiB (also K, M, G). A larger file is refused (exit
+    /// 2) without being read.
+    #[arg(long, value_name = "SIZE", default_value = "32MiB", value_parser = parse_size)]
+    pub max_file_size: u64,
+}
+
+/// A size: bytes, or a number with a binary suffix (`32MiB`, `512K`).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, suffix) = t.split_at(split);
+    let unit: u64 = match suffix.trim() {
+        "" | "B" => 1,
+        "K" | "KiB" | "k" | "kib" | "KB" => 1 << 10,
+        "M" | "MiB" | "m" | "mib" | "MB" => 1 << 20,
+        "G" | "GiB" | "g" | "gib" | "GB" => 1 << 30,
+        other => {
+            return Err(format!(
+                "unknown size unit `{other}`; use bytes, KiB, MiB or GiB"
+            ));
+        }
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size (bytes, or a number with KiB, MiB or GiB)"))?;
+    match n.checked_mul(unit) {
+        Some(0) => Err("the size must be more than 0".into()),
+        Some(v) => Ok(v),
+        None => Err(format!("`{s}` is too large")),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -253,6 +284,18 @@ pub fn parse() -> Result<Cli, ExitCode> {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn sizes_parse_with_binary_units() {
+        assert_eq!(parse_size("32MiB"), Ok(32 << 20));
+        assert_eq!(parse_size("512K"), Ok(512 << 10));
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert_eq!(parse_size("1 GiB"), Ok(1 << 30));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("-1").is_err());
+        assert!(parse_size("12 parsecs").is_err());
+        assert!(parse_size("99999999999999999999G").is_err());
+    }
 
     #[test]
     fn clap_definition_is_consistent() {

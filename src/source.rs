@@ -30,7 +30,8 @@ pub fn load_bundle(engine: &Engine, spec: &str) -> Result<Bundle, LoadError> {
     if let Some(name) = spec.strip_prefix("builtin:") {
         let Some(src) = crate::builtin::source(name) else {
             return Err(LoadError::Usage(format!(
-                "unknown built-in bundle `{name}`; built-in bundles: {}",
+                "unknown built-in bundle `{}`; built-in bundles: {}",
+                crate::output::escape(name),
                 crate::builtin::NAMES
                     .iter()
                     .map(|n| format!("builtin:{n}"))
@@ -42,11 +43,15 @@ pub fn load_bundle(engine: &Engine, spec: &str) -> Result<Bundle, LoadError> {
     }
     let path = Path::new(spec);
     if !path.exists() {
-        return Err(LoadError::Usage(format!("bundle `{spec}` does not exist")));
+        return Err(LoadError::Usage(format!(
+            "bundle `{}` does not exist",
+            crate::output::escape(spec)
+        )));
     }
     if path.is_file() {
         return Err(LoadError::Usage(format!(
-            "bundle `{spec}` is a file; pass the directory that holds `palisade.toml`"
+            "bundle `{}` is a file; pass the directory that holds `palisade.toml`",
+            crate::output::escape(spec)
         )));
     }
     engine
@@ -69,19 +74,25 @@ pub fn ad_hoc_bundle(
 ) -> Result<MemorySource, String> {
     let policy_files: Vec<PathBuf> = if policies.is_dir() {
         let mut list: Vec<PathBuf> = std::fs::read_dir(policies)
-            .map_err(|e| format!("cannot read `{}`: {e}", policies.display()))?
+            .map_err(|e| format!("cannot read `{}`: {e}", crate::output::path(policies)))?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "cedar"))
             .collect();
         list.sort();
         if list.is_empty() {
-            return Err(format!("`{}` holds no .cedar files", policies.display()));
+            return Err(format!(
+                "`{}` holds no .cedar files",
+                crate::output::path(policies)
+            ));
         }
         list
     } else if policies.is_file() {
         vec![policies.to_owned()]
     } else {
-        return Err(format!("`{}` does not exist", policies.display()));
+        return Err(format!(
+            "`{}` does not exist",
+            crate::output::path(policies)
+        ));
     };
     let quote = |p: &Path| serde_json::Value::String(p.display().to_string()).to_string();
     let mut manifest = String::from("[bundle]\nname = \"ad-hoc\"\nversion = \"0\"\n[cedar]\n");
@@ -106,8 +117,8 @@ pub fn ad_hoc_bundle(
         .chain(schema)
         .chain(entities)
     {
-        let bytes = std::fs::read(p).map_err(|e| format!("cannot read `{}`: {e}", p.display()))?;
-        source = source.file(p.display().to_string(), bytes);
+        let text = read_side_file(p)?;
+        source = source.file(p.display().to_string(), text.into_bytes());
     }
     Ok(source)
 }
@@ -138,4 +149,403 @@ pub fn engine_and_bundle(spec: &str) -> Result<(Engine, Bundle), u8> {
         crate::exit::ERROR
     })?;
     Ok((engine, bundle))
+}
+
+// ---------------------------------------------------------------------------
+// Reading input files: bounded, regular files only.
+
+/// The largest waivers file, test-case file, or `authorize` input (request,
+/// context, policies, schema, entities) the CLI reads: 16 MiB.
+pub const MAX_SIDE_FILE_SIZE: u64 = 16 * MIB;
+
+/// Directories deeper than this below a `check` argument are refused.
+pub const MAX_DEPTH: usize = 64;
+
+/// At most this many files are checked in one run.
+pub const MAX_FILES: usize = 20_000;
+
+const MIB: u64 = 1024 * 1024;
+
+/// A size for people: `32 MiB` when it is a whole number of MiB, else bytes.
+pub fn size(bytes: u64) -> String {
+    if bytes >= MIB && bytes.is_multiple_of(MIB) {
+        format!("{} MiB", bytes / MIB)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+/// Why a file could not be read.
+#[derive(Debug)]
+pub enum ReadError {
+    /// The operating system said no.
+    Io(std::io::Error),
+    /// A FIFO, socket, device or directory: reading it could block forever
+    /// or never end.
+    NotRegular(&'static str),
+    /// Larger than the limit.
+    TooLarge(u64),
+    /// Not UTF-8 text.
+    NotUtf8,
+}
+
+impl ReadError {
+    /// The error for people, naming the file (`name` is escaped here) and,
+    /// for a size, the limit and how to change it (`flag`, when there is one).
+    pub fn describe(&self, name: &str, flag: Option<&str>) -> String {
+        let name = crate::output::escape(name);
+        match self {
+            ReadError::Io(e) => format!("cannot read `{name}`: {e}"),
+            ReadError::NotRegular(kind) => format!(
+                "`{name}` is {kind}, not a regular file; give a file or a directory (or `-` and pipe it to standard input)"
+            ),
+            ReadError::TooLarge(limit) => format!(
+                "`{name}` is larger than the maximum input file size of {}{}",
+                size(*limit),
+                flag.map(|f| format!(" (raise it with {f})"))
+                    .unwrap_or_default()
+            ),
+            ReadError::NotUtf8 => format!("`{name}` is not UTF-8 text"),
+        }
+    }
+}
+
+/// What kind of special file `t` is, for error messages; `None` for a
+/// regular file.
+fn special_kind(t: std::fs::FileType) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt as _;
+    if t.is_file() {
+        None
+    } else if t.is_dir() {
+        Some("a directory")
+    } else if t.is_fifo() {
+        Some("a FIFO (named pipe)")
+    } else if t.is_socket() {
+        Some("a socket")
+    } else if t.is_block_device() || t.is_char_device() {
+        Some("a device")
+    } else {
+        Some("a special file")
+    }
+}
+
+/// Reads at most `limit` bytes of `reader`; more is [`ReadError::TooLarge`].
+fn read_limited(reader: impl std::io::Read, limit: u64) -> Result<String, ReadError> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    reader
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(ReadError::Io)?;
+    if bytes.len() as u64 > limit {
+        return Err(ReadError::TooLarge(limit));
+    }
+    String::from_utf8(bytes).map_err(|_| ReadError::NotUtf8)
+}
+
+/// Reads the text of `path` (`-`: standard input), refusing anything but a
+/// regular file (a FIFO would block) and anything over `limit` bytes, which
+/// is never read into memory: the size is checked before reading and the
+/// read stops one byte past the limit.
+pub fn read_bounded(path: &Path, limit: u64) -> Result<String, ReadError> {
+    if path == Path::new("-") {
+        return read_limited(std::io::stdin().lock(), limit);
+    }
+    // Before opening: opening a FIFO for reading blocks until a writer comes.
+    let meta = std::fs::metadata(path).map_err(ReadError::Io)?;
+    if let Some(kind) = special_kind(meta.file_type()) {
+        return Err(ReadError::NotRegular(kind));
+    }
+    let file = std::fs::File::open(path).map_err(ReadError::Io)?;
+    // Again on what was opened, in case the path changed in between.
+    let meta = file.metadata().map_err(ReadError::Io)?;
+    if let Some(kind) = special_kind(meta.file_type()) {
+        return Err(ReadError::NotRegular(kind));
+    }
+    if meta.len() > limit {
+        return Err(ReadError::TooLarge(limit));
+    }
+    read_limited(file, limit)
+}
+
+/// [`read_bounded`] with the error as a message.
+pub fn read_side_file(path: &Path) -> Result<String, String> {
+    read_bounded(path, MAX_SIDE_FILE_SIZE).map_err(|e| {
+        let name = if path == Path::new("-") {
+            "standard input".to_owned()
+        } else {
+            path.display().to_string()
+        };
+        e.describe(&name, None)
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Finding the files `check` reads.
+
+/// A file's identity: device and inode. Two paths to one file (hard links,
+/// symbolic links, `a/../a`) have the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FileId {
+    dev: u64,
+    ino: u64,
+}
+
+impl FileId {
+    fn of(meta: &std::fs::Metadata) -> FileId {
+        use std::os::unix::fs::MetadataExt as _;
+        FileId {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        }
+    }
+
+    /// The identity of whatever standard input reads from, when it can be had.
+    fn stdin() -> Option<FileId> {
+        use std::os::fd::AsFd as _;
+        let fd = std::io::stdin().as_fd().try_clone_to_owned().ok()?;
+        let meta = std::fs::File::from(fd).metadata().ok()?;
+        Some(FileId::of(&meta))
+    }
+}
+
+/// A file to check.
+#[derive(Debug, Clone)]
+pub struct Input {
+    /// As given, or as found under a directory given; `-` is standard input.
+    pub path: PathBuf,
+    /// Named on the command line (as opposed to found in a directory).
+    pub explicit: bool,
+    /// The file's identity (none for standard input).
+    pub id: Option<FileId>,
+}
+
+/// Extensions of the files looked at in directories.
+const EXTENSIONS: &[&str] = &["yaml", "yml", "json", "template"];
+
+/// The files to check: explicit files as given, directories walked (sorted)
+/// for YAML/JSON files. A file reached twice (given twice, hard-linked,
+/// through a symbolic link) is checked once. Walking does not follow
+/// symbolic links to directories (so a link loop ends), skips hidden
+/// entries, `node_modules`, `target`, and anything but regular files, and
+/// stops at [`MAX_DEPTH`] and [`MAX_FILES`] with an error. A FIFO, socket
+/// or device named on the command line is refused rather than read.
+pub fn collect_inputs(paths: &[PathBuf]) -> Result<Vec<Input>, String> {
+    let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut stdin = false;
+    for p in paths {
+        if p == Path::new("-") {
+            if std::mem::replace(&mut stdin, true) {
+                return Err("`-` (standard input) is given more than once".into());
+            }
+            out.push(Input {
+                path: p.clone(),
+                explicit: true,
+                id: None,
+            });
+            continue;
+        }
+        let meta = std::fs::metadata(p).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                format!("`{}` does not exist", crate::output::path(p))
+            } else {
+                format!("cannot read `{}`: {e}", crate::output::path(p))
+            }
+        })?;
+        if meta.is_dir() {
+            let mut found = walk(p, &meta)?;
+            found.sort();
+            for (path, id) in found {
+                if seen.insert(id) {
+                    out.push(Input {
+                        path,
+                        explicit: false,
+                        id: Some(id),
+                    });
+                }
+            }
+        } else if let Some(kind) = special_kind(meta.file_type()) {
+            return Err(ReadError::NotRegular(kind).describe(&p.display().to_string(), None));
+        } else {
+            let id = FileId::of(&meta);
+            if seen.insert(id) {
+                out.push(Input {
+                    path: p.clone(),
+                    explicit: true,
+                    id: Some(id),
+                });
+            }
+        }
+        if out.len() > MAX_FILES {
+            return Err(too_many(p));
+        }
+    }
+    Ok(out)
+}
+
+fn too_many(p: &Path) -> String {
+    format!(
+        "more than {MAX_FILES} files to check (at `{}`); check fewer at a time",
+        crate::output::path(p)
+    )
+}
+
+/// The deployment files under `root`, without recursion: an explicit stack
+/// of directories with their depth, each directory entered once.
+fn walk(root: &Path, root_meta: &std::fs::Metadata) -> Result<Vec<(PathBuf, FileId)>, String> {
+    let mut found = Vec::new();
+    let mut entered = std::collections::HashSet::from([FileId::of(root_meta)]);
+    let mut stack = vec![(root.to_path_buf(), 0usize)];
+    while let Some((dir, depth)) = stack.pop() {
+        let rd = std::fs::read_dir(&dir)
+            .map_err(|e| format!("cannot read directory `{}`: {e}", crate::output::path(&dir)))?;
+        for entry in rd {
+            let entry = entry.map_err(|e| {
+                format!("cannot read directory `{}`: {e}", crate::output::path(&dir))
+            })?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') || name == "node_modules" || name == "target" {
+                continue;
+            }
+            let path = entry.path();
+            // The entry itself: a symbolic link is not followed here.
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                let meta = entry.metadata().map_err(|e| {
+                    format!(
+                        "cannot read directory `{}`: {e}",
+                        crate::output::path(&path)
+                    )
+                })?;
+                if depth + 1 > MAX_DEPTH {
+                    return Err(format!(
+                        "`{}` is nested more than {MAX_DEPTH} directories deep below `{}`",
+                        crate::output::path(&path),
+                        crate::output::path(root)
+                    ));
+                }
+                if entered.insert(FileId::of(&meta)) {
+                    stack.push((path, depth + 1));
+                }
+                continue;
+            }
+            let wanted = path
+                .extension()
+                .and_then(|x| x.to_str())
+                .is_some_and(|x| EXTENSIONS.contains(&x));
+            if !wanted {
+                continue;
+            }
+            // A link to a file is followed (to a directory, not: no loops);
+            // only regular files are kept, never a FIFO, socket or device.
+            let Ok(meta) = std::fs::metadata(&path) else {
+                continue;
+            };
+            if !meta.is_file() {
+                continue;
+            }
+            found.push((path, FileId::of(&meta)));
+            if found.len() > MAX_FILES {
+                return Err(too_many(root));
+            }
+        }
+    }
+    Ok(found)
+}
+
+// ---------------------------------------------------------------------------
+// Writing `--output`.
+
+/// Refuses an `--output` that is one of the inputs (same file by device and
+/// inode, or by canonical path), so a report never overwrites a template.
+pub fn refuse_input_as_output(
+    output: &Path,
+    inputs: &[Input],
+    others: &[&Path],
+) -> Result<(), String> {
+    let Ok(meta) = std::fs::metadata(output) else {
+        // Not there (yet): it cannot be an input, which all exist.
+        return Ok(());
+    };
+    if !meta.is_file() {
+        // `/dev/null`, `/dev/stdout`, a FIFO: nothing to overwrite.
+        return Ok(());
+    }
+    let out_id = FileId::of(&meta);
+    let out_canonical = std::fs::canonicalize(output).ok();
+    let clash = inputs.iter().any(|i| {
+        let id = if i.path == Path::new("-") {
+            FileId::stdin()
+        } else {
+            i.id
+        };
+        id == Some(out_id)
+            || (i.path != Path::new("-")
+                && out_canonical.is_some()
+                && std::fs::canonicalize(&i.path).ok() == out_canonical)
+    }) || others.iter().any(|p| {
+        std::fs::metadata(p).is_ok_and(|m| FileId::of(&m) == out_id)
+            || (out_canonical.is_some() && std::fs::canonicalize(p).ok() == out_canonical)
+    });
+    if clash {
+        return Err(format!(
+            "--output `{}` is one of the input files; it would be overwritten: write the report elsewhere",
+            crate::output::path(output)
+        ));
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `path` atomically: into a new file beside it, synced,
+/// then renamed over it, so a crash never leaves half a report. A path that
+/// is not a regular file (`/dev/stdout`, a FIFO) is written directly.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    use std::io::Write as _;
+    let fail = |e: std::io::Error| format!("cannot write `{}`: {e}", crate::output::path(path));
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        return std::fs::write(path, bytes).map_err(fail);
+    }
+    let Some(file_name) = path.file_name() else {
+        return Err(format!(
+            "cannot write `{}`: not a file name",
+            crate::output::path(path)
+        ));
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    // A name of our own beside the target (a leftover of a killed run is
+    // never reused: the next name is tried).
+    let mut attempt = 0u32;
+    let (tmp, mut file) = loop {
+        let mut tmp_name = std::ffi::OsString::from(".");
+        tmp_name.push(file_name);
+        tmp_name.push(format!(".{}.{attempt}.tmp", std::process::id()));
+        let tmp = dir.join(tmp_name);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+        {
+            Ok(f) => break (tmp, f),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => {
+                attempt += 1;
+            }
+            Err(e) => return Err(fail(e)),
+        }
+    };
+    let written = file
+        .write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(fail(e));
+    }
+    Ok(())
 }

@@ -4,44 +4,39 @@ use crate::cli::{AuthorizeArgs, Format};
 use crate::exit;
 use crate::output;
 use crate::source::{self, LoadError};
+use output::escape;
 use palisade_engine::AuthorizationRequest;
-use std::io::Read as _;
 use std::path::Path;
 
+/// A request or context file (`-`: standard input), bounded in size.
 fn read_text(path: &Path) -> Result<String, String> {
-    if path == Path::new("-") {
-        let mut s = String::new();
-        std::io::stdin()
-            .read_to_string(&mut s)
-            .map_err(|e| format!("cannot read standard input: {e}"))?;
-        return Ok(s);
-    }
-    std::fs::read_to_string(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))
+    source::read_side_file(path)
 }
 
 fn request(args: &AuthorizeArgs) -> Result<AuthorizationRequest, String> {
     if let Some(path) = &args.request_json {
         let text = read_text(path)?;
         return AuthorizationRequest::from_json(&text)
-            .map_err(|e| format!("{}: {e}", path.display()));
+            .map_err(|e| format!("{}: {}", output::path(path), escape(&e.to_string())));
     }
     let (Some(p), Some(a), Some(r)) = (&args.principal, &args.action, &args.resource) else {
         return Err("give --request-json FILE, or --principal, --action and --resource".into());
     };
-    let mut req = AuthorizationRequest::new(p, a, r).map_err(|e| e.to_string())?;
+    let mut req =
+        AuthorizationRequest::new(p, a, r).map_err(|e| escape(&e.to_string()).into_owned())?;
     if let Some(path) = &args.context {
         let text = read_text(path)?;
         let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
             format!(
                 "{}:{}:{}: invalid JSON: {e}",
-                path.display(),
+                output::path(path),
                 e.line(),
                 e.column()
             )
         })?;
         req = req
             .with_context(v)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+            .map_err(|e| format!("{}: {}", output::path(path), escape(&e.to_string())))?;
     }
     Ok(req)
 }
@@ -91,16 +86,35 @@ pub fn execute(args: &AuthorizeArgs) -> u8 {
     let decision = match engine.authorize(&bundle, &req, now) {
         Ok(d) => d,
         Err(e) => {
-            output::error(&e.to_string());
+            output::error(&escape(&e.to_string()));
             return exit::ERROR;
         }
     };
-    match args.format {
-        Format::Json => println!("{}", decision.to_json()),
-        Format::Human => {
-            let subject = format!("{} → {} → {}", req.principal, req.action, req.resource);
-            anstream::print!("{}", output::decision_human(&decision, &subject));
+    // JSON byte for byte on a raw handle; the human output escapes every
+    // part that came from the request or the bundle.
+    let written = {
+        use std::io::Write as _;
+        match args.format {
+            Format::Json => {
+                let mut out = std::io::stdout().lock();
+                writeln!(out, "{}", decision.to_json()).and_then(|()| out.flush())
+            }
+            Format::Human => {
+                let subject = format!(
+                    "{} → {} → {}",
+                    escape(&req.principal.to_string()),
+                    escape(&req.action.to_string()),
+                    escape(&req.resource.to_string())
+                );
+                let mut out = anstream::stdout();
+                write!(out, "{}", output::decision_human(&decision, &subject))
+                    .and_then(|()| out.flush())
+            }
         }
+    };
+    if let Err(e) = written {
+        output::error(&format!("cannot write to standard output: {e}"));
+        return exit::ERROR;
     }
     if decision.is_allowed() {
         exit::OK

@@ -2,6 +2,7 @@
 
 use crate::cli::{BundleCommand, Format};
 use crate::exit;
+use crate::output::escape;
 use crate::source;
 use palisade_engine::Bundle;
 use serde_json::json;
@@ -17,8 +18,8 @@ pub fn execute(cmd: &BundleCommand) -> u8 {
             Ok(b) => {
                 println!(
                     "ok: bundle `{}` {} is valid ({} policies, {} plugins, {})",
-                    b.name(),
-                    b.version(),
+                    escape(b.name()),
+                    escape(b.version()),
                     b.policies().count(),
                     b.plugins().len(),
                     b.digest()
@@ -31,6 +32,7 @@ pub fn execute(cmd: &BundleCommand) -> u8 {
             Ok(b) => {
                 match format {
                     Format::Json => println!("{}", inspect_json(&b)),
+                    // Every name, title and setting in it is escaped.
                     Format::Human => print!("{}", inspect_human(&b)),
                 }
                 exit::OK
@@ -65,11 +67,11 @@ fn inspect_json(b: &Bundle) -> serde_json::Value {
 
 fn inspect_human(b: &Bundle) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "bundle   {} {}", b.name(), b.version());
+    let _ = writeln!(s, "bundle   {} {}", escape(b.name()), escape(b.version()));
     if let Some(d) = b.description() {
-        let _ = writeln!(s, "         {d}");
+        let _ = writeln!(s, "         {}", escape(d));
     }
-    let _ = writeln!(s, "digest   {}", b.digest());
+    let _ = writeln!(s, "digest   {}", escape(b.digest()));
     let _ = writeln!(s, "mode     {}", b.mode().as_str());
     let l = b.limits();
     let _ = writeln!(
@@ -80,8 +82,10 @@ fn inspect_human(b: &Bundle) -> String {
     let _ = writeln!(
         s,
         "schema   {}",
-        b.schema_file()
-            .unwrap_or("(none: policies are not validated)")
+        escape(
+            b.schema_file()
+                .unwrap_or("(none: policies are not validated)")
+        )
     );
     let _ = writeln!(s, "entities {}", b.entity_count());
     let _ = writeln!(s, "\npolicies ({})", b.policies().count());
@@ -89,7 +93,12 @@ fn inspect_human(b: &Bundle) -> String {
         let _ = writeln!(
             s,
             "  {:<7} {:<32} {:<8} {:<22} {}:{}",
-            p.effect, p.id, p.severity, p.category, p.file, p.line
+            p.effect,
+            escape(&p.id),
+            p.severity,
+            p.category,
+            escape(&p.file),
+            p.line
         );
     }
     let _ = writeln!(s, "\nplugins ({})", b.plugins().len());
@@ -108,13 +117,13 @@ fn inspect_human(b: &Bundle) -> String {
         let _ = writeln!(
             s,
             "  {} ({} {}), {}",
-            p.name,
-            m.name,
-            m.version,
+            escape(&p.name),
+            escape(&m.name),
+            escape(&m.version),
             p.mode.as_str()
         );
-        let _ = writeln!(s, "    file      {}", p.path);
-        let _ = writeln!(s, "    sha256    {}", p.sha256);
+        let _ = writeln!(s, "    file      {}", escape(&p.path));
+        let _ = writeln!(s, "    sha256    {}", escape(&p.sha256));
         let _ = writeln!(
             s,
             "    code      {}",
@@ -124,14 +133,17 @@ fn inspect_human(b: &Bundle) -> String {
                 palisade_engine::CodeCache::Disabled => "compiled now (no cache)",
             }
         );
-        let _ = writeln!(s, "    applies   {}", kinds.join(", "));
-        let _ = writeln!(s, "    settings  {}", p.settings);
+        let _ = writeln!(s, "    applies   {}", escape(&kinds.join(", ")));
+        let _ = writeln!(s, "    settings  {}", escape(&p.settings));
         let _ = writeln!(s, "    rules");
         for r in m.rules.values() {
             let _ = writeln!(
                 s,
                 "      {:<36} {:<8} {:<20} {}",
-                r.id, r.severity, r.category, r.title
+                escape(&r.id),
+                r.severity,
+                r.category,
+                escape(&r.title)
             );
         }
     }

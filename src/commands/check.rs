@@ -4,57 +4,16 @@ use crate::cli::{CheckArgs, CheckFormat};
 use crate::exit;
 use crate::output;
 use crate::source;
+use output::escape;
 use palisade_engine::{
     CheckOptions, Decision, Document, DocumentFormat, Waivers, cedar_policy::EntityUid,
 };
-use std::io::Read as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::str::FromStr;
 
-const EXTENSIONS: &[&str] = &["yaml", "yml", "json", "template"];
-
-/// Files to check: explicit files as given, directories walked (sorted)
-/// for YAML/JSON files.
-fn collect(paths: &[PathBuf]) -> Result<Vec<(PathBuf, bool)>, String> {
-    let mut out = Vec::new();
-    for p in paths {
-        if p == Path::new("-") {
-            out.push((p.clone(), true));
-        } else if p.is_dir() {
-            let mut found = Vec::new();
-            walk(p, &mut found);
-            found.sort();
-            out.extend(found.into_iter().map(|f| (f, false)));
-        } else if p.is_file() {
-            out.push((p.clone(), true));
-        } else {
-            return Err(format!("`{}` does not exist", p.display()));
-        }
-    }
-    Ok(out)
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in rd.filter_map(Result::ok) {
-        let path = e.path();
-        let name = e.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') || name == "node_modules" || name == "target" {
-            continue;
-        }
-        if path.is_dir() {
-            walk(&path, out);
-        } else if path
-            .extension()
-            .and_then(|x| x.to_str())
-            .is_some_and(|x| EXTENSIONS.contains(&x))
-        {
-            out.push(path);
-        }
-    }
-}
+/// What `check` says about an empty file or empty standard input.
+const EMPTY_INPUT: &str =
+    "empty input; expected a CloudFormation/SAM template, serverless.yml or Terraform plan JSON";
 
 pub fn execute(args: &CheckArgs) -> u8 {
     let now = match source::now(args.now.as_deref()) {
@@ -66,26 +25,31 @@ pub fn execute(args: &CheckArgs) -> u8 {
         Err(e) => {
             output::error(&format!(
                 "--principal `{}`: {}",
-                args.principal,
+                escape(&args.principal),
                 e.to_string().lines().next().unwrap_or("invalid")
             ));
             return exit::ERROR;
         }
     };
-    let files = match collect(&args.paths) {
+    let files = match source::collect_inputs(&args.paths) {
         Ok(f) => f,
         Err(e) => {
             output::error(&e);
             return exit::ERROR;
         }
     };
+    if let Some(out) = &args.output {
+        let others: Vec<&Path> = args.waivers.iter().map(|p| p.as_path()).collect();
+        if let Err(e) = source::refuse_input_as_output(out, &files, &others) {
+            output::error(&e);
+            return exit::ERROR;
+        }
+    }
     let waivers = match &args.waivers {
         None => Waivers::default(),
-        Some(path) => match std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read `{}`: {e}", path.display()))
-            .and_then(|text| {
-                Waivers::parse(&path.display().to_string(), &text).map_err(|e| e.to_string())
-            }) {
+        Some(path) => match source::read_side_file(path).and_then(|text| {
+            Waivers::parse(&path.display().to_string(), &text).map_err(|e| parse_error(&e))
+        }) {
             Ok(w) => w,
             Err(e) => {
                 output::error(&e);
@@ -96,11 +60,11 @@ pub fn execute(args: &CheckArgs) -> u8 {
     for w in waivers.expired(now) {
         output::warning(&format!(
             "{}:{}: the waiver of `{}` (owner {}) expired on {}; it no longer suppresses",
-            args.waivers.as_deref().unwrap_or(Path::new("")).display(),
+            output::path(args.waivers.as_deref().unwrap_or(Path::new(""))),
             w.line,
-            w.rule,
-            w.owner,
-            w.expires
+            escape(&w.rule),
+            escape(&w.owner),
+            escape(&w.expires.to_string())
         ));
     }
     let (engine, bundle) = match source::engine_and_bundle(&args.bundle) {
@@ -113,36 +77,39 @@ pub fn execute(args: &CheckArgs) -> u8 {
     let progress = progress_bar(files.len());
     let mut docs = Vec::new();
     let mut unreadable = 0;
-    for (path, explicit) in &files {
+    for input in &files {
         if let Some(bar) = &progress {
             bar.inc(1);
         }
+        let (path, explicit) = (&input.path, input.explicit);
         let name = path.display().to_string();
-        let text = if path == Path::new("-") {
-            let mut s = String::new();
-            match std::io::stdin().read_to_string(&mut s) {
-                Ok(_) => s,
-                Err(e) => {
-                    output::error(&format!("cannot read standard input: {e}"));
-                    unreadable += 1;
-                    continue;
-                }
-            }
-        } else {
-            match std::fs::read_to_string(path) {
-                Ok(s) => s,
-                Err(e) => {
-                    output::error(&format!("cannot read `{name}`: {e}"));
-                    unreadable += 1;
-                    continue;
-                }
+        let text = match source::read_bounded(path, args.max_file_size) {
+            Ok(t) => t,
+            Err(e) => {
+                let shown = if path == Path::new("-") {
+                    "standard input"
+                } else {
+                    &name
+                };
+                output::error(&e.describe(shown, Some("--max-file-size")));
+                unreadable += 1;
+                continue;
             }
         };
+        if text.trim().is_empty() {
+            // Nothing to check is not a pass. A file found in a directory
+            // is skipped like any file that is not a deployment.
+            if explicit {
+                output::error(&format!("{}: {EMPTY_INPUT}", escape(&name)));
+                unreadable += 1;
+            }
+            continue;
+        }
         match Document::parse(&name, &text) {
             Ok(doc) if doc.format == DocumentFormat::Unknown && !explicit => {}
             Ok(doc) => docs.push(doc),
             Err(e) => {
-                output::error(&e.to_string());
+                output::error(&parse_error(&e));
                 unreadable += 1;
             }
         }
@@ -177,12 +144,30 @@ pub fn execute(args: &CheckArgs) -> u8 {
         }
         CheckFormat::Human => human(&decision, docs.len(), unreadable, options.fail_on),
     };
+    // Machine formats are written byte for byte, never through anstream
+    // (its stripping would drop bytes of the input, such as DEL, from
+    // JSON strings); the human report holds only escaped input text, and
+    // loses its colors in a file.
+    let human = args.format == CheckFormat::Human;
     let written = match &args.output {
-        Some(path) => std::fs::write(path, anstream::adapter::strip_str(&report).to_string())
-            .map_err(|e| format!("cannot write `{}`: {e}", path.display())),
+        Some(path) if human => source::write_atomically(
+            path,
+            anstream::adapter::strip_str(&report).to_string().as_bytes(),
+        ),
+        Some(path) => source::write_atomically(path, report.as_bytes()),
+        None if human => {
+            use std::io::Write as _;
+            let mut out = anstream::stdout();
+            out.write_all(report.as_bytes())
+                .and_then(|()| out.flush())
+                .map_err(|e| format!("cannot write to standard output: {e}"))
+        }
         None => {
-            anstream::print!("{report}");
-            Ok(())
+            use std::io::Write as _;
+            let mut out = std::io::stdout().lock();
+            out.write_all(report.as_bytes())
+                .and_then(|()| out.flush())
+                .map_err(|e| format!("cannot write to standard output: {e}"))
         }
     };
     if let Err(e) = written {
@@ -256,14 +241,14 @@ fn human(
                 let _ = writeln!(
                     out,
                     "\n{bold}{}{bold:#}",
-                    f.file.as_deref().unwrap_or("(input)")
+                    escape(f.file.as_deref().unwrap_or("(input)"))
                 );
                 last_file = f.file.as_deref();
             }
             let _ = writeln!(
                 out,
                 "  {bold}{}{bold:#}",
-                f.resource.as_deref().unwrap_or("(file)")
+                escape(f.resource.as_deref().unwrap_or("(file)"))
             );
             current = Some(key);
         }
@@ -274,13 +259,13 @@ fn human(
             out,
             "    {st}{:<8}{st:#} {}  {dim}{}{at} · {}{dim:#}{suppressed}",
             f.severity,
-            f.rule_id,
-            f.file.as_deref().unwrap_or(""),
-            f.source
+            escape(&f.rule_id),
+            escape(f.file.as_deref().unwrap_or("")),
+            escape(&f.source.to_string())
         );
-        let _ = writeln!(out, "             {}", f.message);
+        let _ = writeln!(out, "             {}", escape(&f.message));
         if let Some(r) = &f.remediation {
-            let _ = writeln!(out, "             {dim}fix:{dim:#} {r}");
+            let _ = writeln!(out, "             {dim}fix:{dim:#} {}", escape(r));
         }
     }
     if !suppressed.is_empty() {
@@ -288,24 +273,32 @@ fn human(
         for f in &suppressed {
             let Some(s) = &f.suppressed else { continue };
             let by = match (&s.owner, &s.expires) {
-                (Some(o), Some(e)) => format!(" (waiver by {o}, until {e})"),
+                (Some(o), Some(e)) => {
+                    format!(" (waiver by {}, until {})", escape(o), escape(e))
+                }
                 _ => String::new(),
             };
             let _ = writeln!(
                 out,
                 "  {dim}{:<8}{dim:#} {} {}  {dim}{}{} · {}{dim:#}\n             {}{by}",
                 f.severity,
-                f.rule_id,
-                f.resource.as_deref().unwrap_or(""),
-                f.file.as_deref().unwrap_or(""),
+                escape(&f.rule_id),
+                escape(f.resource.as_deref().unwrap_or("")),
+                escape(f.file.as_deref().unwrap_or("")),
                 f.line.map(|l| format!(":{l}")).unwrap_or_default(),
-                s.location,
-                s.reason,
+                escape(&s.location),
+                escape(&s.reason),
             );
         }
     }
     for e in &d.errors {
-        let _ = writeln!(out, "\n  error {} {}: {}", e.source, e.kind, e.message);
+        let _ = writeln!(
+            out,
+            "\n  error {} {}: {}",
+            escape(&e.source.to_string()),
+            e.kind,
+            escape(&e.message)
+        );
     }
     let failing = findings
         .iter()
@@ -334,8 +327,8 @@ fn human(
             format!(", {} suppressed", suppressed.len())
         },
         if files == 1 { "" } else { "s" },
-        d.bundle.name,
-        d.bundle.version,
+        escape(&d.bundle.name),
+        escape(&d.bundle.version),
     );
     if unreadable > 0 {
         let _ = writeln!(
@@ -348,4 +341,15 @@ fn human(
         let _ = writeln!(out, "  {}", d.basis.describe());
     }
     out
+}
+
+/// A parse error for people: the file name and the parser's words escaped.
+fn parse_error(e: &palisade_engine::ParseError) -> String {
+    format!(
+        "{}:{}:{}: {}",
+        escape(&e.file),
+        e.line,
+        e.column,
+        escape(&e.message)
+    )
 }

@@ -36,7 +36,7 @@
 //! failure of the run.
 
 use crate::exit;
-use crate::output;
+use crate::output::{self, escape};
 use crate::source;
 use palisade_engine::{
     Bundle, CheckOptions, Document, Engine, HttpRequest, Now, Severity, cedar_policy::EntityUid,
@@ -108,7 +108,7 @@ pub fn execute(bundle_dir: &str) -> u8 {
             .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
             .collect(),
         Err(e) => {
-            output::error(&format!("cannot read `{}`: {e}", dir.display()));
+            output::error(&format!("cannot read `{}`: {e}", output::path(&dir)));
             return exit::ERROR;
         }
     };
@@ -119,11 +119,22 @@ pub fn execute(bundle_dir: &str) -> u8 {
     let mut covered: BTreeMap<String, BTreeSet<&'static str>> = BTreeMap::new();
     for path in &files {
         let name = path.display().to_string();
-        let parsed = std::fs::read_to_string(path)
-            .map_err(|e| e.to_string())
-            .and_then(|t| Document::parse(&name, &t).map_err(|e| e.to_string()))
+        // Bounded, and never a FIFO or device (reading one could block).
+        let parsed = source::read_side_file(path)
+            .and_then(|t| {
+                Document::parse(&name, &t).map_err(|e| {
+                    format!(
+                        "{}:{}:{}: {}",
+                        escape(&e.file),
+                        e.line,
+                        e.column,
+                        escape(&e.message)
+                    )
+                })
+            })
             .and_then(|d| {
-                serde_json::from_value::<TestFile>(d.value).map_err(|e| format!("{name}: {e}"))
+                serde_json::from_value::<TestFile>(d.value)
+                    .map_err(|e| format!("{}: {}", escape(&name), escape(&e.to_string())))
             });
         let file = match parsed {
             Ok(f) => f,
@@ -144,11 +155,16 @@ pub fn execute(bundle_dir: &str) -> u8 {
                             Expect::Fail => "fail",
                             Expect::Pass => "pass",
                         });
-                    anstream::println!("ok    {} :: {}", file.rule, case.name);
+                    anstream::println!("ok    {} :: {}", escape(&file.rule), escape(&case.name));
                 }
                 Err(why) => {
                     failed += 1;
-                    anstream::println!("FAIL  {} :: {}\n      {why}", file.rule, case.name);
+                    anstream::println!(
+                        "FAIL  {} :: {}\n      {}",
+                        escape(&file.rule),
+                        escape(&case.name),
+                        escape(&why)
+                    );
                 }
             }
         }
@@ -158,7 +174,7 @@ pub fn execute(bundle_dir: &str) -> u8 {
         for needed in ["fail", "pass"] {
             if !have.contains(needed) {
                 failed += 1;
-                anstream::println!("FAIL  {rule} :: has no {needed}ing test case");
+                anstream::println!("FAIL  {} :: has no {needed}ing test case", escape(&rule));
             }
         }
     }
