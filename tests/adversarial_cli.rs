@@ -289,11 +289,27 @@ fn issue9_empty_input_does_not_pass() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("empty.yaml"), "").unwrap();
     std::fs::write(tmp.path().join("blank.yaml"), "  \n\n").unwrap();
-    let expected = "empty input; expected a CloudFormation/SAM template, serverless.yml or Terraform plan JSON";
-    for (args, stdin) in [
-        (vec!["check", "-"], Some(&b""[..])),
-        (vec!["check", "empty.yaml"], None),
-        (vec!["check", "blank.yaml"], None),
+    std::fs::write(tmp.path().join("other.yaml"), "name: not a deployment\n").unwrap();
+    let expected = "empty input; expected a CloudFormation or SAM template";
+    for (args, stdin, expected) in [
+        (vec!["check", "-"], Some(&b""[..]), expected),
+        (
+            vec!["check", "-"],
+            Some(&b"Killed"[..]),
+            "plain text, not a deployment",
+        ),
+        (
+            vec!["check", "-"],
+            Some(&b"terraform: command not found"[..]),
+            "a mapping that is no deployment",
+        ),
+        (vec!["check", "empty.yaml"], None, expected),
+        (vec!["check", "blank.yaml"], None, expected),
+        (
+            vec!["check", "other.yaml"],
+            None,
+            "other.yaml:1:1: a mapping that is no deployment description",
+        ),
     ] {
         let o = run(&args, tmp.path(), stdin, &[]);
         assert_eq!(code(&o), 2, "{args:?}: {}", text(&o.stdout));

@@ -12,9 +12,6 @@ use std::path::Path;
 use std::str::FromStr;
 
 /// What `check` says about an empty file or empty standard input.
-const EMPTY_INPUT: &str =
-    "empty input; expected a CloudFormation/SAM template, serverless.yml or Terraform plan JSON";
-
 pub fn execute(args: &CheckArgs) -> u8 {
     let now = match source::now(args.now.as_deref()) {
         Ok(n) => n,
@@ -96,18 +93,18 @@ pub fn execute(args: &CheckArgs) -> u8 {
                 continue;
             }
         };
-        if text.trim().is_empty() {
-            // Nothing to check is not a pass. A file found in a directory
-            // is skipped like any file that is not a deployment.
-            if explicit {
-                output::error(&format!("{}: {EMPTY_INPUT}", escape(&name)));
-                unreadable += 1;
-            }
-            continue;
-        }
         match Document::parse(&name, &text) {
+            // A file found in a directory that is no deployment is skipped.
             Ok(doc) if doc.format == DocumentFormat::Unknown && !explicit => {}
-            Ok(doc) => docs.push(doc),
+            // One named on the command line (or standard input) must be
+            // one: an empty file or a failed `terraform show` never passes.
+            Ok(doc) => match doc.require_deployment() {
+                Ok(()) => docs.push(doc),
+                Err(e) => {
+                    output::error(&parse_error(&e));
+                    unreadable += 1;
+                }
+            },
             Err(e) => {
                 output::error(&parse_error(&e));
                 unreadable += 1;
