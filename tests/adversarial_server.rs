@@ -11,9 +11,12 @@
 )] // test code: a panic is a failure report
 
 mod common;
+#[path = "../engine/tests/common/jwt.rs"]
+mod jwt;
 #[path = "common/server.rs"]
 mod server;
 
+use common::{copy_dir, root, unix_now};
 use serde_json::{Value, json};
 use server::{Server, http};
 use std::time::{Duration, Instant};
@@ -116,4 +119,50 @@ fn an_entity_chain_is_refused_at_once_and_health_answers_meanwhile() {
         "{} hostile requests refused; slowest /health {worst:?}",
         statuses.len()
     );
+}
+
+#[test]
+fn a_secret_in_the_path_stays_out_of_the_decision_log() {
+    let cache = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let key = jwt::Key::es256("k1");
+    let bundle = dir.path().join("gateway-baseline");
+    copy_dir(&root().join("policies/gateway-baseline"), &bundle);
+    std::fs::write(bundle.join("jwks.json"), jwt::jwks(&[&key])).unwrap();
+    let log = dir.path().join("decisions.jsonl");
+    let s = Server::start(
+        bundle.to_str().unwrap(),
+        cache.path(),
+        &["--decision-log", log.to_str().unwrap(), "--watch", "0"],
+    );
+    let now = unix_now();
+    let t = key.sign(&json!({
+        "iss": "https://id.example.com", "aud": "orders-api", "sub": "bob", "tenant": "acme",
+        "scope": "orders:read", "iat": now - 30, "exp": now + 600,
+    }));
+    let secret = "AKIAIOSFODNN7EXAMPLE";
+    let path = format!("/tenants/acme/orders/{secret}");
+    let r = http(
+        &s.addr,
+        "GET",
+        "/v1/forward-auth/nginx",
+        &[
+            ("X-Original-URI", &path),
+            ("X-Original-Method", "GET"),
+            ("Authorization", &format!("Bearer {t}")),
+        ],
+        "",
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    let mut logged = String::new();
+    for _ in 0..100 {
+        logged = std::fs::read_to_string(&log).unwrap_or_default();
+        if !logged.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(logged.contains("\"route\""), "{logged}");
+    assert!(logged.contains("[redacted"), "{logged}");
+    assert!(!logged.contains(secret), "{logged}");
 }

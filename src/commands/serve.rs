@@ -1142,9 +1142,19 @@ async fn forward_auth(
             return r;
         }
     };
+    drop(current);
+    offload(app, "forward-auth", move |app| {
+        forward_auth_now(app, &req, started)
+    })
+    .await
+}
+
+/// Decides an original request that forward-auth read exactly.
+fn forward_auth_now(app: &App, req: &HttpRequest, started: Instant) -> Response {
+    let current = app.current.load();
     let d = app.engine.decide_http(
         &current.bundle,
-        &req,
+        req,
         Now::system(),
         Some((&current.limiter, app.now_ms())),
     );
@@ -1159,18 +1169,28 @@ async fn forward_auth(
         .record("forward-auth", outcome, started, d.decision.as_ref());
     let id = app.next_id();
     if app.log.is_some() {
+        // A path that a plugin flags (a key pasted into a URL) is not
+        // written to the log: the route names the request instead, and
+        // the resource, made of path parameters, is left out.
+        let flagged = d.decision.as_ref().is_some_and(|dec| {
+            dec.findings.iter().any(|f| {
+                f.pointer
+                    .as_deref()
+                    .is_some_and(|p| p == "/path" || p.starts_with("/path/"))
+            })
+        });
         let subject = Subject {
             endpoint: "forward-auth",
             allowed: d.status == 200,
             reason: &d.reason,
             principal: d.principal.as_deref(),
             action: d.action.as_deref(),
-            resource: d.resource.as_deref(),
+            resource: if flagged { None } else { d.resource.as_deref() },
             route: d.route.as_deref(),
-            path: Some(&req.path),
+            path: Some(if flagged { REDACTED } else { &req.path }),
             status: Some(d.status),
         };
-        let input = serde_json::to_vec(&req).unwrap_or_default();
+        let input = serde_json::to_vec(req).unwrap_or_default();
         app.log(
             &id,
             &current.bundle,
@@ -1182,6 +1202,9 @@ async fn forward_auth(
     }
     http_answer(&d, &id)
 }
+
+/// What the decision log says instead of a path that holds a secret.
+const REDACTED: &str = "[redacted: a plugin flagged the path]";
 
 /// The HTTP answer gateways act on, with the decision id.
 fn http_answer(d: &HttpDecision, id: &str) -> Response {
