@@ -198,6 +198,15 @@ impl Engine {
     ) -> Decision {
         let mut acc = Accumulator::new(bundle);
         for doc in documents {
+            // What is no deployment is an invalid input, never a document
+            // without findings.
+            if let Err(e) = doc.require_deployment() {
+                acc.invalid(e.to_string());
+                if let Some(tell) = &options.on_document {
+                    tell(&doc.file);
+                }
+                continue;
+            }
             let first = acc.findings.len();
             let resources = acc.check_document(bundle, doc, options, now, first);
             if let Some(found) = acc.findings.get_mut(first..) {
@@ -956,6 +965,11 @@ impl<'b> Accumulator<'b> {
         self.cedar_effect = Some(match (self.cedar_effect, (effect, basis)) {
             (None, new) => new,
             (Some((Effect::Allow, _)), new) => new,
+            // An invalid input denies whatever else was decided: a forbid
+            // that a waiver suppresses must not turn it into an allow.
+            (Some((Effect::Deny, Basis::InvalidRequest)), _) => {
+                (Effect::Deny, Basis::InvalidRequest)
+            }
             (Some((Effect::Deny, Basis::Forbidden)), _) => (Effect::Deny, Basis::Forbidden),
             (Some((Effect::Deny, _)), (Effect::Deny, Basis::Forbidden)) => {
                 (Effect::Deny, Basis::Forbidden)

@@ -89,3 +89,31 @@ fn the_densest_allowed_hierarchy_is_decided() {
     assert!(d.is_allowed(), "{}", d.to_json_pretty());
     eprintln!("densest allowed hierarchy: {:?}", started.elapsed());
 }
+
+#[test]
+fn a_library_check_of_what_is_no_deployment_denies() {
+    use palisade_engine::{Basis, CheckOptions, Document, Effect};
+    let engine = Engine::new().unwrap();
+    let b = bundle(&engine);
+    let options = CheckOptions::default();
+    for text in ["", "Killed", "name: x\n"] {
+        let doc = Document::parse("plan.json", text).unwrap();
+        let d = engine.check(&b, &[doc], &options, Now::epoch());
+        assert_eq!(
+            (d.decision, d.basis),
+            (Effect::Deny, Basis::InvalidRequest),
+            "{text:?}: {}",
+            d.to_json_pretty()
+        );
+        assert!(
+            d.errors[0].message.starts_with("plan.json:1:1: "),
+            "{}",
+            d.errors[0].message
+        );
+    }
+    // With a real template beside it, still a deny.
+    let good = Document::parse("t.yaml", "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n").unwrap();
+    let bad = Document::parse("x.yaml", "").unwrap();
+    let d = engine.check(&b, &[good, bad], &options, Now::epoch());
+    assert_eq!(d.decision, Effect::Deny, "{}", d.to_json_pretty());
+}
