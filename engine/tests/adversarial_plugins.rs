@@ -522,6 +522,26 @@ fn symlinks_that_point_outside_are_refused() {
 }
 
 #[test]
+fn a_manifest_that_is_a_symlink_out_is_refused() {
+    let (s, b) = scratch("");
+    std::fs::write(
+        s.path().join("outside/palisade.toml"),
+        "[bundle]\nname = \"foreign\"\nversion = \"1\"\n",
+    )
+    .unwrap();
+    std::fs::remove_file(b.join("palisade.toml")).unwrap();
+    std::os::unix::fs::symlink(
+        s.path().join("outside/palisade.toml"),
+        b.join("palisade.toml"),
+    )
+    .unwrap();
+    let err = Engine::new().unwrap().load_bundle(&b).unwrap_err();
+    let (p, all) = refused(&err);
+    assert_eq!(p.file, "palisade.toml");
+    assert!(all.contains("outside the bundle"), "{all}");
+}
+
+#[test]
 fn symlinks_that_stay_inside_work_like_a_configmap_mount() {
     // Kubernetes mounts a ConfigMap as `..2026_12_02/` with the files, a
     // `..data` link to it, and a link per file through `..data`.
