@@ -572,6 +572,9 @@ pub(crate) fn load(source: &dyn BundleSource, host: &PluginHost) -> Result<Bundl
         dir: source.describe(),
         problems,
     };
+    if let Err(e) = source.confined(MANIFEST_FILE) {
+        return Err(fail(vec![Problem::file(MANIFEST_FILE, e)]));
+    }
     let manifest_text = match source.read(MANIFEST_FILE) {
         Ok(b) => String::from_utf8(b)
             .map_err(|_| fail(vec![Problem::file(MANIFEST_FILE, "not UTF-8 text")]))?,

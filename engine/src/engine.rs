@@ -1005,6 +1005,10 @@ impl<'b> Accumulator<'b> {
         };
         let (mut effect, basis) = if cedar_denies {
             (Effect::Deny, cedar_basis)
+        } else if !self.errored_policies.is_empty() {
+            // A policy error on one resource of a check must not hide
+            // behind a low-severity forbid on another.
+            (Effect::Deny, Basis::PolicyError)
         } else if self.plugin_error {
             (Effect::Deny, Basis::PluginError)
         } else if self.plugin_finding && failing(false) {

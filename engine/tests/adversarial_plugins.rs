@@ -388,6 +388,50 @@ fn a_forbid_that_errors_denies_and_says_which_policy_and_why() {
 }
 
 #[test]
+fn a_policy_error_in_a_check_is_not_hidden_by_a_low_forbid_elsewhere() {
+    let engine = Engine::new().unwrap();
+    let bundle = engine
+        .load_bundle_from(
+            &palisade_engine::MemorySource::new("check")
+                .file(
+                    "palisade.toml",
+                    b"[bundle]\nname = \"c\"\nversion = \"1\"\n".as_slice(),
+                )
+                .file(
+                    "policies/p.cedar",
+                    br#"@id("deploy") permit(principal, action, resource);
+@id("no-queues") @severity("low") forbid(principal, action, resource is AWS::SQS::Queue);
+@id("needs-tracing") forbid(principal, action, resource is AWS::Lambda::Function)
+  unless { resource.Properties.TracingConfig.Mode == "Active" };
+"#
+                    .as_slice(),
+                ),
+        )
+        .unwrap();
+    // The function has no TracingConfig: the forbid errors (and Cedar
+    // skips it); the queue is forbidden, but only at `low`.
+    let doc = palisade_engine::Document::parse(
+        "template.yaml",
+        "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n  Fn:\n    Type: AWS::Lambda::Function\n    Properties:\n      Runtime: python3.12\n",
+    )
+    .unwrap();
+    let d = engine.check(
+        &bundle,
+        &[doc],
+        &palisade_engine::CheckOptions::default(),
+        Now::epoch(),
+    );
+    assert_eq!(d.decision, Effect::Deny, "{}", d.to_json_pretty());
+    assert!(
+        d.errors
+            .iter()
+            .any(|e| e.policy.as_deref() == Some("needs-tracing")),
+        "{}",
+        d.to_json_pretty()
+    );
+}
+
+#[test]
 fn on_policy_error_ignore_keeps_cedars_behaviour_and_still_reports() {
     let engine = Engine::new().unwrap();
     let (_dir, bundle) = mfa_bundle("on_policy_error = \"ignore\"\n");
@@ -519,6 +563,26 @@ fn symlinks_that_point_outside_are_refused() {
     let (s, b) = scratch("[cedar]\npolicies = [\"ext\"]\n");
     std::os::unix::fs::symlink(s.path().join("outside"), b.join("ext")).unwrap();
     assert_confined(&engine.load_bundle(&b).unwrap_err(), 5);
+}
+
+#[test]
+fn a_manifest_that_is_a_symlink_out_is_refused() {
+    let (s, b) = scratch("");
+    std::fs::write(
+        s.path().join("outside/palisade.toml"),
+        "[bundle]\nname = \"foreign\"\nversion = \"1\"\n",
+    )
+    .unwrap();
+    std::fs::remove_file(b.join("palisade.toml")).unwrap();
+    std::os::unix::fs::symlink(
+        s.path().join("outside/palisade.toml"),
+        b.join("palisade.toml"),
+    )
+    .unwrap();
+    let err = Engine::new().unwrap().load_bundle(&b).unwrap_err();
+    let (p, all) = refused(&err);
+    assert_eq!(p.file, "palisade.toml");
+    assert!(all.contains("outside the bundle"), "{all}");
 }
 
 #[test]
