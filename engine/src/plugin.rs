@@ -1105,7 +1105,14 @@ mod tests {
     fn pointers_are_checked() {
         // A key may hold a newline or an escape: JSON allows it, and people
         // see it escaped.
-        for ok in ["", "/", "/Resources/Fn/Properties", "/a~0b/c~1d", "/0/x", "/a\nb\u{1b}"] {
+        for ok in [
+            "",
+            "/",
+            "/Resources/Fn/Properties",
+            "/a~0b/c~1d",
+            "/0/x",
+            "/a\nb\u{1b}",
+        ] {
             assert!(check_json_pointer(ok).is_ok(), "{ok}");
         }
         let long = format!("/{}", "a".repeat(200_000));
