@@ -102,7 +102,7 @@ pub struct ServeArgs {
     /// The gateway protocol /v1/forward-auth trusts: only its headers name
     /// the original request, and other protocols' headers that disagree
     /// are refused (400). Without it, /v1/forward-auth/nginx, /traefik and
-    /// /envoy/<path> name the protocol, and the bare /v1/forward-auth
+    /// /envoy/PATH name the protocol, and the bare /v1/forward-auth
     /// refuses headers of more than one.
     #[arg(long, value_name = "PROTOCOL")]
     pub forward_auth: Option<ForwardAuthProtocol>,
