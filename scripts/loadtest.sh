@@ -2,8 +2,10 @@
 # Load test of forward-auth with wrk: `palisade serve` with gateway-baseline
 # (its JWKS replaced by a fresh key, one token signed with it), 2 threads,
 # 64 connections (CONNECTIONS), 20 s (DURATION); then the same while the
-# bundle reloads 50 times; then /v1/authorize. Each phase prints wrk's rate
-# and latency and the server's CPU time per request.
+# bundle reloads 50 times; then while a stream of hostile requests arrives
+# (deep YAML, entity chains, giant headers, bad tokens, on 4 connections);
+# then /v1/authorize. Each phase prints wrk's rate and latency and the
+# server's CPU time per request.
 #
 #   [CONNECTIONS=64] [DURATION=20s] scripts/loadtest.sh [target/release/palisade]
 set -euo pipefail
@@ -76,6 +78,37 @@ echo "== forward-auth during 50 reloads"
 load auth.lua forward-auth
 wait %2 2>/dev/null || true
 echo "reloads applied: $(grep -c 'reloaded (SIGHUP)' "$work/serve.log"), refused: $(grep -c refused "$work/serve.log" || true)"
+echo "server RSS: $(ps -o rss= -p $server) KB"
+
+# Hostile requests, each refused by a limit (issue 9), sent by 4 bounded
+# loops for as long as the phase lasts, while wrk measures valid requests.
+python3 - "$work" <<'PY'
+import json, sys
+from pathlib import Path
+work = Path(sys.argv[1])
+(work / "deep.yaml").write_text("- " * 40000 + "x")
+chain = [{"uid": {"type": "G", "id": f"g{i}"}, "attrs": {}, "parents": [{"type": "G", "id": f"g{i+1}"}]} for i in range(1000)]
+(work / "chain.json").write_text(json.dumps({"principal": {"type": "G", "id": "g0"}, "action": "Action::\"view\"", "resource": "D::\"d\"", "entities": chain}))
+(work / "bigheader").write_text("x" * 60000)
+PY
+hostile() {
+  local secs=${DURATION:-20s}
+  local until=$((SECONDS + ${secs%s}))
+  while ((SECONDS < until)); do
+    case $1 in
+      yaml) curl -s -o /dev/null --data-binary @"$work/deep.yaml" http://127.0.0.1:8181/v1/check ;;
+      chain) curl -s -o /dev/null --data-binary @"$work/chain.json" http://127.0.0.1:8181/v1/authorize ;;
+      header) curl -s -o /dev/null -H "X-Original-URI: /tenants/acme/orders/1" -H "X-Pad: $(cat "$work/bigheader")" http://127.0.0.1:8181/v1/forward-auth ;;
+      token) curl -s -o /dev/null -H "X-Original-URI: /tenants/acme/orders/1" -H "Authorization: Bearer eyJhbGciOiJFUzI1NiIsImtpZCI6ImxvYWQifQ.eyJzdWIiOiJtYWxsb3J5In0.AAAA$RANDOM" http://127.0.0.1:8181/v1/forward-auth ;;
+    esac
+  done
+}
+echo "== forward-auth while hostile requests arrive"
+pids=()
+for kind in yaml chain header token; do hostile $kind & pids+=($!); done
+load auth.lua forward-auth
+wait "${pids[@]}"
+kill -0 "$server" && echo "server alive; panics in its log: $(grep -ci panic "$work/serve.log" || true)"
 echo "server RSS: $(ps -o rss= -p $server) KB"
 
 # /v1/authorize: the request a gateway builds itself (what forward-auth
