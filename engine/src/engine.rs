@@ -175,8 +175,9 @@ impl Engine {
     /// `Action::"deploy"`, resource `AWS::Lambda::Function::"Orders"` with
     /// the resource's properties as attributes, context with the plugins'
     /// facts). Findings carry their file and line. The decision denies when
-    /// a finding reaches `options.fail_on`, a plugin fails, or no policy
-    /// permits a deployment.
+    /// a finding reaches `options.fail_on`, a plugin fails, no policy
+    /// permits a deployment, or a document is no deployment description
+    /// (basis `invalid-request`).
     ///
     /// # Examples
     /// ```
@@ -185,8 +186,11 @@ impl Engine {
     /// use palisade_engine::{CheckOptions, Document, Engine, Now};
     /// let engine = Engine::new()?;
     /// let bundle = engine.load_bundle(dir.path())?;
-    /// let doc = Document::parse("template.yaml", "Resources: {}\n")?;
+    /// let doc = Document::parse("template.yaml", "AWSTemplateFormatVersion: \"2010-09-09\"\nResources: {}\n")?;
     /// assert!(engine.check(&bundle, &[doc], &CheckOptions::default(), Now::epoch()).is_allowed());
+    /// // What is no deployment never passes: an empty file, a failed `terraform show`.
+    /// let empty = Document::parse("plan.json", "")?;
+    /// assert!(!engine.check(&bundle, &[empty], &CheckOptions::default(), Now::epoch()).is_allowed());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn check(
