@@ -1,4 +1,4 @@
-//! Where `palisade serve` does its decisions: on tokio's blocking threads,
+//! Where `palisade serve` decides `/v1/authorize` and `/v1/check`: on tokio's blocking threads,
 //! never on the reactor threads that accept connections and answer
 //! `/health`, with at most `running` decisions at once and at most
 //! `waiting` more in line. Anything beyond is refused at once (503), so a
