@@ -57,6 +57,13 @@ pub(crate) struct Marker {
     pub reason: String,
 }
 
+/// Whether a reason, owner or rule says anything a reviewer can read: at
+/// least one letter or digit, not only spaces, invisible or control
+/// characters.
+fn says_something(text: &str) -> bool {
+    text.chars().any(char::is_alphanumeric)
+}
+
 /// The skip markers that look like comments in a YAML text, in order.
 ///
 /// A `#` inside a string or block scalar looks the same line by line; the
@@ -89,6 +96,13 @@ pub(crate) fn markers(text: &str) -> Vec<Marker> {
             .trim_start_matches([':', ',', ' ', '\t', '-'])
             .trim()
             .to_owned();
+        // A reason of invisible characters (U+200B, a lone escape) is no
+        // reason: the marker then suppresses nothing and is reported.
+        let reason = if says_something(&reason) {
+            reason
+        } else {
+            String::new()
+        };
         out.push(Marker {
             line: u32::try_from(i + 1).unwrap_or(u32::MAX),
             column: line.get(..hash).map_or(0, |b| b.chars().count()),
@@ -204,7 +218,7 @@ impl Waivers {
                 ("reason", &w.reason),
                 ("rule", &w.rule),
             ] {
-                if value.trim().is_empty() {
+                if !says_something(value) {
                     return Err(at(
                         &format!("{pointer}/{name}"),
                         format!(
@@ -379,7 +393,7 @@ pub(crate) fn apply(
             let reason = entry
                 .and_then(|s| s.get("reason").or_else(|| s.get("comment")))
                 .and_then(Value::as_str)
-                .filter(|r| !r.trim().is_empty());
+                .filter(|r| says_something(r));
             if let Some(reason) = reason {
                 let at = doc
                     .line_of(&format!("{}/Metadata/palisade/skip", r.pointer))
@@ -405,7 +419,7 @@ mod tests {
     #[test]
     fn markers_are_comments_with_a_rule_and_a_reason() {
         let m = markers(
-            "a: 1 # palisade:skip=iam.shared-role shared by design\n# palisade:skip=x.y: because\nb: \"palisade:skip=not.a.comment\"\n#palisade:skip=no.reason\n",
+            "a: 1 # palisade:skip=iam.shared-role shared by design\n# palisade:skip=x.y: because\nb: \"palisade:skip=not.a.comment\"\n#palisade:skip=no.reason\n# palisade:skip=zero.width \u{200b}\n# palisade:skip=escape \u{1b}\n",
         );
         let got: Vec<_> = m
             .iter()
@@ -416,7 +430,10 @@ mod tests {
             [
                 (1, "iam.shared-role", "shared by design"),
                 (2, "x.y", "because"),
-                (4, "no.reason", "")
+                (4, "no.reason", ""),
+                // Invisible reasons are no reasons (found by a hostile review).
+                (5, "zero.width", ""),
+                (6, "escape", "")
             ]
         );
     }

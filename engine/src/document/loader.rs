@@ -434,6 +434,14 @@ impl Loader<'_> {
                         merge: is_merge_key,
                     });
                 }
+                Some(k) if k.merge && !merges.is_empty() => {
+                    // PyYAML lets the later of two `<<` keys win, and the
+                    // first of one `<<` list: refused rather than guessed.
+                    return Err(LoadError::at(
+                        k.at,
+                        "a second merge key `<<` in one mapping; merge several with one `<<: [*first, *second]`, the first winning",
+                    ));
+                }
                 Some(k) if k.merge => match value {
                     Value::Object(_) => merges.push(value),
                     Value::Array(list) if list.iter().all(Value::is_object) => merges.extend(list),

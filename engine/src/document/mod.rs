@@ -395,6 +395,17 @@ mod hostile {
     }
 
     #[test]
+    fn two_merge_keys_in_one_mapping_are_refused() {
+        // Read first-wins, this hid `AuthType: NONE` that PyYAML reads.
+        let text = "safe: &safe {AuthType: AWS_IAM}\nbad: &bad {AuthType: NONE}\nF:\n  <<: *safe\n  <<: *bad\n";
+        let e = Document::parse("t.yaml", text).unwrap_err();
+        assert!(e.message.contains("second merge key"), "{e}");
+        assert_eq!(e.line, 5);
+        let inline = "F:\n  <<: {AuthType: AWS_IAM}\n  <<: {AuthType: NONE}\n";
+        assert!(Document::parse("t.yaml", inline).is_err());
+    }
+
+    #[test]
     fn a_quoted_merge_key_is_an_ordinary_key() {
         let d = Document::parse("x.yaml", "\"<<\": {a: 1}\n").unwrap();
         assert_eq!(d.value, json!({"<<": {"a": 1}}));
