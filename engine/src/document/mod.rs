@@ -143,6 +143,9 @@ impl Document {
             (_, f) if f != DocumentFormat::Unknown => return Ok(()),
             (Value::Null, _) => "empty input".to_owned(),
             (Value::Object(m), _) if m.is_empty() => "an empty mapping".to_owned(),
+            (Value::Object(m), _) if looks_like(m).iter().filter(|k| **k).count() > 1 => {
+                "a mapping that looks like more than one kind of deployment description".to_owned()
+            }
             (Value::Object(_), _) => "a mapping that is no deployment description".to_owned(),
             (Value::Array(_), _) => "a list, not a deployment description".to_owned(),
             (Value::String(_), _) => "plain text, not a deployment description".to_owned(),
@@ -177,18 +180,12 @@ impl Document {
     }
 }
 
-fn detect(v: &Value) -> DocumentFormat {
-    let Value::Object(top) = v else {
-        return DocumentFormat::Unknown;
-    };
-    if top.contains_key("format_version")
-        && (top.contains_key("planned_values") || top.contains_key("resource_changes"))
-    {
-        return DocumentFormat::TerraformPlan;
-    }
-    if top.contains_key("service") && top.contains_key("provider") {
-        return DocumentFormat::ServerlessFramework;
-    }
+/// Which formats a document's top level looks like: Terraform plan,
+/// serverless.yml, CloudFormation.
+fn looks_like(top: &serde_json::Map<String, Value>) -> [bool; 3] {
+    let terraform = top.contains_key("format_version")
+        && (top.contains_key("planned_values") || top.contains_key("resource_changes"));
+    let serverless = top.contains_key("service") && top.contains_key("provider");
     let typed_resources = top
         .get("Resources")
         .and_then(Value::as_object)
@@ -199,10 +196,23 @@ fn detect(v: &Value) -> DocumentFormat {
                     .is_some_and(|t| t.contains("::"))
             })
         });
-    if top.contains_key("AWSTemplateFormatVersion") || typed_resources {
-        return DocumentFormat::CloudFormation;
+    let cloudformation = top.contains_key("AWSTemplateFormatVersion") || typed_resources;
+    [terraform, serverless, cloudformation]
+}
+
+/// The format, when exactly one fits: a document that looks like two (a
+/// plan with CloudFormation `Resources` beside it) would be checked as one
+/// and the other part dropped, so it is none.
+fn detect(v: &Value) -> DocumentFormat {
+    let Value::Object(top) = v else {
+        return DocumentFormat::Unknown;
+    };
+    match looks_like(top) {
+        [true, false, false] => DocumentFormat::TerraformPlan,
+        [false, true, false] => DocumentFormat::ServerlessFramework,
+        [false, false, true] => DocumentFormat::CloudFormation,
+        _ => DocumentFormat::Unknown,
     }
-    DocumentFormat::Unknown
 }
 
 #[cfg(test)]
@@ -303,6 +313,12 @@ Resources:
             ("terraform failed to run", "plain text"),
             ("[1, 2]", "a list"),
             ("42", "a lone scalar `42`"),
+            // Found by a hostile review: read as an empty plan, the
+            // CloudFormation part was dropped and the check passed.
+            (
+                r#"{"format_version": "1.2", "resource_changes": [], "Resources": {"F": {"Type": "AWS::Lambda::Url"}}}"#,
+                "a mapping that looks like more than one kind",
+            ),
         ] {
             let d = Document::parse("in.json", text).unwrap();
             let e = d.require_deployment().unwrap_err();
