@@ -14,9 +14,14 @@ pub struct Workers {
     waiting: Arc<Semaphore>,
 }
 
-/// The pool is full: the caller answers 503.
+/// Why a decision did not run to its end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Busy;
+pub enum Refused {
+    /// The pool is full: the caller answers 503.
+    Busy,
+    /// The decision panicked (a bug): the caller answers 500.
+    Failed,
+}
 
 impl Workers {
     /// A pool that runs `running` decisions at once and queues `waiting`.
@@ -37,21 +42,22 @@ impl Workers {
     /// Runs `work` on a blocking thread when a slot is free.
     ///
     /// # Errors
-    /// [`Busy`] when every slot is taken and the line is full. If the
+    /// [`Refused::Busy`] when every slot is taken and the line is full,
+    /// [`Refused::Failed`] when `work` panicked. If the
     /// caller stops waiting (a timeout), the work still finishes and frees
     /// its slot, so slots measure the work that is really running.
-    pub async fn run<T, F>(&self, work: F) -> Result<T, Busy>
+    pub async fn run<T, F>(&self, work: F) -> Result<T, Refused>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
         let in_line = Arc::clone(&self.waiting)
             .try_acquire_owned()
-            .map_err(|_| Busy)?;
+            .map_err(|_| Refused::Busy)?;
         let slot = Arc::clone(&self.running)
             .acquire_owned()
             .await
-            .map_err(|_| Busy)?;
+            .map_err(|_| Refused::Busy)?;
         drop(in_line);
         tokio::task::spawn_blocking(move || {
             let out = work();
@@ -59,7 +65,7 @@ impl Workers {
             out
         })
         .await
-        .map_err(|_| Busy)
+        .map_err(|_| Refused::Failed)
     }
 }
 
@@ -80,11 +86,20 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(50)).await;
         // One running, one in line: a third is refused without waiting.
         let started = std::time::Instant::now();
-        assert_eq!(pool.run(|| 3).await, Err(Busy));
+        assert_eq!(pool.run(|| 3).await, Err(Refused::Busy));
         assert!(started.elapsed() < Duration::from_millis(500));
         release.send(()).unwrap();
         assert_eq!(first.await.unwrap(), Ok(true));
         assert_eq!(second.await.unwrap(), Ok(2));
         assert_eq!(pool.run(|| 4).await, Ok(4));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panicking_decision_is_a_failure_not_a_full_pool() {
+        let pool = Workers::new(1, 1);
+        let r: Result<(), Refused> = pool.run(|| panic!("a bug in a decision")).await;
+        assert_eq!(r, Err(Refused::Failed));
+        // Its slot is free again.
+        assert_eq!(pool.run(|| 5).await, Ok(5));
     }
 }

@@ -902,7 +902,14 @@ async fn offload(
     let worker_app = Arc::clone(&app);
     match app.workers.run(move || work(&worker_app)).await {
         Ok(r) => r,
-        Err(crate::workers::Busy) => {
+        Err(crate::workers::Refused::Failed) => {
+            app.metrics.record(endpoint, "error", started, None);
+            error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the decision failed; this is a bug in palisade",
+            )
+        }
+        Err(crate::workers::Refused::Busy) => {
             app.metrics.record(endpoint, "overloaded", started, None);
             let mut r = error_response(
                 StatusCode::SERVICE_UNAVAILABLE,
