@@ -52,6 +52,30 @@ fn deep_yaml_is_a_400_and_the_server_lives() {
 }
 
 #[test]
+fn a_request_that_names_a_key_twice_is_a_400() {
+    let cache = tempfile::tempdir().unwrap();
+    let s = start(cache.path());
+    // serde_json keeps the last key; the gateway in front may have read
+    // the first. Neither is chosen: the request is refused.
+    for (body, key) in [
+        (
+            r#"{"principal":"User::\"a\"","action":"Action::\"x\"","resource":"R::\"r\"","resource":"R::\"s\""}"#,
+            "resource",
+        ),
+        (
+            r#"{"principal":"User::\"a\"","action":"Action::\"x\"","resource":"R::\"r\"","context":{"mfa":false,"mfa":true}}"#,
+            "mfa",
+        ),
+    ] {
+        let r = http(&s.addr, "POST", "/v1/authorize", &[], body);
+        assert_eq!(r.status, 400, "{body}: {}", r.body);
+        let e = r.json()["error"].as_str().unwrap().to_owned();
+        assert!(e.contains(&format!("duplicate key `{key}`")), "{e}");
+    }
+    healthy(&s);
+}
+
+#[test]
 fn what_is_no_deployment_is_a_400_not_a_pass() {
     let cache = tempfile::tempdir().unwrap();
     let s = start(cache.path());

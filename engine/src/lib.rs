@@ -55,6 +55,7 @@ mod document;
 mod engine;
 mod error;
 mod gateway;
+pub mod json;
 #[cfg(feature = "tower")]
 mod layer;
 mod manifest;

@@ -94,11 +94,12 @@ impl AuthorizationRequest {
 
     /// Parses the Cedar CLI's request format: `principal`, `action`,
     /// `resource` (uids), optional `context` (object) and `entities` (array).
+    /// An object that names a key twice is refused ([`crate::json::parse`]).
     ///
     /// # Errors
     /// [`RequestError`] naming the field that is wrong.
     pub fn from_json(text: &str) -> Result<Self, RequestError> {
-        let v: Value = serde_json::from_str(text).map_err(|e| {
+        let v: Value = crate::json::parse(text).map_err(|e| {
             RequestError::Malformed(format!("line {}, column {}: {e}", e.line(), e.column()))
         })?;
         Self::from_owned(v)

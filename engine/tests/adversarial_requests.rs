@@ -117,3 +117,27 @@ fn a_library_check_of_what_is_no_deployment_denies() {
     let d = engine.check(&b, &[good, bad], &options, Now::epoch());
     assert_eq!(d.decision, Effect::Deny, "{}", d.to_json_pretty());
 }
+
+#[test]
+fn a_request_that_names_a_key_twice_is_refused() {
+    for (text, key) in [
+        (
+            r#"{"principal":"User::\"a\"","principal":"User::\"admin\"","action":"Action::\"x\"","resource":"R::\"r\""}"#,
+            "principal",
+        ),
+        (
+            r#"{"principal":"User::\"a\"","action":"Action::\"x\"","resource":"R::\"r\"","context":{"a":{"b":1,"b":2}}}"#,
+            "b",
+        ),
+        (
+            r#"{"principal":"User::\"a\"","action":"Action::\"x\"","resource":"R::\"r\"","entities":[{"uid":{"type":"User","id":"a"},"attrs":{},"attrs":{"admin":true},"parents":[]}]}"#,
+            "attrs",
+        ),
+    ] {
+        let e = AuthorizationRequest::from_json(text)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(&format!("duplicate key `{key}`")), "{e}");
+        assert!(e.contains("line 1, column "), "{e}");
+    }
+}

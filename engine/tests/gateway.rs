@@ -256,6 +256,34 @@ fn a_verified_token_is_still_judged_by_time_on_every_request() {
 }
 
 #[test]
+fn a_claim_named_twice_is_refused_whichever_comes_last() {
+    let f = fixture();
+    let base = claims(json!({}));
+    let mut entries: Vec<(&str, Value)> = base
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
+    let valid = f.es.sign_entries(&entries);
+    assert_eq!(
+        f.call("GET", "/tenants/acme/orders/42", Some(&valid))
+            .status,
+        200
+    );
+    // `tenant` is not a claim the JWT library validates: a last-wins
+    // parser would decide for globex what the issuer may have meant for
+    // acme.
+    entries.push(("tenant", json!("globex")));
+    let twice = f.es.sign_entries(&entries);
+    for uri in ["/tenants/acme/orders/42", "/tenants/globex/orders/42"] {
+        let d = f.call("GET", uri, Some(&twice));
+        assert_eq!(d.status, 401, "{uri}: {d:?}");
+        assert!(d.reason.contains("duplicate key `tenant`"), "{}", d.reason);
+    }
+}
+
+#[test]
 fn algorithm_confusion_is_refused() {
     let f = fixture();
     // An HS256 token "signed" with the bytes of the public key, as if the

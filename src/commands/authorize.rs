@@ -26,7 +26,7 @@ fn request(args: &AuthorizeArgs) -> Result<AuthorizationRequest, String> {
         AuthorizationRequest::new(p, a, r).map_err(|e| escape(&e.to_string()).into_owned())?;
     if let Some(path) = &args.context {
         let text = read_text(path)?;
-        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        let v = palisade_engine::json::parse(&text).map_err(|e| {
             format!(
                 "{}:{}:{}: invalid JSON: {e}",
                 output::path(path),
@@ -92,28 +92,20 @@ pub fn execute(args: &AuthorizeArgs) -> u8 {
     };
     // JSON byte for byte on a raw handle; the human output escapes every
     // part that came from the request or the bundle.
-    let written = {
-        use std::io::Write as _;
-        match args.format {
-            Format::Json => {
-                let mut out = std::io::stdout().lock();
-                writeln!(out, "{}", decision.to_json()).and_then(|()| out.flush())
-            }
-            Format::Human => {
-                let subject = format!(
-                    "{} → {} → {}",
-                    escape(&req.principal.to_string()),
-                    escape(&req.action.to_string()),
-                    escape(&req.resource.to_string())
-                );
-                let mut out = anstream::stdout();
-                write!(out, "{}", output::decision_human(&decision, &subject))
-                    .and_then(|()| out.flush())
-            }
+    let written = match args.format {
+        Format::Json => output::to_stdout(&format!("{}\n", decision.to_json()), false),
+        Format::Human => {
+            let subject = format!(
+                "{} → {} → {}",
+                escape(&req.principal.to_string()),
+                escape(&req.action.to_string()),
+                escape(&req.resource.to_string())
+            );
+            output::to_stdout(&output::decision_human(&decision, &subject), true)
         }
     };
     if let Err(e) = written {
-        output::error(&format!("cannot write to standard output: {e}"));
+        output::error(&e);
         return exit::ERROR;
     }
     if decision.is_allowed() {

@@ -12,6 +12,7 @@
 //! or audiences, and `exp`, `nbf` and `iat` must be numbers (a string
 //! `nbf` is refused, not ignored).
 
+use crate::json::StrictObject;
 use crate::time::Now;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -345,8 +346,10 @@ impl Verifier {
                 last = bad("the token's algorithm does not match its key");
                 continue;
             }
-            match jsonwebtoken::decode::<Claims>(token, key, &validation) {
-                Ok(data) => return Ok(data.claims),
+            // Claims that name a key twice could mean one thing to the
+            // issuer and another here: refused.
+            match jsonwebtoken::decode::<StrictObject>(token, key, &validation) {
+                Ok(data) => return Ok(data.claims.0),
                 Err(e) => {
                     use jsonwebtoken::errors::ErrorKind as K;
                     last = match e.kind() {

@@ -89,6 +89,26 @@ impl Key {
         header.kid = Some(self.kid.clone());
         jsonwebtoken::encode(&header, claims, &self.encoding).unwrap()
     }
+
+    /// A token whose claims are these entries in this order, a key twice
+    /// if it is listed twice (what `serde_json::Value` cannot hold).
+    #[allow(dead_code)] // not every test binary that includes this uses it
+    pub fn sign_entries(&self, entries: &[(&str, serde_json::Value)]) -> String {
+        struct Entries<'a>(&'a [(&'a str, serde_json::Value)]);
+        impl serde::Serialize for Entries<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                use serde::ser::SerializeMap;
+                let mut m = s.serialize_map(Some(self.0.len()))?;
+                for (k, v) in self.0 {
+                    m.serialize_entry(k, v)?;
+                }
+                m.end()
+            }
+        }
+        let mut header = Header::new(self.alg);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, &Entries(entries), &self.encoding).unwrap()
+    }
 }
 
 /// The JWK set of these keys, as JSON text.
