@@ -180,6 +180,34 @@ pub fn decision_human(d: &Decision, subject: &str) -> String {
     out
 }
 
+/// Writes `text` to standard output: `human` text through the colour
+/// adapter (colours stripped unless a terminal wants them), anything else
+/// (JSON, SARIF, JUnit, tokens) byte for byte. A closed standard output
+/// (`palisade ... | head`) is an error to report, never a panic as in
+/// `println!`.
+pub fn to_stdout(text: &str, human: bool) -> Result<(), String> {
+    use std::io::Write as _;
+    let written = if human {
+        let mut out = anstream::stdout();
+        out.write_all(text.as_bytes()).and_then(|()| out.flush())
+    } else {
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes()).and_then(|()| out.flush())
+    };
+    written.map_err(|e| format!("cannot write to standard output: {e}"))
+}
+
+/// [`to_stdout`], then `code`; or the error reported and its exit code.
+pub fn print_or_error(text: &str, human: bool, code: u8) -> u8 {
+    match to_stdout(text, human) {
+        Ok(()) => code,
+        Err(e) => {
+            error(&e);
+            crate::exit::ERROR
+        }
+    }
+}
+
 /// Prints an error line: `palisade: error: ...`. Control characters in
 /// `msg` are escaped; file names and input text in it should already be
 /// [`escape`]d by the caller (a line feed is kept, and the next line

@@ -743,3 +743,115 @@ fn issue9_bundle_inspect_escapes_what_the_bundle_says() {
         assert_no_raw_controls(&o.stdout, "bundle validate");
     }
 }
+
+#[test]
+fn issue9_request_and_context_that_name_a_key_twice_are_exit_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("req.json"),
+        r#"{"principal":"User::\"alice\"","action":"Action::\"viewOrder\"","principal":"User::\"admin\"","resource":"Order::\"o-1\""}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        tmp.path().join("ctx.json"),
+        "{\n  \"mfa\": false,\n  \"mfa\": true\n}\n",
+    )
+    .unwrap();
+    let bundle = root().join("examples/authz");
+    let bundle = bundle.to_str().unwrap();
+    let o = run(
+        &[
+            "authorize",
+            "--bundle",
+            bundle,
+            "--request-json",
+            "req.json",
+            "--now",
+            NOW,
+        ],
+        tmp.path(),
+        None,
+        &[],
+    );
+    assert_eq!(code(&o), 2, "{}", text(&o.stdout));
+    assert!(
+        text(&o.stderr).contains("req.json: ")
+            && text(&o.stderr).contains("duplicate key `principal`"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = run(
+        &[
+            "authorize",
+            "--bundle",
+            bundle,
+            "--principal",
+            "User::\"alice\"",
+            "--action",
+            "Action::\"viewOrder\"",
+            "--resource",
+            "Order::\"o-1\"",
+            "--context",
+            "ctx.json",
+            "--now",
+            NOW,
+        ],
+        tmp.path(),
+        None,
+        &[],
+    );
+    assert_eq!(code(&o), 2, "{}", text(&o.stdout));
+    assert!(
+        text(&o.stderr).contains("ctx.json:3:") && text(&o.stderr).contains("duplicate key `mfa`"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+#[test]
+fn issue9_a_reader_that_goes_away_is_an_error_not_a_panic() {
+    // `palisade ... | head -1`: standard output closed before the command
+    // writes. Every command reports it and exits 2.
+    let tmp = tempfile::tempdir().unwrap();
+    let template = root().join("examples/sam/insecure.yaml");
+    let tests = root().join("policies/gateway-baseline");
+    let cases: [&[&str]; 5] = [
+        &["bundle", "inspect", "builtin:serverless-baseline"],
+        &[
+            "bundle",
+            "inspect",
+            "builtin:serverless-baseline",
+            "--format",
+            "json",
+        ],
+        &["bundle", "validate", "builtin:serverless-baseline"],
+        &["check", template.to_str().unwrap(), "--now", NOW],
+        &["test", tests.to_str().unwrap()],
+    ];
+    for args in cases {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
+            .args(args)
+            .current_dir(tmp.path())
+            .env("PALISADE_CACHE_DIR", tmp.path().join(".cache"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("cannot write to standard output"),
+            "{args:?}: {stderr}"
+        );
+    }
+}

@@ -2,7 +2,7 @@
 
 use crate::cli::{BundleCommand, Format};
 use crate::exit;
-use crate::output::escape;
+use crate::output::{self, escape};
 use crate::source;
 use palisade_engine::Bundle;
 use serde_json::json;
@@ -15,27 +15,29 @@ fn load(spec: &str) -> Result<Bundle, u8> {
 pub fn execute(cmd: &BundleCommand) -> u8 {
     match cmd {
         BundleCommand::Validate { dir } => match load(dir) {
-            Ok(b) => {
-                println!(
-                    "ok: bundle `{}` {} is valid ({} policies, {} plugins, {})",
+            Ok(b) => output::print_or_error(
+                &format!(
+                    "ok: bundle `{}` {} is valid ({} policies, {} plugins, {})\n",
                     escape(b.name()),
                     escape(b.version()),
                     b.policies().count(),
                     b.plugins().len(),
                     b.digest()
-                );
-                exit::OK
-            }
+                ),
+                true,
+                exit::OK,
+            ),
             Err(code) => code,
         },
         BundleCommand::Inspect { dir, format } => match load(dir) {
             Ok(b) => {
                 match format {
-                    Format::Json => println!("{}", inspect_json(&b)),
+                    Format::Json => {
+                        output::print_or_error(&format!("{}\n", inspect_json(&b)), false, exit::OK)
+                    }
                     // Every name, title and setting in it is escaped.
-                    Format::Human => print!("{}", inspect_human(&b)),
+                    Format::Human => output::print_or_error(&inspect_human(&b), true, exit::OK),
                 }
-                exit::OK
             }
             Err(code) => code,
         },

@@ -152,20 +152,7 @@ pub fn execute(args: &CheckArgs) -> u8 {
             anstream::adapter::strip_str(&report).to_string().as_bytes(),
         ),
         Some(path) => source::write_atomically(path, report.as_bytes()),
-        None if human => {
-            use std::io::Write as _;
-            let mut out = anstream::stdout();
-            out.write_all(report.as_bytes())
-                .and_then(|()| out.flush())
-                .map_err(|e| format!("cannot write to standard output: {e}"))
-        }
-        None => {
-            use std::io::Write as _;
-            let mut out = std::io::stdout().lock();
-            out.write_all(report.as_bytes())
-                .and_then(|()| out.flush())
-                .map_err(|e| format!("cannot write to standard output: {e}"))
-        }
+        None => output::to_stdout(&report, human),
     };
     if let Err(e) = written {
         output::error(&e);

@@ -155,16 +155,20 @@ pub fn execute(bundle_dir: &str) -> u8 {
                             Expect::Fail => "fail",
                             Expect::Pass => "pass",
                         });
-                    anstream::println!("ok    {} :: {}", escape(&file.rule), escape(&case.name));
+                    say(&format!(
+                        "ok    {} :: {}",
+                        escape(&file.rule),
+                        escape(&case.name)
+                    ));
                 }
                 Err(why) => {
                     failed += 1;
-                    anstream::println!(
+                    say(&format!(
                         "FAIL  {} :: {}\n      {}",
                         escape(&file.rule),
                         escape(&case.name),
                         escape(&why)
-                    );
+                    ));
                 }
             }
         }
@@ -174,12 +178,21 @@ pub fn execute(bundle_dir: &str) -> u8 {
         for needed in ["fail", "pass"] {
             if !have.contains(needed) {
                 failed += 1;
-                anstream::println!("FAIL  {} :: has no {needed}ing test case", escape(&rule));
+                say(&format!(
+                    "FAIL  {} :: has no {needed}ing test case",
+                    escape(&rule)
+                ));
             }
         }
     }
-    println!("\n{passed} passed, {failed} failed");
-    if failed == 0 { exit::OK } else { exit::DENY }
+    let code = if failed == 0 { exit::OK } else { exit::DENY };
+    output::print_or_error(&format!("\n{passed} passed, {failed} failed\n"), true, code)
+}
+
+/// One line of the report; a reader that went away (`| head`) stops none
+/// of the cases, and the summary line reports it.
+fn say(line: &str) {
+    let _ = output::to_stdout(&format!("{line}\n"), true);
 }
 
 fn all_rules(bundle: &Bundle) -> BTreeSet<String> {

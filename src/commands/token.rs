@@ -66,10 +66,7 @@ fn sign(args: &TokenArgs) -> Result<String, String> {
 
 pub fn execute(args: &TokenArgs) -> u8 {
     match sign(args) {
-        Ok(t) => {
-            println!("{t}");
-            exit::OK
-        }
+        Ok(t) => output::print_or_error(&format!("{t}\n"), false, exit::OK),
         Err(e) => {
             output::error(&e);
             exit::ERROR
