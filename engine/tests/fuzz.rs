@@ -179,6 +179,33 @@ const JWT: &[&str] = &[
     "%",
 ];
 
+const FORWARD_AUTH: &[&str] = &[
+    "\n",
+    "GET",
+    "DELETE",
+    " ",
+    "/",
+    "/tenants/acme/orders/1",
+    "?",
+    "#",
+    "%2F",
+    "%2e",
+    "..",
+    "%",
+    "\u{ff}",
+    "x-original-uri: ",
+    "x-original-method: ",
+    "x-forwarded-uri: ",
+    "x-forwarded-method: ",
+    "x-forwarded-host: ",
+    "x-forwarded-for: ",
+    "x-envoy-original-path: ",
+    "authorization: Bearer ",
+    "203.0.113.9",
+    ", ",
+    "\t",
+];
+
 #[test]
 fn document_corpus() {
     replay("document", targets::document);
@@ -197,6 +224,11 @@ fn manifest_corpus() {
 #[test]
 fn jwt_corpus() {
     replay("jwt", targets::jwt);
+}
+
+#[test]
+fn forward_auth_corpus() {
+    replay("forward_auth", targets::forward_auth);
 }
 
 proptest! {
@@ -225,5 +257,12 @@ proptest! {
     #[test]
     fn jwt_tokens(text in tokens(JWT, 40)) {
         targets::jwt(text.as_bytes());
+    }
+
+    #[test]
+    fn forward_auth_tokens(pick in any::<u8>(), text in tokens(FORWARD_AUTH, 60)) {
+        let mut data = vec![pick];
+        data.extend_from_slice(text.as_bytes());
+        targets::forward_auth(&data);
     }
 }

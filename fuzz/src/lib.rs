@@ -98,3 +98,40 @@ pub fn jwt(data: &[u8]) {
         .header("authorization", &format!("Bearer {token}"));
     let _ = engine().decide_http(bundle("gateway-baseline"), &req, now(), None);
 }
+
+/// A forward-auth request as a gateway sends it, decided by
+/// gateway-baseline. The first byte picks the trusted protocol (or none:
+/// detect it); the first line is `METHOD [ENVOY-TARGET]`; every further
+/// line is `name: value`, values as raw bytes (non-ASCII included).
+pub fn forward_auth(data: &[u8]) {
+    use palisade_engine::ForwardAuth;
+    let Some((&pick, rest)) = data.split_first() else {
+        return;
+    };
+    let protocol = ForwardAuth::ALL.get(usize::from(pick % 4)).copied();
+    let mut lines = rest.split(|&b| b == b'\n');
+    let first = String::from_utf8_lossy(lines.next().unwrap_or_default());
+    let mut words = first.splitn(2, ' ');
+    let method = words.next().unwrap_or("GET");
+    let target = words.next();
+    let mut headers: Vec<(String, &[u8])> = Vec::new();
+    for line in lines {
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        let (name, value) = line.split_at(colon);
+        let value = value.get(1..).unwrap_or_default();
+        let value = value.strip_prefix(b" ").unwrap_or(value);
+        headers.push((String::from_utf8_lossy(name).into_owned(), value));
+    }
+    let Ok(req) = palisade_engine::HttpRequest::from_forward_auth(
+        protocol,
+        method,
+        target,
+        headers.iter().map(|(n, v)| (n.as_str(), *v)),
+    ) else {
+        return;
+    };
+    let _ = req.forwarded_for();
+    let _ = engine().decide_http(bundle("gateway-baseline"), &req, now(), None);
+}
