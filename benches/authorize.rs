@@ -93,7 +93,7 @@ fn bench_set(c: &mut Criterion, label: &str, n: usize, actions: usize, types: us
         .unwrap();
 
     // Same outcome, or the comparison means nothing.
-    let d = engine.authorize(&bundle, &ours, Now::epoch()).unwrap();
+    let d = bundle.authorize(&ours, Now::epoch()).unwrap();
     let ctx = Context::from_json_value(context.clone(), None).unwrap();
     let req = Request::new(
         ours.principal.clone(),
@@ -127,13 +127,7 @@ fn bench_set(c: &mut Criterion, label: &str, n: usize, actions: usize, types: us
         })
     });
     g.bench_function("palisade", |b| {
-        b.iter(|| {
-            black_box(
-                engine
-                    .authorize(&bundle, black_box(&ours), Now::epoch())
-                    .unwrap(),
-            )
-        })
+        b.iter(|| black_box(bundle.authorize(black_box(&ours), Now::epoch()).unwrap()))
     });
     g.finish();
 }
@@ -176,14 +170,14 @@ fn http_body(c: &mut Criterion) {
             &with_entities,
         ),
     ] {
-        let d = engine
-            .authorize(bundle, &AuthorizationRequest::from_json(body).unwrap(), now)
+        let d = bundle
+            .authorize(&AuthorizationRequest::from_json(body).unwrap(), now)
             .unwrap();
         assert!(d.errors.is_empty(), "{}", d.to_json());
         g.bench_function(name, |b| {
             b.iter(|| {
                 let request = AuthorizationRequest::from_json(black_box(body)).unwrap();
-                black_box(engine.authorize(bundle, &request, now).unwrap().to_json())
+                black_box(bundle.authorize(&request, now).unwrap().to_json())
             })
         });
     }

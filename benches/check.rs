@@ -6,7 +6,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)] // bench setup: a panic is a failure report
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use palisade_engine::{CheckOptions, Document, Engine, Now};
+use palisade_deploy::{CheckOptions, Document};
+use palisade_engine::{Engine, Now};
 use std::hint::black_box;
 use std::path::Path;
 
@@ -20,7 +21,7 @@ fn benches(c: &mut Criterion) {
     let now = Now::parse("2026-11-29T00:00:00Z").unwrap();
     let options = CheckOptions::default();
     let doc = Document::parse("template.yaml", &text).unwrap();
-    let d = engine.check(&bundle, std::slice::from_ref(&doc), &options, now);
+    let d = palisade_deploy::check(&bundle, std::slice::from_ref(&doc), &options, now);
     assert_eq!(
         d.findings.len(),
         2500,
@@ -34,7 +35,14 @@ fn benches(c: &mut Criterion) {
         b.iter(|| black_box(Document::parse("template.yaml", black_box(&text)).unwrap()))
     });
     g.bench_function("evaluate", |b| {
-        b.iter(|| black_box(engine.check(&bundle, std::slice::from_ref(&doc), &options, now)))
+        b.iter(|| {
+            black_box(palisade_deploy::check(
+                &bundle,
+                std::slice::from_ref(&doc),
+                &options,
+                now,
+            ))
+        })
     });
     g.finish();
 }

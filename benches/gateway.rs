@@ -11,11 +11,12 @@
 )] // bench setup: a panic is a failure report
 
 mod common;
-#[path = "../engine/tests/common/jwt.rs"]
+#[path = "../engine/gateway/tests/common/jwt.rs"]
 mod jwt;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use palisade_engine::{Engine, HttpRequest, MemorySource, Now};
+use palisade_engine::{MemorySource, Now};
+use palisade_gateway::HttpRequest;
 use serde_json::json;
 use std::hint::black_box;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -46,7 +47,7 @@ fn bundle_source(dir: &Path, jwks: &str, plugins: bool) -> MemorySource {
 fn in_process(c: &mut Criterion) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/gateway-baseline");
     // The engine first: it chooses the JWT crypto (ring) before keys are made.
-    let engine = Engine::new().unwrap();
+    let engine = palisade_gateway::engine().unwrap();
     let key = jwt::Key::es256("bench");
     let jwks = jwt::jwks(&[&key]);
     let token = key.sign(&json!({
@@ -63,9 +64,19 @@ fn in_process(c: &mut Criterion) {
         let bundle = engine
             .load_bundle_from(&bundle_source(&dir, &jwks, plugins))
             .unwrap();
-        assert_eq!(engine.decide_http(&bundle, &req, now, None).status, 200);
+        assert_eq!(
+            palisade_gateway::decide(&bundle, &req, now, None).status,
+            200
+        );
         g.bench_function(name, |b| {
-            b.iter(|| black_box(engine.decide_http(&bundle, black_box(&req), now, None)))
+            b.iter(|| {
+                black_box(palisade_gateway::decide(
+                    &bundle,
+                    black_box(&req),
+                    now,
+                    None,
+                ))
+            })
         });
     }
     // The bundle's entities with a directory of 10,000 users: the token's
@@ -77,9 +88,9 @@ fn in_process(c: &mut Criterion) {
             common::with_10k_users(&entities).into_bytes(),
         ))
         .unwrap();
-    assert_eq!(engine.decide_http(&big, &req, now, None).status, 200);
+    assert_eq!(palisade_gateway::decide(&big, &req, now, None).status, 200);
     g.bench_function("es256+cedar-10k-bundle-users", |b| {
-        b.iter(|| black_box(engine.decide_http(&big, black_box(&req), now, None)))
+        b.iter(|| black_box(palisade_gateway::decide(&big, black_box(&req), now, None)))
     });
 
     // Every request a token not seen before: the signature is checked each
@@ -102,7 +113,7 @@ fn in_process(c: &mut Criterion) {
     g.bench_function("es256-signature-check+cedar", |b| {
         b.iter(|| {
             let req = next.next().unwrap();
-            black_box(engine.decide_http(&bundle, black_box(req), now, None))
+            black_box(palisade_gateway::decide(&bundle, black_box(req), now, None))
         })
     });
     g.finish();

@@ -41,14 +41,13 @@ fn benches(c: &mut Criterion) {
     let engine = Engine::new().unwrap();
     let dir = bundle_dir(&[("secrets", "secrets.wasm")]);
     let bundle = engine.load_bundle(dir.path()).unwrap();
-    let d = engine.evaluate_document(&bundle, InputKind::Deployment, &document, Now::epoch());
+    let d = bundle.evaluate_document(InputKind::Deployment, &document, Now::epoch());
     assert!(d.errors.is_empty(), "{}", d.to_json());
     assert!(!d.findings.is_empty(), "the input has a secret to find");
 
     c.bench_function("plugin/secrets-1kb-fresh-instance", |b| {
         b.iter(|| {
-            black_box(engine.evaluate_document(
-                &bundle,
+            black_box(bundle.evaluate_document(
                 InputKind::Deployment,
                 black_box(&document),
                 Now::epoch(),

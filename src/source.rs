@@ -18,7 +18,8 @@ fn cache_dir() -> Option<PathBuf> {
 
 /// The engine, with the on-disk compiled-code cache.
 pub fn engine() -> Result<Engine, String> {
-    let mut b = Engine::builder().max_concurrent_instances(8);
+    // Every bundle's `[gateway]` table is built (and checked) at load.
+    let mut b = palisade_gateway::engine_builder().max_concurrent_instances(8);
     if let Some(dir) = cache_dir() {
         b = b.cache_dir(dir);
     }

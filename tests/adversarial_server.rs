@@ -11,7 +11,7 @@
 )] // test code: a panic is a failure report
 
 mod common;
-#[path = "../engine/tests/common/jwt.rs"]
+#[path = "../engine/gateway/tests/common/jwt.rs"]
 mod jwt;
 #[path = "common/server.rs"]
 mod server;

@@ -149,7 +149,7 @@ fn the_cli_and_the_library_give_the_same_bytes() {
     let req = std::fs::read_to_string(example().join("requests/alice-pastes-a-key.json")).unwrap();
     let req = palisade_engine::AuthorizationRequest::from_json(&req).unwrap();
     let now = palisade_engine::Now::parse("2026-11-29T00:00:00Z").unwrap();
-    let lib = engine.authorize(&bundle, &req, now).unwrap().to_json();
+    let lib = bundle.authorize(&req, now).unwrap().to_json();
     assert_eq!(cli.trim_end(), lib);
 }
 

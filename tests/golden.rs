@@ -21,9 +21,9 @@
 mod common;
 
 use common::{palisade, root, text};
-use palisade_engine::{
-    Bundle, CheckOptions, Document, Engine, HttpRequest, Now, Severity, cedar_policy::EntityUid,
-};
+use palisade_deploy::{CheckOptions, Document};
+use palisade_engine::{Bundle, Now, Severity, cedar_policy::EntityUid};
+use palisade_gateway::HttpRequest;
 use serde_json::Value;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -42,12 +42,8 @@ fn golden(name: &str, actual: &str) -> Result<(), String> {
         std::fs::write(&path, actual).unwrap();
         return Ok(());
     }
-    let expected = std::fs::read_to_string(&path).map_err(|e| {
-        format!(
-            "{}: {e} (record it with PALISADE_BLESS=1)",
-            path.display()
-        )
-    })?;
+    let expected = std::fs::read_to_string(&path)
+        .map_err(|e| format!("{}: {e} (record it with PALISADE_BLESS=1)", path.display()))?;
     if expected == actual {
         return Ok(());
     }
@@ -145,7 +141,7 @@ fn authorize_decisions_of_the_examples_are_unchanged() {
 
 /// One decision per case of every test file of a shipped bundle, one JSON
 /// line per case (HTTP cases: the gateway's whole answer).
-fn case_decisions(engine: &Engine, bundle: &Bundle, file: &Path) -> String {
+fn case_decisions(bundle: &Bundle, file: &Path) -> String {
     let name = file.display().to_string();
     let doc = Document::parse(&name, &std::fs::read_to_string(file).unwrap()).unwrap();
     let mut out = String::new();
@@ -160,19 +156,17 @@ fn case_decisions(engine: &Engine, bundle: &Bundle, file: &Path) -> String {
                 options.principal = EntityUid::from_str(p).unwrap();
             }
             let doc = Document::from_value("template", template.clone());
-            engine.check(bundle, &[doc], &options, now).to_json()
+            palisade_deploy::check(bundle, &[doc], &options, now).to_json()
         } else {
             let r = &case["request"];
-            let mut req = HttpRequest::new(
-                r["method"].as_str().unwrap(),
-                r["path"].as_str().unwrap(),
-            );
+            let mut req =
+                HttpRequest::new(r["method"].as_str().unwrap(), r["path"].as_str().unwrap());
             for (k, v) in r["headers"].as_object().into_iter().flatten() {
                 req = req.header(k, v.as_str().unwrap());
             }
             req.client = r["client"].as_str().map(str::to_owned);
             let claims = case.get("claims").and_then(Value::as_object).cloned();
-            serde_json::to_string(&engine.decide_http_as(bundle, &req, claims, now)).unwrap()
+            serde_json::to_string(&palisade_gateway::decide_as(bundle, &req, claims, now)).unwrap()
         };
         let _ = writeln!(out, "{line}");
     }
@@ -181,7 +175,7 @@ fn case_decisions(engine: &Engine, bundle: &Bundle, file: &Path) -> String {
 
 #[test]
 fn decisions_for_every_bundle_test_case_are_unchanged() {
-    let engine = Engine::new().unwrap();
+    let engine = palisade_gateway::engine().unwrap();
     let mut failures = Vec::new();
     let mut cases = 0;
     for name in ["serverless-baseline", "gateway-baseline"] {
@@ -193,7 +187,7 @@ fn decisions_for_every_bundle_test_case_are_unchanged() {
             .collect();
         files.sort();
         for file in files {
-            let lines = case_decisions(&engine, &bundle, &file);
+            let lines = case_decisions(&bundle, &file);
             cases += lines.lines().count();
             let golden_name = format!(
                 "cases/{name}/{}.jsonl",

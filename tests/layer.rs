@@ -10,7 +10,7 @@
 )]
 
 mod common;
-#[path = "../engine/tests/common/jwt.rs"]
+#[path = "../engine/gateway/tests/common/jwt.rs"]
 mod jwt;
 
 use axum::Extension;
@@ -18,7 +18,8 @@ use axum::body::Body;
 use axum::routing::get;
 use common::{copy_dir, root, unix_now};
 use jwt::Key;
-use palisade_engine::{Engine, GatewayLayer, HttpDecision};
+use palisade_engine::Engine;
+use palisade_gateway::{GatewayLayer, HttpDecision};
 use serde_json::json;
 use std::path::Path;
 use std::sync::Arc;
@@ -66,7 +67,7 @@ fn token(key: &Key, sub: &str, tenant: &str) -> String {
 /// identity provider's key.
 fn setup() -> (tempfile::TempDir, Arc<Engine>, Key) {
     let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::builder()
+    let engine = palisade_gateway::engine_builder()
         .cache_dir(dir.path().join("cache"))
         .build()
         .unwrap();
@@ -127,7 +128,7 @@ async fn send_from(
 #[tokio::test]
 async fn the_layer_answers_like_forward_auth_and_takes_a_new_bundle() {
     let (dir, engine, key) = setup();
-    let layer = GatewayLayer::new(Arc::clone(&engine), bundle(&engine, dir.path(), &key, None));
+    let layer = GatewayLayer::new(bundle(&engine, dir.path(), &key, None));
     let app = app(layer.clone());
     let bob = token(&key, "bob", "acme");
 
@@ -219,7 +220,7 @@ async fn anonymous_callers_share_a_rate_limit_unless_the_proxy_names_them() {
         std::fs::write(b.join("palisade.toml"), toml).unwrap();
         engine.load_bundle(b).unwrap()
     };
-    let trusting = app(GatewayLayer::new(Arc::clone(&engine), slow()).trust_forwarded_for(true));
+    let trusting = app(GatewayLayer::new(slow()).trust_forwarded_for(true));
     let first = burst(&trusting, "192.0.2.1").await;
     assert_eq!(first, [200, 200, 200, 429]);
     assert_eq!(
@@ -231,7 +232,7 @@ async fn anonymous_callers_share_a_rate_limit_unless_the_proxy_names_them() {
 
     // Issue 9: the address is the one the proxy appended; a client that
     // rotates the entries before it stays in its bucket.
-    let trusting = app(GatewayLayer::new(Arc::clone(&engine), slow()).trust_forwarded_for(true));
+    let trusting = app(GatewayLayer::new(slow()).trust_forwarded_for(true));
     let mut rotated = Vec::new();
     for i in 0..4 {
         let xff = format!("10.1.1.{i}, 192.0.2.9");
@@ -245,7 +246,7 @@ async fn anonymous_callers_share_a_rate_limit_unless_the_proxy_names_them() {
 
     // Without trusting the header, a client cannot buy a new bucket by
     // writing X-Forwarded-For.
-    let plain = app(GatewayLayer::new(Arc::clone(&engine), slow()));
+    let plain = app(GatewayLayer::new(slow()));
     assert_eq!(burst(&plain, "192.0.2.1").await, [200, 200, 200, 429]);
     assert_eq!(
         send_from(&plain, "GET", "/health", None, Some("192.0.2.2"))

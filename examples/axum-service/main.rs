@@ -15,7 +15,8 @@
 use axum::Extension;
 use axum::extract::Path;
 use axum::routing::get;
-use palisade_engine::{Engine, GatewayLayer, HttpDecision};
+use palisade_engine::Engine;
+use palisade_gateway::{GatewayLayer, HttpDecision};
 use std::sync::Arc;
 
 #[tokio::main]
@@ -26,12 +27,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|| "policies/gateway-baseline".to_owned());
     let listen = args.next().unwrap_or_else(|| "127.0.0.1:3000".to_owned());
 
-    let engine = Arc::new(Engine::new()?);
+    // An engine that builds each bundle's `[gateway]` table.
+    let engine = Arc::new(palisade_gateway::engine()?);
     let bundle = engine
         .load_bundle(&bundle_dir)
         .map_err(|e| format!("{bundle_dir}: {e}"))?;
     warm_up(&bundle);
-    let layer = GatewayLayer::new(Arc::clone(&engine), bundle);
+    let layer = GatewayLayer::new(bundle);
 
     let app = axum::Router::new()
         .route("/health", get(|| async { "ok\n" }))
@@ -62,7 +64,7 @@ async fn view_order(
 /// Fetches the keys of a `jwks_url` before the bundle decides, so that
 /// no request waits for them (nothing to do for a JWKS file).
 fn warm_up(bundle: &palisade_engine::Bundle) {
-    if let Err(e) = bundle.fetch_remote_keys() {
+    if let Err(e) = palisade_gateway::fetch_remote_keys(bundle) {
         eprintln!("axum-service: {e}; tokens are refused until the keys can be fetched");
     }
 }

@@ -3,25 +3,31 @@
 //! target passes when nothing panics, overflows its stack or hangs; the
 //! engine's answers themselves are checked by the other tests.
 //!
-//! `engine/tests/fuzz.rs` includes this file, so the same targets run in
+//! `tests/fuzz.rs` includes this file, so the same targets run in
 //! `cargo test` on stable.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)] // fixtures: a panic is a failure report
 
-use palisade_engine::{
-    AuthorizationRequest, Bundle, CheckOptions, Document, Engine, HttpRequest, MemorySource, Now,
-};
+use palisade_deploy::{CheckOptions, Document};
+use palisade_engine::{AuthorizationRequest, Bundle, Engine, MemorySource, Now};
+use palisade_gateway::HttpRequest;
 use std::path::Path;
 use std::sync::OnceLock;
 
 fn root() -> &'static Path {
-    // Both `fuzz/` and `engine/` sit one level below the repository.
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+    // `fuzz/` sits one level below the repository; the tests that include
+    // this file run from the repository itself.
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if here.join("policies").is_dir() {
+        here
+    } else {
+        here.parent().unwrap_or(here)
+    }
 }
 
 fn engine() -> &'static Engine {
     static E: OnceLock<Engine> = OnceLock::new();
-    E.get_or_init(|| Engine::new().expect("engine"))
+    E.get_or_init(|| palisade_gateway::engine().expect("engine"))
 }
 
 fn bundle(name: &str) -> &'static Bundle {
@@ -53,7 +59,7 @@ pub fn document(data: &[u8]) {
     };
     let _ = doc.line_of("/Resources/a/Properties");
     if doc.require_deployment().is_ok() {
-        let d = engine().check(
+        let d = palisade_deploy::check(
             bundle("serverless-baseline"),
             &[doc],
             &CheckOptions::default(),
@@ -72,7 +78,7 @@ pub fn request_json(data: &[u8]) {
     let Ok(request) = AuthorizationRequest::from_json(text) else {
         return;
     };
-    if let Ok(d) = engine().authorize(bundle("gateway-baseline"), &request, now()) {
+    if let Ok(d) = bundle("gateway-baseline").authorize(&request, now()) {
         let _ = d.to_json();
     }
 }
@@ -96,7 +102,7 @@ pub fn jwt(data: &[u8]) {
     };
     let req = HttpRequest::new("GET", "/tenants/acme/orders/1")
         .header("authorization", &format!("Bearer {token}"));
-    let _ = engine().decide_http(bundle("gateway-baseline"), &req, now(), None);
+    let _ = palisade_gateway::decide(bundle("gateway-baseline"), &req, now(), None);
 }
 
 /// A forward-auth request as a gateway sends it, decided by
@@ -104,7 +110,7 @@ pub fn jwt(data: &[u8]) {
 /// detect it); the first line is `METHOD [ENVOY-TARGET]`; every further
 /// line is `name: value`, values as raw bytes (non-ASCII included).
 pub fn forward_auth(data: &[u8]) {
-    use palisade_engine::ForwardAuth;
+    use palisade_gateway::ForwardAuth;
     let Some((&pick, rest)) = data.split_first() else {
         return;
     };
@@ -124,7 +130,7 @@ pub fn forward_auth(data: &[u8]) {
         let value = value.strip_prefix(b" ").unwrap_or(value);
         headers.push((String::from_utf8_lossy(name).into_owned(), value));
     }
-    let Ok(req) = palisade_engine::HttpRequest::from_forward_auth(
+    let Ok(req) = HttpRequest::from_forward_auth(
         protocol,
         method,
         target,
@@ -133,5 +139,5 @@ pub fn forward_auth(data: &[u8]) {
         return;
     };
     let _ = req.forwarded_for();
-    let _ = engine().decide_http(bundle("gateway-baseline"), &req, now(), None);
+    let _ = palisade_gateway::decide(bundle("gateway-baseline"), &req, now(), None);
 }

@@ -83,7 +83,7 @@ pub fn execute(args: &AuthorizeArgs) -> u8 {
             return exit::ERROR;
         }
     };
-    let decision = match engine.authorize(&bundle, &req, now) {
+    let decision = match bundle.authorize(&req, now) {
         Ok(d) => d,
         Err(e) => {
             output::error(&escape(&e.to_string()));

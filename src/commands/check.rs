@@ -5,9 +5,8 @@ use crate::exit;
 use crate::output;
 use crate::source;
 use output::escape;
-use palisade_engine::{
-    CheckOptions, Decision, Document, DocumentFormat, Waivers, cedar_policy::EntityUid,
-};
+use palisade_deploy::{CheckOptions, Document, DocumentFormat, Waivers};
+use palisade_engine::{Decision, cedar_policy::EntityUid};
 use std::path::Path;
 use std::str::FromStr;
 
@@ -64,7 +63,7 @@ pub fn execute(args: &CheckArgs) -> u8 {
             escape(&w.expires.to_string())
         ));
     }
-    let (engine, bundle) = match source::engine_and_bundle(&args.bundle) {
+    let (_, bundle) = match source::engine_and_bundle(&args.bundle) {
         Ok(eb) => eb,
         Err(code) => return code,
     };
@@ -125,10 +124,10 @@ pub fn execute(args: &CheckArgs) -> u8 {
         on_document: progress.clone().map(|bar| {
             bar.set_message("checking");
             bar.set_length(files.len() as u64 + docs.len() as u64);
-            std::sync::Arc::new(move |_: &str| bar.inc(1)) as palisade_engine::OnDocument
+            std::sync::Arc::new(move |_: &str| bar.inc(1)) as palisade_deploy::OnDocument
         }),
     };
-    let decision = engine.check(&bundle, &docs, &options, now);
+    let decision = palisade_deploy::check(&bundle, &docs, &options, now);
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
@@ -328,7 +327,7 @@ fn human(
 }
 
 /// A parse error for people: the file name and the parser's words escaped.
-fn parse_error(e: &palisade_engine::ParseError) -> String {
+fn parse_error(e: &palisade_deploy::ParseError) -> String {
     format!(
         "{}:{}:{}: {}",
         escape(&e.file),

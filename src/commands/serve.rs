@@ -5,7 +5,7 @@
 //! - `POST /v1/check`: a deployment file; answers `check --format json`.
 //! - `GET|POST /v1/forward-auth`: for gateways. The original request is
 //!   read from the headers of one gateway protocol only
-//!   ([`palisade_engine::ForwardAuth`]): the one `--forward-auth` names, or
+//!   ([`palisade_gateway::ForwardAuth`]): the one `--forward-auth` names, or
 //!   the one of the path (`/v1/forward-auth/nginx`,
 //!   `/v1/forward-auth/traefik`, `/v1/forward-auth/envoy/<original path>`),
 //!   or, at the bare `/v1/forward-auth` without the flag, the one whose
@@ -35,10 +35,9 @@ use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
-use palisade_engine::{
-    AuthorizationRequest, Bundle, CheckOptions, Decision, Document, Engine, ForwardAuth,
-    HttpDecision, HttpOutcome, HttpRequest, Now, RateLimiter,
-};
+use palisade_deploy::{CheckOptions, Document};
+use palisade_engine::{AuthorizationRequest, Bundle, Decision, Engine, Now};
+use palisade_gateway::{ForwardAuth, HttpDecision, HttpOutcome, HttpRequest, RateLimiter};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -359,7 +358,7 @@ impl App {
 /// requests do not wait for them; a failure is logged and requests try
 /// again.
 fn warm_up(bundle: &Bundle) {
-    if let Err(e) = bundle.fetch_remote_keys() {
+    if let Err(e) = palisade_gateway::fetch_remote_keys(bundle) {
         output::warning(&format!(
             "{e}; tokens are refused until the keys can be fetched"
         ));
@@ -368,7 +367,7 @@ fn warm_up(bundle: &Bundle) {
 
 fn loaded(bundle: Bundle, revision: u64) -> Loaded {
     Loaded {
-        limiter: RateLimiter::new(bundle.rate_limits().to_vec()),
+        limiter: RateLimiter::new(palisade_gateway::rate_limits(&bundle).to_vec()),
         bundle,
         loaded_at: Now::system().to_string(),
         revision,
@@ -946,7 +945,7 @@ fn authorize_now(app: &App, q: &HashMap<String, String>, body: &Bytes) -> Respon
         }
     };
     let current = app.current.load();
-    let decision = match app.engine.authorize(&current.bundle, &request, now) {
+    let decision = match current.bundle.authorize(&request, now) {
         Ok(d) => d,
         Err(e) => {
             app.metrics
@@ -1028,7 +1027,7 @@ fn check_now(app: &App, q: &HashMap<String, String>, body: &Bytes) -> Response {
         }
     }
     let current = app.current.load();
-    let decision = app.engine.check(&current.bundle, &[doc], &options, now);
+    let decision = palisade_deploy::check(&current.bundle, &[doc], &options, now);
     app.metrics
         .record("check", outcome_of(&decision), started, Some(&decision));
     let subject = Subject {
@@ -1161,7 +1160,7 @@ async fn forward_auth(
 /// Decides an original request that forward-auth read exactly.
 fn forward_auth_now(app: &App, req: &HttpRequest, started: Instant) -> Response {
     let current = app.current.load();
-    let d = app.engine.decide_http(
+    let d = palisade_gateway::decide(
         &current.bundle,
         req,
         Now::system(),

@@ -38,9 +38,9 @@
 use crate::exit;
 use crate::output::{self, escape};
 use crate::source;
-use palisade_engine::{
-    Bundle, CheckOptions, Document, Engine, HttpRequest, Now, Severity, cedar_policy::EntityUid,
-};
+use palisade_deploy::{CheckOptions, Document};
+use palisade_engine::{Bundle, Now, Severity, cedar_policy::EntityUid};
+use palisade_gateway::HttpRequest;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -96,7 +96,7 @@ enum Expect {
 const DEFAULT_NOW: &str = "2026-01-01T00:00:00Z";
 
 pub fn execute(bundle_dir: &str) -> u8 {
-    let (engine, bundle) = match source::engine_and_bundle(bundle_dir) {
+    let (_, bundle) = match source::engine_and_bundle(bundle_dir) {
         Ok(eb) => eb,
         Err(code) => return code,
     };
@@ -145,7 +145,7 @@ pub fn execute(bundle_dir: &str) -> u8 {
             }
         };
         for case in &file.cases {
-            match run_case(&engine, &bundle, &file.rule, case) {
+            match run_case(&bundle, &file.rule, case) {
                 Ok(()) => {
                     passed += 1;
                     covered
@@ -207,7 +207,7 @@ fn all_rules(bundle: &Bundle) -> BTreeSet<String> {
     rules
 }
 
-fn run_case(engine: &Engine, bundle: &Bundle, rule: &str, case: &Case) -> Result<(), String> {
+fn run_case(bundle: &Bundle, rule: &str, case: &Case) -> Result<(), String> {
     let now = Now::parse(case.now.as_deref().unwrap_or(DEFAULT_NOW))?;
     let mut options = CheckOptions {
         fail_on: Severity::Info,
@@ -219,7 +219,7 @@ fn run_case(engine: &Engine, bundle: &Bundle, rule: &str, case: &Case) -> Result
     let d = match (&case.template, &case.request) {
         (Some(template), None) => {
             let doc = Document::from_value("template", template.clone());
-            engine.check(bundle, &[doc], &options, now)
+            palisade_deploy::check(bundle, &[doc], &options, now)
         }
         (None, Some(r)) => {
             let mut req = HttpRequest::new(&r.method, &r.path);
@@ -227,7 +227,7 @@ fn run_case(engine: &Engine, bundle: &Bundle, rule: &str, case: &Case) -> Result
                 req = req.header(name, value);
             }
             req.client.clone_from(&r.client);
-            let answer = engine.decide_http_as(bundle, &req, case.claims.clone(), now);
+            let answer = palisade_gateway::decide_as(bundle, &req, case.claims.clone(), now);
             match answer.decision {
                 Some(d) => d,
                 None => {

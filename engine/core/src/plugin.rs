@@ -1,0 +1,1167 @@
+//! The plugin host: WebAssembly components in a sandbox with nothing granted.
+//!
+//! A plugin is compiled (or loaded from the on-disk cache) and
+//! pre-instantiated once when its bundle loads. Every call then gets a fresh
+//! [`Store`] and instance from the pooling allocator, a fuel budget, a memory
+//! limit and an epoch deadline; nothing survives between calls.
+
+use crate::decision::{Category, ErrorKind, Severity};
+use crate::manifest::Limits;
+use crate::time::Now;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{ResourceLimiter, Store, Trap};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+#[allow(missing_docs, clippy::all)]
+mod bindings {
+    wasmtime::component::bindgen!({
+        world: "plugin",
+        path: "../../wit",
+    });
+}
+
+pub(crate) use bindings::PluginPre;
+use bindings::palisade::policy::host::{self as wit_host, Level};
+use bindings::palisade::policy::types as wit;
+
+/// The interfaces a plugin may import. A Rust guest built for `wasm32-wasip2`
+/// imports most of WASI's CLI world even when it does no I/O; the host links
+/// them with nothing behind them (no preopens, no environment, empty stdin,
+/// fixed clocks and randomness). Anything else is refused at load.
+const ALLOWED_IMPORTS: &[&str] = &[
+    "palisade:policy/host",
+    "palisade:policy/types",
+    "wasi:cli/environment",
+    "wasi:cli/exit",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+    "wasi:cli/terminal-input",
+    "wasi:cli/terminal-output",
+    "wasi:cli/terminal-stdin",
+    "wasi:cli/terminal-stdout",
+    "wasi:cli/terminal-stderr",
+    "wasi:io/error",
+    "wasi:io/poll",
+    "wasi:io/streams",
+    "wasi:clocks/wall-clock",
+    "wasi:clocks/monotonic-clock",
+    "wasi:random/random",
+    "wasi:random/insecure",
+    "wasi:random/insecure-seed",
+    "wasi:filesystem/types",
+    "wasi:filesystem/preopens",
+];
+
+/// How much of a plugin's standard error the host keeps per call.
+const CAPTURE_BYTES: usize = 4096;
+
+// What one call may hand the host. Past any of these the call fails
+// closed (`output-limit`): the host never holds more than this of one
+// plugin's output, whatever the plugin's own memory limit.
+/// Findings per call.
+pub(crate) const MAX_FINDINGS: usize = 1_000;
+/// Facts per call.
+pub(crate) const MAX_FACTS: usize = 256;
+/// Calls of the `log` import per call.
+pub(crate) const MAX_LOG_LINES: usize = 256;
+/// Bytes of text per call: every finding's and fact's strings together.
+pub(crate) const MAX_OUTPUT_BYTES: usize = 1 << 20;
+
+// Per field of a finding; a finding over one is refused (`bad-output`).
+const MAX_MESSAGE_BYTES: usize = 8 * 1024;
+const MAX_RESOURCE_BYTES: usize = 1024;
+const MAX_POINTER_BYTES: usize = 2048;
+/// Contract violations reported per call; the rest are counted.
+const MAX_VIOLATIONS: usize = 16;
+/// An error message from `evaluate` is cut to this length.
+const MAX_ERROR_BYTES: usize = 4096;
+
+// What a plugin may declare in its metadata; past these it is refused at
+// load. Findings share their rule's text, so these bound it once.
+const MAX_RULES: usize = 1024;
+const MAX_RULE_ID_BYTES: usize = 128;
+const MAX_NAME_BYTES: usize = 128;
+const MAX_TITLE_BYTES: usize = 1024;
+const MAX_REMEDIATION_BYTES: usize = 8 * 1024;
+const MAX_CONTROL_BYTES: usize = 1024;
+
+/// The compiled-code cache's default size limit on disk.
+pub(crate) const DEFAULT_CACHE_MAX_BYTES: u64 = 512 << 20;
+
+/// Which inputs a plugin applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InputKind {
+    /// Authorization requests (principal, action, resource, context).
+    Authorization,
+    /// HTTP requests seen by a gateway.
+    Request,
+    /// Deployment descriptions (CloudFormation, SAM, serverless.yml, Terraform plans).
+    Deployment,
+}
+
+impl InputKind {
+    fn to_wit(self) -> wit::InputKind {
+        match self {
+            InputKind::Authorization => wit::InputKind::Authorization,
+            InputKind::Request => wit::InputKind::Request,
+            InputKind::Deployment => wit::InputKind::Deployment,
+        }
+    }
+    fn from_wit(k: wit::InputKind) -> Self {
+        match k {
+            wit::InputKind::Authorization => InputKind::Authorization,
+            wit::InputKind::Request => InputKind::Request,
+            wit::InputKind::Deployment => InputKind::Deployment,
+        }
+    }
+}
+
+/// A rule a plugin declares in its metadata.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RuleInfo {
+    /// Rule id, e.g. `secrets.aws-access-key-id`.
+    pub id: String,
+    /// Finding category.
+    pub category: Category,
+    /// Default severity.
+    pub severity: Severity,
+    /// One-line description.
+    pub title: String,
+    /// How to fix a finding.
+    pub remediation: String,
+    /// The practice or control enforced.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub control: Option<String>,
+}
+
+/// What a plugin says about itself.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PluginMetadata {
+    /// The plugin's own name.
+    pub name: String,
+    /// The plugin's own version.
+    pub version: String,
+    /// The inputs it evaluates.
+    pub applies_to: Vec<InputKind>,
+    /// The rules it can report, by id.
+    pub rules: BTreeMap<String, RuleInfo>,
+}
+
+/// A finding as a plugin reported it, checked against its metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RawFinding {
+    pub rule_id: String,
+    pub message: String,
+    pub resource: Option<String>,
+    pub pointer: Option<String>,
+    pub severity: Option<Severity>,
+}
+
+/// The outcome of one plugin call.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct PluginOutput {
+    pub findings: Vec<RawFinding>,
+    /// Facts as a JSON object, for `context.plugins.NAME`.
+    pub facts: serde_json::Map<String, serde_json::Value>,
+    /// Contract violations in otherwise usable output.
+    pub violations: Vec<String>,
+}
+
+/// Why a plugin call failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CallError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+/// Per-store state: WASI with nothing granted, the log and the limiter.
+struct Sandbox {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limiter: MemoryLimiter,
+    logs: Vec<String>,
+    /// Calls of the `log` import, kept or not.
+    log_calls: usize,
+}
+
+impl WasiView for Sandbox {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl wit_host::Host for Sandbox {
+    fn log(&mut self, level: Level, message: String) {
+        self.log_calls = self.log_calls.saturating_add(1);
+        if self.logs.len() < MAX_LOG_LINES {
+            let level = match level {
+                Level::Debug => "debug",
+                Level::Info => "info",
+                Level::Warn => "warn",
+                Level::Error => "error",
+            };
+            let mut message = message;
+            truncate_on_char_boundary(&mut message, 512);
+            self.logs.push(format!("{level}: {message}"));
+        }
+    }
+}
+
+impl wit::Host for Sandbox {}
+
+/// Caps linear memory and remembers that the cap was hit, because a Rust
+/// guest that cannot grow aborts with a plain `unreachable` trap.
+struct MemoryLimiter {
+    max_bytes: usize,
+    hit: bool,
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.max_bytes {
+            self.hit = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+/// A wall clock stopped at the evaluation's `now`.
+struct FixedWallClock(std::time::Duration);
+
+impl wasmtime_wasi::HostWallClock for FixedWallClock {
+    fn resolution(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(1)
+    }
+    fn now(&self) -> std::time::Duration {
+        self.0
+    }
+}
+
+/// A monotonic clock that never moves.
+struct FrozenMonotonicClock;
+
+impl wasmtime_wasi::HostMonotonicClock for FrozenMonotonicClock {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+    fn now(&self) -> u64 {
+        0
+    }
+}
+
+fn truncate_on_char_boundary(s: &mut String, max: usize) {
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push('…');
+    }
+}
+
+/// Where a plugin's compiled code came from when its bundle loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CodeCache {
+    /// Deserialized from the on-disk cache: no compilation.
+    Hit,
+    /// Compiled, then written to the cache.
+    Miss,
+    /// Compiled; the engine has no cache directory.
+    Disabled,
+}
+
+/// A rule's text, shared by every finding of the rule.
+#[derive(Debug, Clone)]
+pub(crate) struct SharedRule {
+    pub(crate) remediation: Option<Arc<str>>,
+    pub(crate) control: Option<Arc<str>>,
+}
+
+/// A compiled, pre-instantiated plugin, ready for fresh instances.
+pub(crate) struct LoadedPlugin {
+    pub(crate) cache: CodeCache,
+    /// Where the compiled code goes once the plugin is accepted: code of a
+    /// plugin the bundle refuses is never cached.
+    pending_cache: Option<PathBuf>,
+    component: Component,
+    /// Rule text by rule id, shared by the findings.
+    pub(crate) rule_text: BTreeMap<String, SharedRule>,
+    engine: wasmtime::Engine,
+    /// Keeps the epoch ticking while any plugin of this host lives.
+    _ticker: std::sync::Arc<Ticker>,
+    pre: PluginPre<Sandbox>,
+    pub(crate) metadata: PluginMetadata,
+    limits: Limits,
+    epoch_ticks: u64,
+}
+
+impl std::fmt::Debug for LoadedPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedPlugin")
+            .field("metadata", &self.metadata)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The shared wasmtime machinery: one engine and linker for all plugins.
+pub(crate) struct PluginHost {
+    engine: wasmtime::Engine,
+    ticker: std::sync::Arc<Ticker>,
+    linker: Linker<Sandbox>,
+    cache_dir: Option<PathBuf>,
+    cache_max_bytes: u64,
+    engine_key: String,
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`] until dropped, so that
+/// epoch deadlines stop runaway calls in wall-clock time.
+pub(crate) struct Ticker {
+    stop: std::sync::mpsc::Sender<()>,
+}
+
+impl Ticker {
+    fn start(engine: wasmtime::Engine) -> wasmtime::Result<Ticker> {
+        let (stop, rx) = std::sync::mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("palisade-epoch".into())
+            .spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    rx.recv_timeout(EPOCH_TICK)
+                {
+                    engine.increment_epoch();
+                }
+            })
+            .map_err(|e| wasmtime::format_err!("cannot start the epoch thread: {e}"))?;
+        Ok(Ticker { stop })
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        let _ = self.stop.send(());
+    }
+}
+
+/// Epoch ticks happen this often; deadlines are counted in ticks.
+pub(crate) const EPOCH_TICK: std::time::Duration = std::time::Duration::from_millis(2);
+
+impl PluginHost {
+    pub(crate) fn new(
+        cache_dir: Option<PathBuf>,
+        cache_max_bytes: u64,
+        max_instances: u32,
+    ) -> wasmtime::Result<PluginHost> {
+        let mut config = wasmtime::Config::new();
+        config.consume_fuel(true);
+        config.epoch_interruption(true);
+        config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+        config.wasm_backtrace_max_frames(None);
+        config.native_unwind_info(true);
+
+        let mut pool = wasmtime::PoolingAllocationConfig::new();
+        // One component instance per concurrent call; Rust guests carry a
+        // handful of core instances (the guest, WASI adapter shims).
+        pool.total_component_instances(max_instances);
+        pool.total_core_instances(max_instances.saturating_mul(8));
+        pool.total_memories(max_instances.saturating_mul(2));
+        pool.total_tables(max_instances.saturating_mul(4));
+        pool.total_stacks(max_instances);
+        pool.max_core_instances_per_component(16);
+        pool.max_memories_per_component(4);
+        pool.max_tables_per_component(8);
+        pool.max_memory_size(1 << 30);
+        pool.max_unused_warm_slots(max_instances.min(16));
+        // Reset memory by rewriting the pages a call dirtied instead of
+        // unmapping them: without this, page faults and `madvise` were half
+        // of a plugin call. PAGEMAP_SCAN (Linux 6.7+) finds the dirty pages;
+        // elsewhere the low addresses are reset with `memset`.
+        pool.linear_memory_keep_resident(2 << 20);
+        pool.table_keep_resident(64 << 10);
+        pool.pagemap_scan(wasmtime::Enabled::Auto);
+        config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+        // Reserve just what the largest allowed memory needs, so many pools
+        // fit in the address space (tests create many engines).
+        config.memory_reservation(1 << 30);
+        config.memory_guard_size(32 << 20);
+        config.memory_reservation_for_growth(0);
+
+        let engine = wasmtime::Engine::new(&config)?;
+        let mut linker: Linker<Sandbox> = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        bindings::Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
+
+        let engine_key = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            engine.precompile_compatibility_hash().hash(&mut h);
+            format!("wasmtime-{}-{:016x}", env!("CARGO_PKG_VERSION"), h.finish())
+        };
+        let ticker = std::sync::Arc::new(Ticker::start(engine.clone())?);
+        Ok(PluginHost {
+            engine,
+            ticker,
+            linker,
+            cache_dir,
+            cache_max_bytes,
+            engine_key,
+        })
+    }
+
+    /// Compiles `bytes` (digest `sha256`), or loads the compiled code from the
+    /// cache, checks imports and pre-instantiates. Returns a message for
+    /// people on failure.
+    pub(crate) fn load(
+        &self,
+        bytes: &[u8],
+        sha256: &str,
+        limits: Limits,
+    ) -> Result<LoadedPlugin, String> {
+        let (component, cache, pending_cache) = self.component(bytes, sha256)?;
+        self.check_imports(&component)?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| format!("cannot link the component: {}", error_chain(&e)))?;
+        let pre = PluginPre::new(pre).map_err(|e| {
+            format!(
+                "the component does not export the `palisade:policy/plugin` world: {}",
+                error_chain(&e)
+            )
+        })?;
+        let epoch_ticks = limits
+            .timeout_ms
+            .div_ceil(EPOCH_TICK.as_millis().max(1) as u64)
+            .max(1);
+        let mut plugin = LoadedPlugin {
+            cache,
+            pending_cache,
+            component,
+            rule_text: BTreeMap::new(),
+            engine: self.engine.clone(),
+            _ticker: std::sync::Arc::clone(&self.ticker),
+            pre,
+            metadata: PluginMetadata {
+                name: String::new(),
+                version: String::new(),
+                applies_to: Vec::new(),
+                rules: BTreeMap::new(),
+            },
+            limits,
+            epoch_ticks,
+        };
+        plugin.metadata = plugin.read_metadata()?;
+        plugin.rule_text = plugin
+            .metadata
+            .rules
+            .values()
+            .map(|r| {
+                let shared = SharedRule {
+                    remediation: Some(Arc::from(r.remediation.as_str()))
+                        .filter(|t: &Arc<str>| !t.is_empty()),
+                    control: r.control.as_deref().map(Arc::from),
+                };
+                (r.id.clone(), shared)
+            })
+            .collect();
+        Ok(plugin)
+    }
+
+    /// Writes the plugin's compiled code to the cache, once the bundle has
+    /// accepted the plugin (imports, metadata, settings), then keeps the
+    /// cache under its size limit by removing the least recently used
+    /// files. A cache that cannot be written only costs time later.
+    pub(crate) fn commit_cache(&self, plugin: &mut LoadedPlugin) {
+        let Some(path) = plugin.pending_cache.take() else {
+            return;
+        };
+        let Ok(bytes) = plugin.component.serialize() else {
+            return;
+        };
+        if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > self.cache_max_bytes {
+            return;
+        }
+        if write_cache(&path, &bytes).is_ok()
+            && let Some(dir) = path.parent()
+        {
+            evict(dir, self.cache_max_bytes, &path);
+        }
+    }
+
+    fn component(
+        &self,
+        bytes: &[u8],
+        sha256: &str,
+    ) -> Result<(Component, CodeCache, Option<PathBuf>), String> {
+        if !bytes.starts_with(b"\0asm") {
+            return Err("not a WebAssembly file (bad magic number)".into());
+        }
+        let cached = self
+            .cache_dir
+            .as_ref()
+            .map(|d| d.join(format!("{sha256}-{}.cwasm", self.engine_key)));
+        if let Some(path) = &cached
+            && path.is_file()
+            && let Some(c) = self.deserialize_cached(path)
+        {
+            // Recently used: the last to be evicted.
+            let _ = std::fs::File::options()
+                .write(true)
+                .open(path)
+                .and_then(|f| f.set_modified(std::time::SystemTime::now()));
+            return Ok((c, CodeCache::Hit, None));
+        }
+        let component = Component::from_binary(&self.engine, bytes)
+            .map_err(|e| format!("not a valid WebAssembly component: {}", error_chain(&e)))?;
+        let status = if cached.is_some() {
+            CodeCache::Miss
+        } else {
+            CodeCache::Disabled
+        };
+        Ok((component, status, cached))
+    }
+
+    #[expect(
+        unsafe_code,
+        reason = "deserializing precompiled code is unsafe by wasmtime's definition; \
+                  the cache holds only files this host wrote, named by the sha256 \
+                  of their source and the engine's compatibility hash"
+    )]
+    fn deserialize_cached(&self, path: &Path) -> Option<Component> {
+        // SAFETY: the file was produced by `Component::serialize` of this
+        // same engine configuration (the file name carries its compatibility
+        // hash) and is written atomically; wasmtime also checks its header.
+        unsafe { Component::deserialize_file(&self.engine, path) }.ok()
+    }
+
+    fn check_imports(&self, component: &Component) -> Result<(), String> {
+        let ty = component.component_type();
+        let mut refused = Vec::new();
+        for (name, _) in ty.imports(&self.engine) {
+            let unversioned = name.split('@').next().unwrap_or(name);
+            if !ALLOWED_IMPORTS.contains(&unversioned) {
+                refused.push(format!("`{name}`"));
+            }
+        }
+        if refused.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "the plugin imports {} which the sandbox does not grant (plugins get no network, \
+                 HTTP or other host capabilities; only the `palisade:policy/host` log and an \
+                 inert WASI are linked)",
+                refused.join(", ")
+            ))
+        }
+    }
+}
+
+fn write_cache(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let written = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+/// Removes the least recently used `.cwasm` files of `dir` (never `keep`)
+/// until what is left fits in `max_bytes`.
+fn evict(dir: &Path, max_bytes: u64, keep: &Path) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut files: Vec<(std::time::SystemTime, u64, PathBuf)> = rd
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "cwasm"))
+        .filter_map(|e| {
+            // Not followed: a symlink in the cache is not ours to count.
+            let m = e.metadata().ok().filter(std::fs::Metadata::is_file)?;
+            let at = m.modified().unwrap_or(std::time::UNIX_EPOCH);
+            Some((at, m.len(), e.path()))
+        })
+        .collect();
+    let mut total: u64 = files.iter().map(|f| f.1).sum();
+    files.sort();
+    for (_, len, path) in files {
+        if total <= max_bytes {
+            break;
+        }
+        if path != keep && std::fs::remove_file(&path).is_ok() {
+            total = total.saturating_sub(len);
+        }
+    }
+}
+
+/// Formats a wasmtime error with its causes on one line.
+fn error_chain(e: &wasmtime::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let s = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+    }
+    parts.join(": ")
+}
+
+/// The plugin's fixed wall clock: the evaluation's `now` (the epoch for
+/// times before it).
+fn wall_clock_at(now: Now) -> std::time::Duration {
+    std::time::Duration::from_secs(u64::try_from(now.unix_seconds()).unwrap_or(0))
+}
+
+impl LoadedPlugin {
+    fn new_store(&self, now: Now, stderr: &MemoryOutputPipe) -> Store<Sandbox> {
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.stderr(stderr.clone())
+            .wall_clock(FixedWallClock(wall_clock_at(now)))
+            .monotonic_clock(FrozenMonotonicClock)
+            .secure_random(wasmtime_wasi::Deterministic::new(vec![
+                0x5a, 0x17, 0xc3, 0x8e,
+            ]))
+            .insecure_random(wasmtime_wasi::Deterministic::new(vec![0x42]))
+            .insecure_random_seed(0x5a17_c38e)
+            .max_random_size(64 * 1024)
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false);
+        let data = Sandbox {
+            wasi: wasi.build(),
+            table: ResourceTable::new(),
+            limiter: MemoryLimiter {
+                max_bytes: (self.limits.memory_mib as usize).saturating_mul(1 << 20),
+                hit: false,
+            },
+            logs: Vec::new(),
+            log_calls: 0,
+        };
+        let mut store = Store::new(&self.engine, data);
+        store.limiter(|s| &mut s.limiter);
+        // Fuel and the deadline start at zero in every store.
+        let _ = store.set_fuel(self.limits.fuel);
+        store.set_epoch_deadline(self.epoch_ticks);
+        store
+    }
+
+    fn classify(
+        store: &Store<Sandbox>,
+        stderr: &MemoryOutputPipe,
+        e: &wasmtime::Error,
+    ) -> CallError {
+        let error = |kind, message: &str| CallError {
+            kind,
+            message: message.to_owned(),
+        };
+        if store.data().limiter.hit {
+            return error(ErrorKind::MemoryLimit, "memory limit exceeded");
+        }
+        match e.downcast_ref::<Trap>() {
+            Some(Trap::OutOfFuel) => {
+                return error(ErrorKind::FuelExhausted, "fuel budget exhausted");
+            }
+            Some(Trap::Interrupt) => {
+                return error(ErrorKind::Timeout, "wall-clock deadline exceeded");
+            }
+            _ => {}
+        }
+        // Any other trap: a panic's message is on the captured stderr.
+        let mut message = error_chain(e);
+        let mut captured = String::from_utf8_lossy(&stderr.contents())
+            .trim()
+            .replace('\n', " ");
+        if !captured.is_empty() {
+            truncate_on_char_boundary(&mut captured, 400);
+            message = format!("{message} (plugin stderr: {captured})");
+        }
+        let kind = ErrorKind::Trap;
+        CallError { kind, message }
+    }
+
+    fn read_metadata(&self) -> Result<PluginMetadata, String> {
+        let stderr = MemoryOutputPipe::new(CAPTURE_BYTES);
+        let mut store = self.new_store(Now::epoch(), &stderr);
+        let instance = self.pre.instantiate(&mut store).map_err(|e| {
+            format!(
+                "cannot instantiate: {}",
+                Self::classify(&store, &stderr, &e).message
+            )
+        })?;
+        let meta = instance.call_metadata(&mut store).map_err(|e| {
+            format!(
+                "`metadata` failed: {}",
+                Self::classify(&store, &stderr, &e).message
+            )
+        })?;
+        convert_metadata(meta)
+    }
+
+    /// Asks the plugin whether `settings` are acceptable.
+    pub(crate) fn validate_settings(&self, settings: &str) -> Result<(), String> {
+        let stderr = MemoryOutputPipe::new(CAPTURE_BYTES);
+        let mut store = self.new_store(Now::epoch(), &stderr);
+        let instance = self.pre.instantiate(&mut store).map_err(|e| {
+            format!(
+                "cannot instantiate: {}",
+                Self::classify(&store, &stderr, &e).message
+            )
+        })?;
+        match instance.call_validate_settings(&mut store, settings) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(msg)) => Err(msg),
+            Err(e) => Err(format!(
+                "`validate-settings` failed: {}",
+                Self::classify(&store, &stderr, &e).message
+            )),
+        }
+    }
+
+    /// Evaluates one input in a fresh instance; also says how much fuel
+    /// the call used.
+    pub(crate) fn evaluate(
+        &self,
+        kind: InputKind,
+        document: &str,
+        settings: &str,
+        now: Now,
+    ) -> (Result<PluginOutput, CallError>, u64) {
+        let stderr = MemoryOutputPipe::new(CAPTURE_BYTES);
+        let mut store = self.new_store(now, &stderr);
+        let result = self.evaluate_in(&mut store, &stderr, kind, document, settings, now);
+        let fuel = self
+            .limits
+            .fuel
+            .saturating_sub(store.get_fuel().unwrap_or(0));
+        (result, fuel)
+    }
+
+    fn evaluate_in(
+        &self,
+        store: &mut Store<Sandbox>,
+        stderr: &MemoryOutputPipe,
+        kind: InputKind,
+        document: &str,
+        settings: &str,
+        now: Now,
+    ) -> Result<PluginOutput, CallError> {
+        let instance = self.pre.instantiate(&mut *store).map_err(|e| {
+            let mut err = Self::classify(store, stderr, &e);
+            if err.kind == ErrorKind::Trap {
+                err.kind = ErrorKind::Host;
+                err.message = format!("cannot instantiate the plugin: {}", err.message);
+            }
+            err
+        })?;
+        let input = wit::Input {
+            kind: kind.to_wit(),
+            document: document.to_owned(),
+            settings: settings.to_owned(),
+            now: now.to_string(),
+        };
+        let result = instance
+            .call_evaluate(&mut *store, &input)
+            .map_err(|e| Self::classify(store, stderr, &e))?;
+        let log_calls = store.data().log_calls;
+        if log_calls > MAX_LOG_LINES {
+            return Err(CallError {
+                kind: ErrorKind::OutputLimit,
+                message: format!(
+                    "the plugin logged {log_calls} lines in one call; the host takes at most {MAX_LOG_LINES}"
+                ),
+            });
+        }
+        let evaluation = result.map_err(|mut msg| {
+            truncate_on_char_boundary(&mut msg, MAX_ERROR_BYTES);
+            CallError {
+                kind: ErrorKind::PluginFailed,
+                message: msg,
+            }
+        })?;
+        check_output_size(&evaluation)?;
+        Ok(self.check_output(evaluation))
+    }
+
+    fn check_output(&self, ev: wit::Evaluation) -> PluginOutput {
+        let mut violations = Vec::new();
+        let mut findings = Vec::with_capacity(ev.findings.len());
+        for f in ev.findings {
+            if !self.metadata.rules.contains_key(&f.rule_id) {
+                let mut id = f.rule_id;
+                truncate_on_char_boundary(&mut id, MAX_RULE_ID_BYTES);
+                violations.push(format!(
+                    "finding with rule id `{}` which the plugin's metadata does not declare",
+                    id.escape_debug()
+                ));
+                continue;
+            }
+            if let Some(problem) = finding_field_problem(&f) {
+                violations.push(format!("finding of rule `{}` {problem}", f.rule_id));
+                continue;
+            }
+            if f.message.trim().is_empty() {
+                violations.push(format!(
+                    "finding of rule `{}` has an empty message",
+                    f.rule_id
+                ));
+                continue;
+            }
+            findings.push(RawFinding {
+                rule_id: f.rule_id,
+                message: f.message,
+                resource: f.resource,
+                pointer: f.pointer,
+                severity: f.severity.map(severity_from_wit),
+            });
+        }
+        let mut facts = serde_json::Map::new();
+        for fact in ev.facts {
+            if !is_fact_name(&fact.name) {
+                let mut name = fact.name;
+                truncate_on_char_boundary(&mut name, MAX_NAME_BYTES);
+                violations.push(format!(
+                    "fact name `{}` is not an identifier ([A-Za-z_][A-Za-z0-9_]*)",
+                    name.escape_debug()
+                ));
+                continue;
+            }
+            let value = match fact.value {
+                wit::FactValue::Boolean(b) => serde_json::Value::Bool(b),
+                wit::FactValue::Integer(i) => serde_json::Value::from(i),
+                wit::FactValue::Text(s) => serde_json::Value::String(s),
+                wit::FactValue::Texts(v) => {
+                    serde_json::Value::Array(v.into_iter().map(serde_json::Value::String).collect())
+                }
+            };
+            if facts.insert(fact.name.clone(), value).is_some() {
+                violations.push(format!("fact `{}` reported twice", fact.name));
+            }
+        }
+        // Each violation is an error in the decision: a thousand bad
+        // findings make a few errors, not a thousand.
+        if violations.len() > MAX_VIOLATIONS {
+            let more = violations.len() - MAX_VIOLATIONS;
+            violations.truncate(MAX_VIOLATIONS);
+            violations.push(format!("and {more} more violations of the contract"));
+        }
+        PluginOutput {
+            findings,
+            facts,
+            violations,
+        }
+    }
+}
+
+/// Refuses, before anything is copied out of it, an evaluation over the
+/// host's per-call caps.
+fn check_output_size(ev: &wit::Evaluation) -> Result<(), CallError> {
+    let over = |message: String| CallError {
+        kind: ErrorKind::OutputLimit,
+        message,
+    };
+    if ev.findings.len() > MAX_FINDINGS {
+        return Err(over(format!(
+            "the plugin reported {} findings in one call; the host takes at most {MAX_FINDINGS}",
+            ev.findings.len()
+        )));
+    }
+    if ev.facts.len() > MAX_FACTS {
+        return Err(over(format!(
+            "the plugin reported {} facts in one call; the host takes at most {MAX_FACTS}",
+            ev.facts.len()
+        )));
+    }
+    let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+    let findings: usize = ev
+        .findings
+        .iter()
+        .map(|f| f.rule_id.len() + f.message.len() + opt(&f.resource) + opt(&f.pointer))
+        .sum();
+    let facts: usize = ev
+        .facts
+        .iter()
+        .map(|f| {
+            f.name.len()
+                + match &f.value {
+                    wit::FactValue::Text(t) => t.len(),
+                    wit::FactValue::Texts(v) => v.iter().map(|t| t.len().max(1)).sum(),
+                    wit::FactValue::Boolean(_) | wit::FactValue::Integer(_) => 8,
+                }
+        })
+        .sum();
+    let total = findings.saturating_add(facts);
+    if total > MAX_OUTPUT_BYTES {
+        return Err(over(format!(
+            "the plugin's output is {total} bytes of text; the host takes at most {MAX_OUTPUT_BYTES} per call"
+        )));
+    }
+    Ok(())
+}
+
+/// What is wrong with a finding's message, resource or pointer, if anything.
+fn finding_field_problem(f: &wit::Finding) -> Option<String> {
+    if f.message.len() > MAX_MESSAGE_BYTES {
+        return Some(format!(
+            "has a message of {} bytes (at most {MAX_MESSAGE_BYTES})",
+            f.message.len()
+        ));
+    }
+    if let Some(r) = &f.resource {
+        if r.len() > MAX_RESOURCE_BYTES {
+            return Some(format!(
+                "has a resource of {} bytes (at most {MAX_RESOURCE_BYTES})",
+                r.len()
+            ));
+        }
+        // Other control characters are legal in the names a template
+        // uses; people see them escaped. A NUL cuts strings short in the
+        // tools that read SARIF and JUnit.
+        if r.contains('\0') {
+            return Some("has a resource with a NUL character".into());
+        }
+    }
+    if let Some(p) = &f.pointer
+        && let Err(e) = check_json_pointer(p)
+    {
+        return Some(format!("has a pointer that {e}"));
+    }
+    None
+}
+
+/// Checks RFC 6901 syntax (empty, or `/`-separated tokens where `~` is only
+/// `~0` or `~1`), a length cap and no NUL. Keys may hold other control
+/// characters (JSON allows them), so pointers may too; whatever shows a
+/// pointer to a person escapes them.
+pub(crate) fn check_json_pointer(p: &str) -> Result<(), String> {
+    if p.len() > MAX_POINTER_BYTES {
+        return Err(format!(
+            "is {} bytes long (at most {MAX_POINTER_BYTES})",
+            p.len()
+        ));
+    }
+    if p.contains('\0') {
+        return Err("contains a NUL character".into());
+    }
+    if !p.is_empty() && !p.starts_with('/') {
+        return Err(format!(
+            "is not a JSON pointer (RFC 6901): `{}` does not start with `/`",
+            p.escape_debug()
+        ));
+    }
+    let mut chars = p.chars();
+    while let Some(c) = chars.next() {
+        if c == '~' && !matches!(chars.next(), Some('0' | '1')) {
+            return Err(format!(
+                "is not a JSON pointer (RFC 6901): in `{}`, `~` must be followed by `0` or `1`",
+                p.escape_debug()
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn is_fact_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn severity_from_wit(s: wit::Severity) -> Severity {
+    match s {
+        wit::Severity::Info => Severity::Info,
+        wit::Severity::Low => Severity::Low,
+        wit::Severity::Medium => Severity::Medium,
+        wit::Severity::High => Severity::High,
+        wit::Severity::Critical => Severity::Critical,
+    }
+}
+
+/// Rule ids are printed in headers, SARIF and terminals: keep them plain.
+fn is_rule_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= MAX_RULE_ID_BYTES
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '/'))
+}
+
+fn convert_metadata(meta: wit::Metadata) -> Result<PluginMetadata, String> {
+    if meta.name.trim().is_empty() {
+        return Err("the plugin's metadata has an empty name".into());
+    }
+    if meta.name.len() > MAX_NAME_BYTES || meta.version.len() > MAX_NAME_BYTES {
+        return Err(format!(
+            "the plugin's metadata has a name or version longer than {MAX_NAME_BYTES} bytes"
+        ));
+    }
+    if meta.rules.len() > MAX_RULES {
+        return Err(format!(
+            "the plugin's metadata declares {} rules; at most {MAX_RULES} are allowed",
+            meta.rules.len()
+        ));
+    }
+    let mut rules = BTreeMap::new();
+    for r in meta.rules {
+        if !is_rule_id(&r.id) {
+            let mut id = r.id;
+            truncate_on_char_boundary(&mut id, MAX_RULE_ID_BYTES);
+            return Err(format!(
+                "the plugin's metadata declares rule id `{}`: rule ids are 1 to {MAX_RULE_ID_BYTES} \
+                 characters of A-Z, a-z, 0-9 and `.-_:/`",
+                id.escape_debug()
+            ));
+        }
+        for (field, len, max) in [
+            ("title", r.title.len(), MAX_TITLE_BYTES),
+            ("remediation", r.remediation.len(), MAX_REMEDIATION_BYTES),
+            (
+                "control",
+                r.control.as_ref().map_or(0, String::len),
+                MAX_CONTROL_BYTES,
+            ),
+        ] {
+            if len > max {
+                return Err(format!(
+                    "rule `{}` in the plugin's metadata has a {field} of {len} bytes; at most {max} are allowed",
+                    r.id
+                ));
+            }
+        }
+        let category: Category = r
+            .category
+            .parse()
+            .map_err(|e| format!("rule `{}` in the plugin's metadata: {e}", r.id))?;
+        let info = RuleInfo {
+            id: r.id.clone(),
+            category,
+            severity: severity_from_wit(r.severity),
+            title: r.title,
+            remediation: r.remediation,
+            control: r.control,
+        };
+        if rules.insert(r.id.clone(), info).is_some() {
+            return Err(format!(
+                "the plugin's metadata declares rule `{}` twice",
+                r.id
+            ));
+        }
+    }
+    let mut applies_to: Vec<InputKind> = meta
+        .applies_to
+        .into_iter()
+        .map(InputKind::from_wit)
+        .collect();
+    applies_to.sort();
+    applies_to.dedup();
+    Ok(PluginMetadata {
+        name: meta.name,
+        version: meta.version,
+        applies_to,
+        rules,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fact_names_are_identifiers() {
+        assert!(is_fact_name("has_secrets"));
+        assert!(is_fact_name("_x1"));
+        assert!(!is_fact_name(""));
+        assert!(!is_fact_name("1x"));
+        assert!(!is_fact_name("a-b"));
+    }
+
+    #[test]
+    fn pointers_are_checked() {
+        // A key may hold a newline or an escape: JSON allows it, and people
+        // see it escaped.
+        for ok in [
+            "",
+            "/",
+            "/Resources/Fn/Properties",
+            "/a~0b/c~1d",
+            "/0/x",
+            "/a\nb\u{1b}",
+        ] {
+            assert!(check_json_pointer(ok).is_ok(), "{ok}");
+        }
+        let long = format!("/{}", "a".repeat(200_000));
+        for bad in [
+            "Resources/x",
+            "/a~2",
+            "/a~",
+            "/a\0b",
+            "not a pointer",
+            long.as_str(),
+        ] {
+            assert!(check_json_pointer(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn rule_ids_are_plain() {
+        assert!(is_rule_id("secrets.aws-access-key-id"));
+        assert!(!is_rule_id(""));
+        assert!(!is_rule_id("a b"));
+        assert!(!is_rule_id("a\nb"));
+        assert!(!is_rule_id(&"a".repeat(MAX_RULE_ID_BYTES + 1)));
+    }
+
+    #[test]
+    fn eviction_removes_the_oldest_files_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
+        for (i, name) in ["a", "b", "c", "d"].iter().enumerate() {
+            let path = dir.path().join(format!("{name}.cwasm"));
+            std::fs::write(&path, [0u8; 100]).unwrap();
+            let f = std::fs::File::options().write(true).open(&path).unwrap();
+            f.set_modified(t0 + std::time::Duration::from_secs(i as u64))
+                .unwrap();
+        }
+        // `a` is the oldest but is the file just written: kept.
+        evict(dir.path(), 250, &dir.path().join("a.cwasm"));
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["a.cwasm", "d.cwasm"]);
+    }
+
+    #[test]
+    fn truncation_respects_char_boundaries() {
+        let mut s = "ééééé".to_string();
+        truncate_on_char_boundary(&mut s, 3);
+        assert_eq!(s, "é…");
+    }
+}

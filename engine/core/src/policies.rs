@@ -1,0 +1,399 @@
+//! Cedar policies of a bundle: loading with ids and annotations, and the
+//! scope index that lets a request evaluate only the policies that can match.
+//!
+//! Cedar evaluates every policy of a set on every request. A policy whose
+//! scope (`principal`, `action`, `resource` constraints) does not match a
+//! request evaluates to "not applicable" without touching its conditions, and
+//! scope checks cannot fail. So evaluating only the policies whose scope can
+//! match gives exactly the same decision, reasons and errors; the index finds
+//! that slice from the request's action (and its ancestors), principal type
+//! and resource type.
+
+use crate::decision::{Category, Severity};
+use crate::error::Problem;
+use cedar_policy::{
+    ActionConstraint, Entities, EntityId, EntityTypeName, EntityUid, Policy, PolicyId, PolicySet,
+    PrincipalConstraint, ResourceConstraint, RestrictedExpression,
+};
+use std::collections::{BTreeMap, HashMap};
+use std::str::FromStr;
+use std::sync::{Arc, RwLock};
+
+/// JSON as a Cedar value: numbers that are not 64-bit integers become
+/// strings, nulls are dropped. Used for resource properties and plugin facts.
+pub fn json_to_cedar(v: &serde_json::Value) -> Option<RestrictedExpression> {
+    use serde_json::Value;
+    Some(match v {
+        Value::Null => return None,
+        Value::Bool(b) => RestrictedExpression::new_bool(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => RestrictedExpression::new_long(i),
+            None => RestrictedExpression::new_string(n.to_string()),
+        },
+        Value::String(s) => RestrictedExpression::new_string(s.clone()),
+        Value::Array(a) => RestrictedExpression::new_set(a.iter().filter_map(json_to_cedar)),
+        Value::Object(o) => RestrictedExpression::new_record(
+            o.iter()
+                .filter_map(|(k, v)| Some((k.clone(), json_to_cedar(v)?))),
+        )
+        .ok()?,
+    })
+}
+
+/// An entity type the engine names itself (`Action`, `Deployer`,
+/// `Resource`).
+#[expect(
+    clippy::expect_used,
+    reason = "constant names, each checked by a unit test"
+)]
+pub fn known_type(name: &'static str) -> EntityTypeName {
+    EntityTypeName::from_str(name).expect("a valid Cedar type name")
+}
+
+/// `Type::"id"` for a type the engine names itself.
+pub fn uid(type_name: &'static str, id: &str) -> EntityUid {
+    EntityUid::from_type_name_and_id(known_type(type_name), EntityId::new(id))
+}
+
+/// What a bundle knows about one policy beyond Cedar's view of it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PolicyInfo {
+    /// The policy id: its `@id` annotation, or Cedar's `policyN`.
+    pub id: String,
+    /// `permit` or `forbid`.
+    pub effect: &'static str,
+    /// File the policy is in, relative to the bundle.
+    pub file: String,
+    /// 1-based line where the policy starts.
+    pub line: usize,
+    /// `@category`, default `other`.
+    pub category: Category,
+    /// `@severity`, default `high`.
+    pub severity: Severity,
+    /// `@message`, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// `@remediation`, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<String>,
+    /// `@control`, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub control: Option<String>,
+}
+
+/// A policy source file, as read.
+pub(crate) struct PolicyFile {
+    pub name: String,
+    pub text: String,
+}
+
+/// Parses policy files into one set. Policies take their `@id` annotation as
+/// id, or else Cedar's `policyN` numbering continued across files in order.
+pub(crate) fn parse_policies(
+    files: &[PolicyFile],
+    problems: &mut Vec<Problem>,
+) -> (PolicySet, BTreeMap<String, PolicyInfo>) {
+    let mut set = PolicySet::new();
+    let mut infos: BTreeMap<String, PolicyInfo> = BTreeMap::new();
+    let mut counter = 0usize;
+    for file in files {
+        let parsed: PolicySet = match file.text.parse() {
+            Ok(p) => p,
+            Err(errs) => {
+                let errs: cedar_policy::ParseErrors = errs;
+                for e in errs.iter() {
+                    problems.push(diagnostic_problem(&file.name, &file.text, e));
+                }
+                continue;
+            }
+        };
+        if parsed.templates().next().is_some() {
+            problems.push(Problem::file(
+                &file.name,
+                "policy templates are not supported in bundles yet; write static policies",
+            ));
+        }
+        let mut search_from = 0usize;
+        // `PolicySet::from_str` names policies policy0, policy1, ... in order.
+        let count = parsed.policies().count();
+        for n in 0..count {
+            let Some(policy) = parsed.policy(&PolicyId::new(format!("policy{n}"))) else {
+                continue;
+            };
+            let offset = policy
+                .to_cedar()
+                .and_then(|src| {
+                    file.text
+                        .get(search_from..)?
+                        .find(src.as_str())
+                        .map(|i| (i, src.len()))
+                })
+                .map(|(i, len)| {
+                    let start = search_from + i;
+                    search_from = start + len;
+                    start
+                })
+                .unwrap_or(search_from);
+            let (line, _) = crate::error::line_col(&file.text, offset);
+            let id = policy
+                .annotation("id")
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("policy{counter}"));
+            counter += 1;
+            let at = |msg: String| Problem::at_line(&file.name, &file.text, line, msg);
+            if let Some(prev) = infos.get(&id) {
+                problems.push(at(format!(
+                    "policy id `{id}` is already used by the policy at {}:{}",
+                    prev.file, prev.line
+                )));
+                continue;
+            }
+            let category = match policy.annotation("category") {
+                None => Category::Other,
+                Some(c) => match c.parse() {
+                    Ok(c) => c,
+                    Err(e) => {
+                        problems.push(at(format!("policy `{id}`: @category: {e}")));
+                        Category::Other
+                    }
+                },
+            };
+            let severity = match policy.annotation("severity") {
+                None => Severity::High,
+                Some(s) => match s.parse() {
+                    Ok(s) => s,
+                    Err(e) => {
+                        problems.push(at(format!("policy `{id}`: @severity: {e}")));
+                        Severity::High
+                    }
+                },
+            };
+            let info = PolicyInfo {
+                id: id.clone(),
+                effect: match policy.effect() {
+                    cedar_policy::Effect::Permit => "permit",
+                    cedar_policy::Effect::Forbid => "forbid",
+                },
+                file: file.name.clone(),
+                line,
+                category,
+                severity,
+                message: policy.annotation("message").map(str::to_owned),
+                remediation: policy.annotation("remediation").map(str::to_owned),
+                control: policy.annotation("control").map(str::to_owned),
+            };
+            match set.add(policy.new_id(PolicyId::new(&id))) {
+                Ok(()) => {
+                    infos.insert(id, info);
+                }
+                Err(e) => problems.push(at(format!("policy `{id}`: {e}"))),
+            }
+        }
+    }
+    (set, infos)
+}
+
+/// Turns a Cedar diagnostic about `text` into a located problem.
+pub(crate) fn diagnostic_problem(file: &str, text: &str, d: &dyn miette::Diagnostic) -> Problem {
+    let span = d
+        .labels()
+        .and_then(|mut l| l.next())
+        .map(|l| l.offset()..l.offset() + l.len());
+    let mut message = d.to_string();
+    if let Some(label) = d
+        .labels()
+        .and_then(|mut l| l.next())
+        .and_then(|l| l.label().map(str::to_owned))
+        && !message.contains(&label)
+    {
+        message = format!("{message}: {label}");
+    }
+    let mut p = Problem::at(file, text, span, message);
+    if let Some(help) = d.help() {
+        p = p.with_help(help.to_string());
+    }
+    p
+}
+
+/// Where a policy can apply, per scope slot.
+#[derive(Debug, Clone)]
+struct Scope {
+    /// `None`: any action. Otherwise the actions it names (equal or `in`).
+    actions: Option<Vec<EntityUid>>,
+    /// `None`: any principal type.
+    principal_type: Option<EntityTypeName>,
+    /// `None`: any resource type.
+    resource_type: Option<EntityTypeName>,
+}
+
+impl Scope {
+    fn of(policy: &Policy) -> Scope {
+        let actions = match policy.action_constraint() {
+            ActionConstraint::Any => None,
+            ActionConstraint::Eq(a) => Some(vec![a]),
+            ActionConstraint::In(v) => Some(v),
+        };
+        let principal_type = match policy.principal_constraint() {
+            PrincipalConstraint::Any | PrincipalConstraint::In(_) => None,
+            PrincipalConstraint::Eq(uid) => Some(uid.type_name().clone()),
+            PrincipalConstraint::Is(t) | PrincipalConstraint::IsIn(t, _) => Some(t),
+        };
+        let resource_type = match policy.resource_constraint() {
+            ResourceConstraint::Any | ResourceConstraint::In(_) => None,
+            ResourceConstraint::Eq(uid) => Some(uid.type_name().clone()),
+            ResourceConstraint::Is(t) | ResourceConstraint::IsIn(t, _) => Some(t),
+        };
+        Scope {
+            actions,
+            principal_type,
+            resource_type,
+        }
+    }
+
+    fn admits(&self, principal: &EntityTypeName, resource: &EntityTypeName) -> bool {
+        self.principal_type.as_ref().is_none_or(|t| t == principal)
+            && self.resource_type.as_ref().is_none_or(|t| t == resource)
+    }
+}
+
+/// Cached slices by action, then principal type, then resource type (nested
+/// so that a lookup borrows the request's names instead of cloning them).
+type SliceCache =
+    HashMap<EntityUid, HashMap<EntityTypeName, HashMap<EntityTypeName, Arc<PolicySet>>>>;
+
+/// The scope index of a policy set.
+pub(crate) struct PolicyIndex {
+    policies: Vec<(Policy, Scope)>,
+    by_action: HashMap<EntityUid, Vec<usize>>,
+    any_action: Vec<usize>,
+    /// Small sets are evaluated whole: slicing them saves nothing.
+    whole: Option<Arc<PolicySet>>,
+    slices: RwLock<(usize, SliceCache)>,
+}
+
+/// Slices are cached per (action, principal type, resource type); past this
+/// many distinct keys new slices are built per request instead.
+const MAX_CACHED_SLICES: usize = 4096;
+
+/// Up to this many policies, a request evaluates the whole set.
+const SLICE_FROM: usize = 16;
+
+impl PolicyIndex {
+    pub(crate) fn new(set: &PolicySet) -> PolicyIndex {
+        let mut policies = Vec::new();
+        let mut by_action: HashMap<EntityUid, Vec<usize>> = HashMap::new();
+        let mut any_action = Vec::new();
+        for (i, policy) in set.policies().enumerate() {
+            let scope = Scope::of(policy);
+            match &scope.actions {
+                None => any_action.push(i),
+                Some(actions) => {
+                    for a in actions {
+                        let list = by_action.entry(a.clone()).or_default();
+                        if list.last() != Some(&i) {
+                            list.push(i);
+                        }
+                    }
+                }
+            }
+            policies.push((policy.clone(), scope));
+        }
+        let whole = (policies.len() <= SLICE_FROM).then(|| Arc::new(set.clone()));
+        PolicyIndex {
+            policies,
+            by_action,
+            any_action,
+            whole,
+            slices: RwLock::new((0, HashMap::new())),
+        }
+    }
+
+    /// The policies whose scope can match a request with this action and
+    /// these principal and resource types, in the bundle's order.
+    pub(crate) fn slice(
+        &self,
+        action: &EntityUid,
+        principal: &EntityTypeName,
+        resource: &EntityTypeName,
+        entities: &Entities,
+        cacheable: bool,
+    ) -> Arc<PolicySet> {
+        if let Some(whole) = &self.whole {
+            return Arc::clone(whole);
+        }
+        if cacheable
+            && let Ok(cache) = self.slices.read()
+            && let Some(s) = cache
+                .1
+                .get(action)
+                .and_then(|m| m.get(principal))
+                .and_then(|m| m.get(resource))
+        {
+            return Arc::clone(s);
+        }
+        let mut picked: Vec<usize> = self.any_action.clone();
+        if let Some(v) = self.by_action.get(action) {
+            picked.extend_from_slice(v);
+        }
+        if let Some(ancestors) = entities.ancestors(action) {
+            for a in ancestors {
+                if let Some(v) = self.by_action.get(a) {
+                    picked.extend_from_slice(v);
+                }
+            }
+        }
+        picked.sort_unstable();
+        picked.dedup();
+        let chosen = picked
+            .into_iter()
+            .filter_map(|i| self.policies.get(i))
+            .filter(|(_, scope)| scope.admits(principal, resource))
+            .map(|(p, _)| p.clone());
+        // Ids are unique in the source set, so this cannot fail; an empty set
+        // (deny) is the fail-closed answer if it ever did.
+        let set = Arc::new(PolicySet::from_policies(chosen).unwrap_or_default());
+        if cacheable
+            && let Ok(mut cache) = self.slices.write()
+            && cache.0 < MAX_CACHED_SLICES
+        {
+            cache.0 += 1;
+            cache
+                .1
+                .entry(action.clone())
+                .or_default()
+                .entry(principal.clone())
+                .or_default()
+                .insert(resource.clone(), Arc::clone(&set));
+        }
+        set
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.policies.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_engines_own_names_are_valid() {
+        for t in ["Action", "Deployer", "Resource"] {
+            assert_eq!(known_type(t).to_string(), t);
+        }
+        assert_eq!(uid("Action", "deploy").to_string(), r#"Action::"deploy""#);
+    }
+
+    #[test]
+    fn json_becomes_cedar_values() {
+        let v = serde_json::json!({"a": 1, "b": [true, "x"], "c": null, "d": 1.5});
+        let attrs = std::collections::HashMap::from([("v".to_owned(), json_to_cedar(&v).unwrap())]);
+        let entity =
+            cedar_policy::Entity::new(uid("Resource", "r"), attrs, Default::default()).unwrap();
+        assert_eq!(
+            entity.to_json_value().unwrap()["attrs"]["v"],
+            serde_json::json!({"a": 1, "b": [true, "x"], "d": "1.5"})
+        );
+    }
+}

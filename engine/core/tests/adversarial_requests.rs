@@ -1,0 +1,113 @@
+//! Hostile authorization requests: their cost is bounded, and what goes
+//! over a bound is refused with the reason (issue 9).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    missing_docs
+)] // test code: a panic is a failure report
+
+use palisade_engine::{AuthorizationRequest, Engine, MemorySource, Now};
+use serde_json::{Value, json};
+
+fn bundle(engine: &Engine) -> palisade_engine::Bundle {
+    engine
+        .load_bundle_from(
+            &MemorySource::new("t")
+                .file(
+                    "palisade.toml",
+                    b"[bundle]\nname = \"t\"\nversion = \"1.0.0\"\n".as_slice(),
+                )
+                .file(
+                    "policies/p.cedar",
+                    br#"@id("members") permit(principal in Group::"top", action, resource);"#
+                        .as_slice(),
+                ),
+        )
+        .unwrap()
+}
+
+/// The densest hierarchy the bounds let through: layers of entities, each
+/// a child of every entity in the layer above.
+fn layered(layers: usize, width: usize) -> Value {
+    let uid = |l: usize, i: usize| json!({"type": "Group", "id": format!("g{l}-{i}")});
+    let mut out = Vec::new();
+    for l in 0..layers {
+        for i in 0..width {
+            let parents: Vec<Value> = if l + 1 < layers {
+                (0..width).map(|j| uid(l + 1, j)).collect()
+            } else {
+                vec![json!({"type": "Group", "id": "top"})]
+            };
+            out.push(json!({"uid": uid(l, i), "attrs": {}, "parents": parents}));
+        }
+    }
+    Value::Array(out)
+}
+
+fn request(entities: Value) -> AuthorizationRequest {
+    let mut r = AuthorizationRequest::from_value(&json!({
+        "principal": {"type": "Group", "id": "g0-0"},
+        "action": "Action::\"view\"",
+        "resource": "Doc::\"d\"",
+    }))
+    .unwrap();
+    r.entities = Some(entities);
+    r
+}
+
+#[test]
+fn a_long_parent_chain_is_refused_not_computed() {
+    let engine = Engine::new().unwrap();
+    let b = bundle(&engine);
+    // 1,000 entities in one chain took 25 s of CPU.
+    let started = std::time::Instant::now();
+    let e = b
+        .authorize(&request(layered(1_000, 1)), Now::epoch())
+        .unwrap_err();
+    assert!(e.to_string().contains("chain of"), "{e}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
+#[test]
+fn the_densest_allowed_hierarchy_is_decided() {
+    let engine = Engine::new().unwrap();
+    let b = bundle(&engine);
+    // 31 layers of 32, each entity a child of all 32 above it, took
+    // minutes; the bounds refuse it.
+    let e = b
+        .authorize(&request(layered(31, 32)), Now::epoch())
+        .unwrap_err();
+    assert!(e.to_string().contains("entity-ancestor pairs"), "{e}");
+    // Near the bound: 5 layers of 20, 4,000 pairs.
+    let started = std::time::Instant::now();
+    let d = b.authorize(&request(layered(5, 20)), Now::epoch()).unwrap();
+    assert!(d.is_allowed(), "{}", d.to_json_pretty());
+    eprintln!("densest allowed hierarchy: {:?}", started.elapsed());
+}
+
+#[test]
+fn a_request_that_names_a_key_twice_is_refused() {
+    for (text, key) in [
+        (
+            r#"{"principal":"User::\"a\"","principal":"User::\"admin\"","action":"Action::\"x\"","resource":"R::\"r\""}"#,
+            "principal",
+        ),
+        (
+            r#"{"principal":"User::\"a\"","action":"Action::\"x\"","resource":"R::\"r\"","context":{"a":{"b":1,"b":2}}}"#,
+            "b",
+        ),
+        (
+            r#"{"principal":"User::\"a\"","action":"Action::\"x\"","resource":"R::\"r\"","entities":[{"uid":{"type":"User","id":"a"},"attrs":{},"attrs":{"admin":true},"parents":[]}]}"#,
+            "attrs",
+        ),
+    ] {
+        let e = AuthorizationRequest::from_json(text)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(&format!("duplicate key `{key}`")), "{e}");
+        assert!(e.contains("line 1, column "), "{e}");
+    }
+}

@@ -1,0 +1,298 @@
+//! Hostile plugins are stopped, the host survives, and decisions fail closed.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    missing_docs
+)] // test code: a panic is a failure report
+
+mod common;
+
+use common::{TempBundle, request};
+use palisade_engine::{Basis, Effect, Engine, ErrorKind, Now};
+
+const FAST: &str = "[limits]\nfuel = 20_000_000\nmemory_mib = 16\ntimeout_ms = 5_000\n";
+
+fn decide(wasm: &str, extra: &str) -> palisade_engine::Decision {
+    let engine = Engine::new().unwrap();
+    let b = TempBundle::new(&[("h", wasm, extra)], FAST);
+    let bundle = b.load(&engine).unwrap();
+    bundle.authorize(&request(), Now::epoch()).unwrap()
+}
+
+fn only_error(d: &palisade_engine::Decision) -> &palisade_engine::DecisionError {
+    assert_eq!(d.errors.len(), 1, "{}", d.to_json_pretty());
+    &d.errors[0]
+}
+
+#[test]
+fn endless_loop_is_stopped_by_fuel_the_same_way_every_run() {
+    let first = decide("hostile-loop.wasm", "");
+    assert_eq!(first.decision, Effect::Deny);
+    assert_eq!(first.basis, Basis::PluginError);
+    let e = only_error(&first);
+    assert_eq!(e.kind, ErrorKind::FuelExhausted);
+    assert_eq!(e.source.to_string(), "plugin:h");
+    let second = decide("hostile-loop.wasm", "");
+    assert_eq!(
+        first.to_json(),
+        second.to_json(),
+        "fuel exhaustion must be deterministic"
+    );
+}
+
+#[test]
+fn endless_loop_hits_the_wall_clock_deadline_when_fuel_is_plentiful() {
+    let engine = Engine::new().unwrap();
+    let b = TempBundle::new(
+        &[("h", "hostile-loop.wasm", "")],
+        "[limits]\nfuel = 100_000_000_000\nmemory_mib = 16\ntimeout_ms = 50\n",
+    );
+    let bundle = b.load(&engine).unwrap();
+    let started = std::time::Instant::now();
+    let d = bundle.authorize(&request(), Now::epoch()).unwrap();
+    assert_eq!(
+        only_error(&d).kind,
+        ErrorKind::Timeout,
+        "{}",
+        d.to_json_pretty()
+    );
+    assert_eq!(d.decision, Effect::Deny);
+    // A backstop, not a timing assertion: a hang would never get here.
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+}
+
+#[test]
+fn memory_bomb_is_stopped_by_the_memory_limit() {
+    let d = decide("hostile-membomb.wasm", "");
+    let e = only_error(&d);
+    assert_eq!(e.kind, ErrorKind::MemoryLimit, "{}", d.to_json_pretty());
+    assert_eq!(e.message, "memory limit exceeded");
+    assert_eq!(d.decision, Effect::Deny);
+}
+
+#[test]
+fn trap_is_reported_and_denies() {
+    let d = decide("hostile-trap.wasm", "");
+    let e = only_error(&d);
+    assert_eq!(e.kind, ErrorKind::Trap);
+    assert!(e.message.contains("unreachable"), "{}", e.message);
+    assert_eq!(d.decision, Effect::Deny);
+}
+
+#[test]
+fn panic_is_reported_with_its_message() {
+    let d = decide("hostile-panic.wasm", "");
+    let e = only_error(&d);
+    assert_eq!(e.kind, ErrorKind::Trap);
+    assert!(
+        e.message.contains("hostile guest panicked on purpose"),
+        "{}",
+        e.message
+    );
+    assert_eq!(d.decision, Effect::Deny);
+}
+
+#[test]
+fn output_that_breaks_the_contract_is_refused() {
+    let d = decide("hostile-badoutput.wasm", "");
+    assert_eq!(d.decision, Effect::Deny);
+    let kinds: Vec<_> = d.errors.iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, [ErrorKind::BadOutput; 3], "{}", d.to_json_pretty());
+    let all: String = d
+        .errors
+        .iter()
+        .map(|e| e.message.clone())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(all.contains("`not.declared`"), "{all}");
+    assert!(all.contains("empty message"), "{all}");
+    assert!(all.contains("fact name"), "{all}");
+    assert!(
+        d.findings.is_empty(),
+        "contract-breaking findings must not be reported as real ones"
+    );
+}
+
+#[test]
+fn monitor_mode_reports_but_never_denies() {
+    for wasm in [
+        "hostile-loop.wasm",
+        "hostile-trap.wasm",
+        "hostile-badoutput.wasm",
+    ] {
+        let d = decide(wasm, "mode = \"monitor\"");
+        assert_eq!(d.decision, Effect::Allow, "{wasm}: {}", d.to_json_pretty());
+        assert!(!d.errors.is_empty());
+        assert!(d.errors.iter().all(|e| e.monitor));
+    }
+}
+
+#[test]
+fn a_capability_that_is_not_granted_is_refused_at_load_naming_the_import() {
+    let engine = Engine::new().unwrap();
+    let b = TempBundle::new(&[("h", "hostile-sockets.wasm", "")], FAST);
+    let err = b.load(&engine).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("wasi:sockets/instance-network"), "{msg}");
+    assert!(msg.contains("does not grant"), "{msg}");
+}
+
+#[test]
+fn ambient_state_is_not_real_inside_the_sandbox() {
+    let engine = Engine::new().unwrap();
+    let b = TempBundle::new(
+        &[("snoop", "hostile-snoop.wasm", "mode = \"monitor\"")],
+        FAST,
+    );
+    let bundle = b.load(&engine).unwrap();
+    let now = Now::parse("2026-11-29T12:00:00Z").unwrap();
+    // Runs repeat exactly.
+    let d1 = bundle.authorize(&request(), now).unwrap();
+    let d2 = bundle.authorize(&request(), now).unwrap();
+    assert_eq!(d1.to_json(), d2.to_json());
+    assert!(d1.errors.is_empty(), "{}", d1.to_json_pretty());
+
+    // Random bytes come from a fixed generator (each byte is the low byte of
+    // a u32 drawn from the cycle 5a 17 c3 8e, hence 8e, 8e, ...).
+    // The snoop reports what it saw as facts, which Cedar sees as
+    // `context.plugins.snoop`: policies that deny if it saw anything real.
+    let dir = b.path();
+    std::fs::write(
+        dir.join("policies/snoop.cedar"),
+        r#"
+        @id("saw-a-file") forbid(principal, action, resource) when { !(context.plugins.snoop.file like "error: *") };
+        @id("saw-env") forbid(principal, action, resource) when { context.plugins.snoop.env_count != 0 };
+        @id("saw-args") forbid(principal, action, resource) when { context.plugins.snoop.args_count != 0 };
+        @id("clock-not-now") forbid(principal, action, resource) when { context.plugins.snoop.wall_clock_secs != 1795953600 };
+        @id("clock-moves") forbid(principal, action, resource) when { context.plugins.snoop.monotonic_nanos != 0 };
+        @id("random-not-fixed") forbid(principal, action, resource) when { context.plugins.snoop.random_hex != "8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e8e" };
+        "#,
+    )
+    .unwrap();
+    let bundle = engine.load_bundle(dir).unwrap();
+    let d = bundle.authorize(&request(), now).unwrap();
+    assert!(d.errors.is_empty(), "{}", d.to_json_pretty());
+    assert_eq!(d.decision, Effect::Allow, "{}", d.to_json_pretty());
+}
+
+#[test]
+fn garbage_and_truncated_wasm_are_refused_at_load() {
+    let engine = Engine::new().unwrap();
+    let b = TempBundle::new(&[], FAST);
+    let dir = b.path();
+    let good = std::fs::read(common::dist("secrets.wasm")).unwrap();
+    for (name, bytes) in [
+        ("garbage.wasm", b"this is not wasm at all".to_vec()),
+        ("truncated.wasm", good[..good.len() / 2].to_vec()),
+    ] {
+        std::fs::write(dir.join(name), &bytes).unwrap();
+        std::fs::write(
+            dir.join("palisade.toml"),
+            format!(
+                "[bundle]\nname = \"t\"\nversion = \"1\"\n[[plugin]]\nname = \"p\"\npath = \"{name}\"\nsha256 = \"{}\"\n",
+                palisade_engine::sha256_hex(&bytes)
+            ),
+        )
+        .unwrap();
+        let err = engine.load_bundle(dir).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains(name), "{msg}");
+        assert!(
+            msg.contains("not a WebAssembly file")
+                || msg.contains("not a valid WebAssembly component"),
+            "{msg}"
+        );
+    }
+}
+
+#[test]
+fn a_sha256_mismatch_refuses_the_bundle() {
+    let engine = Engine::new().unwrap();
+    let b = TempBundle::new(&[("secrets", "secrets.wasm", "")], FAST);
+    let manifest = std::fs::read_to_string(b.path().join("palisade.toml")).unwrap();
+    let real = common::sha256(&common::dist("secrets.wasm"));
+    let wrong = "0".repeat(64);
+    std::fs::write(
+        b.path().join("palisade.toml"),
+        manifest.replace(&real, &wrong),
+    )
+    .unwrap();
+    let err = b.load(&engine).unwrap_err();
+    let p = &err.problems[0];
+    assert!(p.message.contains("sha256 mismatch"), "{p}");
+    assert!(
+        p.message.contains(&real) && p.message.contains(&wrong),
+        "{p}"
+    );
+    assert_eq!(p.file, "palisade.toml");
+    assert!(p.line.is_some());
+}
+
+#[test]
+fn settings_are_validated_by_the_plugin_at_load() {
+    let engine = Engine::new().unwrap();
+    let b = TempBundle::new(
+        &[("secrets", "secrets.wasm", "settings = { min_lenght = 3 }")],
+        FAST,
+    );
+    let err = b.load(&engine).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("rejects its settings"), "{msg}");
+    assert!(msg.contains("min_lenght"), "{msg}");
+}
+
+#[test]
+fn the_host_survives_every_hostile_guest_in_one_engine() {
+    let engine = Engine::new().unwrap();
+    for wasm in [
+        "hostile-loop.wasm",
+        "hostile-membomb.wasm",
+        "hostile-trap.wasm",
+        "hostile-panic.wasm",
+        "hostile-badoutput.wasm",
+    ] {
+        let b = TempBundle::new(&[("h", wasm, "")], FAST);
+        let bundle = b.load(&engine).unwrap();
+        for _ in 0..3 {
+            let d = bundle.authorize(&request(), Now::epoch()).unwrap();
+            assert_eq!(d.decision, Effect::Deny, "{wasm}");
+        }
+    }
+    // And a healthy plugin still works afterwards in the same engine.
+    let b = TempBundle::new(&[("secrets", "secrets.wasm", "")], FAST);
+    let bundle = b.load(&engine).unwrap();
+    let d = bundle.authorize(&request(), Now::epoch()).unwrap();
+    assert_eq!(d.decision, Effect::Allow, "{}", d.to_json_pretty());
+}
+
+#[test]
+fn a_plugin_finding_alone_denies_what_cedar_allows_unless_in_monitor_mode() {
+    let engine = Engine::new().unwrap();
+    let leaky = palisade_engine::AuthorizationRequest::new(
+        r#"User::"alice""#,
+        r#"Action::"view""#,
+        r#"Doc::"d1""#,
+    )
+    .unwrap()
+    .with_context(serde_json::json!({"note": "use AKIAIOSFODNN7EXAMPLE"}))
+    .unwrap();
+    for (extra, effect, monitor) in [
+        ("", Effect::Deny, false),
+        ("mode = \"monitor\"", Effect::Allow, true),
+    ] {
+        let b = TempBundle::new(&[("secrets", "secrets.wasm", extra)], FAST);
+        let bundle = b.load(&engine).unwrap();
+        let d = bundle.authorize(&leaky, Now::epoch()).unwrap();
+        assert_eq!(d.decision, effect, "{}", d.to_json_pretty());
+        assert_eq!(d.reasons, ["allow-all"], "Cedar itself allowed");
+        assert_eq!(d.findings.len(), 1, "{}", d.to_json_pretty());
+        assert_eq!(d.findings[0].rule_id, "secrets.aws-access-key-id");
+        assert_eq!(d.findings[0].monitor, monitor);
+        if !monitor {
+            assert_eq!(d.basis, Basis::PluginFinding);
+        }
+    }
+}

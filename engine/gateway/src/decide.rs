@@ -1,0 +1,257 @@
+//! The gateway's part of a bundle (its [`Extension`]) and the one way to
+//! decide an HTTP request with it.
+
+use crate::{Gateway, GatewaySection, HttpDecision, HttpRequest, RateLimit, RateLimiter};
+use cedar_policy::{Context, Request};
+use palisade_engine::{
+    Bundle, Engine, EngineBuilder, EngineError, Evaluation, Extension, ExtensionContext, InputKind,
+    Now, Problem, values,
+};
+
+/// The gateway's [`Extension`]: builds a bundle's `[gateway]` table (routes,
+/// token verification, rate limits) when the bundle loads, and refuses the
+/// bundle when the table is wrong. Register it with
+/// [`EngineBuilder::extension`], or use [`engine`] / [`engine_builder`].
+#[derive(Debug, Clone, Copy)]
+pub struct GatewayExtension(());
+
+impl GatewayExtension {
+    /// The extension. JWT signatures are checked with ring from here on
+    /// in this process, unless the program installed another
+    /// `jsonwebtoken` crypto provider first.
+    pub fn new() -> GatewayExtension {
+        crate::crypto::install();
+        GatewayExtension(())
+    }
+}
+
+impl Default for GatewayExtension {
+    fn default() -> Self {
+        GatewayExtension::new()
+    }
+}
+
+/// `palisade.toml` as the gateway reads it: its own table, the rest
+/// ignored (the engine validates it).
+#[derive(serde::Deserialize)]
+struct Manifest {
+    #[serde(default)]
+    gateway: Option<GatewaySection>,
+}
+
+impl Extension for GatewayExtension {
+    fn table(&self) -> &'static str {
+        "gateway"
+    }
+
+    fn load(
+        &self,
+        cx: &mut ExtensionContext<'_>,
+    ) -> Result<Box<dyn std::any::Any + Send + Sync>, Vec<Problem>> {
+        let manifest: Manifest = toml::from_str(cx.manifest_text())
+            .map_err(|e| vec![cx.problem_at(e.span(), e.message().trim_end())])?;
+        let section = manifest.gateway.unwrap_or_default();
+        let mut read = |path: &str| cx.read(path);
+        match Gateway::new(&section, &mut read) {
+            Ok(g) => Ok(Box::new(g)),
+            Err(messages) => Err(messages
+                .into_iter()
+                .map(|m| {
+                    // Point at the route or key the message quotes, when it does.
+                    let quoted = m.split('`').nth(1).unwrap_or("[gateway");
+                    cx.problem_near(quoted, m.clone())
+                })
+                .collect()),
+        }
+    }
+}
+
+/// A builder of engines whose bundles have their `[gateway]` table built.
+pub fn engine_builder() -> EngineBuilder {
+    Engine::builder().extension(GatewayExtension::new())
+}
+
+/// An engine with default settings whose bundles have their `[gateway]`
+/// table built.
+///
+/// # Errors
+/// [`EngineError`] when the WebAssembly runtime cannot be configured.
+pub fn engine() -> Result<Engine, EngineError> {
+    engine_builder().build()
+}
+
+/// What a bundle without a built gateway answers: a bundle with no
+/// `[gateway]` table has no routes; a bundle that has one but was loaded
+/// by an engine without the [`GatewayExtension`] denies everything, with
+/// the reason (fail closed).
+fn unbuilt(bundle: &Bundle) -> HttpDecision {
+    if bundle.has_gateway() {
+        let mut d = crate::no_route();
+        d.reason = "gateway-not-loaded: the bundle was loaded by an engine without palisade_gateway::GatewayExtension".into();
+        d
+    } else {
+        crate::no_route()
+    }
+}
+
+/// Decides an HTTP request for a gateway: the bundle's route table maps
+/// it to a Cedar action and resource, its bearer token (verified with
+/// the bundle's JWKS) names the principal, the rate limits apply, the
+/// plugins of kind `request` inspect it, and Cedar decides.
+///
+/// `limiter` is the rate limiter with a monotonic time in milliseconds;
+/// `None` skips rate limiting (as in tests of the policies). Limits
+/// are taken before a token's signature is checked: a token not seen
+/// before pays from its client address's buckets first (see
+/// [`HttpRequest::forwarded_for`]).
+///
+/// A path that does not name one resource exactly (a dot segment, an
+/// encoded `/` in a route parameter, bad percent-encoding) is a 400.
+///
+/// # Examples
+/// ```
+/// use palisade_engine::{MemorySource, Now};
+/// use palisade_gateway::{HttpRequest, decide};
+/// let engine = palisade_gateway::engine()?;
+/// let bundle = engine.load_bundle_from(
+///     &MemorySource::new("demo")
+///         .file("palisade.toml", br#"
+/// [bundle]
+/// name = "demo"
+/// version = "1.0.0"
+/// [[gateway.route]]
+/// method = "GET"
+/// path = "/status/{id}"
+/// action = "viewStatus"
+/// resource = 'Status::"{id}"'
+/// public = true
+/// "#.as_slice())
+///         .file("policies/p.cedar", br#"permit (principal, action == Action::"viewStatus", resource) when { context.route.public };"#.as_slice()),
+/// )?;
+/// let now = Now::parse("2026-11-29T00:00:00Z")?;
+/// let ok = decide(&bundle, &HttpRequest::new("GET", "/status/1"), now, None);
+/// assert_eq!((ok.status, ok.resource.as_deref()), (200, Some(r#"Status::"1""#)));
+/// let unknown = decide(&bundle, &HttpRequest::new("GET", "/admin"), now, None);
+/// assert_eq!((unknown.status, unknown.reason.as_str()), (403, "no-route"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn decide(
+    bundle: &Bundle,
+    req: &HttpRequest,
+    now: Now,
+    limiter: Option<(&RateLimiter, u64)>,
+) -> HttpDecision {
+    let Some(gw) = bundle.extension::<Gateway>() else {
+        return unbuilt(bundle);
+    };
+    let who = match gw.identify(req, now, limiter) {
+        Ok(w) => w,
+        Err(d) => return *d,
+    };
+    decide_identified(bundle, gw, who, req, now)
+}
+
+/// Decides an HTTP request as [`decide`] does, with the token's claims
+/// given as already verified: for testing policies (`palisade test`)
+/// without signing tokens. `None` is an anonymous caller.
+pub fn decide_as(
+    bundle: &Bundle,
+    req: &HttpRequest,
+    claims: Option<serde_json::Map<String, serde_json::Value>>,
+    now: Now,
+) -> HttpDecision {
+    let Some(gw) = bundle.extension::<Gateway>() else {
+        return unbuilt(bundle);
+    };
+    match gw.identify_as(req, claims) {
+        Ok(who) => decide_identified(bundle, gw, who, req, now),
+        Err(d) => *d,
+    }
+}
+
+/// Fetches the keys of `[gateway.jwt] jwks_url` now, so that the first
+/// requests decided with this bundle do not wait for them: servers call it
+/// after loading a bundle and before swapping it in. Nothing to do for a
+/// JWKS file or a bundle without a gateway section.
+///
+/// # Errors
+/// Why the keys could not be fetched. The bundle still works: the first
+/// token that needs the keys tries again.
+pub fn fetch_remote_keys(bundle: &Bundle) -> Result<(), String> {
+    bundle
+        .extension::<Gateway>()
+        .map_or(Ok(()), Gateway::fetch_remote_keys)
+}
+
+/// The bundle's rate limits (`[[gateway.rate_limit]]`).
+pub fn rate_limits(bundle: &Bundle) -> &[RateLimit] {
+    bundle
+        .extension::<Gateway>()
+        .map_or(&[], |g| g.rate_limits.as_slice())
+}
+
+fn decide_identified(
+    bundle: &Bundle,
+    gw: &Gateway,
+    who: crate::Identified<'_>,
+    req: &HttpRequest,
+    now: Now,
+) -> HttpDecision {
+    let (principal, mut pairs, refs) = gw.cedar_inputs(&who, req, bundle.entities(), now);
+    let mut eval = Evaluation::new(bundle);
+    let facts = eval.run_plugins(
+        InputKind::Request,
+        || Gateway::plugin_input(req, Some(&who.route.template)).into(),
+        now,
+    );
+    if !facts.is_empty()
+        && let Some(p) = values::from_json(&serde_json::Value::Object(facts))
+    {
+        pairs.push(("plugins".to_owned(), p));
+    }
+    let action = who.route.action_uid();
+    let resource = who.route.resource_uid(&who.params);
+    let scoped;
+    let entities = match principal {
+        // The principal from the token replaces the bundle's entity of
+        // that uid (its parents and attributes merged in).
+        Some(e) => {
+            let roots = refs.into_iter().chain([action.clone(), resource.clone()]);
+            match bundle.entities_with(vec![e], roots) {
+                Ok(store) => {
+                    scoped = store;
+                    &scoped
+                }
+                Err(e) => {
+                    eval.invalid(format!("cannot add the principal: {e}"));
+                    return crate::answer(eval.finish(None), &who);
+                }
+            }
+        }
+        None => bundle.entities(),
+    };
+    let request = Context::from_pairs(pairs)
+        .map_err(|e| e.to_string())
+        .and_then(|c| {
+            Request::new(
+                who.principal.clone(),
+                action.clone(),
+                resource.clone(),
+                c,
+                None,
+            )
+            .map_err(|e| e.to_string())
+        });
+    match request {
+        Ok(request) => {
+            eval.ask_cedar(
+                [&who.principal, &action, &resource],
+                &request,
+                entities,
+                true,
+            );
+        }
+        Err(e) => eval.invalid(format!("cannot build the request: {e}")),
+    }
+    crate::answer(eval.finish(None), &who)
+}
