@@ -74,9 +74,9 @@ fn a_wrong_expectation_and_a_rule_without_cases_fail_the_run() {
         s.contains("FAIL  enc.sqs-unencrypted :: SSE-SQS passes"),
         "{s}"
     );
+    // The case names no `resource:`, so the message names none either.
     assert!(
-        s.contains("expected `enc.sqs-unencrypted` to report on `Queue`")
-            || s.contains("expected `enc.sqs-unencrypted` to report"),
+        s.contains("expected `enc.sqs-unencrypted` to report, it did not"),
         "{s}"
     );
     assert!(
@@ -88,4 +88,78 @@ fn a_wrong_expectation_and_a_rule_without_cases_fail_the_run() {
         "{s}"
     );
     assert!(s.contains(", 3 failed"), "{s}");
+}
+
+#[test]
+fn a_case_that_evaluates_nothing_is_a_failure_not_a_pass() {
+    let cache = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("b");
+    copy_dir(&root().join("policies/gateway-baseline"), &bundle);
+    // Each of these passed before: nothing the rule could judge ran.
+    std::fs::write(
+        bundle.join("tests/vacuous.yaml"),
+        r#"rule: auth.mfa-for-admin
+cases:
+  - name: a route that does not exist
+    expect: pass
+    request: { method: GET, path: /no/such/route, headers: { host: api.example.com } }
+    claims: { sub: alice, groups: [admins], amr: [pwd], iat: 1764374400 }
+  - name: a path that names no resource exactly
+    expect: pass
+    request: { method: GET, path: /tenants/acme/../globex/orders/1, headers: { host: api.example.com } }
+    claims: { sub: alice, groups: [admins], amr: [pwd], iat: 1764374400 }
+"#,
+    )
+    .unwrap();
+    let out = palisade_test(&bundle, cache.path());
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{s}");
+    for case in [
+        "a route that does not exist",
+        "a path that names no resource exactly",
+    ] {
+        assert!(
+            s.contains(&format!("FAIL  auth.mfa-for-admin :: {case}")),
+            "{s}"
+        );
+    }
+    assert!(
+        s.contains(
+            "nothing was evaluated: the request was refused before the policies ran (403 no-route)"
+        ),
+        "{s}"
+    );
+    assert!(s.contains(", 2 failed"), "{s}");
+
+    let bundle = dir.path().join("s");
+    copy_dir(&root().join("policies/serverless-baseline"), &bundle);
+    std::fs::write(
+        bundle.join("tests/vacuous.yaml"),
+        r#"rule: enc.sqs-unencrypted
+cases:
+  - name: a file Palisade does not recognise
+    expect: pass
+    template: { Queue: { Type: AWS::SQS::Queue } }
+  - name: a resource the template does not have
+    expect: fail
+    resource: Jobs
+    template:
+      Resources:
+        Queue: { Type: AWS::SQS::Queue }
+"#,
+    )
+    .unwrap();
+    let out = palisade_test(&bundle, cache.path());
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{s}");
+    assert!(
+        s.contains("FAIL  enc.sqs-unencrypted :: a file Palisade does not recognise\n      nothing was evaluated: the template creates no resource Palisade recognises"),
+        "{s}"
+    );
+    assert!(
+        s.contains("FAIL  enc.sqs-unencrypted :: a resource the template does not have\n      `resource: Jobs` is not a resource of the template (it has: Queue)"),
+        "{s}"
+    );
+    assert!(s.contains(", 2 failed"), "{s}");
 }

@@ -33,7 +33,9 @@
 //!
 //! Every rule of the bundle (each `forbid` policy and each plugin rule) needs
 //! at least one failing and one passing case; a rule without them is a
-//! failure of the run.
+//! failure of the run. A case that evaluates nothing (a template with no
+//! resource Palisade recognises, a `resource:` the template lacks, a request
+//! refused before the policies ran) fails too: it would pass any rule.
 
 use crate::exit;
 use crate::output::{self, escape};
@@ -219,6 +221,29 @@ fn run_case(bundle: &Bundle, rule: &str, case: &Case) -> Result<(), String> {
     let d = match (&case.template, &case.request) {
         (Some(template), None) => {
             let doc = Document::from_value("template", template.clone());
+            // A case proves something only when the rule had a resource to
+            // judge: a template whose resources were not recognised (a
+            // typo in `Type`, a format that is not detected) passes every
+            // rule vacuously.
+            let found = doc.resources();
+            if found.is_empty() {
+                return Err(
+                    "nothing was evaluated: the template creates no resource Palisade recognises"
+                        .into(),
+                );
+            }
+            if let Some(want) = &case.resource
+                && !found.iter().any(|(id, _)| id == want)
+            {
+                return Err(format!(
+                    "`resource: {want}` is not a resource of the template (it has: {})",
+                    found
+                        .iter()
+                        .map(|(id, _)| id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
             palisade_deploy::check(bundle, &[doc], &options, now)
         }
         (None, Some(r)) => {
@@ -231,14 +256,13 @@ fn run_case(bundle: &Bundle, rule: &str, case: &Case) -> Result<(), String> {
             match answer.decision {
                 Some(d) => d,
                 None => {
-                    // Refused before Cedar: no route, no token, rate limit.
-                    return match case.expect {
-                        Expect::Pass => Ok(()),
-                        Expect::Fail => Err(format!(
-                            "expected `{rule}` to report, the request was refused first ({} {})",
-                            answer.status, answer.reason
-                        )),
-                    };
+                    // Refused before the policies ran (no route, a path that
+                    // names no resource exactly, a rate limit): the case
+                    // proves nothing about the rule either way.
+                    return Err(format!(
+                        "nothing was evaluated: the request was refused before the policies ran ({} {})",
+                        answer.status, answer.reason
+                    ));
                 }
             }
         }

@@ -164,6 +164,25 @@ impl Document {
         &self.markers
     }
 
+    /// The resources this document creates, as a check sees them: logical
+    /// ids (Terraform addresses for plans) and CloudFormation types, in
+    /// document order, including those that SAM and the Serverless
+    /// Framework generate (`ApiLambdaFunction`).
+    ///
+    /// # Examples
+    /// ```
+    /// use palisade_deploy::Document;
+    /// let doc = Document::parse("t.yaml", "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n")?;
+    /// assert_eq!(doc.resources(), [("Q".to_owned(), "AWS::SQS::Queue".to_owned())]);
+    /// # Ok::<(), palisade_deploy::ParseError>(())
+    /// ```
+    pub fn resources(&self) -> Vec<(String, String)> {
+        crate::resources::resources(self)
+            .into_iter()
+            .map(|r| (r.logical_id, r.kind))
+            .collect()
+    }
+
     /// The line of the node at `pointer`, or of its nearest ancestor that
     /// has one.
     pub fn line_of(&self, pointer: &str) -> Option<u32> {
