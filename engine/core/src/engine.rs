@@ -690,10 +690,6 @@ impl<'b> Evaluation<'b> {
     /// denies); `Some(severity)` for checks, where a finding denies only
     /// from that severity up.
     pub fn finish(self, fail_on: Option<Severity>) -> Decision {
-        let monitor = self.bundle.mode() == Mode::Monitor;
-        let (cedar_effect, cedar_basis) = self
-            .cedar_effect
-            .unwrap_or((Effect::Allow, Basis::Permitted));
         let failing = |source_is_cedar: bool| {
             self.findings.iter().any(|f| {
                 !f.monitor
@@ -702,27 +698,17 @@ impl<'b> Evaluation<'b> {
                     && fail_on.is_none_or(|t| f.severity >= t)
             })
         };
-        let cedar_denies = match (cedar_effect, cedar_basis, fail_on) {
-            (Effect::Allow, _, _) => false,
-            (Effect::Deny, Basis::Forbidden, Some(_)) => failing(true),
-            (Effect::Deny, _, _) => true,
-        };
-        let (mut effect, basis) = if cedar_denies {
-            (Effect::Deny, cedar_basis)
-        } else if !self.errored_policies.is_empty() {
-            // A policy error on one resource of a check must not hide
-            // behind a low-severity forbid on another.
-            (Effect::Deny, Basis::PolicyError)
-        } else if self.plugin_error {
-            (Effect::Deny, Basis::PluginError)
-        } else if self.plugin_finding && failing(false) {
-            (Effect::Deny, Basis::PluginFinding)
-        } else {
-            (Effect::Allow, Basis::Permitted)
-        };
-        if monitor {
-            effect = Effect::Allow;
-        }
+        let (effect, basis) = combine(Outcomes {
+            cedar: self
+                .cedar_effect
+                .unwrap_or((Effect::Allow, Basis::Permitted)),
+            check: fail_on.is_some(),
+            cedar_finding_fails: failing(true),
+            plugin_finding_fails: self.plugin_finding && failing(false),
+            policy_errored: !self.errored_policies.is_empty(),
+            plugin_error: self.plugin_error,
+            monitor: self.bundle.mode() == Mode::Monitor,
+        });
         // Reasons are the policies that determined the outcome: when a
         // plugin failed, the permits that matched did not (its errors say
         // what happened); when a policy error decided, the policies that
@@ -747,6 +733,232 @@ impl<'b> Evaluation<'b> {
         };
         d.sort();
         d
+    }
+}
+
+/// What the combining rule looks at, once every plugin and Cedar request
+/// of an evaluation has run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Outcomes {
+    /// Cedar's combined answer over every request (deny wins).
+    cedar: (Effect, Basis),
+    /// A check (findings deny from a severity up) or an authorization.
+    check: bool,
+    /// A Cedar finding that counts: not monitored, not suppressed, at or
+    /// above the check's threshold.
+    cedar_finding_fails: bool,
+    /// A plugin finding that counts, the same way.
+    plugin_finding_fails: bool,
+    /// A policy failed to evaluate and the bundle fails closed on that.
+    policy_errored: bool,
+    /// A plugin in enforce mode failed (trap, limit, bad output).
+    plugin_error: bool,
+    /// The bundle is in monitor mode: report, never deny.
+    monitor: bool,
+}
+
+/// The combining rule, the same for every front end. Cedar's deny
+/// stands (in a check, a forbid counts only when one of its findings
+/// reaches the threshold); then a policy error, a plugin error and a
+/// counting plugin finding deny, in that order of basis. Monitor mode
+/// turns the effect into allow and keeps the basis.
+fn combine(o: Outcomes) -> (Effect, Basis) {
+    let (cedar_effect, cedar_basis) = o.cedar;
+    let cedar_denies = match (cedar_effect, cedar_basis) {
+        (Effect::Allow, _) => false,
+        (Effect::Deny, Basis::Forbidden) if o.check => o.cedar_finding_fails,
+        (Effect::Deny, _) => true,
+    };
+    let (effect, basis) = if cedar_denies {
+        (Effect::Deny, cedar_basis)
+    } else if o.policy_errored {
+        // A policy error on one resource of a check must not hide behind
+        // a low-severity forbid on another.
+        (Effect::Deny, Basis::PolicyError)
+    } else if o.plugin_error {
+        (Effect::Deny, Basis::PluginError)
+    } else if o.plugin_finding_fails {
+        (Effect::Deny, Basis::PluginFinding)
+    } else {
+        (Effect::Allow, Basis::Permitted)
+    };
+    if o.monitor {
+        (Effect::Allow, basis)
+    } else {
+        (effect, basis)
+    }
+}
+
+#[cfg(test)]
+mod combine_tests {
+    use super::{Outcomes, combine};
+    use crate::decision::{Basis, Effect};
+
+    const CEDAR: [(Effect, Basis); 5] = [
+        (Effect::Allow, Basis::Permitted),
+        (Effect::Deny, Basis::Forbidden),
+        (Effect::Deny, Basis::NotPermitted),
+        (Effect::Deny, Basis::PolicyError),
+        (Effect::Deny, Basis::InvalidRequest),
+    ];
+
+    /// Every combination of what the rule looks at.
+    fn all() -> impl Iterator<Item = Outcomes> {
+        CEDAR.into_iter().flat_map(|cedar| {
+            (0..64u8).map(move |bits| Outcomes {
+                cedar,
+                check: bits & 1 != 0,
+                cedar_finding_fails: bits & 2 != 0,
+                plugin_finding_fails: bits & 4 != 0,
+                policy_errored: bits & 8 != 0,
+                plugin_error: bits & 16 != 0,
+                monitor: bits & 32 != 0,
+            })
+        })
+    }
+
+    #[test]
+    fn rows_of_the_truth_table() {
+        let base = Outcomes {
+            cedar: (Effect::Allow, Basis::Permitted),
+            check: false,
+            cedar_finding_fails: false,
+            plugin_finding_fails: false,
+            policy_errored: false,
+            plugin_error: false,
+            monitor: false,
+        };
+        let forbidden = (Effect::Deny, Basis::Forbidden);
+        let rows: &[(Outcomes, (Effect, Basis))] = &[
+            (base, (Effect::Allow, Basis::Permitted)),
+            (
+                Outcomes {
+                    cedar: forbidden,
+                    ..base
+                },
+                forbidden,
+            ),
+            // In a check, a forbid below the threshold does not deny...
+            (
+                Outcomes {
+                    cedar: forbidden,
+                    check: true,
+                    ..base
+                },
+                (Effect::Allow, Basis::Permitted),
+            ),
+            // ...one at or above it does.
+            (
+                Outcomes {
+                    cedar: forbidden,
+                    check: true,
+                    cedar_finding_fails: true,
+                    ..base
+                },
+                forbidden,
+            ),
+            // A policy error is not hidden by a low forbid elsewhere.
+            (
+                Outcomes {
+                    cedar: forbidden,
+                    check: true,
+                    policy_errored: true,
+                    ..base
+                },
+                (Effect::Deny, Basis::PolicyError),
+            ),
+            (
+                Outcomes {
+                    cedar: (Effect::Deny, Basis::NotPermitted),
+                    check: true,
+                    ..base
+                },
+                (Effect::Deny, Basis::NotPermitted),
+            ),
+            (
+                Outcomes {
+                    plugin_error: true,
+                    ..base
+                },
+                (Effect::Deny, Basis::PluginError),
+            ),
+            (
+                Outcomes {
+                    plugin_error: true,
+                    plugin_finding_fails: true,
+                    ..base
+                },
+                (Effect::Deny, Basis::PluginError),
+            ),
+            (
+                Outcomes {
+                    plugin_finding_fails: true,
+                    ..base
+                },
+                (Effect::Deny, Basis::PluginFinding),
+            ),
+            // Cedar's own deny names its basis before any plugin's.
+            (
+                Outcomes {
+                    cedar: forbidden,
+                    plugin_error: true,
+                    ..base
+                },
+                forbidden,
+            ),
+            (
+                Outcomes {
+                    cedar: (Effect::Deny, Basis::InvalidRequest),
+                    check: true,
+                    ..base
+                },
+                (Effect::Deny, Basis::InvalidRequest),
+            ),
+            // Monitor reports the basis and allows.
+            (
+                Outcomes {
+                    plugin_error: true,
+                    monitor: true,
+                    ..base
+                },
+                (Effect::Allow, Basis::PluginError),
+            ),
+            (
+                Outcomes {
+                    cedar: forbidden,
+                    monitor: true,
+                    ..base
+                },
+                (Effect::Allow, Basis::Forbidden),
+            ),
+        ];
+        for (o, want) in rows {
+            assert_eq!(combine(*o), *want, "{o:?}");
+        }
+    }
+
+    #[test]
+    fn nothing_fails_open() {
+        for o in all() {
+            let (effect, basis) = combine(o);
+            if o.monitor {
+                assert_eq!(effect, Effect::Allow, "{o:?}");
+                continue;
+            }
+            let must_deny = o.plugin_error
+                || o.policy_errored
+                || o.plugin_finding_fails
+                || matches!(o.cedar, (Effect::Deny, b) if b != Basis::Forbidden)
+                || (o.cedar == (Effect::Deny, Basis::Forbidden)
+                    && (!o.check || o.cedar_finding_fails));
+            assert_eq!(effect == Effect::Deny, must_deny, "{o:?}");
+            // An allow always says permitted; a deny never does.
+            assert_eq!(basis == Basis::Permitted, effect == Effect::Allow, "{o:?}");
+            // An input that could not be evaluated is said so.
+            if o.cedar.1 == Basis::InvalidRequest {
+                assert_eq!(basis, Basis::InvalidRequest, "{o:?}");
+            }
+        }
     }
 }
 
