@@ -54,13 +54,9 @@ impl Extension for GatewayExtension {
         let mut read = |path: &str| cx.read(path);
         match Gateway::new(&section, &mut read) {
             Ok(g) => Ok(Box::new(g)),
-            Err(messages) => Err(messages
+            Err(problems) => Err(problems
                 .into_iter()
-                .map(|m| {
-                    // Point at the route or key the message quotes, when it does.
-                    let quoted = m.split('`').nth(1).unwrap_or("[gateway");
-                    cx.problem_near(quoted, m.clone())
-                })
+                .map(|p| cx.problem_near(&p.near, p.message))
                 .collect()),
         }
     }

@@ -275,7 +275,7 @@ fn fetch(url: &str) -> Result<String, String> {
 #[cfg(not(feature = "jwks-http"))]
 fn fetch(_url: &str) -> Result<String, String> {
     let _ = FETCH_TIMEOUT;
-    Err("this build cannot fetch URLs (palisade-engine's `jwks-http` feature is off)".into())
+    Err("this build cannot fetch URLs (palisade-gateway's `jwks-http` feature is off)".into())
 }
 
 #[cfg(test)]

@@ -131,6 +131,26 @@ pub struct RouteSection {
     pub allow_encoded_slash: bool,
 }
 
+/// One thing wrong with `[gateway]`: what is wrong, and a piece of
+/// `palisade.toml` it is about (the first line holding it is the one
+/// reported).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SectionProblem {
+    /// Text to find in the manifest: a route's path, a key, a file name.
+    pub near: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl SectionProblem {
+    fn new(near: impl Into<String>, message: impl Into<String>) -> SectionProblem {
+        SectionProblem {
+            near: near.into(),
+            message: message.into(),
+        }
+    }
+}
+
 /// A bundle's compiled gateway configuration.
 #[derive(Debug, Clone)]
 pub(crate) struct Gateway {
@@ -150,7 +170,7 @@ impl Gateway {
     pub(crate) fn new(
         section: &GatewaySection,
         read: &mut dyn FnMut(&str) -> Option<String>,
-    ) -> Result<Gateway, Vec<String>> {
+    ) -> Result<Gateway, Vec<SectionProblem>> {
         let mut problems = Vec::new();
         let mut table = RouteTable::default();
         for (i, r) in section.routes.iter().enumerate() {
@@ -165,12 +185,18 @@ impl Gateway {
                     route.allow_encoded_slash = r.allow_encoded_slash;
                     table.routes.push(route);
                 }
-                Err(e) => problems.push(format!("[[gateway.route]] {}: {e}", i + 1)),
+                Err(e) => problems.push(SectionProblem::new(
+                    r.path.as_str(),
+                    format!("[[gateway.route]] {}: {e}", i + 1),
+                )),
             }
         }
         let principal_type = section.principal_type.as_deref().unwrap_or("User");
         let principal_type = EntityTypeName::from_str(principal_type).unwrap_or_else(|e| {
-            problems.push(format!("gateway.principal_type `{principal_type}`: {e}"));
+            problems.push(SectionProblem::new(
+                "principal_type",
+                format!("gateway.principal_type `{principal_type}`: {e}"),
+            ));
             palisade_engine::values::known_type("User")
         });
         let jwt = section.jwt.as_ref();
@@ -185,7 +211,10 @@ impl Gateway {
             let algorithms = match algorithms {
                 Ok(a) => a,
                 Err(e) => {
-                    problems.push(format!("gateway.jwt.algorithms: {e}"));
+                    problems.push(SectionProblem::new(
+                        "algorithms",
+                        format!("gateway.jwt.algorithms: {e}"),
+                    ));
                     return None;
                 }
             };
@@ -203,22 +232,33 @@ impl Gateway {
                 algorithms,
                 j.leeway_seconds.unwrap_or(60),
             )
-            .map_err(|e| problems.push(format!("gateway.jwt: {e}")))
+            .map_err(|e| {
+                problems.push(SectionProblem::new(
+                    "[gateway.jwt",
+                    format!("gateway.jwt: {e}"),
+                ))
+            })
             .ok()
         });
         for (i, l) in section.rate_limits.iter().enumerate() {
             if !(l.rate >= 0.0 && l.rate.is_finite()) || l.burst == 0 {
-                problems.push(format!(
-                    "[[gateway.rate_limit]] {}: rate must be a number >= 0 and burst at least 1",
-                    i + 1
+                problems.push(SectionProblem::new(
+                    "[[gateway.rate_limit]]",
+                    format!(
+                        "[[gateway.rate_limit]] {}: rate must be a number >= 0 and burst at least 1",
+                        i + 1
+                    ),
                 ));
             }
             if let Some(r) = &l.route
                 && !table.routes.iter().any(|t| &t.template == r)
             {
-                problems.push(format!(
-                    "[[gateway.rate_limit]] {}: route `{r}` is not in the route table",
-                    i + 1
+                problems.push(SectionProblem::new(
+                    r.as_str(),
+                    format!(
+                        "[[gateway.rate_limit]] {}: route `{r}` is not in the route table",
+                        i + 1
+                    ),
                 ));
             }
         }
@@ -245,38 +285,55 @@ impl Gateway {
 fn jwt_keys(
     j: &JwtSection,
     read: &mut dyn FnMut(&str) -> Option<String>,
-) -> Result<jwt::Keys, String> {
+) -> Result<jwt::Keys, SectionProblem> {
     match (&j.jwks, &j.jwks_url) {
         (Some(file), None) => {
-            let text = read(file).ok_or_else(|| format!("gateway.jwt.jwks: cannot read `{file}`"))?;
-            let keys = jwt::KeySet::parse(&text).map_err(|e| format!("gateway.jwt ({file}): {e}"))?;
+            let text = read(file).ok_or_else(|| {
+                SectionProblem::new(
+                    file.as_str(),
+                    format!("gateway.jwt.jwks: cannot read `{file}`"),
+                )
+            })?;
+            let keys = jwt::KeySet::parse(&text).map_err(|e| {
+                SectionProblem::new(file.as_str(), format!("gateway.jwt ({file}): {e}"))
+            })?;
             Ok(jwt::Keys::Fixed(std::sync::Arc::new(keys)))
         }
         (None, Some(url)) => {
-            jwks::check_url(url).map_err(|e| format!("gateway.jwt.jwks_url {e}"))?;
+            jwks::check_url(url).map_err(|e| {
+                SectionProblem::new(url.as_str(), format!("gateway.jwt.jwks_url {e}"))
+            })?;
             if !cfg!(feature = "jwks-http") {
-                return Err(format!(
-                    "gateway.jwt.jwks_url `{url}`: this build cannot fetch keys (palisade-engine's `jwks-http` feature is off)"
+                return Err(SectionProblem::new(
+                    url.as_str(),
+                    format!(
+                        "gateway.jwt.jwks_url `{url}`: this build cannot fetch keys (palisade-gateway's `jwks-http` feature is off)"
+                    ),
                 ));
             }
             let refresh = j
                 .jwks_refresh_seconds
                 .unwrap_or(jwks::DEFAULT_REFRESH_SECONDS);
             if !(1..=86_400).contains(&refresh) {
-                return Err(format!(
-                    "gateway.jwt.jwks_refresh_seconds `{refresh}` must be from 1 to 86400"
+                return Err(SectionProblem::new(
+                    "jwks_refresh_seconds",
+                    format!("gateway.jwt.jwks_refresh_seconds `{refresh}` must be from 1 to 86400"),
                 ));
             }
             Ok(jwt::Keys::Remote(std::sync::Arc::new(
                 jwks::RemoteKeys::new(url, refresh),
             )))
         }
-        (Some(file), Some(url)) => Err(format!(
-            "gateway.jwt: `jwks` (`{file}`) and `jwks_url` (`{url}`) are both set; keep one"
+        (Some(file), Some(url)) => Err(SectionProblem::new(
+            "jwks_url",
+            format!(
+                "gateway.jwt: `jwks` (`{file}`) and `jwks_url` (`{url}`) are both set; keep one"
+            ),
         )),
-        (None, None) => Err(
-            "gateway.jwt: set `jwks` (a JWK set file of the bundle) or `jwks_url` (your identity provider's)".into(),
-        ),
+        (None, None) => Err(SectionProblem::new(
+            "[gateway.jwt",
+            "gateway.jwt: set `jwks` (a JWK set file of the bundle) or `jwks_url` (your identity provider's)",
+        )),
     }
 }
 
