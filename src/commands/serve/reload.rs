@@ -1,0 +1,264 @@
+//! Swapping the bundle: on SIGHUP, and when its files have changed and
+//! then stood still (debounced), never half a bundle.
+
+use super::*;
+
+pub(super) async fn reload_on_sighup(app: Arc<App>, hup: Option<tokio::signal::unix::Signal>) {
+    let Some(mut hup) = hup else {
+        return;
+    };
+    while hup.recv().await.is_some() {
+        reload(&app, "SIGHUP").await;
+    }
+}
+
+/// Files up to this size are hashed whole by the fingerprint (policies,
+/// schemas, manifests); larger ones (plugins) by size and time.
+pub(super) const FINGERPRINT_CONTENT_BYTES: u64 = 1 << 20;
+
+/// A fingerprint of a bundle directory: every file's path, size and
+/// modification time, and the content of the small ones (a rewrite of the
+/// same size within one clock tick changes no time). The walk is the bundle
+/// loader's own: symlinks are followed only inside the bundle and each
+/// directory once (no loops), and FIFOs or devices are never opened.
+pub(super) fn fingerprint(dir: &std::path::Path) -> u64 {
+    use std::hash::{Hash, Hasher};
+    use std::io::Read as _;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    match palisade_engine::walk_bundle_dir(dir, "") {
+        Ok(entries) => {
+            for e in entries {
+                e.path.hash(&mut h);
+                e.len.hash(&mut h);
+                e.modified.hash(&mut h);
+                e.is_file.hash(&mut h);
+                if e.is_file && e.len <= FINGERPRINT_CONTENT_BYTES {
+                    let mut bytes = Vec::new();
+                    let read = std::fs::File::open(dir.join(&e.path))
+                        .and_then(|f| f.take(FINGERPRINT_CONTENT_BYTES).read_to_end(&mut bytes));
+                    if read.is_ok() {
+                        bytes.hash(&mut h);
+                    }
+                }
+            }
+        }
+        Err(e) => e.hash(&mut h),
+    }
+    h.finish()
+}
+
+/// How many polls in a row must see the same fingerprint after a change
+/// before the bundle is loaded: files being written (a policy file written
+/// in two halves, a copy in progress) are not loaded half done.
+pub(super) const STABLE_POLLS: u32 = 2;
+
+/// Decides, poll after poll, when the bundle's files have changed and then
+/// stayed unchanged long enough to load.
+#[derive(Debug)]
+pub(super) struct Debounce {
+    /// The fingerprint of the bundle that serves.
+    pub(super) serving: u64,
+    /// A changed fingerprint, and how many polls in a row have seen it.
+    pub(super) pending: Option<(u64, u32)>,
+}
+
+impl Debounce {
+    pub(super) fn new(serving: u64) -> Debounce {
+        Debounce {
+            serving,
+            pending: None,
+        }
+    }
+
+    /// Takes one poll's fingerprint; says when it is time to load.
+    pub(super) fn observe(&mut self, now: u64) -> bool {
+        match self.pending {
+            // Unchanged, or changed back to what serves.
+            _ if now == self.serving => {
+                self.pending = None;
+                false
+            }
+            Some((fp, seen)) if fp == now => {
+                let seen = seen + 1;
+                self.pending = Some((fp, seen));
+                seen > STABLE_POLLS
+            }
+            _ => {
+                // A new change (or a change on top of a change): start over.
+                self.pending = Some((now, 1));
+                false
+            }
+        }
+    }
+
+    /// The bundle with fingerprint `fp` now serves (or was refused: either
+    /// way, the same files are not loaded again until they change).
+    pub(super) fn settled(&mut self, fp: u64) {
+        self.serving = fp;
+        self.pending = None;
+    }
+}
+
+pub(super) async fn watch(app: Arc<App>, every: Duration) {
+    let dir = std::path::PathBuf::from(&app.spec);
+    let poll = |dir: std::path::PathBuf| async move {
+        tokio::task::spawn_blocking(move || fingerprint(&dir))
+            .await
+            .ok()
+    };
+    let Some(first) = poll(dir.clone()).await else {
+        return;
+    };
+    let mut debounce = Debounce::new(first);
+    loop {
+        tokio::time::sleep(every).await;
+        let Some(now) = poll(dir.clone()).await else {
+            continue;
+        };
+        if !debounce.observe(now) {
+            continue;
+        }
+        // Load, then check the files did not change while loading: only a
+        // bundle whose files stood still from before the load to after it
+        // is swapped in.
+        let stable = {
+            let dir = dir.clone();
+            move || fingerprint(&dir) == now
+        };
+        if reload_if(&app, "the bundle's files changed", stable).await {
+            debounce.settled(now);
+        }
+    }
+}
+
+/// Loads the bundle again and swaps it in; on failure logs why and keeps
+/// the old one.
+pub(super) async fn reload(app: &Arc<App>, why: &str) {
+    reload_if(app, why, || true).await;
+}
+
+/// Loads the bundle again and swaps it in if `still_stable()` holds after
+/// the load (the files did not change during it). Returns false when the
+/// files changed under the load: nothing was swapped or refused, and the
+/// caller waits for them to settle again.
+pub(super) async fn reload_if(
+    app: &Arc<App>,
+    why: &str,
+    still_stable: impl FnOnce() -> bool + Send + 'static,
+) -> bool {
+    let _one_at_a_time = app.reloading.lock().await;
+    let worker = Arc::clone(app);
+    let result = tokio::task::spawn_blocking(move || {
+        let loaded = source::load_bundle(&worker.engine, &worker.spec);
+        if !still_stable() {
+            return None;
+        }
+        Some(loaded.inspect(warm_up))
+    })
+    .await;
+    let result = match result {
+        Ok(None) => return false,
+        Ok(Some(r)) => Ok(r),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(Ok(bundle)) => {
+            let revision = app.current.load().revision + 1;
+            eprintln!(
+                "palisade: reloaded ({why}): bundle `{}` {} ({}), revision {revision}",
+                bundle.name(),
+                bundle.version(),
+                bundle.digest()
+            );
+            app.set_bundle_metrics(&bundle, revision);
+            app.current.store(Arc::new(loaded(bundle, revision)));
+            app.metrics
+                .reloads
+                .get_or_create(&ReloadLabel { result: "ok" })
+                .inc();
+        }
+        Ok(Err(e)) => {
+            let message = match e {
+                source::LoadError::Usage(m) => m,
+                source::LoadError::Bundle(b) => b
+                    .problems
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            };
+            output::error(&format!(
+                "reload ({why}) refused, still serving the previous bundle: {message}"
+            ));
+            app.metrics
+                .reloads
+                .get_or_create(&ReloadLabel { result: "error" })
+                .inc();
+        }
+        Err(e) => output::error(&format!("reload ({why}) failed: {e}")),
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_change_loads_only_once_it_has_stood_still() {
+        let mut d = Debounce::new(1);
+        assert!(!d.observe(1), "nothing changed");
+        // A file is written in two halves, one poll apart.
+        assert!(!d.observe(2), "first half: just seen");
+        assert!(!d.observe(2), "first half: seen twice");
+        assert!(!d.observe(3), "second half: starts over");
+        assert!(!d.observe(3));
+        assert!(d.observe(3), "stood still for two polls after the change");
+        d.settled(3);
+        assert!(!d.observe(3), "loaded: nothing to do");
+    }
+
+    #[test]
+    fn a_change_undone_before_it_settles_is_forgotten() {
+        let mut d = Debounce::new(1);
+        assert!(!d.observe(2));
+        assert!(!d.observe(1));
+        assert!(!d.observe(1));
+        assert!(!d.observe(1));
+        assert!(d.pending.is_none());
+    }
+
+    #[test]
+    fn the_fingerprint_survives_symlink_loops_and_fifos() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("policies")).unwrap();
+        std::fs::write(
+            dir.path().join("policies/a.cedar"),
+            "permit(principal, action, resource);",
+        )
+        .unwrap();
+        std::os::unix::fs::symlink("..", dir.path().join("policies/up")).unwrap();
+        std::os::unix::fs::symlink("loop2", dir.path().join("loop1")).unwrap();
+        std::os::unix::fs::symlink("loop1", dir.path().join("loop2")).unwrap();
+        let fifo = std::process::Command::new("mkfifo")
+            .arg(dir.path().join("policies/pipe.cedar"))
+            .status()
+            .unwrap();
+        assert!(fifo.success());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let path = dir.path().to_owned();
+        std::thread::spawn(move || {
+            let _ = tx.send(fingerprint(&path));
+        });
+        let first = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the fingerprint walk must end");
+        assert_eq!(first, fingerprint(dir.path()), "stable");
+        std::fs::write(
+            dir.path().join("policies/a.cedar"),
+            "forbid(principal, action, resource);",
+        )
+        .unwrap();
+        assert_ne!(first, fingerprint(dir.path()), "sees a change");
+    }
+}
