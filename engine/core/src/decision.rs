@@ -84,6 +84,7 @@ impl FromStr for Severity {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 #[allow(missing_docs)]
+#[non_exhaustive]
 pub enum Category {
     Secrets,
     IamLeastPrivilege,
@@ -159,6 +160,7 @@ impl FromStr for Category {
 
 /// Where a finding or error came from.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
 pub enum Source {
     /// A Cedar policy.
     Cedar,
@@ -240,6 +242,7 @@ pub struct Finding {
 /// What kind of thing went wrong while deciding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// A Cedar policy failed to evaluate. With `on_policy_error = "deny"`
     /// (the default) the decision denies; with `"ignore"` the policy is
@@ -326,6 +329,7 @@ pub struct BundleRef {
 /// Why a decision came out as it did, in one word.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Basis {
     /// Permitted by at least one policy and forbidden by none.
     Permitted,
@@ -411,12 +415,12 @@ impl Decision {
     /// Canonical JSON: fixed key order, sorted findings, no timings.
     pub fn to_json(&self) -> String {
         // Serializing plain structs of strings and enums cannot fail.
-        serde_json::to_string(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+        serde_json::to_string(self).unwrap_or_else(|e| serialization_failed(&e))
     }
 
     /// Canonical JSON, indented for people.
     pub fn to_json_pretty(&self) -> String {
-        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| serialization_failed(&e))
     }
 
     pub(crate) fn sort(&mut self) {
@@ -472,6 +476,13 @@ pub enum SuppressionKind {
     Inline,
     /// In a waivers file.
     Waiver,
+}
+
+/// What a decision that cannot be serialized (it holds only strings,
+/// numbers and enums, so never in practice) is written as: still JSON,
+/// still a deny.
+fn serialization_failed(e: &serde_json::Error) -> String {
+    serde_json::json!({ "decision": "deny", "error": e.to_string() }).to_string()
 }
 
 #[cfg(test)]

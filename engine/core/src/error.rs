@@ -180,6 +180,7 @@ impl Diagnostic for BundleError {
 
 /// A request that cannot be evaluated: malformed input, not a decision.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Diagnostic)]
+#[non_exhaustive]
 pub enum RequestError {
     /// An entity uid that does not parse (`Type::"id"` or `{"type", "id"}`).
     #[error("invalid {field} `{value}`: {reason}")]

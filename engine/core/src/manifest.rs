@@ -89,6 +89,7 @@ pub struct CedarSection {
 /// `[cedar] on_policy_error`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum OnPolicyError {
     /// A policy that errors denies the decision (fail closed).
     #[default]

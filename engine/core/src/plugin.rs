@@ -96,6 +96,7 @@ pub(crate) const DEFAULT_CACHE_MAX_BYTES: u64 = 512 << 20;
 /// Which inputs a plugin applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum InputKind {
     /// Authorization requests (principal, action, resource, context).
     Authorization,

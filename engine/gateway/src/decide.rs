@@ -95,8 +95,8 @@ fn unbuilt(bundle: &Bundle) -> HttpDecision {
 /// the bundle's JWKS) names the principal, the rate limits apply, the
 /// plugins of kind `request` inspect it, and Cedar decides.
 ///
-/// `limiter` is the rate limiter with a monotonic time in milliseconds;
-/// `None` skips rate limiting (as in tests of the policies). Limits
+/// `limiter` is the rate limiter with a monotonic clock (the time since it
+/// was made); `None` skips rate limiting (as in tests of the policies). Limits
 /// are taken before a token's signature is checked: a token not seen
 /// before pays from its client address's buckets first (see
 /// [`HttpRequest::forwarded_for`]).
@@ -135,7 +135,7 @@ pub fn decide(
     bundle: &Bundle,
     req: &HttpRequest,
     now: Now,
-    limiter: Option<(&RateLimiter, u64)>,
+    limiter: Option<(&RateLimiter, std::time::Duration)>,
 ) -> HttpDecision {
     let Some(gw) = bundle.extension::<Gateway>() else {
         return unbuilt(bundle);

@@ -42,6 +42,7 @@ use serde::{Deserialize, Serialize};
 /// one that names another method or path is refused, never used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum ForwardAuth {
     /// nginx `auth_request`: `X-Original-URI` and `X-Original-Method`.
     Nginx,
@@ -111,6 +112,7 @@ impl std::str::FromStr for ForwardAuth {
 /// Why a forward-auth request does not name one original request exactly
 /// (the gateway should answer 400).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ForwardAuthError {
     /// A header of the trusted protocol, or one that decides, is not valid.
     #[error("header `{name}` is not valid: {why}")]

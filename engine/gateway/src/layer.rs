@@ -197,12 +197,11 @@ where
             seen.client = seen.forwarded_for();
         }
         let current = shared.current.load();
-        let now_ms = u64::try_from(shared.started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let d = crate::decide(
             &current.bundle,
             &seen,
             Now::system(),
-            Some((&current.limiter, now_ms)),
+            Some((&current.limiter, shared.started.elapsed())),
         );
         if d.status == 200 {
             req.extensions_mut().insert(d);

@@ -682,13 +682,13 @@ impl Gateway {
         &'b self,
         req: &HttpRequest,
         now: Now,
-        limiter: Option<(&RateLimiter, u64)>,
+        limiter: Option<(&RateLimiter, std::time::Duration)>,
     ) -> Result<Identified<'b>, Box<HttpDecision>> {
         let m = self.find(req)?;
         let route = m.route;
         let limit = |key: &str, which: &dyn Fn(&RateLimit) -> bool| match limiter {
-            Some((l, now_ms)) => l
-                .take_matching(key, &route.template, now_ms, which)
+            Some((l, elapsed)) => l
+                .take_matching(key, &route.template, elapsed, which)
                 .map_err(|wait| {
                     let mut d = rate_limited(wait);
                     d.route = Some(route.template.clone());

@@ -6,10 +6,12 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::Duration;
 
 /// What a limit counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum LimitScope {
     /// One bucket per principal (per client address when anonymous).
     Principal,
@@ -63,10 +65,11 @@ impl RateLimiter {
     }
 
     /// Takes one token from every bucket this request falls in; when one is
-    /// empty, returns the seconds to wait (for `Retry-After`). `now_ms` is a
-    /// monotonic clock in milliseconds.
-    pub fn take(&self, principal: &str, route: &str, now_ms: u64) -> Result<(), u64> {
-        self.take_matching(principal, route, now_ms, &|_| true)
+    /// empty, returns the seconds to wait (for `Retry-After`). `elapsed` is
+    /// a monotonic clock: the time since the limiter was made (a fixed value
+    /// in tests).
+    pub fn take(&self, principal: &str, route: &str, elapsed: Duration) -> Result<(), u64> {
+        self.take_matching(principal, route, elapsed, &|_| true)
     }
 
     /// [`RateLimiter::take`] from the limits `which` selects only.
@@ -74,9 +77,10 @@ impl RateLimiter {
         &self,
         principal: &str,
         route: &str,
-        now_ms: u64,
+        elapsed: Duration,
         which: &dyn Fn(&RateLimit) -> bool,
     ) -> Result<(), u64> {
+        let now_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
         if self.limits.is_empty() {
             return Ok(());
         }
@@ -133,6 +137,10 @@ impl RateLimiter {
 
 #[cfg(test)]
 mod tests {
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
     use super::*;
 
     #[test]
@@ -144,16 +152,20 @@ mod tests {
             route: None,
         }]);
         for _ in 0..3 {
-            assert_eq!(l.take("alice", "/a", 0), Ok(()));
+            assert_eq!(l.take("alice", "/a", ms(0)), Ok(()));
         }
-        assert_eq!(l.take("alice", "/a", 0), Err(1));
-        assert_eq!(l.take("bob", "/a", 0), Ok(()), "one bucket per principal");
+        assert_eq!(l.take("alice", "/a", ms(0)), Err(1));
         assert_eq!(
-            l.take("alice", "/a", 500),
+            l.take("bob", "/a", ms(0)),
+            Ok(()),
+            "one bucket per principal"
+        );
+        assert_eq!(
+            l.take("alice", "/a", ms(500)),
             Ok(()),
             "2/s refills one in 500 ms"
         );
-        assert_eq!(l.take("alice", "/a", 500), Err(1));
+        assert_eq!(l.take("alice", "/a", ms(500)), Err(1));
     }
 
     #[test]
@@ -164,8 +176,8 @@ mod tests {
             burst: 1,
             route: Some("/pay".into()),
         }]);
-        assert_eq!(l.take("a", "/pay", 0), Ok(()));
-        assert_eq!(l.take("b", "/pay", 0), Err(60));
-        assert_eq!(l.take("b", "/other", 0), Ok(()));
+        assert_eq!(l.take("a", "/pay", ms(0)), Ok(()));
+        assert_eq!(l.take("b", "/pay", ms(0)), Err(60));
+        assert_eq!(l.take("b", "/other", ms(0)), Ok(()));
     }
 }

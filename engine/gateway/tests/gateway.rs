@@ -11,6 +11,7 @@ use palisade_engine::{Bundle, Engine, MemorySource, Now};
 use palisade_gateway::{HttpOutcome, HttpRequest, RateLimiter};
 use serde_json::{Value, json};
 use std::path::Path;
+use std::time::Duration;
 
 const NOW: i64 = 1_764_374_400; // 2025-11-29T00:00:00Z
 
@@ -418,10 +419,23 @@ fn rate_limits_answer_429_with_retry_after() {
     let req = HttpRequest::new("POST", "/tenants/acme/payouts")
         .header("authorization", &format!("Bearer {token}"));
     let statuses: Vec<u16> = (0..4)
-        .map(|_| palisade_gateway::decide(&f.bundle, &req, now(), Some((&limiter, 1_000))).status)
+        .map(|_| {
+            palisade_gateway::decide(
+                &f.bundle,
+                &req,
+                now(),
+                Some((&limiter, Duration::from_millis(1_000))),
+            )
+            .status
+        })
         .collect();
     assert_eq!(statuses, [200, 200, 200, 429], "payouts: bursts of 3");
-    let d = palisade_gateway::decide(&f.bundle, &req, now(), Some((&limiter, 1_000)));
+    let d = palisade_gateway::decide(
+        &f.bundle,
+        &req,
+        now(),
+        Some((&limiter, Duration::from_millis(1_000))),
+    );
     assert_eq!(
         (d.reason.as_str(), d.retry_after),
         ("rate-limited", Some(10))
@@ -429,7 +443,13 @@ fn rate_limits_answer_429_with_retry_after() {
     assert_eq!(d.principal.as_deref(), Some(r#"User::"bob""#));
     // Ten seconds later one more is allowed; another principal was never limited.
     assert_eq!(
-        palisade_gateway::decide(&f.bundle, &req, now(), Some((&limiter, 11_000))).status,
+        palisade_gateway::decide(
+            &f.bundle,
+            &req,
+            now(),
+            Some((&limiter, Duration::from_millis(11_000)))
+        )
+        .status,
         200
     );
 }
@@ -448,7 +468,12 @@ fn a_flood_of_invalid_tokens_is_rate_limited_by_client_address() {
     let from = |client: &str, token: &str| {
         let mut req = order_request(token);
         req.client = Some(client.to_owned());
-        palisade_gateway::decide(&f.bundle, &req, now(), Some((&limiter, 1_000)))
+        palisade_gateway::decide(
+            &f.bundle,
+            &req,
+            now(),
+            Some((&limiter, Duration::from_millis(1_000))),
+        )
     };
     // gateway-baseline: bursts of 40 per principal (per address when
     // anonymous or not verified yet).

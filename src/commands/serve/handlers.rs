@@ -309,7 +309,7 @@ pub(super) fn forward_auth_now(app: &App, req: &HttpRequest, started: Instant) -
         &current.bundle,
         req,
         Now::system(),
-        Some((&current.limiter, app.now_ms())),
+        Some((&current.limiter, app.elapsed())),
     );
     let outcome = match d.outcome {
         HttpOutcome::Allow => "allow",

@@ -112,8 +112,9 @@ impl App {
         )
     }
 
-    fn now_ms(&self) -> u64 {
-        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    /// The rate limiters' clock: time since the server started.
+    fn elapsed(&self) -> Duration {
+        self.started.elapsed()
     }
 
     /// Writes one decision-log line. Nothing is built (no digest, no

@@ -15,6 +15,7 @@ use std::collections::HashMap;
 /// What kind of deployment description a document is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum DocumentFormat {
     /// AWS CloudFormation, including SAM (`Transform: AWS::Serverless-2016-10-31`).
     CloudFormation,
