@@ -23,7 +23,7 @@ pub(super) fn error_response(status: StatusCode, message: &str) -> Response {
 }
 
 pub(super) fn digest(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+    format!("sha256:{}", palisade_engine::sha256_hex(bytes))
 }
 
 pub(super) fn outcome_of(d: &Decision) -> &'static str {
