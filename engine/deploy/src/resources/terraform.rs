@@ -215,308 +215,535 @@ impl Values<'_> {
     }
 }
 
-fn convert(
-    kind: &str,
-    values: &Value,
-    refs: &HashMap<String, String>,
-) -> (Option<&'static str>, Value) {
-    let mut v = Values {
-        values,
-        refs,
-        out: Map::new(),
-    };
-    let cfn = match kind {
-        "aws_lambda_function" => {
-            v.copy("runtime", "Runtime");
-            v.copy("role", "Role");
-            v.copy("kms_key_arn", "KmsKeyArn");
-            v.copy("code_signing_config_arn", "CodeSigningConfigArn");
-            if let Some(vars) = v.get("environment.variables") {
-                v.set("Environment", Some(json!({ "Variables": vars })));
-            }
-            if let Some(mode) = v.get("tracing_config.mode") {
-                v.set("TracingConfig", Some(json!({ "Mode": mode })));
-            }
-            match v.get("reserved_concurrent_executions") {
-                Some(n) if n.as_i64().is_some_and(|n| n >= 0) => {
-                    v.set("ReservedConcurrentExecutions", Some(n));
-                }
-                _ => {}
-            }
-            if let Some(t) = v.value_or_ref("dead_letter_config.target_arn") {
-                v.set("DeadLetterConfig", Some(json!({ "TargetArn": t })));
-            }
-            let groups = v.get("vpc_config.security_group_ids").or_else(|| {
-                v.refs
-                    .get("vpc_config.security_group_ids")
-                    .map(|a| json!([{ "Ref": a }]))
-            });
-            if let Some(g) = groups {
-                v.set("VpcConfig", Some(json!({ "SecurityGroupIds": g })));
-            }
-            "AWS::Lambda::Function"
-        }
-        "aws_lambda_function_url" => {
-            v.copy("authorization_type", "AuthType");
-            v.copy("function_name", "TargetFunctionArn");
-            "AWS::Lambda::Url"
-        }
-        "aws_lambda_permission" => {
-            v.copy("action", "Action");
-            v.copy("principal", "Principal");
-            v.copy("source_arn", "SourceArn");
-            v.copy("source_account", "SourceAccount");
-            v.copy("function_name", "FunctionName");
-            "AWS::Lambda::Permission"
-        }
-        "aws_lambda_function_event_invoke_config" => {
-            v.copy("function_name", "FunctionName");
+/// How one Terraform resource type becomes the CloudFormation type the
+/// rules know: the attributes copied under their CloudFormation names, the
+/// policy documents (JSON text in a plan) parsed, and what needs code.
+struct Mapping {
+    terraform: &'static str,
+    cloudformation: &'static str,
+    /// `(terraform attribute, CloudFormation property)`; a dotted path
+    /// reads into nested blocks. An unknown value becomes a `Ref` to the
+    /// resource it comes from.
+    copies: &'static [(&'static str, &'static str)],
+    /// Policy documents: `(terraform attribute, CloudFormation property)`.
+    documents: &'static [(&'static str, &'static str)],
+    /// Properties that are not one attribute renamed.
+    build: Option<fn(&mut Values<'_>)>,
+}
+
+const fn map(
+    terraform: &'static str,
+    cloudformation: &'static str,
+    copies: &'static [(&'static str, &'static str)],
+) -> Mapping {
+    Mapping {
+        terraform,
+        cloudformation,
+        copies,
+        documents: &[],
+        build: None,
+    }
+}
+
+const fn with_documents(
+    mut m: Mapping,
+    documents: &'static [(&'static str, &'static str)],
+) -> Mapping {
+    m.documents = documents;
+    m
+}
+
+const fn with_build(mut m: Mapping, build: fn(&mut Values<'_>)) -> Mapping {
+    m.build = Some(build);
+    m
+}
+
+/// Every Terraform type Palisade reads, and how.
+const MAPPINGS: &[Mapping] = &[
+    with_build(
+        map(
+            "aws_lambda_function",
+            "AWS::Lambda::Function",
+            &[
+                ("runtime", "Runtime"),
+                ("role", "Role"),
+                ("kms_key_arn", "KmsKeyArn"),
+                ("code_signing_config_arn", "CodeSigningConfigArn"),
+            ],
+        ),
+        lambda_function,
+    ),
+    map(
+        "aws_lambda_function_url",
+        "AWS::Lambda::Url",
+        &[
+            ("authorization_type", "AuthType"),
+            ("function_name", "TargetFunctionArn"),
+        ],
+    ),
+    map(
+        "aws_lambda_permission",
+        "AWS::Lambda::Permission",
+        &[
+            ("action", "Action"),
+            ("principal", "Principal"),
+            ("source_arn", "SourceArn"),
+            ("source_account", "SourceAccount"),
+            ("function_name", "FunctionName"),
+        ],
+    ),
+    with_build(
+        map(
+            "aws_lambda_function_event_invoke_config",
+            "AWS::Lambda::EventInvokeConfig",
+            &[("function_name", "FunctionName")],
+        ),
+        |v| {
             if let Some(d) = v.value_or_ref("destination_config.on_failure.destination") {
                 v.set(
                     "DestinationConfig",
                     Some(json!({ "OnFailure": { "Destination": d } })),
                 );
             }
-            "AWS::Lambda::EventInvokeConfig"
-        }
-        "aws_iam_role" => {
-            v.document("assume_role_policy", "AssumeRolePolicyDocument");
-            v.copy("managed_policy_arns", "ManagedPolicyArns");
-            let inline: Vec<Value> = values
-                .get("inline_policy")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(|p| {
-                    let text = p.get("policy")?.as_str()?;
-                    let doc: Value = serde_json::from_str(text).ok()?;
-                    Some(json!({ "PolicyName": p.get("name"), "PolicyDocument": doc }))
-                })
-                .collect();
-            if !inline.is_empty() {
-                v.set("Policies", Some(Value::Array(inline)));
-            }
-            "AWS::IAM::Role"
-        }
-        "aws_iam_role_policy" => {
-            v.document("policy", "PolicyDocument");
-            v.copy("role", "RoleName");
-            "AWS::IAM::RolePolicy"
-        }
-        "aws_iam_policy" => {
-            v.document("policy", "PolicyDocument");
-            "AWS::IAM::ManagedPolicy"
-        }
-        "aws_iam_role_policy_attachment" => {
-            v.copy("policy_arn", "PolicyArn");
-            v.copy("role", "Role");
-            "AWS::IAM::RolePolicyAttachment"
-        }
-        "aws_api_gateway_method" => {
-            v.copy("authorization", "AuthorizationType");
-            v.copy("http_method", "HttpMethod");
-            v.copy("api_key_required", "ApiKeyRequired");
-            v.copy("rest_api_id", "RestApiId");
-            "AWS::ApiGateway::Method"
-        }
-        "aws_api_gateway_integration" => {
-            v.copy("type", "Type");
-            v.copy("uri", "Uri");
-            "AWS::ApiGateway::Integration"
-        }
-        "aws_api_gateway_rest_api" => {
+        },
+    ),
+    with_build(
+        with_documents(
+            map(
+                "aws_iam_role",
+                "AWS::IAM::Role",
+                &[("managed_policy_arns", "ManagedPolicyArns")],
+            ),
+            &[("assume_role_policy", "AssumeRolePolicyDocument")],
+        ),
+        iam_role_inline_policies,
+    ),
+    with_documents(
+        map(
+            "aws_iam_role_policy",
+            "AWS::IAM::RolePolicy",
+            &[("role", "RoleName")],
+        ),
+        &[("policy", "PolicyDocument")],
+    ),
+    with_documents(
+        map("aws_iam_policy", "AWS::IAM::ManagedPolicy", &[]),
+        &[("policy", "PolicyDocument")],
+    ),
+    map(
+        "aws_iam_role_policy_attachment",
+        "AWS::IAM::RolePolicyAttachment",
+        &[("policy_arn", "PolicyArn"), ("role", "Role")],
+    ),
+    map(
+        "aws_api_gateway_method",
+        "AWS::ApiGateway::Method",
+        &[
+            ("authorization", "AuthorizationType"),
+            ("http_method", "HttpMethod"),
+            ("api_key_required", "ApiKeyRequired"),
+            ("rest_api_id", "RestApiId"),
+        ],
+    ),
+    map(
+        "aws_api_gateway_integration",
+        "AWS::ApiGateway::Integration",
+        &[("type", "Type"), ("uri", "Uri")],
+    ),
+    with_build(
+        map("aws_api_gateway_rest_api", "AWS::ApiGateway::RestApi", &[]),
+        |v| {
             if let Some(types) = v.get("endpoint_configuration.types") {
                 v.set("EndpointConfiguration", Some(json!({ "Types": types })));
             }
-            "AWS::ApiGateway::RestApi"
-        }
-        "aws_api_gateway_stage" => {
-            v.copy("rest_api_id", "RestApiId");
-            v.copy("stage_name", "StageName");
-            v.copy("xray_tracing_enabled", "TracingEnabled");
+        },
+    ),
+    with_build(
+        map(
+            "aws_api_gateway_stage",
+            "AWS::ApiGateway::Stage",
+            &[
+                ("rest_api_id", "RestApiId"),
+                ("stage_name", "StageName"),
+                ("xray_tracing_enabled", "TracingEnabled"),
+            ],
+        ),
+        |v| {
             if let Some(d) = v.value_or_ref("access_log_settings.destination_arn") {
                 v.set("AccessLogSetting", Some(json!({ "DestinationArn": d })));
             }
-            "AWS::ApiGateway::Stage"
-        }
-        "aws_api_gateway_method_settings" => {
-            v.copy("rest_api_id", "RestApiId");
-            v.copy("stage_name", "StageName");
+        },
+    ),
+    with_build(
+        map(
+            "aws_api_gateway_method_settings",
+            "AWS::ApiGateway::MethodSettings",
+            &[("rest_api_id", "RestApiId"), ("stage_name", "StageName")],
+        ),
+        |v| {
             let rate = v.get("settings.throttling_rate_limit");
             let burst = v.get("settings.throttling_burst_limit");
             v.set(
                 "MethodSettings",
                 Some(json!([{ "ThrottlingRateLimit": rate, "ThrottlingBurstLimit": burst }])),
             );
-            "AWS::ApiGateway::MethodSettings"
-        }
-        "aws_api_gateway_usage_plan" => {
-            if let Some(stages) = values.get("api_stages").and_then(Value::as_array) {
-                let s: Vec<Value> = stages
-                    .iter()
-                    .map(|s| json!({ "ApiId": s.get("api_id"), "Stage": s.get("stage") }))
-                    .collect();
-                v.set("ApiStages", Some(Value::Array(s)));
-            }
-            if let Some(r) = v.refs.get("api_stages.api_id") {
-                v.set("ApiStages", Some(json!([{ "ApiId": { "Ref": r } }])));
-            }
-            v.copy("throttle_settings", "Throttle");
-            v.copy("quota_settings", "Quota");
-            "AWS::ApiGateway::UsagePlan"
-        }
-        "aws_api_gateway_domain_name" => {
-            v.copy("security_policy", "SecurityPolicy");
-            v.copy("domain_name", "DomainName");
-            "AWS::ApiGateway::DomainName"
-        }
-        "aws_apigatewayv2_api" => {
-            v.copy("protocol_type", "ProtocolType");
-            "AWS::ApiGatewayV2::Api"
-        }
-        "aws_apigatewayv2_route" => {
-            v.copy("route_key", "RouteKey");
-            v.copy("authorization_type", "AuthorizationType");
-            v.copy("api_key_required", "ApiKeyRequired");
-            v.copy("authorizer_id", "AuthorizerId");
-            "AWS::ApiGatewayV2::Route"
-        }
-        "aws_apigatewayv2_integration" => {
-            v.copy("integration_type", "IntegrationType");
-            v.copy("integration_uri", "IntegrationUri");
-            "AWS::ApiGatewayV2::Integration"
-        }
-        "aws_apigatewayv2_stage" => {
-            v.copy("name", "StageName");
-            if let Some(d) = v.value_or_ref("access_log_settings.destination_arn") {
-                v.set("AccessLogSettings", Some(json!({ "DestinationArn": d })));
-            }
-            let rate = v.get("default_route_settings.throttling_rate_limit");
-            let burst = v.get("default_route_settings.throttling_burst_limit");
-            // A plan shows 0 for "not set".
-            let set =
-                |x: &Option<Value>| x.as_ref().and_then(Value::as_f64).is_some_and(|n| n > 0.0);
-            if set(&rate) || set(&burst) {
-                v.set(
-                    "DefaultRouteSettings",
-                    Some(json!({ "ThrottlingRateLimit": rate, "ThrottlingBurstLimit": burst })),
-                );
-            }
-            "AWS::ApiGatewayV2::Stage"
-        }
-        "aws_apigatewayv2_domain_name" => {
+        },
+    ),
+    with_build(
+        map(
+            "aws_api_gateway_usage_plan",
+            "AWS::ApiGateway::UsagePlan",
+            &[
+                ("throttle_settings", "Throttle"),
+                ("quota_settings", "Quota"),
+            ],
+        ),
+        usage_plan_stages,
+    ),
+    map(
+        "aws_api_gateway_domain_name",
+        "AWS::ApiGateway::DomainName",
+        &[
+            ("security_policy", "SecurityPolicy"),
+            ("domain_name", "DomainName"),
+        ],
+    ),
+    map(
+        "aws_apigatewayv2_api",
+        "AWS::ApiGatewayV2::Api",
+        &[("protocol_type", "ProtocolType")],
+    ),
+    map(
+        "aws_apigatewayv2_route",
+        "AWS::ApiGatewayV2::Route",
+        &[
+            ("route_key", "RouteKey"),
+            ("authorization_type", "AuthorizationType"),
+            ("api_key_required", "ApiKeyRequired"),
+            ("authorizer_id", "AuthorizerId"),
+        ],
+    ),
+    map(
+        "aws_apigatewayv2_integration",
+        "AWS::ApiGatewayV2::Integration",
+        &[
+            ("integration_type", "IntegrationType"),
+            ("integration_uri", "IntegrationUri"),
+        ],
+    ),
+    with_build(
+        map(
+            "aws_apigatewayv2_stage",
+            "AWS::ApiGatewayV2::Stage",
+            &[("name", "StageName")],
+        ),
+        http_api_stage,
+    ),
+    with_build(
+        map(
+            "aws_apigatewayv2_domain_name",
+            "AWS::ApiGatewayV2::DomainName",
+            &[("domain_name", "DomainName")],
+        ),
+        |v| {
             if let Some(policy) = v.get("domain_name_configuration.security_policy") {
                 v.set(
                     "DomainNameConfigurations",
                     Some(json!([{ "SecurityPolicy": policy }])),
                 );
             }
-            v.copy("domain_name", "DomainName");
-            "AWS::ApiGatewayV2::DomainName"
-        }
-        "aws_cloudwatch_log_group" => {
-            match v.get("retention_in_days") {
-                Some(n) if n.as_i64().is_some_and(|n| n > 0) => {
-                    v.set("RetentionInDays", Some(n));
-                }
-                _ => {}
-            }
-            v.copy("kms_key_id", "KmsKeyId");
-            "AWS::Logs::LogGroup"
-        }
-        "aws_sqs_queue" => {
-            v.copy("kms_master_key_id", "KmsMasterKeyId");
-            v.copy("sqs_managed_sse_enabled", "SqsManagedSseEnabled");
-            "AWS::SQS::Queue"
-        }
-        "aws_sqs_queue_policy" => {
-            v.document("policy", "PolicyDocument");
-            "AWS::SQS::QueuePolicy"
-        }
-        "aws_sns_topic" => {
-            v.copy("kms_master_key_id", "KmsMasterKeyId");
-            "AWS::SNS::Topic"
-        }
-        "aws_sns_topic_policy" => {
-            v.document("policy", "PolicyDocument");
-            "AWS::SNS::TopicPolicy"
-        }
-        "aws_sns_topic_subscription" => {
-            v.copy("protocol", "Protocol");
-            v.copy("endpoint", "Endpoint");
-            "AWS::SNS::Subscription"
-        }
-        "aws_dynamodb_table" => {
-            let enabled = v.get("server_side_encryption.enabled");
-            let key = v.value_or_ref("server_side_encryption.kms_key_arn");
-            if let Some(enabled) = enabled {
-                let mut sse = json!({ "SSEEnabled": enabled, "SSEType": "KMS" });
-                if let (Some(k), Value::Object(o)) = (key, &mut sse) {
-                    o.insert("KMSMasterKeyId".into(), k);
-                }
-                v.set("SSESpecification", Some(sse));
-            }
-            "AWS::DynamoDB::Table"
-        }
-        "aws_s3_bucket" => {
-            v.copy("bucket", "BucketName");
+        },
+    ),
+    with_build(
+        map(
+            "aws_cloudwatch_log_group",
+            "AWS::Logs::LogGroup",
+            &[("kms_key_id", "KmsKeyId")],
+        ),
+        |v| match v.get("retention_in_days") {
+            Some(n) if n.as_i64().is_some_and(|n| n > 0) => v.set("RetentionInDays", Some(n)),
+            _ => {}
+        },
+    ),
+    map(
+        "aws_sqs_queue",
+        "AWS::SQS::Queue",
+        &[
+            ("kms_master_key_id", "KmsMasterKeyId"),
+            ("sqs_managed_sse_enabled", "SqsManagedSseEnabled"),
+        ],
+    ),
+    with_documents(
+        map("aws_sqs_queue_policy", "AWS::SQS::QueuePolicy", &[]),
+        &[("policy", "PolicyDocument")],
+    ),
+    map(
+        "aws_sns_topic",
+        "AWS::SNS::Topic",
+        &[("kms_master_key_id", "KmsMasterKeyId")],
+    ),
+    with_documents(
+        map("aws_sns_topic_policy", "AWS::SNS::TopicPolicy", &[]),
+        &[("policy", "PolicyDocument")],
+    ),
+    map(
+        "aws_sns_topic_subscription",
+        "AWS::SNS::Subscription",
+        &[("protocol", "Protocol"), ("endpoint", "Endpoint")],
+    ),
+    with_build(
+        map("aws_dynamodb_table", "AWS::DynamoDB::Table", &[]),
+        dynamodb_encryption,
+    ),
+    with_build(
+        map(
+            "aws_s3_bucket",
+            "AWS::S3::Bucket",
+            &[("bucket", "BucketName")],
+        ),
+        |v| {
             if let Some(rule) = v.get("server_side_encryption_configuration.rule") {
                 v.set(
                     "BucketEncryption",
                     Some(json!({ "ServerSideEncryptionConfiguration": [rule] })),
                 );
             }
-            "AWS::S3::Bucket"
-        }
-        "aws_s3_bucket_policy" => {
-            v.document("policy", "PolicyDocument");
-            v.copy("bucket", "Bucket");
-            "AWS::S3::BucketPolicy"
-        }
-        "aws_security_group" => {
-            let ingress: Vec<Value> = values
-                .get("ingress")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .flat_map(|rule| {
-                    let v4 = rule.get("cidr_blocks").and_then(Value::as_array).cloned().unwrap_or_default();
-                    let v6 = rule.get("ipv6_cidr_blocks").and_then(Value::as_array).cloned().unwrap_or_default();
-                    v4.into_iter()
-                        .map(|c| json!({ "CidrIp": c, "FromPort": rule.get("from_port"), "ToPort": rule.get("to_port") }))
-                        .chain(v6.into_iter().map(|c| json!({ "CidrIpv6": c, "FromPort": rule.get("from_port"), "ToPort": rule.get("to_port") })))
-                        .collect::<Vec<_>>()
-                })
-                .collect();
-            v.set("SecurityGroupIngress", Some(Value::Array(ingress)));
-            "AWS::EC2::SecurityGroup"
-        }
-        "aws_vpc_security_group_ingress_rule" => {
-            v.copy("cidr_ipv4", "CidrIp");
-            v.copy("cidr_ipv6", "CidrIpv6");
-            v.copy("security_group_id", "GroupId");
-            "AWS::EC2::SecurityGroupIngress"
-        }
-        "aws_wafv2_web_acl_association" => {
-            v.copy("resource_arn", "ResourceArn");
-            v.copy("web_acl_arn", "WebACLArn");
-            "AWS::WAFv2::WebACLAssociation"
-        }
-        "aws_cloudwatch_event_target" => {
+        },
+    ),
+    with_documents(
+        map(
+            "aws_s3_bucket_policy",
+            "AWS::S3::BucketPolicy",
+            &[("bucket", "Bucket")],
+        ),
+        &[("policy", "PolicyDocument")],
+    ),
+    with_build(
+        map("aws_security_group", "AWS::EC2::SecurityGroup", &[]),
+        security_group_ingress,
+    ),
+    map(
+        "aws_vpc_security_group_ingress_rule",
+        "AWS::EC2::SecurityGroupIngress",
+        &[
+            ("cidr_ipv4", "CidrIp"),
+            ("cidr_ipv6", "CidrIpv6"),
+            ("security_group_id", "GroupId"),
+        ],
+    ),
+    map(
+        "aws_wafv2_web_acl_association",
+        "AWS::WAFv2::WebACLAssociation",
+        &[
+            ("resource_arn", "ResourceArn"),
+            ("web_acl_arn", "WebACLArn"),
+        ],
+    ),
+    with_build(
+        map("aws_cloudwatch_event_target", "AWS::Events::Rule", &[]),
+        |v| {
             if let Some(arn) = v.value_or_ref("arn") {
                 v.set("Targets", Some(json!([{ "Arn": arn }])));
             }
-            "AWS::Events::Rule"
-        }
-        _ => return (None, values.clone()),
+        },
+    ),
+];
+
+/// A Terraform resource's planned values as the properties of the
+/// CloudFormation type the rules know (`None` for a type Palisade does
+/// not read: its values are kept as they are).
+fn convert(
+    kind: &str,
+    values: &Value,
+    refs: &HashMap<String, String>,
+) -> (Option<&'static str>, Value) {
+    let Some(m) = MAPPINGS.iter().find(|m| m.terraform == kind) else {
+        return (None, values.clone());
     };
-    (Some(cfn), Value::Object(v.out))
+    let mut v = Values {
+        values,
+        refs,
+        out: Map::new(),
+    };
+    for (tf, cfn) in m.documents {
+        v.document(tf, cfn);
+    }
+    for (tf, cfn) in m.copies {
+        v.copy(tf, cfn);
+    }
+    if let Some(build) = m.build {
+        build(&mut v);
+    }
+    (Some(m.cloudformation), Value::Object(v.out))
+}
+
+fn lambda_function(v: &mut Values<'_>) {
+    if let Some(vars) = v.get("environment.variables") {
+        v.set("Environment", Some(json!({ "Variables": vars })));
+    }
+    if let Some(mode) = v.get("tracing_config.mode") {
+        v.set("TracingConfig", Some(json!({ "Mode": mode })));
+    }
+    match v.get("reserved_concurrent_executions") {
+        Some(n) if n.as_i64().is_some_and(|n| n >= 0) => {
+            v.set("ReservedConcurrentExecutions", Some(n));
+        }
+        _ => {}
+    }
+    if let Some(t) = v.value_or_ref("dead_letter_config.target_arn") {
+        v.set("DeadLetterConfig", Some(json!({ "TargetArn": t })));
+    }
+    let groups = v.get("vpc_config.security_group_ids").or_else(|| {
+        v.refs
+            .get("vpc_config.security_group_ids")
+            .map(|a| json!([{ "Ref": a }]))
+    });
+    if let Some(g) = groups {
+        v.set("VpcConfig", Some(json!({ "SecurityGroupIds": g })));
+    }
+}
+
+fn iam_role_inline_policies(v: &mut Values<'_>) {
+    let inline: Vec<Value> = v
+        .values
+        .get("inline_policy")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|p| {
+            let text = p.get("policy")?.as_str()?;
+            let doc: Value = serde_json::from_str(text).ok()?;
+            Some(json!({ "PolicyName": p.get("name"), "PolicyDocument": doc }))
+        })
+        .collect();
+    if !inline.is_empty() {
+        v.set("Policies", Some(Value::Array(inline)));
+    }
+}
+
+fn usage_plan_stages(v: &mut Values<'_>) {
+    if let Some(stages) = v.values.get("api_stages").and_then(Value::as_array) {
+        let s: Vec<Value> = stages
+            .iter()
+            .map(|s| json!({ "ApiId": s.get("api_id"), "Stage": s.get("stage") }))
+            .collect();
+        v.set("ApiStages", Some(Value::Array(s)));
+    }
+    if let Some(r) = v.refs.get("api_stages.api_id") {
+        v.set("ApiStages", Some(json!([{ "ApiId": { "Ref": r } }])));
+    }
+}
+
+fn http_api_stage(v: &mut Values<'_>) {
+    if let Some(d) = v.value_or_ref("access_log_settings.destination_arn") {
+        v.set("AccessLogSettings", Some(json!({ "DestinationArn": d })));
+    }
+    let rate = v.get("default_route_settings.throttling_rate_limit");
+    let burst = v.get("default_route_settings.throttling_burst_limit");
+    // A plan shows 0 for "not set".
+    let set = |x: &Option<Value>| x.as_ref().and_then(Value::as_f64).is_some_and(|n| n > 0.0);
+    if set(&rate) || set(&burst) {
+        v.set(
+            "DefaultRouteSettings",
+            Some(json!({ "ThrottlingRateLimit": rate, "ThrottlingBurstLimit": burst })),
+        );
+    }
+}
+
+fn dynamodb_encryption(v: &mut Values<'_>) {
+    let enabled = v.get("server_side_encryption.enabled");
+    let key = v.value_or_ref("server_side_encryption.kms_key_arn");
+    if let Some(enabled) = enabled {
+        let mut sse = json!({ "SSEEnabled": enabled, "SSEType": "KMS" });
+        if let (Some(k), Value::Object(o)) = (key, &mut sse) {
+            o.insert("KMSMasterKeyId".into(), k);
+        }
+        v.set("SSESpecification", Some(sse));
+    }
+}
+
+fn security_group_ingress(v: &mut Values<'_>) {
+    // One CloudFormation ingress per address range, under `CidrIp` or
+    // `CidrIpv6`.
+    let port = |rule: &Value, key: &str, cidr: &Value| {
+        json!({
+            key: cidr,
+            "FromPort": rule.get("from_port"),
+            "ToPort": rule.get("to_port"),
+        })
+    };
+    let ingress: Vec<Value> = v
+        .values
+        .get("ingress")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .flat_map(|rule| {
+            let cidrs = |k: &str| {
+                rule.get(k)
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            cidrs("cidr_blocks")
+                .iter()
+                .map(|c| port(rule, "CidrIp", c))
+                .chain(
+                    cidrs("ipv6_cidr_blocks")
+                        .iter()
+                        .map(|c| port(rule, "CidrIpv6", c)),
+                )
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    v.set("SecurityGroupIngress", Some(Value::Array(ingress)));
 }
 
 #[cfg(test)]
 mod tests {
     use crate::document::Document;
     use serde_json::json;
+
+    #[test]
+    fn each_terraform_type_is_mapped_once() {
+        let mut seen = std::collections::HashSet::new();
+        for m in super::MAPPINGS {
+            assert!(seen.insert(m.terraform), "{} twice", m.terraform);
+            assert!(
+                m.cloudformation.starts_with("AWS::"),
+                "{}",
+                m.cloudformation
+            );
+        }
+    }
+
+    #[test]
+    fn security_group_rules_become_one_ingress_per_address_range() {
+        let values = json!({"ingress": [
+            {"from_port": 22, "to_port": 22, "cidr_blocks": ["0.0.0.0/0"], "ipv6_cidr_blocks": ["::/0"]},
+            {"from_port": 443, "to_port": 443, "cidr_blocks": [], "ipv6_cidr_blocks": []}
+        ]});
+        let (kind, props) = super::convert(
+            "aws_security_group",
+            &values,
+            &std::collections::HashMap::new(),
+        );
+        assert_eq!(kind, Some("AWS::EC2::SecurityGroup"));
+        assert_eq!(
+            props,
+            json!({"SecurityGroupIngress": [
+                {"CidrIp": "0.0.0.0/0", "FromPort": 22, "ToPort": 22},
+                {"CidrIpv6": "::/0", "FromPort": 22, "ToPort": 22}
+            ]})
+        );
+        // A type Palisade does not read keeps its values.
+        let (kind, props) = super::convert(
+            "aws_kinesis_stream",
+            &values,
+            &std::collections::HashMap::new(),
+        );
+        assert_eq!((kind, props), (None, values));
+    }
 
     #[test]
     fn plans_become_cloudformation_resources_with_references() {
