@@ -62,303 +62,343 @@ const ASYNC_PRINCIPALS: [(&str, &str); 6] = [
     ("logs.amazonaws.com", "CloudWatchLogs"),
 ];
 
-/// Fills `facts` (and the SAM routes in `triggers`) of every resource.
-pub(crate) fn derive(resources: &mut [Resource]) {
-    let mut role_users: HashMap<String, usize> = HashMap::new();
-    let mut async_from: HashMap<String, BTreeSet<String>> = HashMap::new();
-    let mut on_failure: BTreeSet<String> = BTreeSet::new();
-    let mut throttled: BTreeSet<String> = BTreeSet::new();
-    let mut firewalled: BTreeSet<String> = BTreeSet::new();
-    let mut open_groups: BTreeSet<String> = BTreeSet::new();
-    let mut private_apis: BTreeSet<String> = BTreeSet::new();
-    let mut default_auth: HashMap<String, RouteAuth> = HashMap::new();
+/// What resources say about each other: the cross-resource indexes that
+/// facts are derived from.
+#[derive(Debug, Default)]
+struct Graph {
+    /// How many functions share each role.
+    role_users: HashMap<String, usize>,
+    /// The asynchronous event sources of each function.
+    async_from: HashMap<String, BTreeSet<String>>,
+    /// Functions with an on-failure destination set elsewhere.
+    on_failure: BTreeSet<String>,
+    /// APIs and stages a usage plan or method settings throttle.
+    throttled: BTreeSet<String>,
+    /// Resources a WAF web ACL is associated with.
+    firewalled: BTreeSet<String>,
+    /// Security groups open to the world.
+    open_groups: BTreeSet<String>,
+    /// APIs with a private endpoint.
+    private_apis: BTreeSet<String>,
+    /// The default authorizer of each SAM API.
+    default_auth: HashMap<String, RouteAuth>,
+}
 
-    for r in resources.iter() {
-        let p = &r.properties;
-        match r.kind.as_str() {
-            k if FUNCTIONS.contains(&k) => {
-                if let Some(role) = role_key(p) {
-                    *role_users.entry(role).or_default() += 1;
-                }
-            }
-            "AWS::Lambda::Permission" => {
-                let principal = get(p, "Principal").and_then(Value::as_str);
-                let source = ASYNC_PRINCIPALS
-                    .iter()
-                    .find(|(svc, _)| Some(*svc) == principal);
-                if let (Some((_, source)), Some(f)) =
-                    (source, get(p, "FunctionName").and_then(target))
-                {
-                    invoked_by(&mut async_from, f, source);
-                }
-            }
-            "AWS::SNS::Subscription"
-                if get(p, "Protocol").and_then(Value::as_str) == Some("lambda") =>
-            {
-                if let Some(f) = get(p, "Endpoint").and_then(target) {
-                    invoked_by(&mut async_from, f, "SNS");
-                }
-            }
-            "AWS::Events::Rule" => {
-                for t in list(get(p, "Targets")) {
-                    if let Some(f) = get(t, "Arn").and_then(target) {
-                        invoked_by(&mut async_from, f, "EventBridgeRule");
+impl Graph {
+    fn of(resources: &[Resource]) -> Graph {
+        let mut g = Graph::default();
+        let Graph {
+            role_users,
+            async_from,
+            on_failure,
+            throttled,
+            firewalled,
+            open_groups,
+            private_apis,
+            default_auth,
+        } = &mut g;
+        for r in resources {
+            let p = &r.properties;
+            match r.kind.as_str() {
+                k if FUNCTIONS.contains(&k) => {
+                    if let Some(role) = role_key(p) {
+                        *role_users.entry(role).or_default() += 1;
                     }
                 }
-            }
-            "AWS::Lambda::EventInvokeConfig" => {
-                if has_on_failure(get(p, "DestinationConfig"))
-                    && let Some(f) = get(p, "FunctionName").and_then(target)
-                {
-                    on_failure.insert(f.to_owned());
+                "AWS::Lambda::Permission" => {
+                    let principal = get(p, "Principal").and_then(Value::as_str);
+                    let source = ASYNC_PRINCIPALS
+                        .iter()
+                        .find(|(svc, _)| Some(*svc) == principal);
+                    if let (Some((_, source)), Some(f)) =
+                        (source, get(p, "FunctionName").and_then(target))
+                    {
+                        invoked_by(async_from, f, source);
+                    }
                 }
-            }
-            "AWS::ApiGateway::UsagePlan"
-                if get(p, "Throttle").is_some() || get(p, "Quota").is_some() =>
-            {
-                let mut m = Vec::new();
-                mentions(get(p, "ApiStages").unwrap_or(&Value::Null), &mut m);
-                throttled.extend(m);
-            }
-            // Terraform's aws_api_gateway_method_settings, a resource of its own.
-            "AWS::ApiGateway::MethodSettings" => {
-                let limited = list(get(p, "MethodSettings")).iter().any(|m| {
-                    [
-                        get(m, "ThrottlingRateLimit"),
-                        get(m, "ThrottlingBurstLimit"),
-                    ]
-                    .into_iter()
-                    .flatten()
-                    .any(|v| v.as_f64().is_some_and(|n| n > 0.0))
-                });
-                if limited {
+                "AWS::SNS::Subscription"
+                    if get(p, "Protocol").and_then(Value::as_str) == Some("lambda") =>
+                {
+                    if let Some(f) = get(p, "Endpoint").and_then(target) {
+                        invoked_by(async_from, f, "SNS");
+                    }
+                }
+                "AWS::Events::Rule" => {
+                    for t in list(get(p, "Targets")) {
+                        if let Some(f) = get(t, "Arn").and_then(target) {
+                            invoked_by(async_from, f, "EventBridgeRule");
+                        }
+                    }
+                }
+                "AWS::Lambda::EventInvokeConfig" => {
+                    if has_on_failure(get(p, "DestinationConfig"))
+                        && let Some(f) = get(p, "FunctionName").and_then(target)
+                    {
+                        on_failure.insert(f.to_owned());
+                    }
+                }
+                "AWS::ApiGateway::UsagePlan"
+                    if get(p, "Throttle").is_some() || get(p, "Quota").is_some() =>
+                {
                     let mut m = Vec::new();
-                    mentions(get(p, "RestApiId").unwrap_or(&Value::Null), &mut m);
+                    mentions(get(p, "ApiStages").unwrap_or(&Value::Null), &mut m);
                     throttled.extend(m);
                 }
-            }
-            "AWS::WAFv2::WebACLAssociation" | "AWS::WAFRegional::WebACLAssociation" => {
-                let mut m = Vec::new();
-                mentions(get(p, "ResourceArn").unwrap_or(&Value::Null), &mut m);
-                firewalled.extend(m);
-            }
-            "AWS::EC2::SecurityGroup"
-                if list(get(p, "SecurityGroupIngress"))
-                    .iter()
-                    .any(open_to_world) =>
-            {
-                open_groups.insert(r.logical_id.clone());
-            }
-            "AWS::EC2::SecurityGroupIngress" => {
-                if open_to_world(p)
-                    && let Some(g) = get(p, "GroupId").and_then(target)
-                {
-                    open_groups.insert(g.to_owned());
-                }
-            }
-            "AWS::ApiGateway::RestApi" | "AWS::Serverless::Api" => {
-                if private_endpoint(get(p, "EndpointConfiguration")) {
-                    private_apis.insert(r.logical_id.clone());
-                }
-                if r.kind == "AWS::Serverless::Api" {
-                    default_auth.insert(r.logical_id.clone(), api_default_auth(p));
-                    if get(p, "Auth")
-                        .and_then(|a| get(a, "UsagePlan"))
-                        .is_some_and(|u| {
-                            get(u, "CreateUsagePlan").and_then(Value::as_str) != Some("NONE")
-                        })
-                    {
-                        throttled.insert(r.logical_id.clone());
-                    }
-                }
-            }
-            "AWS::Serverless::HttpApi" => {
-                default_auth.insert(r.logical_id.clone(), api_default_auth(p));
-            }
-            _ => {}
-        }
-    }
-
-    let mut all_facts = Vec::with_capacity(resources.len());
-    for r in resources.iter() {
-        let p = &r.properties;
-        let mut facts = Map::new();
-        let mut sam_routes = Vec::new();
-        let kind = r.kind.as_str();
-        if FUNCTIONS.contains(&kind) {
-            if let Some(role) = role_key(p) {
-                let others = role_users
-                    .get(&role)
-                    .copied()
-                    .unwrap_or(1)
-                    .saturating_sub(1);
-                facts.insert("role_shared_with".into(), json!(others));
-            }
-            let mut sources = async_from.get(&r.logical_id).cloned().unwrap_or_default();
-            if let Some(events) = get(p, "Events").and_then(Value::as_object) {
-                for event in events.values() {
-                    let t = get(event, "Type")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default();
-                    let ep = get(event, "Properties").unwrap_or(&Value::Null);
-                    if ASYNC_EVENTS.contains(&t) {
-                        sources.insert(t.to_owned());
-                    } else if t == "Api" || t == "HttpApi" {
-                        let api = get(ep, if t == "Api" { "RestApiId" } else { "ApiId" })
-                            .and_then(target);
-                        let fallback = api
-                            .and_then(|a| default_auth.get(a).copied())
-                            .unwrap_or(RouteAuth::None);
-                        sam_routes.push(Trigger::Route {
-                            method: get(ep, "Method")
-                                .and_then(Value::as_str)
-                                .unwrap_or("ANY")
-                                .to_uppercase(),
-                            path: get(ep, "Path")
-                                .and_then(Value::as_str)
-                                .unwrap_or("/")
-                                .to_owned(),
-                            auth: event_auth(get(ep, "Auth"), fallback),
-                        });
-                    }
-                }
-            }
-            for t in &r.triggers {
-                if let Trigger::Async(source) = t {
-                    sources.insert(source.clone());
-                }
-            }
-            let mut unauthenticated = BTreeSet::new();
-            let mut key_only = BTreeSet::new();
-            for t in r.triggers.iter().chain(&sam_routes) {
-                if let Trigger::Route { method, path, auth } = t {
-                    if method == "OPTIONS" {
-                        continue;
-                    }
-                    match auth {
-                        RouteAuth::None => unauthenticated.insert(format!("{method} {path}")),
-                        RouteAuth::ApiKeyOnly => key_only.insert(format!("{method} {path}")),
-                        RouteAuth::Authorizer => false,
-                    };
-                }
-            }
-            insert_set(&mut facts, "unauthenticated_routes", unauthenticated);
-            insert_set(&mut facts, "api_key_only_routes", key_only);
-            insert_set(&mut facts, "async_sources", sources);
-            let dlq = get(p, "DeadLetterConfig")
-                .and_then(|d| get(d, "TargetArn"))
-                .is_some()
-                || get(p, "DeadLetterQueue").is_some()
-                || has_on_failure(
-                    get(p, "EventInvokeConfig").and_then(|e| get(e, "DestinationConfig")),
-                )
-                || on_failure.contains(&r.logical_id);
-            facts.insert("on_failure".into(), Value::Bool(dlq));
-            let groups: BTreeSet<String> =
-                list(get(p, "VpcConfig").and_then(|v| get(v, "SecurityGroupIds")))
-                    .iter()
-                    .filter_map(target)
-                    .filter(|g| open_groups.contains(*g))
-                    .map(str::to_owned)
-                    .collect();
-            insert_set(&mut facts, "open_security_groups", groups);
-        }
-        match kind {
-            "AWS::ApiGateway::Stage" | "AWS::Serverless::Api" => {
-                let api = if kind == "AWS::Serverless::Api" {
-                    Some(r.logical_id.as_str())
-                } else {
-                    get(p, "RestApiId").and_then(target)
-                };
-                let mentioned = |set: &BTreeSet<String>| {
-                    set.contains(&r.logical_id) || api.is_some_and(|a| set.contains(a))
-                };
-                let by_settings = list(get(p, "MethodSettings")).iter().any(|m| {
-                    get(m, "ThrottlingRateLimit").is_some()
-                        || get(m, "ThrottlingBurstLimit").is_some()
-                });
-                facts.insert(
-                    "throttled".into(),
-                    Value::Bool(by_settings || mentioned(&throttled)),
-                );
-                facts.insert("waf".into(), Value::Bool(mentioned(&firewalled)));
-                facts.insert(
-                    "private".into(),
-                    Value::Bool(api.is_some_and(|a| private_apis.contains(a))),
-                );
-            }
-            "AWS::ApiGatewayV2::Stage" | "AWS::Serverless::HttpApi" => {
-                let by_default = get(p, "DefaultRouteSettings").is_some_and(|d| {
-                    get(d, "ThrottlingRateLimit").is_some()
-                        || get(d, "ThrottlingBurstLimit").is_some()
-                });
-                let by_route = get(p, "RouteSettings")
-                    .and_then(Value::as_object)
-                    .is_some_and(|routes| {
-                        routes.values().any(|d| {
-                            get(d, "ThrottlingRateLimit").is_some()
-                                || get(d, "ThrottlingBurstLimit").is_some()
-                        })
+                // Terraform's aws_api_gateway_method_settings, a resource of its own.
+                "AWS::ApiGateway::MethodSettings" => {
+                    let limited = list(get(p, "MethodSettings")).iter().any(|m| {
+                        [
+                            get(m, "ThrottlingRateLimit"),
+                            get(m, "ThrottlingBurstLimit"),
+                        ]
+                        .into_iter()
+                        .flatten()
+                        .any(|v| v.as_f64().is_some_and(|n| n > 0.0))
                     });
-                facts.insert("throttled".into(), Value::Bool(by_default || by_route));
+                    if limited {
+                        let mut m = Vec::new();
+                        mentions(get(p, "RestApiId").unwrap_or(&Value::Null), &mut m);
+                        throttled.extend(m);
+                    }
+                }
+                "AWS::WAFv2::WebACLAssociation" | "AWS::WAFRegional::WebACLAssociation" => {
+                    let mut m = Vec::new();
+                    mentions(get(p, "ResourceArn").unwrap_or(&Value::Null), &mut m);
+                    firewalled.extend(m);
+                }
+                "AWS::EC2::SecurityGroup"
+                    if list(get(p, "SecurityGroupIngress"))
+                        .iter()
+                        .any(open_to_world) =>
+                {
+                    open_groups.insert(r.logical_id.clone());
+                }
+                "AWS::EC2::SecurityGroupIngress" => {
+                    if open_to_world(p)
+                        && let Some(g) = get(p, "GroupId").and_then(target)
+                    {
+                        open_groups.insert(g.to_owned());
+                    }
+                }
+                "AWS::ApiGateway::RestApi" | "AWS::Serverless::Api" => {
+                    if private_endpoint(get(p, "EndpointConfiguration")) {
+                        private_apis.insert(r.logical_id.clone());
+                    }
+                    if r.kind == "AWS::Serverless::Api" {
+                        default_auth.insert(r.logical_id.clone(), api_default_auth(p));
+                        if get(p, "Auth")
+                            .and_then(|a| get(a, "UsagePlan"))
+                            .is_some_and(|u| {
+                                get(u, "CreateUsagePlan").and_then(Value::as_str) != Some("NONE")
+                            })
+                        {
+                            throttled.insert(r.logical_id.clone());
+                        }
+                    }
+                }
+                "AWS::Serverless::HttpApi" => {
+                    default_auth.insert(r.logical_id.clone(), api_default_auth(p));
+                }
+                _ => {}
             }
-            _ => {}
         }
-        if let Some(policy) = tls_policy(kind, p) {
-            facts.insert("tls_policy".into(), Value::String(policy));
+        g
+    }
+}
+
+/// The facts of one resource (and the SAM routes its events declare).
+fn facts_of(r: &Resource, g: &Graph) -> (Map<String, Value>, Vec<Trigger>) {
+    let Graph {
+        role_users,
+        async_from,
+        on_failure,
+        throttled,
+        firewalled,
+        open_groups,
+        private_apis,
+        default_auth,
+    } = g;
+    let p = &r.properties;
+    let mut facts = Map::new();
+    let mut sam_routes = Vec::new();
+    let kind = r.kind.as_str();
+    if FUNCTIONS.contains(&kind) {
+        if let Some(role) = role_key(p) {
+            let others = role_users
+                .get(&role)
+                .copied()
+                .unwrap_or(1)
+                .saturating_sub(1);
+            facts.insert("role_shared_with".into(), json!(others));
         }
-        let uri = match kind {
-            "AWS::ApiGateway::Method" => get(p, "Integration").and_then(|i| get(i, "Uri")),
-            "AWS::ApiGateway::Integration" => get(p, "Uri"),
-            "AWS::ApiGatewayV2::Integration" => get(p, "IntegrationUri"),
-            _ => None,
-        };
-        if let Some(uri) = uri.and_then(text) {
-            facts.insert("integration_uri".into(), Value::String(uri.to_owned()));
+        let mut sources = async_from.get(&r.logical_id).cloned().unwrap_or_default();
+        if let Some(events) = get(p, "Events").and_then(Value::as_object) {
+            for event in events.values() {
+                let t = get(event, "Type")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let ep = get(event, "Properties").unwrap_or(&Value::Null);
+                if ASYNC_EVENTS.contains(&t) {
+                    sources.insert(t.to_owned());
+                } else if t == "Api" || t == "HttpApi" {
+                    let api =
+                        get(ep, if t == "Api" { "RestApiId" } else { "ApiId" }).and_then(target);
+                    let fallback = api
+                        .and_then(|a| default_auth.get(a).copied())
+                        .unwrap_or(RouteAuth::None);
+                    sam_routes.push(Trigger::Route {
+                        method: get(ep, "Method")
+                            .and_then(Value::as_str)
+                            .unwrap_or("ANY")
+                            .to_uppercase(),
+                        path: get(ep, "Path")
+                            .and_then(Value::as_str)
+                            .unwrap_or("/")
+                            .to_owned(),
+                        auth: event_auth(get(ep, "Auth"), fallback),
+                    });
+                }
+            }
         }
-        if matches!(
-            kind,
-            "AWS::SQS::QueuePolicy" | "AWS::SNS::TopicPolicy" | "AWS::S3::BucketPolicy"
-        ) {
+        for t in &r.triggers {
+            if let Trigger::Async(source) = t {
+                sources.insert(source.clone());
+            }
+        }
+        let mut unauthenticated = BTreeSet::new();
+        let mut key_only = BTreeSet::new();
+        for t in r.triggers.iter().chain(&sam_routes) {
+            if let Trigger::Route { method, path, auth } = t {
+                if method == "OPTIONS" {
+                    continue;
+                }
+                match auth {
+                    RouteAuth::None => unauthenticated.insert(format!("{method} {path}")),
+                    RouteAuth::ApiKeyOnly => key_only.insert(format!("{method} {path}")),
+                    RouteAuth::Authorizer => false,
+                };
+            }
+        }
+        insert_set(&mut facts, "unauthenticated_routes", unauthenticated);
+        insert_set(&mut facts, "api_key_only_routes", key_only);
+        insert_set(&mut facts, "async_sources", sources);
+        let dlq = get(p, "DeadLetterConfig")
+            .and_then(|d| get(d, "TargetArn"))
+            .is_some()
+            || get(p, "DeadLetterQueue").is_some()
+            || has_on_failure(
+                get(p, "EventInvokeConfig").and_then(|e| get(e, "DestinationConfig")),
+            )
+            || on_failure.contains(&r.logical_id);
+        facts.insert("on_failure".into(), Value::Bool(dlq));
+        let groups: BTreeSet<String> =
+            list(get(p, "VpcConfig").and_then(|v| get(v, "SecurityGroupIds")))
+                .iter()
+                .filter_map(target)
+                .filter(|g| open_groups.contains(*g))
+                .map(str::to_owned)
+                .collect();
+        insert_set(&mut facts, "open_security_groups", groups);
+    }
+    match kind {
+        "AWS::ApiGateway::Stage" | "AWS::Serverless::Api" => {
+            let api = if kind == "AWS::Serverless::Api" {
+                Some(r.logical_id.as_str())
+            } else {
+                get(p, "RestApiId").and_then(target)
+            };
+            let mentioned = |set: &BTreeSet<String>| {
+                set.contains(&r.logical_id) || api.is_some_and(|a| set.contains(a))
+            };
+            let by_settings = list(get(p, "MethodSettings")).iter().any(|m| {
+                get(m, "ThrottlingRateLimit").is_some() || get(m, "ThrottlingBurstLimit").is_some()
+            });
             facts.insert(
-                "requires_secure_transport".into(),
-                Value::Bool(denies_insecure_transport(get(p, "PolicyDocument"))),
+                "throttled".into(),
+                Value::Bool(by_settings || mentioned(throttled)),
+            );
+            facts.insert("waf".into(), Value::Bool(mentioned(firewalled)));
+            facts.insert(
+                "private".into(),
+                Value::Bool(api.is_some_and(|a| private_apis.contains(a))),
             );
         }
-        let mut grants = Grants::default();
-        match kind {
-            "AWS::IAM::Role" => {
-                for policy in list(get(p, "Policies")) {
-                    grants.document(get(policy, "PolicyDocument"));
-                }
-                for arn in list(get(p, "ManagedPolicyArns")) {
-                    grants.managed(arn);
-                }
-            }
-            "AWS::IAM::Policy" | "AWS::IAM::ManagedPolicy" | "AWS::IAM::RolePolicy" => {
-                grants.document(get(p, "PolicyDocument"));
-            }
-            "AWS::IAM::RolePolicyAttachment" => {
-                if let Some(arn) = get(p, "PolicyArn") {
-                    grants.managed(arn);
-                }
-            }
-            "AWS::Serverless::Function" => {
-                for policy in list(get(p, "Policies")) {
-                    if get(policy, "Statement").is_some() {
-                        grants.document(Some(policy));
-                    } else {
-                        grants.managed(policy);
-                    }
-                }
-            }
-            _ => {}
+        "AWS::ApiGatewayV2::Stage" | "AWS::Serverless::HttpApi" => {
+            let by_default = get(p, "DefaultRouteSettings").is_some_and(|d| {
+                get(d, "ThrottlingRateLimit").is_some() || get(d, "ThrottlingBurstLimit").is_some()
+            });
+            let by_route = get(p, "RouteSettings")
+                .and_then(Value::as_object)
+                .is_some_and(|routes| {
+                    routes.values().any(|d| {
+                        get(d, "ThrottlingRateLimit").is_some()
+                            || get(d, "ThrottlingBurstLimit").is_some()
+                    })
+                });
+            facts.insert("throttled".into(), Value::Bool(by_default || by_route));
         }
-        insert_set(&mut facts, "wildcard_actions", grants.wildcard_actions);
-        insert_set(&mut facts, "wildcard_resource_writes", grants.writes_on_any);
-        insert_set(&mut facts, "admin_policies", grants.admin);
-        all_facts.push((facts, sam_routes));
+        _ => {}
     }
+    if let Some(policy) = tls_policy(kind, p) {
+        facts.insert("tls_policy".into(), Value::String(policy));
+    }
+    let uri = match kind {
+        "AWS::ApiGateway::Method" => get(p, "Integration").and_then(|i| get(i, "Uri")),
+        "AWS::ApiGateway::Integration" => get(p, "Uri"),
+        "AWS::ApiGatewayV2::Integration" => get(p, "IntegrationUri"),
+        _ => None,
+    };
+    if let Some(uri) = uri.and_then(text) {
+        facts.insert("integration_uri".into(), Value::String(uri.to_owned()));
+    }
+    if matches!(
+        kind,
+        "AWS::SQS::QueuePolicy" | "AWS::SNS::TopicPolicy" | "AWS::S3::BucketPolicy"
+    ) {
+        facts.insert(
+            "requires_secure_transport".into(),
+            Value::Bool(denies_insecure_transport(get(p, "PolicyDocument"))),
+        );
+    }
+    let mut grants = Grants::default();
+    match kind {
+        "AWS::IAM::Role" => {
+            for policy in list(get(p, "Policies")) {
+                grants.document(get(policy, "PolicyDocument"));
+            }
+            for arn in list(get(p, "ManagedPolicyArns")) {
+                grants.managed(arn);
+            }
+        }
+        "AWS::IAM::Policy" | "AWS::IAM::ManagedPolicy" | "AWS::IAM::RolePolicy" => {
+            grants.document(get(p, "PolicyDocument"));
+        }
+        "AWS::IAM::RolePolicyAttachment" => {
+            if let Some(arn) = get(p, "PolicyArn") {
+                grants.managed(arn);
+            }
+        }
+        "AWS::Serverless::Function" => {
+            for policy in list(get(p, "Policies")) {
+                if get(policy, "Statement").is_some() {
+                    grants.document(Some(policy));
+                } else {
+                    grants.managed(policy);
+                }
+            }
+        }
+        _ => {}
+    }
+    insert_set(&mut facts, "wildcard_actions", grants.wildcard_actions);
+    insert_set(&mut facts, "wildcard_resource_writes", grants.writes_on_any);
+    insert_set(&mut facts, "admin_policies", grants.admin);
+    (facts, sam_routes)
+}
+
+/// Fills `facts` (and the SAM routes in `triggers`) of every resource.
+pub(crate) fn derive(resources: &mut [Resource]) {
+    let graph = Graph::of(resources);
+    let all_facts: Vec<_> = resources.iter().map(|r| facts_of(r, &graph)).collect();
     for (r, (facts, routes)) in resources.iter_mut().zip(all_facts) {
         r.facts = facts;
         r.triggers.extend(routes);
