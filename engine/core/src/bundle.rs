@@ -637,6 +637,329 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// One bundle being loaded: what every section reads, the problems found
+/// so far and the files the digest covers. Each manifest section has its
+/// own method; [`load`] runs them in order and assembles the bundle.
+struct Loader<'a> {
+    source: &'a dyn BundleSource,
+    manifest: &'a Manifest,
+    manifest_text: &'a str,
+    problems: Vec<Problem>,
+    /// Everything the digest covers: (path, bytes), manifest first.
+    digest_parts: Vec<(String, Vec<u8>)>,
+}
+
+impl Loader<'_> {
+    /// `[cedar] policies`: every `.cedar` file named (or in `policies/`).
+    fn policies(&mut self) -> (Vec<PolicyFile>, PolicySet, BTreeMap<String, PolicyInfo>) {
+        let policy_paths: Vec<String> = self.manifest.cedar.policies.clone().unwrap_or_else(|| {
+            if self.source.list_dir("policies").is_some() {
+                vec!["policies".into()]
+            } else {
+                Vec::new()
+            }
+        });
+        let mut files = Vec::new();
+        for p in &policy_paths {
+            let p = p.trim_end_matches('/');
+            let names: Vec<String> = match self.source.list_dir(p) {
+                Some(list) => list.into_iter().filter(|f| f.ends_with(".cedar")).collect(),
+                None => vec![p.to_owned()],
+            };
+            for name in names {
+                if let Some(t) = text(self.source, &name, &mut self.problems) {
+                    self.digest_parts
+                        .push((name.clone(), t.clone().into_bytes()));
+                    files.push(PolicyFile { name, text: t });
+                }
+            }
+        }
+        let (policies, policy_info) = policies::parse_policies(&files, &mut self.problems);
+        (files, policies, policy_info)
+    }
+
+    /// `[cedar] schema`, Cedar or JSON syntax.
+    fn schema(&mut self) -> Option<Schema> {
+        let path = self.manifest.cedar.schema.as_ref()?;
+        {
+            let t = text(self.source, path, &mut self.problems)?;
+            self.digest_parts
+                .push((path.clone(), t.clone().into_bytes()));
+            if path.ends_with(".json") {
+                match Schema::from_json_str(&t) {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        self.problems.push(json_or_cedar_problem(path, &t, &e));
+                        None
+                    }
+                }
+            } else {
+                match Schema::from_cedarschema_str(&t) {
+                    Ok((s, _warnings)) => Some(s),
+                    Err(e) => {
+                        self.problems
+                            .push(policies::diagnostic_problem(path, &t, &e));
+                        None
+                    }
+                }
+            }
+        }
+    }
+
+    /// Strict validation of every policy against the schema.
+    fn validate(
+        &mut self,
+        schema: &Schema,
+        policies: &PolicySet,
+        policy_info: &BTreeMap<String, PolicyInfo>,
+        files: &[PolicyFile],
+    ) {
+        let schema_file = self.manifest.cedar.schema.clone();
+        {
+            let result = Validator::new(schema.clone()).validate(policies, ValidationMode::Strict);
+            for e in result.validation_errors() {
+                let id = e.policy_id().to_string();
+                match policy_info
+                    .get(&id)
+                    .and_then(|info| files.iter().find(|f| f.name == info.file))
+                {
+                    Some(file) => self
+                        .problems
+                        .push(policies::diagnostic_problem(&file.name, &file.text, e)),
+                    None => self.problems.push(Problem::file(
+                        schema_file.clone().unwrap_or_default(),
+                        e.to_string(),
+                    )),
+                }
+            }
+        }
+    }
+
+    /// `[cedar] entities` (static), plus the schema's action entities.
+    fn entities(&mut self, schema: Option<&Schema>) -> Entities {
+        let schema_file = self.manifest.cedar.schema.clone();
+        let mut entities = Entities::empty();
+        let entity_files = self.manifest.cedar.entities.as_ref().map(Files::paths);
+        for path in entity_files.into_iter().flatten() {
+            let Some(t) = text(self.source, path, &mut self.problems) else {
+                continue;
+            };
+            self.digest_parts
+                .push((path.clone(), t.clone().into_bytes()));
+            match serde_json::from_str::<serde_json::Value>(&t) {
+                Err(e) => self.problems.push(Problem::at(
+                    path,
+                    &t,
+                    json_error_offset(&t, &e),
+                    format!("invalid JSON: {e}"),
+                )),
+                Ok(v) => {
+                    let merged = match Entities::from_json_value(v, schema) {
+                        Ok(more) => entities.clone().add_entities(more, schema),
+                        Err(e) => Err(e),
+                    };
+                    match merged {
+                        Ok(e) => entities = e,
+                        Err(e) => self.problems.push(entity_problem(path, &t, &e)),
+                    }
+                }
+            }
+        }
+        if let Some(schema) = schema {
+            match schema.action_entities() {
+                Ok(actions) => {
+                    let missing: Vec<_> = actions
+                        .iter()
+                        .filter(|a| entities.get(&a.uid()).is_none())
+                        .cloned()
+                        .collect();
+                    if !missing.is_empty() {
+                        match entities.clone().add_entities(missing, Some(schema)) {
+                            Ok(e) => entities = e,
+                            Err(e) => self.problems.push(Problem::file(
+                                schema_file.clone().unwrap_or_default(),
+                                format!("cannot add the schema's actions to the entities: {e}"),
+                            )),
+                        }
+                    }
+                }
+                Err(e) => self.problems.push(Problem::file(
+                    schema_file.clone().unwrap_or_default(),
+                    e.to_string(),
+                )),
+            }
+        }
+        entities
+    }
+
+    /// `[[plugin]]`: each file read, pinned by sha256, compiled, asked for
+    /// its metadata and its settings checked; rule ids unique in the bundle.
+    fn plugins(
+        &mut self,
+        host: &PluginHost,
+        policy_info: &BTreeMap<String, PolicyInfo>,
+    ) -> Vec<BundlePlugin> {
+        let mut plugins = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        let mut rule_owners: BTreeMap<String, String> = BTreeMap::new();
+        for (i, p) in self.manifest.plugins.iter().enumerate() {
+            let line = manifest_line(self.manifest_text, &p.path);
+            let at_manifest =
+                |msg: String| Problem::at_line(MANIFEST_FILE, self.manifest_text, line, msg);
+            if !seen.insert(p.name.clone()) {
+                self.problems.push(at_manifest(format!(
+                    "plugin name `{}` is used twice",
+                    p.name
+                )));
+                continue;
+            }
+            if !is_plugin_name(&p.name) {
+                self.problems.push(at_manifest(format!(
+                    "plugin name `{}` must be an identifier ([A-Za-z_][A-Za-z0-9_-]*)",
+                    p.name
+                )));
+                continue;
+            }
+            let bytes = match self.source.read(&p.path) {
+                Ok(b) => b,
+                Err(e) => {
+                    self.problems.push(at_manifest(format!(
+                        "plugin `{}` (plugin #{}): {e}",
+                        p.name,
+                        i + 1
+                    )));
+                    continue;
+                }
+            };
+            if bytes.len() > MAX_PLUGIN_BYTES {
+                self.problems.push(at_manifest(format!(
+                    "plugin `{}`: `{}` is {} MiB; plugins may be at most {} MiB (compiled code \
+                     grows with the file, data segments included)",
+                    p.name,
+                    p.path,
+                    bytes.len() >> 20,
+                    MAX_PLUGIN_BYTES >> 20
+                )));
+                continue;
+            }
+            let actual = sha256_hex(&bytes);
+            let expected = p.sha256.trim().to_ascii_lowercase();
+            let expected = expected
+                .strip_prefix("sha256:")
+                .unwrap_or(&expected)
+                .to_owned();
+            if actual != expected {
+                self.problems.push(
+                    at_manifest(format!(
+                        "plugin `{}`: sha256 mismatch for `{}`: the self.manifest pins {expected}, the file is {actual}",
+                        p.name, p.path
+                    ))
+                    .with_help("rebuild the plugin from self.source, or update the pin if this file is the one you mean to ship"),
+                );
+                continue;
+            }
+            self.digest_parts.push((p.path.clone(), bytes.clone()));
+            let loaded = match host.load(&bytes, &actual, self.manifest.limits) {
+                Ok(l) => l,
+                Err(e) => {
+                    self.problems
+                        .push(Problem::file(&p.path, format!("plugin `{}`: {e}", p.name)));
+                    continue;
+                }
+            };
+            let settings = Manifest::settings_json(p.settings.as_ref()).to_string();
+            if let Err(e) = loaded.validate_settings(&settings) {
+                self.problems.push(at_manifest(format!(
+                    "plugin `{}` rejects its settings: {e}",
+                    p.name
+                )));
+                continue;
+            }
+            // Rule ids are unique across the bundle: findings, waivers and
+            // reports are keyed by them, so a plugin must not speak for a
+            // policy or another plugin.
+            let mut clash = false;
+            for id in loaded.metadata.rules.keys() {
+                let owner = match policy_info.get(id) {
+                    Some(info) => Some(format!(
+                        "the id of the policy at {}:{}",
+                        info.file, info.line
+                    )),
+                    None => rule_owners
+                        .get(id)
+                        .map(|other| format!("declared by plugin `{other}`")),
+                };
+                if let Some(owner) = owner {
+                    clash = true;
+                    self.problems.push(at_manifest(format!(
+                        "plugin `{}` declares rule `{id}`, which is already {owner}: rule ids must be unique in a bundle",
+                        p.name
+                    )));
+                }
+            }
+            if clash {
+                continue;
+            }
+            for id in loaded.metadata.rules.keys() {
+                rule_owners.insert(id.clone(), p.name.clone());
+            }
+            let mut loaded = loaded;
+            host.commit_cache(&mut loaded);
+            plugins.push(BundlePlugin {
+                name: p.name.clone(),
+                path: p.path.clone(),
+                sha256: actual,
+                mode: p.mode.unwrap_or(self.manifest.bundle.mode),
+                settings,
+                loaded,
+            });
+        }
+        plugins
+    }
+
+    /// Front ends' tables (`[gateway]`), each by the extension that owns it.
+    fn extensions(
+        &mut self,
+        extensions: &[Arc<dyn Extension>],
+    ) -> Vec<Box<dyn std::any::Any + Send + Sync>> {
+        let mut built = Vec::new();
+        for ext in extensions {
+            if ext.table() != "gateway" || self.manifest.gateway.is_none() {
+                continue;
+            }
+            let mut read = |path: &str| {
+                let t = text(self.source, path, &mut Vec::new())?;
+                self.digest_parts
+                    .push((path.to_owned(), t.clone().into_bytes()));
+                Some(t)
+            };
+            let mut cx = ExtensionContext {
+                manifest_text: self.manifest_text,
+                table: ext.table(),
+                read: &mut read,
+            };
+            match ext.load(&mut cx) {
+                Ok(b) => built.push(b),
+                Err(found) => self.problems.extend(found),
+            }
+        }
+        built
+    }
+
+    /// `sha256:` over every file read, sorted by path.
+    fn digest(&mut self) -> String {
+        let mut hasher = Sha256::new();
+        self.digest_parts.sort_by(|a, b| a.0.cmp(&b.0));
+        for (path, bytes) in &self.digest_parts {
+            hasher.update((path.len() as u64).to_le_bytes());
+            hasher.update(path.as_bytes());
+            hasher.update((bytes.len() as u64).to_le_bytes());
+            hasher.update(bytes);
+        }
+        format!("sha256:{}", hex::encode(hasher.finalize()))
+    }
+}
+
 pub(crate) fn load(
     source: &dyn BundleSource,
     host: &PluginHost,
@@ -697,280 +1020,26 @@ pub(crate) fn load(
         return Err(fail(problems));
     }
 
-    // Everything the digest covers: (path, bytes), manifest first.
-    let mut digest_parts: Vec<(String, Vec<u8>)> =
-        vec![(MANIFEST_FILE.into(), manifest_text.clone().into_bytes())];
-
-    // Policies.
-    let policy_paths: Vec<String> = manifest.cedar.policies.clone().unwrap_or_else(|| {
-        if source.list_dir("policies").is_some() {
-            vec!["policies".into()]
-        } else {
-            Vec::new()
-        }
-    });
-    let mut files = Vec::new();
-    for p in &policy_paths {
-        let p = p.trim_end_matches('/');
-        let names: Vec<String> = match source.list_dir(p) {
-            Some(list) => list.into_iter().filter(|f| f.ends_with(".cedar")).collect(),
-            None => vec![p.to_owned()],
-        };
-        for name in names {
-            if let Some(t) = text(source, &name, &mut problems) {
-                digest_parts.push((name.clone(), t.clone().into_bytes()));
-                files.push(PolicyFile { name, text: t });
-            }
-        }
+    let mut l = Loader {
+        source,
+        manifest: &manifest,
+        manifest_text: &manifest_text,
+        problems,
+        digest_parts: vec![(MANIFEST_FILE.into(), manifest_text.clone().into_bytes())],
+    };
+    let (files, policies, policy_info) = l.policies();
+    let schema = l.schema();
+    if let Some(schema) = &schema {
+        l.validate(schema, &policies, &policy_info, &files);
     }
-    let (policies, policy_info) = policies::parse_policies(&files, &mut problems);
-
-    // Schema.
+    let entities = l.entities(schema.as_ref());
+    let plugins = l.plugins(host, &policy_info);
+    let built = l.extensions(extensions);
+    if !l.problems.is_empty() {
+        return Err(fail(l.problems));
+    }
+    let digest = l.digest();
     let schema_file = manifest.cedar.schema.clone();
-    let schema = schema_file.as_ref().and_then(|path| {
-        let t = text(source, path, &mut problems)?;
-        digest_parts.push((path.clone(), t.clone().into_bytes()));
-        if path.ends_with(".json") {
-            match Schema::from_json_str(&t) {
-                Ok(s) => Some(s),
-                Err(e) => {
-                    problems.push(json_or_cedar_problem(path, &t, &e));
-                    None
-                }
-            }
-        } else {
-            match Schema::from_cedarschema_str(&t) {
-                Ok((s, _warnings)) => Some(s),
-                Err(e) => {
-                    problems.push(policies::diagnostic_problem(path, &t, &e));
-                    None
-                }
-            }
-        }
-    });
-
-    // Strict validation of every policy against the schema.
-    if let Some(schema) = &schema {
-        let result = Validator::new(schema.clone()).validate(&policies, ValidationMode::Strict);
-        for e in result.validation_errors() {
-            let id = e.policy_id().to_string();
-            match policy_info
-                .get(&id)
-                .and_then(|info| files.iter().find(|f| f.name == info.file))
-            {
-                Some(file) => {
-                    problems.push(policies::diagnostic_problem(&file.name, &file.text, e))
-                }
-                None => problems.push(Problem::file(
-                    schema_file.clone().unwrap_or_default(),
-                    e.to_string(),
-                )),
-            }
-        }
-    }
-
-    // Entities (static), plus the schema's action entities.
-    let mut entities = Entities::empty();
-    let entity_files = manifest.cedar.entities.as_ref().map(Files::paths);
-    for path in entity_files.into_iter().flatten() {
-        let Some(t) = text(source, path, &mut problems) else {
-            continue;
-        };
-        digest_parts.push((path.clone(), t.clone().into_bytes()));
-        match serde_json::from_str::<serde_json::Value>(&t) {
-            Err(e) => problems.push(Problem::at(
-                path,
-                &t,
-                json_error_offset(&t, &e),
-                format!("invalid JSON: {e}"),
-            )),
-            Ok(v) => {
-                let merged = match Entities::from_json_value(v, schema.as_ref()) {
-                    Ok(more) => entities.clone().add_entities(more, schema.as_ref()),
-                    Err(e) => Err(e),
-                };
-                match merged {
-                    Ok(e) => entities = e,
-                    Err(e) => problems.push(entity_problem(path, &t, &e)),
-                }
-            }
-        }
-    }
-    if let Some(schema) = &schema {
-        match schema.action_entities() {
-            Ok(actions) => {
-                let missing: Vec<_> = actions
-                    .iter()
-                    .filter(|a| entities.get(&a.uid()).is_none())
-                    .cloned()
-                    .collect();
-                if !missing.is_empty() {
-                    match entities.clone().add_entities(missing, Some(schema)) {
-                        Ok(e) => entities = e,
-                        Err(e) => problems.push(Problem::file(
-                            schema_file.clone().unwrap_or_default(),
-                            format!("cannot add the schema's actions to the entities: {e}"),
-                        )),
-                    }
-                }
-            }
-            Err(e) => problems.push(Problem::file(
-                schema_file.clone().unwrap_or_default(),
-                e.to_string(),
-            )),
-        }
-    }
-
-    // Plugins.
-    let mut plugins = Vec::new();
-    let mut seen = std::collections::BTreeSet::new();
-    let mut rule_owners: BTreeMap<String, String> = BTreeMap::new();
-    for (i, p) in manifest.plugins.iter().enumerate() {
-        let line = manifest_line(&manifest_text, &p.path);
-        let at_manifest = |msg: String| Problem::at_line(MANIFEST_FILE, &manifest_text, line, msg);
-        if !seen.insert(p.name.clone()) {
-            problems.push(at_manifest(format!(
-                "plugin name `{}` is used twice",
-                p.name
-            )));
-            continue;
-        }
-        if !is_plugin_name(&p.name) {
-            problems.push(at_manifest(format!(
-                "plugin name `{}` must be an identifier ([A-Za-z_][A-Za-z0-9_-]*)",
-                p.name
-            )));
-            continue;
-        }
-        let bytes = match source.read(&p.path) {
-            Ok(b) => b,
-            Err(e) => {
-                problems.push(at_manifest(format!(
-                    "plugin `{}` (plugin #{}): {e}",
-                    p.name,
-                    i + 1
-                )));
-                continue;
-            }
-        };
-        if bytes.len() > MAX_PLUGIN_BYTES {
-            problems.push(at_manifest(format!(
-                "plugin `{}`: `{}` is {} MiB; plugins may be at most {} MiB (compiled code \
-                 grows with the file, data segments included)",
-                p.name,
-                p.path,
-                bytes.len() >> 20,
-                MAX_PLUGIN_BYTES >> 20
-            )));
-            continue;
-        }
-        let actual = sha256_hex(&bytes);
-        let expected = p.sha256.trim().to_ascii_lowercase();
-        let expected = expected
-            .strip_prefix("sha256:")
-            .unwrap_or(&expected)
-            .to_owned();
-        if actual != expected {
-            problems.push(
-                at_manifest(format!(
-                    "plugin `{}`: sha256 mismatch for `{}`: the manifest pins {expected}, the file is {actual}",
-                    p.name, p.path
-                ))
-                .with_help("rebuild the plugin from source, or update the pin if this file is the one you mean to ship"),
-            );
-            continue;
-        }
-        digest_parts.push((p.path.clone(), bytes.clone()));
-        let loaded = match host.load(&bytes, &actual, manifest.limits) {
-            Ok(l) => l,
-            Err(e) => {
-                problems.push(Problem::file(&p.path, format!("plugin `{}`: {e}", p.name)));
-                continue;
-            }
-        };
-        let settings = Manifest::settings_json(p.settings.as_ref()).to_string();
-        if let Err(e) = loaded.validate_settings(&settings) {
-            problems.push(at_manifest(format!(
-                "plugin `{}` rejects its settings: {e}",
-                p.name
-            )));
-            continue;
-        }
-        // Rule ids are unique across the bundle: findings, waivers and
-        // reports are keyed by them, so a plugin must not speak for a
-        // policy or another plugin.
-        let mut clash = false;
-        for id in loaded.metadata.rules.keys() {
-            let owner = match policy_info.get(id) {
-                Some(info) => Some(format!(
-                    "the id of the policy at {}:{}",
-                    info.file, info.line
-                )),
-                None => rule_owners
-                    .get(id)
-                    .map(|other| format!("declared by plugin `{other}`")),
-            };
-            if let Some(owner) = owner {
-                clash = true;
-                problems.push(at_manifest(format!(
-                    "plugin `{}` declares rule `{id}`, which is already {owner}: rule ids must be unique in a bundle",
-                    p.name
-                )));
-            }
-        }
-        if clash {
-            continue;
-        }
-        for id in loaded.metadata.rules.keys() {
-            rule_owners.insert(id.clone(), p.name.clone());
-        }
-        let mut loaded = loaded;
-        host.commit_cache(&mut loaded);
-        plugins.push(BundlePlugin {
-            name: p.name.clone(),
-            path: p.path.clone(),
-            sha256: actual,
-            mode: p.mode.unwrap_or(manifest.bundle.mode),
-            settings,
-            loaded,
-        });
-    }
-
-    // Front ends' tables ([gateway]), each by the extension that owns it.
-    let mut built = Vec::new();
-    for ext in extensions {
-        if ext.table() != "gateway" || manifest.gateway.is_none() {
-            continue;
-        }
-        let mut read = |path: &str| {
-            let t = text(source, path, &mut Vec::new())?;
-            digest_parts.push((path.to_owned(), t.clone().into_bytes()));
-            Some(t)
-        };
-        let mut cx = ExtensionContext {
-            manifest_text: &manifest_text,
-            table: ext.table(),
-            read: &mut read,
-        };
-        match ext.load(&mut cx) {
-            Ok(b) => built.push(b),
-            Err(found) => problems.extend(found),
-        }
-    }
-
-    if !problems.is_empty() {
-        return Err(fail(problems));
-    }
-
-    let mut hasher = Sha256::new();
-    digest_parts.sort_by(|a, b| a.0.cmp(&b.0));
-    for (path, bytes) in &digest_parts {
-        hasher.update((path.len() as u64).to_le_bytes());
-        hasher.update(path.as_bytes());
-        hasher.update((bytes.len() as u64).to_le_bytes());
-        hasher.update(bytes);
-    }
-    let digest = format!("sha256:{}", hex::encode(hasher.finalize()));
     let index = PolicyIndex::new(&policies);
     let refs = crate::scope::EntityRefs::new(&entities, &policies);
     let policy_text = policy_info
