@@ -296,3 +296,38 @@ fn a_plugin_finding_alone_denies_what_cedar_allows_unless_in_monitor_mode() {
         }
     }
 }
+
+#[test]
+fn every_hostile_guest_has_a_test_that_loads_it() {
+    // A hostile guest that no test runs proves nothing: adding one to
+    // guests/hostile/ without a test that loads its .wasm fails here.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let tests: String = [
+        "engine/core/tests/sandbox.rs",
+        "engine/core/tests/adversarial_plugins.rs",
+        "tests/adversarial_plugins.rs",
+    ]
+    .iter()
+    .map(|f| std::fs::read_to_string(root.join(f)).unwrap())
+    .collect();
+    let mut guests: Vec<String> = std::fs::read_dir(root.join("guests/hostile"))
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.path().join("Cargo.toml").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    guests.sort();
+    assert!(guests.len() >= 9, "{guests:?}");
+    let untested: Vec<&String> = guests
+        .iter()
+        .filter(|g| !tests.contains(&format!("\"hostile-{g}.wasm\"")))
+        .collect();
+    assert!(untested.is_empty(), "hostile guests without a test: {untested:?}");
+    // And each is built into guests/dist.
+    for g in &guests {
+        assert!(
+            root.join(format!("guests/dist/hostile-{g}.wasm")).is_file(),
+            "guests/dist/hostile-{g}.wasm: run guests/build.sh"
+        );
+    }
+}
