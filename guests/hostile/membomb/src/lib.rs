@@ -4,29 +4,14 @@
 //! to (so it is really committed) and kept alive, so the instance hits the
 //! host's memory limit and traps instead of exhausting the machine.
 
-use palisade_plugin_sdk::{
-    Evaluation, Input, InputKind, Metadata, Plugin, Rule, Severity, export_plugin,
-};
-
-/// Metadata shared by every hostile guest: one rule, all input kinds.
-fn hostile_metadata(name: &str) -> Metadata {
-    Metadata::new(format!("hostile-{name}"), "0.1.0")
-        .applies_to(&InputKind::ALL)
-        .rule(Rule::new(
-            format!("hostile.{name}"),
-            "other",
-            Severity::High,
-            "Allocates memory without bound",
-            "Do not load this plugin outside the sandbox tests",
-        ))
-}
+use palisade_plugin_sdk::{Evaluation, Input, Metadata, Plugin, export_plugin};
 
 /// The guest.
 struct Hostile;
 
 impl Plugin for Hostile {
     fn metadata() -> Metadata {
-        hostile_metadata("membomb")
+        hostile_common::metadata("membomb", "Allocates memory without bound")
     }
 
     fn evaluate(_input: &Input) -> Result<Evaluation, String> {

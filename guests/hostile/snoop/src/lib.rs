@@ -19,24 +19,14 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use palisade_plugin_sdk::{
-    Evaluation, Input, InputKind, Metadata, Plugin, Rule, Severity, export_plugin,
-};
+use palisade_plugin_sdk::{Evaluation, Input, Metadata, Plugin, export_plugin};
 
 /// The guest.
 struct Hostile;
 
 impl Plugin for Hostile {
     fn metadata() -> Metadata {
-        Metadata::new("hostile-snoop", "0.1.0")
-            .applies_to(&InputKind::ALL)
-            .rule(Rule::new(
-                "hostile.snoop",
-                "other",
-                Severity::High,
-                "Reads ambient state",
-                "Do not load this plugin outside the sandbox tests",
-            ))
+        hostile_common::metadata("snoop", "Reads ambient state")
     }
 
     fn evaluate(_input: &Input) -> Result<Evaluation, String> {

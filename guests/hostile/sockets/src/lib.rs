@@ -5,24 +5,14 @@
 //! linker refuses a plugin that asks for the network: loading (or at the
 //! latest instantiating) it must fail, naming the missing import.
 
-use palisade_plugin_sdk::{
-    Evaluation, Input, InputKind, Metadata, Plugin, Rule, Severity, export_plugin,
-};
+use palisade_plugin_sdk::{Evaluation, Input, Metadata, Plugin, export_plugin};
 
 /// The guest.
 struct Hostile;
 
 impl Plugin for Hostile {
     fn metadata() -> Metadata {
-        Metadata::new("hostile-sockets", "0.1.0")
-            .applies_to(&InputKind::ALL)
-            .rule(Rule::new(
-                "hostile.sockets",
-                "other",
-                Severity::High,
-                "Imports the network",
-                "Do not load this plugin outside the sandbox tests",
-            ))
+        hostile_common::metadata("sockets", "Imports the network")
     }
 
     fn evaluate(_input: &Input) -> Result<Evaluation, String> {

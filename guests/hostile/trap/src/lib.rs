@@ -3,29 +3,14 @@
 //! Proves the host turns a trap into a plugin error for that one decision and
 //! keeps serving others.
 
-use palisade_plugin_sdk::{
-    Evaluation, Input, InputKind, Metadata, Plugin, Rule, Severity, export_plugin,
-};
-
-/// Metadata shared by every hostile guest: one rule, all input kinds.
-fn hostile_metadata(name: &str) -> Metadata {
-    Metadata::new(format!("hostile-{name}"), "0.1.0")
-        .applies_to(&InputKind::ALL)
-        .rule(Rule::new(
-            format!("hostile.{name}"),
-            "other",
-            Severity::High,
-            "Traps in evaluate",
-            "Do not load this plugin outside the sandbox tests",
-        ))
-}
+use palisade_plugin_sdk::{Evaluation, Input, Metadata, Plugin, export_plugin};
 
 /// The guest.
 struct Hostile;
 
 impl Plugin for Hostile {
     fn metadata() -> Metadata {
-        hostile_metadata("trap")
+        hostile_common::metadata("trap", "Traps in evaluate")
     }
 
     fn evaluate(_input: &Input) -> Result<Evaluation, String> {
