@@ -329,29 +329,7 @@ fn request_store(
 fn plain_pairs(
     context: &serde_json::Map<String, serde_json::Value>,
 ) -> Option<Vec<(String, cedar_policy::RestrictedExpression)>> {
-    use cedar_policy::RestrictedExpression as R;
-    use serde_json::Value;
-    fn value(v: &Value) -> Option<R> {
-        Some(match v {
-            Value::Bool(b) => R::new_bool(*b),
-            Value::Number(n) => R::new_long(n.as_i64()?),
-            Value::String(s) => R::new_string(s.clone()),
-            Value::Array(a) => R::new_set(a.iter().map(value).collect::<Option<Vec<_>>>()?),
-            Value::Object(o) => fields(o).and_then(|f| R::new_record(f).ok())?,
-            Value::Null => return None,
-        })
-    }
-    fn fields(o: &serde_json::Map<String, Value>) -> Option<Vec<(String, R)>> {
-        o.iter()
-            .map(|(k, v)| {
-                if k.starts_with("__") {
-                    return None; // an escape: Cedar's parser knows them
-                }
-                Some((k.clone(), value(v)?))
-            })
-            .collect()
-    }
-    fields(context)
+    crate::policies::plain_record(context)
 }
 
 /// Entities in Cedar's JSON format (`uid`, `attrs`, `parents`, uids as

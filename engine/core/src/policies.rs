@@ -19,25 +19,77 @@ use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
 use std::sync::{Arc, RwLock};
 
-/// JSON as a Cedar value: numbers that are not 64-bit integers become
-/// strings, nulls are dropped. Used for resource properties and plugin facts.
+/// JSON as a Cedar value, the way facts and resource properties become
+/// Cedar values: nulls are dropped, numbers that are not 64-bit integers
+/// become strings (Cedar has no floats). `None` for a null.
 pub fn json_to_cedar(v: &serde_json::Value) -> Option<RestrictedExpression> {
+    convert(v, Json::Lenient)
+}
+
+/// A request's JSON record (a context) as Cedar values, when Cedar's own
+/// JSON parser would read it the same way: no nulls, no numbers that are
+/// not 64-bit integers, no `__entity`/`__extn` escapes. `None` otherwise,
+/// and the caller gives the record to Cedar's parser, which decides (and
+/// explains its errors).
+pub(crate) fn plain_record(
+    o: &serde_json::Map<String, serde_json::Value>,
+) -> Option<Vec<(String, RestrictedExpression)>> {
+    fields(o, Json::Exact)
+}
+
+/// The two ways JSON becomes Cedar values; one converter does both, so
+/// they cannot drift apart except where this says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Json {
+    /// Facts and properties: what Cedar cannot hold is dropped (nulls)
+    /// or kept as text (non-integers).
+    Lenient,
+    /// Request data: what Cedar's parser reads otherwise is refused.
+    Exact,
+}
+
+fn convert(v: &serde_json::Value, mode: Json) -> Option<RestrictedExpression> {
     use serde_json::Value;
     Some(match v {
         Value::Null => return None,
         Value::Bool(b) => RestrictedExpression::new_bool(*b),
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => RestrictedExpression::new_long(i),
-            None => RestrictedExpression::new_string(n.to_string()),
+        Value::Number(n) => match (n.as_i64(), mode) {
+            (Some(i), _) => RestrictedExpression::new_long(i),
+            (None, Json::Lenient) => RestrictedExpression::new_string(n.to_string()),
+            (None, Json::Exact) => return None,
         },
         Value::String(s) => RestrictedExpression::new_string(s.clone()),
-        Value::Array(a) => RestrictedExpression::new_set(a.iter().filter_map(json_to_cedar)),
-        Value::Object(o) => RestrictedExpression::new_record(
-            o.iter()
-                .filter_map(|(k, v)| Some((k.clone(), json_to_cedar(v)?))),
-        )
-        .ok()?,
+        Value::Array(a) => RestrictedExpression::new_set(match mode {
+            Json::Lenient => a.iter().filter_map(|v| convert(v, mode)).collect(),
+            Json::Exact => a
+                .iter()
+                .map(|v| convert(v, mode))
+                .collect::<Option<Vec<_>>>()?,
+        }),
+        Value::Object(o) => RestrictedExpression::new_record(fields(o, mode)?).ok()?,
     })
+}
+
+fn fields(
+    o: &serde_json::Map<String, serde_json::Value>,
+    mode: Json,
+) -> Option<Vec<(String, RestrictedExpression)>> {
+    match mode {
+        Json::Lenient => Some(
+            o.iter()
+                .filter_map(|(k, v)| Some((k.clone(), convert(v, mode)?)))
+                .collect(),
+        ),
+        Json::Exact => o
+            .iter()
+            .map(|(k, v)| {
+                if k.starts_with("__") {
+                    return None; // an escape: Cedar's parser knows them
+                }
+                Some((k.clone(), convert(v, mode)?))
+            })
+            .collect(),
+    }
 }
 
 /// An entity type the engine names itself (`Action`, `Deployer`,
@@ -376,6 +428,32 @@ impl PolicyIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn facts_keep_what_requests_refuse_and_say_how() {
+        let v = serde_json::json!({"n": 1.5, "big": 18446744073709551615u64, "gone": null, "list": [1, null, "a"], "__x": 1});
+        let obj = v.as_object().unwrap();
+        // A request context: anything Cedar's parser reads otherwise goes to it.
+        assert!(plain_record(obj).is_none());
+        let plain = serde_json::json!({"a": [1, "b", true], "r": {"k": -2}});
+        assert_eq!(
+            plain_record(plain.as_object().unwrap()).map(|f| f.len()),
+            Some(2)
+        );
+        // Facts: nulls dropped, non-integers as text, escapes kept as keys.
+        let e = json_to_cedar(&v).unwrap();
+        let entity = cedar_policy::Entity::new(
+            uid("Fact", "f"),
+            [("v".to_owned(), e)].into_iter().collect(),
+            std::collections::HashSet::new(),
+        )
+        .unwrap();
+        let back = &entity.to_json_value().unwrap()["attrs"]["v"];
+        assert_eq!(
+            *back,
+            serde_json::json!({"n": "1.5", "big": "18446744073709551615", "list": [1, "a"], "__x": 1})
+        );
+    }
 
     #[test]
     fn the_engines_own_names_are_valid() {

@@ -326,7 +326,10 @@ fn every_hostile_guest_has_a_test_that_loads_it() {
         .iter()
         .filter(|g| !tests.contains(&format!("\"hostile-{g}.wasm\"")))
         .collect();
-    assert!(untested.is_empty(), "hostile guests without a test: {untested:?}");
+    assert!(
+        untested.is_empty(),
+        "hostile guests without a test: {untested:?}"
+    );
     // And each is built into guests/dist.
     for g in &guests {
         assert!(
