@@ -28,10 +28,11 @@ fn request(args: &AuthorizeArgs) -> Result<AuthorizationRequest, String> {
         let text = read_text(path)?;
         let v = palisade_engine::json::parse(&text).map_err(|e| {
             format!(
-                "{}:{}:{}: invalid JSON: {e}",
+                "{}:{}:{}: invalid JSON: {}",
                 output::path(path),
                 e.line(),
-                e.column()
+                e.column(),
+                palisade_engine::json::message(&e)
             )
         })?;
         req = req

@@ -20,6 +20,17 @@ pub fn parse(text: &str) -> Result<Value, serde_json::Error> {
     serde_json::from_str::<Strict>(text).map(|s| s.0)
 }
 
+/// What a `serde_json` error says, without the ` at line L column C` that
+/// its `Display` appends (callers put the location first, once).
+pub fn message(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    match text.strip_suffix(&suffix) {
+        Some(m) => m.to_owned(),
+        None => text,
+    }
+}
+
 /// A JSON value deserialized with duplicate keys refused.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Strict(pub(crate) Value);
@@ -141,6 +152,12 @@ mod tests {
         }
         // Keys that differ only once unescaped are the same key.
         assert!(parse(r#"{"a":1,"\u0061":2}"#).is_err());
+    }
+
+    #[test]
+    fn messages_say_their_location_once() {
+        let e = parse("{\"a\":1,\n\"a\":2}").unwrap_err();
+        assert_eq!((e.line(), message(&e).as_str()), (2, "duplicate key `a`"));
     }
 
     #[test]

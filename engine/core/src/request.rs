@@ -100,7 +100,12 @@ impl AuthorizationRequest {
     /// [`RequestError`] naming the field that is wrong.
     pub fn from_json(text: &str) -> Result<Self, RequestError> {
         let v: Value = crate::json::parse(text).map_err(|e| {
-            RequestError::Malformed(format!("line {}, column {}: {e}", e.line(), e.column()))
+            RequestError::Malformed(format!(
+                "line {}, column {}: {}",
+                e.line(),
+                e.column(),
+                crate::json::message(&e)
+            ))
         })?;
         Self::from_owned(v)
     }
