@@ -26,9 +26,13 @@ const ASYNC: [(&str, &str); 7] = [
 
 const SHARED_ROLE: &str = "IamRoleLambdaExecution";
 
+/// The resources a `serverless.yml` makes: per function, the function (with
+/// the provider's settings applied), its role when it has statements of
+/// its own, and its URL; the shared role, the REST and HTTP API stages
+/// when functions use them; `resources.extensions` applied; and the
+/// CloudFormation of `resources.Resources`.
 pub(crate) fn resources(doc: &Value) -> Vec<Resource> {
     let provider = doc.get("provider").unwrap_or(&Value::Null);
-    let from_provider = |key: &str| get(provider, key).cloned();
     let mut out = Vec::new();
     let mut shared_role_used = false;
     let mut rest_api = false;
@@ -43,52 +47,7 @@ pub(crate) fn resources(doc: &Value) -> Vec<Resource> {
         let own = |key: &str| get(f, key).cloned();
         let logical = logical_id(name);
         let pointer = format!("/functions/{}", escape(name));
-        let mut props = Map::new();
-        if let Some(runtime) = own("runtime").or_else(|| from_provider("runtime")) {
-            props.insert("Runtime".into(), runtime);
-        }
-        let mut env = Map::new();
-        for source in [from_provider("environment"), own("environment")]
-            .into_iter()
-            .flatten()
-        {
-            if let Value::Object(vars) = source {
-                env.extend(vars);
-            }
-        }
-        if !env.is_empty() {
-            props.insert("Environment".into(), json!({ "Variables": env }));
-        }
-        if let Some(key) = own("kmsKeyArn").or_else(|| from_provider("kmsKeyArn")) {
-            props.insert("KmsKeyArn".into(), key);
-        }
-        if let Some(n) = own("reservedConcurrency") {
-            props.insert("ReservedConcurrentExecutions".into(), n);
-        }
-        let tracing = get(provider, "tracing")
-            .and_then(|t| get(t, "lambda"))
-            .cloned()
-            .or_else(|| own("tracing"));
-        if truthy(tracing.as_ref()) || tracing.as_ref().and_then(Value::as_str) == Some("Active") {
-            props.insert("TracingConfig".into(), json!({ "Mode": "Active" }));
-        }
-        if let Some(vpc) = own("vpc").or_else(|| from_provider("vpc"))
-            && let Some(groups) = get(&vpc, "securityGroupIds")
-        {
-            props.insert(
-                "VpcConfig".into(),
-                json!({ "SecurityGroupIds": groups.clone() }),
-            );
-        }
-        if let Some(target) = own("onError") {
-            props.insert("DeadLetterConfig".into(), json!({ "TargetArn": target }));
-        }
-        if let Some(dest) = get(f, "destinations").and_then(|d| get(d, "onFailure")) {
-            props.insert(
-                "EventInvokeConfig".into(),
-                json!({ "DestinationConfig": { "OnFailure": { "Destination": dest } } }),
-            );
-        }
+        let mut props = function_properties(f, provider);
         // The role: the function's own, one made for its own statements,
         // the provider's, or the service's shared one.
         let role = if let Some(role) = own("role") {
@@ -116,35 +75,9 @@ pub(crate) fn resources(doc: &Value) -> Vec<Resource> {
             Value::Object(props),
             pointer.clone(),
         );
-        for event in get(f, "events")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let Some((kind, spec)) = event.as_object().and_then(|o| o.iter().next()) else {
-                continue;
-            };
-            match kind.as_str() {
-                "http" => {
-                    rest_api = true;
-                    function.triggers.extend(route(spec, rest_auth(spec)));
-                }
-                "httpApi" => {
-                    http_api = true;
-                    let auth = if get(spec, "authorizer").is_some() {
-                        RouteAuth::Authorizer
-                    } else {
-                        RouteAuth::None
-                    };
-                    function.triggers.extend(route(spec, auth));
-                }
-                k => {
-                    if let Some((_, source)) = ASYNC.iter().find(|(name, _)| *name == k) {
-                        function.triggers.push(Trigger::Async((*source).to_owned()));
-                    }
-                }
-            }
-        }
+        let (rest, http) = add_events(&mut function, f);
+        rest_api |= rest;
+        http_api |= http;
         if let Some(url) = own("url")
             && url != Value::Bool(false)
         {
@@ -162,93 +95,205 @@ pub(crate) fn resources(doc: &Value) -> Vec<Resource> {
         out.push(function);
     }
     if shared_role_used {
-        let iam_role = get(provider, "iam").and_then(|i| get(i, "role"));
-        let (statements, at) = match (
-            iam_role.and_then(|r| get(r, "statements")),
-            get(provider, "iamRoleStatements"),
-        ) {
-            (Some(s), _) => (Some(s), "/provider/iam/role/statements"),
-            (None, Some(s)) => (Some(s), "/provider/iamRoleStatements"),
-            (None, None) => (None, "/provider"),
-        };
-        let managed = iam_role
-            .and_then(|r| get(r, "managedPolicies"))
-            .or_else(|| get(provider, "iamManagedPolicies"));
-        let mut role = role_resource(
-            SHARED_ROLE,
-            statements.unwrap_or(&Value::Null),
-            managed,
-            at.to_owned(),
-        );
-        role.generated = true;
-        out.push(role);
+        out.push(shared_role(provider));
     }
-    let logs = get(provider, "logs");
     if rest_api {
-        let mut stage = Map::new();
-        if truthy(logs.and_then(|l| get(l, "restApi")))
-            || logs
-                .and_then(|l| get(l, "restApi"))
-                .is_some_and(Value::is_object)
-        {
-            stage.insert("AccessLogSetting".into(), json!({ "Format": "serverless" }));
-        }
-        if truthy(get(provider, "tracing").and_then(|t| get(t, "apiGateway"))) {
-            stage.insert("TracingEnabled".into(), Value::Bool(true));
-        }
-        let throttle = get(provider, "apiGateway")
-            .and_then(|a| get(a, "usagePlan"))
-            .and_then(|u| get(u, "throttle"));
-        if let Some(t) = throttle {
-            stage.insert(
-                "MethodSettings".into(),
-                json!([{ "ThrottlingRateLimit": get(t, "rateLimit"), "ThrottlingBurstLimit": get(t, "burstLimit") }]),
-            );
-        }
-        let at = if get(provider, "apiGateway").is_some() {
-            "/provider/apiGateway"
-        } else {
-            "/provider"
-        };
-        stage.insert("RestApiId".into(), json!({ "Ref": "ApiGatewayRestApi" }));
-        let mut resource = Resource::new(
-            "ApiGatewayStage".into(),
-            "AWS::ApiGateway::Stage",
-            Value::Object(stage),
-            at.into(),
-        );
-        resource.generated = true;
-        out.push(resource);
+        out.push(rest_api_stage(provider));
     }
     if http_api {
-        let mut stage = Map::new();
-        if truthy(logs.and_then(|l| get(l, "httpApi")))
-            || logs
-                .and_then(|l| get(l, "httpApi"))
-                .is_some_and(Value::is_object)
-        {
-            stage.insert(
-                "AccessLogSettings".into(),
-                json!({ "Format": "serverless" }),
-            );
-        }
-        let at = if get(provider, "httpApi").is_some() {
-            "/provider/httpApi"
-        } else {
-            "/provider"
-        };
-        stage.insert("ApiId".into(), json!({ "Ref": "HttpApi" }));
-        let mut resource = Resource::new(
-            "HttpApiStage".into(),
-            "AWS::ApiGatewayV2::Stage",
-            Value::Object(stage),
-            at.into(),
-        );
-        resource.generated = true;
-        out.push(resource);
+        out.push(http_api_stage(provider));
     }
-    // `resources.extensions` adds properties to the generated resources
-    // (`GetOrderLambdaFunction: {Properties: {CodeSigningConfigArn: ...}}`).
+    apply_extensions(doc, &mut out);
+    if let Some(resources) = doc.get("resources") {
+        out.extend(super::cloudformation::resources(
+            resources,
+            "/resources/Resources",
+        ));
+    }
+    out
+}
+
+/// A function's properties as CloudFormation's, the provider's settings
+/// (runtime, environment, KMS key, tracing, VPC) applied under its own.
+fn function_properties(f: &Value, provider: &Value) -> Map<String, Value> {
+    let own = |key: &str| get(f, key).cloned();
+    let from_provider = |key: &str| get(provider, key).cloned();
+    let mut props = Map::new();
+    if let Some(runtime) = own("runtime").or_else(|| from_provider("runtime")) {
+        props.insert("Runtime".into(), runtime);
+    }
+    let mut env = Map::new();
+    for source in [from_provider("environment"), own("environment")]
+        .into_iter()
+        .flatten()
+    {
+        if let Value::Object(vars) = source {
+            env.extend(vars);
+        }
+    }
+    if !env.is_empty() {
+        props.insert("Environment".into(), json!({ "Variables": env }));
+    }
+    if let Some(key) = own("kmsKeyArn").or_else(|| from_provider("kmsKeyArn")) {
+        props.insert("KmsKeyArn".into(), key);
+    }
+    if let Some(n) = own("reservedConcurrency") {
+        props.insert("ReservedConcurrentExecutions".into(), n);
+    }
+    let tracing = get(provider, "tracing")
+        .and_then(|t| get(t, "lambda"))
+        .cloned()
+        .or_else(|| own("tracing"));
+    if truthy(tracing.as_ref()) || tracing.as_ref().and_then(Value::as_str) == Some("Active") {
+        props.insert("TracingConfig".into(), json!({ "Mode": "Active" }));
+    }
+    if let Some(vpc) = own("vpc").or_else(|| from_provider("vpc"))
+        && let Some(groups) = get(&vpc, "securityGroupIds")
+    {
+        props.insert(
+            "VpcConfig".into(),
+            json!({ "SecurityGroupIds": groups.clone() }),
+        );
+    }
+    if let Some(target) = own("onError") {
+        props.insert("DeadLetterConfig".into(), json!({ "TargetArn": target }));
+    }
+    if let Some(dest) = get(f, "destinations").and_then(|d| get(d, "onFailure")) {
+        props.insert(
+            "EventInvokeConfig".into(),
+            json!({ "DestinationConfig": { "OnFailure": { "Destination": dest } } }),
+        );
+    }
+    props
+}
+
+/// The function's events as its triggers; whether it uses a REST API and
+/// an HTTP API.
+fn add_events(function: &mut Resource, f: &Value) -> (bool, bool) {
+    let (mut rest_api, mut http_api) = (false, false);
+    for event in get(f, "events")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let Some((kind, spec)) = event.as_object().and_then(|o| o.iter().next()) else {
+            continue;
+        };
+        match kind.as_str() {
+            "http" => {
+                rest_api = true;
+                function.triggers.extend(route(spec, rest_auth(spec)));
+            }
+            "httpApi" => {
+                http_api = true;
+                let auth = if get(spec, "authorizer").is_some() {
+                    RouteAuth::Authorizer
+                } else {
+                    RouteAuth::None
+                };
+                function.triggers.extend(route(spec, auth));
+            }
+            k => {
+                if let Some((_, source)) = ASYNC.iter().find(|(name, _)| *name == k) {
+                    function.triggers.push(Trigger::Async((*source).to_owned()));
+                }
+            }
+        }
+    }
+    (rest_api, http_api)
+}
+
+/// The role the framework makes for functions without one of their own,
+/// with the provider's statements and managed policies.
+fn shared_role(provider: &Value) -> Resource {
+    let iam_role = get(provider, "iam").and_then(|i| get(i, "role"));
+    let (statements, at) = match (
+        iam_role.and_then(|r| get(r, "statements")),
+        get(provider, "iamRoleStatements"),
+    ) {
+        (Some(s), _) => (Some(s), "/provider/iam/role/statements"),
+        (None, Some(s)) => (Some(s), "/provider/iamRoleStatements"),
+        (None, None) => (None, "/provider"),
+    };
+    let managed = iam_role
+        .and_then(|r| get(r, "managedPolicies"))
+        .or_else(|| get(provider, "iamManagedPolicies"));
+    let mut role = role_resource(
+        SHARED_ROLE,
+        statements.unwrap_or(&Value::Null),
+        managed,
+        at.to_owned(),
+    );
+    role.generated = true;
+    role
+}
+
+/// The REST API stage the framework makes: access logs, tracing and the
+/// usage plan's throttle as the provider sets them.
+fn rest_api_stage(provider: &Value) -> Resource {
+    let logs = get(provider, "logs").and_then(|l| get(l, "restApi"));
+    let mut stage = Map::new();
+    if truthy(logs) || logs.is_some_and(Value::is_object) {
+        stage.insert("AccessLogSetting".into(), json!({ "Format": "serverless" }));
+    }
+    if truthy(get(provider, "tracing").and_then(|t| get(t, "apiGateway"))) {
+        stage.insert("TracingEnabled".into(), Value::Bool(true));
+    }
+    let throttle = get(provider, "apiGateway")
+        .and_then(|a| get(a, "usagePlan"))
+        .and_then(|u| get(u, "throttle"));
+    if let Some(t) = throttle {
+        stage.insert(
+            "MethodSettings".into(),
+            json!([{ "ThrottlingRateLimit": get(t, "rateLimit"), "ThrottlingBurstLimit": get(t, "burstLimit") }]),
+        );
+    }
+    let at = if get(provider, "apiGateway").is_some() {
+        "/provider/apiGateway"
+    } else {
+        "/provider"
+    };
+    stage.insert("RestApiId".into(), json!({ "Ref": "ApiGatewayRestApi" }));
+    let mut resource = Resource::new(
+        "ApiGatewayStage".into(),
+        "AWS::ApiGateway::Stage",
+        Value::Object(stage),
+        at.into(),
+    );
+    resource.generated = true;
+    resource
+}
+
+/// The HTTP API stage the framework makes, with access logs when the
+/// provider turns them on.
+fn http_api_stage(provider: &Value) -> Resource {
+    let logs = get(provider, "logs").and_then(|l| get(l, "httpApi"));
+    let mut stage = Map::new();
+    if truthy(logs) || logs.is_some_and(Value::is_object) {
+        stage.insert(
+            "AccessLogSettings".into(),
+            json!({ "Format": "serverless" }),
+        );
+    }
+    let at = if get(provider, "httpApi").is_some() {
+        "/provider/httpApi"
+    } else {
+        "/provider"
+    };
+    stage.insert("ApiId".into(), json!({ "Ref": "HttpApi" }));
+    let mut resource = Resource::new(
+        "HttpApiStage".into(),
+        "AWS::ApiGatewayV2::Stage",
+        Value::Object(stage),
+        at.into(),
+    );
+    resource.generated = true;
+    resource
+}
+
+/// `resources.extensions` adds properties to the generated resources
+/// (`GetOrderLambdaFunction: {Properties: {CodeSigningConfigArn: ...}}`).
+fn apply_extensions(doc: &Value, out: &mut [Resource]) {
     let extensions = doc
         .get("resources")
         .and_then(|r| r.get("extensions"))
@@ -261,13 +306,6 @@ pub(crate) fn resources(doc: &Value) -> Vec<Resource> {
             mine.extend(more.clone());
         }
     }
-    if let Some(resources) = doc.get("resources") {
-        out.extend(super::cloudformation::resources(
-            resources,
-            "/resources/Resources",
-        ));
-    }
-    out
 }
 
 /// A role given by name (a resource of the service), ARN or reference.
