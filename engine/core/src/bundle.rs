@@ -554,15 +554,15 @@ impl Bundle {
     /// A store of `own` entities (which replace any bundle entity of the
     /// same uid) and the bundle's entities that a request about `roots`
     /// can reach: what a front end decides a request with when it brings
-    /// its own principal. Cedar's message when they make no valid store.
+    /// its own principal.
     ///
     /// # Errors
-    /// Why the entities do not make a valid store.
+    /// Cedar's error when the entities do not make a valid store.
     pub fn entities_with(
         &self,
         own: Vec<cedar_policy::Entity>,
         roots: impl IntoIterator<Item = cedar_policy::EntityUid>,
-    ) -> Result<Entities, String> {
+    ) -> Result<Entities, cedar_policy::entities_errors::EntitiesError> {
         self.refs.store(&self.entities, own, roots, None)
     }
 

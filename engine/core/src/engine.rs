@@ -310,7 +310,10 @@ fn request_store(
         Some(own) if own.iter().all(|e| bundle.entities.get(&e.uid()).is_none()) => {
             let request_uids = [&request.principal, &request.action, &request.resource];
             roots.extend(request_uids.into_iter().cloned());
-            bundle.refs.store(&bundle.entities, own, roots, schema)
+            bundle
+                .refs
+                .store(&bundle.entities, own, roots, schema)
+                .map_err(|e| crate::error::full_message(&e))
         }
         _ => bundle
             .entities

@@ -116,7 +116,7 @@ impl Diagnostic for Problem {
 }
 
 /// An error and its causes, joined with `: ` (each cause said once).
-pub(crate) fn full_message(e: &dyn std::error::Error) -> String {
+pub fn full_message(e: &dyn std::error::Error) -> String {
     let mut msg = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {

@@ -56,7 +56,7 @@ impl EntityRefs {
 
     /// A store of `own` (entities that replace any bundle entity of the
     /// same uid) and the bundle entities a request about `roots` can reach,
-    /// with the transitive closure computed over both; Cedar's message when
+    /// with the transitive closure computed over both; Cedar's error when
     /// they do not make a valid store.
     pub(crate) fn store(
         &self,
@@ -64,7 +64,7 @@ impl EntityRefs {
         own: Vec<Entity>,
         roots: impl IntoIterator<Item = EntityUid>,
         schema: Option<&Schema>,
-    ) -> Result<Entities, String> {
+    ) -> Result<Entities, cedar_policy::entities_errors::EntitiesError> {
         let mut seen: HashSet<EntityUid> = own.iter().map(Entity::uid).collect();
         let mut queue: Vec<EntityUid> = roots.into_iter().collect();
         queue.extend(self.in_policies.iter().cloned());
@@ -91,9 +91,7 @@ impl EntityRefs {
                 queue.extend(self.in_entities.get(&uid).into_iter().flatten().cloned());
             }
         }
-        Entities::empty()
-            .add_entities(reached, schema)
-            .map_err(|e| crate::error::full_message(&e))
+        Entities::empty().add_entities(reached, schema)
     }
 }
 

@@ -219,7 +219,8 @@ fn decide_identified(
                     &scoped
                 }
                 Err(e) => {
-                    eval.invalid(format!("cannot add the principal: {e}"));
+                    let why = palisade_engine::full_message(&e);
+                    eval.invalid(format!("cannot add the principal: {why}"));
                     return crate::answer(eval.finish(None), &who);
                 }
             }
