@@ -562,7 +562,7 @@ impl Bundle {
         &self,
         own: Vec<cedar_policy::Entity>,
         roots: impl IntoIterator<Item = cedar_policy::EntityUid>,
-    ) -> Result<Entities, cedar_policy::entities_errors::EntitiesError> {
+    ) -> Result<Entities, Box<cedar_policy::entities_errors::EntitiesError>> {
         self.refs.store(&self.entities, own, roots, None)
     }
 

@@ -313,7 +313,7 @@ fn request_store(
             bundle
                 .refs
                 .store(&bundle.entities, own, roots, schema)
-                .map_err(|e| crate::error::full_message(&e))
+                .map_err(|e| crate::error::full_message(&*e))
         }
         _ => bundle
             .entities

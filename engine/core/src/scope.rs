@@ -64,7 +64,7 @@ impl EntityRefs {
         own: Vec<Entity>,
         roots: impl IntoIterator<Item = EntityUid>,
         schema: Option<&Schema>,
-    ) -> Result<Entities, cedar_policy::entities_errors::EntitiesError> {
+    ) -> Result<Entities, Box<cedar_policy::entities_errors::EntitiesError>> {
         let mut seen: HashSet<EntityUid> = own.iter().map(Entity::uid).collect();
         let mut queue: Vec<EntityUid> = roots.into_iter().collect();
         queue.extend(self.in_policies.iter().cloned());
@@ -91,7 +91,9 @@ impl EntityRefs {
                 queue.extend(self.in_entities.get(&uid).into_iter().flatten().cloned());
             }
         }
-        Entities::empty().add_entities(reached, schema)
+        Entities::empty()
+            .add_entities(reached, schema)
+            .map_err(Box::new)
     }
 }
 

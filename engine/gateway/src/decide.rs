@@ -219,7 +219,7 @@ fn decide_identified(
                     &scoped
                 }
                 Err(e) => {
-                    let why = palisade_engine::full_message(&e);
+                    let why = palisade_engine::full_message(&*e);
                     eval.invalid(format!("cannot add the principal: {why}"));
                     return crate::answer(eval.finish(None), &who);
                 }
