@@ -64,39 +64,73 @@ fn all_pass(failures: Vec<String>) {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
-#[test]
-fn check_reports_of_the_examples_are_unchanged() {
+/// `palisade check EXAMPLE` in each output format, compared with
+/// `tests/golden/check/`.
+fn check_example(example: &str) {
     let cache = tempfile::tempdir().unwrap();
     let mut failures = Vec::new();
-    for example in [
-        "sam/insecure.yaml",
-        "sam/secure.yaml",
-        "serverless/insecure.yml",
-        "serverless/secure.yml",
-        "terraform/insecure.tfplan.json",
-        "terraform/secure.tfplan.json",
-    ] {
-        for (format, ext) in [("json", "json"), ("sarif", "sarif"), ("junit", "xml")] {
-            // Relative paths, as CI runs it: file names are in the output.
-            let out = std::process::Command::new(env!("CARGO_BIN_EXE_palisade"))
-                .args(["check", example, "--now", NOW, "--format", format])
-                .current_dir(root().join("examples"))
-                .env("PALISADE_CACHE_DIR", cache.path())
-                .env("NO_COLOR", "1")
-                .output()
-                .unwrap();
-            assert!(
-                matches!(out.status.code(), Some(0 | 1)),
-                "{example} {format}: {}",
-                text(&out.stderr)
-            );
-            let name = format!("check/{}.{ext}", example.replace('/', "."));
-            if let Err(e) = golden(&name, &text(&out.stdout)) {
-                failures.push(e);
-            }
+    for (format, ext) in [("json", "json"), ("sarif", "sarif"), ("junit", "xml")] {
+        // Relative paths, as CI runs it: file names are in the output.
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_palisade"))
+            .args(["check", example, "--now", NOW, "--format", format])
+            .current_dir(root().join("examples"))
+            .env("PALISADE_CACHE_DIR", cache.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{example} {format}: {}",
+            text(&out.stderr)
+        );
+        let name = format!("check/{}.{ext}", example.replace('/', "."));
+        if let Err(e) = golden(&name, &text(&out.stdout)) {
+            failures.push(e);
         }
     }
     all_pass(failures);
+}
+
+/// One test per deployment example; [`every_example_has_its_test`] keeps
+/// the list whole.
+macro_rules! examples {
+    ($($test:ident => $path:literal,)*) => {
+        const EXAMPLES: &[&str] = &[$($path),*];
+        $(
+            #[test]
+            fn $test() {
+                check_example($path);
+            }
+        )*
+    };
+}
+
+examples! {
+    sam_insecure => "sam/insecure.yaml",
+    sam_secure => "sam/secure.yaml",
+    serverless_insecure => "serverless/insecure.yml",
+    serverless_secure => "serverless/secure.yml",
+    terraform_insecure => "terraform/insecure.tfplan.json",
+    terraform_secure => "terraform/secure.tfplan.json",
+}
+
+#[test]
+fn every_example_has_its_test() {
+    // A deployment example added under examples/ without a line in
+    // `examples!` (and recorded output) fails here.
+    let mut found = Vec::new();
+    for dir in ["sam", "serverless", "terraform"] {
+        for e in std::fs::read_dir(root().join("examples").join(dir)).unwrap() {
+            found.push(format!(
+                "{dir}/{}",
+                e.unwrap().file_name().to_string_lossy()
+            ));
+        }
+    }
+    found.sort();
+    let mut listed: Vec<String> = EXAMPLES.iter().map(|s| (*s).to_owned()).collect();
+    listed.sort();
+    assert_eq!(found, listed);
 }
 
 #[test]
