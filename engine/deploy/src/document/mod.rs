@@ -7,6 +7,7 @@
 //! (`{"Ref": ...}`, `{"Fn::Sub": ...}`), exactly as CloudFormation reads them.
 
 mod loader;
+pub(crate) mod markers;
 
 pub use loader::ParseLimits;
 use serde_json::Value;
@@ -37,7 +38,7 @@ pub struct Document {
     /// What the content looks like.
     pub format: DocumentFormat,
     lines: HashMap<String, u32>,
-    markers: Vec<crate::suppress::Marker>,
+    markers: Vec<markers::Marker>,
 }
 
 /// A file that does not parse.
@@ -84,7 +85,7 @@ impl Document {
         text: &str,
         limits: ParseLimits,
     ) -> Result<Document, ParseError> {
-        let candidates = crate::suppress::markers(text);
+        let candidates = markers::markers(text);
         let probes: Vec<(usize, usize)> = candidates
             .iter()
             .map(|m| (m.line as usize, m.column))
@@ -161,27 +162,8 @@ impl Document {
     }
 
     /// The `# palisade:skip=RULE reason` comments of the file.
-    pub(crate) fn markers(&self) -> &[crate::suppress::Marker] {
+    pub(crate) fn markers(&self) -> &[markers::Marker] {
         &self.markers
-    }
-
-    /// The resources this document creates, as a check sees them: logical
-    /// ids (Terraform addresses for plans) and CloudFormation types, in
-    /// document order, including those that SAM and the Serverless
-    /// Framework generate (`ApiLambdaFunction`).
-    ///
-    /// # Examples
-    /// ```
-    /// use palisade_deploy::Document;
-    /// let doc = Document::parse("t.yaml", "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n")?;
-    /// assert_eq!(doc.resources(), [("Q".to_owned(), "AWS::SQS::Queue".to_owned())]);
-    /// # Ok::<(), palisade_deploy::ParseError>(())
-    /// ```
-    pub fn resources(&self) -> Vec<(String, String)> {
-        crate::resources::resources(self)
-            .into_iter()
-            .map(|r| (r.logical_id, r.kind))
-            .collect()
     }
 
     /// The line of the node at `pointer`, or of its nearest ancestor that

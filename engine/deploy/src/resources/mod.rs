@@ -80,6 +80,27 @@ pub(crate) enum RouteAuth {
     None,
 }
 
+impl Document {
+    /// The resources this document creates, as a check sees them: logical
+    /// ids (Terraform addresses for plans) and CloudFormation types, in
+    /// document order, including those that SAM and the Serverless
+    /// Framework generate (`ApiLambdaFunction`).
+    ///
+    /// # Examples
+    /// ```
+    /// use palisade_deploy::Document;
+    /// let doc = Document::parse("t.yaml", "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n")?;
+    /// assert_eq!(doc.resources(), [("Q".to_owned(), "AWS::SQS::Queue".to_owned())]);
+    /// # Ok::<(), palisade_deploy::ParseError>(())
+    /// ```
+    pub fn resources(&self) -> Vec<(String, String)> {
+        resources(self)
+            .into_iter()
+            .map(|r| (r.logical_id, r.kind))
+            .collect()
+    }
+}
+
 /// The resources of a document, in document order, with their facts.
 pub(crate) fn resources(doc: &Document) -> Vec<Resource> {
     let mut out = match doc.format {
