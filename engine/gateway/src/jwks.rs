@@ -7,7 +7,7 @@
 //! identity provider. Decisions never wait on the network except for that
 //! one fetch and the very first.
 
-use super::jwt::KeySet;
+use super::keys::KeySet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};

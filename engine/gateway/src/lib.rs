@@ -23,6 +23,7 @@ mod decide;
 mod forward;
 mod jwks;
 mod jwt;
+mod keys;
 #[cfg(feature = "tower")]
 mod layer;
 mod limit;
@@ -294,7 +295,7 @@ fn jwt_keys(
                     format!("gateway.jwt.jwks: cannot read `{file}`"),
                 )
             })?;
-            let keys = jwt::KeySet::parse(&text).map_err(|e| {
+            let keys = keys::KeySet::parse(&text).map_err(|e| {
                 SectionProblem::new(file.as_str(), format!("gateway.jwt ({file}): {e}"))
             })?;
             Ok(jwt::Keys::Fixed(std::sync::Arc::new(keys)))
