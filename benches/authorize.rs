@@ -137,7 +137,7 @@ fn bench_set(c: &mut Criterion, label: &str, n: usize, actions: usize, types: us
 /// the decision JSON; with and without entities in the request.
 fn http_body(c: &mut Criterion) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/gateway-baseline");
-    let engine = Engine::new().unwrap();
+    let engine = palisade_gateway::engine().unwrap();
     let bundle = engine.load_bundle(&dir).unwrap();
     let now = Now::parse("2025-11-29T00:00:00Z").unwrap();
     let context = r#""context": {"now": 1764374400, "authenticated": true,

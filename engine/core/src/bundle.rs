@@ -42,7 +42,7 @@ pub const EXTENSION_TABLES: [&str; 1] = ["gateway"];
 pub struct ExtensionContext<'a> {
     manifest_text: &'a str,
     table: &'static str,
-    read: &'a mut dyn FnMut(&str) -> Option<String>,
+    read: &'a mut dyn FnMut(&str) -> Result<String, String>,
 }
 
 impl std::fmt::Debug for ExtensionContext<'_> {
@@ -59,9 +59,12 @@ impl ExtensionContext<'_> {
         self.manifest_text
     }
 
-    /// A file of the bundle as text (it counts in the digest); `None` when
-    /// it cannot be read, is not UTF-8 or leaves the bundle.
-    pub fn read(&mut self, path: &str) -> Option<String> {
+    /// A file of the bundle as text (it counts in the digest).
+    ///
+    /// # Errors
+    /// Why it cannot be read: it leaves the bundle, is missing, or is not
+    /// UTF-8 text.
+    pub fn read(&mut self, path: &str) -> Result<String, String> {
         (self.read)(path)
     }
 
@@ -617,19 +620,16 @@ impl Bundle {
 }
 
 fn text(source: &dyn BundleSource, path: &str, problems: &mut Vec<Problem>) -> Option<String> {
-    match source.read(path) {
-        Ok(bytes) => match String::from_utf8(bytes) {
-            Ok(s) => Some(s),
-            Err(_) => {
-                problems.push(Problem::file(path, "not UTF-8 text"));
-                None
-            }
-        },
-        Err(e) => {
-            problems.push(Problem::file(path, e));
-            None
-        }
-    }
+    read_text(source, path)
+        .map_err(|e| problems.push(Problem::file(path, e)))
+        .ok()
+}
+
+/// A bundle file as UTF-8 text, or why not (outside the bundle, missing,
+/// not text).
+fn read_text(source: &dyn BundleSource, path: &str) -> Result<String, String> {
+    let bytes = source.read(path)?;
+    String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_owned())
 }
 
 /// Hex sha256 of bytes.
@@ -923,19 +923,37 @@ impl Loader<'_> {
         extensions: &[Arc<dyn Extension>],
     ) -> Vec<Box<dyn std::any::Any + Send + Sync>> {
         let mut built = Vec::new();
-        for ext in extensions {
-            if ext.table() != "gateway" || self.manifest.gateway.is_none() {
+        for table in EXTENSION_TABLES {
+            if !self.manifest.has_table(table) {
                 continue;
             }
+            // A table nobody checks would load unchecked, and its files
+            // would not count in the digest: the same bundle would then
+            // have two digests. Refused instead.
+            let Some(ext) = extensions.iter().find(|e| e.table() == table) else {
+                let line = find_line(self.manifest_text, &format!("[{table}")).unwrap_or(1);
+                self.problems.push(
+                    Problem::at_line(
+                        MANIFEST_FILE,
+                        self.manifest_text,
+                        line,
+                        format!("`[{table}]` needs the {table} extension, which this engine does not have"),
+                    )
+                    .with_help(format!(
+                        "load the bundle with palisade_{table}::engine() (the palisade CLI does), or register palisade_{table}::GatewayExtension"
+                    )),
+                );
+                continue;
+            };
             let mut read = |path: &str| {
-                let t = text(self.source, path, &mut Vec::new())?;
+                let t = read_text(self.source, path)?;
                 self.digest_parts
                     .push((path.to_owned(), t.clone().into_bytes()));
-                Some(t)
+                Ok(t)
             };
             let mut cx = ExtensionContext {
                 manifest_text: self.manifest_text,
-                table: ext.table(),
+                table,
                 read: &mut read,
             };
             match ext.load(&mut cx) {

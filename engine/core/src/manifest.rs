@@ -179,6 +179,15 @@ impl Manifest {
         Ok(manifest)
     }
 
+    /// Whether the manifest has this front end's table (one of
+    /// [`EXTENSION_TABLES`](crate::EXTENSION_TABLES)).
+    pub(crate) fn has_table(&self, table: &str) -> bool {
+        match table {
+            "gateway" => self.gateway.is_some(),
+            _ => false,
+        }
+    }
+
     /// The plugin settings as JSON, `{}` when none are given.
     pub(crate) fn settings_json(settings: Option<&toml::Value>) -> serde_json::Value {
         match settings {

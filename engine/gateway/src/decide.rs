@@ -76,18 +76,16 @@ pub fn engine() -> Result<Engine, EngineError> {
     engine_builder().build()
 }
 
-/// What a bundle without a built gateway answers: a bundle with no
-/// `[gateway]` table has no routes; a bundle that has one but was loaded
-/// by an engine without the [`GatewayExtension`] denies everything, with
-/// the reason (fail closed).
+/// What a bundle without a built gateway answers: no routes when it has
+/// no `[gateway]` table. (One with the table cannot load without the
+/// [`GatewayExtension`]; should it be decided anyway, it denies everything
+/// with the reason `gateway-not-loaded`: fail closed.)
 fn unbuilt(bundle: &Bundle) -> HttpDecision {
+    let mut d = crate::no_route();
     if bundle.has_gateway() {
-        let mut d = crate::no_route();
-        d.reason = "gateway-not-loaded: the bundle was loaded by an engine without palisade_gateway::GatewayExtension".into();
-        d
-    } else {
-        crate::no_route()
+        d.reason = "gateway-not-loaded".into();
     }
+    d
 }
 
 /// Decides an HTTP request for a gateway: the bundle's route table maps

@@ -170,7 +170,7 @@ impl Gateway {
     /// is wrong.
     pub(crate) fn new(
         section: &GatewaySection,
-        read: &mut dyn FnMut(&str) -> Option<String>,
+        read: &mut dyn FnMut(&str) -> Result<String, String>,
     ) -> Result<Gateway, Vec<SectionProblem>> {
         let mut problems = Vec::new();
         let mut table = RouteTable::default();
@@ -285,14 +285,14 @@ impl Gateway {
 /// the identity provider's URL. The error names the setting that is wrong.
 fn jwt_keys(
     j: &JwtSection,
-    read: &mut dyn FnMut(&str) -> Option<String>,
+    read: &mut dyn FnMut(&str) -> Result<String, String>,
 ) -> Result<jwt::Keys, SectionProblem> {
     match (&j.jwks, &j.jwks_url) {
         (Some(file), None) => {
-            let text = read(file).ok_or_else(|| {
+            let text = read(file).map_err(|why| {
                 SectionProblem::new(
                     file.as_str(),
-                    format!("gateway.jwt.jwks: cannot read `{file}`"),
+                    format!("gateway.jwt.jwks: cannot read `{file}`: {why}"),
                 )
             })?;
             let keys = keys::KeySet::parse(&text).map_err(|e| {

@@ -852,22 +852,24 @@ fn a_wrong_gateway_table_refuses_the_bundle_with_its_line() {
 }
 
 #[test]
-fn a_bundle_loaded_without_the_gateway_extension_denies_every_request() {
-    // An embedder that forgot the extension gets denials that say why,
-    // never a bundle whose routes are silently ignored.
-    let engine = Engine::new().unwrap();
+fn a_gateway_bundle_needs_an_engine_with_the_gateway_extension() {
+    // Without the extension the [gateway] table would load unchecked and
+    // its JWKS would not count in the digest: the same bundle would have
+    // two digests. It is refused, at the table, with what to do.
     let key = Key::es256("k");
     let source = baseline(|toml| toml).file("jwks.json", jwt::jwks(&[&key]).into_bytes());
-    let bundle = engine.load_bundle_from(&source).unwrap();
-    assert!(bundle.has_gateway());
-    let req = order_request(&key.sign(&claims(json!({}))));
-    let d = palisade_gateway::decide(&bundle, &req, now(), None);
-    assert_eq!(d.status, 403, "{d:?}");
-    assert!(d.reason.starts_with("gateway-not-loaded"), "{}", d.reason);
-    // The same bundle with the extension allows it.
-    let bundle = test_engine().load_bundle_from(&source).unwrap();
-    assert_eq!(
-        palisade_gateway::decide(&bundle, &req, now(), None).status,
-        200
+    let err = Engine::new().unwrap().load_bundle_from(&source).unwrap_err();
+    let p = &err.problems[0];
+    assert_eq!(err.problems.len(), 1, "{err}");
+    assert!(
+        p.message.contains("`[gateway]` needs the gateway extension"),
+        "{}",
+        p.message
     );
+    assert!(p.location().starts_with("palisade.toml:") && p.line.is_some(), "{p}");
+    assert!(p.help.as_deref().unwrap_or_default().contains("palisade_gateway::engine()"));
+    // With the extension it loads and decides.
+    let bundle = test_engine().load_bundle_from(&source).unwrap();
+    let req = order_request(&key.sign(&claims(json!({}))));
+    assert_eq!(palisade_gateway::decide(&bundle, &req, now(), None).status, 200);
 }
