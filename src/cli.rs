@@ -19,8 +19,9 @@ pub enum Command {
     ///
     /// Exit code 0 when allowed, 1 when denied, 2 on bad input.
     Authorize(Box<AuthorizeArgs>),
-    /// Check deployment files (CloudFormation/SAM YAML or JSON; other files
-    /// are scanned by the bundle's plugins) against a bundle.
+    /// Check deployment files (CloudFormation/SAM YAML or JSON,
+    /// serverless.yml, Terraform plan JSON) against a bundle; any other
+    /// file is an error (exit 2), never a pass.
     ///
     /// Exit code 0 when nothing reaches --fail-on, 1 when something does,
     /// 2 when a file or the bundle cannot be read.

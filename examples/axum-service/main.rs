@@ -1,5 +1,5 @@
 //! An axum service that enforces a Palisade bundle in process: the
-//! engine's `GatewayLayer` decides every request (route table, JWT, rate
+//! `palisade_gateway::GatewayLayer` decides every request (route table, JWT, rate
 //! limits, Cedar policies, plugins) before a handler runs, with no network
 //! hop. SIGHUP reloads the bundle (incident response without a redeploy).
 //!
@@ -65,7 +65,7 @@ async fn view_order(
 /// no request waits for them (nothing to do for a JWKS file).
 fn warm_up(bundle: &palisade_engine::Bundle) {
     if let Err(e) = palisade_gateway::fetch_remote_keys(bundle) {
-        eprintln!("axum-service: {e}; tokens are refused until the keys can be fetched");
+        eprintln!("axum-service: {e}; the first token that needs the keys fetches them again");
     }
 }
 

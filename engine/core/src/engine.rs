@@ -80,7 +80,8 @@ impl EngineBuilder {
     }
 }
 
-/// Loads bundles: the one object a gateway or CLI needs.
+/// Loads bundles, with the plugin runtime they run in. A gateway uses
+/// one that also builds `[gateway]` tables (`palisade_gateway::engine()`).
 ///
 /// Cheap to clone (shared inside); safe to use from many threads.
 ///
