@@ -1,12 +1,15 @@
 //! The gateway's part of a bundle (its [`Extension`]) and the one way to
 //! decide an HTTP request with it.
 
-use crate::{Gateway, GatewaySection, HttpDecision, HttpRequest, RateLimit, RateLimiter};
+use crate::{At, Gateway, GatewaySection, HttpDecision, HttpRequest, RateLimit, RateLimiter};
 use cedar_policy::{Context, Request};
 use palisade_engine::{
     Bundle, Engine, EngineBuilder, EngineError, Evaluation, Extension, ExtensionContext, InputKind,
     Now, Problem, values,
 };
+use std::collections::BTreeMap;
+use std::ops::Range;
+use toml::Spanned;
 
 /// The gateway's [`Extension`]: builds a bundle's `[gateway]` table (routes,
 /// token verification, rate limits) when the bundle loads, and refuses the
@@ -39,6 +42,50 @@ struct Manifest {
     gateway: Option<GatewaySection>,
 }
 
+/// Where each part of `[gateway]` is written, to report problems at
+/// their line.
+#[derive(serde::Deserialize, Default)]
+struct Spans {
+    #[serde(default)]
+    gateway: Option<Spanned<GatewaySpans>>,
+}
+
+type Keys = BTreeMap<String, Spanned<toml::Value>>;
+
+#[derive(serde::Deserialize, Default)]
+struct GatewaySpans {
+    #[serde(default)]
+    principal_type: Option<Spanned<toml::Value>>,
+    #[serde(default)]
+    jwt: Option<Spanned<Keys>>,
+    #[serde(default)]
+    route: Vec<Spanned<Keys>>,
+    #[serde(default)]
+    rate_limit: Vec<Spanned<Keys>>,
+}
+
+impl Spans {
+    /// The bytes of `palisade.toml` that `at` names: the key when it is
+    /// written, else its table, else `[gateway]`.
+    fn of(&self, at: At) -> Option<Range<usize>> {
+        let gateway = self.gateway.as_ref()?;
+        let g = gateway.get_ref();
+        let in_table = |table: Option<&Spanned<Keys>>, key: Option<&str>| {
+            table.map(|t| {
+                key.and_then(|k| t.get_ref().get(k))
+                    .map_or_else(|| t.span(), Spanned::span)
+            })
+        };
+        let found = match at {
+            At::Key(_) => g.principal_type.as_ref().map(Spanned::span),
+            At::Jwt(key) => in_table(g.jwt.as_ref(), key),
+            At::Route(i, key) => in_table(g.route.get(i), key),
+            At::RateLimit(i, key) => in_table(g.rate_limit.get(i), key),
+        };
+        found.or_else(|| Some(gateway.span()))
+    }
+}
+
 impl Extension for GatewayExtension {
     fn table(&self) -> &'static str {
         "gateway"
@@ -54,10 +101,16 @@ impl Extension for GatewayExtension {
         let mut read = |path: &str| cx.read(path);
         match Gateway::new(&section, &mut read) {
             Ok(g) => Ok(Box::new(g)),
-            Err(problems) => Err(problems
-                .into_iter()
-                .map(|p| cx.problem_near(&p.near, p.message))
-                .collect()),
+            Err(problems) => {
+                let spans: Spans = toml::from_str(cx.manifest_text()).unwrap_or_default();
+                Err(problems
+                    .into_iter()
+                    .map(|p| match spans.of(p.at) {
+                        Some(span) => cx.problem_at(Some(span), p.message),
+                        None => cx.problem_near("[gateway", p.message),
+                    })
+                    .collect())
+            }
         }
     }
 }

@@ -132,21 +132,33 @@ pub struct RouteSection {
     pub allow_encoded_slash: bool,
 }
 
-/// One thing wrong with `[gateway]`: what is wrong, and a piece of
-/// `palisade.toml` it is about (the first line holding it is the one
-/// reported).
+/// One thing wrong with `[gateway]`: what is wrong, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SectionProblem {
-    /// Text to find in the manifest: a route's path, a key, a file name.
-    pub near: String,
+    /// The table or key it is about.
+    pub at: At,
     /// What is wrong.
     pub message: String,
 }
 
+/// A place in `[gateway]`, which the extension turns into a line of
+/// `palisade.toml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum At {
+    /// A key of `[gateway]` itself.
+    Key(&'static str),
+    /// `[gateway.jwt]`, or one of its keys.
+    Jwt(Option<&'static str>),
+    /// The i-th `[[gateway.route]]` (from 0), or one of its keys.
+    Route(usize, Option<&'static str>),
+    /// The i-th `[[gateway.rate_limit]]` (from 0), or one of its keys.
+    RateLimit(usize, Option<&'static str>),
+}
+
 impl SectionProblem {
-    fn new(near: impl Into<String>, message: impl Into<String>) -> SectionProblem {
+    fn new(at: At, message: impl Into<String>) -> SectionProblem {
         SectionProblem {
-            near: near.into(),
+            at,
             message: message.into(),
         }
     }
@@ -187,7 +199,7 @@ impl Gateway {
                     table.routes.push(route);
                 }
                 Err(e) => problems.push(SectionProblem::new(
-                    r.path.as_str(),
+                    At::Route(i, None),
                     format!("[[gateway.route]] {}: {e}", i + 1),
                 )),
             }
@@ -195,7 +207,7 @@ impl Gateway {
         let principal_type = section.principal_type.as_deref().unwrap_or("User");
         let principal_type = EntityTypeName::from_str(principal_type).unwrap_or_else(|e| {
             problems.push(SectionProblem::new(
-                "principal_type",
+                At::Key("principal_type"),
                 format!("gateway.principal_type `{principal_type}`: {e}"),
             ));
             palisade_engine::values::known_type("User")
@@ -213,7 +225,7 @@ impl Gateway {
                 Ok(a) => a,
                 Err(e) => {
                     problems.push(SectionProblem::new(
-                        "algorithms",
+                        At::Jwt(Some("algorithms")),
                         format!("gateway.jwt.algorithms: {e}"),
                     ));
                     return None;
@@ -235,7 +247,7 @@ impl Gateway {
             )
             .map_err(|e| {
                 problems.push(SectionProblem::new(
-                    "[gateway.jwt",
+                    At::Jwt(Some("leeway_seconds")),
                     format!("gateway.jwt: {e}"),
                 ))
             })
@@ -244,7 +256,7 @@ impl Gateway {
         for (i, l) in section.rate_limits.iter().enumerate() {
             if !(l.rate >= 0.0 && l.rate.is_finite()) || l.burst == 0 {
                 problems.push(SectionProblem::new(
-                    "[[gateway.rate_limit]]",
+                    At::RateLimit(i, Some(if l.burst == 0 { "burst" } else { "rate" })),
                     format!(
                         "[[gateway.rate_limit]] {}: rate must be a number >= 0 and burst at least 1",
                         i + 1
@@ -255,7 +267,7 @@ impl Gateway {
                 && !table.routes.iter().any(|t| &t.template == r)
             {
                 problems.push(SectionProblem::new(
-                    r.as_str(),
+                    At::RateLimit(i, Some("route")),
                     format!(
                         "[[gateway.rate_limit]] {}: route `{r}` is not in the route table",
                         i + 1
@@ -291,22 +303,25 @@ fn jwt_keys(
         (Some(file), None) => {
             let text = read(file).map_err(|why| {
                 SectionProblem::new(
-                    file.as_str(),
+                    At::Jwt(Some("jwks")),
                     format!("gateway.jwt.jwks: cannot read `{file}`: {why}"),
                 )
             })?;
             let keys = keys::KeySet::parse(&text).map_err(|e| {
-                SectionProblem::new(file.as_str(), format!("gateway.jwt ({file}): {e}"))
+                SectionProblem::new(At::Jwt(Some("jwks")), format!("gateway.jwt ({file}): {e}"))
             })?;
             Ok(jwt::Keys::Fixed(std::sync::Arc::new(keys)))
         }
         (None, Some(url)) => {
             jwks::check_url(url).map_err(|e| {
-                SectionProblem::new(url.as_str(), format!("gateway.jwt.jwks_url {e}"))
+                SectionProblem::new(
+                    At::Jwt(Some("jwks_url")),
+                    format!("gateway.jwt.jwks_url {e}"),
+                )
             })?;
             if !cfg!(feature = "jwks-http") {
                 return Err(SectionProblem::new(
-                    url.as_str(),
+                    At::Jwt(Some("jwks_url")),
                     format!(
                         "gateway.jwt.jwks_url `{url}`: this build cannot fetch keys (palisade-gateway's `jwks-http` feature is off)"
                     ),
@@ -317,7 +332,7 @@ fn jwt_keys(
                 .unwrap_or(jwks::DEFAULT_REFRESH_SECONDS);
             if !(1..=86_400).contains(&refresh) {
                 return Err(SectionProblem::new(
-                    "jwks_refresh_seconds",
+                    At::Jwt(Some("jwks_refresh_seconds")),
                     format!("gateway.jwt.jwks_refresh_seconds `{refresh}` must be from 1 to 86400"),
                 ));
             }
@@ -326,13 +341,13 @@ fn jwt_keys(
             )))
         }
         (Some(file), Some(url)) => Err(SectionProblem::new(
-            "jwks_url",
+            At::Jwt(Some("jwks_url")),
             format!(
                 "gateway.jwt: `jwks` (`{file}`) and `jwks_url` (`{url}`) are both set; keep one"
             ),
         )),
         (None, None) => Err(SectionProblem::new(
-            "[gateway.jwt",
+            At::Jwt(None),
             "gateway.jwt: set `jwks` (a JWK set file of the bundle) or `jwks_url` (your identity provider's)",
         )),
     }

@@ -858,18 +858,94 @@ fn a_gateway_bundle_needs_an_engine_with_the_gateway_extension() {
     // two digests. It is refused, at the table, with what to do.
     let key = Key::es256("k");
     let source = baseline(|toml| toml).file("jwks.json", jwt::jwks(&[&key]).into_bytes());
-    let err = Engine::new().unwrap().load_bundle_from(&source).unwrap_err();
+    let err = Engine::new()
+        .unwrap()
+        .load_bundle_from(&source)
+        .unwrap_err();
     let p = &err.problems[0];
     assert_eq!(err.problems.len(), 1, "{err}");
     assert!(
-        p.message.contains("`[gateway]` needs the gateway extension"),
+        p.message
+            .contains("`[gateway]` needs the gateway extension"),
         "{}",
         p.message
     );
-    assert!(p.location().starts_with("palisade.toml:") && p.line.is_some(), "{p}");
-    assert!(p.help.as_deref().unwrap_or_default().contains("palisade_gateway::engine()"));
+    assert!(
+        p.location().starts_with("palisade.toml:") && p.line.is_some(),
+        "{p}"
+    );
+    assert!(
+        p.help
+            .as_deref()
+            .unwrap_or_default()
+            .contains("palisade_gateway::engine()")
+    );
     // With the extension it loads and decides.
     let bundle = test_engine().load_bundle_from(&source).unwrap();
     let req = order_request(&key.sign(&claims(json!({}))));
-    assert_eq!(palisade_gateway::decide(&bundle, &req, now(), None).status, 200);
+    assert_eq!(
+        palisade_gateway::decide(&bundle, &req, now(), None).status,
+        200
+    );
+}
+
+#[test]
+fn problems_in_gateway_tables_are_reported_at_their_own_line() {
+    // Found by a hostile review: problems were placed at the first line
+    // holding similar text (another route with the same path, the first
+    // rate limit, a comment).
+    let engine = test_engine();
+    let cases: [(&str, &str, &str, &str); 5] = [
+        (
+            "route = \"/tenants/{tenant}/payouts\"",
+            "route = \"/tenants/{tenant}/payout\"",
+            "route = \"/tenants/{tenant}/payout\"",
+            "is not in the route table",
+        ),
+        ("rate = 0.1", "rate = -1.0", "rate = -1.0", "rate must be"),
+        (
+            "jwks = \"jwks.json\"",
+            "jwks = \"policies\"",
+            "jwks = \"policies\"",
+            "cannot read `policies`: ",
+        ),
+        (
+            "leeway_seconds = 60",
+            "leeway_seconds = 600",
+            "leeway_seconds = 600",
+            "leeway_seconds",
+        ),
+        (
+            "action = \"deleteOrder\"\nresource = 'Order::\"{tenant}/{id}\"'",
+            "action = \"deleteOrder\"\nresource = 'Order::\"{tenant}/{nope}\"'",
+            "method = \"DELETE\"",
+            "[[gateway.route]] 5",
+        ),
+    ];
+    for (from, to, line_with, says) in cases {
+        let mut text = String::new();
+        let source = baseline(|toml| {
+            assert!(toml.contains(from), "{from}");
+            text = toml.replacen(from, to, 1);
+            text.clone()
+        })
+        .file("jwks.json", jwt::jwks(&[&Key::es256("k")]).into_bytes());
+        let err = engine.load_bundle_from(&source).unwrap_err();
+        let p = err
+            .problems
+            .iter()
+            .find(|p| p.message.contains(says))
+            .unwrap_or_else(|| panic!("{says}: {err}"));
+        let want = 1 + text
+            .lines()
+            .position(|l| l.contains(line_with))
+            .unwrap_or_else(|| panic!("{line_with}"));
+        let got = p.line.unwrap();
+        // A route's own problem points at its table: its header, the line
+        // before `method`.
+        assert!(
+            got == want || (says.starts_with("[[gateway.route]]") && got == want - 1),
+            "{to}: reported {p}, expected line {want}"
+        );
+    }
 }
