@@ -72,7 +72,7 @@ impl EngineBuilder {
     /// [`EngineError`] when the WebAssembly runtime cannot be configured.
     pub fn build(self) -> Result<Engine, EngineError> {
         let host = PluginHost::new(self.cache_dir, self.cache_max_bytes, self.max_instances)
-            .map_err(|e| EngineError(e.to_string()))?;
+            .map_err(EngineError::runtime)?;
         Ok(Engine {
             host: Arc::new(host),
             extensions: self.extensions.into(),

@@ -212,8 +212,18 @@ pub enum RequestError {
 /// The engine could not be created (the WebAssembly runtime refused its
 /// configuration, for example when the address space is exhausted).
 #[derive(Debug, thiserror::Error, Diagnostic)]
-#[error("cannot start the plugin runtime: {0}")]
-pub struct EngineError(pub String);
+#[error("cannot start the plugin runtime: {}", full_message(&**.source))]
+pub struct EngineError {
+    /// What wasmtime said, with its causes.
+    #[source]
+    source: Box<dyn std::error::Error + Send + Sync + 'static>,
+}
+
+impl EngineError {
+    pub(crate) fn runtime(e: wasmtime::Error) -> EngineError {
+        EngineError { source: e.into() }
+    }
+}
 
 #[cfg(test)]
 mod tests {
