@@ -1,7 +1,10 @@
 //! The gateway's part of a bundle (its [`Extension`]) and the one way to
 //! decide an HTTP request with it.
 
-use crate::{At, Gateway, GatewaySection, HttpDecision, HttpRequest, RateLimit, RateLimiter};
+use crate::config::GatewaySection;
+use crate::gateway::{At, Gateway, Identified, answer, no_route};
+use crate::http::{HttpDecision, HttpRequest};
+use crate::limit::{RateLimit, RateLimiter};
 use cedar_policy::{Context, Request};
 use palisade_engine::{
     Bundle, Engine, EngineBuilder, EngineError, Evaluation, Extension, ExtensionContext, InputKind,
@@ -134,7 +137,7 @@ pub fn engine() -> Result<Engine, EngineError> {
 /// [`GatewayExtension`]; should it be decided anyway, it denies everything
 /// with the reason `gateway-not-loaded`: fail closed.)
 fn unbuilt(bundle: &Bundle) -> HttpDecision {
-    let mut d = crate::no_route();
+    let mut d = no_route();
     if bundle.has_gateway() {
         d.reason = "gateway-not-loaded".into();
     }
@@ -240,7 +243,7 @@ pub fn rate_limits(bundle: &Bundle) -> &[RateLimit] {
 fn decide_identified(
     bundle: &Bundle,
     gw: &Gateway,
-    who: crate::Identified<'_>,
+    who: Identified<'_>,
     req: &HttpRequest,
     now: Now,
 ) -> HttpDecision {
@@ -272,7 +275,7 @@ fn decide_identified(
                 Err(e) => {
                     let why = palisade_engine::full_message(&*e);
                     eval.invalid(format!("cannot add the principal: {why}"));
-                    return crate::answer(eval.finish(None), &who);
+                    return answer(eval.finish(None), &who);
                 }
             }
         }
@@ -301,5 +304,5 @@ fn decide_identified(
         }
         Err(e) => eval.invalid(format!("cannot build the request: {e}")),
     }
-    crate::answer(eval.finish(None), &who)
+    answer(eval.finish(None), &who)
 }

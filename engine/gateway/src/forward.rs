@@ -25,7 +25,7 @@
 //! The client address is the last `X-Forwarded-For` entry: the one the
 //! gateway appended, not one the client wrote in front of it.
 
-use super::HttpRequest;
+use crate::http::{HttpRequest, last_forwarded_for};
 use serde::{Deserialize, Serialize};
 
 /// A gateway's forward-auth protocol, and what
@@ -246,29 +246,6 @@ pub(crate) fn check_target(name: &'static str, bytes: &[u8]) -> Result<String, F
         )));
     }
     Ok(String::from_utf8_lossy(bytes).into_owned())
-}
-
-/// The client address in `X-Forwarded-For` values: the last entry of the
-/// last header, which the proxy closest to us appended. `None` when it is
-/// not an IP address.
-pub(crate) fn last_forwarded_for<'a>(
-    values: impl DoubleEndedIterator<Item = &'a str>,
-) -> Option<String> {
-    let last = values.rev().find(|v| !v.trim().is_empty())?;
-    let entry = last.rsplit(',').next()?.trim();
-    client_address(entry)
-}
-
-/// An IP address (`192.0.2.1`, `2001:db8::1`, `[2001:db8::1]:443`,
-/// `192.0.2.1:443`) in its canonical form.
-fn client_address(entry: &str) -> Option<String> {
-    if let Ok(ip) = entry.parse::<std::net::IpAddr>() {
-        return Some(ip.to_string());
-    }
-    entry
-        .parse::<std::net::SocketAddr>()
-        .ok()
-        .map(|s| s.ip().to_string())
 }
 
 /// What the header scan found.

@@ -60,7 +60,8 @@
 //! token id); any other answer (401, 403, 429) is made by the layer:
 //! [`HttpDecision::to_response`](crate::HttpDecision::to_response), as forward-auth answers.
 
-use crate::{HttpRequest, RateLimiter};
+use crate::http::HttpRequest;
+use crate::limit::RateLimiter;
 use arc_swap::ArcSwap;
 use palisade_engine::{Bundle, Now};
 use std::future::Future;
