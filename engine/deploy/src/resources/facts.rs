@@ -208,98 +208,120 @@ impl Graph {
 
 /// The facts of one resource (and the SAM routes its events declare).
 fn facts_of(r: &Resource, g: &Graph) -> (Map<String, Value>, Vec<Trigger>) {
-    let Graph {
-        role_users,
-        async_from,
-        on_failure,
-        throttled,
-        firewalled,
-        open_groups,
-        private_apis,
-        default_auth,
-    } = g;
-    let p = &r.properties;
     let mut facts = Map::new();
     let mut sam_routes = Vec::new();
     let kind = r.kind.as_str();
     if FUNCTIONS.contains(&kind) {
-        if let Some(role) = role_key(p) {
-            let others = role_users
-                .get(&role)
-                .copied()
-                .unwrap_or(1)
-                .saturating_sub(1);
-            facts.insert("role_shared_with".into(), json!(others));
-        }
-        let mut sources = async_from.get(&r.logical_id).cloned().unwrap_or_default();
-        if let Some(events) = get(p, "Events").and_then(Value::as_object) {
-            for event in events.values() {
-                let t = get(event, "Type")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                let ep = get(event, "Properties").unwrap_or(&Value::Null);
-                if ASYNC_EVENTS.contains(&t) {
-                    sources.insert(t.to_owned());
-                } else if t == "Api" || t == "HttpApi" {
-                    let api =
-                        get(ep, if t == "Api" { "RestApiId" } else { "ApiId" }).and_then(target);
-                    let fallback = api
-                        .and_then(|a| default_auth.get(a).copied())
-                        .unwrap_or(RouteAuth::None);
-                    sam_routes.push(Trigger::Route {
-                        method: get(ep, "Method")
-                            .and_then(Value::as_str)
-                            .unwrap_or("ANY")
-                            .to_uppercase(),
-                        path: get(ep, "Path")
-                            .and_then(Value::as_str)
-                            .unwrap_or("/")
-                            .to_owned(),
-                        auth: event_auth(get(ep, "Auth"), fallback),
-                    });
-                }
-            }
-        }
-        for t in &r.triggers {
-            if let Trigger::Async(source) = t {
-                sources.insert(source.clone());
-            }
-        }
-        let mut unauthenticated = BTreeSet::new();
-        let mut key_only = BTreeSet::new();
-        for t in r.triggers.iter().chain(&sam_routes) {
-            if let Trigger::Route { method, path, auth } = t {
-                if method == "OPTIONS" {
-                    continue;
-                }
-                match auth {
-                    RouteAuth::None => unauthenticated.insert(format!("{method} {path}")),
-                    RouteAuth::ApiKeyOnly => key_only.insert(format!("{method} {path}")),
-                    RouteAuth::Authorizer => false,
-                };
-            }
-        }
-        insert_set(&mut facts, "unauthenticated_routes", unauthenticated);
-        insert_set(&mut facts, "api_key_only_routes", key_only);
-        insert_set(&mut facts, "async_sources", sources);
-        let dlq = get(p, "DeadLetterConfig")
-            .and_then(|d| get(d, "TargetArn"))
-            .is_some()
-            || get(p, "DeadLetterQueue").is_some()
-            || has_on_failure(
-                get(p, "EventInvokeConfig").and_then(|e| get(e, "DestinationConfig")),
-            )
-            || on_failure.contains(&r.logical_id);
-        facts.insert("on_failure".into(), Value::Bool(dlq));
-        let groups: BTreeSet<String> =
-            list(get(p, "VpcConfig").and_then(|v| get(v, "SecurityGroupIds")))
-                .iter()
-                .filter_map(target)
-                .filter(|g| open_groups.contains(*g))
-                .map(str::to_owned)
-                .collect();
-        insert_set(&mut facts, "open_security_groups", groups);
+        function_facts(r, g, &mut facts, &mut sam_routes);
     }
+    stage_facts(r, g, &mut facts);
+    endpoint_facts(kind, &r.properties, &mut facts);
+    grant_facts(kind, &r.properties, &mut facts);
+    (facts, sam_routes)
+}
+
+/// A function's facts: shared role, asynchronous sources, routes without
+/// authentication, failure destination, open security groups.
+fn function_facts(
+    r: &Resource,
+    g: &Graph,
+    facts: &mut Map<String, Value>,
+    sam_routes: &mut Vec<Trigger>,
+) {
+    let Graph {
+        role_users,
+        async_from,
+        on_failure,
+        open_groups,
+        default_auth,
+        ..
+    } = g;
+    let p = &r.properties;
+    if let Some(role) = role_key(p) {
+        let others = role_users
+            .get(&role)
+            .copied()
+            .unwrap_or(1)
+            .saturating_sub(1);
+        facts.insert("role_shared_with".into(), json!(others));
+    }
+    let mut sources = async_from.get(&r.logical_id).cloned().unwrap_or_default();
+    if let Some(events) = get(p, "Events").and_then(Value::as_object) {
+        for event in events.values() {
+            let t = get(event, "Type")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let ep = get(event, "Properties").unwrap_or(&Value::Null);
+            if ASYNC_EVENTS.contains(&t) {
+                sources.insert(t.to_owned());
+            } else if t == "Api" || t == "HttpApi" {
+                let api = get(ep, if t == "Api" { "RestApiId" } else { "ApiId" }).and_then(target);
+                let fallback = api
+                    .and_then(|a| default_auth.get(a).copied())
+                    .unwrap_or(RouteAuth::None);
+                sam_routes.push(Trigger::Route {
+                    method: get(ep, "Method")
+                        .and_then(Value::as_str)
+                        .unwrap_or("ANY")
+                        .to_uppercase(),
+                    path: get(ep, "Path")
+                        .and_then(Value::as_str)
+                        .unwrap_or("/")
+                        .to_owned(),
+                    auth: event_auth(get(ep, "Auth"), fallback),
+                });
+            }
+        }
+    }
+    for t in &r.triggers {
+        if let Trigger::Async(source) = t {
+            sources.insert(source.clone());
+        }
+    }
+    let mut unauthenticated = BTreeSet::new();
+    let mut key_only = BTreeSet::new();
+    for t in r.triggers.iter().chain(sam_routes.iter()) {
+        if let Trigger::Route { method, path, auth } = t {
+            if method == "OPTIONS" {
+                continue;
+            }
+            match auth {
+                RouteAuth::None => unauthenticated.insert(format!("{method} {path}")),
+                RouteAuth::ApiKeyOnly => key_only.insert(format!("{method} {path}")),
+                RouteAuth::Authorizer => false,
+            };
+        }
+    }
+    insert_set(facts, "unauthenticated_routes", unauthenticated);
+    insert_set(facts, "api_key_only_routes", key_only);
+    insert_set(facts, "async_sources", sources);
+    let dlq = get(p, "DeadLetterConfig")
+        .and_then(|d| get(d, "TargetArn"))
+        .is_some()
+        || get(p, "DeadLetterQueue").is_some()
+        || has_on_failure(get(p, "EventInvokeConfig").and_then(|e| get(e, "DestinationConfig")))
+        || on_failure.contains(&r.logical_id);
+    facts.insert("on_failure".into(), Value::Bool(dlq));
+    let groups: BTreeSet<String> =
+        list(get(p, "VpcConfig").and_then(|v| get(v, "SecurityGroupIds")))
+            .iter()
+            .filter_map(target)
+            .filter(|g| open_groups.contains(*g))
+            .map(str::to_owned)
+            .collect();
+    insert_set(facts, "open_security_groups", groups);
+}
+
+/// An API stage's facts: throttled, behind a WAF, private.
+fn stage_facts(r: &Resource, g: &Graph, facts: &mut Map<String, Value>) {
+    let Graph {
+        throttled,
+        firewalled,
+        private_apis,
+        ..
+    } = g;
+    let p = &r.properties;
+    let kind = r.kind.as_str();
     match kind {
         "AWS::ApiGateway::Stage" | "AWS::Serverless::Api" => {
             let api = if kind == "AWS::Serverless::Api" {
@@ -339,6 +361,11 @@ fn facts_of(r: &Resource, g: &Graph) -> (Map<String, Value>, Vec<Trigger>) {
         }
         _ => {}
     }
+}
+
+/// Facts about what an endpoint speaks and where it sends requests: TLS
+/// policy, integration URI, resource policies that deny plain HTTP.
+fn endpoint_facts(kind: &str, p: &Value, facts: &mut Map<String, Value>) {
     if let Some(policy) = tls_policy(kind, p) {
         facts.insert("tls_policy".into(), Value::String(policy));
     }
@@ -360,6 +387,10 @@ fn facts_of(r: &Resource, g: &Graph) -> (Map<String, Value>, Vec<Trigger>) {
             Value::Bool(denies_insecure_transport(get(p, "PolicyDocument"))),
         );
     }
+}
+
+/// What an IAM policy (of a role, a policy or a SAM function) grants.
+fn grant_facts(kind: &str, p: &Value, facts: &mut Map<String, Value>) {
     let mut grants = Grants::default();
     match kind {
         "AWS::IAM::Role" => {
@@ -389,10 +420,9 @@ fn facts_of(r: &Resource, g: &Graph) -> (Map<String, Value>, Vec<Trigger>) {
         }
         _ => {}
     }
-    insert_set(&mut facts, "wildcard_actions", grants.wildcard_actions);
-    insert_set(&mut facts, "wildcard_resource_writes", grants.writes_on_any);
-    insert_set(&mut facts, "admin_policies", grants.admin);
-    (facts, sam_routes)
+    insert_set(facts, "wildcard_actions", grants.wildcard_actions);
+    insert_set(facts, "wildcard_resource_writes", grants.writes_on_any);
+    insert_set(facts, "admin_policies", grants.admin);
 }
 
 /// Fills `facts` (and the SAM routes in `triggers`) of every resource.
