@@ -78,6 +78,25 @@ impl Gateway {
             ) {
                 Ok(mut route) => {
                     route.allow_encoded_slash = r.allow_encoded_slash;
+                    // Routes match in order: one that an earlier route
+                    // takes every request of would never decide anything.
+                    if let Some(j) = table.routes.iter().position(|t| {
+                        t.template == route.template
+                            && (t.method == "*" || t.method == route.method)
+                    }) {
+                        problems.push(SectionProblem::new(
+                            At::Route(i, None),
+                            format!(
+                                "[[gateway.route]] {} (`{} {}`) never matches: route {} (`{} {}`) comes first and takes its requests",
+                                i + 1,
+                                route.method,
+                                route.template,
+                                j + 1,
+                                table.routes.get(j).map_or("", |t| t.method.as_str()),
+                                route.template,
+                            ),
+                        ));
+                    }
                     table.routes.push(route);
                 }
                 Err(e) => problems.push(SectionProblem::new(

@@ -826,6 +826,14 @@ fn a_wrong_gateway_table_refuses_the_bundle_with_its_line() {
     let engine = test_engine();
     for (edit, line, says) in [
         (
+            (
+                "[[gateway.route]]\nmethod = \"GET\"\npath = \"/admin/users\"",
+                "[[gateway.route]]\nmethod = \"get\"\npath = \"/health\"\naction = \"health\"\nresource = 'Service::\"orders\"'\n\n[[gateway.route]]\nmethod = \"GET\"\npath = \"/admin/users\"",
+            ),
+            "palisade.toml:",
+            "[[gateway.route]] 7 (`GET /health`) never matches: route 1 (`GET /health`) comes first",
+        ),
+        (
             ("path = \"/health\"", "path = \"/health\"\nmethd = \"GET\""),
             "palisade.toml:",
             "unknown field `methd`",
