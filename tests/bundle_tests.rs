@@ -163,3 +163,123 @@ cases:
     );
     assert!(s.contains(", 2 failed"), "{s}");
 }
+
+#[test]
+fn cases_that_prove_nothing_about_their_rule_fail() {
+    // Found by a hostile review: each of these passed although the rule
+    // was never judged on what the case claims.
+    let cache = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let sl = dir.path().join("sl");
+    copy_dir(&root().join("policies/serverless-baseline"), &sl);
+    std::fs::write(
+        sl.join("tests/vacuous.yaml"),
+        r#"rule: enc.sqs-unencrypted
+cases:
+  - name: a misspelt type is no queue
+    expect: pass
+    template:
+      Resources:
+        Queue: { Type: AWS::SQS::Queues, Properties: { KmsMasterKeyId: alias/orders } }
+  - name: a bucket is not what the rule judges
+    expect: pass
+    resource: Bucket
+    template:
+      Resources:
+        Queue: { Type: AWS::SQS::Queue, Properties: { SqsManagedSseEnabled: true } }
+        Bucket: { Type: AWS::S3::Bucket }
+  - name: a suppressed finding is no failure
+    expect: fail
+    template:
+      Resources:
+        Queue:
+          Type: AWS::SQS::Queue
+          Metadata: { palisade: { skip: [{ rule: enc.sqs-unencrypted, reason: accepted by ops }] } }
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        sl.join("tests/typo.yaml"),
+        "rule: enc.sqs-unencrypted-typo\ncases:\n  - name: x\n    expect: pass\n    template: { Resources: { Q: { Type: AWS::SQS::Queue } } }\n",
+    )
+    .unwrap();
+    let out = palisade_test(&sl, cache.path());
+    let s = String::from_utf8_lossy(&out.stdout);
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{s}");
+    for (case, why) in [
+        (
+            "a misspelt type is no queue",
+            "nothing was evaluated: `enc.sqs-unencrypted` judges `AWS::SQS::Queue` resources and the template has none",
+        ),
+        (
+            "a bucket is not what the rule judges",
+            "`resource: Bucket` is not a `AWS::SQS::Queue`",
+        ),
+        (
+            "a suppressed finding is no failure",
+            "expected `enc.sqs-unencrypted` to report, it did not",
+        ),
+    ] {
+        assert!(
+            s.contains(&format!("FAIL  enc.sqs-unencrypted :: {case}\n      {why}")),
+            "{case}: {s}"
+        );
+    }
+    assert!(
+        e.contains("rule `enc.sqs-unencrypted-typo` is not a rule of this bundle"),
+        "{e}"
+    );
+
+    let gw = dir.path().join("gw");
+    copy_dir(&root().join("policies/gateway-baseline"), &gw);
+    std::fs::write(
+        gw.join("tests/vacuous.yaml"),
+        r#"rule: auth.mfa-for-admin
+cases:
+  - name: a resource that is not the request's
+    expect: pass
+    resource: orders
+    request: { method: GET, path: /admin/users, headers: { host: api.example.com } }
+    claims: { sub: alice, groups: [admins], amr: [mfa], iat: 1767225000 }
+  - name: an anonymous caller is turned away first
+    expect: pass
+    request: { method: GET, path: /admin/users, headers: { host: api.example.com } }
+  - name: a principal is not how a request names its caller
+    expect: pass
+    principal: 'User::"alice"'
+    request: { method: GET, path: /admin/users, headers: { host: api.example.com } }
+    claims: { sub: alice, groups: [admins], amr: [mfa], iat: 1767225000 }
+  - name: a bearer header is not verified in tests
+    expect: pass
+    request: { method: GET, path: /admin/users, headers: { host: api.example.com, authorization: "Bearer a.b.c" } }
+"#,
+    )
+    .unwrap();
+    let out = palisade_test(&gw, cache.path());
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{s}");
+    for (case, why) in [
+        (
+            "a resource that is not the request's",
+            "`resource: orders` is not the request's resource (`Service::\"orders\"`)",
+        ),
+        (
+            "an anonymous caller is turned away first",
+            "nothing was evaluated: the request was refused as unauthenticated (401",
+        ),
+        (
+            "a principal is not how a request names its caller",
+            "`principal` is for template cases",
+        ),
+        (
+            "a bearer header is not verified in tests",
+            "an `authorization` header is not verified in tests",
+        ),
+    ] {
+        assert!(
+            s.contains(&format!("FAIL  auth.mfa-for-admin :: {case}\n      {why}")),
+            "{case}: {s}"
+        );
+    }
+}

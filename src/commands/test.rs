@@ -33,9 +33,12 @@
 //!
 //! Every rule of the bundle (each `forbid` policy and each plugin rule) needs
 //! at least one failing and one passing case; a rule without them is a
-//! failure of the run. A case that evaluates nothing (a template with no
-//! resource Palisade recognises, a `resource:` the template lacks, a request
-//! refused before the policies ran) fails too: it would pass any rule.
+//! failure of the run. A case that evaluates nothing fails too, since it
+//! would pass any rule: a template with no resource of the type the rule's
+//! scope names (or none Palisade recognises), a `resource:` the template or
+//! request lacks, a request refused before the policies ran or as
+//! unauthenticated (for `expect: pass`). Suppressed findings do not count,
+//! and a file's `rule` must be a rule of the bundle.
 
 use crate::exit;
 use crate::output::{self, escape};
@@ -116,6 +119,7 @@ pub fn execute(bundle_dir: &str) -> u8 {
     };
     files.sort();
 
+    let rules = all_rules(&bundle);
     let mut passed = 0usize;
     let mut failed = 0usize;
     let mut covered: BTreeMap<String, BTreeSet<&'static str>> = BTreeMap::new();
@@ -146,6 +150,15 @@ pub fn execute(bundle_dir: &str) -> u8 {
                 continue;
             }
         };
+        if !rules.contains(&file.rule) {
+            output::error(&format!(
+                "{}: rule `{}` is not a rule of this bundle (a `forbid` policy id or a plugin rule)",
+                escape(&name),
+                escape(&file.rule)
+            ));
+            failed += 1;
+            continue;
+        }
         for case in &file.cases {
             match run_case(&bundle, &file.rule, case) {
                 Ok(()) => {
@@ -175,7 +188,7 @@ pub fn execute(bundle_dir: &str) -> u8 {
             }
         }
     }
-    for rule in all_rules(&bundle) {
+    for rule in rules {
         let have = covered.get(&rule).cloned().unwrap_or_default();
         for needed in ["fail", "pass"] {
             if !have.contains(needed) {
@@ -232,6 +245,25 @@ fn run_case(bundle: &Bundle, rule: &str, case: &Case) -> Result<(), String> {
                         .into(),
                 );
             }
+            // A rule whose scope names a resource type judges only those:
+            // a case whose template has none of them (a misspelt `Type`)
+            // proves nothing about it.
+            if let Some(scope) = resource_scope(bundle, rule) {
+                let judged: Vec<&(String, String)> =
+                    found.iter().filter(|(_, kind)| *kind == scope).collect();
+                if judged.is_empty() {
+                    return Err(format!(
+                        "nothing was evaluated: `{rule}` judges `{scope}` resources and the template has none"
+                    ));
+                }
+                if let Some(want) = &case.resource
+                    && found.iter().any(|(id, kind)| id == want && *kind != scope)
+                {
+                    return Err(format!(
+                        "`resource: {want}` is not a `{scope}`, the only type `{rule}` judges"
+                    ));
+                }
+            }
             if let Some(want) = &case.resource
                 && !found.iter().any(|(id, _)| id == want)
             {
@@ -247,12 +279,46 @@ fn run_case(bundle: &Bundle, rule: &str, case: &Case) -> Result<(), String> {
             palisade_deploy::check(bundle, &[doc], &options, now)
         }
         (None, Some(r)) => {
+            if case.principal.is_some() {
+                return Err(
+                    "`principal` is for template cases; a request case names its caller with `claims`"
+                        .into(),
+                );
+            }
+            // Tokens are not verified in tests: a header alone would leave
+            // the caller anonymous while the case reads as authenticated.
+            if case.claims.is_none()
+                && r.headers
+                    .keys()
+                    .any(|h| h.eq_ignore_ascii_case("authorization"))
+            {
+                return Err(
+                    "an `authorization` header is not verified in tests: give the token's `claims` (the caller is anonymous without them)"
+                        .into(),
+                );
+            }
             let mut req = HttpRequest::new(&r.method, &r.path);
             for (name, value) in &r.headers {
                 req = req.header(name, value);
             }
             req.client.clone_from(&r.client);
             let answer = palisade_gateway::decide_as(bundle, &req, case.claims.clone(), now);
+            if let Some(want) = &case.resource
+                && answer.resource.as_deref() != Some(want.as_str())
+            {
+                return Err(format!(
+                    "`resource: {want}` is not the request's resource (`{}`); write it as a Cedar uid",
+                    answer.resource.as_deref().unwrap_or("none")
+                ));
+            }
+            // An unauthenticated caller is turned away whatever the other
+            // rules say: a passing case must get past authentication.
+            if case.expect == Expect::Pass && answer.status == 401 {
+                return Err(format!(
+                    "nothing was evaluated: the request was refused as unauthenticated ({} {}); give `claims`",
+                    answer.status, answer.reason
+                ));
+            }
             match answer.decision {
                 Some(d) => d,
                 None => {
@@ -277,7 +343,8 @@ fn run_case(bundle: &Bundle, rule: &str, case: &Case) -> Result<(), String> {
     let hits: Vec<Option<&str>> = d
         .findings
         .iter()
-        .filter(|f| f.rule_id == rule)
+        // A suppressed finding is one the check does not count.
+        .filter(|f| f.rule_id == rule && f.suppressed.is_none())
         .map(|f| f.resource.as_deref())
         .collect();
     let matching = hits
@@ -301,5 +368,17 @@ fn run_case(bundle: &Bundle, rule: &str, case: &Case) -> Result<(), String> {
             "expected `{rule}` not to report, it did {n} time(s)"
         )),
         _ => Ok(()),
+    }
+}
+
+/// The resource type a `forbid` policy's scope names (`resource is T`,
+/// `resource == T::"id"`, `resource is T in ...`), if it names one.
+fn resource_scope(bundle: &Bundle, rule: &str) -> Option<String> {
+    use palisade_engine::cedar_policy::{PolicyId, ResourceConstraint};
+    let policy = bundle.policy_set().policy(&PolicyId::new(rule))?;
+    match policy.resource_constraint() {
+        ResourceConstraint::Is(t) | ResourceConstraint::IsIn(t, _) => Some(t.to_string()),
+        ResourceConstraint::Eq(uid) => Some(uid.type_name().to_string()),
+        _ => None,
     }
 }
