@@ -930,18 +930,26 @@ impl Loader<'_> {
             // A table nobody checks would load unchecked, and its files
             // would not count in the digest: the same bundle would then
             // have two digests. Refused instead.
-            let Some(ext) = extensions.iter().find(|e| e.table() == table) else {
-                let line = find_line(self.manifest_text, &format!("[{table}")).unwrap_or(1);
-                self.problems.push(
-                    Problem::at_line(
-                        MANIFEST_FILE,
-                        self.manifest_text,
-                        line,
-                        format!("`[{table}]` needs the {table} extension, which this engine does not have"),
+            let line = table_line(self.manifest_text, table);
+            let owners: Vec<&Arc<dyn Extension>> =
+                extensions.iter().filter(|e| e.table() == table).collect();
+            let [ext] = owners.as_slice() else {
+                let message = if owners.is_empty() {
+                    format!(
+                        "`[{table}]` needs the {table} extension, which this engine does not have"
                     )
-                    .with_help(format!(
-                        "load the bundle with palisade_{table}::engine() (the palisade CLI does), or register palisade_{table}::GatewayExtension"
-                    )),
+                } else {
+                    format!(
+                        "{} extensions of this engine claim `[{table}]`; register one",
+                        owners.len()
+                    )
+                };
+                self.problems.push(
+                    Problem::at_line(MANIFEST_FILE, self.manifest_text, line, message).with_help(
+                        format!(
+                            "load the bundle with palisade_{table}::engine() (the palisade CLI does), or register palisade_{table}::GatewayExtension once"
+                        ),
+                    ),
                 );
                 continue;
             };
@@ -1104,6 +1112,19 @@ fn is_plugin_name(s: &str) -> bool {
 fn find_line(text: &str, needle: &str) -> Option<usize> {
     text.find(needle)
         .map(|off| crate::error::line_col(text, off).0)
+}
+
+/// The line where `palisade.toml` defines top-level table `table` (its
+/// header, key or first dotted key), from the TOML parser's spans; 1 when
+/// the text does not parse.
+fn table_line(text: &str, table: &str) -> usize {
+    let Ok(doc) = toml::de::DeTable::parse(text) else {
+        return 1;
+    };
+    doc.get_ref()
+        .iter()
+        .find(|(k, _)| k.get_ref() == table)
+        .map_or(1, |(k, _)| crate::error::line_col(text, k.span().start).0)
 }
 
 /// Byte offset of a serde_json error (it reports line and column).

@@ -648,3 +648,31 @@ fn the_shipped_plugin_still_loads_under_the_metadata_caps() {
     assert!(!bundle.plugins()[0].metadata().rules.is_empty());
     assert_eq!(sha256(&dist("secrets.wasm")), bundle.plugins()[0].sha256);
 }
+
+#[test]
+fn a_gateway_table_without_its_extension_is_refused_at_the_table() {
+    // Found by a hostile review: the line was the first text holding
+    // `[gateway`, a comment included.
+    let engine = Engine::new().unwrap();
+    for (manifest, line) in [
+        (
+            "[bundle]\nname = \"g\"\nversion = \"1\"\n# see [gateway] below\n\n[gateway]\nprincipal_type = \"User\"\n",
+            6,
+        ),
+        (
+            "gateway.principal_type = \"User\"\n# [gateway]\n[bundle]\nname = \"g\"\nversion = \"1\"\n",
+            1,
+        ),
+    ] {
+        let source = palisade_engine::MemorySource::new("g")
+            .file("palisade.toml", manifest.as_bytes().to_vec())
+            .file(
+                "policies/p.cedar",
+                b"permit(principal, action, resource);".to_vec(),
+            );
+        let err = engine.load_bundle_from(&source).unwrap_err();
+        let p = &err.problems[0];
+        assert!(p.message.contains("needs the gateway extension"), "{p}");
+        assert_eq!(p.line, Some(line), "{manifest}: {p}");
+    }
+}

@@ -203,10 +203,7 @@ fn jwt_keys(
     match (&j.jwks, &j.jwks_url) {
         (Some(file), None) => {
             let text = read(file).map_err(|why| {
-                SectionProblem::new(
-                    At::Jwt(Some("jwks")),
-                    format!("gateway.jwt.jwks: cannot read `{file}`: {why}"),
-                )
+                SectionProblem::new(At::Jwt(Some("jwks")), format!("gateway.jwt.jwks: {why}"))
             })?;
             let keys = keys::KeySet::parse(&text).map_err(|e| {
                 SectionProblem::new(At::Jwt(Some("jwks")), format!("gateway.jwt ({file}): {e}"))

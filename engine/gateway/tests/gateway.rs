@@ -915,7 +915,7 @@ fn problems_in_gateway_tables_are_reported_at_their_own_line() {
             "jwks = \"jwks.json\"",
             "jwks = \"policies\"",
             "jwks = \"policies\"",
-            "cannot read `policies`: ",
+            "gateway.jwt.jwks: `policies` ",
         ),
         (
             "leeway_seconds = 60",
