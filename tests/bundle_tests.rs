@@ -230,6 +230,12 @@ cases:
         e.contains("rule `enc.sqs-unencrypted-typo` is not a rule of this bundle"),
         "{e}"
     );
+    // And a file that is not read says so.
+    std::fs::create_dir(sl.join("tests/more")).unwrap();
+    std::fs::write(sl.join("tests/more/x.yaml"), "rule: x\ncases: []\n").unwrap();
+    let out = palisade_test(&sl, cache.path());
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("tests/more` is not read"), "{e}");
 
     let gw = dir.path().join("gw");
     copy_dir(&root().join("policies/gateway-baseline"), &gw);

@@ -110,7 +110,21 @@ pub fn execute(bundle_dir: &str) -> u8 {
         Ok(rd) => rd
             .filter_map(Result::ok)
             .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+            .filter(|p| {
+                let yaml = p.is_file()
+                    && p.extension().and_then(|x| x.to_str()).is_some_and(|x| {
+                        x.eq_ignore_ascii_case("yaml") || x.eq_ignore_ascii_case("yml")
+                    });
+                // Said, not skipped in silence: a case put there by mistake
+                // would otherwise never run.
+                if !yaml {
+                    output::warning(&format!(
+                        "`{}` is not read: test files are the .yaml files directly in `tests/`",
+                        output::path(p)
+                    ));
+                }
+                yaml
+            })
             .collect(),
         Err(e) => {
             output::error(&format!("cannot read `{}`: {e}", output::path(&dir)));
