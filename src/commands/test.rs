@@ -111,10 +111,11 @@ pub fn execute(bundle_dir: &str) -> u8 {
             .filter_map(Result::ok)
             .map(|e| e.path())
             .filter(|p| {
-                let yaml = p.is_file()
-                    && p.extension().and_then(|x| x.to_str()).is_some_and(|x| {
-                        x.eq_ignore_ascii_case("yaml") || x.eq_ignore_ascii_case("yml")
-                    });
+                // Named as YAML: read (a FIFO or directory so named is then
+                // an error, never a hang).
+                let yaml = p.extension().and_then(|x| x.to_str()).is_some_and(|x| {
+                    x.eq_ignore_ascii_case("yaml") || x.eq_ignore_ascii_case("yml")
+                });
                 // Said, not skipped in silence: a case put there by mistake
                 // would otherwise never run.
                 if !yaml {
