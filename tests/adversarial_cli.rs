@@ -829,16 +829,19 @@ fn issue9_a_reader_that_goes_away_is_an_error_not_a_panic() {
         &["test", tests.to_str().unwrap()],
     ];
     for args in cases {
+        // The read end is closed before the child starts: every write it
+        // makes fails, however fast it is (no race with the test).
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
         let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
             .args(args)
             .current_dir(tmp.path())
             .env("PALISADE_CACHE_DIR", tmp.path().join(".cache"))
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
+            .stdout(writer)
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        drop(child.stdout.take());
         let mut stderr = String::new();
         child
             .stderr
