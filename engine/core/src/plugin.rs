@@ -935,19 +935,10 @@ fn finding_field_problem(f: &wit::Finding) -> Option<String> {
             f.message.len()
         ));
     }
-    if let Some(r) = &f.resource {
-        if r.len() > MAX_RESOURCE_BYTES {
-            return Some(format!(
-                "has a resource of {} bytes (at most {MAX_RESOURCE_BYTES})",
-                r.len()
-            ));
-        }
-        // Other control characters are legal in the names a template
-        // uses; people see them escaped. A NUL cuts strings short in the
-        // tools that read SARIF and JUnit.
-        if r.contains('\0') {
-            return Some("has a resource with a NUL character".into());
-        }
+    if let Some(r) = &f.resource
+        && let Err(e) = bounded_without_nul(r, MAX_RESOURCE_BYTES)
+    {
+        return Some(format!("has a resource that {e}"));
     }
     if let Some(p) = &f.pointer
         && let Err(e) = check_json_pointer(p)
@@ -957,20 +948,25 @@ fn finding_field_problem(f: &wit::Finding) -> Option<String> {
     None
 }
 
+/// At most `max` bytes and no NUL. Other control characters are legal in
+/// the names a template uses (people see them escaped); a NUL cuts strings
+/// short in the tools that read SARIF and JUnit.
+fn bounded_without_nul(s: &str, max: usize) -> Result<(), String> {
+    if s.len() > max {
+        return Err(format!("is {} bytes long (at most {max})", s.len()));
+    }
+    if s.contains('\0') {
+        return Err("contains a NUL character".into());
+    }
+    Ok(())
+}
+
 /// Checks RFC 6901 syntax (empty, or `/`-separated tokens where `~` is only
 /// `~0` or `~1`), a length cap and no NUL. Keys may hold other control
 /// characters (JSON allows them), so pointers may too; whatever shows a
 /// pointer to a person escapes them.
 pub(crate) fn check_json_pointer(p: &str) -> Result<(), String> {
-    if p.len() > MAX_POINTER_BYTES {
-        return Err(format!(
-            "is {} bytes long (at most {MAX_POINTER_BYTES})",
-            p.len()
-        ));
-    }
-    if p.contains('\0') {
-        return Err("contains a NUL character".into());
-    }
+    bounded_without_nul(p, MAX_POINTER_BYTES)?;
     if !p.is_empty() && !p.starts_with('/') {
         return Err(format!(
             "is not a JSON pointer (RFC 6901): `{}` does not start with `/`",
@@ -1126,6 +1122,24 @@ mod tests {
             long.as_str(),
         ] {
             assert!(check_json_pointer(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn finding_resources_are_bounded_and_without_nul() {
+        let finding = |resource: &str| wit::Finding {
+            rule_id: "r".into(),
+            message: "m".into(),
+            resource: Some(resource.into()),
+            pointer: None,
+            severity: None,
+        };
+        // Names a template may use, controls included, pass.
+        assert_eq!(finding_field_problem(&finding("Fn\u{1b}[2J")), None);
+        let long = "a".repeat(MAX_RESOURCE_BYTES + 1);
+        for bad in ["Fn\0x", long.as_str()] {
+            let why = finding_field_problem(&finding(bad)).unwrap_or_default();
+            assert!(why.starts_with("has a resource that "), "{bad:.20?}: {why}");
         }
     }
 
