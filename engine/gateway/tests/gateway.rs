@@ -57,24 +57,7 @@ fn fixture() -> Fixture {
 }
 
 fn claims(extra: Value) -> Value {
-    let mut c = json!({
-        "iss": "https://id.example.com",
-        "aud": "orders-api",
-        "sub": "bob",
-        "tenant": "acme",
-        "scope": "orders:read orders:write",
-        "iat": NOW - 60,
-        "exp": NOW + 3600,
-        "jti": "t-1",
-    });
-    for (k, v) in extra.as_object().unwrap() {
-        if v.is_null() {
-            c.as_object_mut().unwrap().remove(k);
-        } else {
-            c[k] = v.clone();
-        }
-    }
-    c
+    jwt::baseline_claims(NOW - 60, "t-1", &extra)
 }
 
 impl Fixture {

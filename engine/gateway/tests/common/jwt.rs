@@ -126,6 +126,32 @@ fn hex_bytes(s: &str) -> Vec<u8> {
         .collect()
 }
 
+/// gateway-baseline's claims for `bob` of `acme`, issued at `iat`, valid
+/// for an hour, then `extra` over them (a `null` removes a claim).
+#[allow(dead_code)] // not every test binary that includes this uses it
+pub fn baseline_claims(iat: i64, jti: &str, extra: &serde_json::Value) -> serde_json::Value {
+    let mut c = serde_json::json!({
+        "iss": "https://id.example.com",
+        "aud": "orders-api",
+        "sub": "bob",
+        "tenant": "acme",
+        "scope": "orders:read orders:write",
+        "iat": iat,
+        "exp": iat + 3600,
+        "jti": jti,
+    });
+    if let (Some(c), Some(extra)) = (c.as_object_mut(), extra.as_object()) {
+        for (k, v) in extra {
+            if v.is_null() {
+                c.remove(k);
+            } else {
+                c.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    c
+}
+
 /// `header.payload.` with `alg: none`.
 pub fn unsigned(claims: &serde_json::Value) -> String {
     use base64::Engine as _;
