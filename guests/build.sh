@@ -108,6 +108,7 @@ artifacts=(
     "hostile_snoop:hostile-snoop"
     "hostile_flood:hostile-flood"
     "hostile_bigrule:hostile-bigrule"
+    "hostile_sleep:hostile-sleep"
 )
 built="$TARGET_DIR/$TARGET/release"
 files=()

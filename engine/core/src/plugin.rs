@@ -11,10 +11,10 @@ use crate::time::Now;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{ResourceLimiter, Store, Trap};
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+mod wasi;
 
 #[allow(missing_docs, clippy::all)]
 mod bindings {
@@ -56,9 +56,6 @@ const ALLOWED_IMPORTS: &[&str] = &[
     "wasi:filesystem/types",
     "wasi:filesystem/preopens",
 ];
-
-/// How much of a plugin's standard error the host keeps per call.
-const CAPTURE_BYTES: usize = 4096;
 
 // What one call may hand the host. Past any of these the call fails
 // closed (`output-limit`): the host never holds more than this of one
@@ -183,21 +180,11 @@ pub(crate) struct CallError {
 
 /// Per-store state: WASI with nothing granted, the log and the limiter.
 struct Sandbox {
-    wasi: WasiCtx,
-    table: ResourceTable,
+    wasi: wasi::Wasi,
     limiter: MemoryLimiter,
     logs: Vec<String>,
     /// Calls of the `log` import, kept or not.
     log_calls: usize,
-}
-
-impl WasiView for Sandbox {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
 }
 
 impl wit_host::Host for Sandbox {
@@ -247,30 +234,6 @@ impl ResourceLimiter for MemoryLimiter {
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         Ok(desired <= 100_000)
-    }
-}
-
-/// A wall clock stopped at the evaluation's `now`.
-struct FixedWallClock(std::time::Duration);
-
-impl wasmtime_wasi::HostWallClock for FixedWallClock {
-    fn resolution(&self) -> std::time::Duration {
-        std::time::Duration::from_secs(1)
-    }
-    fn now(&self) -> std::time::Duration {
-        self.0
-    }
-}
-
-/// A monotonic clock that never moves.
-struct FrozenMonotonicClock;
-
-impl wasmtime_wasi::HostMonotonicClock for FrozenMonotonicClock {
-    fn resolution(&self) -> u64 {
-        1_000_000_000
-    }
-    fn now(&self) -> u64 {
-        0
     }
 }
 
@@ -393,7 +356,6 @@ impl PluginHost {
         pool.total_core_instances(max_instances.saturating_mul(8));
         pool.total_memories(max_instances.saturating_mul(2));
         pool.total_tables(max_instances.saturating_mul(4));
-        pool.total_stacks(max_instances);
         pool.max_core_instances_per_component(16);
         pool.max_memories_per_component(4);
         pool.max_tables_per_component(8);
@@ -415,7 +377,7 @@ impl PluginHost {
 
         let engine = wasmtime::Engine::new(&config)?;
         let mut linker: Linker<Sandbox> = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        wasi::add_to_linker(&mut linker)?;
         bindings::Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)?;
 
         let engine_key = {
@@ -446,8 +408,11 @@ impl PluginHost {
     ) -> Result<LoadedPlugin, String> {
         let (component, cache, pending_cache) = self.component(bytes, sha256)?;
         self.check_imports(&component)?;
-        let pre = self
-            .linker
+        // The filesystem is linked at the versions this plugin imports it.
+        let mut linker = self.linker.clone();
+        wasi::add_filesystem_to_linker(&mut linker, &self.engine, &component)
+            .map_err(|e| format!("cannot link the component: {}", error_chain(&e)))?;
+        let pre = linker
             .instantiate_pre(&component)
             .map_err(|e| format!("cannot link the component: {}", error_chain(&e)))?;
         let pre = PluginPre::new(pre).map_err(|e| {
@@ -635,30 +600,16 @@ fn error_chain(e: &wasmtime::Error) -> String {
     parts.join(": ")
 }
 
-/// The plugin's fixed wall clock: the evaluation's `now` (the epoch for
-/// times before it).
-fn wall_clock_at(now: Now) -> std::time::Duration {
-    std::time::Duration::from_secs(u64::try_from(now.unix_seconds()).unwrap_or(0))
+/// The plugin's fixed wall clock: the evaluation's `now` in seconds (the
+/// epoch for times before it).
+fn wall_clock_at(now: Now) -> u64 {
+    u64::try_from(now.unix_seconds()).unwrap_or(0)
 }
 
 impl LoadedPlugin {
-    fn new_store(&self, now: Now, stderr: &MemoryOutputPipe) -> Store<Sandbox> {
-        let mut wasi = WasiCtxBuilder::new();
-        wasi.stderr(stderr.clone())
-            .wall_clock(FixedWallClock(wall_clock_at(now)))
-            .monotonic_clock(FrozenMonotonicClock)
-            .secure_random(wasmtime_wasi::Deterministic::new(vec![
-                0x5a, 0x17, 0xc3, 0x8e,
-            ]))
-            .insecure_random(wasmtime_wasi::Deterministic::new(vec![0x42]))
-            .insecure_random_seed(0x5a17_c38e)
-            .max_random_size(64 * 1024)
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false);
+    fn new_store(&self, now: Now) -> Store<Sandbox> {
         let data = Sandbox {
-            wasi: wasi.build(),
-            table: ResourceTable::new(),
+            wasi: wasi::Wasi::new(wall_clock_at(now)),
             limiter: MemoryLimiter {
                 max_bytes: (self.limits.memory_mib as usize).saturating_mul(1 << 20),
                 hit: false,
@@ -674,11 +625,7 @@ impl LoadedPlugin {
         store
     }
 
-    fn classify(
-        store: &Store<Sandbox>,
-        stderr: &MemoryOutputPipe,
-        e: &wasmtime::Error,
-    ) -> CallError {
+    fn classify(store: &Store<Sandbox>, e: &wasmtime::Error) -> CallError {
         let error = |kind, message: &str| CallError {
             kind,
             message: message.to_owned(),
@@ -697,7 +644,7 @@ impl LoadedPlugin {
         }
         // Any other trap: a panic's message is on the captured stderr.
         let mut message = error_chain(e);
-        let mut captured = String::from_utf8_lossy(&stderr.contents())
+        let mut captured = String::from_utf8_lossy(store.data().wasi.stderr())
             .trim()
             .replace('\n', " ");
         if !captured.is_empty() {
@@ -709,39 +656,30 @@ impl LoadedPlugin {
     }
 
     fn read_metadata(&self) -> Result<PluginMetadata, String> {
-        let stderr = MemoryOutputPipe::new(CAPTURE_BYTES);
-        let mut store = self.new_store(Now::epoch(), &stderr);
-        let instance = self.pre.instantiate(&mut store).map_err(|e| {
-            format!(
-                "cannot instantiate: {}",
-                Self::classify(&store, &stderr, &e).message
-            )
-        })?;
-        let meta = instance.call_metadata(&mut store).map_err(|e| {
-            format!(
-                "`metadata` failed: {}",
-                Self::classify(&store, &stderr, &e).message
-            )
-        })?;
+        let mut store = self.new_store(Now::epoch());
+        let instance = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| format!("cannot instantiate: {}", Self::classify(&store, &e).message))?;
+        let meta = instance
+            .call_metadata(&mut store)
+            .map_err(|e| format!("`metadata` failed: {}", Self::classify(&store, &e).message))?;
         convert_metadata(meta)
     }
 
     /// Asks the plugin whether `settings` are acceptable.
     pub(crate) fn validate_settings(&self, settings: &str) -> Result<(), String> {
-        let stderr = MemoryOutputPipe::new(CAPTURE_BYTES);
-        let mut store = self.new_store(Now::epoch(), &stderr);
-        let instance = self.pre.instantiate(&mut store).map_err(|e| {
-            format!(
-                "cannot instantiate: {}",
-                Self::classify(&store, &stderr, &e).message
-            )
-        })?;
+        let mut store = self.new_store(Now::epoch());
+        let instance = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| format!("cannot instantiate: {}", Self::classify(&store, &e).message))?;
         match instance.call_validate_settings(&mut store, settings) {
             Ok(Ok(())) => Ok(()),
             Ok(Err(msg)) => Err(msg),
             Err(e) => Err(format!(
                 "`validate-settings` failed: {}",
-                Self::classify(&store, &stderr, &e).message
+                Self::classify(&store, &e).message
             )),
         }
     }
@@ -755,9 +693,8 @@ impl LoadedPlugin {
         settings: &str,
         now: Now,
     ) -> (Result<PluginOutput, CallError>, u64) {
-        let stderr = MemoryOutputPipe::new(CAPTURE_BYTES);
-        let mut store = self.new_store(now, &stderr);
-        let result = self.evaluate_in(&mut store, &stderr, kind, document, settings, now);
+        let mut store = self.new_store(now);
+        let result = self.evaluate_in(&mut store, kind, document, settings, now);
         let fuel = self
             .limits
             .fuel
@@ -768,14 +705,13 @@ impl LoadedPlugin {
     fn evaluate_in(
         &self,
         store: &mut Store<Sandbox>,
-        stderr: &MemoryOutputPipe,
         kind: InputKind,
         document: &str,
         settings: &str,
         now: Now,
     ) -> Result<PluginOutput, CallError> {
         let instance = self.pre.instantiate(&mut *store).map_err(|e| {
-            let mut err = Self::classify(store, stderr, &e);
+            let mut err = Self::classify(store, &e);
             if err.kind == ErrorKind::Trap {
                 err.kind = ErrorKind::Host;
                 err.message = format!("cannot instantiate the plugin: {}", err.message);
@@ -790,7 +726,7 @@ impl LoadedPlugin {
         };
         let result = instance
             .call_evaluate(&mut *store, &input)
-            .map_err(|e| Self::classify(store, stderr, &e))?;
+            .map_err(|e| Self::classify(store, &e))?;
         let log_calls = store.data().log_calls;
         if log_calls > MAX_LOG_LINES {
             return Err(CallError {

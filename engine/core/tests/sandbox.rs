@@ -83,6 +83,48 @@ fn trap_is_reported_and_denies() {
 }
 
 #[test]
+fn a_sleeping_guest_never_blocks_the_host() {
+    // Each hour-long sleep returns at once (no WASI call blocks a host
+    // thread, where the epoch deadline could not reach it), so the guest's
+    // loop spends fuel until the host stops it: within the 5 s deadline
+    // with fuel to spare, the call must still end, by fuel or deadline.
+    let engine = Engine::new().unwrap();
+    let b = TempBundle::new(
+        &[("h", "hostile-sleep.wasm", "")],
+        "[limits]\nfuel = 100_000_000\nmemory_mib = 16\ntimeout_ms = 5_000\n",
+    );
+    let bundle = b.load(&engine).unwrap();
+    let d = bundle.authorize(&request(), Now::epoch()).unwrap();
+    let e = only_error(&d);
+    assert_eq!(e.kind, ErrorKind::FuelExhausted, "{}", d.to_json_pretty());
+    assert_eq!(d.decision, Effect::Deny);
+}
+
+#[test]
+fn a_guest_cannot_hoard_host_handles() {
+    let d = decide("hostile-sleep.wasm", "settings = { mode = \"handles\" }");
+    let e = only_error(&d);
+    assert_eq!(e.kind, ErrorKind::Trap, "{}", d.to_json_pretty());
+    assert!(
+        e.message.contains("more than 1024 WASI handles"),
+        "{}",
+        e.message
+    );
+    assert_eq!(d.decision, Effect::Deny);
+}
+
+#[test]
+fn a_guest_that_exits_is_a_trap_that_denies() {
+    // `exit` is how a guest built as a command would stop; here it is a
+    // trap like any other, never a clean return.
+    let d = decide("hostile-sleep.wasm", "settings = { mode = \"exit\" }");
+    let e = only_error(&d);
+    assert_eq!(e.kind, ErrorKind::Trap, "{}", d.to_json_pretty());
+    assert!(e.message.contains("called `exit`"), "{}", e.message);
+    assert_eq!(d.decision, Effect::Deny);
+}
+
+#[test]
 fn panic_is_reported_with_its_message() {
     let d = decide("hostile-panic.wasm", "");
     let e = only_error(&d);
