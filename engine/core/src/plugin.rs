@@ -28,34 +28,9 @@ pub(crate) use bindings::PluginPre;
 use bindings::palisade::policy::host::{self as wit_host, Level};
 use bindings::palisade::policy::types as wit;
 
-/// The interfaces a plugin may import. A Rust guest built for `wasm32-wasip2`
-/// imports most of WASI's CLI world even when it does no I/O; the host links
-/// them with nothing behind them (no preopens, no environment, empty stdin,
-/// fixed clocks and randomness). Anything else is refused at load.
-const ALLOWED_IMPORTS: &[&str] = &[
-    "palisade:policy/host",
-    "palisade:policy/types",
-    "wasi:cli/environment",
-    "wasi:cli/exit",
-    "wasi:cli/stdin",
-    "wasi:cli/stdout",
-    "wasi:cli/stderr",
-    "wasi:cli/terminal-input",
-    "wasi:cli/terminal-output",
-    "wasi:cli/terminal-stdin",
-    "wasi:cli/terminal-stdout",
-    "wasi:cli/terminal-stderr",
-    "wasi:io/error",
-    "wasi:io/poll",
-    "wasi:io/streams",
-    "wasi:clocks/wall-clock",
-    "wasi:clocks/monotonic-clock",
-    "wasi:random/random",
-    "wasi:random/insecure",
-    "wasi:random/insecure-seed",
-    "wasi:filesystem/types",
-    "wasi:filesystem/preopens",
-];
+/// The interfaces of this host a plugin may import, besides the WASI ones
+/// in [`wasi::INTERFACES`]. Anything else is refused at load.
+const POLICY_INTERFACES: &[&str] = &["palisade:policy/host", "palisade:policy/types"];
 
 // What one call may hand the host. Past any of these the call fails
 // closed (`output-limit`): the host never holds more than this of one
@@ -410,10 +385,8 @@ impl PluginHost {
         self.check_imports(&component)?;
         // The filesystem is linked at the versions this plugin imports it.
         let mut linker = self.linker.clone();
-        wasi::add_filesystem_to_linker(&mut linker, &self.engine, &component)
-            .map_err(|e| format!("cannot link the component: {}", error_chain(&e)))?;
-        let pre = linker
-            .instantiate_pre(&component)
+        let pre = wasi::add_filesystem_to_linker(&mut linker, &self.engine, &component)
+            .and_then(|()| linker.instantiate_pre(&component))
             .map_err(|e| format!("cannot link the component: {}", error_chain(&e)))?;
         let pre = PluginPre::new(pre).map_err(|e| {
             format!(
@@ -531,7 +504,8 @@ impl PluginHost {
         let mut refused = Vec::new();
         for (name, _) in ty.imports(&self.engine) {
             let unversioned = name.split('@').next().unwrap_or(name);
-            if !ALLOWED_IMPORTS.contains(&unversioned) {
+            if !POLICY_INTERFACES.contains(&unversioned) && !wasi::INTERFACES.contains(&unversioned)
+            {
                 refused.push(format!("`{name}`"));
             }
         }

@@ -86,15 +86,22 @@ fn trap_is_reported_and_denies() {
 fn a_sleeping_guest_never_blocks_the_host() {
     // Each hour-long sleep returns at once (no WASI call blocks a host
     // thread, where the epoch deadline could not reach it), so the guest's
-    // loop spends fuel until the host stops it: within the 5 s deadline
-    // with fuel to spare, the call must still end, by fuel or deadline.
+    // loop spends its fuel well before the 5 s deadline. A host that slept
+    // would block here for an hour: the backstop turns that into a failure
+    // (it is not a timing assertion).
     let engine = Engine::new().unwrap();
     let b = TempBundle::new(
         &[("h", "hostile-sleep.wasm", "")],
         "[limits]\nfuel = 100_000_000\nmemory_mib = 16\ntimeout_ms = 5_000\n",
     );
     let bundle = b.load(&engine).unwrap();
-    let d = bundle.authorize(&request(), Now::epoch()).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(bundle.authorize(&request(), Now::epoch()).unwrap());
+    });
+    let d = rx
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("a sleeping plugin blocked the host");
     let e = only_error(&d);
     assert_eq!(e.kind, ErrorKind::FuelExhausted, "{}", d.to_json_pretty());
     assert_eq!(d.decision, Effect::Deny);
@@ -218,6 +225,83 @@ fn ambient_state_is_not_real_inside_the_sandbox() {
     let d = bundle.authorize(&request(), now).unwrap();
     assert!(d.errors.is_empty(), "{}", d.to_json_pretty());
     assert_eq!(d.decision, Effect::Allow, "{}", d.to_json_pretty());
+}
+
+/// Loads `hostile-snoop.wasm` with every `from` in its bytes replaced by
+/// `to` (same length, so the component stays well formed).
+fn load_patched_snoop(
+    patches: &[(&str, &str)],
+) -> Result<palisade_engine::Bundle, palisade_engine::BundleError> {
+    let mut bytes = std::fs::read(common::dist("hostile-snoop.wasm")).unwrap();
+    for (from, to) in patches {
+        assert_eq!(from.len(), to.len());
+        let (from, to) = (from.as_bytes(), to.as_bytes());
+        let mut found = 0;
+        let mut i = 0;
+        while i + from.len() <= bytes.len() {
+            if &bytes[i..i + from.len()] == from {
+                bytes[i..i + from.len()].copy_from_slice(to);
+                found += 1;
+            }
+            i += 1;
+        }
+        assert!(found > 0, "{from:?} is not in the guest");
+    }
+    let b = TempBundle::new(&[], FAST);
+    let dir = b.path();
+    std::fs::write(dir.join("patched.wasm"), &bytes).unwrap();
+    std::fs::write(
+        dir.join("palisade.toml"),
+        format!(
+            "[bundle]\nname = \"t\"\nversion = \"1\"\n{FAST}[[plugin]]\nname = \"snoop\"\npath = \"patched.wasm\"\nsha256 = \"{}\"\nmode = \"monitor\"\n",
+            palisade_engine::sha256_hex(&bytes)
+        ),
+    )
+    .unwrap();
+    let engine = Engine::new().unwrap();
+    engine.load_bundle(dir)
+}
+
+#[test]
+fn wasi_imports_at_versions_the_host_does_not_have_are_linked_or_refused_cleanly() {
+    // The component imports WASI at 0.2.12 (its core modules' names carry
+    // older versions, which the component wires itself).
+    // The filesystem is linked at whatever version a plugin imports it,
+    // and still gives it nothing.
+    let bundle = load_patched_snoop(&[
+        (
+            "wasi:filesystem/types@0.2.12",
+            "wasi:filesystem/types@9.9.99",
+        ),
+        (
+            "wasi:filesystem/preopens@0.2.12",
+            "wasi:filesystem/preopens@9.9.99",
+        ),
+    ])
+    .unwrap();
+    let d = bundle.authorize(&request(), Now::epoch()).unwrap();
+    assert!(d.errors.is_empty(), "{}", d.to_json_pretty());
+    // A later 0.2 release of an interface the host has links to the host's.
+    let bundle =
+        load_patched_snoop(&[("wasi:cli/environment@0.2.12", "wasi:cli/environment@0.2.99")])
+            .unwrap();
+    let d = bundle.authorize(&request(), Now::epoch()).unwrap();
+    assert!(d.errors.is_empty(), "{}", d.to_json_pretty());
+    // Any other WASI interface at an unknown major version does not link:
+    // refused at load, naming it.
+    let err = load_patched_snoop(&[("wasi:cli/environment@0.2.12", "wasi:cli/environment@9.9.99")])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("cannot link"), "{err}");
+    assert!(err.contains("wasi:cli/environment@9.9.99"), "{err}");
+    // And a name that only looks like the filesystem is not granted.
+    let err = load_patched_snoop(&[(
+        "wasi:filesystem/types@0.2.12",
+        "wasi:filesystem/typez@0.2.12",
+    )])
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("does not grant"), "{err}");
 }
 
 #[test]

@@ -51,6 +51,33 @@ use bindings::wasi::io::{error, poll, streams};
 use bindings::wasi::random::{insecure, insecure_seed, random};
 use streams::StreamError;
 
+/// Every WASI interface a plugin may import (unversioned): the imports of
+/// `wit-wasi/world.wit` and the filesystem ones linked per plugin.
+pub(super) const INTERFACES: &[&str] = &[
+    "wasi:cli/environment",
+    "wasi:cli/exit",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+    "wasi:cli/terminal-input",
+    "wasi:cli/terminal-output",
+    "wasi:cli/terminal-stdin",
+    "wasi:cli/terminal-stdout",
+    "wasi:cli/terminal-stderr",
+    "wasi:io/error",
+    "wasi:io/poll",
+    "wasi:io/streams",
+    "wasi:clocks/wall-clock",
+    "wasi:clocks/monotonic-clock",
+    "wasi:random/random",
+    "wasi:random/insecure",
+    "wasi:random/insecure-seed",
+    FILESYSTEM_TYPES,
+    FILESYSTEM_PREOPENS,
+];
+const FILESYSTEM_TYPES: &str = "wasi:filesystem/types";
+const FILESYSTEM_PREOPENS: &str = "wasi:filesystem/preopens";
+
 /// How much of a plugin's standard error the host keeps per call.
 pub(super) const CAPTURE_BYTES: usize = 4096;
 /// Handles (streams, pollables) a guest may hold at once.
@@ -124,23 +151,15 @@ impl Wasi {
         Ok(value)
     }
 
-    /// Writes `len` bytes (`bytes`, or zeroes) to `stream`.
+    /// Writes `bytes` to `stream`; standard error keeps what fits.
     fn write(
         &mut self,
         stream: &Resource<OutputStream>,
-        len: usize,
-        bytes: Option<&[u8]>,
+        bytes: impl IntoIterator<Item = u8>,
     ) -> wasmtime::Result<Result<(), StreamError>> {
-        match self.table.get(stream)? {
-            OutputStream::Stdout => {}
-            OutputStream::Stderr => {
-                let room = CAPTURE_BYTES.saturating_sub(self.stderr.len());
-                let keep = len.min(room);
-                match bytes {
-                    Some(bytes) => self.stderr.extend(bytes.iter().take(keep)),
-                    None => self.stderr.resize(self.stderr.len() + keep, 0),
-                }
-            }
+        if let OutputStream::Stderr = self.table.get(stream)? {
+            let room = CAPTURE_BYTES.saturating_sub(self.stderr.len());
+            self.stderr.extend(bytes.into_iter().take(room));
         }
         Ok(Ok(()))
     }
@@ -168,7 +187,7 @@ pub(super) fn add_filesystem_to_linker(
         let ComponentItem::ComponentInstance(instance) = item.ty else {
             continue;
         };
-        if !unversioned.starts_with("wasi:filesystem/") {
+        if unversioned != FILESYSTEM_TYPES && unversioned != FILESYSTEM_PREOPENS {
             continue;
         }
         let mut linked = linker.instance(import)?;
@@ -187,7 +206,7 @@ pub(super) fn add_filesystem_to_linker(
                     linked.resource(name, ty, |_, _| Ok(()))?;
                 }
                 ComponentItem::ComponentFunc(_)
-                    if unversioned == "wasi:filesystem/preopens" && name == "get-directories" =>
+                    if unversioned == FILESYSTEM_PREOPENS && name == "get-directories" =>
                 {
                     linked.func_new(name, |_, _, _, results| {
                         if let Some(result) = results.first_mut() {
@@ -300,9 +319,7 @@ impl poll::Host for Wasi {
             self.table.get(p)?;
         }
         // Everything is ready at once.
-        Ok((0..pollables.len())
-            .map(|i| u32::try_from(i).unwrap_or(u32::MAX))
-            .collect())
+        Ok((0..u32::try_from(pollables.len())?).collect())
     }
 }
 
@@ -375,14 +392,14 @@ impl streams::HostOutputStream for Wasi {
         handle: Resource<OutputStream>,
         contents: Vec<u8>,
     ) -> wasmtime::Result<Result<(), StreamError>> {
-        self.write(&handle, contents.len(), Some(&contents))
+        self.write(&handle, contents)
     }
     fn blocking_write_and_flush(
         &mut self,
         handle: Resource<OutputStream>,
         contents: Vec<u8>,
     ) -> wasmtime::Result<Result<(), StreamError>> {
-        self.write(&handle, contents.len(), Some(&contents))
+        self.write(&handle, contents)
     }
     fn flush(
         &mut self,
@@ -410,7 +427,7 @@ impl streams::HostOutputStream for Wasi {
         len: u64,
     ) -> wasmtime::Result<Result<(), StreamError>> {
         let len = usize::try_from(len).unwrap_or(usize::MAX);
-        self.write(&handle, len, None)
+        self.write(&handle, std::iter::repeat_n(0, len))
     }
     fn blocking_write_zeroes_and_flush(
         &mut self,
@@ -526,6 +543,23 @@ mod tests {
     }
 
     #[test]
+    fn the_allowed_interfaces_are_the_linked_ones() {
+        // What `check_imports` lets through must be what is linked: an
+        // interface in one list only is refused or fails to link.
+        let world = include_str!("../../wit-wasi/world.wit");
+        let mut linked: Vec<&str> = world
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("import "))
+            .map(|i| i.split('@').next().unwrap_or(i))
+            .chain([FILESYSTEM_TYPES, FILESYSTEM_PREOPENS])
+            .collect();
+        let mut allowed = INTERFACES.to_vec();
+        linked.sort_unstable();
+        allowed.sort_unstable();
+        assert_eq!(linked, allowed);
+    }
+
+    #[test]
     fn handles_are_bounded_and_freed() {
         let mut wasi = Wasi::new(0);
         let mut held = Vec::new();
@@ -544,10 +578,14 @@ mod tests {
         let err = wasi.push(OutputStream::Stderr).unwrap();
         let out = wasi.push(OutputStream::Stdout).unwrap();
         let line = vec![b'x'; 3000];
-        assert!(wasi.write(&out, line.len(), Some(&line)).unwrap().is_ok());
+        assert!(wasi.write(&out, line.clone()).unwrap().is_ok());
         assert!(wasi.stderr().is_empty());
-        assert!(wasi.write(&err, line.len(), Some(&line)).unwrap().is_ok());
-        assert!(wasi.write(&err, usize::MAX, None).unwrap().is_ok());
+        assert!(wasi.write(&err, line).unwrap().is_ok());
+        assert!(
+            wasi.write(&err, std::iter::repeat_n(0, usize::MAX))
+                .unwrap()
+                .is_ok()
+        );
         assert_eq!(wasi.stderr().len(), CAPTURE_BYTES);
         assert_eq!(wasi.stderr()[2999], b'x');
         assert_eq!(wasi.stderr()[3000], 0);
