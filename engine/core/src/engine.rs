@@ -4,7 +4,7 @@ use crate::bundle::{self, Bundle, BundleSource, DirSource, Extension};
 use crate::decision::{
     Basis, BundleRef, Decision, DecisionError, Effect, ErrorKind, Finding, Severity, Source,
 };
-use crate::error::{BundleError, EngineError, RequestError};
+use crate::error::{BundleError, CedarError, EngineError, RequestError};
 use crate::manifest::{Mode, OnPolicyError};
 use crate::plugin::{InputKind, PluginHost};
 use crate::request::AuthorizationRequest;
@@ -201,9 +201,7 @@ impl Bundle {
         // 2. Cedar.
         let schema = self.schema.as_ref();
         let entities_owned = match &request.entities {
-            Some(extra) => {
-                Some(request_store(self, request, extra).map_err(RequestError::Entities)?)
-            }
+            Some(extra) => Some(request_store(self, request, extra)?),
             None => None,
         };
         let entities = entities_owned.as_ref().unwrap_or(&self.entities);
@@ -214,8 +212,8 @@ impl Bundle {
             crate::policies::json_to_cedar(&serde_json::Value::Object(facts))
         };
         if plugins.is_some() && request.context.contains_key("plugins") {
-            return Err(RequestError::Context(
-                "the key `plugins` is reserved for plugin facts".into(),
+            return Err(RequestError::context(
+                "the key `plugins` is reserved for plugin facts",
             ));
         }
         let new_request = |context: Context, schema| {
@@ -226,9 +224,10 @@ impl Bundle {
                 context,
                 schema,
             )
-            .map_err(|e| RequestError::Schema(e.to_string()))
+            .map_err(|e| RequestError::Schema {
+                source: CedarError::new(e),
+            })
         };
-        let context_error = |e: &dyn std::fmt::Display| RequestError::Context(e.to_string());
         // Without a schema, a plain context is built once with the plugin
         // facts in it: every `Context` construction evaluates the whole
         // record again, and merging is a second construction.
@@ -236,15 +235,12 @@ impl Bundle {
         let cedar_request = match plain {
             Some(mut pairs) => {
                 pairs.extend(plugins.map(|p| ("plugins".to_owned(), p)));
-                new_request(
-                    Context::from_pairs(pairs).map_err(|e| context_error(&e))?,
-                    None,
-                )?
+                new_request(Context::from_pairs(pairs).map_err(context_error)?, None)?
             }
             None => {
                 let json = serde_json::Value::Object(request.context.clone());
                 let context = Context::from_json_value(json, schema.map(|s| (s, &request.action)))
-                    .map_err(|e| context_error(&e))?;
+                    .map_err(context_error)?;
                 match plugins {
                     // Plugin facts are not part of the user's schema: validate
                     // the user's part, then merge the facts in.
@@ -252,7 +248,7 @@ impl Bundle {
                         new_request(context.clone(), schema)?;
                         let context = context
                             .merge([("plugins".to_owned(), plugins)])
-                            .map_err(|e| context_error(&e))?;
+                            .map_err(context_error)?;
                         new_request(context, None)?
                     }
                     None => new_request(context, schema)?,
@@ -277,6 +273,14 @@ impl Bundle {
     }
 }
 
+/// Cedar refused the context: keep its error.
+fn context_error(e: impl std::error::Error + Send + Sync + 'static) -> RequestError {
+    RequestError::Context {
+        reason: e.to_string(),
+        source: Some(CedarError::new(e)),
+    }
+}
+
 /// The entity store for a request that brings `extra` entities (Cedar's
 /// JSON format): those entities and the bundle entities the request can
 /// reach (see [`crate::scope`]). An entity that Cedar's parser would refuse
@@ -286,9 +290,9 @@ fn request_store(
     bundle: &Bundle,
     request: &AuthorizationRequest,
     extra: &serde_json::Value,
-) -> Result<Entities, String> {
+) -> Result<Entities, RequestError> {
     use crate::scope::{collect_uids, collect_value_refs};
-    crate::request::check_entity_bounds(extra)?;
+    crate::request::check_entity_bounds(extra).map_err(RequestError::entities)?;
     let schema = bundle.schema.as_ref();
     // Every `{"type", "id"}` in the context and in the entities' attributes
     // counts as an entity reference: more than Cedar reads, never less.
@@ -314,13 +318,19 @@ fn request_store(
             bundle
                 .refs
                 .store(&bundle.entities, own, roots, schema)
-                .map_err(|e| crate::error::full_message(&*e))
+                .map_err(|e| RequestError::Entities {
+                    reason: crate::error::full_message(&*e),
+                    source: Some(CedarError::new(*e)),
+                })
         }
         _ => bundle
             .entities
             .clone()
             .add_entities_from_json_value(extra.clone(), schema)
-            .map_err(|e| crate::error::full_message(&e)),
+            .map_err(|e| RequestError::Entities {
+                reason: crate::error::full_message(&e),
+                source: Some(CedarError::new(e)),
+            }),
     }
 }
 

@@ -179,7 +179,10 @@ impl Diagnostic for BundleError {
 }
 
 /// A request that cannot be evaluated: malformed input, not a decision.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Diagnostic)]
+///
+/// When Cedar refused the request, its own typed error is kept as the
+/// [`source`](std::error::Error::source); `reason` is its text.
+#[derive(Debug, Clone, thiserror::Error, Diagnostic)]
 #[non_exhaustive]
 pub enum RequestError {
     /// An entity uid that does not parse (`Type::"id"` or `{"type", "id"}`).
@@ -192,21 +195,84 @@ pub enum RequestError {
         field: &'static str,
         /// What was given.
         value: String,
-        /// Why it does not parse.
+        /// Why it does not parse (the first line of Cedar's message).
         reason: String,
+        /// Cedar's parse error, when Cedar parsed it.
+        #[source]
+        source: Option<CedarError>,
     },
     /// The request JSON is not what `authorize` expects.
     #[error("invalid request: {0}")]
     Malformed(String),
     /// The context is not a JSON object or does not match the schema.
-    #[error("invalid context: {0}")]
-    Context(String),
+    #[error("invalid context: {reason}")]
+    Context {
+        /// What is wrong.
+        reason: String,
+        /// Cedar's error, when Cedar refused the context.
+        #[source]
+        source: Option<CedarError>,
+    },
     /// Extra entities in the request are invalid.
-    #[error("invalid entities in the request: {0}")]
-    Entities(String),
+    #[error("invalid entities in the request: {reason}")]
+    Entities {
+        /// What is wrong.
+        reason: String,
+        /// Cedar's error, when Cedar refused the entities.
+        #[source]
+        source: Option<CedarError>,
+    },
     /// The request does not match the bundle's schema.
-    #[error("the request does not match the bundle's schema: {0}")]
-    Schema(String),
+    #[error("the request does not match the bundle's schema: {source}")]
+    Schema {
+        /// Cedar's validation error.
+        #[source]
+        source: CedarError,
+    },
+}
+
+impl RequestError {
+    pub(crate) fn context(reason: impl Into<String>) -> RequestError {
+        RequestError::Context {
+            reason: reason.into(),
+            source: None,
+        }
+    }
+
+    pub(crate) fn entities(reason: impl Into<String>) -> RequestError {
+        RequestError::Entities {
+            reason: reason.into(),
+            source: None,
+        }
+    }
+}
+
+/// An error that Cedar returned, shared so that [`RequestError`] stays
+/// `Clone`; downcast [`CedarError::get`] to Cedar's type to inspect it.
+#[derive(Debug, Clone)]
+pub struct CedarError(std::sync::Arc<dyn std::error::Error + Send + Sync + 'static>);
+
+impl CedarError {
+    pub(crate) fn new(e: impl std::error::Error + Send + Sync + 'static) -> CedarError {
+        CedarError(std::sync::Arc::new(e))
+    }
+
+    /// Cedar's error, e.g. a `cedar_policy::RequestValidationError`.
+    pub fn get(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        &*self.0
+    }
+}
+
+impl std::fmt::Display for CedarError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for CedarError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
 }
 
 /// The engine could not be created (the WebAssembly runtime refused its

@@ -73,7 +73,7 @@ pub use decision::{
     Source, Suppression, SuppressionKind,
 };
 pub use engine::{Engine, EngineBuilder, Evaluation};
-pub use error::{BundleError, EngineError, Problem, RequestError, full_message};
+pub use error::{BundleError, CedarError, EngineError, Problem, RequestError, full_message};
 pub use manifest::{Limits, MAX_FUEL, MAX_MEMORY_MIB, MAX_TIMEOUT_MS, Mode, OnPolicyError};
 pub use plugin::{CodeCache, InputKind, PluginMetadata, RuleInfo};
 pub use policies::PolicyInfo;

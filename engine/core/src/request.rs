@@ -1,6 +1,6 @@
 //! Authorization requests, in the Cedar CLI's JSON format.
 
-use crate::error::RequestError;
+use crate::error::{CedarError, RequestError};
 use cedar_policy::EntityUid;
 use serde_json::{Map, Value};
 use std::str::FromStr;
@@ -31,11 +31,13 @@ fn parse_uid(field: &'static str, v: &Value) -> Result<EntityUid, RequestError> 
             field,
             value: v.to_string(),
             reason: e.to_string(),
+            source: Some(CedarError::new(e)),
         }),
         other => Err(RequestError::EntityUid {
             field,
             value: other.to_string(),
             reason: "expected a string or an object".into(),
+            source: None,
         }),
     }
 }
@@ -50,6 +52,7 @@ fn parse_uid_str(field: &'static str, s: &str) -> Result<EntityUid, RequestError
             .next()
             .unwrap_or("does not parse")
             .to_owned(),
+        source: Some(CedarError::new(e)),
     })
 }
 
@@ -86,7 +89,7 @@ impl AuthorizationRequest {
                 Ok(self)
             }
             Value::Null => Ok(self),
-            other => Err(RequestError::Context(format!(
+            other => Err(RequestError::context(format!(
                 "expected a JSON object, found `{other}`"
             ))),
         }
@@ -152,7 +155,7 @@ impl AuthorizationRequest {
             None | Some(Value::Null) => {}
             Some(e @ Value::Array(_)) => r.entities = Some(e),
             Some(other) => {
-                return Err(RequestError::Entities(format!(
+                return Err(RequestError::entities(format!(
                     "expected a JSON array, found `{other}`"
                 )));
             }

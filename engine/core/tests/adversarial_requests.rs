@@ -111,3 +111,82 @@ fn a_request_that_names_a_key_twice_is_refused() {
         assert!(e.contains("line 1, column "), "{e}");
     }
 }
+
+/// A request that Cedar refuses keeps Cedar's typed error as its source,
+/// and says the same text as before.
+#[test]
+fn cedar_refusals_keep_cedar_errors() {
+    use palisade_engine::RequestError;
+    let engine = Engine::new().unwrap();
+    let bundle = engine
+        .load_bundle_from(
+            &MemorySource::new("s")
+                .file(
+                    "palisade.toml",
+                    b"[bundle]\nname = \"s\"\nversion = \"1.0.0\"\n[cedar]\nschema = \"s.cedarschema\"\n"
+                        .as_slice(),
+                )
+                .file(
+                    "s.cedarschema",
+                    b"entity User; entity Doc; action view appliesTo { principal: User, resource: Doc, context: { level: Long } };"
+                        .as_slice(),
+                )
+                .file(
+                    "policies/p.cedar",
+                    br#"@id("p") permit(principal, action == Action::"view", resource);"#.as_slice(),
+                ),
+        )
+        .unwrap();
+    let ask = |v: Value| {
+        let r = AuthorizationRequest::from_value(&v).unwrap();
+        bundle.authorize(&r, Now::epoch()).unwrap_err()
+    };
+
+    let wrong_type = ask(json!({
+        "principal": "Doc::\"d\"", "action": "Action::\"view\"", "resource": "Doc::\"d\"",
+        "context": {"level": 1},
+    }));
+    assert!(
+        matches!(wrong_type, RequestError::Schema { .. }),
+        "{wrong_type:?}"
+    );
+    let source = std::error::Error::source(&wrong_type).expect("Cedar's error");
+    assert!(
+        wrong_type
+            .to_string()
+            .starts_with("the request does not match the bundle's schema: ")
+            && wrong_type.to_string().ends_with(&source.to_string()),
+        "{wrong_type}"
+    );
+    let RequestError::Schema { source } = &wrong_type else {
+        unreachable!()
+    };
+    assert!(
+        source.get().is::<cedar_policy::RequestValidationError>(),
+        "{source:?}"
+    );
+
+    let bad_context = ask(json!({
+        "principal": "User::\"u\"", "action": "Action::\"view\"", "resource": "Doc::\"d\"",
+        "context": {"level": {"__entity": {"type": "not a type", "id": "x"}}},
+    }));
+    let RequestError::Context {
+        reason,
+        source: Some(source),
+    } = &bad_context
+    else {
+        panic!("{bad_context:?}")
+    };
+    assert_eq!(
+        bad_context.to_string(),
+        format!("invalid context: {reason}")
+    );
+    assert!(
+        source.get().is::<cedar_policy::ContextJsonError>(),
+        "{source:?}"
+    );
+    assert_eq!(
+        palisade_engine::full_message(&bad_context),
+        bad_context.to_string()
+    );
+}

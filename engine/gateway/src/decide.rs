@@ -227,7 +227,7 @@ pub fn decide_as(
 /// # Errors
 /// Why the keys could not be fetched. The bundle still works: the first
 /// token that needs the keys tries again.
-pub fn fetch_remote_keys(bundle: &Bundle) -> Result<(), String> {
+pub fn fetch_remote_keys(bundle: &Bundle) -> Result<(), crate::KeysError> {
     bundle
         .extension::<Gateway>()
         .map_or(Ok(()), Gateway::fetch_remote_keys)

@@ -501,7 +501,7 @@ impl Gateway {
     }
 
     /// See [`fetch_remote_keys`].
-    pub(crate) fn fetch_remote_keys(&self) -> Result<(), String> {
+    pub(crate) fn fetch_remote_keys(&self) -> Result<(), crate::jwks::KeysError> {
         self.verifier
             .as_ref()
             .map_or(Ok(()), Verifier::fetch_remote_keys)

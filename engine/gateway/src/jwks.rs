@@ -130,10 +130,13 @@ impl RemoteKeys {
     }
 
     /// Fetches the keys unless some are there already.
-    pub(crate) fn prefetch(&self) -> Result<(), String> {
+    pub(crate) fn prefetch(&self) -> Result<(), KeysError> {
         self.fetch_unless(|_| true, true)
             .map(|_| ())
-            .map_err(|e| format!("cannot fetch the keys from `{}`: {e}", self.url))
+            .map_err(|reason| KeysError {
+                url: self.url.clone(),
+                reason,
+            })
     }
 
     fn elapsed_ms(&self) -> u64 {
@@ -246,6 +249,17 @@ impl RemoteKeys {
             }
         }
     }
+}
+
+/// The keys of a JWKS URL could not be fetched.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot fetch the keys from `{url}`: {reason}")]
+pub struct KeysError {
+    /// `[gateway.jwt] jwks_url`.
+    pub url: String,
+    /// What went wrong: the network error, the HTTP status, or why the
+    /// document is not a usable key set.
+    pub reason: String,
 }
 
 /// GET `url`: a JWKS document of at most [`MAX_JWKS_BYTES`].

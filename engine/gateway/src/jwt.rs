@@ -166,7 +166,7 @@ impl Verifier {
     }
 
     /// Fetches the keys of a JWKS URL now (nothing for a JWKS file).
-    pub(crate) fn fetch_remote_keys(&self) -> Result<(), String> {
+    pub(crate) fn fetch_remote_keys(&self) -> Result<(), crate::jwks::KeysError> {
         match &self.keys {
             Keys::Fixed(_) => Ok(()),
             Keys::Remote(r) => r.prefetch(),

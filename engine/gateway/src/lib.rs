@@ -38,6 +38,7 @@ pub use decide::{
 };
 pub use forward::{ForwardAuth, ForwardAuthError};
 pub use http::{HttpDecision, HttpOutcome, HttpRequest};
+pub use jwks::KeysError;
 pub use jwt::TokenError;
 #[cfg(feature = "tower")]
 pub use layer::{GatewayFuture, GatewayLayer, GatewayService};

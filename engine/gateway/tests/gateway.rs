@@ -769,8 +769,10 @@ fn a_server_can_fetch_the_keys_before_the_first_request() {
 
     let gone = remote_keys_bundle(&engine, "http://127.0.0.1:9/jwks").unwrap();
     let err = palisade_gateway::fetch_remote_keys(&gone).unwrap_err();
+    assert_eq!(err.url, "http://127.0.0.1:9/jwks");
     assert!(
-        err.starts_with("cannot fetch the keys from `http://127.0.0.1:9/jwks`"),
+        err.to_string()
+            .starts_with("cannot fetch the keys from `http://127.0.0.1:9/jwks`: "),
         "{err}"
     );
     assert_eq!(
