@@ -99,6 +99,7 @@ cargo build --release --locked --workspace --target "$TARGET"
 # crate name (as cargo writes it) -> published file name
 artifacts=(
     "palisade_secrets:secrets"
+    "palisade_no_debug:no-debug"
     "hostile_loop:hostile-loop"
     "hostile_membomb:hostile-membomb"
     "hostile_trap:hostile-trap"

@@ -107,6 +107,11 @@ pub struct ServeArgs {
     /// refuses headers of more than one.
     #[arg(long, value_name = "PROTOCOL")]
     pub forward_auth: Option<ForwardAuthProtocol>,
+    /// Print what plugins log while deciding on standard error, with the
+    /// plugin's name (a debugging aid: off by default, as the lines can be
+    /// many).
+    #[arg(long)]
+    pub plugin_logs: bool,
 }
 
 /// The forward-auth protocols of `serve --forward-auth`.
@@ -166,6 +171,10 @@ pub struct AuthorizeArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
+    /// Print what plugins log on standard error, with the plugin's name
+    /// (JSON output also gets them, as `plugin_logs`).
+    #[arg(long)]
+    pub plugin_logs: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -221,6 +230,10 @@ pub struct CheckArgs {
     /// 2) without being read.
     #[arg(long, value_name = "SIZE", default_value = "32MiB", value_parser = parse_size)]
     pub max_file_size: u64,
+    /// Print what plugins log on standard error, with the plugin's name
+    /// (JSON output also gets them, as `plugin_logs`).
+    #[arg(long)]
+    pub plugin_logs: bool,
 }
 
 /// A size: bytes, or a number with a binary suffix (`32MiB`, `512K`).

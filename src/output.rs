@@ -231,6 +231,21 @@ pub fn warning(msg: &str) {
     );
 }
 
+/// Prints plugins' log lines on standard error, one a line:
+/// `palisade: plugin NAME: LEVEL: MESSAGE`, the plugin's text escaped.
+pub fn plugin_logs(logs: &[palisade_engine::PluginLog]) {
+    for l in logs {
+        anstream::eprintln!(
+            "{}palisade: plugin {}:{:#} {}: {}",
+            color(AnsiColor::Cyan),
+            escape(&l.plugin),
+            color(AnsiColor::Cyan),
+            l.level,
+            escape(&l.message)
+        );
+    }
+}
+
 /// Prints a bundle error with every problem, located.
 pub fn bundle_error(e: &BundleError) {
     use std::io::IsTerminal as _;

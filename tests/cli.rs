@@ -476,3 +476,82 @@ fn every_shipped_bundle_carries_the_plugin_built_from_guests() {
         );
     }
 }
+
+/// `--plugin-logs` shows what plugins log, with their names and escaped,
+/// on standard error; JSON output then carries the lines too, and without
+/// the flag neither does.
+#[test]
+fn plugin_logs_are_shown_only_when_asked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bundle = tmp.path().join("b");
+    std::fs::create_dir_all(bundle.join("policies")).unwrap();
+    let wasm = root().join("guests/dist/no-debug.wasm");
+    std::fs::copy(&wasm, bundle.join("no-debug.wasm")).unwrap();
+    let sha = palisade_engine::sha256_hex(&std::fs::read(&wasm).unwrap());
+    std::fs::write(
+        bundle.join("palisade.toml"),
+        format!(
+            "[bundle]\nname = \"nd\"\nversion = \"1.0.0\"\n\n[[plugin]]\nname = \"no-debug\"\n\
+             path = \"no-debug.wasm\"\nsha256 = \"{sha}\"\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        bundle.join("policies/p.cedar"),
+        "@id(\"deploy\") permit(principal, action, resource);\n",
+    )
+    .unwrap();
+    let template = tmp.path().join("t.yaml");
+    std::fs::write(
+        &template,
+        "Resources:\n  Fn:\n    Type: AWS::Lambda::Function\n    Properties:\n      \
+         Environment:\n        Variables:\n          DEBUG: \"1\"\n",
+    )
+    .unwrap();
+    let cache = tmp.path().join("cache");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "check",
+            template.to_str().unwrap(),
+            "--bundle",
+            bundle.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        palisade(&args, &cache)
+    };
+    let line = "palisade: plugin no-debug: debug: 1 functions checked, 1 with a debug flag";
+
+    let quiet = run(&["--format", "json"]);
+    assert!(
+        !text(&quiet.stderr).contains("plugin no-debug"),
+        "{}",
+        text(&quiet.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&quiet.stdout).unwrap();
+    assert!(json.get("plugin_logs").is_none());
+    assert_eq!(
+        json["findings"][0]["rule_id"],
+        "no-debug.function-debug-env"
+    );
+
+    let asked = run(&["--format", "json", "--plugin-logs"]);
+    assert_eq!(text(&asked.stderr).trim_end(), line);
+    let json: serde_json::Value = serde_json::from_slice(&asked.stdout).unwrap();
+    assert_eq!(
+        json["plugin_logs"],
+        serde_json::json!([{"plugin": "no-debug", "level": "debug",
+                            "message": "1 functions checked, 1 with a debug flag"}])
+    );
+
+    let human = run(&["--plugin-logs"]);
+    assert!(
+        text(&human.stderr).contains(line),
+        "{}",
+        text(&human.stderr)
+    );
+    assert_eq!(
+        human.status.code(),
+        Some(0),
+        "medium passes at --fail-on high"
+    );
+}

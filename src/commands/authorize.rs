@@ -93,7 +93,13 @@ pub fn execute(args: &AuthorizeArgs) -> u8 {
     };
     // JSON byte for byte on a raw handle; the human output escapes every
     // part that came from the request or the bundle.
+    if args.plugin_logs {
+        output::plugin_logs(&decision.plugin_logs);
+    }
     let written = match args.format {
+        Format::Json if args.plugin_logs => {
+            output::to_stdout(&format!("{}\n", decision.to_json_with_plugin_logs()), false)
+        }
         Format::Json => output::to_stdout(&format!("{}\n", decision.to_json()), false),
         Format::Human => {
             let subject = format!(

@@ -131,7 +131,13 @@ pub fn execute(args: &CheckArgs) -> u8 {
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
+    if args.plugin_logs {
+        output::plugin_logs(&decision.plugin_logs);
+    }
     let report = match args.format {
+        CheckFormat::Json if args.plugin_logs => {
+            format!("{}\n", decision.to_json_with_plugin_logs())
+        }
         CheckFormat::Json => format!("{}\n", decision.to_json()),
         CheckFormat::Sarif => format!("{}\n", crate::report::sarif(&bundle, &decision)),
         CheckFormat::Junit => {

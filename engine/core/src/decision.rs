@@ -404,6 +404,55 @@ pub struct Decision {
     /// decision JSON.
     #[serde(skip)]
     pub plugin_fuel: Vec<(String, u64)>,
+    /// What plugins logged, in call order. Not part of the decision JSON:
+    /// front ends show it when asked ([`Decision::to_json_with_plugin_logs`]).
+    #[serde(skip)]
+    pub plugin_logs: Vec<PluginLog>,
+}
+
+/// How important a plugin's log line is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    /// Detail for whoever debugs the plugin.
+    Debug,
+    /// Normal progress.
+    Info,
+    /// Something unexpected that the plugin handled.
+    Warn,
+    /// Something failed.
+    Error,
+}
+
+impl LogLevel {
+    /// `debug`, `info`, `warn` or `error`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warn => "warn",
+            LogLevel::Error => "error",
+        }
+    }
+}
+
+impl fmt::Display for LogLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One line a plugin logged while deciding: at most 256 lines per call,
+/// each at most 512 bytes. The text is the plugin's: escape it before
+/// showing it on a terminal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PluginLog {
+    /// The plugin's name in the bundle.
+    pub plugin: String,
+    /// How important the line is.
+    pub level: LogLevel,
+    /// The line.
+    pub message: String,
 }
 
 impl Decision {
@@ -416,6 +465,22 @@ impl Decision {
     pub fn to_json(&self) -> String {
         // Serializing plain structs of strings and enums cannot fail.
         serde_json::to_string(self).unwrap_or_else(|e| serialization_failed(&e))
+    }
+
+    /// [`Decision::to_json`] with one more key at the end, `plugin_logs`:
+    /// what the plugins logged (`[{"plugin", "level", "message"}]`).
+    pub fn to_json_with_plugin_logs(&self) -> String {
+        #[derive(Serialize)]
+        struct WithLogs<'a> {
+            #[serde(flatten)]
+            decision: &'a Decision,
+            plugin_logs: &'a [PluginLog],
+        }
+        serde_json::to_string(&WithLogs {
+            decision: self,
+            plugin_logs: &self.plugin_logs,
+        })
+        .unwrap_or_else(|e| serialization_failed(&e))
     }
 
     /// Canonical JSON, indented for people.

@@ -2,11 +2,12 @@
 
 use crate::bundle::{self, Bundle, BundleSource, DirSource, Extension};
 use crate::decision::{
-    Basis, BundleRef, Decision, DecisionError, Effect, ErrorKind, Finding, Severity, Source,
+    Basis, BundleRef, Decision, DecisionError, Effect, ErrorKind, Finding, PluginLog, Severity,
+    Source,
 };
 use crate::error::{BundleError, CedarError, EngineError, RequestError};
 use crate::manifest::{Mode, OnPolicyError};
-use crate::plugin::{InputKind, PluginHost};
+use crate::plugin::{InputKind, PluginHost, PluginInput};
 use crate::request::AuthorizationRequest;
 use crate::time::Now;
 use cedar_policy::{Authorizer, Context, Entities, EntityUid, Request};
@@ -171,7 +172,7 @@ impl Bundle {
     /// ```
     pub fn evaluate_document(&self, kind: InputKind, document: &str, now: Now) -> Decision {
         let mut acc = Evaluation::new(self);
-        acc.run_plugins(kind, || document.into(), now);
+        acc.run_plugins(kind, || PluginInput::new(document), now);
         acc.finish(None)
     }
 
@@ -194,7 +195,7 @@ impl Bundle {
         // 1. Plugins.
         let facts = acc.run_plugins(
             InputKind::Authorization,
-            || request.to_json_text().into(),
+            || PluginInput::new(request.to_json_text()),
             now,
         );
 
@@ -394,7 +395,7 @@ fn plain_entities(json: &serde_json::Value) -> Option<Vec<cedar_policy::Entity>>
 ///
 /// # Examples
 /// ```
-/// use palisade_engine::{Engine, Evaluation, InputKind, MemorySource, Now, values};
+/// use palisade_engine::{Engine, Evaluation, InputKind, MemorySource, Now, PluginInput, values};
 /// use palisade_engine::cedar_policy::{Context, Request};
 /// let engine = Engine::new()?;
 /// let bundle = engine.load_bundle_from(
@@ -403,7 +404,7 @@ fn plain_entities(json: &serde_json::Value) -> Option<Vec<cedar_policy::Entity>>
 ///         .file("policies/p.cedar", br#"@id("no-public") forbid(principal, action, resource) when { context.public };"#.as_slice()),
 /// )?;
 /// let mut eval = Evaluation::new(&bundle);
-/// let facts = eval.run_plugins(InputKind::Deployment, || "{}".into(), Now::epoch());
+/// let facts = eval.run_plugins(InputKind::Deployment, || PluginInput::new("{}"), Now::epoch());
 /// assert!(facts.is_empty()); // no plugins
 /// let (p, a, r) = (values::uid("Deployer", "ci"), values::uid("Action", "deploy"), values::uid("Bucket", "b"));
 /// let context = Context::from_pairs([("public".to_owned(), values::from_json(&true.into()).unwrap())])?;
@@ -422,6 +423,7 @@ pub struct Evaluation<'b> {
     plugin_error: bool,
     plugin_finding: bool,
     plugin_fuel: Vec<(String, u64)>,
+    plugin_logs: Vec<PluginLog>,
     /// Policies that failed to evaluate, when the bundle fails closed on them.
     errored_policies: Vec<String>,
 }
@@ -448,6 +450,7 @@ impl<'b> Evaluation<'b> {
             plugin_error: false,
             plugin_finding: false,
             plugin_fuel: Vec::new(),
+            plugin_logs: Vec::new(),
             errored_policies: Vec::new(),
         }
     }
@@ -458,12 +461,12 @@ impl<'b> Evaluation<'b> {
     }
 
     /// Runs every plugin of the bundle that applies to `kind`; returns their
-    /// facts by plugin name (empty for a plugin that failed). The document
-    /// text is made only when some plugin applies.
+    /// facts by plugin name (empty for a plugin that failed). The input is
+    /// made only when some plugin applies.
     pub fn run_plugins<'d>(
         &mut self,
         kind: InputKind,
-        document: impl FnOnce() -> std::borrow::Cow<'d, str>,
+        input: impl FnOnce() -> PluginInput<'d>,
         now: Now,
     ) -> serde_json::Map<String, serde_json::Value> {
         let bundle = self.bundle;
@@ -471,10 +474,10 @@ impl<'b> Evaluation<'b> {
         if plugins.peek().is_none() {
             return serde_json::Map::new();
         }
-        let document = document();
+        let input = input();
         plugins
             .map(|p| {
-                let facts = self.run_plugin(p, kind, &document, now);
+                let facts = self.run_plugin(p, kind, &input, now);
                 (p.name.clone(), serde_json::Value::Object(facts))
             })
             .collect()
@@ -534,16 +537,20 @@ impl<'b> Evaluation<'b> {
         &mut self,
         plugin: &crate::bundle::BundlePlugin,
         kind: InputKind,
-        document: &str,
+        input: &PluginInput<'_>,
         now: Now,
     ) -> serde_json::Map<String, serde_json::Value> {
         let monitor = plugin.mode == Mode::Monitor;
         let source = Source::Plugin(plugin.name.clone());
-        let (result, fuel) = plugin
-            .loaded
-            .evaluate(kind, document, &plugin.settings, now);
-        self.plugin_fuel.push((plugin.name.clone(), fuel));
-        match result {
+        let call = plugin.loaded.evaluate(kind, input, &plugin.settings, now);
+        self.plugin_fuel.push((plugin.name.clone(), call.fuel));
+        self.plugin_logs
+            .extend(call.logs.into_iter().map(|l| PluginLog {
+                plugin: plugin.name.clone(),
+                level: l.level,
+                message: l.message,
+            }));
+        match call.result {
             Err(e) => {
                 self.plugin_error |= !monitor;
                 self.errors.push(DecisionError {
@@ -717,6 +724,7 @@ impl<'b> Evaluation<'b> {
             findings: self.findings,
             errors: self.errors,
             plugin_fuel: self.plugin_fuel,
+            plugin_logs: self.plugin_logs,
             bundle: BundleRef {
                 name: self.bundle.name().to_owned(),
                 version: self.bundle.version().to_owned(),

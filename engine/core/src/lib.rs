@@ -69,13 +69,15 @@ pub use bundle::{
     MANIFEST_FILE, MemorySource, WalkEntry, sha256_hex, walk_bundle_dir,
 };
 pub use decision::{
-    Basis, BundleRef, Category, Decision, DecisionError, Effect, ErrorKind, Finding, Severity,
-    Source, Suppression, SuppressionKind,
+    Basis, BundleRef, Category, Decision, DecisionError, Effect, ErrorKind, Finding, LogLevel,
+    PluginLog, Severity, Source, Suppression, SuppressionKind,
 };
 pub use engine::{Engine, EngineBuilder, Evaluation};
 pub use error::{BundleError, CedarError, EngineError, Problem, RequestError, full_message};
 pub use manifest::{Limits, MAX_FUEL, MAX_MEMORY_MIB, MAX_TIMEOUT_MS, Mode, OnPolicyError};
-pub use plugin::{CodeCache, InputKind, PluginMetadata, RuleInfo};
+pub use plugin::{
+    CONTRACT_VERSION, CodeCache, DeployedResource, InputKind, PluginInput, PluginMetadata, RuleInfo,
+};
 pub use policies::PolicyInfo;
 pub use request::AuthorizationRequest;
 pub use time::Now;

@@ -5,7 +5,7 @@
 //! [`Store`] and instance from the pooling allocator, a fuel budget, a memory
 //! limit and an epoch deadline; nothing survives between calls.
 
-use crate::decision::{Category, ErrorKind, Severity};
+use crate::decision::{Category, ErrorKind, LogLevel, Severity};
 use crate::manifest::Limits;
 use crate::time::Now;
 use std::collections::BTreeMap;
@@ -28,6 +28,11 @@ pub(crate) use bindings::PluginPre;
 use bindings::palisade::policy::host::{self as wit_host, Level};
 use bindings::palisade::policy::types as wit;
 
+/// The version of the `palisade:policy` package this host implements.
+pub const CONTRACT_VERSION: &str = "0.2.0";
+/// The SDK release that builds plugins for [`CONTRACT_VERSION`].
+const CONTRACT_SDK: &str = "0.2";
+
 /// The interfaces of this host a plugin may import, besides the WASI ones
 /// in [`wasi::INTERFACES`]. Anything else is refused at load.
 const POLICY_INTERFACES: &[&str] = &["palisade:policy/host", "palisade:policy/types"];
@@ -41,6 +46,8 @@ pub(crate) const MAX_FINDINGS: usize = 1_000;
 pub(crate) const MAX_FACTS: usize = 256;
 /// Calls of the `log` import per call.
 pub(crate) const MAX_LOG_LINES: usize = 256;
+/// Bytes of one log line; longer lines are cut (on a character boundary).
+pub(crate) const MAX_LOG_LINE_BYTES: usize = 512;
 /// Bytes of text per call: every finding's and fact's strings together.
 pub(crate) const MAX_OUTPUT_BYTES: usize = 1 << 20;
 
@@ -91,6 +98,75 @@ impl InputKind {
             wit::InputKind::Authorization => InputKind::Authorization,
             wit::InputKind::Request => InputKind::Request,
             wit::InputKind::Deployment => InputKind::Deployment,
+        }
+    }
+}
+
+/// What a plugin is asked to evaluate, besides its settings and `now`.
+///
+/// # Examples
+/// ```
+/// use palisade_engine::{DeployedResource, PluginInput};
+/// let input = PluginInput::new(r#"{"Resources":{"Fn":{"Type":"AWS::Lambda::Function"}}}"#)
+///     .with_resources(vec![DeployedResource::new(
+///         "AWS::Lambda::Function", "Fn", "{}", "/Resources/Fn",
+///     )]);
+/// assert_eq!(input.resources.len(), 1);
+/// ```
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct PluginInput<'d> {
+    /// The document as JSON text.
+    pub document: std::borrow::Cow<'d, str>,
+    /// A deployment's normalized resources (empty for other inputs).
+    pub resources: Vec<DeployedResource>,
+}
+
+impl<'d> PluginInput<'d> {
+    /// An input of one document and no resources.
+    pub fn new(document: impl Into<std::borrow::Cow<'d, str>>) -> Self {
+        PluginInput {
+            document: document.into(),
+            resources: Vec::new(),
+        }
+    }
+
+    /// Adds a deployment's normalized resources.
+    #[must_use]
+    pub fn with_resources(mut self, resources: Vec<DeployedResource>) -> Self {
+        self.resources = resources;
+        self
+    }
+}
+
+/// One normalized resource of a deployment, as plugins receive it
+/// (`deployed-resource` in `wit/policy.wit`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeployedResource {
+    /// The CloudFormation type, e.g. `AWS::Lambda::Function`.
+    pub resource_type: String,
+    /// The logical id (a Terraform address for plans).
+    pub logical_id: String,
+    /// The normalized properties, as JSON text.
+    pub properties: String,
+    /// JSON pointer of the resource in the document.
+    pub pointer: String,
+}
+
+impl DeployedResource {
+    /// A resource; `properties` is JSON text.
+    pub fn new(
+        resource_type: impl Into<String>,
+        logical_id: impl Into<String>,
+        properties: impl Into<String>,
+        pointer: impl Into<String>,
+    ) -> Self {
+        DeployedResource {
+            resource_type: resource_type.into(),
+            logical_id: logical_id.into(),
+            properties: properties.into(),
+            pointer: pointer.into(),
         }
     }
 }
@@ -146,6 +222,22 @@ pub(crate) struct PluginOutput {
     pub violations: Vec<String>,
 }
 
+/// One line a plugin logged through the `log` import.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LogLine {
+    pub level: LogLevel,
+    pub message: String,
+}
+
+/// One plugin call: its outcome, the fuel it used and what it logged
+/// (kept when the call fails: the lines before a trap say the most).
+#[derive(Debug)]
+pub(crate) struct Call {
+    pub result: Result<PluginOutput, CallError>,
+    pub fuel: u64,
+    pub logs: Vec<LogLine>,
+}
+
 /// Why a plugin call failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct CallError {
@@ -157,7 +249,7 @@ pub(crate) struct CallError {
 struct Sandbox {
     wasi: wasi::Wasi,
     limiter: MemoryLimiter,
-    logs: Vec<String>,
+    logs: Vec<LogLine>,
     /// Calls of the `log` import, kept or not.
     log_calls: usize,
 }
@@ -167,14 +259,14 @@ impl wit_host::Host for Sandbox {
         self.log_calls = self.log_calls.saturating_add(1);
         if self.logs.len() < MAX_LOG_LINES {
             let level = match level {
-                Level::Debug => "debug",
-                Level::Info => "info",
-                Level::Warn => "warn",
-                Level::Error => "error",
+                Level::Debug => LogLevel::Debug,
+                Level::Info => LogLevel::Info,
+                Level::Warn => LogLevel::Warn,
+                Level::Error => LogLevel::Error,
             };
             let mut message = message;
-            truncate_on_char_boundary(&mut message, 512);
-            self.logs.push(format!("{level}: {message}"));
+            truncate_on_char_boundary(&mut message, MAX_LOG_LINE_BYTES);
+            self.logs.push(LogLine { level, message });
         }
     }
 }
@@ -503,6 +595,19 @@ impl PluginHost {
         let ty = component.component_type();
         let mut refused = Vec::new();
         for (name, _) in ty.imports(&self.engine) {
+            if let Some(version) = name
+                .strip_prefix("palisade:policy/")
+                .and_then(|n| n.split_once('@'))
+                .map(|(_, v)| v)
+                .filter(|v| *v != CONTRACT_VERSION)
+            {
+                return Err(format!(
+                    "the plugin was built for palisade:policy {version}; this host runs \
+                     palisade:policy {CONTRACT_VERSION}: rebuild it with palisade-plugin-sdk \
+                     {CONTRACT_SDK} (or against wit/policy.wit of this release)",
+                    version = version.escape_debug()
+                ));
+            }
             let unversioned = name.split('@').next().unwrap_or(name);
             if !POLICY_INTERFACES.contains(&unversioned) && !wasi::INTERFACES.contains(&unversioned)
             {
@@ -658,29 +763,29 @@ impl LoadedPlugin {
         }
     }
 
-    /// Evaluates one input in a fresh instance; also says how much fuel
-    /// the call used.
+    /// Evaluates one input in a fresh instance.
     pub(crate) fn evaluate(
         &self,
         kind: InputKind,
-        document: &str,
+        input: &PluginInput<'_>,
         settings: &str,
         now: Now,
-    ) -> (Result<PluginOutput, CallError>, u64) {
+    ) -> Call {
         let mut store = self.new_store(now);
-        let result = self.evaluate_in(&mut store, kind, document, settings, now);
+        let result = self.evaluate_in(&mut store, kind, input, settings, now);
         let fuel = self
             .limits
             .fuel
             .saturating_sub(store.get_fuel().unwrap_or(0));
-        (result, fuel)
+        let logs = std::mem::take(&mut store.data_mut().logs);
+        Call { result, fuel, logs }
     }
 
     fn evaluate_in(
         &self,
         store: &mut Store<Sandbox>,
         kind: InputKind,
-        document: &str,
+        input: &PluginInput<'_>,
         settings: &str,
         now: Now,
     ) -> Result<PluginOutput, CallError> {
@@ -694,7 +799,17 @@ impl LoadedPlugin {
         })?;
         let input = wit::Input {
             kind: kind.to_wit(),
-            document: document.to_owned(),
+            document: input.document.as_ref().to_owned(),
+            resources: input
+                .resources
+                .iter()
+                .map(|r| wit::DeployedResource {
+                    resource_type: r.resource_type.clone(),
+                    logical_id: r.logical_id.clone(),
+                    properties: r.properties.clone(),
+                    pointer: r.pointer.clone(),
+                })
+                .collect(),
             settings: settings.to_owned(),
             now: now.to_string(),
         };
@@ -901,6 +1016,24 @@ fn is_fact_name(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+fn category_from_wit(c: wit::Category) -> Category {
+    match c {
+        wit::Category::Secrets => Category::Secrets,
+        wit::Category::IamLeastPrivilege => Category::IamLeastPrivilege,
+        wit::Category::Authentication => Category::Authentication,
+        wit::Category::TransportEncryption => Category::TransportEncryption,
+        wit::Category::EncryptionAtRest => Category::EncryptionAtRest,
+        wit::Category::RateLimiting => Category::RateLimiting,
+        wit::Category::Logging => Category::Logging,
+        wit::Category::TracingMonitoring => Category::TracingMonitoring,
+        wit::Category::RuntimePatching => Category::RuntimePatching,
+        wit::Category::NetworkIsolation => Category::NetworkIsolation,
+        wit::Category::Resilience => Category::Resilience,
+        wit::Category::CodeIntegrity => Category::CodeIntegrity,
+        wit::Category::Other => Category::Other,
+    }
+}
+
 fn severity_from_wit(s: wit::Severity) -> Severity {
     match s {
         wit::Severity::Info => Severity::Info,
@@ -961,13 +1094,9 @@ fn convert_metadata(meta: wit::Metadata) -> Result<PluginMetadata, String> {
                 ));
             }
         }
-        let category: Category = r
-            .category
-            .parse()
-            .map_err(|e| format!("rule `{}` in the plugin's metadata: {e}", r.id))?;
         let info = RuleInfo {
             id: r.id.clone(),
-            category,
+            category: category_from_wit(r.category),
             severity: severity_from_wit(r.severity),
             title: r.title,
             remediation: r.remediation,

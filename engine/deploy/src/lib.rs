@@ -38,7 +38,9 @@ pub use document::{Document, DocumentFormat, ParseError, ParseLimits};
 pub use suppress::{Waiver, Waivers};
 
 use cedar_policy::{Context, EntityUid, Request, RestrictedExpression};
-use palisade_engine::{Bundle, Decision, Evaluation, InputKind, Now, Severity, values};
+use palisade_engine::{
+    Bundle, Decision, DeployedResource, Evaluation, InputKind, Now, PluginInput, Severity, values,
+};
 use resources::Resource;
 
 /// A callback told the file name of each document once it is checked.
@@ -153,8 +155,26 @@ fn check_document(
 ) -> Vec<Resource> {
     let bundle = eval.bundle();
     let action = values::uid("Action", "deploy");
-    let facts = eval.run_plugins(InputKind::Deployment, || doc.value.to_string().into(), now);
     let resources = resources::resources(doc);
+    let facts = eval.run_plugins(
+        InputKind::Deployment,
+        || {
+            PluginInput::new(doc.value.to_string()).with_resources(
+                resources
+                    .iter()
+                    .map(|r| {
+                        DeployedResource::new(
+                            r.kind.clone(),
+                            r.logical_id.clone(),
+                            r.properties.to_string(),
+                            r.pointer.clone(),
+                        )
+                    })
+                    .collect(),
+            )
+        },
+        now,
+    );
     place_by_pointer(eval, first, doc, &resources);
 
     if resources.is_empty() {

@@ -156,3 +156,100 @@ fn a_library_check_of_what_is_no_deployment_denies() {
     let d = palisade_deploy::check(&b, &[good, bad], &options, Now::epoch());
     assert_eq!(d.decision, Effect::Deny, "{}", d.to_json_pretty());
 }
+
+/// Plugins get the deployment's normalized resources: one rule written
+/// against `Environment.Variables` finds the same flag in every format,
+/// wherever the format lets it be written (SAM `Globals`, the provider of
+/// a serverless.yml, a Terraform plan's `environment` block), and its
+/// finding lands on the resource's line.
+#[test]
+fn plugins_see_normalized_resources_in_every_format() {
+    let engine = Engine::new().unwrap();
+    let b = TempBundle::new(&[("no-debug", "no-debug.wasm", "")], "");
+    let bundle = b.load(&engine).unwrap();
+    let sam = r#"AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    Environment:
+      Variables:
+        DEBUG: "true"
+Resources:
+  Orders:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.handler
+      Runtime: python3.12
+"#;
+    let serverless = r#"service: orders
+provider:
+  name: aws
+  runtime: nodejs20.x
+  environment:
+    debug: "1"
+functions:
+  list:
+    handler: list.handler
+"#;
+    let plan = r#"{"format_version": "1.2", "planned_values": {"root_module": {"resources": [
+  {"address": "aws_lambda_function.orders", "mode": "managed", "type": "aws_lambda_function",
+   "name": "orders", "values": {"function_name": "orders", "runtime": "python3.12",
+   "environment": [{"variables": {"DEBUG": "on"}}]}}]}}}"#;
+    let quiet = r#"AWSTemplateFormatVersion: "2010-09-09"
+Resources:
+  Fn:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: python3.12
+      Environment:
+        Variables:
+          DEBUG: "false"
+"#;
+    let mut expected = vec![
+        ("template.yaml", "Orders", 9),
+        ("serverless.yml", "ListLambdaFunction", 8),
+        ("plan.json", "aws_lambda_function.orders", 2),
+    ];
+    let docs: Vec<Document> = [
+        ("template.yaml", sam),
+        ("serverless.yml", serverless),
+        ("plan.json", plan),
+        ("quiet.yaml", quiet),
+    ]
+    .iter()
+    .map(|(f, t)| Document::parse(f, t).unwrap())
+    .collect();
+    let d = palisade_deploy::check(&bundle, &docs, &CheckOptions::default(), Now::epoch());
+    let mut found: Vec<(&str, &str, u32)> = d
+        .findings
+        .iter()
+        .filter(|f| f.rule_id == "no-debug.function-debug-env")
+        .map(|f| {
+            (
+                f.file.as_deref().unwrap(),
+                f.resource.as_deref().unwrap(),
+                f.line.unwrap(),
+            )
+        })
+        .collect();
+    found.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(found, expected, "{}", d.to_json_pretty());
+    assert!(
+        d.is_allowed(),
+        "medium findings pass at the default --fail-on high"
+    );
+    // The plugin's log line reaches the decision, not its JSON.
+    let logs: Vec<&str> = d.plugin_logs.iter().map(|l| l.message.as_str()).collect();
+    assert_eq!(
+        logs,
+        [
+            "1 functions checked, 1 with a debug flag",
+            "1 functions checked, 1 with a debug flag",
+            "1 functions checked, 1 with a debug flag",
+            "1 functions checked, 0 with a debug flag",
+        ],
+        "one line per document, in order"
+    );
+    assert!(!d.to_json().contains("plugin_logs"));
+}

@@ -8,7 +8,7 @@ use crate::limit::{RateLimit, RateLimiter};
 use cedar_policy::{Context, Request};
 use palisade_engine::{
     Bundle, Engine, EngineBuilder, EngineError, Evaluation, Extension, ExtensionContext, InputKind,
-    Now, Problem, values,
+    Now, PluginInput, Problem, values,
 };
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -251,7 +251,7 @@ fn decide_identified(
     let mut eval = Evaluation::new(bundle);
     let facts = eval.run_plugins(
         InputKind::Request,
-        || Gateway::plugin_input(req, Some(&who.route.template)).into(),
+        || PluginInput::new(Gateway::plugin_input(req, Some(&who.route.template))),
         now,
     );
     if !facts.is_empty()

@@ -5,9 +5,10 @@ use core::marker::PhantomData;
 
 use crate::json::Document;
 use crate::model::{
-    Evaluation, Fact, FactValue, Finding, Input, InputKind, Metadata, Rule, Severity,
+    Category, Evaluation, Fact, FactValue, Finding, Input, InputKind, Metadata, Resource, Rule,
+    Severity,
 };
-use crate::{Plugin, Value};
+use crate::{Plugin, settings};
 
 /// The bindings `wit-bindgen` generates for `wit/policy.wit`.
 #[doc(hidden)]
@@ -34,34 +35,53 @@ impl<P: Plugin> bindings::Guest for Adapter<P> {
     }
 
     fn validate_settings(settings: String) -> Result<(), String> {
-        let settings = parse_json("settings", &settings)?;
+        let settings = settings::parse::<P::Settings>(&settings)?;
         P::validate_settings(&settings)
     }
 
     fn evaluate(input: wit::Input) -> Result<wit::Evaluation, String> {
+        // The host evaluates only with settings that `validate-settings`
+        // accepted when the bundle loaded: they are read, not checked again.
+        let settings = settings::parse::<P::Settings>(&input.settings)?;
         let input = Input {
             kind: input.kind.into(),
             document: Document::parse(input.document)
                 .map_err(|err| format!("the document is not valid JSON: {err}"))?,
-            settings: parse_json("settings", &input.settings)?,
+            resources: input
+                .resources
+                .into_iter()
+                .map(|r| Resource::new(r.resource_type, r.logical_id, r.properties, r.pointer))
+                .collect(),
             now: input.now,
         };
-        let result = P::evaluate(&input).map(Into::into);
+        let result = P::evaluate(&input, &settings).map(Into::into);
         // Every call runs in a fresh instance that the host discards
         // afterwards, so freeing the parsed document (a walk over every
         // node) would only burn fuel.
         core::mem::forget(input);
+        core::mem::forget(settings);
         result
     }
 }
 
-/// Parses JSON text the host sent. Empty (or all-whitespace) text means "no
-/// value" and becomes `Value::Null`.
-fn parse_json(what: &str, text: &str) -> Result<Value, String> {
-    if text.trim().is_empty() {
-        return Ok(Value::Null);
+impl From<Category> for wit::Category {
+    fn from(category: Category) -> Self {
+        match category {
+            Category::Secrets => Self::Secrets,
+            Category::IamLeastPrivilege => Self::IamLeastPrivilege,
+            Category::Authentication => Self::Authentication,
+            Category::TransportEncryption => Self::TransportEncryption,
+            Category::EncryptionAtRest => Self::EncryptionAtRest,
+            Category::RateLimiting => Self::RateLimiting,
+            Category::Logging => Self::Logging,
+            Category::TracingMonitoring => Self::TracingMonitoring,
+            Category::RuntimePatching => Self::RuntimePatching,
+            Category::NetworkIsolation => Self::NetworkIsolation,
+            Category::Resilience => Self::Resilience,
+            Category::CodeIntegrity => Self::CodeIntegrity,
+            Category::Other => Self::Other,
+        }
     }
-    serde_json::from_str(text).map_err(|err| format!("the {what} is not valid JSON: {err}"))
 }
 
 impl From<Severity> for wit::Severity {
@@ -100,7 +120,7 @@ impl From<Rule> for wit::Rule {
     fn from(rule: Rule) -> Self {
         Self {
             id: rule.id,
-            category: rule.category,
+            category: rule.category.into(),
             severity: rule.severity.into(),
             title: rule.title,
             remediation: rule.remediation,

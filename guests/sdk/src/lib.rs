@@ -9,20 +9,23 @@
 //! ```no_run
 //! use palisade_plugin_sdk::json::Walk;
 //! use palisade_plugin_sdk::{
-//!     export_plugin, Evaluation, Input, InputKind, Metadata, Plugin, Rule, Severity,
+//!     export_plugin, Category, Evaluation, Input, InputKind, Metadata, Plugin, Rule, Severity,
 //! };
 //!
 //! /// Flags `"debug": true` anywhere in a deployment.
 //! struct NoDebug;
 //!
 //! impl Plugin for NoDebug {
+//!     /// This plugin takes no settings.
+//!     type Settings = ();
+//!
 //!     fn metadata() -> Metadata {
 //!         Metadata::new("no-debug", "0.1.0")
 //!             .applies_to(&[InputKind::Deployment])
 //!             .rule(
 //!                 Rule::new(
 //!                     "no-debug.enabled",
-//!                     "configuration",
+//!                     Category::Other,
 //!                     Severity::Low,
 //!                     "Debug mode is enabled",
 //!                     "Set `debug` to false before deploying",
@@ -31,7 +34,7 @@
 //!             )
 //!     }
 //!
-//!     fn evaluate(input: &Input) -> Result<Evaluation, String> {
+//!     fn evaluate(input: &Input, _settings: &()) -> Result<Evaluation, String> {
 //!         let mut eval = Evaluation::new();
 //!         let mut hits = 0_i64;
 //!         input.document.walk(&mut |path, value| {
@@ -49,18 +52,28 @@
 //! export_plugin!(NoDebug);
 //! ```
 //!
+//! A deployment plugin can also read the deployment's resources as the
+//! Cedar rules see them, whatever the format (CloudFormation, SAM,
+//! serverless.yml, Terraform plan): [`Input::resources`].
+//!
 //! ## The contract, in short
 //!
+//! * The contract is `palisade:policy@0.2.0` (`wit/policy.wit`); this SDK's
+//!   version is the contract's major.minor. A host refuses a plugin built
+//!   for another version and says which one.
 //! * The host calls [`Plugin::metadata`] once when a bundle loads,
 //!   [`Plugin::validate_settings`] once per configured plugin, and
 //!   [`Plugin::evaluate`] once per decision — every call in a **fresh
-//!   instance**, so statics do not survive between calls.
+//!   instance**, so statics do not survive between calls. Settings are
+//!   deserialized into [`Plugin::Settings`] for each call (see
+//!   [`settings::parse`]) and checked by `validate_settings` once.
 //! * A plugin has no ambient authority: no files, environment, network or
 //!   real clock. The evaluation time arrives as [`Input::now`]. The only host
-//!   service is the [`log`].
+//!   service is the [`log`]: `palisade check --plugin-logs` shows the lines.
 //! * Every [`Finding::rule_id`] must be one of the ids declared in
-//!   [`Metadata::rules`]; the host rejects the whole evaluation otherwise.
-//!   Finding messages and fact names must not be empty.
+//!   [`Metadata::rules`]: the host drops a finding of an undeclared rule and
+//!   reports a `bad-output` error, which denies the decision. Finding
+//!   messages must not be empty and fact names are identifiers.
 //! * Facts reach the Cedar policies as `context.plugins.<plugin>.<name>`.
 //! * Return `Err(String)` for anything that goes wrong; never panic. A panic
 //!   aborts the instance (guests are built with `panic = "abort"`) and the
@@ -90,9 +103,13 @@ pub mod settings;
 
 pub use json::{Document, walk};
 pub use model::{
-    Evaluation, Fact, FactValue, Finding, FindingBuilder, Input, InputKind, Metadata, Rule,
-    Severity,
+    Category, Evaluation, Fact, FactValue, Finding, FindingBuilder, Input, InputKind, Metadata,
+    Resource, Rule, Severity,
 };
+/// Serde, re-exported for `#[derive(Deserialize)]` on settings types
+/// (with `#[serde(crate = "palisade_plugin_sdk::serde")]`, or depend on
+/// `serde` directly).
+pub use serde;
 /// The JSON library the SDK hands documents and settings in, re-exported so a
 /// plugin does not need its own (matching) dependency.
 pub use serde_json;
@@ -103,24 +120,31 @@ pub use serde_json::Value;
 /// (no `self`): the host creates a fresh instance for every call, so there is
 /// no state to keep.
 pub trait Plugin {
+    /// The plugin's settings (the `settings` table of its `[[plugin]]`
+    /// entry in `palisade.toml`), deserialized with serde: `()` for none,
+    /// a struct deriving `Deserialize` (with `#[serde(default)]` for
+    /// optional fields, `deny_unknown_fields` to refuse misspellings), or
+    /// [`Value`] for free-form JSON. Settings that do not deserialize make
+    /// the bundle fail to load, with serde's message.
+    type Settings: serde::de::DeserializeOwned;
+
     /// Who the plugin is, which input kinds it wants and which rules it can
     /// report. Called once when a bundle loads; must be deterministic.
     fn metadata() -> Metadata;
 
-    /// Checks the plugin's settings from the bundle manifest, already parsed
-    /// from JSON (`Value::Null` when the manifest gives none). Return
-    /// `Err` with a message that says precisely what is wrong; the bundle
-    /// then fails to load. The default accepts anything.
-    ///
-    /// [`settings::object`] helps reject unknown keys.
-    fn validate_settings(settings: &Value) -> Result<(), String> {
+    /// Checks what deserializing cannot (ranges, combinations) once, when a
+    /// bundle loads. Return `Err` with a message that says precisely what
+    /// is wrong; the bundle then fails to load. The default accepts any
+    /// settings that deserialize.
+    fn validate_settings(settings: &Self::Settings) -> Result<(), String> {
         let _ = settings;
         Ok(())
     }
 
-    /// Evaluates one input. Return the findings and facts, or `Err` when the
-    /// input cannot be evaluated at all.
-    fn evaluate(input: &Input) -> Result<Evaluation, String>;
+    /// Evaluates one input with the settings `validate_settings` accepted.
+    /// Return the findings and facts, or `Err` when the input cannot be
+    /// evaluated at all.
+    fn evaluate(input: &Input, settings: &Self::Settings) -> Result<Evaluation, String>;
 }
 
 /// Exports a [`Plugin`] implementation as the component's `plugin` world.
@@ -147,6 +171,12 @@ macro_rules! export_plugin {
         };
     };
 }
+
+/// The examples of `guests/README.md`, compiled (and run natively) as this
+/// crate's doctests, so that the walkthrough cannot drift from the SDK.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct GuestsReadme;
 
 /// Implementation details of [`export_plugin!`]; not part of the API.
 #[doc(hidden)]

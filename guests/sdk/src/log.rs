@@ -1,8 +1,11 @@
 //! Logging through the host.
 //!
-//! The host's `log` import is the only service a plugin gets. Messages go to
-//! the host's log with the plugin's name attached; the host may rate-limit or
-//! truncate them, so log sparingly and never log secrets.
+//! The host's `log` import is the only service a plugin gets. `palisade
+//! check --plugin-logs` (and `authorize`, `test`, `serve` with the same flag)
+//! prints the lines on standard error with the plugin's name; JSON output
+//! then carries them under `plugin_logs`. A call may log at most 256 lines,
+//! each cut at 512 bytes; more lines fail the call (`output-limit`). Log
+//! sparingly and never log secrets: logs end up in CI output.
 //!
 //! ```no_run
 //! palisade_plugin_sdk::log::info("scanning 42 resources");

@@ -2,7 +2,6 @@
 
 use core::fmt;
 
-use crate::Value;
 use crate::json::Document;
 
 /// How bad a finding is. Ordered from least to most severe.
@@ -35,6 +34,83 @@ impl Severity {
 }
 
 impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a rule is about: the finding categories of the Palisade design.
+/// Reports (JSON, SARIF, JUnit) carry a finding's category as
+/// [`Category::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Category {
+    /// Hard-coded credentials, keys and tokens.
+    Secrets,
+    /// Wildcard actions or resources, admin roles, public principals.
+    IamLeastPrivilege,
+    /// Routes or functions reachable without authentication or MFA.
+    Authentication,
+    /// Plain HTTP, old TLS, unencrypted connections.
+    TransportEncryption,
+    /// Storage, queues, logs or environments without encryption.
+    EncryptionAtRest,
+    /// No throttling, quotas or usage plans.
+    RateLimiting,
+    /// Missing access or audit logs, short retention.
+    Logging,
+    /// No tracing, metrics or alarms.
+    TracingMonitoring,
+    /// Deprecated or unpatched runtimes and images.
+    RuntimePatching,
+    /// Public endpoints, open security groups, no VPC.
+    NetworkIsolation,
+    /// No dead-letter queue, retries, concurrency limits or backups.
+    Resilience,
+    /// Unsigned code, mutable artifacts, unpinned dependencies.
+    CodeIntegrity,
+    /// Anything else.
+    Other,
+}
+
+impl Category {
+    /// Every category, in the order of the design document.
+    pub const ALL: [Category; 13] = [
+        Self::Secrets,
+        Self::IamLeastPrivilege,
+        Self::Authentication,
+        Self::TransportEncryption,
+        Self::EncryptionAtRest,
+        Self::RateLimiting,
+        Self::Logging,
+        Self::TracingMonitoring,
+        Self::RuntimePatching,
+        Self::NetworkIsolation,
+        Self::Resilience,
+        Self::CodeIntegrity,
+        Self::Other,
+    ];
+
+    /// The name reports use, e.g. `"iam-least-privilege"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Secrets => "secrets",
+            Self::IamLeastPrivilege => "iam-least-privilege",
+            Self::Authentication => "authentication",
+            Self::TransportEncryption => "transport-encryption",
+            Self::EncryptionAtRest => "encryption-at-rest",
+            Self::RateLimiting => "rate-limiting",
+            Self::Logging => "logging",
+            Self::TracingMonitoring => "tracing-monitoring",
+            Self::RuntimePatching => "runtime-patching",
+            Self::NetworkIsolation => "network-isolation",
+            Self::Resilience => "resilience",
+            Self::CodeIntegrity => "code-integrity",
+            Self::Other => "other",
+        }
+    }
+}
+
+impl fmt::Display for Category {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -81,9 +157,8 @@ pub struct Rule {
     /// Stable identifier, conventionally `<plugin>.<rule>`, e.g.
     /// `secrets.aws-access-key-id`. Findings refer to it.
     pub id: String,
-    /// One of the finding categories of the Palisade design (`secrets`,
-    /// `iam-least-privilege`, ...).
-    pub category: String,
+    /// What the rule is about.
+    pub category: Category,
     /// The severity of the rule's findings (a finding may override it).
     pub severity: Severity,
     /// One-line description of what the rule looks for.
@@ -98,14 +173,14 @@ impl Rule {
     /// A rule without a control.
     pub fn new(
         id: impl Into<String>,
-        category: impl Into<String>,
+        category: Category,
         severity: Severity,
         title: impl Into<String>,
         remediation: impl Into<String>,
     ) -> Self {
         Self {
             id: id.into(),
-            category: category.into(),
+            category,
             severity,
             title: title.into(),
             remediation: remediation.into(),
@@ -125,13 +200,13 @@ impl Rule {
 /// [`Plugin::metadata`](crate::Plugin::metadata) returns.
 ///
 /// ```
-/// use palisade_plugin_sdk::{InputKind, Metadata, Rule, Severity};
+/// use palisade_plugin_sdk::{Category, InputKind, Metadata, Rule, Severity};
 ///
 /// let metadata = Metadata::new("tags", "1.2.0")
 ///     .applies_to(&[InputKind::Deployment])
 ///     .rule(Rule::new(
 ///         "tags.missing-owner",
-///         "tagging",
+///         Category::Other,
 ///         Severity::Low,
 ///         "Resource has no `owner` tag",
 ///         "Add an `owner` tag naming the team that runs the resource",
@@ -185,7 +260,10 @@ impl Metadata {
 /// [`Evaluation::finding`], then refined with the chaining setters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
-    /// Must be one of the ids in [`Metadata::rules`].
+    /// Must be one of the ids in [`Metadata::rules`]: the host drops a
+    /// finding of an undeclared rule and reports a `bad-output` error, which
+    /// denies the decision (as any plugin error does, unless the plugin runs
+    /// in monitor mode).
     pub rule_id: String,
     /// What is wrong, for a human. Must not be empty.
     pub message: String,
@@ -193,7 +271,8 @@ pub struct Finding {
     pub resource: Option<String>,
     /// JSON pointer (RFC 6901) to the offending value in the input document;
     /// the host maps it back to a file and line. [`walk`](crate::walk) hands
-    /// every value's pointer to its visitor.
+    /// every value's pointer to its visitor; [`Resource::pointer`] is where a
+    /// deployed resource is written.
     pub pointer: Option<String>,
     /// Overrides the rule's severity for this finding.
     pub severity: Option<Severity>,
@@ -381,6 +460,73 @@ impl Evaluation {
     }
 }
 
+/// One resource of a deployment, normalized the way the Cedar rules see it
+/// whatever the input format: SAM `Globals` merged in, Serverless Framework
+/// functions and events turned into the CloudFormation resources they
+/// deploy, Terraform plan resources under their CloudFormation type and
+/// property names.
+#[derive(Debug, Clone)]
+pub struct Resource {
+    /// The CloudFormation type, e.g. `AWS::Lambda::Function`.
+    pub resource_type: String,
+    /// The logical id (a Terraform address for plans).
+    pub logical_id: String,
+    /// JSON pointer of the resource in [`Input::document`]: a finding with
+    /// this pointer is placed at the resource's file and line. The
+    /// properties may have been merged or renamed, so a path inside
+    /// [`Resource::properties`] is not a pointer into the document.
+    pub pointer: String,
+    properties_json: String,
+    properties: core::cell::OnceCell<Result<Document, String>>,
+}
+
+impl Resource {
+    /// A resource whose properties are the JSON text `properties_json`
+    /// (parsed on first use).
+    pub fn new(
+        resource_type: impl Into<String>,
+        logical_id: impl Into<String>,
+        properties_json: impl Into<String>,
+        pointer: impl Into<String>,
+    ) -> Self {
+        Self {
+            resource_type: resource_type.into(),
+            logical_id: logical_id.into(),
+            pointer: pointer.into(),
+            properties_json: properties_json.into(),
+            properties: core::cell::OnceCell::new(),
+        }
+    }
+
+    /// The normalized properties (an object), parsed on first use so that
+    /// a plugin that does not read them does not pay for them.
+    ///
+    /// # Errors
+    /// When the host sent text that is not JSON (it does not).
+    pub fn properties(&self) -> Result<&Document, String> {
+        self.properties
+            .get_or_init(|| {
+                Document::parse(self.properties_json.clone()).map_err(|err| {
+                    format!(
+                        "the properties of `{}` are not valid JSON: {err}",
+                        self.logical_id
+                    )
+                })
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+}
+
+impl PartialEq for Resource {
+    fn eq(&self, other: &Self) -> bool {
+        self.resource_type == other.resource_type
+            && self.logical_id == other.logical_id
+            && self.pointer == other.pointer
+            && self.properties_json == other.properties_json
+    }
+}
+
 /// One input to evaluate, as [`Plugin::evaluate`](crate::Plugin::evaluate)
 /// receives it: the SDK has already parsed the JSON texts.
 #[derive(Debug, Clone, PartialEq)]
@@ -396,10 +542,9 @@ pub struct Input {
     /// where a `&Value` is expected, at the cost of building the `Value` on
     /// first use (see [`Document::value`]).
     pub document: Document,
-    /// The plugin's settings from the bundle manifest, already accepted by
-    /// [`Plugin::validate_settings`](crate::Plugin::validate_settings);
-    /// `Value::Null` when there are none.
-    pub settings: Value,
+    /// For a deployment in a format Palisade recognizes, its resources in
+    /// document order; empty otherwise.
+    pub resources: Vec<Resource>,
     /// The evaluation time, RFC 3339 — the only clock a plugin sees.
     pub now: String,
 }

@@ -1,8 +1,33 @@
-//! Helpers for validating a plugin's settings.
+//! A plugin's settings.
 //!
-//! Settings come from the plugin's table in the bundle manifest, as JSON.
-//! [`object`] checks the overall shape; the typed getters of [`Settings`]
-//! read one optional setting each and produce precise error messages.
+//! Settings come from the plugin's table in the bundle manifest, as JSON,
+//! and arrive as the plugin's [`Plugin::Settings`](crate::Plugin::Settings)
+//! type, deserialized with serde by [`parse`]: derive `Deserialize` (add
+//! `#[serde(deny_unknown_fields)]` to refuse misspelt keys) and the host
+//! refuses a bundle whose settings do not fit, with serde's message.
+//!
+//! ```
+//! use palisade_plugin_sdk::serde::Deserialize;
+//! use palisade_plugin_sdk::settings;
+//!
+//! #[derive(Debug, Default, Deserialize)]
+//! #[serde(crate = "palisade_plugin_sdk::serde", default, deny_unknown_fields)]
+//! struct Settings {
+//!     tag: Option<String>,
+//! }
+//!
+//! assert_eq!(settings::parse::<Settings>(r#"{"tag": "team"}"#)?.tag.as_deref(), Some("team"));
+//! assert_eq!(settings::parse::<Settings>("{}")?.tag, None); // no settings in the manifest
+//! settings::parse::<()>("{}")?; // a plugin without settings
+//! let err = settings::parse::<Settings>(r#"{"tags": 1}"#).unwrap_err();
+//! assert!(err.starts_with("invalid settings: unknown field `tags`, expected `tag`"), "{err}");
+//! # Ok::<(), String>(())
+//! ```
+//!
+//! A plugin whose settings are free-form JSON takes `type Settings =
+//! Value;` and reads them with [`object`], which checks the overall shape,
+//! and the typed getters of [`Settings`], each of which produces a precise
+//! error message:
 //!
 //! ```
 //! use palisade_plugin_sdk::{settings, serde_json::json};
@@ -17,7 +42,33 @@
 //! # Ok::<(), String>(())
 //! ```
 
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
+
+/// Reads settings of type `T` from the JSON text the host sends. No
+/// settings (empty text, `null` or `{}`) read as `null` when `T` accepts it
+/// (`()`, `Option`, [`Value`]), else as `{}` (a struct whose fields all have
+/// defaults).
+///
+/// # Errors
+/// `invalid settings: ` and serde's message, which names the field.
+pub fn parse<T: DeserializeOwned>(text: &str) -> Result<T, String> {
+    let text = text.trim();
+    let invalid = |err: serde_json::Error| format!("invalid settings: {err}");
+    let none = text.is_empty()
+        || (text.len() < 16
+            && match serde_json::from_str::<Value>(text) {
+                Ok(Value::Null) => true,
+                Ok(Value::Object(m)) => m.is_empty(),
+                _ => false,
+            });
+    if none {
+        return serde_json::from_str("null")
+            .or_else(|_| serde_json::from_str("{}"))
+            .map_err(invalid);
+    }
+    serde_json::from_str(text).map_err(invalid)
+}
 
 /// A plugin's settings object, checked by [`object`]; read it with the typed
 /// getters, each of which returns `Ok(None)` for a missing (or `null`)

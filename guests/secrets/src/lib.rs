@@ -33,11 +33,11 @@ mod matchers;
 pub mod scan;
 
 use palisade_plugin_sdk::{
-    Evaluation, Input, InputKind, Metadata, Plugin, Rule, Severity, Value, export_plugin,
+    Category, Evaluation, Input, InputKind, Metadata, Plugin, Rule, Severity, export_plugin,
 };
 
 use scan::{
-    AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, Config, HIGH_ENTROPY, PRIVATE_KEY, SECRET_NAMED_FIELD,
+    AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, Config, HIGH_ENTROPY, Settings, PRIVATE_KEY, SECRET_NAMED_FIELD,
 };
 
 /// The control every rule enforces.
@@ -56,9 +56,11 @@ macro_rules! use_a_secrets_manager {
 pub struct Secrets;
 
 impl Plugin for Secrets {
+    type Settings = Settings;
+
     fn metadata() -> Metadata {
         let rule = |id: &str, severity: Severity, title: &str, remediation: &str| {
-            Rule::new(id, "secrets", severity, title, remediation).control(CONTROL)
+            Rule::new(id, Category::Secrets, severity, title, remediation).control(CONTROL)
         };
         Metadata::new("secrets", "0.1.0")
             .applies_to(&InputKind::ALL)
@@ -114,12 +116,12 @@ impl Plugin for Secrets {
             ))
     }
 
-    fn validate_settings(settings: &Value) -> Result<(), String> {
+    fn validate_settings(settings: &Settings) -> Result<(), String> {
         Config::from_settings(settings).map(|_| ())
     }
 
-    fn evaluate(input: &Input) -> Result<Evaluation, String> {
-        let mut config = Config::from_settings(&input.settings)?;
+    fn evaluate(input: &Input, settings: &Settings) -> Result<Evaluation, String> {
+        let mut config = Config::from_settings(settings)?;
         if input.kind == InputKind::Request {
             // A request carries its own credentials where they belong;
             // secrets anywhere else in it (query, body, other headers) are

@@ -15,8 +15,7 @@ use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use palisade_plugin_sdk::json::{Document, Kind, Node, Path, Segment, Walk};
-use palisade_plugin_sdk::serde_json::Value;
-use palisade_plugin_sdk::settings;
+use serde::Deserialize;
 
 use crate::keys;
 use crate::matchers;
@@ -43,8 +42,19 @@ pub const REQUEST_CREDENTIAL_HEADERS: [&str; 5] = [
     "x-amz-security-token",
 ];
 
-/// The settings the plugin accepts, in the order error messages list them.
-pub const SETTING_NAMES: [&str; 4] = ["min_length", "min_entropy", "ignore_keys", "allow_values"];
+/// The plugin's settings as `palisade.toml` writes them (all optional).
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Shortest string the high-entropy rule looks at: an integer >= 8.
+    pub min_length: Option<u64>,
+    /// Bits per character from which a string is random-looking: 1.0 to 8.0.
+    pub min_entropy: Option<f64>,
+    /// Keys whose values are skipped, matched case-insensitively.
+    pub ignore_keys: Vec<String>,
+    /// Values that are never reported, matched exactly.
+    pub allow_values: Vec<String>,
+}
 
 /// The scanner's configuration, from the plugin's settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,40 +82,32 @@ impl Default for Config {
 }
 
 impl Config {
-    /// Reads and checks the plugin's settings (`null` means defaults):
+    /// Checks the settings' ranges (the types are serde's business):
     ///
     /// * `min_length`: integer >= 8 (default 20)
     /// * `min_entropy`: number from 1.0 to 8.0 (default 4.0)
-    /// * `ignore_keys`: array of strings, matched case-insensitively
-    /// * `allow_values`: array of strings, matched exactly
-    pub fn from_settings(raw: &Value) -> Result<Self, String> {
-        let settings = settings::object(raw, &SETTING_NAMES)?;
+    pub fn from_settings(settings: &Settings) -> Result<Self, String> {
         let mut config = Self::default();
-        if let Some(value) = settings.get("min_length").filter(|v| !v.is_null()) {
-            config.min_length = value
-                .as_u64()
+        if let Some(n) = settings.min_length {
+            config.min_length = usize::try_from(n)
+                .ok()
                 .filter(|&n| n >= 8)
-                .and_then(|n| usize::try_from(n).ok())
-                .ok_or_else(|| {
-                    format!("setting `min_length` must be an integer >= 8, got {value}")
-                })?;
+                .ok_or_else(|| format!("setting `min_length` must be an integer >= 8, got {n}"))?;
         }
-        if let Some(value) = settings.get("min_entropy").filter(|v| !v.is_null()) {
-            config.min_entropy = value
-                .as_f64()
-                .filter(|e| (1.0..=8.0).contains(e))
-                .ok_or_else(|| {
-                    format!(
-                        "setting `min_entropy` must be a number from 1.0 to 8.0 (bits per character), got {value}"
-                    )
-                })?;
+        if let Some(e) = settings.min_entropy {
+            if !(1.0..=8.0).contains(&e) {
+                return Err(format!(
+                    "setting `min_entropy` must be a number from 1.0 to 8.0 (bits per character), got {e}"
+                ));
+            }
+            config.min_entropy = e;
         }
-        if let Some(keys) = settings.get_strings("ignore_keys")? {
-            config.ignore_keys = keys.iter().map(|k| k.to_lowercase()).collect();
-        }
-        if let Some(values) = settings.get_strings("allow_values")? {
-            config.allow_values = values.into_iter().collect();
-        }
+        config.ignore_keys = settings
+            .ignore_keys
+            .iter()
+            .map(|k| k.to_lowercase())
+            .collect();
+        config.allow_values = settings.allow_values.iter().cloned().collect();
         Ok(config)
     }
 

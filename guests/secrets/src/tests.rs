@@ -4,12 +4,12 @@
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
 use palisade_plugin_sdk::serde_json::{self, Value, json};
-use palisade_plugin_sdk::{FactValue, Input, InputKind, Plugin};
+use palisade_plugin_sdk::{FactValue, Input, InputKind, Plugin, settings};
 
 use crate::Secrets;
 use crate::scan::{
     AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, Config, HIGH_ENTROPY, Hit, PRIVATE_KEY,
-    SECRET_NAMED_FIELD,
+    SECRET_NAMED_FIELD, Settings,
 };
 
 /// Scans a `serde_json::Value` (member order kept) as the plugin scans the
@@ -32,12 +32,21 @@ fn summary(doc: &Value) -> Vec<(&'static str, String)> {
 }
 
 fn evaluate(doc: &Value, settings: Value) -> Result<palisade_plugin_sdk::Evaluation, String> {
-    Secrets::evaluate(&Input {
-        kind: InputKind::Deployment,
-        document: doc.clone().into(),
-        settings,
-        now: "2025-01-01T00:00:00Z".into(),
-    })
+    let settings: Settings = settings::parse(&settings.to_string())?;
+    Secrets::evaluate(
+        &Input {
+            kind: InputKind::Deployment,
+            document: doc.clone().into(),
+            resources: Vec::new(),
+            now: "2025-01-01T00:00:00Z".into(),
+        },
+        &settings,
+    )
+}
+
+/// The settings `value` as the host hands them over.
+fn config_of(value: Value) -> Result<Config, String> {
+    Config::from_settings(&settings::parse(&value.to_string())?)
 }
 
 #[test]
@@ -377,7 +386,7 @@ fn settings_change_the_scan() {
             (SECRET_NAMED_FIELD, "/Resources/X/Metadata/token".to_owned())
         ]
     );
-    let config = Config::from_settings(&json!({
+    let config = config_of(json!({
         "min_length": 12,
         "min_entropy": 3.5,
         "ignore_keys": ["METADATA"],
@@ -390,13 +399,15 @@ fn settings_change_the_scan() {
         .collect();
     assert_eq!(found, [(HIGH_ENTROPY, "/a".to_owned())]);
     // ignore_keys also matches the `Name` of a Name/Value pair.
-    let config = Config::from_settings(&json!({"ignore_keys": ["db_password"]})).unwrap();
+    let config = config_of(json!({"ignore_keys": ["db_password"]})).unwrap();
     assert!(scan(&json!([{"Name": "DB_PASSWORD", "Value": "x1"}]), &config).is_empty());
 }
 
 #[test]
 fn settings_validation() {
-    let ok = |v: Value| Secrets::validate_settings(&v);
+    let ok = |v: Value| {
+        settings::parse::<Settings>(&v.to_string()).and_then(|s| Secrets::validate_settings(&s))
+    };
     assert_eq!(ok(Value::Null), Ok(()));
     assert_eq!(ok(json!({})), Ok(()));
     assert_eq!(
@@ -404,38 +415,39 @@ fn settings_validation() {
         Ok(())
     );
     assert_eq!(ok(json!({"min_entropy": 8})), Ok(()));
-    let err = |v: Value| Secrets::validate_settings(&v).unwrap_err();
+    let err = |v: Value| ok(v).unwrap_err();
     assert_eq!(
         err(json!({"foo": 1})),
-        "unknown setting `foo`; expected one of min_length, min_entropy, ignore_keys, allow_values"
+        "invalid settings: unknown field `foo`, expected one of `min_length`, `min_entropy`, \
+         `ignore_keys`, `allow_values` at line 1 column 6"
     );
     assert_eq!(
-        err(json!([])),
-        "settings must be a JSON object, got an array"
+        err(json!("all")),
+        "invalid settings: invalid type: string \"all\", expected struct Settings at line 1 column 5"
     );
     assert_eq!(
         err(json!({"min_length": 7})),
         "setting `min_length` must be an integer >= 8, got 7"
     );
-    assert_eq!(
-        err(json!({"min_length": "20"})),
-        "setting `min_length` must be an integer >= 8, got \"20\""
+    assert!(
+        err(json!({"min_length": "20"}))
+            .starts_with("invalid settings: invalid type: string \"20\", expected u64"),
     );
-    assert_eq!(
-        err(json!({"min_length": 20.5})),
-        "setting `min_length` must be an integer >= 8, got 20.5"
+    assert!(
+        err(json!({"min_length": 20.5}))
+            .starts_with("invalid settings: invalid type: floating point `20.5`, expected u64"),
     );
     assert_eq!(
         err(json!({"min_entropy": 0.5})),
         "setting `min_entropy` must be a number from 1.0 to 8.0 (bits per character), got 0.5"
     );
-    assert_eq!(
-        err(json!({"ignore_keys": "password"})),
-        "setting `ignore_keys` must be an array of strings, got \"password\""
+    assert!(
+        err(json!({"ignore_keys": "password"}))
+            .starts_with("invalid settings: invalid type: string \"password\", expected a sequence"),
     );
-    assert_eq!(
-        err(json!({"allow_values": ["a", 1]})),
-        "setting `allow_values` must be an array of strings, but item 1 is 1"
+    assert!(
+        err(json!({"allow_values": ["a", 1]}))
+            .starts_with("invalid settings: invalid type: integer `1`, expected a string"),
     );
 }
 
@@ -484,7 +496,8 @@ fn facts_and_findings() {
 
     assert_eq!(
         evaluate(&doc, json!({"nope": 1})).unwrap_err(),
-        "unknown setting `nope`; expected one of min_length, min_entropy, ignore_keys, allow_values"
+        "invalid settings: unknown field `nope`, expected one of `min_length`, `min_entropy`, \
+         `ignore_keys`, `allow_values` at line 1 column 7"
     );
 }
 
@@ -506,7 +519,7 @@ fn metadata_declares_every_rule() {
         ]
     );
     for rule in &metadata.rules {
-        assert_eq!(rule.category, "secrets");
+        assert_eq!(rule.category, palisade_plugin_sdk::Category::Secrets);
         assert_eq!(
             rule.control.as_deref(),
             Some("no hard-coded secrets; use a secrets manager")
@@ -575,10 +588,10 @@ fn request_credential_headers_are_not_secrets() {
     let input = Input {
         kind: InputKind::Request,
         document: request.clone().into(),
-        settings: json!({}),
+        resources: Vec::new(),
         now: "2025-01-01T00:00:00Z".into(),
     };
-    let eval = Secrets::evaluate(&input).unwrap();
+    let eval = Secrets::evaluate(&input, &Settings::default()).unwrap();
     let pointers: Vec<_> = eval
         .findings
         .iter()

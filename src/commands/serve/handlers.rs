@@ -47,14 +47,14 @@ pub(super) async fn offload(
     match app.workers.run(move || work(&worker_app)).await {
         Ok(r) => r,
         Err(crate::workers::Refused::Failed) => {
-            app.metrics.record(endpoint, "error", started, None);
+            app.record(endpoint, "error", started, None);
             error_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "the decision failed; this is a bug in palisade",
             )
         }
         Err(crate::workers::Refused::Busy) => {
-            app.metrics.record(endpoint, "overloaded", started, None);
+            app.record(endpoint, "overloaded", started, None);
             let mut r = error_response(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "too many decisions in progress; try again",
@@ -84,8 +84,7 @@ pub(super) fn authorize_now(app: &App, q: &HashMap<String, String>, body: &Bytes
     let request = match AuthorizationRequest::from_json(&text) {
         Ok(r) => r,
         Err(e) => {
-            app.metrics
-                .record("authorize", "bad-request", started, None);
+            app.record("authorize", "bad-request", started, None);
             return error_response(StatusCode::BAD_REQUEST, &e.to_string());
         }
     };
@@ -93,13 +92,11 @@ pub(super) fn authorize_now(app: &App, q: &HashMap<String, String>, body: &Bytes
     let decision = match current.bundle.authorize(&request, now) {
         Ok(d) => d,
         Err(e) => {
-            app.metrics
-                .record("authorize", "bad-request", started, None);
+            app.record("authorize", "bad-request", started, None);
             return error_response(StatusCode::BAD_REQUEST, &e.to_string());
         }
     };
-    app.metrics
-        .record("authorize", outcome_of(&decision), started, Some(&decision));
+    app.record("authorize", outcome_of(&decision), started, Some(&decision));
     let id = app.next_id();
     let (principal, action, resource) = (
         request.principal.to_string(),
@@ -152,7 +149,7 @@ pub(super) fn check_now(app: &App, q: &HashMap<String, String>, body: &Bytes) ->
     let doc = match Document::parse(file, text).and_then(|d| d.require_deployment().map(|()| d)) {
         Ok(d) => d,
         Err(e) => {
-            app.metrics.record("check", "bad-request", started, None);
+            app.record("check", "bad-request", started, None);
             return error_response(StatusCode::BAD_REQUEST, &e.to_string());
         }
     };
@@ -173,8 +170,7 @@ pub(super) fn check_now(app: &App, q: &HashMap<String, String>, body: &Bytes) ->
     }
     let current = app.current.load();
     let decision = palisade_deploy::check(&current.bundle, &[doc], &options, now);
-    app.metrics
-        .record("check", outcome_of(&decision), started, Some(&decision));
+    app.record("check", outcome_of(&decision), started, Some(&decision));
     let subject = Subject {
         endpoint: "check",
         allowed: decision.is_allowed(),
@@ -268,8 +264,7 @@ pub(super) async fn forward_auth(
     let req = match original_request(app.forward_auth, &method, &uri, &headers) {
         Ok(r) => r,
         Err(e) => {
-            app.metrics
-                .record("forward-auth", "bad-request", started, None);
+            app.record("forward-auth", "bad-request", started, None);
             let id = app.next_id();
             let subject = Subject {
                 endpoint: "forward-auth",
@@ -318,8 +313,7 @@ pub(super) fn forward_auth_now(app: &App, req: &HttpRequest, started: Instant) -
         HttpOutcome::RateLimited => "rate-limited",
         HttpOutcome::BadRequest => "bad-request",
     };
-    app.metrics
-        .record("forward-auth", outcome, started, d.decision.as_ref());
+    app.record("forward-auth", outcome, started, d.decision.as_ref());
     let id = app.next_id();
     if app.log.is_some() {
         // A path that a plugin flags (a key pasted into a URL) is not

@@ -100,9 +100,28 @@ struct App {
     reloading: tokio::sync::Mutex<()>,
     /// The gateway protocol `--forward-auth` trusts.
     forward_auth: Option<ForwardAuth>,
+    /// `--plugin-logs`: plugins' log lines go to standard error.
+    plugin_logs: bool,
 }
 
 impl App {
+    /// Counts a request in the metrics and, with `--plugin-logs`, prints
+    /// what the plugins logged while deciding it.
+    fn record(
+        &self,
+        endpoint: &'static str,
+        outcome: &'static str,
+        started: Instant,
+        d: Option<&palisade_engine::Decision>,
+    ) {
+        self.metrics.record(endpoint, outcome, started, d);
+        if self.plugin_logs
+            && let Some(d) = d
+        {
+            output::plugin_logs(&d.plugin_logs);
+        }
+    }
+
     fn next_id(&self) -> String {
         format!(
             "{}-{:x}",
@@ -238,6 +257,7 @@ pub fn execute(args: &ServeArgs) -> u8 {
         ),
         started: Instant::now(),
         reloading: tokio::sync::Mutex::new(()),
+        plugin_logs: args.plugin_logs,
         forward_auth: args.forward_auth.map(|p| match p {
             crate::cli::ForwardAuthProtocol::Nginx => ForwardAuth::Nginx,
             crate::cli::ForwardAuthProtocol::Traefik => ForwardAuth::Traefik,

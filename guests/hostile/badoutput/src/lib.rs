@@ -10,11 +10,13 @@ use palisade_plugin_sdk::{Evaluation, Input, Metadata, Plugin, export_plugin};
 struct Hostile;
 
 impl Plugin for Hostile {
+    type Settings = ();
+
     fn metadata() -> Metadata {
         hostile_common::metadata("badoutput", "Returns malformed evaluations")
     }
 
-    fn evaluate(_input: &Input) -> Result<Evaluation, String> {
+    fn evaluate(_input: &Input, _settings: &()) -> Result<Evaluation, String> {
         let mut eval = Evaluation::new();
         eval.finding("not.declared", "this rule id is not in the metadata");
         eval.finding("hostile.badoutput", "");

@@ -5,7 +5,7 @@
 //! finding turns 8 MiB of plugin memory into 800 MiB of its own. The host
 //! refuses the plugin at load.
 
-use palisade_plugin_sdk::{
+use palisade_plugin_sdk::{Category, 
     Evaluation, Input, InputKind, Metadata, Plugin, Rule, Severity, export_plugin,
 };
 
@@ -15,13 +15,15 @@ const TEXT_BYTES: usize = 4 << 20;
 struct Hostile;
 
 impl Plugin for Hostile {
+    type Settings = ();
+
     fn metadata() -> Metadata {
         Metadata::new("hostile-bigrule", "0.1.0")
             .applies_to(&InputKind::ALL)
             .rule(
                 Rule::new(
                     "hostile.bigrule",
-                    "other",
+                    Category::Other,
                     Severity::High,
                     "Declares a rule with huge text",
                     "r".repeat(TEXT_BYTES),
@@ -30,7 +32,7 @@ impl Plugin for Hostile {
             )
     }
 
-    fn evaluate(_input: &Input) -> Result<Evaluation, String> {
+    fn evaluate(_input: &Input, _settings: &()) -> Result<Evaluation, String> {
         let mut eval = Evaluation::new();
         for _ in 0..100 {
             eval.finding("hostile.bigrule", "reported again");

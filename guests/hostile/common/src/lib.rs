@@ -2,7 +2,7 @@
 //! every input kind, and one rule `hostile.NAME` whose title says what the
 //! guest does to the host.
 
-use palisade_plugin_sdk::{InputKind, Metadata, Rule, Severity};
+use palisade_plugin_sdk::{Category, InputKind, Metadata, Rule, Severity};
 
 /// The metadata of hostile guest `name`, whose one rule is titled `title`.
 pub fn metadata(name: &str, title: &str) -> Metadata {
@@ -10,7 +10,7 @@ pub fn metadata(name: &str, title: &str) -> Metadata {
         .applies_to(&InputKind::ALL)
         .rule(Rule::new(
             format!("hostile.{name}"),
-            "other",
+            Category::Other,
             Severity::High,
             title,
             "Do not load this plugin outside the sandbox tests",

@@ -15,7 +15,7 @@
 //! Proves the host caps what one call may hand it (findings, facts, log
 //! lines, bytes) and fails closed past the caps.
 
-use palisade_plugin_sdk::{
+use palisade_plugin_sdk::{Category, 
     Evaluation, Input, InputKind, Metadata, Plugin, Rule, Severity, Value, export_plugin, log,
     settings,
 };
@@ -37,13 +37,15 @@ fn count(s: &settings::Settings<'_>, key: &str) -> Result<usize, String> {
 }
 
 impl Plugin for Hostile {
+    type Settings = Value;
+
     fn metadata() -> Metadata {
         Metadata::new("hostile-flood", "0.1.0")
             .applies_to(&InputKind::ALL)
             .rule(
                 Rule::new(
                     "hostile.flood",
-                    "other",
+                    Category::Other,
                     Severity::High,
                     "Floods the host with output",
                     "Do not load this plugin outside the sandbox tests",
@@ -59,12 +61,12 @@ impl Plugin for Hostile {
         settings::object(settings, KEYS).map(|_| ())
     }
 
-    fn evaluate(input: &Input) -> Result<Evaluation, String> {
+    fn evaluate(_input: &Input, settings: &Value) -> Result<Evaluation, String> {
         let mut eval = Evaluation::new();
-        if input.settings.is_null() {
+        if settings.is_null() {
             return Ok(eval);
         }
-        let s = settings::object(&input.settings, KEYS)?;
+        let s = settings::object(settings, KEYS)?;
         let message_bytes = match s.get_u64("message_bytes")? {
             Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
             None => 16,

@@ -10,11 +10,13 @@ use palisade_plugin_sdk::{Evaluation, Input, Metadata, Plugin, export_plugin};
 struct Hostile;
 
 impl Plugin for Hostile {
+    type Settings = ();
+
     fn metadata() -> Metadata {
         hostile_common::metadata("membomb", "Allocates memory without bound")
     }
 
-    fn evaluate(_input: &Input) -> Result<Evaluation, String> {
+    fn evaluate(_input: &Input, _settings: &()) -> Result<Evaluation, String> {
         const CHUNK: usize = 1024 * 1024;
         const PAGE: usize = 4096;
         let mut hoard: Vec<Vec<u8>> = Vec::new();

@@ -10,12 +10,14 @@ use palisade_plugin_sdk::{Evaluation, Input, Metadata, Plugin, export_plugin};
 struct Hostile;
 
 impl Plugin for Hostile {
+    type Settings = ();
+
     fn metadata() -> Metadata {
         hostile_common::metadata("panic", "Panics in evaluate")
     }
 
     #[allow(clippy::panic, reason = "panicking is this guest's purpose")]
-    fn evaluate(_input: &Input) -> Result<Evaluation, String> {
+    fn evaluate(_input: &Input, _settings: &()) -> Result<Evaluation, String> {
         panic!("hostile guest panicked on purpose")
     }
 }

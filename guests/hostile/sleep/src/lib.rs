@@ -15,6 +15,8 @@ use palisade_plugin_sdk::{Evaluation, Input, Metadata, Plugin, Value, export_plu
 struct Hostile;
 
 impl Plugin for Hostile {
+    type Settings = Value;
+
     fn metadata() -> Metadata {
         hostile_common::metadata("sleep", "Sleeps or hoards timers")
     }
@@ -26,11 +28,11 @@ impl Plugin for Hostile {
         settings::object(settings, &["mode"]).map(|_| ())
     }
 
-    fn evaluate(input: &Input) -> Result<Evaluation, String> {
-        let mode = if input.settings.is_null() {
+    fn evaluate(_input: &Input, settings: &Value) -> Result<Evaluation, String> {
+        let mode = if settings.is_null() {
             None
         } else {
-            settings::object(&input.settings, &["mode"])?.get_str("mode")?
+            settings::object(settings, &["mode"])?.get_str("mode")?
         };
         match mode.unwrap_or("sleep") {
             "handles" => hoard(),

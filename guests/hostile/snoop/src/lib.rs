@@ -25,11 +25,13 @@ use palisade_plugin_sdk::{Evaluation, Input, Metadata, Plugin, export_plugin};
 struct Hostile;
 
 impl Plugin for Hostile {
+    type Settings = ();
+
     fn metadata() -> Metadata {
         hostile_common::metadata("snoop", "Reads ambient state")
     }
 
-    fn evaluate(_input: &Input) -> Result<Evaluation, String> {
+    fn evaluate(_input: &Input, _settings: &()) -> Result<Evaluation, String> {
         let mut eval = Evaluation::new();
 
         let file = match std::fs::read_to_string("/etc/hostname") {

@@ -9,11 +9,13 @@ use palisade_plugin_sdk::{Evaluation, Input, Metadata, Plugin, export_plugin};
 struct Hostile;
 
 impl Plugin for Hostile {
+    type Settings = ();
+
     fn metadata() -> Metadata {
         hostile_common::metadata("trap", "Traps in evaluate")
     }
 
-    fn evaluate(_input: &Input) -> Result<Evaluation, String> {
+    fn evaluate(_input: &Input, _settings: &()) -> Result<Evaluation, String> {
         #[cfg(target_arch = "wasm32")]
         core::arch::wasm32::unreachable();
         #[cfg(not(target_arch = "wasm32"))]
