@@ -461,6 +461,12 @@ pub struct BundlePlugin {
 }
 
 impl BundlePlugin {
+    /// The limits of this plugin's calls: the bundle's `[limits]` with the
+    /// plugin's own `limits = { .. }` in place.
+    pub fn limits(&self) -> Limits {
+        self.loaded.limits()
+    }
+
     /// What the plugin said about itself at load.
     pub fn metadata(&self) -> &PluginMetadata {
         &self.loaded.metadata
@@ -851,15 +857,21 @@ impl Loader<'_> {
             if actual != expected {
                 self.problems.push(
                     at_manifest(format!(
-                        "plugin `{}`: sha256 mismatch for `{}`: the self.manifest pins {expected}, the file is {actual}",
+                        "plugin `{}`: sha256 mismatch for `{}`: the manifest pins {expected}, the file is {actual}",
                         p.name, p.path
                     ))
-                    .with_help("rebuild the plugin from self.source, or update the pin if this file is the one you mean to ship"),
+                    .with_help("rebuild the plugin from its source, or update the pin if this file is the one you mean to ship"),
                 );
                 continue;
             }
             self.digest_parts.push((p.path.clone(), bytes.clone()));
-            let loaded = match host.load(&bytes, &actual, self.manifest.limits) {
+            let limits = self.manifest.limits.with(p.limits);
+            if let Some((_, problem)) = limits.problem() {
+                self.problems
+                    .push(at_manifest(format!("plugin `{}`: {problem}", p.name)));
+                continue;
+            }
+            let loaded = match host.load(&bytes, &actual, limits) {
                 Ok(l) => l,
                 Err(e) => {
                     self.problems

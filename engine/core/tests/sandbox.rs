@@ -348,10 +348,19 @@ fn a_sha256_mismatch_refuses_the_bundle() {
     .unwrap();
     let err = b.load(&engine).unwrap_err();
     let p = &err.problems[0];
-    assert!(p.message.contains("sha256 mismatch"), "{p}");
-    assert!(
-        p.message.contains(&real) && p.message.contains(&wrong),
-        "{p}"
+    assert_eq!(
+        p.message,
+        format!(
+            "plugin `secrets`: sha256 mismatch for `secrets.wasm`: the manifest pins {wrong}, \
+             the file is {real}"
+        )
+    );
+    assert_eq!(
+        p.help.as_deref(),
+        Some(
+            "rebuild the plugin from its source, or update the pin if this file is the one you \
+             mean to ship"
+        )
     );
     assert_eq!(p.file, "palisade.toml");
     assert!(p.line.is_some());
@@ -462,5 +471,64 @@ fn every_hostile_guest_has_a_test_that_loads_it() {
             root.join(format!("guests/dist/hostile-{g}.wasm")).is_file(),
             "guests/dist/hostile-{g}.wasm: run guests/build.sh"
         );
+    }
+}
+
+/// A plugin's own `limits` replace the bundle's for that plugin only, and
+/// are held to the same bounds.
+#[test]
+fn per_plugin_limits_replace_the_bundle_limits_for_that_plugin() {
+    let engine = Engine::new().unwrap();
+    // The bundle allows a long loop; the plugin's own fuel is small.
+    let b = TempBundle::new(
+        &[
+            (
+                "tight",
+                "hostile-loop.wasm",
+                "limits = { fuel = 1_000_000 }",
+            ),
+            ("roomy", "secrets.wasm", ""),
+        ],
+        "[limits]\nfuel = 100_000_000_000\nmemory_mib = 16\ntimeout_ms = 60_000\n",
+    );
+    let bundle = b.load(&engine).unwrap();
+    let limits: Vec<u64> = bundle.plugins().iter().map(|p| p.limits().fuel).collect();
+    assert_eq!(limits, [1_000_000, 100_000_000_000]);
+    let d = bundle.authorize(&request(), Now::epoch()).unwrap();
+    let e = only_error(&d);
+    assert_eq!(e.kind, ErrorKind::FuelExhausted, "{}", d.to_json_pretty());
+    assert_eq!(e.source.to_string(), "plugin:tight");
+    assert_eq!(d.plugin_fuel[0], ("tight".to_owned(), 1_000_000));
+
+    // The other way round: a bundle with little memory, one plugin with more.
+    let b = TempBundle::new(
+        &[(
+            "h",
+            "hostile-membomb.wasm",
+            "limits = { memory_mib = 32, timeout_ms = 9_000 }",
+        )],
+        FAST,
+    );
+    let l = b.load(&engine).unwrap().plugins()[0].limits();
+    assert_eq!(
+        (l.fuel, l.memory_mib, l.timeout_ms),
+        (20_000_000, 32, 9_000)
+    );
+
+    for (bad, message) in [
+        (
+            "limits = { fuel = 0 }",
+            "plugin `h`: `limits.fuel` must be at least 1",
+        ),
+        (
+            "limits = { memory_mib = 4096 }",
+            "plugin `h`: `limits.memory_mib` is 4096 MiB, above the maximum of 1024 MiB",
+        ),
+        ("limits = { fuel_max = 1 }", "unknown field `fuel_max`"),
+    ] {
+        let b = TempBundle::new(&[("h", "hostile-loop.wasm", bad)], FAST);
+        let err = b.load(&engine).unwrap_err();
+        assert!(err.to_string().contains(message), "{bad}: {err}");
+        assert!(err.problems[0].line.is_some(), "{bad}: {err:?}");
     }
 }
