@@ -36,6 +36,9 @@ pub enum Command {
     /// Inspect or validate a bundle.
     #[command(subcommand)]
     Bundle(BundleCommand),
+    /// Work on one plugin (a WebAssembly component) outside a bundle.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
     /// Serve decisions over HTTP: JSON API and forward-auth for gateways
     /// (nginx auth_request, Envoy ext_authz HTTP, Traefik ForwardAuth).
     ///
@@ -278,6 +281,21 @@ pub enum BundleCommand {
     Validate {
         /// The bundle directory.
         dir: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Show what a plugin is: the contract it was built for, its imports
+    /// (and whether the sandbox grants each), exports, metadata, size,
+    /// sha256, and one measured call on an empty input. Exit 0 when the
+    /// host would load it, 2 when it would refuse it.
+    Inspect {
+        /// The `.wasm` component.
+        file: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
     },
 }
 

@@ -555,3 +555,107 @@ fn plugin_logs_are_shown_only_when_asked() {
         "medium passes at --fail-on high"
     );
 }
+
+/// `plugin inspect` says what a component is and whether this host loads
+/// it, with one measured call whose fuel is the same on every run.
+#[test]
+fn plugin_inspect_shows_contract_imports_metadata_and_a_trial_call() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let inspect = |file: &Path| {
+        let out = palisade(
+            &[
+                "plugin",
+                "inspect",
+                file.to_str().unwrap(),
+                "--format",
+                "json",
+            ],
+            &cache,
+        );
+        let json: serde_json::Value =
+            serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+        (out.status.code(), json, text(&out.stderr))
+    };
+    let wasm = root().join("guests/dist/no-debug.wasm");
+    let (code, json, _) = inspect(&wasm);
+    assert_eq!(code, Some(0));
+    assert_eq!(json["contract"], "0.2.0");
+    assert_eq!(
+        json["sha256"],
+        palisade_engine::sha256_hex(&std::fs::read(&wasm).unwrap())
+    );
+    assert!(json["refused"].is_null());
+    assert!(
+        json["imports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["allowed"] == true)
+    );
+    assert_eq!(
+        json["exports"],
+        serde_json::json!(["metadata", "validate-settings", "evaluate"])
+    );
+    let rule = &json["metadata"]["rules"]["no-debug.function-debug-env"];
+    assert_eq!(
+        (rule["category"].as_str(), rule["severity"].as_str()),
+        (Some("other"), Some("medium"))
+    );
+    assert_eq!(json["trial"]["kind"], "deployment");
+    assert_eq!(json["trial"]["returned"], "0 findings, 1 facts");
+    let fuel = json["trial"]["fuel"].as_u64().unwrap();
+    assert!(fuel > 0);
+    assert_eq!(
+        inspect(&wasm).1["trial"]["fuel"].as_u64(),
+        Some(fuel),
+        "fuel is deterministic"
+    );
+
+    // Built for the old contract: inspected, and refused with the fix.
+    let old = root().join("engine/core/tests/fixtures/policy-0.1.0.wasm");
+    let (code, json, _) = inspect(&old);
+    assert_eq!(code, Some(2));
+    assert_eq!(json["contract"], "0.1.0");
+    assert!(
+        json["refused"]
+            .as_str()
+            .unwrap()
+            .contains("rebuild it with palisade-plugin-sdk 0.2"),
+        "{json}"
+    );
+    assert!(json["trial"].is_null());
+    let types = json["imports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "palisade:policy/types@0.1.0")
+        .unwrap();
+    assert_eq!(types["allowed"], false);
+
+    // A guest that asks for the network: which import is refused.
+    let (code, json, _) = inspect(&root().join("guests/dist/hostile-sockets.wasm"));
+    assert_eq!(code, Some(2));
+    let refused: Vec<&str> = json["imports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["allowed"] == false)
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        !refused.is_empty() && refused.iter().all(|n| n.starts_with("wasi:sockets/")),
+        "{refused:?}"
+    );
+
+    // Not a component, a directory, a missing file: exit 2 with the reason.
+    for (path, reason) in [
+        (root().join("README.md"), "not a WebAssembly file"),
+        (root().join("guests"), "is not a regular file"),
+        (tmp.path().join("missing.wasm"), "cannot read"),
+    ] {
+        let (code, _, stderr) = inspect(&path);
+        assert_eq!(code, Some(2), "{}", path.display());
+        assert!(stderr.contains(reason), "{}: {stderr}", path.display());
+    }
+}

@@ -61,6 +61,7 @@ fn inspect_json(b: &Bundle) -> serde_json::Value {
             "sha256": p.sha256,
             "mode": p.mode.as_str(),
             "code_cache": p.code_cache(),
+            "limits": p.limits(),
             "settings": serde_json::from_str::<serde_json::Value>(&p.settings).unwrap_or_default(),
             "metadata": p.metadata(),
         })).collect::<Vec<_>>(),
@@ -135,6 +136,14 @@ fn inspect_human(b: &Bundle) -> String {
                 palisade_engine::CodeCache::Disabled => "compiled now (no cache)",
             }
         );
+        let l = p.limits();
+        if l != b.limits() {
+            let _ = writeln!(
+                s,
+                "    limits    fuel {} · memory {} MiB · timeout {} ms",
+                l.fuel, l.memory_mib, l.timeout_ms
+            );
+        }
         let _ = writeln!(s, "    applies   {}", escape(&kinds.join(", ")));
         let _ = writeln!(s, "    settings  {}", escape(&p.settings));
         let _ = writeln!(s, "    rules");

@@ -3,6 +3,7 @@
 mod authorize;
 mod bundle;
 mod check;
+mod plugin;
 mod serve;
 mod test;
 mod token;
@@ -14,6 +15,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Authorize(args) => authorize::execute(&args),
         Command::Bundle(cmd) => bundle::execute(&cmd),
         Command::Check(args) => check::execute(&args),
+        Command::Plugin(cmd) => plugin::execute(&cmd),
         Command::Test { bundle } => test::execute(&bundle),
         Command::Serve(args) => serve::execute(&args),
         Command::Token(args) => token::execute(&args),

@@ -6,8 +6,8 @@ use crate::decision::{
     Source,
 };
 use crate::error::{BundleError, CedarError, EngineError, RequestError};
-use crate::manifest::{Mode, OnPolicyError};
-use crate::plugin::{InputKind, PluginHost, PluginInput};
+use crate::manifest::{Limits, Mode, OnPolicyError};
+use crate::plugin::{InputKind, PluginHost, PluginInput, PluginInspection};
 use crate::request::AuthorizationRequest;
 use crate::time::Now;
 use cedar_policy::{Authorizer, Context, Entities, EntityUid, Request};
@@ -133,6 +133,18 @@ impl Engine {
     /// A builder for settings such as the compiled-code cache.
     pub fn builder() -> EngineBuilder {
         EngineBuilder::default()
+    }
+
+    /// What a plugin component is (contract version, imports and whether
+    /// the sandbox grants them, exports, metadata, size, sha256) and one
+    /// measured call on an empty input, with `limits`: what `palisade
+    /// plugin inspect` shows. A plugin the host refuses is inspected too,
+    /// with the reason in [`PluginInspection::refused`].
+    ///
+    /// # Errors
+    /// When the bytes are not a WebAssembly component.
+    pub fn inspect_plugin(&self, bytes: &[u8], limits: Limits) -> Result<PluginInspection, String> {
+        self.host.inspect(bytes, limits)
     }
 
     /// Loads and validates the bundle in directory `dir`.

@@ -74,9 +74,12 @@ pub use decision::{
 };
 pub use engine::{Engine, EngineBuilder, Evaluation};
 pub use error::{BundleError, CedarError, EngineError, Problem, RequestError, full_message};
-pub use manifest::{Limits, MAX_FUEL, MAX_MEMORY_MIB, MAX_TIMEOUT_MS, Mode, OnPolicyError};
+pub use manifest::{
+    Limits, MAX_FUEL, MAX_MEMORY_MIB, MAX_TIMEOUT_MS, Mode, OnPolicyError, PluginLimits,
+};
 pub use plugin::{
-    CONTRACT_VERSION, CodeCache, DeployedResource, InputKind, PluginInput, PluginMetadata, RuleInfo,
+    CONTRACT_VERSION, CodeCache, DeployedResource, ImportInfo, InputKind, PluginInput,
+    PluginInspection, PluginMetadata, RuleInfo, TrialCall,
 };
 pub use policies::PolicyInfo;
 pub use request::AuthorizationRequest;

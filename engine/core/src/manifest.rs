@@ -136,6 +136,68 @@ pub struct PluginSection {
     /// Settings handed to the plugin, validated by it at load.
     #[serde(default)]
     pub settings: Option<toml::Value>,
+    /// Limits of this plugin's calls, each one replacing the bundle's
+    /// `[limits]` value: an interpreted plugin (Python, JavaScript) needs
+    /// more fuel and memory than a compiled one.
+    #[serde(default)]
+    pub limits: PluginLimits,
+}
+
+/// `limits = { .. }` of one `[[plugin]]`: what differs from `[limits]`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginLimits {
+    /// Fuel per call.
+    pub fuel: Option<u64>,
+    /// Linear memory, in MiB.
+    pub memory_mib: Option<u32>,
+    /// Wall-clock backstop per call, in milliseconds.
+    pub timeout_ms: Option<u64>,
+}
+
+impl Limits {
+    /// These limits with a plugin's own values in place of the bundle's.
+    #[must_use]
+    pub fn with(self, own: PluginLimits) -> Limits {
+        Limits {
+            fuel: own.fuel.unwrap_or(self.fuel),
+            memory_mib: own.memory_mib.unwrap_or(self.memory_mib),
+            timeout_ms: own.timeout_ms.unwrap_or(self.timeout_ms),
+        }
+    }
+
+    /// The first value that would switch a backstop off (above its
+    /// maximum) or fail every call (0): its key and what is wrong.
+    pub(crate) fn problem(&self) -> Option<(&'static str, String)> {
+        let checks: [(&str, u64, u64, &str); 3] = [
+            ("fuel", self.fuel, MAX_FUEL, ""),
+            (
+                "memory_mib",
+                u64::from(self.memory_mib),
+                u64::from(MAX_MEMORY_MIB),
+                " MiB",
+            ),
+            ("timeout_ms", self.timeout_ms, MAX_TIMEOUT_MS, " ms"),
+        ];
+        checks.into_iter().find_map(|(key, value, max, unit)| {
+            if value == 0 {
+                Some((
+                    key,
+                    format!("`limits.{key}` must be at least 1 (0 would fail every plugin call)"),
+                ))
+            } else if value > max {
+                Some((
+                    key,
+                    format!(
+                        "`limits.{key}` is {value}{unit}, above the maximum of {max}{unit}: \
+                         larger values would switch off the sandbox's backstop"
+                    ),
+                ))
+            } else {
+                None
+            }
+        })
+    }
 }
 
 /// `[limits]`: the sandbox of every plugin call.
@@ -226,42 +288,17 @@ fn check_limits(
             .and_then(|l| f(l).as_ref())
             .map(toml::Spanned::span)
     };
-    type Check<'a> = (&'a str, u64, u64, &'a str, Option<std::ops::Range<usize>>);
-    let checks: [Check<'_>; 3] = [
-        ("fuel", limits.fuel, MAX_FUEL, "", span(|l| &l.fuel)),
-        (
-            "memory_mib",
-            u64::from(limits.memory_mib),
-            u64::from(MAX_MEMORY_MIB),
-            " MiB",
-            span(|l| &l.memory_mib),
-        ),
-        (
-            "timeout_ms",
-            limits.timeout_ms,
-            MAX_TIMEOUT_MS,
-            " ms",
-            span(|l| &l.timeout_ms),
-        ),
-    ];
-    for (key, value, max, unit, span) in checks {
-        if value == 0 {
-            return Err((
-                format!("`limits.{key}` must be at least 1 (0 would fail every plugin call)"),
-                span,
-            ));
-        }
-        if value > max {
-            return Err((
-                format!(
-                    "`limits.{key}` is {value}{unit}, above the maximum of {max}{unit}: \
-                     larger values would switch off the sandbox's backstop"
-                ),
-                span,
-            ));
-        }
+    match limits.problem() {
+        None => Ok(()),
+        Some((key, message)) => Err((
+            message,
+            match key {
+                "fuel" => span(|l| &l.fuel),
+                "memory_mib" => span(|l| &l.memory_mib),
+                _ => span(|l| &l.timeout_ms),
+            },
+        )),
     }
-    Ok(())
 }
 
 fn toml_to_json(v: &toml::Value) -> serde_json::Value {

@@ -86,6 +86,15 @@ pub enum InputKind {
 }
 
 impl InputKind {
+    /// `authorization`, `request` or `deployment`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InputKind::Authorization => "authorization",
+            InputKind::Request => "request",
+            InputKind::Deployment => "deployment",
+        }
+    }
+
     fn to_wit(self) -> wit::InputKind {
         match self {
             InputKind::Authorization => wit::InputKind::Authorization,
@@ -99,6 +108,12 @@ impl InputKind {
             wit::InputKind::Request => InputKind::Request,
             wit::InputKind::Deployment => InputKind::Deployment,
         }
+    }
+}
+
+impl std::fmt::Display for InputKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -169,6 +184,66 @@ impl DeployedResource {
             pointer: pointer.into(),
         }
     }
+}
+
+/// What `palisade plugin inspect` shows of a component
+/// ([`crate::Engine::inspect_plugin`]).
+#[derive(Debug, Clone, serde::Serialize)]
+#[non_exhaustive]
+pub struct PluginInspection {
+    /// Bytes of the file.
+    pub size: usize,
+    /// Hex sha256 of the file (what a bundle pins).
+    pub sha256: String,
+    /// The `palisade:policy` version the plugin was built for, read from
+    /// its imports (`None` when it imports nothing of the package).
+    pub contract: Option<String>,
+    /// Every interface it imports, and whether this host grants it.
+    pub imports: Vec<ImportInfo>,
+    /// What it exports.
+    pub exports: Vec<String>,
+    /// What it says about itself, when the host accepts it.
+    pub metadata: Option<PluginMetadata>,
+    /// Why the host refuses it, when it does.
+    pub refused: Option<String>,
+    /// One measured call, when the host accepts it.
+    pub trial: Option<TrialCall>,
+}
+
+/// One import of a component.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ImportInfo {
+    /// The interface, with its version, e.g. `wasi:io/streams@0.2.6`.
+    pub name: String,
+    /// Whether the host links it (else the plugin is refused).
+    pub allowed: bool,
+}
+
+/// One `evaluate` call on an empty input (`{}`, no resources, no
+/// settings) in a fresh instance, measured.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TrialCall {
+    /// The input kind used: the first the plugin applies to.
+    pub kind: InputKind,
+    /// Wall-clock time to instantiate, in microseconds.
+    pub instantiate_us: u64,
+    /// Wall-clock time of `validate-settings` and `evaluate`, in
+    /// microseconds.
+    pub call_us: u64,
+    /// Fuel used by the instance (both calls).
+    pub fuel: u64,
+    /// The largest linear memory the instance grew to, in bytes.
+    pub peak_memory_bytes: u64,
+    /// What the call returned (`N findings, M facts`), when it succeeded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub returned: Option<String>,
+    /// Why it failed, when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+fn elapsed_us(since: std::time::Instant) -> u64 {
+    u64::try_from(since.elapsed().as_micros()).unwrap_or(u64::MAX)
 }
 
 /// A rule a plugin declares in its metadata.
@@ -278,6 +353,8 @@ impl wit::Host for Sandbox {}
 struct MemoryLimiter {
     max_bytes: usize,
     hit: bool,
+    /// The largest linear memory granted, in bytes.
+    peak: usize,
 }
 
 impl ResourceLimiter for MemoryLimiter {
@@ -291,6 +368,7 @@ impl ResourceLimiter for MemoryLimiter {
             self.hit = true;
             return Ok(false);
         }
+        self.peak = self.peak.max(desired);
         Ok(true)
     }
 
@@ -524,6 +602,52 @@ impl PluginHost {
         Ok(plugin)
     }
 
+    /// What a component is, and one trial call: see [`PluginInspection`].
+    pub(crate) fn inspect(&self, bytes: &[u8], limits: Limits) -> Result<PluginInspection, String> {
+        let sha256 = crate::bundle::sha256_hex(bytes);
+        let (component, _, _) = self.component(bytes, &sha256)?;
+        let ty = component.component_type();
+        let mut contract = None;
+        let imports = ty
+            .imports(&self.engine)
+            .map(|(name, _)| {
+                let unversioned = name.split('@').next().unwrap_or(name);
+                if unversioned.starts_with("palisade:policy/") && contract.is_none() {
+                    contract = name.split_once('@').map(|(_, v)| v.to_owned());
+                }
+                let version = name.split_once('@').map(|(_, v)| v);
+                ImportInfo {
+                    name: name.to_owned(),
+                    allowed: (POLICY_INTERFACES.contains(&unversioned)
+                        && version == Some(CONTRACT_VERSION))
+                        || wasi::INTERFACES.contains(&unversioned),
+                }
+            })
+            .collect();
+        let exports = ty
+            .exports(&self.engine)
+            .map(|(n, _)| n.to_owned())
+            .collect();
+        let mut inspection = PluginInspection {
+            size: bytes.len(),
+            sha256: sha256.clone(),
+            contract,
+            imports,
+            exports,
+            metadata: None,
+            refused: None,
+            trial: None,
+        };
+        match self.load(bytes, &sha256, limits) {
+            Err(e) => inspection.refused = Some(e),
+            Ok(plugin) => {
+                inspection.trial = Some(plugin.trial());
+                inspection.metadata = Some(plugin.metadata);
+            }
+        }
+        Ok(inspection)
+    }
+
     /// Writes the plugin's compiled code to the cache, once the bundle has
     /// accepted the plugin (imports, metadata, settings), then keeps the
     /// cache under its size limit by removing the least recently used
@@ -686,12 +810,73 @@ fn wall_clock_at(now: Now) -> u64 {
 }
 
 impl LoadedPlugin {
+    pub(crate) fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// One call of `evaluate` on an empty input of the first kind the
+    /// plugin applies to, without settings, measured.
+    fn trial(&self) -> TrialCall {
+        let kind = self
+            .metadata
+            .applies_to
+            .first()
+            .copied()
+            .unwrap_or(InputKind::Deployment);
+        let mut store = self.new_store(Now::epoch());
+        let started = std::time::Instant::now();
+        let instance = self.pre.instantiate(&mut store);
+        let instantiate_us = elapsed_us(started);
+        let started = std::time::Instant::now();
+        let outcome = match instance {
+            Err(e) => Err(format!(
+                "cannot instantiate: {}",
+                Self::classify(&store, &e).message
+            )),
+            Ok(instance) => match instance.call_validate_settings(&mut store, "{}") {
+                Err(e) => Err(Self::classify(&store, &e).message),
+                Ok(Err(msg)) => Err(format!("refuses empty settings: {msg}")),
+                Ok(Ok(())) => {
+                    let input = wit::Input {
+                        kind: kind.to_wit(),
+                        document: "{}".to_owned(),
+                        resources: Vec::new(),
+                        settings: "{}".to_owned(),
+                        now: Now::epoch().to_string(),
+                    };
+                    match instance.call_evaluate(&mut store, &input) {
+                        Err(e) => Err(Self::classify(&store, &e).message),
+                        Ok(Err(msg)) => Err(format!("evaluate returned an error: {msg}")),
+                        Ok(Ok(ev)) => Ok(format!(
+                            "{} findings, {} facts",
+                            ev.findings.len(),
+                            ev.facts.len()
+                        )),
+                    }
+                }
+            },
+        };
+        TrialCall {
+            kind,
+            instantiate_us,
+            call_us: elapsed_us(started),
+            fuel: self
+                .limits
+                .fuel
+                .saturating_sub(store.get_fuel().unwrap_or(0)),
+            peak_memory_bytes: store.data().limiter.peak as u64,
+            returned: outcome.as_ref().ok().cloned(),
+            error: outcome.err(),
+        }
+    }
+
     fn new_store(&self, now: Now) -> Store<Sandbox> {
         let data = Sandbox {
             wasi: wasi::Wasi::new(wall_clock_at(now)),
             limiter: MemoryLimiter {
                 max_bytes: (self.limits.memory_mib as usize).saturating_mul(1 << 20),
                 hit: false,
+                peak: 0,
             },
             logs: Vec::new(),
             log_calls: 0,
