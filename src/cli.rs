@@ -297,6 +297,21 @@ pub enum PluginCommand {
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
+    /// Run a plugin's test cases (YAML) in the real sandbox; exit 1 on a
+    /// failing case or on a rule of the plugin without a failing and a
+    /// passing case.
+    ///
+    /// PATH is the `.wasm` file, or a plugin project directory: its one
+    /// `.wasm` in `dist/`, `target/wasm32-wasip2/release/` or the
+    /// directory itself, and its cases in `tests/`.
+    Test {
+        /// The `.wasm` component or the plugin's directory.
+        path: PathBuf,
+        /// A directory of case files (`*.yaml`) or one case file; default:
+        /// `tests/` of the plugin's directory.
+        #[arg(long, value_name = "DIR|FILE")]
+        cases: Option<PathBuf>,
+    },
 }
 
 /// Parses the command line; on `--help`/`--version` or a usage error returns

@@ -659,3 +659,147 @@ fn plugin_inspect_shows_contract_imports_metadata_and_a_trial_call() {
         assert!(stderr.contains(reason), "{}: {stderr}", path.display());
     }
 }
+
+/// `plugin test` runs a plugin's cases in the sandbox and fails on a case
+/// that does not hold (each way a case can be wrong), and on a rule
+/// without a failing and a passing case.
+#[test]
+fn plugin_test_runs_cases_and_catches_each_kind_of_failure() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let wasm = root().join("guests/dist/no-debug.wasm");
+    let run = |cases: &Path| {
+        let out = palisade(
+            &[
+                "plugin",
+                "test",
+                wasm.to_str().unwrap(),
+                "--cases",
+                cases.to_str().unwrap(),
+            ],
+            &cache,
+        );
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+    // The shared cases of the example plugin pass.
+    let (code, stdout, _) = run(&root().join("guests/no-debug/tests"));
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("8 passed, 0 failed"), "{stdout}");
+
+    let flagged = "Resources:\n        Fn: { Type: AWS::Lambda::Function, Properties: { Environment: { Variables: { DEBUG: \"1\" } } } }";
+    let clean = "Resources:\n        Fn: { Type: AWS::Lambda::Function, Properties: { Runtime: python3.12 } }";
+    let pass_case = format!("  - name: clean\n    expect: pass\n    template:\n      {clean}\n");
+    let write = |name: &str, body: &str| {
+        let p = tmp.path().join(name);
+        std::fs::write(
+            &p,
+            format!("rule: no-debug.function-debug-env\ncases:\n{body}"),
+        )
+        .unwrap();
+        p
+    };
+    for (what, case, expected) in [
+        (
+            "wrong pointer",
+            format!(
+                "  - name: c\n    expect: fail\n    pointer: /Resources/Other\n    template:\n      {flagged}\n"
+            ),
+            "no finding of `no-debug.function-debug-env` with pointer /Resources/Other; got: function `Fn` sets DEBUG",
+        ),
+        (
+            "wrong fact",
+            format!(
+                "  - name: c\n    expect: fail\n    facts: {{ debug_functions: 2 }}\n    template:\n      {flagged}\n"
+            ),
+            "fact `debug_functions`: expected 2, got 1",
+        ),
+        (
+            "a finding where none is expected",
+            format!("  - name: c\n    expect: pass\n    template:\n      {flagged}\n"),
+            "expected no finding, got: function `Fn` sets DEBUG in its environment (resource Fn, pointer /Resources/Fn)",
+        ),
+        (
+            "no finding where one is expected",
+            format!("  - name: c\n    expect: fail\n    template:\n      {clean}\n"),
+            "expected a finding of `no-debug.function-debug-env`, got none",
+        ),
+        (
+            "settings the plugin refuses",
+            format!(
+                "  - name: c\n    expect: fail\n    settings: {{ variables: [\"\"] }}\n    template:\n      {flagged}\n"
+            ),
+            "setting `variables` must not contain an empty name",
+        ),
+        (
+            "unknown settings",
+            format!(
+                "  - name: c\n    expect: fail\n    settings: {{ names: [X] }}\n    template:\n      {flagged}\n"
+            ),
+            "unknown field `names`",
+        ),
+        (
+            "not a deployment",
+            "  - name: c\n    expect: fail\n    template: { hello: world }\n".to_owned(),
+            "FAIL  no-debug.function-debug-env :: c",
+        ),
+        (
+            "an input kind the plugin does not take",
+            "  - name: c\n    expect: fail\n    kind: request\n    document: { path: / }\n"
+                .to_owned(),
+            "the plugin does not evaluate request inputs (it applies to: deployment)",
+        ),
+    ] {
+        let file = write("case.yaml", &format!("{case}{pass_case}"));
+        let (code, stdout, stderr) = run(&file);
+        assert_eq!(code, Some(1), "{what}: {stdout}{stderr}");
+        assert!(stdout.contains(expected), "{what}: {stdout}");
+        // The case, and the rule left without a failing case.
+        assert!(stdout.contains("1 passed, 2 failed"), "{what}: {stdout}");
+    }
+
+    // A rule with only a passing case: the run fails.
+    let file = write("only-pass.yaml", &pass_case);
+    let (code, stdout, _) = run(&file);
+    assert_eq!(code, Some(1));
+    assert!(
+        stdout.contains("FAIL  no-debug.function-debug-env :: has no failing test case"),
+        "{stdout}"
+    );
+
+    // A rule the plugin does not declare; a missing cases directory.
+    let other = tmp.path().join("other.yaml");
+    std::fs::write(&other, format!("rule: nope\ncases:\n{pass_case}")).unwrap();
+    let (code, _, stderr) = run(&other);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains(
+            "rule `nope` is not a rule of the plugin (it declares: no-debug.function-debug-env)"
+        ),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run(&tmp.path().join("nowhere"));
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("no test cases"), "{stderr}");
+
+    // A plugin that traps: every case fails with the error, none passes.
+    let trap = root().join("guests/dist/hostile-trap.wasm");
+    let file = tmp.path().join("trap.yaml");
+    std::fs::write(
+        &file,
+        "rule: hostile.trap\ncases:\n  - name: c\n    expect: pass\n    kind: authorization\n    document: {}\n",
+    )
+    .unwrap();
+    let out = palisade(
+        &[
+            "plugin",
+            "test",
+            trap.to_str().unwrap(),
+            "--cases",
+            file.to_str().unwrap(),
+        ],
+        &cache,
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("the plugin failed (trap)"), "{stdout}");
+}

@@ -38,9 +38,7 @@ pub use document::{Document, DocumentFormat, ParseError, ParseLimits};
 pub use suppress::{Waiver, Waivers};
 
 use cedar_policy::{Context, EntityUid, Request, RestrictedExpression};
-use palisade_engine::{
-    Bundle, Decision, DeployedResource, Evaluation, InputKind, Now, PluginInput, Severity, values,
-};
+use palisade_engine::{Bundle, Decision, Evaluation, InputKind, Now, Severity, values};
 use resources::Resource;
 
 /// A callback told the file name of each document once it is checked.
@@ -158,21 +156,7 @@ fn check_document(
     let resources = resources::resources(doc);
     let facts = eval.run_plugins(
         InputKind::Deployment,
-        || {
-            PluginInput::new(doc.value.to_string()).with_resources(
-                resources
-                    .iter()
-                    .map(|r| {
-                        DeployedResource::new(
-                            r.kind.clone(),
-                            r.logical_id.clone(),
-                            r.properties.to_string(),
-                            r.pointer.clone(),
-                        )
-                    })
-                    .collect(),
-            )
-        },
+        || resources::plugin_input(doc, &resources),
         now,
     );
     place_by_pointer(eval, first, doc, &resources);

@@ -16,6 +16,7 @@ mod terraform;
 use crate::document::{Document, DocumentFormat};
 use cedar_policy::{Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpression};
 use palisade_engine::values::{from_json as json_to_cedar, known_type};
+use palisade_engine::{DeployedResource, PluginInput};
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
@@ -99,6 +100,40 @@ impl Document {
             .map(|r| (r.logical_id, r.kind))
             .collect()
     }
+
+    /// What a deployment plugin is given for this document: the document
+    /// as JSON text and its normalized resources (what [`crate::check`]
+    /// hands every plugin; `palisade plugin test` uses it to run one).
+    ///
+    /// # Examples
+    /// ```
+    /// use palisade_deploy::Document;
+    /// let doc = Document::parse("t.yaml", "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n")?;
+    /// let input = doc.plugin_input();
+    /// assert_eq!(input.resources[0].logical_id, "Q");
+    /// assert_eq!(input.resources[0].pointer, "/Resources/Q");
+    /// # Ok::<(), palisade_deploy::ParseError>(())
+    /// ```
+    pub fn plugin_input(&self) -> PluginInput<'static> {
+        plugin_input(self, &resources(self))
+    }
+}
+
+/// The plugin input of `doc`, whose resources are `resources`.
+pub(crate) fn plugin_input(doc: &Document, resources: &[Resource]) -> PluginInput<'static> {
+    PluginInput::new(doc.value.to_string()).with_resources(
+        resources
+            .iter()
+            .map(|r| {
+                DeployedResource::new(
+                    r.kind.clone(),
+                    r.logical_id.clone(),
+                    r.properties.to_string(),
+                    r.pointer.clone(),
+                )
+            })
+            .collect(),
+    )
 }
 
 /// The resources of a document, in document order, with their facts.

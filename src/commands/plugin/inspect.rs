@@ -1,6 +1,7 @@
-//! `palisade plugin inspect`
+//! `palisade plugin inspect FILE.wasm`
 
-use crate::cli::{Format, PluginCommand};
+use super::read_wasm;
+use crate::cli::Format;
 use crate::exit;
 use crate::output::{self, escape};
 use crate::source;
@@ -8,33 +9,7 @@ use palisade_engine::{Limits, PluginInspection};
 use std::fmt::Write as _;
 use std::path::Path;
 
-/// The largest plugin a bundle may hold (the engine refuses larger).
-const MAX_PLUGIN_BYTES: u64 = 64 << 20;
-
-pub fn execute(cmd: &PluginCommand) -> u8 {
-    match cmd {
-        PluginCommand::Inspect { file, format } => inspect(file, *format),
-    }
-}
-
-/// The bytes of a `.wasm` file: a regular file of at most 64 MiB.
-fn read_wasm(path: &Path) -> Result<Vec<u8>, String> {
-    let name = output::path(path);
-    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read {name}: {e}"))?;
-    if !meta.is_file() {
-        return Err(format!("{name} is not a regular file"));
-    }
-    if meta.len() > MAX_PLUGIN_BYTES {
-        return Err(format!(
-            "{name} is {} MiB; plugins may be at most {} MiB",
-            meta.len() >> 20,
-            MAX_PLUGIN_BYTES >> 20
-        ));
-    }
-    std::fs::read(path).map_err(|e| format!("cannot read {name}: {e}"))
-}
-
-fn inspect(path: &Path, format: Format) -> u8 {
+pub(super) fn execute(path: &Path, format: Format) -> u8 {
     let inspection = read_wasm(path).and_then(|bytes| {
         let engine = source::engine()?;
         engine

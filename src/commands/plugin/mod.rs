@@ -1,0 +1,35 @@
+//! `palisade plugin inspect|test`: one plugin, outside a bundle.
+
+mod inspect;
+mod test;
+
+use crate::cli::PluginCommand;
+use crate::output;
+use std::path::Path;
+
+/// The largest plugin a bundle may hold (the engine refuses larger).
+const MAX_PLUGIN_BYTES: u64 = 64 << 20;
+
+pub fn execute(cmd: &PluginCommand) -> u8 {
+    match cmd {
+        PluginCommand::Inspect { file, format } => inspect::execute(file, *format),
+        PluginCommand::Test { path, cases } => test::execute(path, cases.as_deref()),
+    }
+}
+
+/// The bytes of a `.wasm` file: a regular file of at most 64 MiB.
+fn read_wasm(path: &Path) -> Result<Vec<u8>, String> {
+    let name = output::path(path);
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read {name}: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!("{name} is not a regular file"));
+    }
+    if meta.len() > MAX_PLUGIN_BYTES {
+        return Err(format!(
+            "{name} is {} MiB; plugins may be at most {} MiB",
+            meta.len() >> 20,
+            MAX_PLUGIN_BYTES >> 20
+        ));
+    }
+    std::fs::read(path).map_err(|e| format!("cannot read {name}: {e}"))
+}

@@ -1,0 +1,507 @@
+//! `palisade plugin test PATH [--cases DIR|FILE]`: a plugin's own test
+//! cases, run in the real sandbox without writing a bundle.
+//!
+//! Case files are YAML, one per rule, in the shape `palisade test` reads
+//! for bundles, plus what only a plugin has (settings, pointers, facts):
+//!
+//! ```yaml
+//! rule: no-debug.function-debug-env     # a rule the plugin declares
+//! cases:
+//!   - name: DEBUG in SAM Globals
+//!     expect: fail                      # the rule must report
+//!     template:                         # a deployment, any format Palisade reads:
+//!       Transform: AWS::Serverless-2016-10-31   # the plugin gets it and
+//!       Globals: { Function: { Environment: { Variables: { DEBUG: "true" } } } }
+//!       Resources:                      # its normalized resources
+//!         Fn: { Type: AWS::Serverless::Function, Properties: { Runtime: python3.12 } }
+//!     resource: Fn                      # optional: the finding is about Fn
+//!     pointer: /Resources/Fn            # optional: and points here
+//!     facts: { debug_functions: 1 }     # optional: facts the plugin reports
+//!   - name: another flag name
+//!     expect: pass
+//!     settings: { variables: [VERBOSE] }  # the plugin's settings (default: none)
+//!     now: "2026-01-01T00:00:00Z"       # optional (this is the default)
+//!     template: ...
+//! ```
+//!
+//! Instead of `template`, `document` gives the input document itself (for
+//! `authorization` or `request` plugins, or a deployment plugin that reads
+//! the raw document only), with `kind` (default: the plugin's first input
+//! kind). A case fails when the plugin errors (trap, fuel, memory, bad
+//! output, `Err`), and the run fails when a rule of the plugin has no
+//! failing or no passing case.
+
+use super::read_wasm;
+use crate::exit;
+use crate::output::{self, escape};
+use crate::source;
+use palisade_deploy::Document;
+use palisade_engine::{
+    Bundle, Engine, Evaluation, InputKind, Limits, MemorySource, Now, PluginInput, PluginMetadata,
+    Severity,
+};
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestFile {
+    rule: String,
+    cases: Vec<Case>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Case {
+    name: String,
+    expect: Expect,
+    #[serde(default)]
+    kind: Option<Kind>,
+    #[serde(default)]
+    template: Option<serde_json::Value>,
+    #[serde(default)]
+    document: Option<serde_json::Value>,
+    #[serde(default)]
+    settings: Option<serde_json::Value>,
+    #[serde(default)]
+    now: Option<String>,
+    #[serde(default)]
+    resource: Option<String>,
+    #[serde(default)]
+    pointer: Option<String>,
+    #[serde(default)]
+    facts: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Expect {
+    Fail,
+    Pass,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Kind {
+    Authorization,
+    Request,
+    Deployment,
+}
+
+impl From<Kind> for InputKind {
+    fn from(k: Kind) -> InputKind {
+        match k {
+            Kind::Authorization => InputKind::Authorization,
+            Kind::Request => InputKind::Request,
+            Kind::Deployment => InputKind::Deployment,
+        }
+    }
+}
+
+/// The default evaluation time of test cases: fixed, so results repeat.
+const DEFAULT_NOW: &str = "2026-01-01T00:00:00Z";
+/// The name the plugin has in the bundle each case builds around it.
+const NAME: &str = "plugin";
+
+pub(super) fn execute(path: &Path, cases: Option<&Path>) -> u8 {
+    match run(path, cases) {
+        Ok(code) => code,
+        Err(e) => {
+            output::error(&e);
+            exit::ERROR
+        }
+    }
+}
+
+/// The plugin file and the case files of `path` (and `--cases`).
+fn locate(path: &Path, cases: Option<&Path>) -> Result<(PathBuf, Vec<PathBuf>), String> {
+    let (wasm, project) = if path.is_dir() {
+        (find_wasm(path)?, path.to_path_buf())
+    } else {
+        let parent = path.parent().unwrap_or(Path::new("."));
+        (path.to_path_buf(), parent.to_path_buf())
+    };
+    let cases = cases.map_or_else(|| project.join("tests"), Path::to_path_buf);
+    let files = if cases.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&cases)
+            .map_err(|e| format!("cannot read {}: {e}", output::path(&cases)))?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                p.extension().and_then(|x| x.to_str()).is_some_and(|x| {
+                    x.eq_ignore_ascii_case("yaml") || x.eq_ignore_ascii_case("yml")
+                })
+            })
+            .collect();
+        files.sort();
+        files
+    } else if cases.is_file() {
+        vec![cases.clone()]
+    } else {
+        return Err(format!(
+            "no test cases: {} is not a directory of .yaml files (give one with --cases)",
+            output::path(&cases)
+        ));
+    };
+    if files.is_empty() {
+        return Err(format!(
+            "no test cases: {} has no .yaml files",
+            output::path(&cases)
+        ));
+    }
+    Ok((wasm, files))
+}
+
+/// A project's one `.wasm`: in `dist/`, the release target directory or
+/// the directory itself, the first of these that has any.
+fn find_wasm(dir: &Path) -> Result<PathBuf, String> {
+    for place in [
+        dir.join("dist"),
+        dir.join("target/wasm32-wasip2/release"),
+        dir.to_path_buf(),
+    ] {
+        let Ok(entries) = std::fs::read_dir(&place) else {
+            continue;
+        };
+        let mut found: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "wasm"))
+            .collect();
+        found.sort();
+        match found.len() {
+            0 => {}
+            1 => return Ok(found.remove(0)),
+            _ => {
+                return Err(format!(
+                    "{} holds several plugins ({}): name the .wasm to test",
+                    output::path(&place),
+                    found
+                        .iter()
+                        .map(|p| output::path(p))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
+    }
+    Err(format!(
+        "no .wasm in {} (nor in its dist/ or target/wasm32-wasip2/release/): build the plugin first",
+        output::path(dir)
+    ))
+}
+
+fn run(path: &Path, cases: Option<&Path>) -> Result<u8, String> {
+    let (wasm, files) = locate(path, cases)?;
+    let bytes = read_wasm(&wasm)?;
+    let engine = source::engine()?;
+    let inspection = engine
+        .inspect_plugin(&bytes, Limits::default())
+        .map_err(|e| format!("{}: {e}", output::path(&wasm)))?;
+    if let Some(why) = &inspection.refused {
+        return Err(format!("{}: {why}", output::path(&wasm)));
+    }
+    let Some(metadata) = inspection.metadata else {
+        return Err(format!("{}: no metadata", output::path(&wasm)));
+    };
+    let mut runner = Runner {
+        engine,
+        bytes,
+        sha256: inspection.sha256,
+        metadata,
+        bundles: HashMap::new(),
+    };
+    say(&format!(
+        "plugin {} {} ({})",
+        escape(&runner.metadata.name),
+        escape(&runner.metadata.version),
+        output::path(&wasm)
+    ));
+
+    let mut passed = 0usize;
+    let mut failed = 0usize;
+    let mut covered: BTreeMap<String, BTreeSet<&'static str>> = BTreeMap::new();
+    for file in &files {
+        let name = file.display().to_string();
+        let parsed = source::read_side_file(file)
+            .and_then(|t| {
+                Document::parse(&name, &t).map_err(|e| {
+                    format!(
+                        "{}:{}:{}: {}",
+                        escape(&e.file),
+                        e.line,
+                        e.column,
+                        escape(&e.message)
+                    )
+                })
+            })
+            .and_then(|d| {
+                serde_json::from_value::<TestFile>(d.value)
+                    .map_err(|e| format!("{}: {}", escape(&name), escape(&e.to_string())))
+            });
+        let tests = match parsed {
+            Ok(t) => t,
+            Err(e) => {
+                output::error(&e);
+                failed += 1;
+                continue;
+            }
+        };
+        if !runner.metadata.rules.contains_key(&tests.rule) {
+            output::error(&format!(
+                "{}: rule `{}` is not a rule of the plugin (it declares: {})",
+                escape(&name),
+                escape(&tests.rule),
+                escape(
+                    &runner
+                        .metadata
+                        .rules
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            ));
+            failed += 1;
+            continue;
+        }
+        for case in &tests.cases {
+            match runner.run_case(&tests.rule, case) {
+                Ok(()) => {
+                    passed += 1;
+                    covered
+                        .entry(tests.rule.clone())
+                        .or_default()
+                        .insert(match case.expect {
+                            Expect::Fail => "fail",
+                            Expect::Pass => "pass",
+                        });
+                    say(&format!(
+                        "ok    {} :: {}",
+                        escape(&tests.rule),
+                        escape(&case.name)
+                    ));
+                }
+                Err(why) => {
+                    failed += 1;
+                    say(&format!(
+                        "FAIL  {} :: {}\n      {}",
+                        escape(&tests.rule),
+                        escape(&case.name),
+                        escape(&why).replace("\\n", "\n      ")
+                    ));
+                }
+            }
+        }
+    }
+    for rule in runner.metadata.rules.keys() {
+        let have = covered.get(rule).cloned().unwrap_or_default();
+        for needed in ["fail", "pass"] {
+            if !have.contains(needed) {
+                failed += 1;
+                say(&format!(
+                    "FAIL  {} :: has no {needed}ing test case",
+                    escape(rule)
+                ));
+            }
+        }
+    }
+    let code = if failed == 0 { exit::OK } else { exit::DENY };
+    Ok(output::print_or_error(
+        &format!("\n{passed} passed, {failed} failed\n"),
+        true,
+        code,
+    ))
+}
+
+/// One line of the report (a reader that went away stops no case).
+fn say(line: &str) {
+    let _ = output::to_stdout(&format!("{line}\n"), true);
+}
+
+struct Runner {
+    engine: Engine,
+    bytes: Vec<u8>,
+    sha256: String,
+    metadata: PluginMetadata,
+    /// A bundle around the plugin per distinct settings.
+    bundles: HashMap<String, Bundle>,
+}
+
+impl Runner {
+    /// The bundle of the plugin alone, with `settings`.
+    fn bundle(&mut self, settings: Option<&serde_json::Value>) -> Result<&Bundle, String> {
+        let key = settings.map_or_else(String::new, ToString::to_string);
+        if !self.bundles.contains_key(&key) {
+            let mut plugin = toml::Table::new();
+            plugin.insert("name".into(), NAME.into());
+            plugin.insert("path".into(), "plugin.wasm".into());
+            plugin.insert("sha256".into(), self.sha256.clone().into());
+            if let Some(s) = settings {
+                let value = toml::Value::try_from(s).map_err(|e| {
+                    format!("`settings` cannot be written in palisade.toml: {e} (TOML has no null)")
+                })?;
+                plugin.insert("settings".into(), value);
+            }
+            let mut bundle = toml::Table::new();
+            bundle.insert("name".into(), "plugin-test".into());
+            bundle.insert("version".into(), "0.0.0".into());
+            let mut manifest = toml::Table::new();
+            manifest.insert("bundle".into(), bundle.into());
+            manifest.insert(
+                "plugin".into(),
+                toml::Value::Array(vec![toml::Value::Table(plugin)]),
+            );
+            let manifest = toml::to_string(&manifest).map_err(|e| e.to_string())?;
+            let source = MemorySource::new("plugin-test")
+                .file("palisade.toml", manifest.into_bytes())
+                .file("plugin.wasm", self.bytes.clone())
+                .file(
+                    "policies/allow.cedar",
+                    b"@id(\"allow\") permit(principal, action, resource);\n".as_slice(),
+                );
+            let bundle = self.engine.load_bundle_from(&source).map_err(|e| {
+                e.problems
+                    .iter()
+                    .map(|p| p.message.clone())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })?;
+            self.bundles.insert(key.clone(), bundle);
+        }
+        self.bundles
+            .get(&key)
+            .ok_or_else(|| "the test bundle went missing".to_owned())
+    }
+
+    fn run_case(&mut self, rule: &str, case: &Case) -> Result<(), String> {
+        let now = Now::parse(case.now.as_deref().unwrap_or(DEFAULT_NOW))?;
+        let applies = self.metadata.applies_to.clone();
+        let (kind, input) = match (&case.template, &case.document) {
+            (Some(template), None) => {
+                if case.kind.is_some_and(|k| k != Kind::Deployment) {
+                    return Err(
+                        "a `template` is a deployment: leave out `kind` or use `document`".into(),
+                    );
+                }
+                let doc = Document::from_value("template", template.clone());
+                doc.require_deployment().map_err(|e| e.message)?;
+                (InputKind::Deployment, doc.plugin_input())
+            }
+            (None, Some(document)) => {
+                let kind = match case.kind {
+                    Some(k) => InputKind::from(k),
+                    None => *applies
+                        .first()
+                        .ok_or("the plugin applies to no input kind")?,
+                };
+                (kind, PluginInput::new(document.to_string()))
+            }
+            _ => return Err("give either `template` or `document`".into()),
+        };
+        if !applies.contains(&kind) {
+            return Err(format!(
+                "the plugin does not evaluate {kind} inputs (it applies to: {})",
+                applies
+                    .iter()
+                    .map(|k| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        if case.expect == Expect::Pass && (case.resource.is_some() || case.pointer.is_some()) {
+            return Err(
+                "`resource` and `pointer` say where a finding is: only for `expect: fail`".into(),
+            );
+        }
+        let bundle = self.bundle(case.settings.as_ref())?;
+        let mut eval = Evaluation::new(bundle);
+        let facts = eval.run_plugins(kind, || input, now);
+        let decision = eval.finish(Some(Severity::Info));
+        let logs = || {
+            decision
+                .plugin_logs
+                .iter()
+                .take(20)
+                .map(|l| format!("\nlog {}: {}", l.level, l.message))
+                .collect::<String>()
+        };
+        if let Some(e) = decision.errors.first() {
+            return Err(format!(
+                "the plugin failed ({}): {}{}",
+                e.kind.as_str(),
+                e.message,
+                logs()
+            ));
+        }
+        let found: Vec<_> = decision
+            .findings
+            .iter()
+            .filter(|f| f.rule_id == rule)
+            .collect();
+        let describe = |f: &palisade_engine::Finding| {
+            format!(
+                "{} (resource {}, pointer {})",
+                f.message,
+                f.resource.as_deref().unwrap_or("none"),
+                f.pointer.as_deref().unwrap_or("none")
+            )
+        };
+        match case.expect {
+            Expect::Pass => {
+                if let Some(f) = found.first() {
+                    return Err(format!(
+                        "expected no finding, got: {}{}",
+                        describe(f),
+                        logs()
+                    ));
+                }
+            }
+            Expect::Fail => {
+                if found.is_empty() {
+                    return Err(format!(
+                        "expected a finding of `{rule}`, got none{}",
+                        logs()
+                    ));
+                }
+                let matches = |f: &&&palisade_engine::Finding| {
+                    case.resource
+                        .as_ref()
+                        .is_none_or(|r| f.resource.as_deref() == Some(r.as_str()))
+                        && case
+                            .pointer
+                            .as_ref()
+                            .is_none_or(|p| f.pointer.as_deref() == Some(p.as_str()))
+                };
+                if !found.iter().any(|f| matches(&f)) {
+                    return Err(format!(
+                        "no finding of `{rule}` with{}{}; got: {}",
+                        case.resource
+                            .as_ref()
+                            .map_or(String::new(), |r| format!(" resource {r}")),
+                        case.pointer
+                            .as_ref()
+                            .map_or(String::new(), |p| format!(" pointer {p}")),
+                        found
+                            .iter()
+                            .map(|f| describe(f))
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    ));
+                }
+            }
+        }
+        let reported = facts.get(NAME).and_then(serde_json::Value::as_object);
+        for (name, want) in &case.facts {
+            let got = reported.and_then(|f| f.get(name));
+            if got != Some(want) {
+                return Err(format!(
+                    "fact `{name}`: expected {want}, got {}",
+                    got.map_or("nothing".to_owned(), ToString::to_string)
+                ));
+            }
+        }
+        Ok(())
+    }
+}
