@@ -286,6 +286,18 @@ pub enum BundleCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
+    /// Start a plugin project outside this repository: it builds with one
+    /// command and passes its own tests (`palisade plugin test .`) at once.
+    New {
+        /// The plugin's name (lowercase letters, digits, `-`).
+        name: String,
+        /// The language of the project.
+        #[arg(long, value_enum, default_value_t = PluginLang::Rust)]
+        lang: PluginLang,
+        /// Where to create it (a new or empty directory); default: NAME.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Show what a plugin is: the contract it was built for, its imports
     /// (and whether the sandbox grants each), exports, metadata, size,
     /// sha256, and one measured call on an empty input. Exit 0 when the
@@ -312,6 +324,13 @@ pub enum PluginCommand {
         #[arg(long, value_name = "DIR|FILE")]
         cases: Option<PathBuf>,
     },
+}
+
+/// The languages `plugin new` writes projects in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PluginLang {
+    /// Rust, with the Palisade plugin SDK (target wasm32-wasip2).
+    Rust,
 }
 
 /// Parses the command line; on `--help`/`--version` or a usage error returns

@@ -32,7 +32,10 @@ instance (the host reports a crashed plugin), whereas `Err(message)` is the
 contract's way of saying that something went wrong.
 """
 
+import itertools
 import json
+import math
+import re
 
 import wit_world
 from componentize_py_types import Err
@@ -79,8 +82,21 @@ class _Members(list):
 
 
 class _BigInt:
-    """An integer literal too long to be an i64 (and too long for Python's
-    int-from-text limit): never a debug flag."""
+    """An integer too large for an i64 (written with more than 20
+    characters, so also past Python's int-from-text limit): never a debug
+    flag."""
+
+
+# The Rust SDK reads JSON exactly as `serde_json` does; `json.loads` is
+# laxer in four ways, which `_loads` closes: whitespace-only text is the
+# `null` document, containers nest at most 127 deep, numbers must be
+# finite (no NaN, Infinity or 1e400), strings hold no lone surrogates.
+_MAX_DEPTH = 127
+_JSON_WHITE_SPACE = re.compile(r"[ \t\n\r]*\Z")
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def _reject_constant(name):
@@ -89,17 +105,67 @@ def _reject_constant(name):
 
 def _parse_int(text):
     # An i64 has at most 19 digits and a sign; anything longer cannot fit.
-    return int(text) if len(text) <= 20 else _BigInt()
+    if len(text) <= 20:
+        return int(text)
+    if math.isinf(float(text)):
+        raise ValueError("number out of range")
+    return _BigInt()
+
+
+def _parse_float(text):
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError("number out of range")
+    return value
+
+
+def _depth(text):
+    """How deep the containers of `text` nest (strings left out). Checked
+    before `json.loads`, whose C parser recurses once per level and would
+    overflow the WebAssembly stack (a trap) on a deep enough input."""
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    if not brackets:
+        return 0
+    return max(itertools.accumulate(map(_DEPTH_STEP.__getitem__, brackets)))
+
+
+def _check_strings(value):
+    """Raises ValueError if a string (or key) in `value` holds a lone
+    surrogate (`json.loads` joins valid pairs, so any surrogate left is
+    lone)."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            try:
+                node.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("lone surrogate in a string") from None
+        elif isinstance(node, _Members):
+            for key, item in node:
+                stack.append(key)
+                stack.append(item)
+        elif isinstance(node, list):
+            stack.extend(node)
 
 
 def _loads(text):
-    """Strict JSON (no NaN or Infinity), objects as `_Members`."""
-    return json.loads(
+    """JSON text as `serde_json` accepts it; objects as `_Members`.
+    Raises ValueError for anything else."""
+    if _JSON_WHITE_SPACE.match(text):
+        return None
+    if _depth(text) > _MAX_DEPTH:
+        raise ValueError("recursion limit exceeded")
+    value = json.loads(
         text,
         object_pairs_hook=_Members,
         parse_constant=_reject_constant,
         parse_int=_parse_int,
+        parse_float=_parse_float,
     )
+    if _SURROGATE_ESCAPE.search(text):
+        _check_strings(value)
+    return value
 
 
 def _get(node, key):
@@ -123,12 +189,6 @@ def _describe(value):
     return "sequence"
 
 
-def _check_string(text):
-    if any("\ud800" <= c <= "\udfff" for c in text):
-        raise ValueError("lone surrogate in a string")
-    return text
-
-
 def parse_settings(text):
     """The `variables` setting from the settings' JSON text.
 
@@ -140,7 +200,7 @@ def parse_settings(text):
         return list(DEFAULT_VARIABLES)
     try:
         value = _loads(text)
-    except (ValueError, RecursionError) as err:
+    except (ValueError, RecursionError, OverflowError) as err:
         raise ValueError(f"invalid settings: {err}") from None
     if value is None:
         return list(DEFAULT_VARIABLES)
@@ -166,10 +226,7 @@ def parse_settings(text):
                 raise ValueError(
                     f"invalid settings: invalid type: {_describe(name)}, expected a string"
                 )
-            try:
-                names.append(_check_string(name))
-            except ValueError as err:
-                raise ValueError(f"invalid settings: {err}") from None
+            names.append(name)
         variables = names
     return list(DEFAULT_VARIABLES) if variables is None else variables
 
@@ -210,7 +267,7 @@ def run(input, log):
     variables = parse_settings(input.settings)
     try:
         _loads(input.document)
-    except (ValueError, RecursionError) as err:
+    except (ValueError, RecursionError, OverflowError) as err:
         raise ValueError(f"the document is not valid JSON: {err}") from None
     findings = []
     functions = 0
@@ -221,7 +278,7 @@ def run(input, log):
         functions += 1
         try:
             properties = _loads(resource.properties)
-        except (ValueError, RecursionError) as err:
+        except (ValueError, RecursionError, OverflowError) as err:
             raise ValueError(
                 f"the properties of `{resource.logical_id}` are not valid JSON: {err}"
             ) from None

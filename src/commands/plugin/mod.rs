@@ -1,6 +1,7 @@
-//! `palisade plugin inspect|test`: one plugin, outside a bundle.
+//! `palisade plugin new|inspect|test`: one plugin, outside a bundle.
 
 mod inspect;
+mod new;
 mod test;
 
 use crate::cli::PluginCommand;
@@ -14,6 +15,9 @@ pub fn execute(cmd: &PluginCommand) -> u8 {
     match cmd {
         PluginCommand::Inspect { file, format } => inspect::execute(file, *format),
         PluginCommand::Test { path, cases } => test::execute(path, cases.as_deref()),
+        PluginCommand::New { name, lang, dir } => match lang {
+            crate::cli::PluginLang::Rust => new::execute(name, dir.as_deref()),
+        },
     }
 }
 
