@@ -69,6 +69,9 @@ const MAX_TITLE_BYTES: usize = 1024;
 const MAX_REMEDIATION_BYTES: usize = 8 * 1024;
 const MAX_CONTROL_BYTES: usize = 1024;
 
+/// Core instances one plugin may have (a Python plugin has 38).
+const MAX_CORE_INSTANCES: u32 = 64;
+
 /// The compiled-code cache's default size limit on disk.
 pub(crate) const DEFAULT_CACHE_MAX_BYTES: u64 = 512 << 20;
 
@@ -495,13 +498,16 @@ impl PluginHost {
         config.native_unwind_info(true);
 
         let mut pool = wasmtime::PoolingAllocationConfig::new();
-        // One component instance per concurrent call; Rust guests carry a
-        // handful of core instances (the guest, WASI adapter shims).
+        // One component instance per concurrent call. Rust and JavaScript
+        // guests carry 3 core instances; a componentize-py guest 38 (one
+        // per module of the interpreter and its libraries), so the slots
+        // are sized for a mix: every call can be a Rust or JavaScript one,
+        // a quarter of them Python ones. A call past the pool fails closed.
         pool.total_component_instances(max_instances);
-        pool.total_core_instances(max_instances.saturating_mul(8));
+        pool.total_core_instances(max_instances.saturating_mul(12));
         pool.total_memories(max_instances.saturating_mul(2));
         pool.total_tables(max_instances.saturating_mul(4));
-        pool.max_core_instances_per_component(16);
+        pool.max_core_instances_per_component(MAX_CORE_INSTANCES);
         pool.max_memories_per_component(4);
         pool.max_tables_per_component(8);
         pool.max_memory_size(1 << 30);
@@ -640,7 +646,10 @@ impl PluginHost {
         };
         match self.load(bytes, &sha256, limits) {
             Err(e) => inspection.refused = Some(e),
-            Ok(plugin) => {
+            Ok(mut plugin) => {
+                // Accepted: its compiled code is worth keeping for the
+                // bundle or test run that comes next.
+                self.commit_cache(&mut plugin);
                 inspection.trial = Some(plugin.trial());
                 inspection.metadata = Some(plugin.metadata);
             }

@@ -1,0 +1,142 @@
+//! Plugins in Python and JavaScript, held to the same cases as the Rust
+//! one: each is built from its sources (componentize-py from PyPI,
+//! ComponentizeJS from npm), tested with `palisade plugin test` against
+//! `guests/no-debug/tests`, and used by `palisade check` from a bundle.
+//!
+//! Needs python3 (with venv) and node/npm; `.ci/run` installs them and sets
+//! PALISADE_REQUIRE_POLYGLOT, without which a machine lacking them skips.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    missing_docs
+)] // test code: a panic is a failure report
+
+mod common;
+
+use common::{palisade, root, text};
+use std::path::Path;
+use std::process::Command;
+
+fn have(tool: &str) -> bool {
+    Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Builds one language's plugin with its build.sh into `out`; `None`
+/// (skipped) when the language's tools are missing and not required.
+fn build(lang: &str, tools: &[&str], out: &Path, cache: &Path) -> Option<std::path::PathBuf> {
+    if let Some(missing) = tools.iter().find(|t| !have(t)) {
+        assert!(
+            std::env::var_os("PALISADE_REQUIRE_POLYGLOT").is_none(),
+            "`{missing}` is required (PALISADE_REQUIRE_POLYGLOT) but not installed"
+        );
+        eprintln!("SKIPPED: `{missing}` is not installed (.ci/run installs it)");
+        return None;
+    }
+    let script = root().join(format!("guests/{lang}/no-debug/build.sh"));
+    let output = Command::new("bash")
+        .arg(&script)
+        .arg("--out")
+        .arg(out)
+        .env("PALISADE_CACHE_DIR", cache)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{} failed:\n{}",
+        script.display(),
+        text(&output.stderr)
+    );
+    let wasm = out.join(format!("no-debug-{}.wasm", if lang == "python" { "py" } else { "js" }));
+    assert!(wasm.is_file(), "{} is missing", wasm.display());
+    Some(wasm)
+}
+
+fn same_cases_and_a_bundle(wasm: &Path, cache: &Path) {
+    let cases = root().join("guests/no-debug/tests");
+    let out = palisade(
+        &[
+            "plugin",
+            "test",
+            wasm.to_str().unwrap(),
+            "--cases",
+            cases.to_str().unwrap(),
+        ],
+        cache,
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("8 passed, 0 failed"), "{stdout}");
+
+    // In a bundle, as `palisade check` uses it, with its log line.
+    let tmp = tempfile::tempdir().unwrap();
+    let bundle = tmp.path().join("b");
+    std::fs::create_dir_all(bundle.join("policies")).unwrap();
+    std::fs::copy(wasm, bundle.join("no-debug.wasm")).unwrap();
+    let sha = palisade_engine::sha256_hex(&std::fs::read(wasm).unwrap());
+    std::fs::write(
+        bundle.join("palisade.toml"),
+        format!(
+            "[bundle]\nname = \"nd\"\nversion = \"1.0.0\"\n\n[[plugin]]\nname = \"no-debug\"\n\
+             path = \"no-debug.wasm\"\nsha256 = \"{sha}\"\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        bundle.join("policies/p.cedar"),
+        "@id(\"deploy\") permit(principal, action, resource);\n",
+    )
+    .unwrap();
+    let template = tmp.path().join("t.yaml");
+    std::fs::write(
+        &template,
+        "Resources:\n  Fn:\n    Type: AWS::Lambda::Function\n    Properties:\n      \
+         Environment:\n        Variables:\n          DEBUG: \"1\"\n",
+    )
+    .unwrap();
+    let out = palisade(
+        &[
+            "check",
+            template.to_str().unwrap(),
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--format",
+            "json",
+            "--fail-on",
+            "medium",
+            "--plugin-logs",
+        ],
+        cache,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["findings"][0]["rule_id"], "no-debug.function-debug-env");
+    assert_eq!(json["findings"][0]["line"], 2);
+    assert_eq!(
+        json["plugin_logs"][0]["message"],
+        "1 functions checked, 1 with a debug flag"
+    );
+}
+
+#[test]
+fn the_python_plugin_passes_the_rust_plugins_cases() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = root().join("target/polyglot-cache");
+    if let Some(wasm) = build("python", &["python3"], tmp.path(), &cache) {
+        same_cases_and_a_bundle(&wasm, &cache);
+    }
+}
+
+#[test]
+fn the_javascript_plugin_passes_the_rust_plugins_cases() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = root().join("target/polyglot-cache");
+    if let Some(wasm) = build("js", &["node", "npm"], tmp.path(), &cache) {
+        same_cases_and_a_bundle(&wasm, &cache);
+    }
+}
