@@ -52,7 +52,10 @@ fn build(lang: &str, tools: &[&str], out: &Path, cache: &Path) -> Option<std::pa
         script.display(),
         text(&output.stderr)
     );
-    let wasm = out.join(format!("no-debug-{}.wasm", if lang == "python" { "py" } else { "js" }));
+    let wasm = out.join(format!(
+        "no-debug-{}.wasm",
+        if lang == "python" { "py" } else { "js" }
+    ));
     assert!(wasm.is_file(), "{} is missing", wasm.display());
     Some(wasm)
 }
@@ -115,7 +118,10 @@ fn same_cases_and_a_bundle(wasm: &Path, cache: &Path) {
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(json["findings"][0]["rule_id"], "no-debug.function-debug-env");
+    assert_eq!(
+        json["findings"][0]["rule_id"],
+        "no-debug.function-debug-env"
+    );
     assert_eq!(json["findings"][0]["line"], 2);
     assert_eq!(
         json["plugin_logs"][0]["message"],
@@ -138,5 +144,63 @@ fn the_javascript_plugin_passes_the_rust_plugins_cases() {
     let cache = root().join("target/polyglot-cache");
     if let Some(wasm) = build("js", &["node", "npm"], tmp.path(), &cache) {
         same_cases_and_a_bundle(&wasm, &cache);
+    }
+}
+
+/// `plugin new --lang python|js` writes a project whose one build command
+/// and `palisade plugin test .` work at once, outside this repository.
+#[test]
+fn new_python_and_javascript_projects_build_and_pass_their_tests() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = root().join("target/polyglot-cache");
+    for (lang, tools) in [("python", &["python3"][..]), ("js", &["node", "npm"][..])] {
+        if let Some(missing) = tools.iter().find(|t| !have(t)) {
+            assert!(
+                std::env::var_os("PALISADE_REQUIRE_POLYGLOT").is_none(),
+                "`{missing}` is required (PALISADE_REQUIRE_POLYGLOT) but not installed"
+            );
+            eprintln!("SKIPPED: `{missing}` is not installed (.ci/run installs it)");
+            continue;
+        }
+        let name = format!("timeouts-{lang}");
+        let out = palisade(
+            &[
+                "plugin",
+                "new",
+                &name,
+                "--lang",
+                lang,
+                "--dir",
+                tmp.path().join(&name).to_str().unwrap(),
+            ],
+            &cache,
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let project = tmp.path().join(&name);
+        let readme = std::fs::read_to_string(project.join("README.md")).unwrap();
+        assert!(
+            readme.contains("./build.sh") && readme.contains("palisade plugin test ."),
+            "{readme}"
+        );
+        let build = Command::new(project.join("build.sh"))
+            .current_dir(&project)
+            .env("PALISADE_CACHE_DIR", &cache)
+            .output()
+            .unwrap();
+        assert!(build.status.success(), "{lang}: {}", text(&build.stderr));
+        let test = Command::new(env!("CARGO_BIN_EXE_palisade"))
+            .args(["plugin", "test", "."])
+            .current_dir(&project)
+            .env("PALISADE_CACHE_DIR", &cache)
+            .output()
+            .unwrap();
+        let stdout = text(&test.stdout);
+        assert_eq!(
+            test.status.code(),
+            Some(0),
+            "{lang}: {stdout}{}",
+            text(&test.stderr)
+        );
+        assert!(stdout.contains("4 passed, 0 failed"), "{lang}: {stdout}");
     }
 }

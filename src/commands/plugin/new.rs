@@ -1,7 +1,8 @@
-//! `palisade plugin new NAME --lang rust`: a plugin project that builds
-//! with one command and passes its own tests at once, outside this
+//! `palisade plugin new NAME --lang rust|python|js`: a plugin project that
+//! builds with one command and passes its own tests at once, outside this
 //! repository.
 
+use crate::cli::PluginLang;
 use crate::exit;
 use crate::output;
 use std::path::{Path, PathBuf};
@@ -91,6 +92,9 @@ fn check_name(name: &str) -> Result<(), String> {
         && name
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if name == "palisade-plugin-sdk" {
+        return Err("`palisade-plugin-sdk` is the SDK's own name: choose another".into());
+    }
     if ok {
         Ok(())
     } else {
@@ -121,13 +125,140 @@ fn sdk_file(path: &str, text: &str) -> String {
     }
 }
 
-pub(super) fn execute(name: &str, dir: Option<&Path>) -> u8 {
-    match create(name, dir) {
+/// componentize-py, from PyPI, that Python projects build with.
+const COMPONENTIZE_PY: &str = "0.25.1";
+
+/// The files of a new project in `lang`, filled in for `name`.
+fn project_files(name: &str, lang: PluginLang) -> Vec<(String, String)> {
+    let file = name.replace('-', "_");
+    let fill = |t: &str| {
+        t.replace("{{name}}", name)
+            .replace("{{file}}", &file)
+            .replace("{{componentize_py}}", COMPONENTIZE_PY)
+    };
+    let cases = (
+        format!("tests/{name}.yaml"),
+        fill(include_str!("template/cases.yaml")),
+    );
+    let wit = (
+        "wit/policy.wit".to_owned(),
+        include_str!("../../../guests/sdk/wit/policy.wit").to_owned(),
+    );
+    let readme = |language: &str, tool: &str, install: &str, size: &str| {
+        fill(include_str!("template/interpreted-readme.md"))
+            .replace("{{language}}", language)
+            .replace("{{tool}}", tool)
+            .replace("{{install}}", install)
+            .replace("{{size}}", size)
+    };
+    match lang {
+        PluginLang::Rust => {
+            let mut files: Vec<(String, String)> = vec![
+                ("Cargo.toml".into(), fill(PROJECT_MANIFEST)),
+                (".cargo/config.toml".into(), CARGO_CONFIG.into()),
+                (".gitignore".into(), "/target\n".into()),
+                (
+                    "README.md".into(),
+                    fill(include_str!("template/rust-readme.md")),
+                ),
+                (
+                    "src/lib.rs".into(),
+                    fill(include_str!("template/rust-lib.rs")),
+                ),
+                cases,
+                ("palisade-plugin-sdk/Cargo.toml".into(), SDK_MANIFEST.into()),
+            ];
+            files.extend(
+                SDK_FILES
+                    .iter()
+                    .map(|(p, t)| (format!("palisade-plugin-sdk/{p}"), sdk_file(p, t))),
+            );
+            files
+        }
+        PluginLang::Python => vec![
+            (
+                "app.py".into(),
+                fill(include_str!("template/python-app.py")),
+            ),
+            (
+                "build.sh".into(),
+                fill(include_str!("template/python-build.sh")),
+            ),
+            (".gitignore".into(), "/dist\n__pycache__/\n".into()),
+            (
+                "README.md".into(),
+                readme(
+                    "Python",
+                    &format!("componentize-py {COMPONENTIZE_PY}"),
+                    "from PyPI, in a venv under ~/.cache/palisade; needs python3 with venv",
+                    "18",
+                ),
+            ),
+            wit,
+            cases,
+        ],
+        PluginLang::Js => vec![
+            (
+                "src/plugin.js".into(),
+                fill(include_str!("template/js-plugin.js")),
+            ),
+            (
+                "build.mjs".into(),
+                fill(include_str!("template/js-build.mjs")),
+            ),
+            (
+                "build.sh".into(),
+                fill(include_str!("template/js-build.sh")),
+            ),
+            ("package.json".into(), fill(JS_PACKAGE)),
+            (
+                "package-lock.json".into(),
+                include_str!("../../../guests/js/no-debug/package-lock.json")
+                    .replace("\"palisade-no-debug-js\"", &format!("\"{name}\"")),
+            ),
+            (".gitignore".into(), "/dist\nnode_modules/\n".into()),
+            (
+                "README.md".into(),
+                readme(
+                    "JavaScript",
+                    "ComponentizeJS 0.23",
+                    "from npm, with `npm ci` into node_modules; needs node and npm",
+                    "12",
+                ),
+            ),
+            wit,
+            cases,
+        ],
+    }
+}
+
+/// The JavaScript project's manifest: the exact versions of the lock file.
+const JS_PACKAGE: &str = r#"{
+  "name": "{{name}}",
+  "version": "0.1.0",
+  "private": true,
+  "description": "A Palisade policy plugin (a WebAssembly component built with ComponentizeJS)",
+  "type": "module",
+  "scripts": { "build": "./build.sh" },
+  "dependencies": {
+    "@bytecodealliance/componentize-js": "0.23.0",
+    "@bytecodealliance/jco": "1.35.0",
+    "@bytecodealliance/preview2-shim": "0.25.0"
+  }
+}
+"#;
+
+pub(super) fn execute(name: &str, lang: PluginLang, dir: Option<&Path>) -> u8 {
+    match create(name, lang, dir) {
         Ok(dir) => {
             let shown = output::path(&dir);
+            let build = match lang {
+                PluginLang::Rust => "rustup target add wasm32-wasip2\n  cargo build --release",
+                PluginLang::Python | PluginLang::Js => "./build.sh",
+            };
             output::print_or_error(
                 &format!(
-                    "created plugin `{name}` in {shown}\n\n  cd {shown}\n  rustup target add wasm32-wasip2\n  cargo build --release\n  palisade plugin test .\n"
+                    "created plugin `{name}` in {shown}\n\n  cd {shown}\n  {build}\n  palisade plugin test .\n"
                 ),
                 true,
                 exit::OK,
@@ -140,9 +271,15 @@ pub(super) fn execute(name: &str, dir: Option<&Path>) -> u8 {
     }
 }
 
-fn create(name: &str, dir: Option<&Path>) -> Result<PathBuf, String> {
+fn create(name: &str, lang: PluginLang, dir: Option<&Path>) -> Result<PathBuf, String> {
     check_name(name)?;
     let dir = dir.map_or_else(|| PathBuf::from(name), Path::to_path_buf);
+    if dir.exists() && !dir.is_dir() {
+        return Err(format!(
+            "{} exists and is not a directory: give a new directory",
+            output::path(&dir)
+        ));
+    }
     if dir.exists()
         && std::fs::read_dir(&dir)
             .map(|mut d| d.next().is_some())
@@ -153,31 +290,7 @@ fn create(name: &str, dir: Option<&Path>) -> Result<PathBuf, String> {
             output::path(&dir)
         ));
     }
-    let file = name.replace('-', "_");
-    let fill = |t: &str| t.replace("{{name}}", name).replace("{{file}}", &file);
-    let mut files: Vec<(String, String)> = vec![
-        ("Cargo.toml".into(), fill(PROJECT_MANIFEST)),
-        (".cargo/config.toml".into(), CARGO_CONFIG.into()),
-        (".gitignore".into(), "/target\n".into()),
-        (
-            "README.md".into(),
-            fill(include_str!("template/rust-readme.md")),
-        ),
-        (
-            "src/lib.rs".into(),
-            fill(include_str!("template/rust-lib.rs")),
-        ),
-        (
-            format!("tests/{name}.yaml"),
-            fill(include_str!("template/cases.yaml")),
-        ),
-        ("palisade-plugin-sdk/Cargo.toml".into(), SDK_MANIFEST.into()),
-    ];
-    files.extend(
-        SDK_FILES
-            .iter()
-            .map(|(p, t)| (format!("palisade-plugin-sdk/{p}"), sdk_file(p, t))),
-    );
+    let files = project_files(name, lang);
     for (path, text) in &files {
         let path = dir.join(path);
         if let Some(parent) = path.parent() {
@@ -186,6 +299,11 @@ fn create(name: &str, dir: Option<&Path>) -> Result<PathBuf, String> {
         }
         std::fs::write(&path, text)
             .map_err(|e| format!("cannot write {}: {e}", output::path(&path)))?;
+        if path.extension().is_some_and(|x| x == "sh") {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+                .map_err(|e| format!("cannot make {} executable: {e}", output::path(&path)))?;
+        }
     }
     Ok(dir)
 }
