@@ -308,6 +308,8 @@ pub enum PluginCommand {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
+        #[command(flatten)]
+        limits: PluginLimitArgs,
     },
     /// Run a plugin's test cases (YAML) in the real sandbox; exit 1 on a
     /// failing case or on a rule of the plugin without a failing and a
@@ -323,7 +325,39 @@ pub enum PluginCommand {
         /// `tests/` of the plugin's directory.
         #[arg(long, value_name = "DIR|FILE")]
         cases: Option<PathBuf>,
+        #[command(flatten)]
+        limits: PluginLimitArgs,
     },
+}
+
+/// The sandbox of one plugin's calls, as a bundle's `[[plugin]] limits`
+/// would set it (default: a bundle's default `[limits]`).
+#[derive(Debug, Args)]
+pub struct PluginLimitArgs {
+    /// Fuel per call (default 1000000000).
+    #[arg(long, value_name = "N")]
+    pub fuel: Option<u64>,
+    /// Linear memory per call, in MiB (default 64).
+    #[arg(long, value_name = "MIB")]
+    pub memory_mib: Option<u32>,
+    /// Wall-clock backstop per call, in milliseconds (default 2000).
+    #[arg(long, value_name = "MS")]
+    pub timeout_ms: Option<u64>,
+}
+
+impl PluginLimitArgs {
+    /// The limits these flags give, or what is wrong with them.
+    pub fn limits(&self) -> Result<palisade_engine::Limits, String> {
+        let limits = palisade_engine::Limits::default().with(palisade_engine::PluginLimits {
+            fuel: self.fuel,
+            memory_mib: self.memory_mib,
+            timeout_ms: self.timeout_ms,
+        });
+        match limits.problem() {
+            Some((_, problem)) => Err(problem.replace("`limits.", "`--").replace('_', "-")),
+            None => Ok(limits),
+        }
+    }
 }
 
 /// The languages `plugin new` writes projects in.
@@ -331,6 +365,10 @@ pub enum PluginCommand {
 pub enum PluginLang {
     /// Rust, with the Palisade plugin SDK (target wasm32-wasip2).
     Rust,
+    /// Python, built with componentize-py (from PyPI).
+    Python,
+    /// JavaScript, built with ComponentizeJS (from npm).
+    Js,
 }
 
 /// Parses the command line; on `--help`/`--version` or a usage error returns

@@ -612,6 +612,18 @@ fn plugin_inspect_shows_contract_imports_metadata_and_a_trial_call() {
         "fuel is deterministic"
     );
 
+    // Output the host would refuse is a failed trial, not a success.
+    let (code, json, _) = inspect(&root().join("guests/dist/hostile-badoutput.wasm"));
+    assert_eq!(code, Some(0), "it loads");
+    assert!(json["trial"]["returned"].is_null(), "{json}");
+    assert!(
+        json["trial"]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("bad output: "),
+        "{json}"
+    );
+
     // Built for the old contract: inspected, and refused with the fix.
     let old = root().join("engine/core/tests/fixtures/policy-0.1.0.wasm");
     let (code, json, _) = inspect(&old);
@@ -756,6 +768,61 @@ fn plugin_test_runs_cases_and_catches_each_kind_of_failure() {
         // The case, and the rule left without a failing case.
         assert!(stdout.contains("1 passed, 2 failed"), "{what}: {stdout}");
     }
+
+    // A deployment given as `document` comes with its resources too (a
+    // pass here would have checked nothing).
+    let file = write(
+        "document.yaml",
+        &format!(
+            "  - name: c\n    expect: fail\n    kind: deployment\n    resource: Fn\n    document:\n      {flagged}\n{pass_case}"
+        ),
+    );
+    let (code, stdout, _) = run(&file);
+    assert_eq!(code, Some(0), "{stdout}");
+
+    // The sandbox is the one the flags give, and the flags are checked.
+    let file = write(
+        "fuel.yaml",
+        &format!("  - name: c\n    expect: fail\n    template:\n      {flagged}\n{pass_case}"),
+    );
+    let out = palisade(
+        &[
+            "plugin",
+            "test",
+            wasm.to_str().unwrap(),
+            "--cases",
+            file.to_str().unwrap(),
+            "--fuel",
+            "1000",
+        ],
+        &cache,
+    );
+    // So little fuel that not even `metadata` runs: the plugin cannot be
+    // tested at all (exit 2), and the message says why.
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("`metadata` failed: fuel budget exhausted"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = palisade(
+        &[
+            "plugin",
+            "test",
+            wasm.to_str().unwrap(),
+            "--cases",
+            file.to_str().unwrap(),
+            "--memory-mib",
+            "0",
+        ],
+        &cache,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("`--memory-mib` must be at least 1"),
+        "{}",
+        text(&out.stderr)
+    );
 
     // A rule with only a passing case: the run fails.
     let file = write("only-pass.yaml", &pass_case);

@@ -168,7 +168,7 @@ impl Limits {
 
     /// The first value that would switch a backstop off (above its
     /// maximum) or fail every call (0): its key and what is wrong.
-    pub(crate) fn problem(&self) -> Option<(&'static str, String)> {
+    pub fn problem(&self) -> Option<(&'static str, String)> {
         let checks: [(&str, u64, u64, &str); 3] = [
             ("fuel", self.fuel, MAX_FUEL, ""),
             (

@@ -856,11 +856,23 @@ impl LoadedPlugin {
                     match instance.call_evaluate(&mut store, &input) {
                         Err(e) => Err(Self::classify(&store, &e).message),
                         Ok(Err(msg)) => Err(format!("evaluate returned an error: {msg}")),
-                        Ok(Ok(ev)) => Ok(format!(
-                            "{} findings, {} facts",
-                            ev.findings.len(),
-                            ev.facts.len()
-                        )),
+                        // Judged as a decision judges it: output the host
+                        // would refuse is an error here too.
+                        Ok(Ok(ev)) => {
+                            check_output_size(&ev)
+                                .map_err(|e| e.message)
+                                .and_then(|()| {
+                                    let out = self.check_output(ev);
+                                    match out.violations.first() {
+                                        Some(v) => Err(format!("bad output: {v}")),
+                                        None => Ok(format!(
+                                            "{} findings, {} facts",
+                                            out.findings.len(),
+                                            out.facts.len()
+                                        )),
+                                    }
+                                })
+                        }
                     }
                 }
             },

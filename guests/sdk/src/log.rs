@@ -1,8 +1,9 @@
 //! Logging through the host.
 //!
 //! The host's `log` import is the only service a plugin gets. `palisade
-//! check --plugin-logs` (and `authorize`, `test`, `serve` with the same flag)
-//! prints the lines on standard error with the plugin's name; JSON output
+//! check --plugin-logs` (and `authorize` and `serve` with the same flag)
+//! prints the lines on standard error with the plugin's name, and `palisade
+//! plugin test` shows them under a failing case; JSON output
 //! then carries them under `plugin_logs`. A call may log at most 256 lines,
 //! each cut at 512 bytes; more lines fail the call (`output-limit`). Log
 //! sparingly and never log secrets: logs end up in CI output.

@@ -9,11 +9,11 @@ use palisade_engine::{Limits, PluginInspection};
 use std::fmt::Write as _;
 use std::path::Path;
 
-pub(super) fn execute(path: &Path, format: Format) -> u8 {
+pub(super) fn execute(path: &Path, format: Format, limits: Limits) -> u8 {
     let inspection = read_wasm(path).and_then(|bytes| {
         let engine = source::engine()?;
         engine
-            .inspect_plugin(&bytes, Limits::default())
+            .inspect_plugin(&bytes, limits)
             .map_err(|e| format!("{}: {e}", output::path(path)))
     });
     let inspection = match inspection {

@@ -4,8 +4,9 @@ mod inspect;
 mod new;
 mod test;
 
-use crate::cli::PluginCommand;
+use crate::cli::{PluginCommand, PluginLimitArgs};
 use crate::output;
+use palisade_engine::Limits;
 use std::path::Path;
 
 /// The largest plugin a bundle may hold (the engine refuses larger).
@@ -13,11 +14,28 @@ const MAX_PLUGIN_BYTES: u64 = 64 << 20;
 
 pub fn execute(cmd: &PluginCommand) -> u8 {
     match cmd {
-        PluginCommand::Inspect { file, format } => inspect::execute(file, *format),
-        PluginCommand::Test { path, cases } => test::execute(path, cases.as_deref()),
-        PluginCommand::New { name, lang, dir } => match lang {
-            crate::cli::PluginLang::Rust => new::execute(name, dir.as_deref()),
-        },
+        PluginCommand::Inspect {
+            file,
+            format,
+            limits,
+        } => with_limits(limits, |l| inspect::execute(file, *format, l)),
+        PluginCommand::Test {
+            path,
+            cases,
+            limits,
+        } => with_limits(limits, |l| test::execute(path, cases.as_deref(), l)),
+        PluginCommand::New { name, lang, dir } => new::execute(name, *lang, dir.as_deref()),
+    }
+}
+
+/// Runs `f` with the limits of the flags, or says what is wrong with them.
+fn with_limits(args: &PluginLimitArgs, f: impl FnOnce(Limits) -> u8) -> u8 {
+    match args.limits() {
+        Ok(l) => f(l),
+        Err(e) => {
+            output::error(&e);
+            crate::exit::ERROR
+        }
     }
 }
 

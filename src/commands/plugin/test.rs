@@ -25,11 +25,13 @@
 //! ```
 //!
 //! Instead of `template`, `document` gives the input document itself (for
-//! `authorization` or `request` plugins, or a deployment plugin that reads
-//! the raw document only), with `kind` (default: the plugin's first input
-//! kind). A case fails when the plugin errors (trap, fuel, memory, bad
-//! output, `Err`), and the run fails when a rule of the plugin has no
-//! failing or no passing case.
+//! `authorization` or `request` plugins), with `kind` (needed when the
+//! plugin takes several kinds); a `deployment` document that Palisade
+//! recognizes comes with its resources, as a `template` does. A case fails
+//! when the plugin errors (trap, fuel, memory, bad output, `Err`), and the
+//! run fails when a rule of the plugin lacks a failing or a passing case.
+//! `--fuel`, `--memory-mib` and `--timeout-ms` set the sandbox as a
+//! bundle's `limits = { .. }` for the plugin would.
 
 use super::read_wasm;
 use crate::exit;
@@ -104,8 +106,8 @@ const DEFAULT_NOW: &str = "2026-01-01T00:00:00Z";
 /// The name the plugin has in the bundle each case builds around it.
 const NAME: &str = "plugin";
 
-pub(super) fn execute(path: &Path, cases: Option<&Path>) -> u8 {
-    match run(path, cases) {
+pub(super) fn execute(path: &Path, cases: Option<&Path>, limits: Limits) -> u8 {
+    match run(path, cases, limits) {
         Ok(code) => code,
         Err(e) => {
             output::error(&e);
@@ -192,12 +194,12 @@ fn find_wasm(dir: &Path) -> Result<PathBuf, String> {
     ))
 }
 
-fn run(path: &Path, cases: Option<&Path>) -> Result<u8, String> {
+fn run(path: &Path, cases: Option<&Path>, limits: Limits) -> Result<u8, String> {
     let (wasm, files) = locate(path, cases)?;
     let bytes = read_wasm(&wasm)?;
     let engine = source::engine()?;
     let inspection = engine
-        .inspect_plugin(&bytes, Limits::default())
+        .inspect_plugin(&bytes, limits)
         .map_err(|e| format!("{}: {e}", output::path(&wasm)))?;
     if let Some(why) = &inspection.refused {
         return Err(format!("{}: {why}", output::path(&wasm)));
@@ -210,6 +212,7 @@ fn run(path: &Path, cases: Option<&Path>) -> Result<u8, String> {
         bytes,
         sha256: inspection.sha256,
         metadata,
+        limits,
         bundles: HashMap::new(),
     };
     say(&format!(
@@ -285,11 +288,15 @@ fn run(path: &Path, cases: Option<&Path>) -> Result<u8, String> {
                 }
                 Err(why) => {
                     failed += 1;
+                    // Each line escaped on its own: the plugin's text
+                    // cannot start a line of the report.
+                    let why: Vec<String> =
+                        why.split('\n').map(|l| escape(l).into_owned()).collect();
                     say(&format!(
                         "FAIL  {} :: {}\n      {}",
                         escape(&tests.rule),
                         escape(&case.name),
-                        escape(&why).replace("\\n", "\n      ")
+                        why.join("\n      ")
                     ));
                 }
             }
@@ -315,6 +322,13 @@ fn run(path: &Path, cases: Option<&Path>) -> Result<u8, String> {
     ))
 }
 
+/// A TOML integer (TOML's are signed 64-bit).
+fn to_toml_int(n: u64) -> Result<toml::Value, String> {
+    i64::try_from(n)
+        .map(toml::Value::Integer)
+        .map_err(|_| format!("{n} is too large"))
+}
+
 /// One line of the report (a reader that went away stops no case).
 fn say(line: &str) {
     let _ = output::to_stdout(&format!("{line}\n"), true);
@@ -325,19 +339,35 @@ struct Runner {
     bytes: Vec<u8>,
     sha256: String,
     metadata: PluginMetadata,
-    /// A bundle around the plugin per distinct settings.
+    limits: Limits,
+    /// A bundle around the plugin per distinct settings, a few at a time
+    /// (each holds an instance pre and the plugin's code).
     bundles: HashMap<String, Bundle>,
 }
+
+/// Bundles kept at once: cases with many distinct settings reload.
+const MAX_BUNDLES: usize = 8;
 
 impl Runner {
     /// The bundle of the plugin alone, with `settings`.
     fn bundle(&mut self, settings: Option<&serde_json::Value>) -> Result<&Bundle, String> {
         let key = settings.map_or_else(String::new, ToString::to_string);
         if !self.bundles.contains_key(&key) {
+            if self.bundles.len() >= MAX_BUNDLES {
+                self.bundles.clear();
+            }
             let mut plugin = toml::Table::new();
             plugin.insert("name".into(), NAME.into());
             plugin.insert("path".into(), "plugin.wasm".into());
             plugin.insert("sha256".into(), self.sha256.clone().into());
+            let mut limits = toml::Table::new();
+            limits.insert("fuel".into(), to_toml_int(self.limits.fuel)?);
+            limits.insert(
+                "memory_mib".into(),
+                toml::Value::Integer(i64::from(self.limits.memory_mib)),
+            );
+            limits.insert("timeout_ms".into(), to_toml_int(self.limits.timeout_ms)?);
+            plugin.insert("limits".into(), limits.into());
             if let Some(s) = settings {
                 let value = toml::Value::try_from(s).map_err(|e| {
                     format!("`settings` cannot be written in palisade.toml: {e} (TOML has no null)")
@@ -390,13 +420,29 @@ impl Runner {
                 (InputKind::Deployment, doc.plugin_input())
             }
             (None, Some(document)) => {
-                let kind = match case.kind {
-                    Some(k) => InputKind::from(k),
-                    None => *applies
-                        .first()
-                        .ok_or("the plugin applies to no input kind")?,
+                let kind = match (case.kind, applies.as_slice()) {
+                    (Some(k), _) => InputKind::from(k),
+                    (None, [only]) => *only,
+                    (None, _) => {
+                        return Err(format!(
+                            "give `kind`: the plugin takes {} inputs",
+                            applies
+                                .iter()
+                                .map(|k| k.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ));
+                    }
                 };
-                (kind, PluginInput::new(document.to_string()))
+                let input = if kind == InputKind::Deployment {
+                    // A deployment the host recognizes comes with its
+                    // resources, as `check` gives them; anything else has
+                    // none.
+                    Document::from_value("document", document.clone()).plugin_input()
+                } else {
+                    PluginInput::new(document.to_string())
+                };
+                (kind, input)
             }
             _ => return Err("give either `template` or `document`".into()),
         };
