@@ -282,6 +282,16 @@ pub enum BundleCommand {
         /// The bundle directory.
         dir: String,
     },
+    /// Build a bundle directory into one reproducible archive (tar + gzip,
+    /// with a manifest of every file's sha256): the same directory gives
+    /// the same bytes on any machine. Every command's --bundle takes it.
+    Build {
+        /// The bundle directory.
+        dir: PathBuf,
+        /// The archive to write, e.g. `orders-api-1.2.0.bundle`.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -50,14 +50,50 @@ pub fn load_bundle(engine: &Engine, spec: &str) -> Result<Bundle, LoadError> {
         )));
     }
     if path.is_file() {
-        return Err(LoadError::Usage(format!(
-            "bundle `{}` is a file; pass the directory that holds `palisade.toml`",
-            crate::output::escape(spec)
-        )));
+        // A bundle archive (`palisade bundle build`), checked against its
+        // manifest before the loader sees a file of it.
+        let bytes = read_archive(path).map_err(LoadError::Usage)?;
+        let source = palisade_engine::archive::read(spec, &bytes).map_err(|e| {
+            LoadError::Usage(format!(
+                "bundle archive `{}`: {e}",
+                crate::output::escape(spec)
+            ))
+        })?;
+        return engine.load_bundle_from(&source).map_err(LoadError::Bundle);
     }
     engine
         .load_bundle_from(&DirSource::new(path))
         .map_err(LoadError::Bundle)
+}
+
+/// The bytes of a bundle archive: a regular file of bounded size (the size
+/// is checked before reading, and again while reading).
+pub fn read_archive(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read as _;
+    let shown = crate::output::path(path);
+    let limit = palisade_engine::archive::MAX_ARCHIVE_BYTES;
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!("{shown} is not a regular file"));
+    }
+    if meta.len() > limit {
+        return Err(format!(
+            "bundle archive {shown} is {} MiB; archives may be at most {} MiB",
+            meta.len() >> 20,
+            limit >> 20
+        ));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(limit + 1).read_to_end(&mut bytes))
+        .map_err(|e| format!("cannot read {shown}: {e}"))?;
+    if bytes.len() as u64 > limit {
+        return Err(format!(
+            "bundle archive {shown} grew past {} MiB while read",
+            limit >> 20
+        ));
+    }
+    Ok(bytes)
 }
 
 /// Why a bundle could not be had.

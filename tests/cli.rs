@@ -870,3 +870,134 @@ fn plugin_test_runs_cases_and_catches_each_kind_of_failure() {
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("the plugin failed (trap)"), "{stdout}");
 }
+
+/// `bundle build` writes one reproducible archive that every command takes
+/// as `--bundle`, with the directory's digest and decisions; a bundle that
+/// would not load is not written, and an oversized file is not read.
+#[test]
+fn bundle_archives_build_reproducibly_and_decide_like_their_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let dir = root().join("policies/serverless-baseline");
+    let archive = tmp.path().join("sb.bundle");
+    let out = palisade(
+        &[
+            "bundle",
+            "build",
+            dir.to_str().unwrap(),
+            "-o",
+            archive.to_str().unwrap(),
+        ],
+        &cache,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    let bytes = std::fs::read(&archive).unwrap();
+    assert!(
+        report.contains(&format!(
+            "archive sha256:{}",
+            palisade_engine::sha256_hex(&bytes)
+        )),
+        "{report}"
+    );
+
+    // Built again elsewhere: the same bytes.
+    let copy = tmp.path().join("elsewhere/serverless-baseline");
+    common::copy_dir(&dir, &copy);
+    let again = tmp.path().join("again.bundle");
+    let out = palisade(
+        &[
+            "bundle",
+            "build",
+            copy.to_str().unwrap(),
+            "-o",
+            again.to_str().unwrap(),
+        ],
+        &cache,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(std::fs::read(&again).unwrap(), bytes);
+
+    // The same decision bytes (bundle digest included) from either.
+    let example = root().join("examples/sam/insecure.yaml");
+    let check = |bundle: &Path| {
+        let out = palisade(
+            &[
+                "check",
+                example.to_str().unwrap(),
+                "--bundle",
+                bundle.to_str().unwrap(),
+                "--format",
+                "json",
+                "--now",
+                "2026-11-29T00:00:00Z",
+            ],
+            &cache,
+        );
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        out.stdout
+    };
+    assert_eq!(check(&archive), check(&dir));
+    // Inspect names the archive by its sha256 too.
+    let out = palisade(
+        &[
+            "bundle",
+            "inspect",
+            archive.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+        &cache,
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        json["archive_sha256"],
+        format!("sha256:{}", palisade_engine::sha256_hex(&bytes))
+    );
+    // Its tests travel with it.
+    let out = palisade(&["test", archive.to_str().unwrap()], &cache);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+
+    // A bundle that does not load is not built.
+    let broken = tmp.path().join("broken");
+    common::copy_dir(&root().join("examples/authz"), &broken);
+    std::fs::write(broken.join("policies/bad.cedar"), "permit(").unwrap();
+    let refused = tmp.path().join("broken.bundle");
+    let out = palisade(
+        &[
+            "bundle",
+            "build",
+            broken.to_str().unwrap(),
+            "-o",
+            refused.to_str().unwrap(),
+        ],
+        &cache,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        !refused.exists(),
+        "nothing written for a bundle that does not load"
+    );
+
+    // A 300 MiB file given as a bundle is refused before it is read.
+    let huge = tmp.path().join("huge.bundle");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(300 << 20)
+        .unwrap();
+    let out = palisade(&["bundle", "validate", huge.to_str().unwrap()], &cache);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("archives may be at most 256 MiB"),
+        "{}",
+        text(&out.stderr)
+    );
+    // Any other file: said to be no archive.
+    let out = palisade(&["bundle", "validate", example.to_str().unwrap()], &cache);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("not a bundle archive"),
+        "{}",
+        text(&out.stderr)
+    );
+}

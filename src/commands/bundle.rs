@@ -29,14 +29,33 @@ pub fn execute(cmd: &BundleCommand) -> u8 {
             ),
             Err(code) => code,
         },
+        BundleCommand::Build { dir, output } => build(dir, output),
         BundleCommand::Inspect { dir, format } => match load(dir) {
             Ok(b) => {
+                // An archive is also named by its own sha256 (a registry's
+                // digest of it); the bundle digest is the same as its
+                // directory's.
+                let archive = std::path::Path::new(dir)
+                    .is_file()
+                    .then(|| source::read_archive(std::path::Path::new(dir)).ok())
+                    .flatten()
+                    .map(|bytes| format!("sha256:{}", palisade_engine::sha256_hex(&bytes)));
                 match format {
                     Format::Json => {
-                        output::print_or_error(&format!("{}\n", inspect_json(&b)), false, exit::OK)
+                        let mut j = inspect_json(&b);
+                        if let (Some(a), Some(o)) = (&archive, j.as_object_mut()) {
+                            o.insert("archive_sha256".into(), json!(a));
+                        }
+                        output::print_or_error(&format!("{j}\n"), false, exit::OK)
                     }
                     // Every name, title and setting in it is escaped.
-                    Format::Human => output::print_or_error(&inspect_human(&b), true, exit::OK),
+                    Format::Human => {
+                        let mut text = inspect_human(&b);
+                        if let Some(a) = archive {
+                            text.push_str(&format!("archive  {a}\n"));
+                        }
+                        output::print_or_error(&text, true, exit::OK)
+                    }
                 }
             }
             Err(code) => code,
@@ -159,4 +178,49 @@ fn inspect_human(b: &Bundle) -> String {
         }
     }
     s
+}
+
+/// `bundle build DIR -o FILE`: the archive, checked by loading it as a
+/// gateway would, then written atomically.
+fn build(dir: &std::path::Path, output: &std::path::Path) -> u8 {
+    let built = palisade_engine::archive::build(dir)
+        .map_err(|e| format!("cannot build {}: {e}", output::path(dir)))
+        .and_then(|bytes| {
+            let engine = source::engine()?;
+            let archive = palisade_engine::archive::read(&output.display().to_string(), &bytes)
+                .map_err(|e| format!("the archive does not read back: {e}"))?;
+            Ok((engine, archive, bytes))
+        });
+    let (engine, archive, bytes) = match built {
+        Ok(b) => b,
+        Err(e) => {
+            output::error(&e);
+            return exit::ERROR;
+        }
+    };
+    // A bundle that would not load is not shipped.
+    let bundle = match engine.load_bundle_from(&archive) {
+        Ok(b) => b,
+        Err(e) => {
+            output::bundle_error(&e);
+            return exit::ERROR;
+        }
+    };
+    if let Err(e) = source::write_atomically(output, &bytes) {
+        output::error(&e);
+        return exit::ERROR;
+    }
+    output::print_or_error(
+        &format!(
+            "wrote {} ({} bytes)\n  archive sha256:{}\n  bundle  {} {}, digest {}\n",
+            output::path(output),
+            bytes.len(),
+            palisade_engine::sha256_hex(&bytes),
+            escape(bundle.name()),
+            escape(bundle.version()),
+            bundle.digest()
+        ),
+        true,
+        exit::OK,
+    )
 }

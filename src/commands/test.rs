@@ -44,7 +44,7 @@ use crate::exit;
 use crate::output::{self, escape};
 use crate::source;
 use palisade_deploy::{CheckOptions, Document};
-use palisade_engine::{Bundle, Now, Severity, cedar_policy::EntityUid};
+use palisade_engine::{Bundle, BundleSource as _, Now, Severity, cedar_policy::EntityUid};
 use palisade_gateway::HttpRequest;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -105,43 +105,20 @@ pub fn execute(bundle_dir: &str) -> u8 {
         Ok(eb) => eb,
         Err(code) => return code,
     };
-    let dir = Path::new(bundle_dir).join("tests");
-    let mut files: Vec<_> = match std::fs::read_dir(&dir) {
-        Ok(rd) => rd
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| {
-                // Named as YAML: read (a FIFO or directory so named is then
-                // an error, never a hang).
-                let yaml = p.extension().and_then(|x| x.to_str()).is_some_and(|x| {
-                    x.eq_ignore_ascii_case("yaml") || x.eq_ignore_ascii_case("yml")
-                });
-                // Said, not skipped in silence: a case put there by mistake
-                // would otherwise never run.
-                if !yaml {
-                    output::warning(&format!(
-                        "`{}` is not read: test files are the .yaml files directly in `tests/`",
-                        output::path(p)
-                    ));
-                }
-                yaml
-            })
-            .collect(),
+    let test_files = match test_files(bundle_dir) {
+        Ok(f) => f,
         Err(e) => {
-            output::error(&format!("cannot read `{}`: {e}", output::path(&dir)));
+            output::error(&e);
             return exit::ERROR;
         }
     };
-    files.sort();
 
     let rules = all_rules(&bundle);
     let mut passed = 0usize;
     let mut failed = 0usize;
     let mut covered: BTreeMap<String, BTreeSet<&'static str>> = BTreeMap::new();
-    for path in &files {
-        let name = path.display().to_string();
-        // Bounded, and never a FIFO or device (reading one could block).
-        let parsed = source::read_side_file(path)
+    for (name, text) in test_files {
+        let parsed = text
             .and_then(|t| {
                 Document::parse(&name, &t).map_err(|e| {
                     format!(
@@ -217,6 +194,63 @@ pub fn execute(bundle_dir: &str) -> u8 {
     }
     let code = if failed == 0 { exit::OK } else { exit::DENY };
     output::print_or_error(&format!("\n{passed} passed, {failed} failed\n"), true, code)
+}
+
+/// The test files of a bundle: `tests/*.yaml` of its directory, or of
+/// its archive. Each with its text, or why it cannot be read.
+type TestFiles = Vec<(String, Result<String, String>)>;
+
+fn test_files(bundle: &str) -> Result<TestFiles, String> {
+    let path = Path::new(bundle);
+    if path.is_file() {
+        // An archive holds its tests too.
+        let bytes = source::read_archive(path)?;
+        let archive = palisade_engine::archive::read(bundle, &bytes)?;
+        let names = archive.list_dir("tests").unwrap_or_default();
+        return Ok(names
+            .into_iter()
+            .filter(|n| {
+                let rest = n.trim_start_matches("tests/");
+                !rest.contains('/') && (rest.ends_with(".yaml") || rest.ends_with(".yml"))
+            })
+            .map(|n| {
+                let text = archive.read(&n).and_then(|b| {
+                    String::from_utf8(b).map_err(|_| format!("`{n}` is not UTF-8 text"))
+                });
+                (format!("{bundle}:{n}"), text)
+            })
+            .collect());
+    }
+    let dir = path.join("tests");
+    let mut files: Vec<_> = match std::fs::read_dir(&dir) {
+        Ok(rd) => rd
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                // Named as YAML: read (a FIFO or directory so named is then
+                // an error, never a hang).
+                let yaml = p.extension().and_then(|x| x.to_str()).is_some_and(|x| {
+                    x.eq_ignore_ascii_case("yaml") || x.eq_ignore_ascii_case("yml")
+                });
+                // Said, not skipped in silence: a case put there by mistake
+                // would otherwise never run.
+                if !yaml {
+                    output::warning(&format!(
+                        "`{}` is not read: test files are the .yaml files directly in `tests/`",
+                        output::path(p)
+                    ));
+                }
+                yaml
+            })
+            .collect(),
+        Err(e) => return Err(format!("cannot read `{}`: {e}", output::path(&dir))),
+    };
+    files.sort();
+    // Bounded, and never a FIFO or device (reading one could block).
+    Ok(files
+        .into_iter()
+        .map(|p| (p.display().to_string(), source::read_side_file(&p)))
+        .collect())
 }
 
 /// One line of the report; a reader that went away (`| head`) stops none

@@ -52,6 +52,7 @@
 //! `wit/policy.wit`); each call runs in a fresh instance with no ambient
 //! authority.
 
+pub mod archive;
 mod bundle;
 mod decision;
 mod engine;

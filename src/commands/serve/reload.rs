@@ -25,6 +25,17 @@ pub(super) fn fingerprint(dir: &std::path::Path) -> u64 {
     use std::hash::{Hash, Hasher};
     use std::io::Read as _;
     let mut h = std::collections::hash_map::DefaultHasher::new();
+    // A bundle archive: the file's size, time and bytes.
+    if let Ok(meta) = std::fs::metadata(dir)
+        && meta.is_file()
+    {
+        meta.len().hash(&mut h);
+        meta.modified().ok().hash(&mut h);
+        if let Ok(bytes) = crate::source::read_archive(dir) {
+            bytes.hash(&mut h);
+        }
+        return h.finish();
+    }
     match palisade_engine::walk_bundle_dir(dir, "") {
         Ok(entries) => {
             for e in entries {
