@@ -110,6 +110,13 @@ pub struct ServeArgs {
     /// refuses headers of more than one.
     #[arg(long, value_name = "PROTOCOL")]
     pub forward_auth: Option<ForwardAuthProtocol>,
+    /// Serve only a bundle archive signed by one of these public keys
+    /// (repeatable): an unsigned bundle, another key's signature or a
+    /// modified archive is refused, and so is a reload to a lower
+    /// revision than the one serving.
+    #[arg(long = "verify-key", value_name = "PUB")]
+    pub verify_keys: Vec<PathBuf>,
+
     /// Print what plugins log while deciding on standard error, with the
     /// plugin's name (a debugging aid: off by default, as the lines can be
     /// many).
@@ -174,6 +181,11 @@ pub struct AuthorizeArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
+    /// Accept only a bundle archive signed by one of these public keys
+    /// (repeatable): an unsigned bundle, another key's signature or a
+    /// modified archive is refused.
+    #[arg(long = "verify-key", value_name = "PUB", requires = "bundle")]
+    pub verify_keys: Vec<PathBuf>,
     /// Print what plugins log on standard error, with the plugin's name
     /// (JSON output also gets them, as `plugin_logs`).
     #[arg(long)]
@@ -233,6 +245,11 @@ pub struct CheckArgs {
     /// 2) without being read.
     #[arg(long, value_name = "SIZE", default_value = "32MiB", value_parser = parse_size)]
     pub max_file_size: u64,
+    /// Accept only a bundle archive signed by one of these public keys
+    /// (repeatable): an unsigned bundle, another key's signature or a
+    /// modified archive is refused.
+    #[arg(long = "verify-key", value_name = "PUB")]
+    pub verify_keys: Vec<PathBuf>,
     /// Print what plugins log on standard error, with the plugin's name
     /// (JSON output also gets them, as `plugin_logs`).
     #[arg(long)]
@@ -291,6 +308,34 @@ pub enum BundleCommand {
         /// The archive to write, e.g. `orders-api-1.2.0.bundle`.
         #[arg(short, long, value_name = "FILE")]
         output: PathBuf,
+    },
+    /// Make an Ed25519 key pair for signing bundles: PREFIX.key (private,
+    /// keep it secret) and PREFIX.pub (give it to whoever verifies).
+    Keygen {
+        /// Where the keys go, without extension, e.g. `keys/release`.
+        prefix: PathBuf,
+    },
+    /// Sign a bundle archive: writes FILE.sig (a DSSE envelope over the
+    /// archive's sha256 and the bundle's digest, name, version and revision).
+    Sign {
+        /// The archive (`bundle build`).
+        archive: PathBuf,
+        /// The private key (`bundle keygen`).
+        #[arg(long, value_name = "KEY")]
+        key: PathBuf,
+        /// A number that grows with each release of this bundle: a gateway
+        /// refuses to go back to a lower one.
+        #[arg(long, value_name = "N")]
+        revision: u64,
+    },
+    /// Check an archive's signature (FILE.sig) against trusted public keys;
+    /// exit 0 when one of them signed this very archive, 2 otherwise.
+    Verify {
+        /// The archive.
+        archive: PathBuf,
+        /// A trusted public key (repeatable).
+        #[arg(long = "key", value_name = "PUB", required = true)]
+        keys: Vec<PathBuf>,
     },
 }
 

@@ -8,6 +8,7 @@ mod cli;
 mod commands;
 mod output;
 mod report;
+mod signing;
 mod source;
 mod workers;
 

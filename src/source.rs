@@ -96,6 +96,63 @@ pub fn read_archive(path: &Path) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
+/// Loads `--bundle` and, when `keys` are given, accepts it only as an
+/// archive whose signature (FILE.sig) is by one of them, whose signed
+/// statement names this very archive, and whose bundle is the one signed
+/// (digest, name, version).
+pub fn load_verified(
+    engine: &Engine,
+    spec: &str,
+    keys: &[PathBuf],
+) -> Result<(Bundle, Option<crate::signing::Verified>), LoadError> {
+    if keys.is_empty() {
+        return load_bundle(engine, spec).map(|b| (b, None));
+    }
+    let keys = keys
+        .iter()
+        .map(|k| crate::signing::read_public_key(k))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(LoadError::Usage)?;
+    let shown = crate::output::escape(spec);
+    let path = Path::new(spec);
+    if !path.is_file() {
+        return Err(LoadError::Usage(format!(
+            "bundle `{shown}` cannot be verified: only a signed archive can (`palisade bundle build`, then `bundle sign`)"
+        )));
+    }
+    let bytes = read_archive(path).map_err(LoadError::Usage)?;
+    let sig_path = crate::signing::signature_path(path);
+    let envelope = read_bounded(&sig_path, 64 << 10).map_err(|e| {
+        LoadError::Usage(format!(
+            "bundle `{shown}` is not signed: {}",
+            e.describe(&sig_path.display().to_string(), None)
+        ))
+    })?;
+    let verified = crate::signing::verify(&envelope, &keys)
+        .map_err(|e| LoadError::Usage(format!("bundle `{shown}`: {e}")))?;
+    let actual = format!("sha256:{}", palisade_engine::sha256_hex(&bytes));
+    if verified.statement.archive_sha256 != actual {
+        return Err(LoadError::Usage(format!(
+            "bundle `{shown}` is not the archive that was signed (it is {actual}; the signature is for {}): refused",
+            crate::output::escape(&verified.statement.archive_sha256)
+        )));
+    }
+    let source = palisade_engine::archive::read(spec, &bytes)
+        .map_err(|e| LoadError::Usage(format!("bundle archive `{shown}`: {e}")))?;
+    let bundle = engine
+        .load_bundle_from(&source)
+        .map_err(LoadError::Bundle)?;
+    let s = &verified.statement;
+    if (s.digest.as_str(), s.name.as_str(), s.version.as_str())
+        != (bundle.digest(), bundle.name(), bundle.version())
+    {
+        return Err(LoadError::Usage(format!(
+            "bundle `{shown}` is not the bundle that was signed: refused"
+        )));
+    }
+    Ok((bundle, Some(verified)))
+}
+
 /// Why a bundle could not be had.
 pub enum LoadError {
     Usage(String),
@@ -173,12 +230,14 @@ pub fn now(arg: Option<&str>) -> Result<palisade_engine::Now, u8> {
 
 /// The engine and the bundle `spec` names; prints any error and gives the
 /// exit code.
-pub fn engine_and_bundle(spec: &str) -> Result<(Engine, Bundle), u8> {
+/// [`engine_and_bundle`], accepting only a bundle signed by one of `keys`
+/// when there are any ([`load_verified`]).
+pub fn engine_and_verified_bundle(spec: &str, keys: &[PathBuf]) -> Result<(Engine, Bundle), u8> {
     let engine = engine().map_err(|e| {
         crate::output::error(&e);
         crate::exit::ERROR
     })?;
-    let bundle = load_bundle(&engine, spec).map_err(|e| {
+    let (bundle, _) = load_verified(&engine, spec, keys).map_err(|e| {
         match e {
             LoadError::Usage(m) => crate::output::error(&m),
             LoadError::Bundle(b) => crate::output::bundle_error(&b),
@@ -186,6 +245,10 @@ pub fn engine_and_bundle(spec: &str) -> Result<(Engine, Bundle), u8> {
         crate::exit::ERROR
     })?;
     Ok((engine, bundle))
+}
+
+pub fn engine_and_bundle(spec: &str) -> Result<(Engine, Bundle), u8> {
+    engine_and_verified_bundle(spec, &[])
 }
 
 // ---------------------------------------------------------------------------

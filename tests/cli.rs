@@ -1001,3 +1001,133 @@ fn bundle_archives_build_reproducibly_and_decide_like_their_directory() {
         text(&out.stderr)
     );
 }
+
+/// Signed archives: keygen, sign, verify; `--verify-key` refuses what is
+/// unsigned, signed by another key, or modified after signing.
+#[test]
+fn signed_archives_are_verified_and_everything_else_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let t = |p: &str| tmp.path().join(p).to_str().unwrap().to_owned();
+    let run = |args: &[&str]| {
+        let out = palisade(args, &cache);
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+    let dir = root().join("examples/authz");
+    assert_eq!(
+        run(&[
+            "bundle",
+            "build",
+            dir.to_str().unwrap(),
+            "-o",
+            &t("a.bundle")
+        ])
+        .0,
+        Some(0)
+    );
+    let (code, out, _) = run(&["bundle", "keygen", &t("release")]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(run(&["bundle", "keygen", &t("intruder")]).0, Some(0));
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(t("release.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(
+        mode & 0o077,
+        0,
+        "the private key is readable by its owner only"
+    );
+    let (code, _, err) = run(&["bundle", "keygen", &t("release")]);
+    assert_eq!(code, Some(2), "keys are never overwritten");
+    assert!(err.contains("exists"), "{err}");
+
+    let (code, out, err) = run(&[
+        "bundle",
+        "sign",
+        &t("a.bundle"),
+        "--key",
+        &t("release.key"),
+        "--revision",
+        "7",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("revision 7"), "{out}");
+    let (code, out, err) = run(&[
+        "bundle",
+        "verify",
+        &t("a.bundle"),
+        "--key",
+        &t("release.pub"),
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.starts_with("ok: orders-api") && out.contains("revision 7"),
+        "{out}"
+    );
+
+    let request = root().join("examples/authz/requests/alice-views-her-order.json");
+    let authorize = |bundle: &str, key: &str| {
+        run(&[
+            "authorize",
+            "--bundle",
+            bundle,
+            "--request-json",
+            request.to_str().unwrap(),
+            "--verify-key",
+            key,
+        ])
+    };
+    assert_eq!(authorize(&t("a.bundle"), &t("release.pub")).0, Some(0));
+
+    // Another key; no signature; the directory itself.
+    let (code, _, err) = authorize(&t("a.bundle"), &t("intruder.pub"));
+    assert_eq!(code, Some(2));
+    assert!(err.contains("no signature by a trusted key"), "{err}");
+    std::fs::copy(t("a.bundle"), t("unsigned.bundle")).unwrap();
+    let (code, _, err) = authorize(&t("unsigned.bundle"), &t("release.pub"));
+    assert_eq!(code, Some(2));
+    assert!(err.contains("is not signed"), "{err}");
+    let (code, _, err) = authorize(dir.to_str().unwrap(), &t("release.pub"));
+    assert_eq!(code, Some(2));
+    assert!(err.contains("only a signed archive can"), "{err}");
+
+    // The archive modified after signing (one byte of the gzip stream).
+    let mut bytes = std::fs::read(t("a.bundle")).unwrap();
+    let last = bytes.len() - 9;
+    bytes[last] ^= 1;
+    std::fs::write(t("m.bundle"), &bytes).unwrap();
+    std::fs::copy(t("a.bundle.sig"), t("m.bundle.sig")).unwrap();
+    let (code, _, err) = authorize(&t("m.bundle"), &t("release.pub"));
+    assert_eq!(code, Some(2));
+    assert!(err.contains("is not the archive that was signed"), "{err}");
+
+    // The signature modified: a revision bumped by hand no longer verifies.
+    let sig = std::fs::read_to_string(t("a.bundle.sig")).unwrap();
+    let envelope: serde_json::Value = serde_json::from_str(&sig).unwrap();
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let payload =
+        String::from_utf8(b64.decode(envelope["payload"].as_str().unwrap()).unwrap()).unwrap();
+    let forged = payload.replace("\"revision\":7", "\"revision\":9");
+    assert_ne!(forged, payload);
+    let mut forged_env = envelope.clone();
+    forged_env["payload"] = b64.encode(forged).into();
+    std::fs::copy(t("a.bundle"), t("f.bundle")).unwrap();
+    std::fs::write(t("f.bundle.sig"), forged_env.to_string()).unwrap();
+    let (code, _, err) = authorize(&t("f.bundle"), &t("release.pub"));
+    assert_eq!(code, Some(2));
+    assert!(err.contains("no signature by a trusted key"), "{err}");
+
+    // `check` takes the same flag; a key file that is not a key is said so.
+    let (code, _, err) = run(&[
+        "check",
+        root().join("examples/sam/secure.yaml").to_str().unwrap(),
+        "--bundle",
+        &t("a.bundle"),
+        "--verify-key",
+        &t("release.key"),
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("is not a PEM `PUBLIC KEY` file"), "{err}");
+}

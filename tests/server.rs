@@ -870,3 +870,77 @@ fn serve_writes_plugin_logs_only_when_asked() {
         assert_eq!(stderr.contains(line), shown, "{flag:?}: {stderr}");
     }
 }
+
+/// `serve --verify-key` serves a signed archive, names its signer, and
+/// refuses a reload to an older signed revision (a rollback), keeping the
+/// newer bundle; a newer revision is taken.
+#[test]
+fn a_verified_server_refuses_to_roll_back() {
+    let cache = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let p = |name: &str| tmp.path().join(name).to_str().unwrap().to_owned();
+    let run = |args: &[&str]| {
+        let out = palisade(args, cache.path());
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let dir = root().join("examples/authz");
+    run(&[
+        "bundle",
+        "build",
+        dir.to_str().unwrap(),
+        "-o",
+        &p("a.bundle"),
+    ]);
+    run(&["bundle", "keygen", &p("rel")]);
+    let sign = |revision: &str| {
+        run(&[
+            "bundle",
+            "sign",
+            &p("a.bundle"),
+            "--key",
+            &p("rel.key"),
+            "--revision",
+            revision,
+        ])
+    };
+    sign("3");
+    let s = Server::start(
+        &p("a.bundle"),
+        cache.path(),
+        &[
+            "--decision-log",
+            "off",
+            "--watch",
+            "0",
+            "--verify-key",
+            &p("rel.pub"),
+        ],
+    );
+    let info = http(&s.addr, "GET", "/v1/bundle", &[], "").json();
+    assert_eq!(info["signed_revision"], 3);
+    assert_eq!(info["signer"].as_str().unwrap().len(), 16);
+
+    sign("2");
+    s.signal("HUP");
+    assert!(s.wait_for_log(
+        "signed revision 2 is older than the serving revision 3",
+        Duration::from_secs(20)
+    ));
+    assert_eq!(
+        http(&s.addr, "GET", "/v1/bundle", &[], "").json()["signed_revision"],
+        3
+    );
+
+    sign("4");
+    s.signal("HUP");
+    assert!(s.wait_for_log("reloaded", Duration::from_secs(20)));
+    assert_eq!(
+        http(&s.addr, "GET", "/v1/bundle", &[], "").json()["signed_revision"],
+        4
+    );
+}

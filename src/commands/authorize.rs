@@ -62,7 +62,7 @@ pub fn execute(args: &AuthorizeArgs) -> u8 {
         }
     };
     let bundle = if let Some(spec) = &args.bundle {
-        source::load_bundle(&engine, spec)
+        source::load_verified(&engine, spec, &args.verify_keys).map(|(b, _)| b)
     } else if let Some(p) = &args.policies {
         match source::ad_hoc_bundle(p, args.schema.as_deref(), args.entities.as_deref()) {
             Ok(src) => engine.load_bundle_from(&src).map_err(LoadError::Bundle),

@@ -30,6 +30,13 @@ pub fn execute(cmd: &BundleCommand) -> u8 {
             Err(code) => code,
         },
         BundleCommand::Build { dir, output } => build(dir, output),
+        BundleCommand::Keygen { prefix } => keygen(prefix),
+        BundleCommand::Sign {
+            archive,
+            key,
+            revision,
+        } => sign(archive, key, *revision),
+        BundleCommand::Verify { archive, keys } => verify(archive, keys),
         BundleCommand::Inspect { dir, format } => match load(dir) {
             Ok(b) => {
                 // An archive is also named by its own sha256 (a registry's
@@ -223,4 +230,96 @@ fn build(dir: &std::path::Path, output: &std::path::Path) -> u8 {
         true,
         exit::OK,
     )
+}
+
+fn fail(e: &str) -> u8 {
+    output::error(e);
+    exit::ERROR
+}
+
+/// `bundle keygen PREFIX`.
+fn keygen(prefix: &std::path::Path) -> u8 {
+    match crate::signing::keygen(prefix) {
+        Ok((private, public)) => output::print_or_error(
+            &format!(
+                "wrote {} (private: keep it secret) and {} (key id {})\n",
+                output::path(&private),
+                output::path(&public.file),
+                public.id
+            ),
+            true,
+            exit::OK,
+        ),
+        Err(e) => fail(&e),
+    }
+}
+
+/// `bundle sign ARCHIVE --key KEY --revision N`: the archive is loaded
+/// first, so only a bundle that loads is signed, with its real digest.
+fn sign(archive: &std::path::Path, key: &std::path::Path, revision: u64) -> u8 {
+    let spec = archive.display().to_string();
+    let signed = source::read_archive(archive).and_then(|bytes| {
+        let engine = source::engine()?;
+        let bundle = source::load_bundle(&engine, &spec).map_err(|e| match e {
+            source::LoadError::Usage(m) => m,
+            source::LoadError::Bundle(b) => b.to_string(),
+        })?;
+        if !archive.is_file() {
+            return Err("only a bundle archive can be signed (`palisade bundle build`)".into());
+        }
+        let statement = crate::signing::Statement {
+            archive_sha256: format!("sha256:{}", palisade_engine::sha256_hex(&bytes)),
+            digest: bundle.digest().to_owned(),
+            name: bundle.name().to_owned(),
+            version: bundle.version().to_owned(),
+            revision,
+        };
+        let (envelope, keyid) = crate::signing::sign(&statement, key)?;
+        let sig = crate::signing::signature_path(archive);
+        source::write_atomically(&sig, envelope.as_bytes())?;
+        Ok((sig, keyid, statement))
+    });
+    match signed {
+        Ok((sig, keyid, s)) => output::print_or_error(
+            &format!(
+                "wrote {}: {} {} revision {}, {} signed by key {keyid}\n",
+                output::path(&sig),
+                escape(&s.name),
+                escape(&s.version),
+                s.revision,
+                s.archive_sha256
+            ),
+            true,
+            exit::OK,
+        ),
+        Err(e) => fail(&e),
+    }
+}
+
+/// `bundle verify ARCHIVE --key PUB...`.
+fn verify(archive: &std::path::Path, keys: &[std::path::PathBuf]) -> u8 {
+    let engine = match source::engine() {
+        Ok(e) => e,
+        Err(e) => return fail(&e),
+    };
+    match source::load_verified(&engine, &archive.display().to_string(), keys) {
+        Ok((bundle, Some(v))) => output::print_or_error(
+            &format!(
+                "ok: {} {} revision {}, digest {}, signed by key {}\n",
+                escape(bundle.name()),
+                escape(bundle.version()),
+                v.statement.revision,
+                bundle.digest(),
+                v.keyid
+            ),
+            true,
+            exit::OK,
+        ),
+        Ok((_, None)) => fail("no key to verify with"),
+        Err(source::LoadError::Usage(m)) => fail(&m),
+        Err(source::LoadError::Bundle(b)) => {
+            output::bundle_error(&b);
+            exit::ERROR
+        }
+    }
 }

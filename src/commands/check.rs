@@ -63,7 +63,7 @@ pub fn execute(args: &CheckArgs) -> u8 {
             escape(&w.expires.to_string())
         ));
     }
-    let (_, bundle) = match source::engine_and_bundle(&args.bundle) {
+    let (_, bundle) = match source::engine_and_verified_bundle(&args.bundle, &args.verify_keys) {
         Ok(eb) => eb,
         Err(code) => return code,
     };

@@ -373,6 +373,8 @@ pub(super) async fn bundle_info(State(app): State<Arc<App>>) -> Response {
             "loaded_at": c.loaded_at,
             "revision": c.revision,
             "routes": c.bundle.has_gateway(),
+            "signer": c.signed.as_ref().map(|v| v.keyid.as_str()),
+            "signed_revision": c.signed.as_ref().map(|v| v.statement.revision),
         })
         .to_string(),
     )

@@ -83,6 +83,8 @@ struct Loaded {
     limiter: RateLimiter,
     loaded_at: String,
     revision: u64,
+    /// Who signed the bundle, with `--verify-key`.
+    signed: Option<crate::signing::Verified>,
 }
 
 struct App {
@@ -102,6 +104,9 @@ struct App {
     forward_auth: Option<ForwardAuth>,
     /// `--plugin-logs`: plugins' log lines go to standard error.
     plugin_logs: bool,
+    /// `--verify-key`: every bundle served, reloads included, is a signed
+    /// archive, and its signed revision never goes down.
+    verify_keys: Vec<std::path::PathBuf>,
 }
 
 impl App {
@@ -206,19 +211,34 @@ fn warm_up(bundle: &Bundle) {
     }
 }
 
-fn loaded(bundle: Bundle, revision: u64) -> Loaded {
+fn loaded(bundle: Bundle, revision: u64, signed: Option<crate::signing::Verified>) -> Loaded {
     Loaded {
         limiter: RateLimiter::new(palisade_gateway::rate_limits(&bundle).to_vec()),
         bundle,
         loaded_at: Now::system().to_string(),
         revision,
+        signed,
     }
 }
 
 pub fn execute(args: &ServeArgs) -> u8 {
-    let (engine, bundle) = match source::engine_and_bundle(&args.bundle) {
-        Ok(eb) => eb,
-        Err(code) => return code,
+    let engine = match source::engine() {
+        Ok(e) => e,
+        Err(e) => {
+            output::error(&e);
+            return exit::ERROR;
+        }
+    };
+    let (bundle, signed) = match source::load_verified(&engine, &args.bundle, &args.verify_keys) {
+        Ok(b) => b,
+        Err(source::LoadError::Usage(m)) => {
+            output::error(&m);
+            return exit::ERROR;
+        }
+        Err(source::LoadError::Bundle(b)) => {
+            output::bundle_error(&b);
+            return exit::ERROR;
+        }
     };
     warm_up(&bundle);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -242,7 +262,8 @@ pub fn execute(args: &ServeArgs) -> u8 {
     let app = Arc::new(App {
         engine,
         spec: args.bundle.clone(),
-        current: ArcSwap::from_pointee(loaded(bundle, 0)),
+        current: ArcSwap::from_pointee(loaded(bundle, 0, signed)),
+        verify_keys: args.verify_keys.clone(),
         metrics,
         log,
         workers: crate::workers::Workers::for_this_machine(),

@@ -25,7 +25,8 @@ pub(super) fn fingerprint(dir: &std::path::Path) -> u64 {
     use std::hash::{Hash, Hasher};
     use std::io::Read as _;
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    // A bundle archive: the file's size, time and bytes.
+    // A bundle archive: the file's size, time and bytes, and its
+    // signature's (a new signature alone is a new release).
     if let Ok(meta) = std::fs::metadata(dir)
         && meta.is_file()
     {
@@ -33,6 +34,10 @@ pub(super) fn fingerprint(dir: &std::path::Path) -> u64 {
         meta.modified().ok().hash(&mut h);
         if let Ok(bytes) = crate::source::read_archive(dir) {
             bytes.hash(&mut h);
+        }
+        let sig = crate::signing::signature_path(dir);
+        if let Ok(text) = crate::source::read_bounded(&sig, 64 << 10) {
+            text.hash(&mut h);
         }
         return h.finish();
     }
@@ -160,11 +165,27 @@ pub(super) async fn reload_if(
     let _one_at_a_time = app.reloading.lock().await;
     let worker = Arc::clone(app);
     let result = tokio::task::spawn_blocking(move || {
-        let loaded = source::load_bundle(&worker.engine, &worker.spec);
+        let serving = worker
+            .current
+            .load()
+            .signed
+            .as_ref()
+            .map(|v| v.statement.revision);
+        let loaded = source::load_verified(&worker.engine, &worker.spec, &worker.verify_keys)
+            .and_then(|(bundle, signed)| match (&signed, serving) {
+                // A signed bundle never rolls back to an older release.
+                (Some(v), Some(now)) if v.statement.revision < now => {
+                    Err(source::LoadError::Usage(format!(
+                        "the new bundle's signed revision {} is older than the serving revision {now}",
+                        v.statement.revision
+                    )))
+                }
+                _ => Ok((bundle, signed)),
+            });
         if !still_stable() {
             return None;
         }
-        Some(loaded.inspect(warm_up))
+        Some(loaded.inspect(|(b, _)| warm_up(b)))
     })
     .await;
     let result = match result {
@@ -173,7 +194,7 @@ pub(super) async fn reload_if(
         Err(e) => Err(e),
     };
     match result {
-        Ok(Ok(bundle)) => {
+        Ok(Ok((bundle, signed))) => {
             let revision = app.current.load().revision + 1;
             eprintln!(
                 "palisade: reloaded ({why}): bundle `{}` {} ({}), revision {revision}",
@@ -182,7 +203,8 @@ pub(super) async fn reload_if(
                 bundle.digest()
             );
             app.set_bundle_metrics(&bundle, revision);
-            app.current.store(Arc::new(loaded(bundle, revision)));
+            app.current
+                .store(Arc::new(loaded(bundle, revision, signed)));
             app.metrics
                 .reloads
                 .get_or_create(&ReloadLabel { result: "ok" })
