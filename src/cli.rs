@@ -29,7 +29,7 @@ pub enum Command {
     /// Run a bundle's test cases (its `tests/*.yaml`); exit 1 on any failure
     /// or on a rule without a failing and a passing case.
     Test {
-        /// The bundle directory.
+        /// The bundle directory or archive.
         #[arg(default_value = ".")]
         bundle: String,
     },
@@ -76,7 +76,7 @@ pub struct TokenArgs {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// A bundle directory, or `builtin:NAME`.
+    /// A bundle directory, an archive (`bundle build`), or `builtin:NAME`.
     #[arg(long, value_name = "DIR|builtin:NAME")]
     pub bundle: String,
     /// Address to listen on.
@@ -147,7 +147,7 @@ pub enum Format {
 #[command(group = clap::ArgGroup::new("policy-source").required(true).args(["bundle", "policies"]))]
 #[command(group = clap::ArgGroup::new("request-source").required(true).args(["request_json", "principal"]))]
 pub struct AuthorizeArgs {
-    /// A bundle directory (with palisade.toml).
+    /// A bundle directory (with palisade.toml) or archive.
     #[arg(long, value_name = "DIR")]
     pub bundle: Option<String>,
     /// A .cedar file or a directory of them (without a bundle).
@@ -209,7 +209,7 @@ pub struct CheckArgs {
     /// Files or directories to check; `-` reads standard input.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
-    /// A bundle directory, or `builtin:serverless-baseline` (the default).
+    /// A bundle directory, an archive, or `builtin:serverless-baseline` (the default).
     #[arg(
         long,
         value_name = "DIR|builtin:NAME",
@@ -287,7 +287,7 @@ pub enum BundleCommand {
     /// Show a bundle's policies, schema, plugins (with digests, metadata and
     /// settings) and limits.
     Inspect {
-        /// The bundle directory.
+        /// The bundle directory or archive.
         dir: String,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Human)]
@@ -296,7 +296,7 @@ pub enum BundleCommand {
     /// Load a bundle completely (policies, schema, entities, plugins,
     /// settings) and report every problem; exit 0 when valid, 2 otherwise.
     Validate {
-        /// The bundle directory.
+        /// The bundle directory or archive.
         dir: String,
     },
     /// Build a bundle directory into one reproducible archive (tar + gzip,

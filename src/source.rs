@@ -49,6 +49,12 @@ pub fn load_bundle(engine: &Engine, spec: &str) -> Result<Bundle, LoadError> {
             crate::output::escape(spec)
         )));
     }
+    if !path.is_file() && !path.is_dir() {
+        return Err(LoadError::Usage(format!(
+            "bundle `{}` is neither a directory nor a regular file (an archive)",
+            crate::output::escape(spec)
+        )));
+    }
     if path.is_file() {
         // A bundle archive (`palisade bundle build`), checked against its
         // manifest before the loader sees a file of it.
@@ -84,8 +90,13 @@ pub fn read_archive(path: &Path) -> Result<Vec<u8>, String> {
         ));
     }
     let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(limit + 1).read_to_end(&mut bytes))
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    // Again on what was opened: a FIFO swapped in would block the read.
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        return Err(format!("{shown} is not a regular file"));
+    }
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
         .map_err(|e| format!("cannot read {shown}: {e}"))?;
     if bytes.len() as u64 > limit {
         return Err(format!(

@@ -979,6 +979,25 @@ fn bundle_archives_build_reproducibly_and_decide_like_their_directory() {
         "nothing written for a bundle that does not load"
     );
 
+    // Not into the bundle itself (it would archive itself next time).
+    let out = palisade(
+        &[
+            "bundle",
+            "build",
+            copy.to_str().unwrap(),
+            "-o",
+            copy.join("self.bundle").to_str().unwrap(),
+        ],
+        &cache,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("is inside the bundle"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!copy.join("self.bundle").exists());
+
     // A 300 MiB file given as a bundle is refused before it is read.
     let huge = tmp.path().join("huge.bundle");
     std::fs::File::create(&huge)

@@ -865,9 +865,12 @@ fn serve_writes_plugin_logs_only_when_asked() {
         assert_eq!(r.status, 200, "{}", r.body);
         assert!(r.body.contains("no-debug.function-debug-env"), "{}", r.body);
         assert!(!r.body.contains("plugin_logs"), "{}", r.body);
-        // The line is written before the answer goes out.
-        let stderr = s.stderr.lock().unwrap().clone();
-        assert_eq!(stderr.contains(line), shown, "{flag:?}: {stderr}");
+        // Written before the answer goes out; read by this test's own
+        // thread, so waited for (a second is plenty for a line that would
+        // come, and bounds the wait for one that must not).
+        let wait = if shown { 20 } else { 1 };
+        let seen = s.wait_for_log(line, Duration::from_secs(wait));
+        assert_eq!(seen, shown, "{flag:?}: {}", s.stderr.lock().unwrap());
     }
 }
 

@@ -190,6 +190,21 @@ fn inspect_human(b: &Bundle) -> String {
 /// `bundle build DIR -o FILE`: the archive, checked by loading it as a
 /// gateway would, then written atomically.
 fn build(dir: &std::path::Path, output: &std::path::Path) -> u8 {
+    // Inside the bundle, the archive would archive itself next time (or
+    // overwrite a file of the bundle).
+    let parent = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    if let (Ok(d), Ok(p)) = (dir.canonicalize(), parent.canonicalize())
+        && p.starts_with(&d)
+    {
+        return fail(&format!(
+            "{} is inside the bundle {}: write the archive elsewhere",
+            output::path(output),
+            output::path(dir)
+        ));
+    }
     let built = palisade_engine::archive::build(dir)
         .map_err(|e| format!("cannot build {}: {e}", output::path(dir)))
         .and_then(|bytes| {

@@ -210,7 +210,7 @@ fn test_files(bundle: &str) -> Result<TestFiles, String> {
         return Ok(names
             .into_iter()
             .filter(|n| {
-                let rest = n.trim_start_matches("tests/");
+                let rest = n.trim_start_matches("tests/").to_ascii_lowercase();
                 !rest.contains('/') && (rest.ends_with(".yaml") || rest.ends_with(".yml"))
             })
             .map(|n| {
@@ -226,6 +226,11 @@ fn test_files(bundle: &str) -> Result<TestFiles, String> {
         Ok(rd) => rd
             .filter_map(Result::ok)
             .map(|e| e.path())
+            // Hidden files are not part of a bundle (nor of its archive).
+            .filter(|p| {
+                !p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            })
             .filter(|p| {
                 // Named as YAML: read (a FIFO or directory so named is then
                 // an error, never a hang).

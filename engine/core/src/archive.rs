@@ -16,7 +16,7 @@
 //! a bundle reads, whatever holds them, so a directory and the archive built
 //! from it have the same digest; the archive's own sha256 names the file.
 
-use crate::bundle::{MemorySource, sha256_hex, walk_bundle_dir};
+use crate::bundle::{MemorySource, is_hidden, sha256_hex, walk_bundle_dir};
 use std::collections::BTreeMap;
 use std::io::Read as _;
 use std::path::Path;
@@ -47,12 +47,6 @@ struct FileEntry {
     sha256: String,
 }
 
-/// Whether a bundle directory's file goes into its archive: everything but
-/// hidden files and directories (`.git`, editor files).
-fn archived(path: &str) -> bool {
-    !path.split('/').any(|c| c.starts_with('.'))
-}
-
 /// The archive of the bundle directory `dir`: every file but hidden ones,
 /// reproducibly.
 ///
@@ -63,7 +57,7 @@ pub fn build(dir: &Path) -> Result<Vec<u8>, String> {
     let entries = walk_bundle_dir(dir, ".")?;
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     let mut total = 0_u64;
-    for e in entries.into_iter().filter(|e| archived(&e.path)) {
+    for e in entries.into_iter().filter(|e| !is_hidden(&e.path)) {
         if !e.is_file {
             return Err(format!(
                 "`{}` is not a regular file (or leads out of the bundle): an archive holds files only",
@@ -138,65 +132,32 @@ pub fn read(name: &str, archive: &[u8]) -> Result<MemorySource, String> {
                 .into(),
         );
     }
-    // Bounded: a gzip bomb stops at the limit, whatever its headers say.
-    let gz = flate2::read::GzDecoder::new(archive).take(MAX_UNPACKED_BYTES + (1 << 20));
-    let mut tar = tar::Archive::new(gz);
-    let mut manifest: Option<Manifest> = None;
-    let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    let entries = tar
-        .entries()
-        .map_err(|e| format!("not a readable archive: {e}"))?;
-    for (i, entry) in entries.enumerate() {
-        let mut entry = entry.map_err(|e| format!("not a readable archive: {e}"))?;
-        let kind = entry.header().entry_type();
-        let path = entry
-            .path()
-            .map_err(|e| format!("an entry has an unreadable path: {e}"))?
-            .to_string_lossy()
-            .into_owned();
-        if kind != tar::EntryType::Regular {
-            return Err(format!(
-                "entry `{}` is a {kind:?}, not a regular file: archives hold files only",
-                path.escape_debug()
-            ));
-        }
-        check_path(&path)?;
-        if i > MAX_FILES {
-            return Err(format!("the archive holds more than {MAX_FILES} files"));
-        }
-        let size = entry.header().size().map_err(|e| e.to_string())?;
-        if size > MAX_UNPACKED_BYTES {
-            return Err(format!("`{}` is too large", path.escape_debug()));
-        }
-        let mut bytes = Vec::with_capacity(usize::try_from(size.min(1 << 20)).unwrap_or(0));
-        entry.read_to_end(&mut bytes).map_err(|e| {
-            format!(
-                "cannot read `{}` from the archive: {e}",
-                path.escape_debug()
-            )
-        })?;
-        if i == 0 {
-            if path != MANIFEST_ENTRY {
-                return Err(format!(
-                    "the archive does not start with `{MANIFEST_ENTRY}`: not built by `palisade bundle build`"
-                ));
-            }
-            let m: Manifest = serde_json::from_slice(&bytes)
-                .map_err(|e| format!("`{MANIFEST_ENTRY}` is not a bundle manifest: {e}"))?;
-            if m.format != FORMAT {
-                return Err(format!(
-                    "the archive is in format `{}`; this palisade reads `{FORMAT}`",
-                    m.format.escape_debug()
-                ));
-            }
-            manifest = Some(m);
-            continue;
-        }
-        if path == MANIFEST_ENTRY || files.insert(path.clone(), bytes).is_some() {
-            return Err(format!("`{}` is in the archive twice", path.escape_debug()));
-        }
+    // One gzip member and nothing after it; bounded, so that a gzip bomb
+    // stops at the limit whatever its headers say.
+    let mut gz = flate2::bufread::GzDecoder::new(archive);
+    let limit = MAX_UNPACKED_BYTES + (1 << 20);
+    let (manifest, mut files) = {
+        let mut tar = tar::Archive::new((&mut gz).take(limit));
+        let entries = tar
+            .entries()
+            .map_err(|e| format!("not a readable archive: {e}"))?;
+        // Raw: GNU long names are read here, bounded, not by the tar
+        // library (which would read a long name of any size).
+        read_entries(entries.raw(true))?
+    };
+    // What follows the tar's end is its zero padding, then the gzip
+    // trailer (whose CRC is checked by reading to the end), then nothing.
+    let mut rest = Vec::new();
+    gz.by_ref()
+        .take(1 << 20)
+        .read_to_end(&mut rest)
+        .map_err(|e| format!("the archive is damaged: {e}"))?;
+    if rest.len() >= 1 << 20 || rest.iter().any(|b| *b != 0) {
+        return Err("the archive holds data after its end: refused".into());
     }
-    let manifest = manifest.ok_or("the archive is empty")?;
+    if !gz.into_inner().is_empty() {
+        return Err("the archive has bytes after its compressed stream: refused".into());
+    }
     if manifest.files.len() != files.len() {
         return Err(format!(
             "the archive holds {} files and its manifest lists {}",
@@ -209,20 +170,129 @@ pub fn read(name: &str, archive: &[u8]) -> Result<MemorySource, String> {
         let bytes = files.remove(&listed.path).ok_or_else(|| {
             format!(
                 "the manifest lists `{}`, which the archive does not hold",
-                listed.path.escape_debug()
+                shown(&listed.path)
             )
         })?;
         let actual = sha256_hex(&bytes);
         if bytes.len() as u64 != listed.size || actual != listed.sha256 {
             return Err(format!(
                 "`{}` does not match the archive's manifest (sha256 {actual}, the manifest says {}): the archive was modified",
-                listed.path.escape_debug(),
-                listed.sha256.escape_debug()
+                shown(&listed.path),
+                shown(&listed.sha256)
             ));
         }
         source = source.file(listed.path, bytes);
     }
     Ok(source)
+}
+
+/// Longest GNU long name read.
+const MAX_NAME_BYTES: u64 = 4096;
+/// Largest manifest read (10,000 files of long names).
+const MAX_MANIFEST_BYTES: u64 = 8 << 20;
+
+/// The manifest and the files of a tar's raw entries.
+fn read_entries<R: std::io::Read>(
+    entries: tar::Entries<'_, R>,
+) -> Result<(Manifest, BTreeMap<String, Vec<u8>>), String> {
+    let mut manifest: Option<Manifest> = None;
+    let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut long_name: Option<String> = None;
+    let mut total = 0_u64;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| format!("not a readable archive: {e}"))?;
+        let kind = entry.header().entry_type();
+        let size = entry.header().size().map_err(|e| e.to_string())?;
+        total = total.saturating_add(size);
+        if total > MAX_UNPACKED_BYTES {
+            return Err(format!(
+                "the archive unpacks to more than {} MiB",
+                MAX_UNPACKED_BYTES >> 20
+            ));
+        }
+        if kind == tar::EntryType::GNULongName {
+            if size > MAX_NAME_BYTES || long_name.is_some() {
+                return Err("the archive has a long name that is too long, or two in a row".into());
+            }
+            let mut name = Vec::new();
+            entry
+                .read_to_end(&mut name)
+                .map_err(|e| format!("not a readable archive: {e}"))?;
+            let name =
+                String::from_utf8(name).map_err(|_| "the archive has a name that is not UTF-8")?;
+            long_name = Some(name.trim_end_matches('\0').to_owned());
+            continue;
+        }
+        let path = match long_name.take() {
+            Some(n) => n,
+            None => String::from_utf8(entry.header().path_bytes().into_owned())
+                .map_err(|_| "the archive has a name that is not UTF-8")?,
+        };
+        if kind != tar::EntryType::Regular {
+            return Err(format!(
+                "entry `{}` is a {kind:?}, not a regular file: archives hold files only",
+                shown(&path)
+            ));
+        }
+        check_path(&path)?;
+        if files.len() >= MAX_FILES {
+            return Err(format!("the archive holds more than {MAX_FILES} files"));
+        }
+        let is_manifest = manifest.is_none() && files.is_empty();
+        if is_manifest && size > MAX_MANIFEST_BYTES {
+            return Err(format!("`{MANIFEST_ENTRY}` is too large"));
+        }
+        let mut bytes = Vec::with_capacity(usize::try_from(size.min(1 << 20)).unwrap_or(0));
+        entry
+            .read_to_end(&mut bytes)
+            .map_err(|e| format!("cannot read `{}` from the archive: {e}", shown(&path)))?;
+        if bytes.len() as u64 != size {
+            return Err(format!("`{}` is cut short in the archive", shown(&path)));
+        }
+        if is_manifest {
+            if path != MANIFEST_ENTRY {
+                return Err(format!(
+                    "the archive does not start with `{MANIFEST_ENTRY}`: not built by `palisade bundle build`"
+                ));
+            }
+            let m: Manifest = serde_json::from_slice(&bytes)
+                .map_err(|e| format!("`{MANIFEST_ENTRY}` is not a bundle manifest: {e}"))?;
+            if m.format != FORMAT {
+                return Err(format!(
+                    "the archive is in format `{}`; this palisade reads `{FORMAT}`",
+                    shown(&m.format)
+                ));
+            }
+            if m.files.len() > MAX_FILES {
+                return Err(format!("the manifest lists more than {MAX_FILES} files"));
+            }
+            manifest = Some(m);
+            continue;
+        }
+        if path == MANIFEST_ENTRY || is_hidden(&path) {
+            return Err(format!(
+                "entry `{}` is hidden: hidden files are not part of a bundle",
+                shown(&path)
+            ));
+        }
+        if files.insert(path.clone(), bytes).is_some() {
+            return Err(format!("`{}` is in the archive twice", shown(&path)));
+        }
+    }
+    if long_name.is_some() {
+        return Err("the archive ends with a long name and no file".into());
+    }
+    let manifest = manifest.ok_or("the archive is empty")?;
+    Ok((manifest, files))
+}
+
+/// A path or value from an archive for a message: escaped, and cut.
+fn shown(s: &str) -> String {
+    let escaped = s.escape_debug().to_string();
+    match escaped.char_indices().nth(200) {
+        Some((i, _)) => format!("{}…", &escaped[..i]),
+        None => escaped,
+    }
 }
 
 /// A path inside an archive: relative, `/`-separated, no `.` or `..`
@@ -238,7 +308,7 @@ fn check_path(path: &str) -> Result<(), String> {
     if bad {
         return Err(format!(
             "entry `{}` has a path that is absolute or leaves the bundle: refused",
-            path.escape_debug()
+            shown(path)
         ));
     }
     Ok(())

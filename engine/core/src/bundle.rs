@@ -161,6 +161,14 @@ fn check_relative(path: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether a bundle path is hidden (a component starts with `.`, as
+/// `.git/` or an editor's `.policy.cedar.swp`): hidden files are not part of
+/// a bundle, in a directory or in its archive.
+pub fn is_hidden(path: &str) -> bool {
+    path.split('/')
+        .any(|c| c.starts_with('.') && c != "." && c != "..")
+}
+
 /// A bundle in a directory on disk.
 #[derive(Debug, Clone)]
 pub struct DirSource {
@@ -338,6 +346,12 @@ impl BundleSource for DirSource {
     }
     fn read(&self, path: &str) -> Result<Vec<u8>, String> {
         use std::io::Read as _;
+        if is_hidden(path) {
+            return Err(format!(
+                "`{}` is hidden: hidden files are not part of a bundle (its archive leaves them out, so the two would differ); rename it",
+                path.escape_debug()
+            ));
+        }
         let full = self.resolve(path).map_err(String::from)?;
         let shown = path.escape_debug();
         let cannot = |e: std::io::Error| format!("cannot read `{shown}`: {e}");
@@ -372,7 +386,13 @@ impl BundleSource for DirSource {
             return None;
         }
         let entries = walk_bundle_dir(&self.root, path).ok()?;
-        Some(entries.into_iter().map(|e| e.path).collect())
+        Some(
+            entries
+                .into_iter()
+                .map(|e| e.path)
+                .filter(|p| !is_hidden(p))
+                .collect(),
+        )
     }
     fn confined(&self, path: &str) -> Result<(), String> {
         match self.resolve(path) {

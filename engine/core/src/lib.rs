@@ -67,7 +67,7 @@ mod time;
 
 pub use bundle::{
     Bundle, BundlePlugin, BundleSource, DirSource, EXTENSION_TABLES, Extension, ExtensionContext,
-    MANIFEST_FILE, MemorySource, WalkEntry, sha256_hex, walk_bundle_dir,
+    MANIFEST_FILE, MemorySource, WalkEntry, is_hidden, sha256_hex, walk_bundle_dir,
 };
 pub use decision::{
     Basis, BundleRef, Category, Decision, DecisionError, Effect, ErrorKind, Finding, LogLevel,

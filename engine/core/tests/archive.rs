@@ -252,5 +252,97 @@ fn an_archive_that_unpacks_past_the_limit_is_refused_without_unpacking_it() {
     tar.extend_from_slice(h.as_bytes());
     tar.resize(tar.len() + 4096, 0);
     let err = archive::read("t", &gzip(&tar)).unwrap_err();
-    assert!(err.contains("too large"), "{err}");
+    assert!(err.contains("unpacks to more than 512 MiB"), "{err}");
+
+    // A GNU long name that claims 100 MiB: refused on its header (the
+    // tar library would read it whole).
+    let mut long = tar::Header::new_gnu();
+    long.set_entry_type(tar::EntryType::GNULongName);
+    long.as_gnu_mut().unwrap().name[..13].copy_from_slice(b"././@LongLink");
+    long.set_size(100 << 20);
+    long.set_cksum();
+    let mut tar = raw_tar(&[(".palisade-bundle.json", tar::EntryType::Regular, &listed)]);
+    tar.truncate(tar.len() - 1024);
+    tar.extend_from_slice(long.as_bytes());
+    tar.resize(tar.len() + 4096, 0);
+    let started = std::time::Instant::now();
+    let err = archive::read("t", &gzip(&tar)).unwrap_err();
+    assert!(err.contains("long name that is too long"), "{err}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "refused, not read"
+    );
+}
+
+#[test]
+fn bytes_outside_the_bundle_are_refused() {
+    let b = TempBundle::new(&[], "");
+    let good = archive::build(b.path()).unwrap();
+    // After the gzip stream; a second gzip member (with a policy in it).
+    let mut trailing = good.clone();
+    trailing.extend_from_slice(b"garbage");
+    let err = archive::read("t", &trailing).unwrap_err();
+    assert!(err.contains("bytes after its compressed stream"), "{err}");
+    let extra = raw_tar(&[(
+        "policies/zz.cedar",
+        tar::EntryType::Regular,
+        b"forbid(principal, action, resource);",
+    )]);
+    let mut two = good.clone();
+    two.extend_from_slice(&gzip(&extra));
+    assert!(archive::read("t", &two).is_err());
+    // Data after the tar's end blocks.
+    let mut tar = gunzip(&good);
+    tar.extend_from_slice(b"hidden after the end");
+    let err = archive::read("t", &gzip(&tar)).unwrap_err();
+    assert!(err.contains("data after its end"), "{err}");
+    // A damaged gzip trailer (CRC).
+    let mut crc = good.clone();
+    let at = crc.len() - 6;
+    crc[at] ^= 0xff;
+    assert!(archive::read("t", &crc).is_err());
+}
+
+/// Hidden files are not part of a bundle, in a directory or an archive, so
+/// the two cannot differ: a hidden policy is not loaded from a directory,
+/// and an archive that carries one is refused.
+#[test]
+fn hidden_files_are_not_part_of_a_bundle() {
+    let engine = Engine::new().unwrap();
+    let b = TempBundle::new(&[], "");
+    std::fs::write(
+        b.path().join("policies/.draft.cedar"),
+        "@id(\"draft\") forbid(principal, action, resource);\n",
+    )
+    .unwrap();
+    let from_dir = b.load(&engine).unwrap();
+    assert_eq!(
+        from_dir.policies().count(),
+        1,
+        "the hidden policy is not loaded"
+    );
+    let from_archive = engine
+        .load_bundle_from(&archive::read("t", &archive::build(b.path()).unwrap()).unwrap())
+        .unwrap();
+    assert_eq!(from_archive.digest(), from_dir.digest());
+    assert!(
+        from_dir
+            .authorize(&request(), Now::epoch())
+            .unwrap()
+            .is_allowed()
+    );
+
+    let policy: &[u8] = b"forbid(principal, action, resource);";
+    let manifest_toml: &[u8] = b"[bundle]\nname = \"x\"\nversion = \"1\"\n";
+    let listed = manifest_for(&[
+        ("palisade.toml", manifest_toml),
+        ("policies/.x.cedar", policy),
+    ]);
+    let tar = raw_tar(&[
+        (".palisade-bundle.json", tar::EntryType::Regular, &listed),
+        ("palisade.toml", tar::EntryType::Regular, manifest_toml),
+        ("policies/.x.cedar", tar::EntryType::Regular, policy),
+    ]);
+    let err = archive::read("t", &gzip(&tar)).unwrap_err();
+    assert!(err.contains("is hidden"), "{err}");
 }
