@@ -12,9 +12,9 @@
 //! ```
 //!
 //! The signature is over DSSE's pre-authentication encoding of the payload
-//! type and bytes. Keys are PEM files: PKCS#8 private keys and SPKI public
-//! keys (what `openssl pkey` reads); a key's id is the first 16 hex digits
-//! of the sha256 of its raw public key.
+//! type and bytes. Keys are PEM files: PKCS#8 v1 private keys and SPKI
+//! public keys (what `openssl pkey` reads and writes); a key's id is the
+//! first 16 hex digits of the sha256 of its raw public key.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -26,6 +26,11 @@ pub const PAYLOAD_TYPE: &str = "application/vnd.palisade.bundle.v1+json";
 /// DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410).
 const SPKI_PREFIX: [u8; 12] = [
     0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+];
+/// DER prefix of a PKCS#8 v1 Ed25519 private key (RFC 8410), before the
+/// 32-byte seed.
+const PKCS8_V1_PREFIX: [u8; 16] = [
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
 ];
 /// Largest key or signature file read.
 const MAX_SMALL_FILE: u64 = 64 << 10;
@@ -127,9 +132,18 @@ fn unpem(label: &str, text: &str, file: &Path) -> Result<Vec<u8>, String> {
     let end = format!("-----END {label}-----");
     let body = text
         .split_once(&begin)
+        // One block, and nothing but white space around it: a second key
+        // in the file would otherwise be ignored without a word.
+        .filter(|(before, _)| before.trim().is_empty())
         .and_then(|(_, rest)| rest.split_once(&end))
+        .filter(|(_, after)| after.trim().is_empty())
         .map(|(body, _)| body)
-        .ok_or_else(|| format!("{} is not a PEM `{label}` file", crate::output::path(file)))?;
+        .ok_or_else(|| {
+            format!(
+                "{} is not a PEM `{label}` file (one block, nothing around it)",
+                crate::output::path(file)
+            )
+        })?;
     let joined: String = body.split_whitespace().collect();
     B64.decode(joined)
         .map_err(|e| format!("{}: bad base64: {e}", crate::output::path(file)))
@@ -143,10 +157,16 @@ fn read_small(path: &Path) -> Result<String, String> {
 /// Writes a new key pair: `PREFIX.key` (private, mode 0600) and
 /// `PREFIX.pub`. Refuses to overwrite either.
 pub fn keygen(prefix: &Path) -> Result<(PathBuf, PublicKey), String> {
-    let private = prefix.with_extension("key");
-    let public = prefix.with_extension("pub");
+    let with = |ext: &str| {
+        let mut name = prefix.as_os_str().to_owned();
+        name.push(ext);
+        PathBuf::from(name)
+    };
+    let (private, public) = (with(".key"), with(".pub"));
     for p in [&private, &public] {
-        if p.exists() {
+        // A dangling symlink counts: writing through it would put the key
+        // somewhere else.
+        if p.symlink_metadata().is_ok() {
             return Err(format!(
                 "{} exists: keys are never overwritten",
                 crate::output::path(p)
@@ -157,6 +177,19 @@ pub fn keygen(prefix: &Path) -> Result<(PathBuf, PublicKey), String> {
     let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).map_err(|_| "cannot generate a key")?;
     let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(|_| "cannot read the new key")?;
     let raw = pair.public_key().as_ref().to_vec();
+    // ring writes PKCS#8 v2 (with the public key), which OpenSSL refuses;
+    // the v1 form (RFC 8410) holds the same 32-byte seed.
+    let seed = pkcs8
+        .as_ref()
+        .get(16..48)
+        .ok_or("cannot read the new key")?;
+    let mut v1 = PKCS8_V1_PREFIX.to_vec();
+    v1.extend_from_slice(seed);
+    if !Ed25519KeyPair::from_pkcs8_maybe_unchecked(&v1)
+        .is_ok_and(|p| p.public_key().as_ref() == raw.as_slice())
+    {
+        return Err("cannot encode the new key".into());
+    }
     let mut spki = SPKI_PREFIX.to_vec();
     spki.extend_from_slice(&raw);
     {
@@ -168,11 +201,21 @@ pub fn keygen(prefix: &Path) -> Result<(PathBuf, PublicKey), String> {
             .mode(0o600)
             .open(&private)
             .map_err(|e| format!("cannot write {}: {e}", crate::output::path(&private)))?;
-        f.write_all(pem("PRIVATE KEY", pkcs8.as_ref()).as_bytes())
+        f.write_all(pem("PRIVATE KEY", &v1).as_bytes())
             .map_err(|e| format!("cannot write {}: {e}", crate::output::path(&private)))?;
     }
-    std::fs::write(&public, pem("PUBLIC KEY", &spki))
-        .map_err(|e| format!("cannot write {}: {e}", crate::output::path(&public)))?;
+    {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let mut f = std::fs::File::options()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .open(&public)
+            .map_err(|e| format!("cannot write {}: {e}", crate::output::path(&public)))?;
+        f.write_all(pem("PUBLIC KEY", &spki).as_bytes())
+            .map_err(|e| format!("cannot write {}: {e}", crate::output::path(&public)))?;
+    }
     let id = key_id(&raw);
     Ok((
         private,
@@ -251,6 +294,17 @@ pub fn verify(text: &str, keys: &[PublicKey]) -> Result<Verified, String> {
                 });
             }
         }
+    }
+    if let Some(id) = envelope
+        .signatures
+        .iter()
+        .map(|s| s.keyid.as_str())
+        .find(|id| keys.iter().any(|k| k.id == *id))
+    {
+        return Err(format!(
+            "the signature that names trusted key {} does not verify: the signature or the statement was changed",
+            id.escape_debug()
+        ));
     }
     Err(format!(
         "no signature by a trusted key (trusted: {}; the envelope's key ids: {})",

@@ -1136,7 +1136,43 @@ fn signed_archives_are_verified_and_everything_else_refused() {
     std::fs::write(t("f.bundle.sig"), forged_env.to_string()).unwrap();
     let (code, _, err) = authorize(&t("f.bundle"), &t("release.pub"));
     assert_eq!(code, Some(2));
-    assert!(err.contains("no signature by a trusted key"), "{err}");
+    assert!(
+        err.contains("does not verify: the signature or the statement was changed"),
+        "{err}"
+    );
+
+    // Policies named on the command line cannot be verified.
+    let evil = tmp.path().join("evil.cedar");
+    std::fs::write(&evil, "permit(principal, action, resource);").unwrap();
+    let (code, _, err) = run(&[
+        "authorize",
+        "--policies",
+        evil.to_str().unwrap(),
+        "--request-json",
+        request.to_str().unwrap(),
+        "--verify-key",
+        &t("release.pub"),
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("--verify-key needs --bundle"), "{err}");
+
+    // The private key is PKCS#8 v1 (what OpenSSL reads), one PEM block.
+    let pem = std::fs::read_to_string(t("release.key")).unwrap();
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = b64.decode(body).unwrap();
+    assert_eq!(der.len(), 48);
+    assert_eq!(&der[..5], &[0x30, 0x2e, 0x02, 0x01, 0x00], "version 0 (v1)");
+    // Two keys in one file: refused, not the first taken in silence.
+    let two = tmp.path().join("two.pub");
+    let both = format!(
+        "{}{}",
+        std::fs::read_to_string(t("intruder.pub")).unwrap(),
+        std::fs::read_to_string(t("release.pub")).unwrap()
+    );
+    std::fs::write(&two, both).unwrap();
+    let (code, _, err) = authorize(&t("a.bundle"), two.to_str().unwrap());
+    assert_eq!(code, Some(2));
+    assert!(err.contains("one block, nothing around it"), "{err}");
 
     // `check` takes the same flag; a key file that is not a key is said so.
     let (code, _, err) = run(&[

@@ -912,12 +912,13 @@ fn a_verified_server_refuses_to_roll_back() {
         ])
     };
     sign("3");
+    let log = p("decisions.jsonl");
     let s = Server::start(
         &p("a.bundle"),
         cache.path(),
         &[
             "--decision-log",
-            "off",
+            &log,
             "--watch",
             "0",
             "--verify-key",
@@ -926,7 +927,27 @@ fn a_verified_server_refuses_to_roll_back() {
     );
     let info = http(&s.addr, "GET", "/v1/bundle", &[], "").json();
     assert_eq!(info["signed_revision"], 3);
-    assert_eq!(info["signer"].as_str().unwrap().len(), 16);
+    let signer = info["signer"].as_str().unwrap().to_owned();
+    assert_eq!(signer.len(), 16);
+    // Every decision-log line names the bundle's digest and its signer.
+    let request =
+        std::fs::read_to_string(root().join("examples/authz/requests/alice-views-her-order.json"))
+            .unwrap();
+    assert_eq!(
+        http(&s.addr, "POST", "/v1/authorize", &[], &request).status,
+        200
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let line = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if let Some(l) = text.lines().next() {
+            break serde_json::from_str::<Value>(l).unwrap();
+        }
+        assert!(std::time::Instant::now() < deadline, "no decision-log line");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(line["signer"], signer.as_str());
+    assert_eq!(line["bundle"], info["digest"]);
 
     sign("2");
     s.signal("HUP");

@@ -54,6 +54,12 @@ pub fn execute(args: &AuthorizeArgs) -> u8 {
             return exit::ERROR;
         }
     };
+    // Only a bundle archive carries a signature: policies named on the
+    // command line would run unverified.
+    if !args.verify_keys.is_empty() && args.bundle.is_none() {
+        output::error("--verify-key needs --bundle (a signed archive)");
+        return exit::ERROR;
+    }
     let engine = match source::engine() {
         Ok(e) => e,
         Err(e) => {

@@ -273,15 +273,18 @@ fn keygen(prefix: &std::path::Path) -> u8 {
 /// first, so only a bundle that loads is signed, with its real digest.
 fn sign(archive: &std::path::Path, key: &std::path::Path, revision: u64) -> u8 {
     let spec = archive.display().to_string();
+    let sig = crate::signing::signature_path(archive);
+    if sig.symlink_metadata().is_ok_and(|m| !m.is_file()) {
+        return fail(&format!(
+            "{} exists and is not a regular file: remove it first",
+            output::path(&sig)
+        ));
+    }
     let signed = source::read_archive(archive).and_then(|bytes| {
+        // The bytes hashed are the bytes loaded: one read of the file.
         let engine = source::engine()?;
-        let bundle = source::load_bundle(&engine, &spec).map_err(|e| match e {
-            source::LoadError::Usage(m) => m,
-            source::LoadError::Bundle(b) => b.to_string(),
-        })?;
-        if !archive.is_file() {
-            return Err("only a bundle archive can be signed (`palisade bundle build`)".into());
-        }
+        let files = palisade_engine::archive::read(&spec, &bytes)?;
+        let bundle = engine.load_bundle_from(&files).map_err(|e| e.to_string())?;
         let statement = crate::signing::Statement {
             archive_sha256: format!("sha256:{}", palisade_engine::sha256_hex(&bytes)),
             digest: bundle.digest().to_owned(),
@@ -290,12 +293,11 @@ fn sign(archive: &std::path::Path, key: &std::path::Path, revision: u64) -> u8 {
             revision,
         };
         let (envelope, keyid) = crate::signing::sign(&statement, key)?;
-        let sig = crate::signing::signature_path(archive);
         source::write_atomically(&sig, envelope.as_bytes())?;
-        Ok((sig, keyid, statement))
+        Ok((keyid, statement))
     });
     match signed {
-        Ok((sig, keyid, s)) => output::print_or_error(
+        Ok((keyid, s)) => output::print_or_error(
             &format!(
                 "wrote {}: {} {} revision {}, {} signed by key {keyid}\n",
                 output::path(&sig),

@@ -11,6 +11,9 @@ pub(super) struct LogLine<'a> {
     pub(super) time: String,
     pub(super) endpoint: &'a str,
     pub(super) bundle: &'a str,
+    /// The key id that signed the bundle, with `--verify-key`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) signer: Option<&'a str>,
     pub(super) input_digest: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) principal: Option<&'a str>,

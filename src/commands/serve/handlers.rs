@@ -112,14 +112,7 @@ pub(super) fn authorize_now(app: &App, q: &HashMap<String, String>, body: &Bytes
         resource: Some(&resource),
         ..Subject::default()
     };
-    app.log(
-        &id,
-        &current.bundle,
-        body,
-        subject,
-        Some(&decision),
-        started,
-    );
+    app.log(&id, &current, body, subject, Some(&decision), started);
     let mut r = json_response(StatusCode::OK, decision.to_json());
     if let Ok(v) = HeaderValue::from_str(&id) {
         r.headers_mut().insert("x-palisade-decision-id", v);
@@ -179,7 +172,7 @@ pub(super) fn check_now(app: &App, q: &HashMap<String, String>, body: &Bytes) ->
     };
     app.log(
         &app.next_id(),
-        &current.bundle,
+        &current,
         body,
         subject,
         Some(&decision),
@@ -273,14 +266,7 @@ pub(super) async fn forward_auth(
                 ..Subject::default()
             };
             let input = format!("{method} {uri}");
-            app.log(
-                &id,
-                &current.bundle,
-                input.as_bytes(),
-                subject,
-                None,
-                started,
-            );
+            app.log(&id, &current, input.as_bytes(), subject, None, started);
             let mut r = error_response(StatusCode::BAD_REQUEST, &e);
             if let Ok(v) = HeaderValue::from_str(&id) {
                 r.headers_mut().insert("x-palisade-decision-id", v);
@@ -338,14 +324,7 @@ pub(super) fn forward_auth_now(app: &App, req: &HttpRequest, started: Instant) -
             status: Some(d.status),
         };
         let input = serde_json::to_vec(req).unwrap_or_default();
-        app.log(
-            &id,
-            &current.bundle,
-            &input,
-            subject,
-            d.decision.as_ref(),
-            started,
-        );
+        app.log(&id, &current, &input, subject, d.decision.as_ref(), started);
     }
     http_answer(&d, &id)
 }

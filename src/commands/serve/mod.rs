@@ -145,7 +145,7 @@ impl App {
     fn log(
         &self,
         id: &str,
-        bundle: &Bundle,
+        serving: &Loaded,
         input: &[u8],
         subject: Subject<'_>,
         decision: Option<&Decision>,
@@ -156,7 +156,8 @@ impl App {
             id,
             time: Now::system().to_string(),
             endpoint: subject.endpoint,
-            bundle: bundle.digest(),
+            bundle: serving.bundle.digest(),
+            signer: serving.signed.as_ref().map(|v| v.keyid.as_str()),
             input_digest: digest(input),
             principal: subject.principal,
             action: subject.action,

@@ -165,21 +165,13 @@ pub(super) async fn reload_if(
     let _one_at_a_time = app.reloading.lock().await;
     let worker = Arc::clone(app);
     let result = tokio::task::spawn_blocking(move || {
-        let serving = worker
-            .current
-            .load()
-            .signed
-            .as_ref()
-            .map(|v| v.statement.revision);
+        let serving = worker.current.load().signed.clone();
         let loaded = source::load_verified(&worker.engine, &worker.spec, &worker.verify_keys)
-            .and_then(|(bundle, signed)| match (&signed, serving) {
-                // A signed bundle never rolls back to an older release.
-                (Some(v), Some(now)) if v.statement.revision < now => {
-                    Err(source::LoadError::Usage(format!(
-                        "the new bundle's signed revision {} is older than the serving revision {now}",
-                        v.statement.revision
-                    )))
-                }
+            .and_then(|(bundle, signed)| match (&signed, &serving) {
+                (Some(new), Some(now)) => match follows(&now.statement, &new.statement) {
+                    Ok(()) => Ok((bundle, signed)),
+                    Err(why) => Err(source::LoadError::Usage(why)),
+                },
                 _ => Ok((bundle, signed)),
             });
         if !still_stable() {
@@ -233,8 +225,58 @@ pub(super) async fn reload_if(
     true
 }
 
+/// Whether a signed release may replace the one serving: the same bundle
+/// (a key may sign several), and a later revision, or the same revision of
+/// the very same archive. Never back, never sideways.
+fn follows(now: &crate::signing::Statement, new: &crate::signing::Statement) -> Result<(), String> {
+    if new.name != now.name {
+        return Err(format!(
+            "the new bundle is `{}`, not `{}`: a server follows one bundle",
+            new.name.escape_debug(),
+            now.name.escape_debug()
+        ));
+    }
+    if new.revision < now.revision {
+        return Err(format!(
+            "the new bundle's signed revision {} is older than the serving revision {}",
+            new.revision, now.revision
+        ));
+    }
+    if new.revision == now.revision && new.archive_sha256 != now.archive_sha256 {
+        return Err(format!(
+            "revision {} already serves another archive: sign a new release with a higher revision",
+            new.revision
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
+    use super::follows;
+    use crate::signing::Statement;
+
+    #[test]
+    fn a_signed_release_goes_forward_on_its_own_bundle_only() {
+        let release = |name: &str, revision: u64, archive: &str| Statement {
+            archive_sha256: archive.into(),
+            digest: "sha256:d".into(),
+            name: name.into(),
+            version: "1".into(),
+            revision,
+        };
+        let now = release("orders", 6, "a");
+        for (new, ok) in [
+            (release("orders", 7, "b"), true),
+            (release("orders", 6, "a"), true), // the same archive again
+            (release("orders", 6, "b"), false), // sideways at one revision
+            (release("orders", 5, "c"), false), // back
+            (release("payments", 100, "p"), false), // another bundle, same key
+        ] {
+            assert_eq!(follows(&now, &new).is_ok(), ok, "{new:?}");
+        }
+    }
+
     use super::*;
 
     #[test]
