@@ -111,7 +111,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "PROTOCOL")]
     pub forward_auth: Option<ForwardAuthProtocol>,
     /// Serve only a bundle archive signed by one of these public keys
-    /// (repeatable): an unsigned bundle, another key's signature or a
+    /// (repeatable; a directory means its `*.pub` files): an unsigned
+    /// bundle, another key's signature or a
     /// modified archive is refused, and so is a reload to a lower
     /// revision than the one serving.
     #[arg(long = "verify-key", value_name = "PUB")]
@@ -182,7 +183,8 @@ pub struct AuthorizeArgs {
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
     /// Accept only a bundle archive signed by one of these public keys
-    /// (repeatable): an unsigned bundle, another key's signature or a
+    /// (repeatable; a directory means its `*.pub` files): an unsigned
+    /// bundle, another key's signature or a
     /// modified archive is refused.
     #[arg(long = "verify-key", value_name = "PUB", requires = "bundle")]
     pub verify_keys: Vec<PathBuf>,
@@ -246,7 +248,8 @@ pub struct CheckArgs {
     #[arg(long, value_name = "SIZE", default_value = "32MiB", value_parser = parse_size)]
     pub max_file_size: u64,
     /// Accept only a bundle archive signed by one of these public keys
-    /// (repeatable): an unsigned bundle, another key's signature or a
+    /// (repeatable; a directory means its `*.pub` files): an unsigned
+    /// bundle, another key's signature or a
     /// modified archive is refused.
     #[arg(long = "verify-key", value_name = "PUB")]
     pub verify_keys: Vec<PathBuf>,
@@ -333,7 +336,7 @@ pub enum BundleCommand {
     Verify {
         /// The archive.
         archive: PathBuf,
-        /// A trusted public key (repeatable).
+        /// A trusted public key, or a directory of them (`*.pub`); repeatable.
         #[arg(long = "key", value_name = "PUB", required = true)]
         keys: Vec<PathBuf>,
     },

@@ -242,6 +242,36 @@ pub fn read_public_key(path: &Path) -> Result<PublicKey, String> {
     })
 }
 
+/// The keys of `--verify-key`: each a public key file, or a directory of
+/// them (its `*.pub` files: a trust directory that a team keeps in one
+/// place).
+pub fn read_trusted_keys(paths: &[PathBuf]) -> Result<Vec<PublicKey>, String> {
+    let mut keys = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+                .map_err(|e| format!("cannot read {}: {e}", crate::output::path(path)))?
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "pub"))
+                .collect();
+            if files.is_empty() {
+                return Err(format!(
+                    "{} holds no public key (*.pub)",
+                    crate::output::path(path)
+                ));
+            }
+            files.sort();
+            for f in files {
+                keys.push(read_public_key(&f)?);
+            }
+        } else {
+            keys.push(read_public_key(path)?);
+        }
+    }
+    Ok(keys)
+}
+
 /// Signs `statement` with the private key in `key`; the envelope's JSON.
 pub fn sign(statement: &Statement, key: &Path) -> Result<(String, String), String> {
     let der = unpem("PRIVATE KEY", &read_small(key)?, key)?;

@@ -119,11 +119,7 @@ pub fn load_verified(
     if keys.is_empty() {
         return load_bundle(engine, spec).map(|b| (b, None));
     }
-    let keys = keys
-        .iter()
-        .map(|k| crate::signing::read_public_key(k))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(LoadError::Usage)?;
+    let keys = crate::signing::read_trusted_keys(keys).map_err(LoadError::Usage)?;
     let shown = crate::output::escape(spec);
     let path = Path::new(spec);
     if !path.is_file() {

@@ -1141,6 +1141,23 @@ fn signed_archives_are_verified_and_everything_else_refused() {
         "{err}"
     );
 
+    // A trust directory: its *.pub files, any of which may have signed.
+    let trust = tmp.path().join("trust");
+    std::fs::create_dir(&trust).unwrap();
+    let (code, _, err) = authorize(&t("a.bundle"), trust.to_str().unwrap());
+    assert_eq!(code, Some(2));
+    assert!(err.contains("holds no public key"), "{err}");
+    std::fs::copy(t("intruder.pub"), trust.join("intruder.pub")).unwrap();
+    assert_eq!(
+        authorize(&t("a.bundle"), trust.to_str().unwrap()).0,
+        Some(2)
+    );
+    std::fs::copy(t("release.pub"), trust.join("release.pub")).unwrap();
+    assert_eq!(
+        authorize(&t("a.bundle"), trust.to_str().unwrap()).0,
+        Some(0)
+    );
+
     // Policies named on the command line cannot be verified.
     let evil = tmp.path().join("evil.cedar");
     std::fs::write(&evil, "permit(principal, action, resource);").unwrap();
