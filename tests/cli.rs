@@ -483,31 +483,9 @@ fn every_shipped_bundle_carries_the_plugin_built_from_guests() {
 #[test]
 fn plugin_logs_are_shown_only_when_asked() {
     let tmp = tempfile::tempdir().unwrap();
-    let bundle = tmp.path().join("b");
-    std::fs::create_dir_all(bundle.join("policies")).unwrap();
-    let wasm = root().join("guests/dist/no-debug.wasm");
-    std::fs::copy(&wasm, bundle.join("no-debug.wasm")).unwrap();
-    let sha = palisade_engine::sha256_hex(&std::fs::read(&wasm).unwrap());
-    std::fs::write(
-        bundle.join("palisade.toml"),
-        format!(
-            "[bundle]\nname = \"nd\"\nversion = \"1.0.0\"\n\n[[plugin]]\nname = \"no-debug\"\n\
-             path = \"no-debug.wasm\"\nsha256 = \"{sha}\"\n"
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        bundle.join("policies/p.cedar"),
-        "@id(\"deploy\") permit(principal, action, resource);\n",
-    )
-    .unwrap();
+    let bundle = common::no_debug_bundle(tmp.path(), &root().join("guests/dist/no-debug.wasm"));
     let template = tmp.path().join("t.yaml");
-    std::fs::write(
-        &template,
-        "Resources:\n  Fn:\n    Type: AWS::Lambda::Function\n    Properties:\n      \
-         Environment:\n        Variables:\n          DEBUG: \"1\"\n",
-    )
-    .unwrap();
+    std::fs::write(&template, common::DEBUG_TEMPLATE).unwrap();
     let cache = tmp.path().join("cache");
     let run = |extra: &[&str]| {
         let mut args = vec![
@@ -680,19 +658,19 @@ fn plugin_test_runs_cases_and_catches_each_kind_of_failure() {
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("cache");
     let wasm = root().join("guests/dist/no-debug.wasm");
-    let run = |cases: &Path| {
-        let out = palisade(
-            &[
-                "plugin",
-                "test",
-                wasm.to_str().unwrap(),
-                "--cases",
-                cases.to_str().unwrap(),
-            ],
-            &cache,
-        );
+    let run_with = |cases: &Path, flags: &[&str]| {
+        let mut args = vec![
+            "plugin",
+            "test",
+            wasm.to_str().unwrap(),
+            "--cases",
+            cases.to_str().unwrap(),
+        ];
+        args.extend_from_slice(flags);
+        let out = palisade(&args, &cache);
         (out.status.code(), text(&out.stdout), text(&out.stderr))
     };
+    let run = |cases: &Path| run_with(cases, &[]);
     // The shared cases of the example plugin pass.
     let (code, stdout, _) = run(&root().join("guests/no-debug/tests"));
     assert_eq!(code, Some(0), "{stdout}");
@@ -785,43 +763,19 @@ fn plugin_test_runs_cases_and_catches_each_kind_of_failure() {
         "fuel.yaml",
         &format!("  - name: c\n    expect: fail\n    template:\n      {flagged}\n{pass_case}"),
     );
-    let out = palisade(
-        &[
-            "plugin",
-            "test",
-            wasm.to_str().unwrap(),
-            "--cases",
-            file.to_str().unwrap(),
-            "--fuel",
-            "1000",
-        ],
-        &cache,
-    );
+    let (code, _, stderr) = run_with(&file, &["--fuel", "1000"]);
     // So little fuel that not even `metadata` runs: the plugin cannot be
     // tested at all (exit 2), and the message says why.
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(code, Some(2));
     assert!(
-        text(&out.stderr).contains("`metadata` failed: fuel budget exhausted"),
-        "{}",
-        text(&out.stderr)
+        stderr.contains("`metadata` failed: fuel budget exhausted"),
+        "{stderr}"
     );
-    let out = palisade(
-        &[
-            "plugin",
-            "test",
-            wasm.to_str().unwrap(),
-            "--cases",
-            file.to_str().unwrap(),
-            "--memory-mib",
-            "0",
-        ],
-        &cache,
-    );
-    assert_eq!(out.status.code(), Some(2));
+    let (code, _, stderr) = run_with(&file, &["--memory-mib", "0"]);
+    assert_eq!(code, Some(2));
     assert!(
-        text(&out.stderr).contains("`--memory-mib` must be at least 1"),
-        "{}",
-        text(&out.stderr)
+        stderr.contains("`--memory-mib` must be at least 1"),
+        "{stderr}"
     );
 
     // A rule with only a passing case: the run fails.

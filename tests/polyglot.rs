@@ -78,30 +78,9 @@ fn same_cases_and_a_bundle(wasm: &Path, cache: &Path) {
 
     // In a bundle, as `palisade check` uses it, with its log line.
     let tmp = tempfile::tempdir().unwrap();
-    let bundle = tmp.path().join("b");
-    std::fs::create_dir_all(bundle.join("policies")).unwrap();
-    std::fs::copy(wasm, bundle.join("no-debug.wasm")).unwrap();
-    let sha = palisade_engine::sha256_hex(&std::fs::read(wasm).unwrap());
-    std::fs::write(
-        bundle.join("palisade.toml"),
-        format!(
-            "[bundle]\nname = \"nd\"\nversion = \"1.0.0\"\n\n[[plugin]]\nname = \"no-debug\"\n\
-             path = \"no-debug.wasm\"\nsha256 = \"{sha}\"\n"
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        bundle.join("policies/p.cedar"),
-        "@id(\"deploy\") permit(principal, action, resource);\n",
-    )
-    .unwrap();
+    let bundle = common::no_debug_bundle(tmp.path(), wasm);
     let template = tmp.path().join("t.yaml");
-    std::fs::write(
-        &template,
-        "Resources:\n  Fn:\n    Type: AWS::Lambda::Function\n    Properties:\n      \
-         Environment:\n        Variables:\n          DEBUG: \"1\"\n",
-    )
-    .unwrap();
+    std::fs::write(&template, common::DEBUG_TEMPLATE).unwrap();
     let out = palisade(
         &[
             "check",

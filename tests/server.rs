@@ -839,25 +839,8 @@ fn https_and_mutual_tls() {
 #[test]
 fn serve_writes_plugin_logs_only_when_asked() {
     let tmp = tempfile::tempdir().unwrap();
-    let bundle = tmp.path().join("b");
-    std::fs::create_dir_all(bundle.join("policies")).unwrap();
-    let wasm = root().join("guests/dist/no-debug.wasm");
-    std::fs::copy(&wasm, bundle.join("no-debug.wasm")).unwrap();
-    let sha = palisade_engine::sha256_hex(&std::fs::read(&wasm).unwrap());
-    std::fs::write(
-        bundle.join("palisade.toml"),
-        format!(
-            "[bundle]\nname = \"nd\"\nversion = \"1.0.0\"\n\n[[plugin]]\nname = \"no-debug\"\n\
-             path = \"no-debug.wasm\"\nsha256 = \"{sha}\"\n"
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        bundle.join("policies/p.cedar"),
-        "@id(\"deploy\") permit(principal, action, resource);\n",
-    )
-    .unwrap();
-    let template = "Resources:\n  Fn:\n    Type: AWS::Lambda::Function\n    Properties:\n      Environment:\n        Variables:\n          DEBUG: \"1\"\n";
+    let bundle = common::no_debug_bundle(tmp.path(), &root().join("guests/dist/no-debug.wasm"));
+    let template = common::DEBUG_TEMPLATE;
     let line = "palisade: plugin no-debug: debug: 1 functions checked, 1 with a debug flag";
     for (flag, shown) in [(&[][..], false), (&["--plugin-logs"][..], true)] {
         let s = Server::start(bundle.to_str().unwrap(), tmp.path(), flag);

@@ -5,7 +5,7 @@ mod bundle;
 mod check;
 mod plugin;
 mod serve;
-mod test;
+pub(crate) mod test;
 mod token;
 
 use crate::cli::{Cli, Command};

@@ -90,11 +90,23 @@ struct RequestCase {
     client: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// What a case expects of its rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
 #[serde(rename_all = "lowercase")]
-enum Expect {
+pub(crate) enum Expect {
+    /// The rule reports.
     Fail,
+    /// The rule does not report.
     Pass,
+}
+
+impl Expect {
+    fn as_str(self) -> &'static str {
+        match self {
+            Expect::Fail => "fail",
+            Expect::Pass => "pass",
+        }
+    }
 }
 
 /// The default evaluation time of test cases: fixed, so results repeat.
@@ -114,86 +126,125 @@ pub fn execute(bundle_dir: &str) -> u8 {
     };
 
     let rules = all_rules(&bundle);
-    let mut passed = 0usize;
-    let mut failed = 0usize;
-    let mut covered: BTreeMap<String, BTreeSet<&'static str>> = BTreeMap::new();
+    let mut report = Report::default();
     for (name, text) in test_files {
-        let parsed = text
-            .and_then(|t| {
-                Document::parse(&name, &t).map_err(|e| {
-                    format!(
-                        "{}:{}:{}: {}",
-                        escape(&e.file),
-                        e.line,
-                        e.column,
-                        escape(&e.message)
-                    )
-                })
-            })
-            .and_then(|d| {
-                serde_json::from_value::<TestFile>(d.value)
-                    .map_err(|e| format!("{}: {}", escape(&name), escape(&e.to_string())))
-            });
-        let file = match parsed {
+        let file: TestFile = match parse_test_file(&name, text) {
             Ok(f) => f,
             Err(e) => {
-                output::error(&e);
-                failed += 1;
+                report.error(&e);
                 continue;
             }
         };
         if !rules.contains(&file.rule) {
-            output::error(&format!(
+            report.error(&format!(
                 "{}: rule `{}` is not a rule of this bundle (a `forbid` policy id or a plugin rule)",
                 escape(&name),
                 escape(&file.rule)
             ));
-            failed += 1;
             continue;
         }
         for case in &file.cases {
-            match run_case(&bundle, &file.rule, case) {
-                Ok(()) => {
-                    passed += 1;
-                    covered
-                        .entry(file.rule.clone())
-                        .or_default()
-                        .insert(match case.expect {
-                            Expect::Fail => "fail",
-                            Expect::Pass => "pass",
-                        });
-                    say(&format!(
-                        "ok    {} :: {}",
-                        escape(&file.rule),
-                        escape(&case.name)
-                    ));
-                }
-                Err(why) => {
-                    failed += 1;
-                    say(&format!(
-                        "FAIL  {} :: {}\n      {}",
-                        escape(&file.rule),
-                        escape(&case.name),
-                        escape(&why)
-                    ));
-                }
-            }
+            let result = run_case(&bundle, &file.rule, case);
+            report.case(&file.rule, &case.name, case.expect, result);
         }
     }
-    for rule in rules {
-        let have = covered.get(&rule).cloned().unwrap_or_default();
-        for needed in ["fail", "pass"] {
-            if !have.contains(needed) {
-                failed += 1;
+    report.finish(rules.iter())
+}
+
+/// A test file's text (or why it could not be read) as `T`: YAML read as
+/// deployment files are (bounded, no duplicate keys), located errors.
+pub(crate) fn parse_test_file<T: serde::de::DeserializeOwned>(
+    name: &str,
+    text: Result<String, String>,
+) -> Result<T, String> {
+    let doc = Document::parse(name, &text?).map_err(|e| {
+        format!(
+            "{}:{}:{}: {}",
+            escape(&e.file),
+            e.line,
+            e.column,
+            escape(&e.message)
+        )
+    })?;
+    serde_json::from_value::<T>(doc.value)
+        .map_err(|e| format!("{}: {}", escape(name), escape(&e.to_string())))
+}
+
+/// The report of a test run (`palisade test`, `palisade plugin test`): a
+/// line per case, which rules have a failing and a passing case, and the
+/// exit code.
+#[derive(Debug, Default)]
+pub(crate) struct Report {
+    passed: usize,
+    failed: usize,
+    covered: BTreeMap<String, BTreeSet<Expect>>,
+}
+
+impl Report {
+    /// A file that could not be read or used: an error, and a failure.
+    pub(crate) fn error(&mut self, message: &str) {
+        output::error(message);
+        self.failed += 1;
+    }
+
+    /// One case's outcome. Each line of a failure is escaped on its own,
+    /// so that text from a plugin cannot start a line of the report.
+    pub(crate) fn case(
+        &mut self,
+        rule: &str,
+        name: &str,
+        expect: Expect,
+        result: Result<(), String>,
+    ) {
+        match result {
+            Ok(()) => {
+                self.passed += 1;
+                self.covered
+                    .entry(rule.to_owned())
+                    .or_default()
+                    .insert(expect);
+                say(&format!("ok    {} :: {}", escape(rule), escape(name)));
+            }
+            Err(why) => {
+                self.failed += 1;
+                let why: Vec<String> = why.split('\n').map(|l| escape(l).into_owned()).collect();
                 say(&format!(
-                    "FAIL  {} :: has no {needed}ing test case",
-                    escape(&rule)
+                    "FAIL  {} :: {}\n      {}",
+                    escape(rule),
+                    escape(name),
+                    why.join("\n      ")
                 ));
             }
         }
     }
-    let code = if failed == 0 { exit::OK } else { exit::DENY };
-    output::print_or_error(&format!("\n{passed} passed, {failed} failed\n"), true, code)
+
+    /// Fails every rule of `rules` without a failing and a passing case,
+    /// prints the summary, and gives the exit code.
+    pub(crate) fn finish<'r>(mut self, rules: impl Iterator<Item = &'r String>) -> u8 {
+        for rule in rules {
+            let have = self.covered.get(rule);
+            for needed in [Expect::Fail, Expect::Pass] {
+                if !have.is_some_and(|h| h.contains(&needed)) {
+                    self.failed += 1;
+                    say(&format!(
+                        "FAIL  {} :: has no {}ing test case",
+                        escape(rule),
+                        needed.as_str()
+                    ));
+                }
+            }
+        }
+        let code = if self.failed == 0 {
+            exit::OK
+        } else {
+            exit::DENY
+        };
+        output::print_or_error(
+            &format!("\n{} passed, {} failed\n", self.passed, self.failed),
+            true,
+            code,
+        )
+    }
 }
 
 /// The test files of a bundle: `tests/*.yaml` of its directory, or of
@@ -260,7 +311,7 @@ fn test_files(bundle: &str) -> Result<TestFiles, String> {
 
 /// One line of the report; a reader that went away (`| head`) stops none
 /// of the cases, and the summary line reports it.
-fn say(line: &str) {
+pub(crate) fn say(line: &str) {
     let _ = output::to_stdout(&format!("{line}\n"), true);
 }
 

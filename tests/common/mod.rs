@@ -47,3 +47,31 @@ pub fn unix_now() -> i64 {
     )
     .unwrap()
 }
+
+/// A template whose one function sets `DEBUG=1`: a finding of the
+/// `no-debug` plugin, at line 2.
+pub const DEBUG_TEMPLATE: &str = "Resources:\n  Fn:\n    Type: AWS::Lambda::Function\n    Properties:\n      \
+     Environment:\n        Variables:\n          DEBUG: \"1\"\n";
+
+/// A bundle `nd` 1.0.0 in `dir/b` with one permit-all policy and the
+/// component `wasm` as plugin `no-debug`, pinned; its path.
+pub fn no_debug_bundle(dir: &Path, wasm: &Path) -> PathBuf {
+    let bundle = dir.join("b");
+    std::fs::create_dir_all(bundle.join("policies")).unwrap();
+    std::fs::copy(wasm, bundle.join("no-debug.wasm")).unwrap();
+    let sha = palisade_engine::sha256_hex(&std::fs::read(wasm).unwrap());
+    std::fs::write(
+        bundle.join("palisade.toml"),
+        format!(
+            "[bundle]\nname = \"nd\"\nversion = \"1.0.0\"\n\n[[plugin]]\nname = \"no-debug\"\n\
+             path = \"no-debug.wasm\"\nsha256 = \"{sha}\"\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        bundle.join("policies/p.cedar"),
+        "@id(\"deploy\") permit(principal, action, resource);\n",
+    )
+    .unwrap();
+    bundle
+}

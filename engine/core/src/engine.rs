@@ -7,7 +7,7 @@ use crate::decision::{
 };
 use crate::error::{BundleError, CedarError, EngineError, RequestError};
 use crate::manifest::{Limits, Mode, OnPolicyError};
-use crate::plugin::{InputKind, PluginHost, PluginInput, PluginInspection};
+use crate::plugin::{CallInput, InputKind, PluginHost, PluginInput, PluginInspection};
 use crate::request::AuthorizationRequest;
 use crate::time::Now;
 use cedar_policy::{Authorizer, Context, Entities, EntityUid, Request};
@@ -486,10 +486,10 @@ impl<'b> Evaluation<'b> {
         if plugins.peek().is_none() {
             return serde_json::Map::new();
         }
-        let input = input();
+        let mut input = CallInput::new(kind, input(), now);
         plugins
             .map(|p| {
-                let facts = self.run_plugin(p, kind, &input, now);
+                let facts = self.run_plugin(p, &mut input);
                 (p.name.clone(), serde_json::Value::Object(facts))
             })
             .collect()
@@ -548,13 +548,11 @@ impl<'b> Evaluation<'b> {
     fn run_plugin(
         &mut self,
         plugin: &crate::bundle::BundlePlugin,
-        kind: InputKind,
-        input: &PluginInput<'_>,
-        now: Now,
+        input: &mut CallInput,
     ) -> serde_json::Map<String, serde_json::Value> {
         let monitor = plugin.mode == Mode::Monitor;
         let source = Source::Plugin(plugin.name.clone());
-        let call = plugin.loaded.evaluate(kind, input, &plugin.settings, now);
+        let call = plugin.loaded.evaluate(input, &plugin.settings);
         self.plugin_fuel.push((plugin.name.clone(), call.fuel));
         self.plugin_logs
             .extend(call.logs.into_iter().map(|l| PluginLog {

@@ -120,6 +120,37 @@ impl std::fmt::Display for InputKind {
     }
 }
 
+/// An input as every plugin call of one decision lowers it: built once,
+/// whatever the number of plugins (only the settings differ per plugin).
+pub(crate) struct CallInput {
+    wit: wit::Input,
+    now: Now,
+}
+
+impl CallInput {
+    pub(crate) fn new(kind: InputKind, input: PluginInput<'_>, now: Now) -> CallInput {
+        CallInput {
+            wit: wit::Input {
+                kind: kind.to_wit(),
+                document: input.document.into_owned(),
+                resources: input
+                    .resources
+                    .into_iter()
+                    .map(|r| wit::DeployedResource {
+                        resource_type: r.resource_type,
+                        logical_id: r.logical_id,
+                        properties: r.properties,
+                        pointer: r.pointer,
+                    })
+                    .collect(),
+                settings: String::new(),
+                now: now.to_string(),
+            },
+            now,
+        }
+    }
+}
+
 /// What a plugin is asked to evaluate, besides its settings and `now`.
 ///
 /// # Examples
@@ -852,14 +883,9 @@ impl LoadedPlugin {
                 Err(e) => Err(Self::classify(&store, &e).message),
                 Ok(Err(msg)) => Err(format!("refuses empty settings: {msg}")),
                 Ok(Ok(())) => {
-                    let input = wit::Input {
-                        kind: kind.to_wit(),
-                        document: "{}".to_owned(),
-                        resources: Vec::new(),
-                        settings: "{}".to_owned(),
-                        now: Now::epoch().to_string(),
-                    };
-                    match instance.call_evaluate(&mut store, &input) {
+                    let mut input = CallInput::new(kind, PluginInput::new("{}"), Now::epoch());
+                    input.wit.settings.push_str("{}");
+                    match instance.call_evaluate(&mut store, &input.wit) {
                         Err(e) => Err(Self::classify(&store, &e).message),
                         Ok(Err(msg)) => Err(format!("evaluate returned an error: {msg}")),
                         // Judged as a decision judges it: output the host
@@ -975,16 +1001,12 @@ impl LoadedPlugin {
         }
     }
 
-    /// Evaluates one input in a fresh instance.
-    pub(crate) fn evaluate(
-        &self,
-        kind: InputKind,
-        input: &PluginInput<'_>,
-        settings: &str,
-        now: Now,
-    ) -> Call {
-        let mut store = self.new_store(now);
-        let result = self.evaluate_in(&mut store, kind, input, settings, now);
+    /// Evaluates one input in a fresh instance, with `settings`.
+    pub(crate) fn evaluate(&self, input: &mut CallInput, settings: &str) -> Call {
+        input.wit.settings.clear();
+        input.wit.settings.push_str(settings);
+        let mut store = self.new_store(input.now);
+        let result = self.evaluate_in(&mut store, &input.wit);
         let fuel = self
             .limits
             .fuel
@@ -996,10 +1018,7 @@ impl LoadedPlugin {
     fn evaluate_in(
         &self,
         store: &mut Store<Sandbox>,
-        kind: InputKind,
-        input: &PluginInput<'_>,
-        settings: &str,
-        now: Now,
+        input: &wit::Input,
     ) -> Result<PluginOutput, CallError> {
         let instance = self.pre.instantiate(&mut *store).map_err(|e| {
             let mut err = Self::classify(store, &e);
@@ -1009,24 +1028,8 @@ impl LoadedPlugin {
             }
             err
         })?;
-        let input = wit::Input {
-            kind: kind.to_wit(),
-            document: input.document.as_ref().to_owned(),
-            resources: input
-                .resources
-                .iter()
-                .map(|r| wit::DeployedResource {
-                    resource_type: r.resource_type.clone(),
-                    logical_id: r.logical_id.clone(),
-                    properties: r.properties.clone(),
-                    pointer: r.pointer.clone(),
-                })
-                .collect(),
-            settings: settings.to_owned(),
-            now: now.to_string(),
-        };
         let result = instance
-            .call_evaluate(&mut *store, &input)
+            .call_evaluate(&mut *store, input)
             .map_err(|e| Self::classify(store, &e))?;
         let log_calls = store.data().log_calls;
         if log_calls > MAX_LOG_LINES {

@@ -11,22 +11,9 @@
 
 mod common;
 
-use common::{TempBundle, request};
+use common::{TempBundle, copy_dir, request};
 use palisade_engine::{Engine, Now, archive};
 use std::io::{Read as _, Write as _};
-use std::path::Path;
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.path().is_dir() {
-            copy_dir(&e.path(), &to.join(e.file_name()));
-        } else {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
-    }
-}
 
 /// The tar inside an archive, and an archive around a tar.
 fn gunzip(bytes: &[u8]) -> Vec<u8> {

@@ -34,6 +34,7 @@
 //! bundle's `limits = { .. }` for the plugin would.
 
 use super::read_wasm;
+use crate::commands::test::{Expect, Report, parse_test_file, say};
 use crate::exit;
 use crate::output::{self, escape};
 use crate::source;
@@ -43,7 +44,7 @@ use palisade_engine::{
     Severity,
 };
 use serde::Deserialize;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Deserialize)]
@@ -74,13 +75,6 @@ struct Case {
     pointer: Option<String>,
     #[serde(default)]
     facts: BTreeMap<String, serde_json::Value>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-enum Expect {
-    Fail,
-    Pass,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -222,37 +216,18 @@ fn run(path: &Path, cases: Option<&Path>, limits: Limits) -> Result<u8, String> 
         output::path(&wasm)
     ));
 
-    let mut passed = 0usize;
-    let mut failed = 0usize;
-    let mut covered: BTreeMap<String, BTreeSet<&'static str>> = BTreeMap::new();
+    let mut report = Report::default();
     for file in &files {
         let name = file.display().to_string();
-        let parsed = source::read_side_file(file)
-            .and_then(|t| {
-                Document::parse(&name, &t).map_err(|e| {
-                    format!(
-                        "{}:{}:{}: {}",
-                        escape(&e.file),
-                        e.line,
-                        e.column,
-                        escape(&e.message)
-                    )
-                })
-            })
-            .and_then(|d| {
-                serde_json::from_value::<TestFile>(d.value)
-                    .map_err(|e| format!("{}: {}", escape(&name), escape(&e.to_string())))
-            });
-        let tests = match parsed {
+        let tests: TestFile = match parse_test_file(&name, source::read_side_file(file)) {
             Ok(t) => t,
             Err(e) => {
-                output::error(&e);
-                failed += 1;
+                report.error(&e);
                 continue;
             }
         };
         if !runner.metadata.rules.contains_key(&tests.rule) {
-            output::error(&format!(
+            report.error(&format!(
                 "{}: rule `{}` is not a rule of the plugin (it declares: {})",
                 escape(&name),
                 escape(&tests.rule),
@@ -266,60 +241,14 @@ fn run(path: &Path, cases: Option<&Path>, limits: Limits) -> Result<u8, String> 
                         .join(", ")
                 )
             ));
-            failed += 1;
             continue;
         }
         for case in &tests.cases {
-            match runner.run_case(&tests.rule, case) {
-                Ok(()) => {
-                    passed += 1;
-                    covered
-                        .entry(tests.rule.clone())
-                        .or_default()
-                        .insert(match case.expect {
-                            Expect::Fail => "fail",
-                            Expect::Pass => "pass",
-                        });
-                    say(&format!(
-                        "ok    {} :: {}",
-                        escape(&tests.rule),
-                        escape(&case.name)
-                    ));
-                }
-                Err(why) => {
-                    failed += 1;
-                    // Each line escaped on its own: the plugin's text
-                    // cannot start a line of the report.
-                    let why: Vec<String> =
-                        why.split('\n').map(|l| escape(l).into_owned()).collect();
-                    say(&format!(
-                        "FAIL  {} :: {}\n      {}",
-                        escape(&tests.rule),
-                        escape(&case.name),
-                        why.join("\n      ")
-                    ));
-                }
-            }
+            let result = runner.run_case(&tests.rule, case);
+            report.case(&tests.rule, &case.name, case.expect, result);
         }
     }
-    for rule in runner.metadata.rules.keys() {
-        let have = covered.get(rule).cloned().unwrap_or_default();
-        for needed in ["fail", "pass"] {
-            if !have.contains(needed) {
-                failed += 1;
-                say(&format!(
-                    "FAIL  {} :: has no {needed}ing test case",
-                    escape(rule)
-                ));
-            }
-        }
-    }
-    let code = if failed == 0 { exit::OK } else { exit::DENY };
-    Ok(output::print_or_error(
-        &format!("\n{passed} passed, {failed} failed\n"),
-        true,
-        code,
-    ))
+    Ok(report.finish(runner.metadata.rules.keys()))
 }
 
 /// A TOML integer (TOML's are signed 64-bit).
@@ -327,11 +256,6 @@ fn to_toml_int(n: u64) -> Result<toml::Value, String> {
     i64::try_from(n)
         .map(toml::Value::Integer)
         .map_err(|_| format!("{n} is too large"))
-}
-
-/// One line of the report (a reader that went away stops no case).
-fn say(line: &str) {
-    let _ = output::to_stdout(&format!("{line}\n"), true);
 }
 
 struct Runner {

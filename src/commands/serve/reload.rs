@@ -16,49 +16,58 @@ pub(super) async fn reload_on_sighup(app: Arc<App>, hup: Option<tokio::signal::u
 /// schemas, manifests); larger ones (plugins) by size and time.
 pub(super) const FINGERPRINT_CONTENT_BYTES: u64 = 1 << 20;
 
-/// A fingerprint of a bundle directory: every file's path, size and
-/// modification time, and the content of the small ones (a rewrite of the
-/// same size within one clock tick changes no time). The walk is the bundle
-/// loader's own: symlinks are followed only inside the bundle and each
-/// directory once (no loops), and FIFOs or devices are never opened.
-pub(super) fn fingerprint(dir: &std::path::Path) -> u64 {
+/// A fingerprint of a bundle: every file's path, size and modification
+/// time, and the content of the small ones (a rewrite of the same size
+/// within one clock tick changes no time). The walk is the bundle loader's
+/// own: symlinks are followed only inside the bundle and each directory
+/// once (no loops), and FIFOs or devices are never opened. A bundle archive
+/// counts as two files, itself and its signature (a new signature alone is
+/// a new release), by the same rule: a large archive is not read at every
+/// poll.
+pub(super) fn fingerprint(bundle: &std::path::Path) -> u64 {
     use std::hash::{Hash, Hasher};
     use std::io::Read as _;
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    // A bundle archive: the file's size, time and bytes, and its
-    // signature's (a new signature alone is a new release).
-    if let Ok(meta) = std::fs::metadata(dir)
-        && meta.is_file()
-    {
-        meta.len().hash(&mut h);
-        meta.modified().ok().hash(&mut h);
-        if let Ok(bytes) = crate::source::read_archive(dir) {
-            bytes.hash(&mut h);
-        }
-        let sig = crate::signing::signature_path(dir);
-        if let Ok(text) = crate::source::read_bounded(&sig, 64 << 10) {
-            text.hash(&mut h);
-        }
-        return h.finish();
-    }
-    match palisade_engine::walk_bundle_dir(dir, "") {
-        Ok(entries) => {
-            for e in entries {
-                e.path.hash(&mut h);
-                e.len.hash(&mut h);
-                e.modified.hash(&mut h);
-                e.is_file.hash(&mut h);
-                if e.is_file && e.len <= FINGERPRINT_CONTENT_BYTES {
-                    let mut bytes = Vec::new();
-                    let read = std::fs::File::open(dir.join(&e.path))
-                        .and_then(|f| f.take(FINGERPRINT_CONTENT_BYTES).read_to_end(&mut bytes));
-                    if read.is_ok() {
-                        bytes.hash(&mut h);
-                    }
+    let files: Vec<(std::path::PathBuf, palisade_engine::WalkEntry)> =
+        if std::fs::metadata(bundle).is_ok_and(|m| m.is_file()) {
+            [bundle.to_path_buf(), crate::signing::signature_path(bundle)]
+                .into_iter()
+                .filter_map(|p| {
+                    let m = std::fs::metadata(&p).ok()?;
+                    let entry = palisade_engine::WalkEntry {
+                        path: p.display().to_string(),
+                        len: m.len(),
+                        modified: m.modified().ok(),
+                        is_file: m.is_file(),
+                    };
+                    Some((p, entry))
+                })
+                .collect()
+        } else {
+            match palisade_engine::walk_bundle_dir(bundle, "") {
+                Ok(entries) => entries
+                    .into_iter()
+                    .map(|e| (bundle.join(&e.path), e))
+                    .collect(),
+                Err(e) => {
+                    e.hash(&mut h);
+                    Vec::new()
                 }
             }
+        };
+    for (path, e) in files {
+        e.path.hash(&mut h);
+        e.len.hash(&mut h);
+        e.modified.hash(&mut h);
+        e.is_file.hash(&mut h);
+        if e.is_file && e.len <= FINGERPRINT_CONTENT_BYTES {
+            let mut bytes = Vec::new();
+            let read = std::fs::File::open(&path)
+                .and_then(|f| f.take(FINGERPRINT_CONTENT_BYTES).read_to_end(&mut bytes));
+            if read.is_ok() {
+                bytes.hash(&mut h);
+            }
         }
-        Err(e) => e.hash(&mut h),
     }
     h.finish()
 }
@@ -253,6 +262,26 @@ fn follows(now: &crate::signing::Statement, new: &crate::signing::Statement) -> 
 
 #[cfg(test)]
 mod tests {
+    /// An archive's fingerprint follows the archive and its signature,
+    /// each on its own.
+    #[test]
+    fn an_archive_fingerprint_follows_the_archive_and_its_signature() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = dir.path().join("b.bundle");
+        std::fs::write(&archive, b"one").unwrap();
+        let first = super::fingerprint(&archive);
+        assert_eq!(super::fingerprint(&archive), first, "stable");
+        std::fs::write(crate::signing::signature_path(&archive), b"{}").unwrap();
+        let signed = super::fingerprint(&archive);
+        assert_ne!(signed, first, "a new signature alone");
+        std::fs::write(&archive, b"two").unwrap();
+        assert_ne!(
+            super::fingerprint(&archive),
+            signed,
+            "new bytes of the same size"
+        );
+    }
+
     use super::follows;
     use crate::signing::Statement;
 
