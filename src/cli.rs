@@ -76,8 +76,9 @@ pub struct TokenArgs {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// A bundle directory, an archive (`bundle build`), or `builtin:NAME`.
-    #[arg(long, value_name = "DIR|builtin:NAME")]
+    /// A bundle directory, an archive (`bundle build`), `builtin:NAME`, or
+    /// `oci://REGISTRY/REPO:TAG` (followed, see --poll) or `@sha256:...`.
+    #[arg(long, value_name = "DIR|FILE|builtin:NAME|oci://REF")]
     pub bundle: String,
     /// Address to listen on.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8181")]
@@ -93,6 +94,12 @@ pub struct ServeArgs {
     /// SIGHUP reloads).
     #[arg(long, value_name = "SECONDS", default_value_t = 1)]
     pub watch: u64,
+    /// With `--bundle oci://REGISTRY/REPO:TAG`: how often the registry is
+    /// asked which release the tag names (one manifest request); a new
+    /// one is pulled, verified and swapped in. `30s`, `5m`, or seconds;
+    /// 0: never (SIGHUP still reloads).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub poll: std::time::Duration,
     /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -148,8 +155,9 @@ pub enum Format {
 #[command(group = clap::ArgGroup::new("policy-source").required(true).args(["bundle", "policies"]))]
 #[command(group = clap::ArgGroup::new("request-source").required(true).args(["request_json", "principal"]))]
 pub struct AuthorizeArgs {
-    /// A bundle directory (with palisade.toml) or archive.
-    #[arg(long, value_name = "DIR")]
+    /// A bundle directory (with palisade.toml), an archive, or
+    /// `oci://REGISTRY/REPO:TAG|@sha256:...`.
+    #[arg(long, value_name = "DIR|FILE|oci://REF")]
     pub bundle: Option<String>,
     /// A .cedar file or a directory of them (without a bundle).
     #[arg(long, value_name = "FILE|DIR", conflicts_with = "bundle")]
@@ -211,10 +219,12 @@ pub struct CheckArgs {
     /// Files or directories to check; `-` reads standard input.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
-    /// A bundle directory, an archive, or `builtin:serverless-baseline` (the default).
+    /// A bundle directory, an archive, `oci://REGISTRY/REPO:TAG|@sha256:...`
+    /// (the release it resolves to is printed on standard error), or
+    /// `builtin:serverless-baseline` (the default).
     #[arg(
         long,
-        value_name = "DIR|builtin:NAME",
+        value_name = "DIR|FILE|oci://REF|builtin:NAME",
         default_value = "builtin:serverless-baseline"
     )]
     pub bundle: String,
@@ -285,6 +295,29 @@ fn parse_size(s: &str) -> Result<u64, String> {
     }
 }
 
+/// A duration: `30s`, `5m`, `1h`, `250ms`, or a number of seconds.
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration (e.g. 30s, 5m, 1h)"))?;
+    let ms = match unit.trim() {
+        "ms" => Some(n),
+        "" | "s" => n.checked_mul(1000),
+        "m" => n.checked_mul(60_000),
+        "h" => n.checked_mul(3_600_000),
+        other => {
+            return Err(format!(
+                "unknown duration unit `{other}`; use ms, s, m or h"
+            ));
+        }
+    };
+    ms.map(std::time::Duration::from_millis)
+        .ok_or_else(|| format!("`{s}` is too long"))
+}
+
 #[derive(Debug, Subcommand)]
 pub enum BundleCommand {
     /// Show a bundle's policies, schema, plugins (with digests, metadata and
@@ -330,6 +363,28 @@ pub enum BundleCommand {
         /// refuses to go back to a lower one.
         #[arg(long, value_name = "N")]
         revision: u64,
+    },
+    /// Push an archive (and its signature, FILE.sig, when there is one) to
+    /// an OCI registry as a Palisade bundle artifact; prints the release
+    /// digest to pin (`oci://REGISTRY/REPO@sha256:...`).
+    Push {
+        /// The archive (`bundle build`).
+        archive: PathBuf,
+        /// Where to: `oci://REGISTRY/REPO:TAG`.
+        target: String,
+    },
+    /// Pull a bundle from an OCI registry into FILE (and its signature into
+    /// FILE.sig), every digest checked; with --key, only a bundle signed by
+    /// one of these keys is written.
+    Pull {
+        /// `oci://REGISTRY/REPO:TAG` or `oci://REGISTRY/REPO@sha256:...`.
+        source: String,
+        /// The archive to write.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+        /// A trusted public key, or a directory of them (`*.pub`); repeatable.
+        #[arg(long = "key", value_name = "PUB")]
+        keys: Vec<PathBuf>,
     },
     /// Check an archive's signature (FILE.sig) against trusted public keys;
     /// exit 0 when one of them signed this very archive, 2 otherwise.

@@ -231,6 +231,12 @@ pub fn warning(msg: &str) {
     );
 }
 
+/// Prints a note on standard error: `palisade: MESSAGE`, escaped as
+/// [`error`].
+pub fn note(msg: &str) {
+    anstream::eprintln!("palisade: {}", escape_lines(msg));
+}
+
 /// Prints plugins' log lines on standard error, one a line:
 /// `palisade: plugin NAME: LEVEL: MESSAGE`, the plugin's text escaped.
 pub fn plugin_logs(logs: &[palisade_engine::PluginLog]) {

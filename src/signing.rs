@@ -292,6 +292,18 @@ pub fn sign(statement: &Statement, key: &Path) -> Result<(String, String), Strin
     Ok((format!("{json}\n"), keyid))
 }
 
+/// What an envelope says it vouches for, without checking any signature:
+/// only to see which archive a signature file belongs to (never to trust).
+pub fn statement_unverified(text: &str) -> Result<Statement, String> {
+    let envelope: Envelope =
+        serde_json::from_str(text).map_err(|e| format!("not a DSSE envelope: {e}"))?;
+    let payload = B64
+        .decode(&envelope.payload)
+        .map_err(|e| format!("the signed payload is not base64: {e}"))?;
+    serde_json::from_slice(&payload)
+        .map_err(|e| format!("the signed payload is not a bundle statement: {e}"))
+}
+
 /// Checks the envelope `text` against `keys`: the first signature by one
 /// of them that verifies, and what it vouches for.
 pub fn verify(text: &str, keys: &[PublicKey]) -> Result<Verified, String> {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 /// The compiled-plugin cache: `$PALISADE_CACHE_DIR`, else
 /// `$XDG_CACHE_HOME/palisade`, else `~/.cache/palisade`. `PALISADE_CACHE_DIR=off`
 /// disables it.
-fn cache_dir() -> Option<PathBuf> {
+pub fn cache_dir() -> Option<PathBuf> {
     if let Some(d) = std::env::var_os("PALISADE_CACHE_DIR") {
         return (d != "off").then(|| PathBuf::from(d));
     }
@@ -26,8 +26,12 @@ pub fn engine() -> Result<Engine, String> {
     b.build().map_err(|e| e.to_string())
 }
 
-/// Loads `--bundle` (a directory; `builtin:NAME` names a built-in bundle).
+/// Loads `--bundle`: a directory, an archive, `builtin:NAME` (a built-in
+/// bundle) or `oci://REGISTRY/REPO:TAG|@sha256:...`.
 pub fn load_bundle(engine: &Engine, spec: &str) -> Result<Bundle, LoadError> {
+    if crate::oci::is_oci(spec) {
+        return load_verified(engine, spec, &[]).map(|l| l.bundle);
+    }
     if let Some(name) = spec.strip_prefix("builtin:") {
         let Some(src) = crate::builtin::source(name) else {
             return Err(LoadError::Usage(format!(
@@ -107,20 +111,78 @@ pub fn read_archive(path: &Path) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
+/// A bundle loaded from `--bundle`, and what vouches for it.
+pub struct Loaded {
+    pub bundle: Bundle,
+    /// The signature that was verified, when keys were given.
+    pub signed: Option<crate::signing::Verified>,
+    /// For `oci://`: the release that was pulled.
+    pub release: Option<Release>,
+}
+
+/// Where an `oci://` bundle came from.
+#[derive(Debug, Clone)]
+pub struct Release {
+    /// The manifest digest (what a gateway pins with `@sha256:...`).
+    pub digest: String,
+    /// `REGISTRY/REPO@sha256:...`.
+    pub pinned: String,
+}
+
 /// Loads `--bundle` and, when `keys` are given, accepts it only as an
-/// archive whose signature (FILE.sig) is by one of them, whose signed
-/// statement names this very archive, and whose bundle is the one signed
-/// (digest, name, version).
-pub fn load_verified(
-    engine: &Engine,
-    spec: &str,
-    keys: &[PathBuf],
-) -> Result<(Bundle, Option<crate::signing::Verified>), LoadError> {
-    if keys.is_empty() {
-        return load_bundle(engine, spec).map(|b| (b, None));
-    }
-    let keys = crate::signing::read_trusted_keys(keys).map_err(LoadError::Usage)?;
+/// archive (a file, or pulled from a registry) whose signature (FILE.sig,
+/// or the registry's `sha256-<digest>.sig` tag) is by one of them, whose
+/// signed statement names this very archive, and whose bundle is the one
+/// signed (digest, name, version).
+pub fn load_verified(engine: &Engine, spec: &str, keys: &[PathBuf]) -> Result<Loaded, LoadError> {
     let shown = crate::output::escape(spec);
+    let keys = if keys.is_empty() {
+        Vec::new()
+    } else {
+        crate::signing::read_trusted_keys(keys).map_err(LoadError::Usage)?
+    };
+    if crate::oci::is_oci(spec) {
+        let pulled = crate::oci::pull_bundle(spec).map_err(|e| {
+            let m = format!("bundle `{shown}`: {e}");
+            match e {
+                crate::oci::Failure::Unreachable(_) => LoadError::Unreachable(m),
+                crate::oci::Failure::Refused(_) => LoadError::Usage(m),
+            }
+        })?;
+        if let Some(why) = &pulled.from_cache {
+            crate::output::warning(&format!(
+                "{why}; using the cached {} for `{shown}`",
+                pulled.pinned
+            ));
+        }
+        let signature = match (&pulled.signature, keys.is_empty()) {
+            (_, true) => None,
+            (Some(s), false) => Some(s.as_str()),
+            (None, false) => {
+                return Err(LoadError::Usage(format!(
+                    "bundle `{shown}` is not signed: the registry has no `{}` for {}",
+                    crate::oci::signature_tag(&pulled.digest),
+                    pulled.pinned
+                )));
+            }
+        };
+        let (bundle, signed) = load_archive(engine, spec, &pulled.archive, signature, &keys)?;
+        return Ok(Loaded {
+            bundle,
+            signed,
+            release: Some(Release {
+                digest: pulled.digest,
+                pinned: pulled.pinned,
+            }),
+        });
+    }
+    if keys.is_empty() {
+        return load_bundle(engine, spec).map(|bundle| Loaded {
+            bundle,
+            signed: None,
+            release: None,
+        });
+    }
     let path = Path::new(spec);
     if !path.is_file() {
         return Err(LoadError::Usage(format!(
@@ -135,35 +197,73 @@ pub fn load_verified(
             e.describe(&sig_path.display().to_string(), None)
         ))
     })?;
-    let verified = crate::signing::verify(&envelope, &keys)
-        .map_err(|e| LoadError::Usage(format!("bundle `{shown}`: {e}")))?;
-    let actual = format!("sha256:{}", palisade_engine::sha256_hex(&bytes));
-    if verified.statement.archive_sha256 != actual {
-        return Err(LoadError::Usage(format!(
-            "bundle `{shown}` is not the archive that was signed (it is {actual}; the signature is for {}): refused",
-            crate::output::escape(&verified.statement.archive_sha256)
-        )));
-    }
-    let source = palisade_engine::archive::read(spec, &bytes)
+    let (bundle, signed) = load_archive(engine, spec, &bytes, Some(&envelope), &keys)?;
+    Ok(Loaded {
+        bundle,
+        signed,
+        release: None,
+    })
+}
+
+/// Loads an archive's bytes; with `keys`, only when `envelope` is a
+/// signature by one of them over these bytes and this bundle.
+fn load_archive(
+    engine: &Engine,
+    spec: &str,
+    bytes: &[u8],
+    envelope: Option<&str>,
+    keys: &[crate::signing::PublicKey],
+) -> Result<(Bundle, Option<crate::signing::Verified>), LoadError> {
+    let shown = crate::output::escape(spec);
+    let verified = match envelope {
+        Some(envelope) if !keys.is_empty() => {
+            let verified = crate::signing::verify(envelope, keys)
+                .map_err(|e| LoadError::Usage(format!("bundle `{shown}`: {e}")))?;
+            let actual = format!("sha256:{}", palisade_engine::sha256_hex(bytes));
+            if verified.statement.archive_sha256 != actual {
+                return Err(LoadError::Usage(format!(
+                    "bundle `{shown}` is not the archive that was signed (it is {actual}; the signature is for {}): refused",
+                    crate::output::escape(&verified.statement.archive_sha256)
+                )));
+            }
+            Some(verified)
+        }
+        _ => None,
+    };
+    let source = palisade_engine::archive::read(spec, bytes)
         .map_err(|e| LoadError::Usage(format!("bundle archive `{shown}`: {e}")))?;
     let bundle = engine
         .load_bundle_from(&source)
         .map_err(LoadError::Bundle)?;
-    let s = &verified.statement;
-    if (s.digest.as_str(), s.name.as_str(), s.version.as_str())
-        != (bundle.digest(), bundle.name(), bundle.version())
-    {
-        return Err(LoadError::Usage(format!(
-            "bundle `{shown}` is not the bundle that was signed: refused"
-        )));
+    if let Some(v) = &verified {
+        let s = &v.statement;
+        if (s.digest.as_str(), s.name.as_str(), s.version.as_str())
+            != (bundle.digest(), bundle.name(), bundle.version())
+        {
+            return Err(LoadError::Usage(format!(
+                "bundle `{shown}` is not the bundle that was signed: refused"
+            )));
+        }
     }
-    Ok((bundle, Some(verified)))
+    Ok((bundle, verified))
 }
 
 /// Why a bundle could not be had.
 pub enum LoadError {
     Usage(String),
     Bundle(BundleError),
+    /// The registry could not be reached (and no cached copy served).
+    Unreachable(String),
+}
+
+impl LoadError {
+    /// Prints the error on standard error.
+    pub fn print(&self) {
+        match self {
+            LoadError::Usage(m) | LoadError::Unreachable(m) => crate::output::error(m),
+            LoadError::Bundle(b) => crate::output::bundle_error(b),
+        }
+    }
 }
 
 /// An ad-hoc bundle made of `--policies`, `--schema`, `--entities` files,
@@ -244,14 +344,20 @@ pub fn engine_and_verified_bundle(spec: &str, keys: &[PathBuf]) -> Result<(Engin
         crate::output::error(&e);
         crate::exit::ERROR
     })?;
-    let (bundle, _) = load_verified(&engine, spec, keys).map_err(|e| {
-        match e {
-            LoadError::Usage(m) => crate::output::error(&m),
-            LoadError::Bundle(b) => crate::output::bundle_error(&b),
-        }
+    let loaded = load_verified(&engine, spec, keys).map_err(|e| {
+        e.print();
         crate::exit::ERROR
     })?;
-    Ok((engine, bundle))
+    if let Some(r) = &loaded.release {
+        // What CI records and a gateway pins: the release behind a tag.
+        crate::output::note(&format!(
+            "bundle `{}` is {} (bundle digest {})",
+            crate::output::escape(spec),
+            r.pinned,
+            loaded.bundle.digest()
+        ));
+    }
+    Ok((engine, loaded.bundle))
 }
 
 pub fn engine_and_bundle(spec: &str) -> Result<(Engine, Bundle), u8> {

@@ -68,7 +68,7 @@ pub fn execute(args: &AuthorizeArgs) -> u8 {
         }
     };
     let bundle = if let Some(spec) = &args.bundle {
-        source::load_verified(&engine, spec, &args.verify_keys).map(|(b, _)| b)
+        source::load_verified(&engine, spec, &args.verify_keys).map(|l| l.bundle)
     } else if let Some(p) = &args.policies {
         match source::ad_hoc_bundle(p, args.schema.as_deref(), args.entities.as_deref()) {
             Ok(src) => engine.load_bundle_from(&src).map_err(LoadError::Bundle),
@@ -81,12 +81,8 @@ pub fn execute(args: &AuthorizeArgs) -> u8 {
     };
     let bundle = match bundle {
         Ok(b) => b,
-        Err(LoadError::Usage(e)) => {
-            output::error(&e);
-            return exit::ERROR;
-        }
-        Err(LoadError::Bundle(e)) => {
-            output::bundle_error(&e);
+        Err(e) => {
+            e.print();
             return exit::ERROR;
         }
     };

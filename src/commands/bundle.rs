@@ -37,6 +37,12 @@ pub fn execute(cmd: &BundleCommand) -> u8 {
             revision,
         } => sign(archive, key, *revision),
         BundleCommand::Verify { archive, keys } => verify(archive, keys),
+        BundleCommand::Push { archive, target } => push(archive, target),
+        BundleCommand::Pull {
+            source,
+            output,
+            keys,
+        } => pull(source, output, keys),
         BundleCommand::Inspect { dir, format } => match load(dir) {
             Ok(b) => {
                 // An archive is also named by its own sha256 (a registry's
@@ -320,7 +326,11 @@ fn verify(archive: &std::path::Path, keys: &[std::path::PathBuf]) -> u8 {
         Err(e) => return fail(&e),
     };
     match source::load_verified(&engine, &archive.display().to_string(), keys) {
-        Ok((bundle, Some(v))) => output::print_or_error(
+        Ok(source::Loaded {
+            bundle,
+            signed: Some(v),
+            ..
+        }) => output::print_or_error(
             &format!(
                 "ok: {} {} revision {}, digest {}, signed by key {}\n",
                 escape(bundle.name()),
@@ -332,11 +342,133 @@ fn verify(archive: &std::path::Path, keys: &[std::path::PathBuf]) -> u8 {
             true,
             exit::OK,
         ),
-        Ok((_, None)) => fail("no key to verify with"),
-        Err(source::LoadError::Usage(m)) => fail(&m),
-        Err(source::LoadError::Bundle(b)) => {
-            output::bundle_error(&b);
+        Ok(_) => fail("no key to verify with"),
+        Err(e) => {
+            e.print();
             exit::ERROR
         }
     }
+}
+
+/// `bundle push ARCHIVE oci://...:TAG`: only an archive that loads is
+/// pushed, with its signature when FILE.sig is there.
+fn push(archive: &std::path::Path, target: &str) -> u8 {
+    let spec = archive.display().to_string();
+    let pushed = source::read_archive(archive).and_then(|bytes| {
+        let engine = source::engine()?;
+        let files = palisade_engine::archive::read(&spec, &bytes)?;
+        let bundle = engine.load_bundle_from(&files).map_err(|e| e.to_string())?;
+        let sig_path = crate::signing::signature_path(archive);
+        let signature = if sig_path.exists() {
+            let envelope = source::read_bounded(&sig_path, 64 << 10)
+                .map_err(|e| e.describe(&sig_path.display().to_string(), None))?;
+            // A signature for another archive is not pushed beside this one.
+            let statement = crate::signing::statement_unverified(&envelope)
+                .map_err(|e| format!("{}: {e}", output::path(&sig_path)))?;
+            let actual = format!("sha256:{}", palisade_engine::sha256_hex(&bytes));
+            if statement.archive_sha256 != actual {
+                return Err(format!(
+                    "{} is the signature of another archive ({}): sign this one again",
+                    output::path(&sig_path),
+                    escape(&statement.archive_sha256)
+                ));
+            }
+            Some(envelope)
+        } else {
+            None
+        };
+        let config = crate::oci::BundleConfig {
+            name: bundle.name().to_owned(),
+            version: bundle.version().to_owned(),
+            digest: bundle.digest().to_owned(),
+            archive_sha256: format!("sha256:{}", palisade_engine::sha256_hex(&bytes)),
+        };
+        crate::oci::push_bundle(target, &bytes, &config, signature.as_deref())
+            .map_err(|e| format!("cannot push to `{}`: {e}", escape(target)))
+            .map(|p| (p, config))
+    });
+    match pushed {
+        Ok((p, config)) => output::print_or_error(
+            &format!(
+                "pushed {} {} to {}\n  release {}\n  pin     oci://{}\n  {}\n",
+                escape(&config.name),
+                escape(&config.version),
+                escape(target),
+                p.digest,
+                p.pinned,
+                match &p.signature_tag {
+                    Some(tag) => format!("signature tag {tag}"),
+                    None => "unsigned (no FILE.sig beside the archive)".to_owned(),
+                }
+            ),
+            true,
+            exit::OK,
+        ),
+        Err(e) => fail(&e),
+    }
+}
+
+/// `bundle pull oci://... -o FILE [--key PUB...]`.
+fn pull(spec: &str, output_path: &std::path::Path, keys: &[std::path::PathBuf]) -> u8 {
+    let pulled = match crate::oci::pull_bundle(spec) {
+        Ok(p) => p,
+        Err(e) => return fail(&format!("cannot pull `{}`: {e}", escape(spec))),
+    };
+    if let Some(why) = &pulled.from_cache {
+        output::warning(&format!("{why}; using the cached {}", pulled.pinned));
+    }
+    // Loaded (and verified, with keys) before anything is written.
+    let engine = match source::engine() {
+        Ok(e) => e,
+        Err(e) => return fail(&e),
+    };
+    let loaded = source::load_verified(&engine, spec, keys);
+    let loaded = match loaded {
+        Ok(l) => l,
+        Err(e) => {
+            e.print();
+            return exit::ERROR;
+        }
+    };
+    let sig_path = crate::signing::signature_path(output_path);
+    let written = source::write_atomically(output_path, &pulled.archive).and_then(|()| {
+        match &pulled.signature {
+            Some(s) => source::write_atomically(&sig_path, s.as_bytes()),
+            None => match std::fs::remove_file(&sig_path) {
+                // A stale signature beside a new archive would mislead.
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!(
+                    "cannot remove the old {}: {e}",
+                    output::path(&sig_path)
+                )),
+                _ => Ok(()),
+            },
+        }
+    });
+    if let Err(e) = written {
+        return fail(&e);
+    }
+    output::print_or_error(
+        &format!(
+            "wrote {}{}\n  release {}\n  bundle  {} {}, digest {}{}\n",
+            output::path(output_path),
+            if pulled.signature.is_some() {
+                format!(" and {}", output::path(&sig_path))
+            } else {
+                " (unsigned)".to_owned()
+            },
+            pulled.pinned,
+            escape(loaded.bundle.name()),
+            escape(loaded.bundle.version()),
+            loaded.bundle.digest(),
+            loaded
+                .signed
+                .map(|v| format!(
+                    ", signed by key {} (revision {})",
+                    v.keyid, v.statement.revision
+                ))
+                .unwrap_or_default()
+        ),
+        true,
+        exit::OK,
+    )
 }

@@ -354,6 +354,7 @@ pub(super) async fn bundle_info(State(app): State<Arc<App>>) -> Response {
             "routes": c.bundle.has_gateway(),
             "signer": c.signed.as_ref().map(|v| v.keyid.as_str()),
             "signed_revision": c.signed.as_ref().map(|v| v.statement.revision),
+            "release": c.release.as_ref().map(|r| r.pinned.as_str()),
         })
         .to_string(),
     )

@@ -36,7 +36,7 @@ use handlers::{
     authorize, bundle_info, check, digest, error_response, forward_auth, ready, timeout,
 };
 use metrics::{BundleLabel, Metrics, ReloadLabel};
-use reload::{reload_on_sighup, watch};
+use reload::{follow_tag, reload_on_sighup, watch};
 use tls::tls_acceptor;
 
 use crate::cli::ServeArgs;
@@ -85,6 +85,8 @@ struct Loaded {
     revision: u64,
     /// Who signed the bundle, with `--verify-key`.
     signed: Option<crate::signing::Verified>,
+    /// For `oci://`: the release (manifest digest) serving.
+    release: Option<source::Release>,
 }
 
 struct App {
@@ -212,13 +214,14 @@ fn warm_up(bundle: &Bundle) {
     }
 }
 
-fn loaded(bundle: Bundle, revision: u64, signed: Option<crate::signing::Verified>) -> Loaded {
+fn loaded(l: source::Loaded, revision: u64) -> Loaded {
     Loaded {
-        limiter: RateLimiter::new(palisade_gateway::rate_limits(&bundle).to_vec()),
-        bundle,
+        limiter: RateLimiter::new(palisade_gateway::rate_limits(&l.bundle).to_vec()),
+        bundle: l.bundle,
         loaded_at: Now::system().to_string(),
         revision,
-        signed,
+        signed: l.signed,
+        release: l.release,
     }
 }
 
@@ -230,18 +233,14 @@ pub fn execute(args: &ServeArgs) -> u8 {
             return exit::ERROR;
         }
     };
-    let (bundle, signed) = match source::load_verified(&engine, &args.bundle, &args.verify_keys) {
+    let first = match source::load_verified(&engine, &args.bundle, &args.verify_keys) {
         Ok(b) => b,
-        Err(source::LoadError::Usage(m)) => {
-            output::error(&m);
-            return exit::ERROR;
-        }
-        Err(source::LoadError::Bundle(b)) => {
-            output::bundle_error(&b);
+        Err(e) => {
+            e.print();
             return exit::ERROR;
         }
     };
-    warm_up(&bundle);
+    warm_up(&first.bundle);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -263,7 +262,7 @@ pub fn execute(args: &ServeArgs) -> u8 {
     let app = Arc::new(App {
         engine,
         spec: args.bundle.clone(),
-        current: ArcSwap::from_pointee(loaded(bundle, 0, signed)),
+        current: ArcSwap::from_pointee(loaded(first, 0)),
         verify_keys: args.verify_keys.clone(),
         metrics,
         log,
@@ -324,7 +323,11 @@ async fn serve(app: Arc<App>, args: &ServeArgs) -> u8 {
 
     let signals = Signals::register();
     tokio::spawn(reload_on_sighup(Arc::clone(&app), signals.hup));
-    if args.watch > 0 && !app.spec.starts_with("builtin:") {
+    if crate::oci::is_oci(&app.spec) {
+        if !args.poll.is_zero() {
+            tokio::spawn(follow_tag(Arc::clone(&app), args.poll));
+        }
+    } else if args.watch > 0 && !app.spec.starts_with("builtin:") {
         tokio::spawn(watch(Arc::clone(&app), Duration::from_secs(args.watch)));
     }
     let b = &app.current.load().bundle;

@@ -150,9 +150,55 @@ pub(super) async fn watch(app: Arc<App>, every: Duration) {
             let dir = dir.clone();
             move || fingerprint(&dir) == now
         };
-        if reload_if(&app, "the bundle's files changed", stable).await {
+        if reload_if(&app, "the bundle's files changed", stable).await != Outcome::Unsettled {
             debounce.settled(now);
         }
+    }
+}
+
+/// Follows an `oci://` tag: every `every`, one manifest request asks
+/// which release the tag names; a new one is pulled, verified, loaded and
+/// swapped in (or refused, and then not tried again until the tag moves
+/// once more). A registry that cannot be reached changes nothing: the
+/// running bundle keeps serving, and the failure is logged and counted.
+pub(super) async fn follow_tag(app: Arc<App>, every: Duration) {
+    let mut refused: Option<String> = None;
+    loop {
+        tokio::time::sleep(every).await;
+        let spec = app.spec.clone();
+        let resolved = tokio::task::spawn_blocking(move || crate::oci::resolve(&spec)).await;
+        let digest = match resolved {
+            Ok(Ok(d)) => d,
+            Ok(Err(e)) => {
+                output::error(&format!(
+                    "poll of `{}` failed, still serving the previous bundle: {e}",
+                    output::escape(&app.spec)
+                ));
+                app.metrics
+                    .reloads
+                    .get_or_create(&ReloadLabel {
+                        result: "poll_error",
+                    })
+                    .inc();
+                continue;
+            }
+            Err(_) => continue,
+        };
+        let serving = app
+            .current
+            .load()
+            .release
+            .as_ref()
+            .map(|r| r.digest.clone());
+        if serving.as_deref() == Some(digest.as_str()) || refused.as_deref() == Some(&digest) {
+            continue;
+        }
+        // A refused release is not tried again until the tag moves; one
+        // that could not be fetched is, at the next poll.
+        refused = match reload_if(&app, "the tag names a new release", || true).await {
+            Outcome::Refused => Some(digest),
+            _ => None,
+        };
     }
 }
 
@@ -162,58 +208,78 @@ pub(super) async fn reload(app: &Arc<App>, why: &str) {
     reload_if(app, why, || true).await;
 }
 
+/// What became of a reload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Outcome {
+    /// The files changed under the load: nothing was swapped or refused,
+    /// and the caller waits for them to settle again.
+    Unsettled,
+    /// The new bundle serves.
+    Swapped,
+    /// The new bundle was refused (and will be again until it changes).
+    Refused,
+    /// The registry could not be reached: worth trying again.
+    Unreachable,
+}
+
 /// Loads the bundle again and swaps it in if `still_stable()` holds after
-/// the load (the files did not change during it). Returns false when the
-/// files changed under the load: nothing was swapped or refused, and the
-/// caller waits for them to settle again.
+/// the load (the files did not change during it).
 pub(super) async fn reload_if(
     app: &Arc<App>,
     why: &str,
     still_stable: impl FnOnce() -> bool + Send + 'static,
-) -> bool {
+) -> Outcome {
     let _one_at_a_time = app.reloading.lock().await;
     let worker = Arc::clone(app);
     let result = tokio::task::spawn_blocking(move || {
         let serving = worker.current.load().signed.clone();
         let loaded = source::load_verified(&worker.engine, &worker.spec, &worker.verify_keys)
-            .and_then(|(bundle, signed)| match (&signed, &serving) {
+            .and_then(|l| match (&l.signed, &serving) {
                 (Some(new), Some(now)) => match follows(&now.statement, &new.statement) {
-                    Ok(()) => Ok((bundle, signed)),
+                    Ok(()) => Ok(l),
                     Err(why) => Err(source::LoadError::Usage(why)),
                 },
-                _ => Ok((bundle, signed)),
+                _ => Ok(l),
             });
         if !still_stable() {
             return None;
         }
-        Some(loaded.inspect(|(b, _)| warm_up(b)))
+        Some(loaded.inspect(|l| warm_up(&l.bundle)))
     })
     .await;
     let result = match result {
-        Ok(None) => return false,
+        Ok(None) => return Outcome::Unsettled,
         Ok(Some(r)) => Ok(r),
         Err(e) => Err(e),
     };
     match result {
-        Ok(Ok((bundle, signed))) => {
+        Ok(Ok(l)) => {
             let revision = app.current.load().revision + 1;
             eprintln!(
-                "palisade: reloaded ({why}): bundle `{}` {} ({}), revision {revision}",
-                bundle.name(),
-                bundle.version(),
-                bundle.digest()
+                "palisade: reloaded ({why}): bundle `{}` {} ({}{}), revision {revision}",
+                l.bundle.name(),
+                l.bundle.version(),
+                l.bundle.digest(),
+                l.release
+                    .as_ref()
+                    .map(|r| format!(", release {}", r.pinned))
+                    .unwrap_or_default()
             );
-            app.set_bundle_metrics(&bundle, revision);
-            app.current
-                .store(Arc::new(loaded(bundle, revision, signed)));
+            app.set_bundle_metrics(&l.bundle, revision);
+            app.current.store(Arc::new(loaded(l, revision)));
             app.metrics
                 .reloads
                 .get_or_create(&ReloadLabel { result: "ok" })
                 .inc();
+            Outcome::Swapped
         }
         Ok(Err(e)) => {
+            let outcome = match e {
+                source::LoadError::Unreachable(_) => Outcome::Unreachable,
+                _ => Outcome::Refused,
+            };
             let message = match e {
-                source::LoadError::Usage(m) => m,
+                source::LoadError::Usage(m) | source::LoadError::Unreachable(m) => m,
                 source::LoadError::Bundle(b) => b
                     .problems
                     .iter()
@@ -228,10 +294,13 @@ pub(super) async fn reload_if(
                 .reloads
                 .get_or_create(&ReloadLabel { result: "error" })
                 .inc();
+            outcome
         }
-        Err(e) => output::error(&format!("reload ({why}) failed: {e}")),
+        Err(e) => {
+            output::error(&format!("reload ({why}) failed: {e}"));
+            Outcome::Refused
+        }
     }
-    true
 }
 
 /// Whether a signed release may replace the one serving: the same bundle

@@ -1,0 +1,503 @@
+//! Bundles through a real OCI registry (Debian's `docker-registry` on a
+//! loopback port): push, pull, `--bundle oci://` in `check` and `serve`,
+//! skopeo reading and copying what Palisade pushed, and every refusal:
+//! tampered layer, tampered signature, wrong key, unsigned, a manifest that
+//! is not the pinned digest, an oversized layer, an older revision, a
+//! registry that is down.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+#[path = "common/registry.rs"]
+mod registry;
+#[path = "common/server.rs"]
+mod server;
+
+use common::{copy_dir, palisade, root, text};
+use registry::Registry;
+use serde_json::Value;
+use server::{Server, http};
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+/// A scratch directory with a compiled-code cache (and the OCI cache in
+/// it) and helpers to run `palisade` there.
+struct Work {
+    tmp: tempfile::TempDir,
+    cache: PathBuf,
+}
+
+impl Work {
+    fn new() -> Work {
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = tmp.path().join("cache");
+        Work { tmp, cache }
+    }
+
+    fn p(&self, name: &str) -> String {
+        self.tmp.path().join(name).to_str().unwrap().to_owned()
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        palisade(args, &self.cache)
+    }
+
+    /// Runs and expects exit 0; standard output.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    }
+
+    /// Runs and expects exit 2 with `needle` in standard error.
+    fn refused(&self, args: &[&str], needle: &str) {
+        let out = self.run(args);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(needle),
+            "{args:?}: wanted `{needle}` in: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+
+    /// Builds `dir` into NAME.bundle and signs it with `key` at `revision`
+    /// (no signature when `revision` is None); the archive's path.
+    fn release(&self, dir: &Path, name: &str, key: &str, revision: Option<u64>) -> String {
+        let archive = self.p(&format!("{name}.bundle"));
+        self.ok(&["bundle", "build", dir.to_str().unwrap(), "-o", &archive]);
+        if let Some(r) = revision {
+            self.ok(&[
+                "bundle",
+                "sign",
+                &archive,
+                "--key",
+                &self.p(&format!("{key}.key")),
+                "--revision",
+                &r.to_string(),
+            ]);
+        }
+        archive
+    }
+
+    /// `bundle push`; the release digest it printed.
+    fn push(&self, archive: &str, target: &str) -> String {
+        let out = self.ok(&["bundle", "push", archive, target]);
+        out.lines()
+            .find_map(|l| l.trim().strip_prefix("release "))
+            .unwrap_or_else(|| panic!("no release digest in: {out}"))
+            .to_owned()
+    }
+}
+
+/// A copy of `examples/authz` (a policy set and the secrets plugin) with
+/// another version, as a team's next release.
+fn authz_version(work: &Work, version: &str) -> PathBuf {
+    let dir = work.tmp.path().join(format!("authz-{version}"));
+    copy_dir(&root().join("examples/authz"), &dir);
+    let manifest = dir.join("palisade.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let current = text
+        .lines()
+        .find(|l| l.starts_with("version"))
+        .unwrap()
+        .to_owned();
+    std::fs::write(
+        &manifest,
+        text.replacen(&current, &format!("version = \"{version}\""), 1),
+    )
+    .unwrap();
+    dir
+}
+
+/// A team's CI path: build, sign, push; `check --bundle oci://...:TAG`
+/// names the release it resolved to; the gateway's pinned
+/// `@sha256:...` gives the same decision, byte for byte, as the archive;
+/// skopeo reads and copies the artifact, and Palisade pulls the copy.
+#[test]
+fn push_pull_check_and_skopeo_agree_on_one_digest() {
+    let Some(reg) = Registry::start() else { return };
+    let w = Work::new();
+    w.ok(&["bundle", "keygen", &w.p("team")]);
+    let archive = w.release(
+        &root().join("policies/serverless-baseline"),
+        "sb",
+        "team",
+        Some(1),
+    );
+    let tag = format!("{}/rules:1.0", reg.oci("platform"));
+    let release = w.push(&archive, &tag);
+    assert!(
+        release.starts_with("sha256:") && release.len() == 71,
+        "{release}"
+    );
+    // Pushing the same archive again gives the same release digest.
+    assert_eq!(w.push(&archive, &tag), release);
+
+    // CI: check with the tag; the release and the bundle digest are named.
+    let template = root().join("examples/sam/insecure.yaml");
+    let template = template.to_str().unwrap();
+    let by_tag = w.run(&[
+        "check",
+        template,
+        "--bundle",
+        &tag,
+        "--verify-key",
+        &w.p("team.pub"),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(by_tag.status.code(), Some(1), "{}", text(&by_tag.stderr));
+    let err = text(&by_tag.stderr);
+    let pinned = format!("{}/platform/rules@{release}", reg.addr);
+    assert!(err.contains(&pinned), "{err}");
+    let decision: Value = serde_json::from_slice(&by_tag.stdout).unwrap();
+    assert!(err.contains(decision["bundle"]["digest"].as_str().unwrap()));
+
+    // The gateway pins the digest; the archive itself decides the same.
+    let by_digest = w.run(&[
+        "check",
+        template,
+        "--bundle",
+        &format!("oci://{pinned}"),
+        "--format",
+        "json",
+        "--now",
+        "2026-12-01T00:00:00Z",
+    ]);
+    let by_file = w.run(&[
+        "check",
+        template,
+        "--bundle",
+        &archive,
+        "--format",
+        "json",
+        "--now",
+        "2026-12-01T00:00:00Z",
+    ]);
+    assert_eq!(by_digest.status.code(), Some(1));
+    assert_eq!(by_digest.stdout, by_file.stdout, "same bundle, same bytes");
+
+    // SARIF carries the bundle digest.
+    let sarif: Value = serde_json::from_str(
+        &w.ok_or_findings(&["check", template, "--bundle", &tag, "--format", "sarif"]),
+    )
+    .unwrap();
+    assert_eq!(
+        sarif["runs"][0]["tool"]["driver"]["properties"]["bundleDigest"],
+        decision["bundle"]["digest"]
+    );
+
+    // The registry holds what `bundle push` says: an OCI manifest whose
+    // one layer is the archive.
+    let (digest, manifest) = reg.manifest("platform/rules:1.0");
+    assert_eq!(digest, release);
+    let manifest: Value = serde_json::from_slice(&manifest).unwrap();
+    let archive_sha = format!(
+        "sha256:{}",
+        palisade_engine::sha256_hex(&std::fs::read(&archive).unwrap())
+    );
+    assert_eq!(manifest["layers"][0]["digest"], archive_sha.as_str());
+
+    if !registry::have("skopeo") {
+        return;
+    }
+    let skopeo = |args: &[&str]| {
+        let out = std::process::Command::new("skopeo")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "skopeo {args:?}: {}",
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    };
+    let raw: Value = serde_json::from_str(&skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        "--raw",
+        &format!("docker://{}/platform/rules:1.0", reg.addr),
+    ]))
+    .unwrap();
+    assert_eq!(raw["artifactType"], "application/vnd.palisade.bundle.v1");
+    // skopeo copies the release and its signature tag to another
+    // repository; Palisade pulls the copy and verifies it.
+    let sig_tag = format!("sha256-{}.sig", &release["sha256:".len()..]);
+    for t in ["1.0", sig_tag.as_str()] {
+        skopeo(&[
+            "copy",
+            "-q",
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+            &format!("docker://{}/platform/rules:{t}", reg.addr),
+            &format!("docker://{}/mirror/rules:{t}", reg.addr),
+        ]);
+    }
+    let fresh = Work::new();
+    std::fs::copy(w.p("team.pub"), fresh.p("team.pub")).unwrap();
+    let out = fresh.ok(&[
+        "bundle",
+        "pull",
+        &format!("{}/rules:1.0", reg.oci("mirror")),
+        "-o",
+        &fresh.p("pulled.bundle"),
+        "--key",
+        &fresh.p("team.pub"),
+    ]);
+    assert!(out.contains(&release), "same manifest bytes: {out}");
+    assert!(registry::same_bytes(
+        Path::new(&fresh.p("pulled.bundle")),
+        &std::fs::read(&archive).unwrap()
+    ));
+    fresh.ok(&[
+        "bundle",
+        "verify",
+        &fresh.p("pulled.bundle"),
+        "--key",
+        &fresh.p("team.pub"),
+    ]);
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+impl Work {
+    /// Runs `check`, which exits 1 on findings; standard output.
+    fn ok_or_findings(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    }
+}
+
+/// What must not get through: another key, no signature, a changed
+/// signature, a changed layer, a manifest that is not the pinned digest,
+/// a layer declared too large; a registry that is down serves from the
+/// cache or fails with exit 2.
+#[test]
+fn tampered_unsigned_and_unreachable_releases_are_refused() {
+    let Some(mut reg) = Registry::start() else {
+        return;
+    };
+    let w = Work::new();
+    w.ok(&["bundle", "keygen", &w.p("team")]);
+    w.ok(&["bundle", "keygen", &w.p("other")]);
+    let authz = root().join("examples/authz");
+    let signed = w.release(&authz, "a", "team", Some(1));
+    let tag = format!("{}/authz:1", reg.oci("team"));
+    let release = w.push(&signed, &tag);
+    let template = root().join("examples/sam/insecure.yaml");
+    let template = template.to_str().unwrap();
+    let check = |work: &Work, bundle: &str, key: &str| -> Vec<String> {
+        vec![
+            "check".into(),
+            template.into(),
+            "--bundle".into(),
+            bundle.into(),
+            "--verify-key".into(),
+            work.p(key),
+        ]
+    };
+    let refused = |work: &Work, v: Vec<String>, needle: &str| work.refused(&strs(&v), needle);
+
+    // Another key.
+    refused(
+        &w,
+        check(&w, &tag, "other.pub"),
+        "no signature by a trusted key",
+    );
+
+    // Unsigned, with keys configured (another version: the same archive
+    // would be the same release, signed above).
+    let unsigned = w.release(&authz_version(&w, "0.0.1"), "u", "team", None);
+    let unsigned_tag = format!("{}/authz:unsigned", reg.oci("team"));
+    w.push(&unsigned, &unsigned_tag);
+    refused(&w, check(&w, &unsigned_tag, "team.pub"), "is not signed");
+
+    // A changed signature (one byte of the Ed25519 signature).
+    let forged = w.release(&authz_version(&w, "0.0.2"), "f", "team", Some(7));
+    let sig = format!("{forged}.sig");
+    let mut envelope: Value =
+        serde_json::from_str(&std::fs::read_to_string(&sig).unwrap()).unwrap();
+    let s = envelope["signatures"][0]["sig"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let flipped = if s.starts_with('A') { "B" } else { "A" };
+    envelope["signatures"][0]["sig"] = Value::String(format!("{flipped}{}", &s[1..]));
+    std::fs::write(&sig, envelope.to_string()).unwrap();
+    let forged_tag = format!("{}/authz:forged", reg.oci("team"));
+    w.push(&forged, &forged_tag);
+    refused(&w, check(&w, &forged_tag, "team.pub"), "does not verify");
+
+    // A changed layer in the registry's storage: a fresh cache must read
+    // it, and refuses it.
+    let (_, manifest) = reg.manifest("team/authz:1");
+    let manifest: Value = serde_json::from_slice(&manifest).unwrap();
+    let layer = manifest["layers"][0]["digest"].as_str().unwrap().to_owned();
+    let blob = reg.blob_file(&layer);
+    let mut bytes = std::fs::read(&blob).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    let original = std::fs::read(&blob).unwrap();
+    std::fs::write(&blob, &bytes).unwrap();
+    let fresh = Work::new();
+    std::fs::copy(w.p("team.pub"), fresh.p("team.pub")).unwrap();
+    refused(
+        &fresh,
+        check(&fresh, &tag, "team.pub"),
+        "Invalid digest. Expected sha256:",
+    );
+    std::fs::write(&blob, &original).unwrap();
+
+    // A manifest that is not the digest pinned: the registry's copy of it
+    // changed on disk (a byte of whitespace added).
+    let manifest_blob = reg.blob_file(&release);
+    let original_manifest = std::fs::read(&manifest_blob).unwrap();
+    let mut changed = original_manifest.clone();
+    changed.push(b'\n');
+    std::fs::write(&manifest_blob, &changed).unwrap();
+    let pinned = format!("{}/authz@{release}", reg.oci("team"));
+    let fresh = Work::new();
+    fresh.refused(
+        &["bundle", "pull", &pinned, "-o", &fresh.p("x.bundle")],
+        &format!("Invalid digest. Expected {release}"),
+    );
+    assert!(!Path::new(&fresh.p("x.bundle")).exists(), "nothing written");
+
+    // A manifest that declares a layer beyond the archive limit is
+    // refused before any of the layer is read.
+    std::fs::write(&manifest_blob, &original_manifest).unwrap();
+    let mut huge: Value = serde_json::from_slice(&original_manifest).unwrap();
+    huge["layers"][0]["size"] = Value::from(300u64 << 20);
+    reg.put_manifest("team/authz:huge", &serde_json::to_vec(&huge).unwrap());
+    let fresh = Work::new();
+    fresh.refused(
+        &[
+            "bundle",
+            "pull",
+            &format!("{}/authz:huge", reg.oci("team")),
+            "-o",
+            &fresh.p("x.bundle"),
+        ],
+        "archives may be at most 256 MiB",
+    );
+
+    // The registry goes down: the tag's last release serves from the
+    // cache (with a warning); without a cache, exit 2 and why.
+    w.ok_or_findings(&strs(&check(&w, &tag, "team.pub")));
+    reg.stop();
+    let out = w.run(&strs(&check(&w, &tag, "team.pub")));
+    let err = text(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "findings, from the cache: {err}"
+    );
+    assert!(
+        err.contains("cannot be reached") && err.contains("using the cached"),
+        "{err}"
+    );
+    assert!(err.contains(&release), "{err}");
+    let fresh = Work::new();
+    std::fs::copy(w.p("team.pub"), fresh.p("team.pub")).unwrap();
+    refused(&fresh, check(&fresh, &tag, "team.pub"), "no copy of");
+    // A digest already pulled needs no registry at all.
+    w.ok(&["bundle", "pull", &pinned, "-o", &w.p("offline.bundle")]);
+}
+
+/// A gateway follows a tag: a new signed release pushed to it is pulled,
+/// verified and served; an older revision and a forged signature pushed
+/// to it are refused while the running bundle keeps serving; a registry
+/// that goes down is counted in /metrics and changes nothing.
+#[test]
+fn serve_follows_a_tag_forward_only() {
+    let Some(mut reg) = Registry::start() else {
+        return;
+    };
+    let w = Work::new();
+    w.ok(&["bundle", "keygen", &w.p("team")]);
+    let tag = format!("{}/authz:prod", reg.oci("team"));
+    let v1 = w.release(&authz_version(&w, "1.0.0"), "v1", "team", Some(1));
+    let first = w.push(&v1, &tag);
+    let s = Server::start(
+        &tag,
+        &w.cache,
+        &[
+            "--verify-key",
+            &w.p("team.pub"),
+            "--poll",
+            "1s",
+            "--decision-log",
+            "off",
+        ],
+    );
+    let info = || http(&s.addr, "GET", "/v1/bundle", &[], "").json();
+    let wait_for = |what: &str, cond: &dyn Fn(&Value) -> bool| {
+        let until = Instant::now() + Duration::from_secs(30);
+        loop {
+            let i = info();
+            if cond(&i) {
+                return i;
+            }
+            assert!(
+                Instant::now() < until,
+                "{what}: {i}\n{}",
+                s.stderr.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let i = info();
+    assert_eq!(i["signed_revision"], 1);
+    assert!(i["release"].as_str().unwrap().ends_with(&first), "{i}");
+
+    // A new release: pushed to the tag, served within a few polls.
+    let v2 = w.release(&authz_version(&w, "2.0.0"), "v2", "team", Some(2));
+    let second = w.push(&v2, &tag);
+    let i = wait_for("release 2 serves", &|i| i["signed_revision"] == 2);
+    assert_eq!(i["version"], "2.0.0");
+    assert!(i["release"].as_str().unwrap().ends_with(&second));
+
+    // An older revision pushed to the tag: refused, 2 keeps serving.
+    w.push(&v1, &tag);
+    assert!(
+        s.wait_for_log("older than the serving revision 2", Duration::from_secs(30)),
+        "{}",
+        s.stderr.lock().unwrap()
+    );
+    assert_eq!(info()["signed_revision"], 2);
+
+    // The registry goes down: polls fail, are counted, nothing changes.
+    reg.stop();
+    assert!(s.wait_for_log("poll of", Duration::from_secs(30)));
+    let metrics = http(&s.addr, "GET", "/metrics", &[], "").body;
+    assert!(metrics.contains("result=\"poll_error\""), "{metrics}");
+    assert_eq!(info()["signed_revision"], 2);
+    assert_eq!(http(&s.addr, "GET", "/health", &[], "").status, 200);
+
+    // Back up, release 3 goes out.
+    reg.restart();
+    let v3 = w.release(&authz_version(&w, "3.0.0"), "v3", "team", Some(3));
+    w.push(&v3, &tag);
+    wait_for("release 3 serves", &|i| i["signed_revision"] == 3);
+}
