@@ -399,6 +399,26 @@ pub enum BundleCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
+    /// Push a plugin to an OCI registry as a Wasm artifact in the CNCF
+    /// layout (config `application/vnd.wasm.config.v0+json`, one
+    /// `application/wasm` layer) that other Wasm tools read; prints the
+    /// `source = "oci://...@sha256:..."` line for palisade.toml. Only a
+    /// component this host would load is pushed.
+    Push {
+        /// The `.wasm` component.
+        file: PathBuf,
+        /// Where to: `oci://REGISTRY/REPO:TAG`.
+        target: String,
+    },
+    /// Pull a Wasm component from an OCI registry (a CNCF Wasm artifact) into
+    /// FILE, its digests checked; prints its sha256 for palisade.toml.
+    Pull {
+        /// `oci://REGISTRY/REPO@sha256:...` (or `:TAG`).
+        source: String,
+        /// Where to write the component.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
     /// Start a plugin project outside this repository: it builds with one
     /// command and passes its own tests (`palisade plugin test .`) at once.
     New {

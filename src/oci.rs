@@ -41,6 +41,13 @@ pub const BUNDLE_LAYER: &str = "application/vnd.palisade.bundle.layer.v1.tar+gzi
 pub const SIGNATURE_LAYER: &str = "application/vnd.dsse.envelope.v1+json";
 /// The artifact type of a signature manifest.
 pub const SIGNATURE_ARTIFACT: &str = "application/vnd.palisade.bundle.signature.v1";
+/// A plugin alone, as the CNCF Wasm OCI artifact layout has it: this
+/// config media type and one [`WASM_LAYER`].
+pub const WASM_CONFIG: &str = "application/vnd.wasm.config.v0+json";
+/// The media type of a Wasm component layer.
+pub const WASM_LAYER: &str = "application/wasm";
+/// The largest plugin pulled (the engine refuses larger ones).
+const MAX_PLUGIN: u64 = 64 << 20;
 const MANIFEST_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
 /// The OCI empty descriptor's media type, and its two bytes.
 const EMPTY_TYPE: &str = "application/vnd.oci.empty.v1+json";
@@ -281,26 +288,29 @@ fn descriptor(media_type: &str, bytes: &[u8]) -> serde_json::Value {
 /// The manifest of an artifact with one layer, as bytes (their sha256 is
 /// its digest). Deterministic: the same blobs give the same manifest.
 fn artifact_manifest(
-    artifact_type: &str,
+    artifact_type: Option<&str>,
     config: (&str, &[u8]),
     layer: (&str, &[u8], &str),
     annotations: serde_json::Value,
 ) -> Vec<u8> {
     let (media_type, bytes, title) = layer;
-    let manifest = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": MANIFEST_TYPE,
-        "artifactType": artifact_type,
-        "config": descriptor(config.0, config.1),
-        "layers": [{
-            "mediaType": media_type,
-            "digest": sha256(bytes),
-            "size": bytes.len(),
-            "annotations": { "org.opencontainers.image.title": title },
-        }],
-        "annotations": annotations,
-    });
-    serde_json::to_vec(&manifest).unwrap_or_default()
+    let mut m = serde_json::Map::new();
+    m.insert("schemaVersion".into(), 2.into());
+    m.insert("mediaType".into(), MANIFEST_TYPE.into());
+    if let Some(t) = artifact_type {
+        m.insert("artifactType".into(), t.into());
+    }
+    m.insert("config".into(), descriptor(config.0, config.1));
+    let mut layer = descriptor(media_type, bytes);
+    if let Some(l) = layer.as_object_mut() {
+        l.insert(
+            "annotations".into(),
+            serde_json::json!({ "org.opencontainers.image.title": title }),
+        );
+    }
+    m.insert("layers".into(), serde_json::Value::Array(vec![layer]));
+    m.insert("annotations".into(), annotations);
+    serde_json::to_vec(&m).unwrap_or_default()
 }
 
 /// What `bundle push` did.
@@ -328,12 +338,10 @@ pub fn push_bundle(
     signature: Option<&str>,
 ) -> Result<Pushed, Failure> {
     let reference = parse(spec).map_err(Failure::Refused)?;
-    let client = client(&reference).map_err(Failure::Refused)?;
-    let auth = auth(reference.resolve_registry());
     let config_bytes = serde_json::to_vec(config).unwrap_or_default();
     let title = format!("{}-{}.bundle", config.name, config.version);
     let manifest = artifact_manifest(
-        BUNDLE_ARTIFACT,
+        Some(BUNDLE_ARTIFACT),
         (BUNDLE_CONFIG, &config_bytes),
         (BUNDLE_LAYER, archive, &title),
         serde_json::json!({
@@ -350,34 +358,70 @@ pub fn push_bundle(
             crate::output::escape(spec)
         )));
     }
-    let repo = |r: &Reference| format!("{}/{}", r.registry(), r.repository());
-    let pinned = format!("{}@{digest}", repo(&reference));
+    push_artifact(&reference, &manifest, &[&config_bytes, archive], signature)
+}
+
+/// Pushes the Wasm component `wasm` as a CNCF Wasm OCI artifact (config
+/// [`WASM_CONFIG`], one [`WASM_LAYER`]) that other Wasm tools read; `config`
+/// is the config blob.
+pub fn push_plugin(spec: &str, wasm: &[u8], config: &[u8], title: &str) -> Result<Pushed, Failure> {
+    let reference = parse(spec).map_err(Failure::Refused)?;
+    let manifest = artifact_manifest(
+        None,
+        (WASM_CONFIG, config),
+        (WASM_LAYER, wasm, title),
+        serde_json::json!({ "org.opencontainers.image.title": title }),
+    );
+    if let Some(pinned) = reference.digest()
+        && pinned != sha256(&manifest)
+    {
+        return Err(Failure::Refused(format!(
+            "`{}` pins {pinned}, but this plugin's manifest is {}",
+            crate::output::escape(spec),
+            sha256(&manifest)
+        )));
+    }
+    push_artifact(&reference, &manifest, &[config, wasm], None)
+}
+
+/// Uploads `blobs`, then the signature (when given) under its tag, then
+/// `manifest` under `reference`: a follower of the tag never sees a
+/// release whose signature is not there yet.
+fn push_artifact(
+    reference: &Reference,
+    manifest: &[u8],
+    blobs: &[&[u8]],
+    signature: Option<&str>,
+) -> Result<Pushed, Failure> {
+    let client = client(reference).map_err(Failure::Refused)?;
+    let auth = auth(reference.resolve_registry());
+    let digest = sha256(manifest);
+    let pinned = format!(
+        "{}/{}@{digest}",
+        reference.registry(),
+        reference.repository()
+    );
     let signature_tag = signature.map(|_| signature_tag(&digest));
+    let content_type = || {
+        MANIFEST_TYPE
+            .parse::<axum::http::HeaderValue>()
+            .map_err(|_| Failure::Refused("bad media type".into()))
+    };
     block_on(async {
         client
             .store_auth_if_needed(reference.resolve_registry(), &auth)
             .await;
         // `auth` asks the registry for a push token (a no-op for an open one).
         client
-            .auth(&reference, &auth, oci_client::RegistryOperation::Push)
+            .auth(reference, &auth, oci_client::RegistryOperation::Push)
             .await
             .map_err(|e| failure("cannot log in to the registry", e))?;
-        for blob in [&config_bytes[..], archive] {
+        for blob in blobs {
             client
-                .push_blob(&reference, blob.to_vec(), &sha256(blob))
+                .push_blob(reference, blob.to_vec(), &sha256(blob))
                 .await
                 .map_err(|e| failure("cannot upload a blob", e))?;
         }
-        client
-            .push_manifest_raw(
-                &reference,
-                manifest.clone(),
-                MANIFEST_TYPE
-                    .parse()
-                    .map_err(|_| Failure::Refused("bad media type".into()))?,
-            )
-            .await
-            .map_err(|e| failure("cannot upload the manifest", e))?;
         if let (Some(envelope), Some(tag)) = (signature, &signature_tag) {
             let sig_ref = Reference::with_tag(
                 reference.registry().to_owned(),
@@ -385,7 +429,7 @@ pub fn push_bundle(
                 tag.clone(),
             );
             let sig_manifest = artifact_manifest(
-                SIGNATURE_ARTIFACT,
+                Some(SIGNATURE_ARTIFACT),
                 (EMPTY_TYPE, EMPTY),
                 (SIGNATURE_LAYER, envelope.as_bytes(), "bundle.sig"),
                 serde_json::json!({ "dev.palisade.signature.subject": digest }),
@@ -397,22 +441,61 @@ pub fn push_bundle(
                     .map_err(|e| failure("cannot upload the signature", e))?;
             }
             client
-                .push_manifest_raw(
-                    &sig_ref,
-                    sig_manifest,
-                    MANIFEST_TYPE
-                        .parse()
-                        .map_err(|_| Failure::Refused("bad media type".into()))?,
-                )
+                .push_manifest_raw(&sig_ref, sig_manifest, content_type()?)
                 .await
                 .map_err(|e| failure("cannot upload the signature", e))?;
         }
+        client
+            .push_manifest_raw(reference, manifest.to_vec(), content_type()?)
+            .await
+            .map_err(|e| failure("cannot upload the manifest", e))?;
         Ok(())
     })?;
     Ok(Pushed {
         pinned,
         digest,
         signature_tag,
+    })
+}
+
+/// Pulls the Wasm component `spec` names (a CNCF Wasm OCI artifact, as
+/// `plugin push` writes and other tools do): the manifest is checked
+/// against a pinned digest, then the one `application/wasm` layer against
+/// its own; at most 64 MiB.
+pub fn pull_plugin(spec: &str) -> Result<(Vec<u8>, String), Failure> {
+    let reference = parse(spec).map_err(Failure::Refused)?;
+    let client = client(&reference).map_err(Failure::Refused)?;
+    let auth = auth(reference.resolve_registry());
+    block_on(async {
+        client
+            .store_auth_if_needed(reference.resolve_registry(), &auth)
+            .await;
+        let (manifest, digest) = pull_manifest(&client, &reference).await?;
+        let m: oci_client::manifest::OciImageManifest =
+            serde_json::from_slice(&manifest).map_err(|e| {
+                Failure::Refused(format!("the manifest is not an OCI image manifest: {e}"))
+            })?;
+        let wasm_layers: Vec<&OciDescriptor> = m
+            .layers
+            .iter()
+            .filter(|l| l.media_type == WASM_LAYER)
+            .collect();
+        let [layer] = wasm_layers[..] else {
+            return Err(Failure::Refused(format!(
+                "a Wasm artifact has one `{WASM_LAYER}` layer; this one has {}",
+                wasm_layers.len()
+            )));
+        };
+        if !is_sha256(&layer.digest) || layer.size < 0 || layer.size as u64 > MAX_PLUGIN {
+            return Err(Failure::Refused(format!(
+                "the Wasm layer `{}` of {} bytes is refused (a sha256 digest and at most {} MiB)",
+                layer.digest.escape_debug(),
+                layer.size,
+                MAX_PLUGIN >> 20
+            )));
+        }
+        let wasm = pull_blob(&client, &reference, layer, MAX_PLUGIN).await?;
+        Ok((wasm, digest))
     })
 }
 

@@ -149,32 +149,7 @@ pub fn load_verified(engine: &Engine, spec: &str, keys: &[PathBuf]) -> Result<Lo
                 crate::oci::Failure::Refused(_) => LoadError::Usage(m),
             }
         })?;
-        if let Some(why) = &pulled.from_cache {
-            crate::output::warning(&format!(
-                "{why}; using the cached {} for `{shown}`",
-                pulled.pinned
-            ));
-        }
-        let signature = match (&pulled.signature, keys.is_empty()) {
-            (_, true) => None,
-            (Some(s), false) => Some(s.as_str()),
-            (None, false) => {
-                return Err(LoadError::Usage(format!(
-                    "bundle `{shown}` is not signed: the registry has no `{}` for {}",
-                    crate::oci::signature_tag(&pulled.digest),
-                    pulled.pinned
-                )));
-            }
-        };
-        let (bundle, signed) = load_archive(engine, spec, &pulled.archive, signature, &keys)?;
-        return Ok(Loaded {
-            bundle,
-            signed,
-            release: Some(Release {
-                digest: pulled.digest,
-                pinned: pulled.pinned,
-            }),
-        });
+        return load_pulled(engine, spec, pulled, &keys);
     }
     if keys.is_empty() {
         return load_bundle(engine, spec).map(|bundle| Loaded {
@@ -202,6 +177,43 @@ pub fn load_verified(engine: &Engine, spec: &str, keys: &[PathBuf]) -> Result<Lo
         bundle,
         signed,
         release: None,
+    })
+}
+
+/// Loads a bundle pulled from a registry (`spec`, for messages); with
+/// `keys`, only when the registry's signature is by one of them.
+pub fn load_pulled(
+    engine: &Engine,
+    spec: &str,
+    pulled: crate::oci::Pulled,
+    keys: &[crate::signing::PublicKey],
+) -> Result<Loaded, LoadError> {
+    let shown = crate::output::escape(spec);
+    if let Some(why) = &pulled.from_cache {
+        crate::output::warning(&format!(
+            "{why}; using the cached {} for `{shown}`",
+            pulled.pinned
+        ));
+    }
+    let signature = match (&pulled.signature, keys.is_empty()) {
+        (_, true) => None,
+        (Some(s), false) => Some(s.as_str()),
+        (None, false) => {
+            return Err(LoadError::Usage(format!(
+                "bundle `{shown}` is not signed: the registry has no `{}` for {}",
+                crate::oci::signature_tag(&pulled.digest),
+                pulled.pinned
+            )));
+        }
+    };
+    let (bundle, signed) = load_archive(engine, spec, &pulled.archive, signature, keys)?;
+    Ok(Loaded {
+        bundle,
+        signed,
+        release: Some(Release {
+            digest: pulled.digest,
+            pinned: pulled.pinned,
+        }),
     })
 }
 

@@ -501,3 +501,102 @@ fn serve_follows_a_tag_forward_only() {
     w.push(&v3, &tag);
     wait_for("release 3 serves", &|i| i["signed_revision"] == 3);
 }
+
+/// A plugin alone travels as a CNCF Wasm artifact: `plugin push` writes
+/// what skopeo sees as `application/wasm`, `plugin pull` reads it back,
+/// and a bundle that names it by digest (`source = "oci://...@sha256:..."`)
+/// gets it at `bundle build`, checked against its sha256 pin.
+#[test]
+fn plugins_travel_as_wasm_artifacts_and_bundles_pin_them() {
+    let Some(reg) = Registry::start() else { return };
+    let w = Work::new();
+    let wasm = root().join("guests/dist/no-debug.wasm");
+    let wasm_bytes = std::fs::read(&wasm).unwrap();
+    let sha = palisade_engine::sha256_hex(&wasm_bytes);
+    let out = w.ok(&[
+        "plugin",
+        "push",
+        wasm.to_str().unwrap(),
+        &format!("{}/no-debug:1", reg.oci("plugins")),
+    ]);
+    let source = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("source = \""))
+        .unwrap_or_else(|| panic!("{out}"))
+        .trim_end_matches('"')
+        .to_owned();
+    assert!(source.contains("@sha256:"), "{source}");
+    assert!(out.contains(&sha), "{out}");
+
+    // The CNCF layout, as other tools read it.
+    let (_, manifest) = reg.manifest("plugins/no-debug:1");
+    let manifest: Value = serde_json::from_slice(&manifest).unwrap();
+    assert_eq!(
+        manifest["config"]["mediaType"],
+        "application/vnd.wasm.config.v0+json"
+    );
+    assert_eq!(manifest["layers"][0]["mediaType"], "application/wasm");
+    assert_eq!(manifest["layers"][0]["digest"], format!("sha256:{sha}"));
+
+    w.ok(&["plugin", "pull", &source, "-o", &w.p("pulled.wasm")]);
+    assert!(registry::same_bytes(
+        Path::new(&w.p("pulled.wasm")),
+        &wasm_bytes
+    ));
+
+    // A bundle that names the plugin by digest, without the file.
+    let bundle = w.tmp.path().join("b");
+    std::fs::create_dir_all(bundle.join("policies")).unwrap();
+    std::fs::write(
+        bundle.join("policies/p.cedar"),
+        "@id(\"deploy\") permit(principal, action, resource);\n",
+    )
+    .unwrap();
+    let manifest = |source: &str, pin: &str| {
+        std::fs::write(
+            bundle.join("palisade.toml"),
+            format!(
+                "[bundle]\nname = \"nd\"\nversion = \"1.0.0\"\n\n[[plugin]]\nname = \"no-debug\"\n\
+                 path = \"plugins/no-debug.wasm\"\nsha256 = \"{pin}\"\nsource = \"{source}\"\n"
+            ),
+        )
+        .unwrap();
+    };
+    manifest(&source, &sha);
+    let b = bundle.to_str().unwrap();
+    // The directory alone lacks the file, and says where it comes from.
+    w.refused(&["bundle", "validate", b], "palisade plugin pull");
+    let out = w.run(&["bundle", "build", b, "-o", &w.p("nd.bundle")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("fetched plugin `no-debug`"));
+    let template = w.tmp.path().join("debug.yaml");
+    std::fs::write(&template, common::DEBUG_TEMPLATE).unwrap();
+    let out = w.run(&[
+        "check",
+        template.to_str().unwrap(),
+        "--bundle",
+        &w.p("nd.bundle"),
+        "--format",
+        "json",
+        "--fail-on",
+        "medium",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        json["findings"][0]["rule_id"],
+        "no-debug.function-debug-env"
+    );
+
+    // A pin that is not the artifact's, and a tag instead of a digest.
+    manifest(&source, &"0".repeat(64));
+    w.refused(
+        &["bundle", "build", b, "-o", &w.p("bad.bundle")],
+        "but palisade.toml pins",
+    );
+    manifest(&format!("{}/no-debug:1", reg.oci("plugins")), &sha);
+    w.refused(
+        &["bundle", "validate", b],
+        "must be oci://REGISTRY/REPO@sha256:",
+    );
+}

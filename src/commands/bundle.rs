@@ -211,8 +211,11 @@ fn build(dir: &std::path::Path, output: &std::path::Path) -> u8 {
             output::path(dir)
         ));
     }
-    let built = palisade_engine::archive::build(dir)
-        .map_err(|e| format!("cannot build {}: {e}", output::path(dir)))
+    let built = fetch_sources(dir)
+        .and_then(|extra| {
+            palisade_engine::archive::build_with(dir, extra)
+                .map_err(|e| format!("cannot build {}: {e}", output::path(dir)))
+        })
         .and_then(|bytes| {
             let engine = source::engine()?;
             let archive = palisade_engine::archive::read(&output.display().to_string(), &bytes)
@@ -251,6 +254,65 @@ fn build(dir: &std::path::Path, output: &std::path::Path) -> u8 {
         true,
         exit::OK,
     )
+}
+
+/// The plugins of `dir`'s manifest that name a `source` and are not in
+/// the directory, fetched from their registry and checked against their
+/// `sha256` pin: (path, bytes) for the archive. A manifest that does not
+/// parse fetches nothing (the load that follows says what is wrong).
+fn fetch_sources(dir: &std::path::Path) -> Result<Vec<(String, Vec<u8>)>, String> {
+    #[derive(serde::Deserialize)]
+    struct Manifest {
+        #[serde(default)]
+        plugin: Vec<Plugin>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Plugin {
+        name: String,
+        path: String,
+        sha256: String,
+        source: Option<String>,
+    }
+    let manifest_path = dir.join("palisade.toml");
+    let Ok(text) = source::read_bounded(&manifest_path, 1 << 20) else {
+        return Ok(Vec::new());
+    };
+    let Ok(manifest) = toml::from_str::<Manifest>(&text) else {
+        return Ok(Vec::new());
+    };
+    let mut fetched = Vec::new();
+    for p in manifest.plugin {
+        let Some(src) = p.source else { continue };
+        // A path that leaves the bundle is the loader's to refuse.
+        if dir.join(&p.path).symlink_metadata().is_ok() || p.path.contains("..") {
+            continue;
+        }
+        let (wasm, _) = crate::oci::pull_plugin(&src).map_err(|e| {
+            format!(
+                "plugin `{}`: cannot fetch {}: {e}",
+                escape(&p.name),
+                escape(&src)
+            )
+        })?;
+        let actual = palisade_engine::sha256_hex(&wasm);
+        let pinned = p.sha256.trim().to_ascii_lowercase();
+        if actual != pinned.strip_prefix("sha256:").unwrap_or(&pinned) {
+            return Err(format!(
+                "plugin `{}`: {} is sha256 {actual}, but palisade.toml pins {}",
+                escape(&p.name),
+                escape(&src),
+                escape(&pinned)
+            ));
+        }
+        output::note(&format!(
+            "fetched plugin `{}` from {} into {}",
+            escape(&p.name),
+            escape(&src),
+            escape(&p.path)
+        ));
+        fetched.push((p.path, wasm));
+    }
+    Ok(fetched)
 }
 
 fn fail(e: &str) -> u8 {
@@ -414,16 +476,22 @@ fn pull(spec: &str, output_path: &std::path::Path, keys: &[std::path::PathBuf]) 
         Ok(p) => p,
         Err(e) => return fail(&format!("cannot pull `{}`: {e}", escape(spec))),
     };
-    if let Some(why) = &pulled.from_cache {
-        output::warning(&format!("{why}; using the cached {}", pulled.pinned));
-    }
     // Loaded (and verified, with keys) before anything is written.
-    let engine = match source::engine() {
-        Ok(e) => e,
-        Err(e) => return fail(&e),
-    };
-    let loaded = source::load_verified(&engine, spec, keys);
-    let loaded = match loaded {
+    let loaded = source::engine()
+        .map_err(source::LoadError::Usage)
+        .and_then(|engine| {
+            let keys = if keys.is_empty() {
+                Vec::new()
+            } else {
+                crate::signing::read_trusted_keys(keys).map_err(source::LoadError::Usage)?
+            };
+            let archive = pulled.archive.clone();
+            let signature = pulled.signature.clone();
+            let pinned = pulled.pinned.clone();
+            source::load_pulled(&engine, spec, pulled, &keys)
+                .map(|l| (l, archive, signature, pinned))
+        });
+    let (loaded, archive, signature, pinned) = match loaded {
         Ok(l) => l,
         Err(e) => {
             e.print();
@@ -431,8 +499,8 @@ fn pull(spec: &str, output_path: &std::path::Path, keys: &[std::path::PathBuf]) 
         }
     };
     let sig_path = crate::signing::signature_path(output_path);
-    let written = source::write_atomically(output_path, &pulled.archive).and_then(|()| {
-        match &pulled.signature {
+    let written = source::write_atomically(output_path, &archive).and_then(|()| {
+        match &signature {
             Some(s) => source::write_atomically(&sig_path, s.as_bytes()),
             None => match std::fs::remove_file(&sig_path) {
                 // A stale signature beside a new archive would mislead.
@@ -451,12 +519,12 @@ fn pull(spec: &str, output_path: &std::path::Path, keys: &[std::path::PathBuf]) 
         &format!(
             "wrote {}{}\n  release {}\n  bundle  {} {}, digest {}{}\n",
             output::path(output_path),
-            if pulled.signature.is_some() {
+            if signature.is_some() {
                 format!(" and {}", output::path(&sig_path))
             } else {
                 " (unsigned)".to_owned()
             },
-            pulled.pinned,
+            pinned,
             escape(loaded.bundle.name()),
             escape(loaded.bundle.version()),
             loaded.bundle.digest(),

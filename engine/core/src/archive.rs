@@ -54,6 +54,16 @@ struct FileEntry {
 /// When the directory cannot be read, holds something that is not a
 /// regular file (a FIFO, a device, a link out of it), or is too large.
 pub fn build(dir: &Path) -> Result<Vec<u8>, String> {
+    build_with(dir, Vec::new())
+}
+
+/// [`build`], with `extra` files (path, bytes) that are not in the
+/// directory: plugins fetched from their `source`. A path both in the
+/// directory and in `extra` is an error.
+///
+/// # Errors
+/// As [`build`]; also a bad or duplicate extra path.
+pub fn build_with(dir: &Path, extra: Vec<(String, Vec<u8>)>) -> Result<Vec<u8>, String> {
     let entries = walk_bundle_dir(dir, ".")?;
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     let mut total = 0_u64;
@@ -74,6 +84,32 @@ pub fn build(dir: &Path) -> Result<Vec<u8>, String> {
         let bytes = std::fs::read(dir.join(&e.path))
             .map_err(|err| format!("cannot read `{}`: {err}", e.path.escape_debug()))?;
         files.push((e.path, bytes));
+    }
+    for (path, bytes) in extra {
+        let path = path.strip_prefix("./").unwrap_or(&path).to_owned();
+        let plain = path
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != ".." && !c.contains(['\\', '\0']));
+        if !plain || is_hidden(&path) {
+            return Err(format!(
+                "`{}` cannot be a file of an archive",
+                path.escape_debug()
+            ));
+        }
+        if files.iter().any(|(p, _)| *p == path) {
+            return Err(format!(
+                "`{}` is both in the directory and fetched",
+                path.escape_debug()
+            ));
+        }
+        total = total.saturating_add(bytes.len() as u64);
+        files.push((path, bytes));
+    }
+    if total > MAX_UNPACKED_BYTES || files.len() > MAX_FILES {
+        return Err(format!(
+            "the bundle is larger than an archive may be ({} MiB, {MAX_FILES} files)",
+            MAX_UNPACKED_BYTES >> 20
+        ));
     }
     files.sort_by(|a, b| a.0.cmp(&b.0));
     let manifest = Manifest {

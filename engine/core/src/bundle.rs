@@ -124,6 +124,22 @@ const MAX_WALK_DEPTH: usize = 32;
 /// Most entries a walk of a bundle lists.
 const MAX_WALK_ENTRIES: usize = 100_000;
 
+/// `oci://REGISTRY/REPO@sha256:<64 lowercase hex>`: a plugin source
+/// pinned by digest.
+fn is_pinned_oci(source: &str) -> bool {
+    source
+        .strip_prefix("oci://")
+        .and_then(|r| r.rsplit_once("@sha256:"))
+        .is_some_and(|(repo, hex)| {
+            repo.contains('/')
+                && !repo.contains("..")
+                && hex.len() == 64
+                && hex
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        })
+}
+
 /// Checks a path written in a bundle: relative, and not leaving the bundle
 /// through `..`.
 fn check_relative(path: &str) -> Result<(), String> {
@@ -846,14 +862,32 @@ impl Loader<'_> {
                 )));
                 continue;
             }
+            if let Some(src) = &p.source
+                && !is_pinned_oci(src)
+            {
+                self.problems.push(at_manifest(format!(
+                    "plugin `{}`: source `{}` must be oci://REGISTRY/REPO@sha256:<64 hex digits> \
+                     (a tag could change under the bundle)",
+                    p.name,
+                    src.escape_debug()
+                )));
+                continue;
+            }
             let bytes = match self.source.read(&p.path) {
                 Ok(b) => b,
                 Err(e) => {
-                    self.problems.push(at_manifest(format!(
-                        "plugin `{}` (plugin #{}): {e}",
-                        p.name,
-                        i + 1
-                    )));
+                    let problem =
+                        at_manifest(format!("plugin `{}` (plugin #{}): {e}", p.name, i + 1));
+                    self.problems.push(match &p.source {
+                        Some(src) => problem.with_help(format!(
+                            "it comes from {}: `palisade bundle build` fetches it into the archive, \
+                             and `palisade plugin pull {} -o {}` into this directory",
+                            src.escape_debug(),
+                            src.escape_debug(),
+                            p.path.escape_debug()
+                        )),
+                        None => problem,
+                    });
                     continue;
                 }
             };

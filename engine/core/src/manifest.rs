@@ -130,6 +130,12 @@ pub struct PluginSection {
     pub path: String,
     /// Hex sha256 of the `.wasm` file; a mismatch refuses the bundle.
     pub sha256: String,
+    /// Where the `.wasm` comes from: `oci://REGISTRY/REPO@sha256:DIGEST`, a
+    /// Wasm OCI artifact (CNCF layout). `palisade bundle build` fetches it
+    /// into the archive at `path` (checked against `sha256`); the engine
+    /// itself reads `path` only.
+    #[serde(default)]
+    pub source: Option<String>,
     /// `enforce` or `monitor`; default: the bundle's mode.
     #[serde(default)]
     pub mode: Option<Mode>,

@@ -90,10 +90,7 @@ fn a_sleeping_guest_never_blocks_the_host() {
     // would block here for an hour: the backstop turns that into a failure
     // (it is not a timing assertion).
     let engine = Engine::new().unwrap();
-    let b = TempBundle::new(
-        &[("h", "hostile-sleep.wasm", "")],
-        "[limits]\nfuel = 100_000_000\nmemory_mib = 16\ntimeout_ms = 5_000\n",
-    );
+    let b = TempBundle::new(&[("h", "hostile-sleep.wasm", "")], FAST);
     let bundle = b.load(&engine).unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -102,8 +99,15 @@ fn a_sleeping_guest_never_blocks_the_host() {
     let d = rx
         .recv_timeout(std::time::Duration::from_secs(120))
         .expect("a sleeping plugin blocked the host");
+    // Fuel runs out first on a quiet machine; on a loaded one (each sleep
+    // is a host call) the 5 s deadline may come first. Either way the call
+    // was stopped, which a blocked host thread could not be.
     let e = only_error(&d);
-    assert_eq!(e.kind, ErrorKind::FuelExhausted, "{}", d.to_json_pretty());
+    assert!(
+        matches!(e.kind, ErrorKind::FuelExhausted | ErrorKind::Timeout),
+        "{}",
+        d.to_json_pretty()
+    );
     assert_eq!(d.decision, Effect::Deny);
 }
 

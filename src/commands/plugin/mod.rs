@@ -2,6 +2,7 @@
 
 mod inspect;
 mod new;
+mod registry;
 mod test;
 
 use crate::cli::{PluginCommand, PluginLimitArgs};
@@ -25,6 +26,8 @@ pub fn execute(cmd: &PluginCommand) -> u8 {
             limits,
         } => with_limits(limits, |l| test::execute(path, cases.as_deref(), l)),
         PluginCommand::New { name, lang, dir } => new::execute(name, *lang, dir.as_deref()),
+        PluginCommand::Push { file, target } => registry::push(file, target),
+        PluginCommand::Pull { source, output } => registry::pull(source, output),
     }
 }
 

@@ -158,11 +158,13 @@ pub(super) async fn watch(app: Arc<App>, every: Duration) {
 
 /// Follows an `oci://` tag: every `every`, one manifest request asks
 /// which release the tag names; a new one is pulled, verified, loaded and
-/// swapped in (or refused, and then not tried again until the tag moves
-/// once more). A registry that cannot be reached changes nothing: the
+/// swapped in (or refused, and then tried again only every
+/// [`RETRY_REFUSED`] polls, in case what it lacked, say a signature pushed
+/// after the bundle by another tool, arrives). A registry that cannot be reached changes nothing: the
 /// running bundle keeps serving, and the failure is logged and counted.
 pub(super) async fn follow_tag(app: Arc<App>, every: Duration) {
-    let mut refused: Option<String> = None;
+    // The release last refused, and how many polls ago.
+    let mut refused: Option<(String, u32)> = None;
     loop {
         tokio::time::sleep(every).await;
         let spec = app.spec.clone();
@@ -190,17 +192,28 @@ pub(super) async fn follow_tag(app: Arc<App>, every: Duration) {
             .release
             .as_ref()
             .map(|r| r.digest.clone());
-        if serving.as_deref() == Some(digest.as_str()) || refused.as_deref() == Some(&digest) {
+        if serving.as_deref() == Some(digest.as_str()) {
             continue;
+        }
+        if let Some((d, polls)) = &mut refused
+            && *d == digest
+        {
+            *polls += 1;
+            if *polls < RETRY_REFUSED {
+                continue;
+            }
         }
         // A refused release is not tried again until the tag moves; one
         // that could not be fetched is, at the next poll.
         refused = match reload_if(&app, "the tag names a new release", || true).await {
-            Outcome::Refused => Some(digest),
+            Outcome::Refused => Some((digest, 0)),
             _ => None,
         };
     }
 }
+
+/// A refused release is tried again after this many polls.
+pub(super) const RETRY_REFUSED: u32 = 10;
 
 /// Loads the bundle again and swaps it in; on failure logs why and keeps
 /// the old one.
