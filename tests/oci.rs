@@ -600,3 +600,71 @@ fn plugins_travel_as_wasm_artifacts_and_bundles_pin_them() {
         "must be oci://REGISTRY/REPO@sha256:",
     );
 }
+
+/// A registry that asks for a password: refused without credentials (with
+/// the registry's reason), accepted with `PALISADE_REGISTRY_USERNAME` and
+/// `_PASSWORD`, and with what `docker login` stores in `config.json`.
+#[test]
+fn credentials_come_from_the_environment_or_docker_config() {
+    // bcrypt of "s3cret-pass" (htpasswd -Bbn team s3cret-pass).
+    let hash = "$2y$05$hPgYFd2SRg32My4X1V7vdOBhQjv7uxC3kbjDxIo642f5OzAv71G8G";
+    let Some(reg) = Registry::start_with_password("team", hash) else {
+        return;
+    };
+    let w = Work::new();
+    let archive = w.release(&root().join("examples/authz"), "a", "team", None);
+    let tag = format!("{}/authz:1", reg.oci("team"));
+    let run_env = |args: &[&str], env: &[(&str, &str)]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_palisade"));
+        c.args(args)
+            .env("PALISADE_CACHE_DIR", &w.cache)
+            .env("NO_COLOR", "1")
+            .env("DOCKER_CONFIG", w.tmp.path().join("no-docker-config"))
+            .env_remove("PALISADE_REGISTRY_USERNAME")
+            .env_remove("PALISADE_REGISTRY_PASSWORD");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    };
+    let out = run_env(&["bundle", "push", &archive, &tag], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("UNAUTHORIZED"),
+        "{}",
+        text(&out.stderr)
+    );
+    let creds = [
+        ("PALISADE_REGISTRY_USERNAME", "team"),
+        ("PALISADE_REGISTRY_PASSWORD", "s3cret-pass"),
+    ];
+    let out = run_env(&["bundle", "push", &archive, &tag], &creds);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let wrong = [
+        ("PALISADE_REGISTRY_USERNAME", "team"),
+        ("PALISADE_REGISTRY_PASSWORD", "guess"),
+    ];
+    let out = run_env(&["bundle", "pull", &tag, "-o", &w.p("x.bundle")], &wrong);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("Not authorized"),
+        "{}",
+        text(&out.stderr)
+    );
+    // `docker login`'s file: {"auths": {"REGISTRY": {"auth": base64(user:pass)}}}.
+    let docker = w.tmp.path().join("docker");
+    std::fs::create_dir_all(&docker).unwrap();
+    std::fs::write(
+        docker.join("config.json"),
+        format!(
+            "{{\"auths\":{{\"{}\":{{\"auth\":\"dGVhbTpzM2NyZXQtcGFzcw==\"}}}}}}",
+            reg.addr
+        ),
+    )
+    .unwrap();
+    let out = run_env(
+        &["bundle", "pull", &tag, "-o", &w.p("y.bundle")],
+        &[("DOCKER_CONFIG", docker.to_str().unwrap())],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}

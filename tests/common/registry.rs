@@ -35,12 +35,24 @@ pub struct Registry {
     /// `127.0.0.1:PORT`.
     pub addr: String,
     dir: tempfile::TempDir,
+    htpasswd: String,
 }
 
 impl Registry {
     /// Starts a registry, or `None` when `docker-registry` is missing (and
     /// not required).
     pub fn start() -> Option<Registry> {
+        Registry::start_with("")
+    }
+
+    /// A registry that asks for `user`/`password` (HTTP basic, htpasswd
+    /// with the bcrypt `hash` of the password).
+    pub fn start_with_password(user: &str, hash: &str) -> Option<Registry> {
+        Registry::start_with(&format!("{user}:{hash}\n"))
+    }
+
+    /// `htpasswd`: the lines of an htpasswd file, or empty for none.
+    fn start_with(htpasswd: &str) -> Option<Registry> {
         if !have(BINARY) {
             return None;
         }
@@ -56,6 +68,7 @@ impl Registry {
                 child: None,
                 addr: format!("127.0.0.1:{port}"),
                 dir: tempfile::tempdir().unwrap(),
+                htpasswd: htpasswd.to_owned(),
             };
             r.run();
             if r.wait_ready() {
@@ -67,16 +80,21 @@ impl Registry {
 
     fn config(&self) -> PathBuf {
         let path = self.dir.path().join("config.yml");
-        std::fs::write(
-            &path,
-            format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  \
-                 delete:\n    enabled: true\nhttp:\n  addr: {}\n",
-                self.storage().display(),
-                self.addr
-            ),
-        )
-        .unwrap();
+        let mut config = format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  \
+             delete:\n    enabled: true\nhttp:\n  addr: {}\n",
+            self.storage().display(),
+            self.addr
+        );
+        if !self.htpasswd.is_empty() {
+            let file = self.dir.path().join("htpasswd");
+            std::fs::write(&file, &self.htpasswd).unwrap();
+            config.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: palisade-tests\n    path: {}\n",
+                file.display()
+            ));
+        }
+        std::fs::write(&path, config).unwrap();
         path
     }
 
