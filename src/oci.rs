@@ -62,12 +62,16 @@ const MAX_SIGNATURE: u64 = 64 << 10;
 /// [`READ_TIMEOUT`].
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
-/// No registry operation takes longer than this in all.
-const OPERATION_TIMEOUT: Duration = Duration::from_secs(300);
+/// A manifest, signature or login answer must be complete within this.
+const SMALL_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// No registry operation (a whole pull or push) takes longer than this.
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(120);
+const USER_AGENT: &str = concat!("palisade/", env!("CARGO_PKG_VERSION"));
 
 /// Whether `spec` names a registry (`oci://...`).
 pub fn is_oci(spec: &str) -> bool {
-    spec.starts_with("oci://")
+    spec.get(..6)
+        .is_some_and(|p| p.eq_ignore_ascii_case("oci://"))
 }
 
 /// `oci://REGISTRY/REPO:TAG` or `oci://REGISTRY/REPO@sha256:HEX`, parsed.
@@ -76,8 +80,19 @@ pub fn is_oci(spec: &str) -> bool {
 pub fn parse(spec: &str) -> Result<Reference, String> {
     let shown = crate::output::escape(spec);
     let Some(rest) = spec.strip_prefix("oci://") else {
-        return Err(format!("`{shown}` is not an oci:// reference"));
+        return Err(format!(
+            "`{shown}` is not an oci:// reference (the scheme is written in lowercase)"
+        ));
     };
+    let host = rest.split('/').next().unwrap_or_default();
+    if let Some((_, port)) = host.rsplit_once(':')
+        && port.parse::<u16>().map_or(true, |p| p == 0)
+    {
+        return Err(format!(
+            "`{shown}`: `{}` is not a port",
+            port.escape_debug()
+        ));
+    }
     let first = rest.split('/').next().unwrap_or_default();
     if !rest.contains('/') || !(first.contains('.') || first.contains(':') || first == "localhost")
     {
@@ -123,42 +138,219 @@ fn is_loopback(registry: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// A client for `reference`'s registry: HTTPS (with the extra CA in
-/// `PALISADE_REGISTRY_CA`, a PEM file, if set), plain HTTP for loopback.
-fn client(reference: &Reference) -> Result<Client, String> {
-    // reqwest's rustls takes the process's provider; the server's TLS
-    // uses ring too, so installing it twice is harmless (the second fails).
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let registry = reference.resolve_registry().to_owned();
-    let mut config = ClientConfig {
-        protocol: if is_loopback(&registry) {
-            ClientProtocol::HttpsExcept(vec![registry])
-        } else {
-            ClientProtocol::Https
-        },
-        connect_timeout: Some(CONNECT_TIMEOUT),
-        read_timeout: Some(READ_TIMEOUT),
-        user_agent: concat!("palisade/", env!("CARGO_PKG_VERSION")),
-        platform_resolver: None,
-        ..ClientConfig::default()
-    };
-    if let Some(ca) = std::env::var_os("PALISADE_REGISTRY_CA") {
-        let path = PathBuf::from(ca);
-        let pem = crate::source::read_bounded(&path, 1 << 20)
-            .map_err(|e| e.describe(&path.display().to_string(), Some("PALISADE_REGISTRY_CA")))?;
-        config.extra_root_certificates.push(Certificate {
-            encoding: CertificateEncoding::Pem,
-            data: pem.into_bytes(),
-        });
+/// One operation's connection to a registry: `oci-client` for the
+/// protocol, and a plain HTTP client (the same TLS settings) for the reads
+/// whose size `oci-client` does not bound (manifests) and for checking
+/// where credentials would go.
+struct Session {
+    oci: Client,
+    http: reqwest::Client,
+    auth: RegistryAuth,
+    /// `http` for loopback, else `https`.
+    scheme: &'static str,
+}
+
+impl Session {
+    /// HTTPS (with the extra CA in `PALISADE_REGISTRY_CA`, a PEM file, if
+    /// set), plain HTTP for loopback.
+    fn new(reference: &Reference) -> Result<Session, String> {
+        // reqwest's rustls takes the process's provider; the server's TLS
+        // uses ring too, so installing it twice is harmless (the second fails).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let registry = reference.resolve_registry().to_owned();
+        let loopback = is_loopback(&registry);
+        let ca = match std::env::var_os("PALISADE_REGISTRY_CA") {
+            Some(ca) => {
+                let path = PathBuf::from(ca);
+                let pem = crate::source::read_bounded(&path, 1 << 20).map_err(|e| {
+                    e.describe(&path.display().to_string(), Some("PALISADE_REGISTRY_CA"))
+                })?;
+                Some(pem.into_bytes())
+            }
+            None => None,
+        };
+        let mut config = ClientConfig {
+            protocol: if loopback {
+                ClientProtocol::HttpsExcept(vec![registry.clone()])
+            } else {
+                ClientProtocol::Https
+            },
+            connect_timeout: Some(CONNECT_TIMEOUT),
+            read_timeout: Some(READ_TIMEOUT),
+            user_agent: USER_AGENT,
+            platform_resolver: None,
+            ..ClientConfig::default()
+        };
+        let mut http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .read_timeout(READ_TIMEOUT)
+            .user_agent(USER_AGENT)
+            .redirect(reqwest::redirect::Policy::limited(5));
+        if let Some(pem) = ca {
+            let cert = reqwest::Certificate::from_pem(&pem)
+                .map_err(|e| format!("PALISADE_REGISTRY_CA: not a PEM certificate: {e}"))?;
+            http = http.tls_certs_merge([cert]);
+            config.extra_root_certificates.push(Certificate {
+                encoding: CertificateEncoding::Pem,
+                data: pem,
+            });
+        }
+        Ok(Session {
+            oci: Client::try_from(config)
+                .map_err(|e| format!("cannot set up the registry client: {e}"))?,
+            http: http
+                .build()
+                .map_err(|e| format!("cannot set up the registry client: {e}"))?,
+            auth: credentials(&registry),
+            scheme: if loopback { "http" } else { "https" },
+        })
     }
-    Client::try_from(config).map_err(|e| format!("cannot set up the registry client: {e}"))
+
+    /// Logs in for `op` on `reference`'s repository: the token (if the
+    /// registry uses them) is kept for the requests that follow. Refuses
+    /// to hand credentials to a token server over plain HTTP off this
+    /// machine.
+    async fn login(
+        &self,
+        reference: &Reference,
+        op: oci_client::RegistryOperation,
+    ) -> Result<Option<String>, Failure> {
+        if !matches!(self.auth, RegistryAuth::Anonymous) {
+            let url = format!("{}://{}/v2/", self.scheme, reference.resolve_registry());
+            let probe = self
+                .http
+                .get(&url)
+                .timeout(SMALL_READ_TIMEOUT)
+                .send()
+                .await
+                .map_err(|e| request_failure("cannot reach the registry", &e))?;
+            if let Some(realm) = probe
+                .headers()
+                .get(reqwest::header::WWW_AUTHENTICATE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(bearer_realm)
+                && let Some(host) = realm.strip_prefix("http://")
+                && !is_loopback(host.split('/').next().unwrap_or_default())
+            {
+                return Err(Failure::Refused(format!(
+                    "the registry sends credentials to a token server over plain HTTP ({}): refused",
+                    realm.escape_debug()
+                )));
+            }
+        }
+        self.oci
+            .auth(reference, &self.auth, op)
+            .await
+            .map_err(|e| failure("cannot log in to the registry", e))
+    }
+
+    /// The manifest `reference` names, at most [`MAX_SMALL_BLOB`] bytes
+    /// (refused as soon as a larger one shows, before it is read), or
+    /// `None` when the registry has none.
+    async fn manifest(
+        &self,
+        reference: &Reference,
+        token: Option<&str>,
+    ) -> Result<Option<Vec<u8>>, Failure> {
+        let which = reference.digest().or(reference.tag()).unwrap_or("latest");
+        let url = format!(
+            "{}://{}/v2/{}/manifests/{which}",
+            self.scheme,
+            reference.resolve_registry(),
+            reference.repository()
+        );
+        let mut request = self
+            .http
+            .get(&url)
+            .header(reqwest::header::ACCEPT, MANIFEST_TYPE)
+            .timeout(SMALL_READ_TIMEOUT);
+        request = match (token, &self.auth) {
+            (Some(t), _) => request.bearer_auth(t),
+            (None, RegistryAuth::Basic(u, p)) => request.basic_auth(u, Some(p)),
+            (None, RegistryAuth::Bearer(t)) => request.bearer_auth(t),
+            (None, RegistryAuth::Anonymous) => request,
+        };
+        let response = request
+            .send()
+            .await
+            .map_err(|e| request_failure("cannot read the manifest", &e))?;
+        let status = response.status();
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if status.is_server_error() {
+            return Err(Failure::Unreachable(format!(
+                "cannot read the manifest: {url} answered {status}"
+            )));
+        }
+        if !status.is_success() {
+            return Err(Failure::Refused(format!(
+                "cannot read the manifest: {url} answered {status}{}",
+                if status == reqwest::StatusCode::UNAUTHORIZED
+                    || status == reqwest::StatusCode::FORBIDDEN
+                {
+                    " (Not authorized: check PALISADE_REGISTRY_USERNAME/_PASSWORD or docker login)"
+                } else {
+                    ""
+                }
+            )));
+        }
+        read_capped(response, MAX_SMALL_BLOB, "the manifest")
+            .await
+            .map(Some)
+    }
+}
+
+/// `realm` of a `Bearer` challenge.
+fn bearer_realm(challenge: &str) -> Option<&str> {
+    let rest = challenge.trim_start();
+    if !rest.get(..6)?.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let at = rest.find("realm=\"")? + "realm=\"".len();
+    let realm = rest.get(at..)?;
+    realm.split('"').next()
+}
+
+/// Reads a response body of at most `limit` bytes: refused as soon as
+/// the declared length or the bytes read pass it.
+async fn read_capped(
+    mut response: reqwest::Response,
+    limit: u64,
+    what: &str,
+) -> Result<Vec<u8>, Failure> {
+    let too_large = || Failure::Refused(format!("{what} is larger than {limit} bytes: refused"));
+    if response.content_length().is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| request_failure(&format!("cannot read {what}"), &e))?
+    {
+        body.extend_from_slice(&chunk);
+        if body.len() as u64 > limit {
+            return Err(too_large());
+        }
+    }
+    Ok(body)
+}
+
+fn request_failure(what: &str, e: &reqwest::Error) -> Failure {
+    let message = format!("{what}: {}", error_chain(e));
+    if e.is_connect() || e.is_timeout() || e.is_request() {
+        Failure::Unreachable(message)
+    } else {
+        Failure::Refused(message)
+    }
 }
 
 /// Credentials for `registry`: `PALISADE_REGISTRY_USERNAME` and
 /// `PALISADE_REGISTRY_PASSWORD`, else what `docker login` stored
 /// (`~/.docker/config.json` or `$DOCKER_CONFIG`, credential helpers
 /// included), else anonymous.
-fn auth(registry: &str) -> RegistryAuth {
+fn credentials(registry: &str) -> RegistryAuth {
     if let (Ok(user), Ok(password)) = (
         std::env::var("PALISADE_REGISTRY_USERNAME"),
         std::env::var("PALISADE_REGISTRY_PASSWORD"),
@@ -393,8 +585,17 @@ fn push_artifact(
     blobs: &[&[u8]],
     signature: Option<&str>,
 ) -> Result<Pushed, Failure> {
-    let client = client(reference).map_err(Failure::Refused)?;
-    let auth = auth(reference.resolve_registry());
+    if let Some(tag) = reference.tag()
+        && tag.starts_with("sha256-")
+        && tag.ends_with(".sig")
+    {
+        return Err(Failure::Refused(format!(
+            "`{}` is where a release's signature goes: push to another tag",
+            tag.escape_debug()
+        )));
+    }
+    let session = Session::new(reference).map_err(Failure::Refused)?;
+    let client = &session.oci;
     let digest = sha256(manifest);
     let pinned = format!(
         "{}/{}@{digest}",
@@ -408,14 +609,10 @@ fn push_artifact(
             .map_err(|_| Failure::Refused("bad media type".into()))
     };
     block_on(async {
-        client
-            .store_auth_if_needed(reference.resolve_registry(), &auth)
-            .await;
-        // `auth` asks the registry for a push token (a no-op for an open one).
-        client
-            .auth(reference, &auth, oci_client::RegistryOperation::Push)
-            .await
-            .map_err(|e| failure("cannot log in to the registry", e))?;
+        // A push token (none for an open registry), kept for what follows.
+        session
+            .login(reference, oci_client::RegistryOperation::Push)
+            .await?;
         for blob in blobs {
             client
                 .push_blob(reference, blob.to_vec(), &sha256(blob))
@@ -464,17 +661,10 @@ fn push_artifact(
 /// its own; at most 64 MiB.
 pub fn pull_plugin(spec: &str) -> Result<(Vec<u8>, String), Failure> {
     let reference = parse(spec).map_err(Failure::Refused)?;
-    let client = client(&reference).map_err(Failure::Refused)?;
-    let auth = auth(reference.resolve_registry());
+    let session = Session::new(&reference).map_err(Failure::Refused)?;
     block_on(async {
-        client
-            .store_auth_if_needed(reference.resolve_registry(), &auth)
-            .await;
-        let (manifest, digest) = pull_manifest(&client, &reference).await?;
-        let m: oci_client::manifest::OciImageManifest =
-            serde_json::from_slice(&manifest).map_err(|e| {
-                Failure::Refused(format!("the manifest is not an OCI image manifest: {e}"))
-            })?;
+        let (manifest, digest) = pull_manifest(&session, &reference).await?;
+        let m = image_manifest(&manifest).map_err(Failure::Refused)?;
         let wasm_layers: Vec<&OciDescriptor> = m
             .layers
             .iter()
@@ -494,7 +684,7 @@ pub fn pull_plugin(spec: &str) -> Result<(Vec<u8>, String), Failure> {
                 MAX_PLUGIN >> 20
             )));
         }
-        let wasm = pull_blob(&client, &reference, layer, MAX_PLUGIN).await?;
+        let wasm = pull_blob(&session.oci, &reference, layer, MAX_PLUGIN).await?;
         Ok((wasm, digest))
     })
 }
@@ -529,17 +719,37 @@ fn cached_paths(dir: &std::path::Path, digest: &str) -> [PathBuf; 3] {
     ]
 }
 
-/// The file that remembers which digest a tag named last.
+/// The file that remembers which release a tag named last (when it was
+/// loaded and, with keys, verified).
 fn tag_path(dir: &std::path::Path, reference: &Reference) -> PathBuf {
     dir.join("tags")
         .join(palisade_engine::sha256_hex(reference.whole().as_bytes()))
 }
 
+/// A manifest's JSON as an OCI image manifest: an image index (several
+/// platforms) or another media type is refused with its name.
+fn image_manifest(bytes: &[u8]) -> Result<oci_client::manifest::OciImageManifest, String> {
+    #[derive(serde::Deserialize)]
+    struct Kind {
+        #[serde(rename = "mediaType")]
+        media_type: Option<String>,
+    }
+    let kind: Kind = serde_json::from_slice(bytes)
+        .map_err(|e| format!("the manifest is not JSON of an OCI manifest: {e}"))?;
+    if let Some(t) = kind.media_type.filter(|t| t != MANIFEST_TYPE) {
+        return Err(format!(
+            "the manifest is a `{}`, not an OCI image manifest ({MANIFEST_TYPE}) as a bundle or a plugin is",
+            t.escape_debug()
+        ));
+    }
+    serde_json::from_slice(bytes)
+        .map_err(|e| format!("the manifest is not an OCI image manifest: {e}"))
+}
+
 /// The archive layer a bundle manifest names, checked: one layer of the
 /// bundle type, within the archive size limit, a bundle config.
 fn bundle_layer(manifest: &[u8]) -> Result<OciDescriptor, String> {
-    let m: oci_client::manifest::OciImageManifest = serde_json::from_slice(manifest)
-        .map_err(|e| format!("the manifest is not an OCI image manifest: {e}"))?;
+    let m = image_manifest(manifest)?;
     if m.config.media_type != BUNDLE_CONFIG {
         return Err(format!(
             "this is not a Palisade bundle (its config is `{}`, not {BUNDLE_CONFIG})",
@@ -570,49 +780,97 @@ fn bundle_layer(manifest: &[u8]) -> Result<OciDescriptor, String> {
     Ok(layer.clone())
 }
 
-/// Reads a cached release, checking every digest again (a cache file that
-/// was changed is not used).
+/// A cache file's bytes: a regular file only (never a FIFO, which would
+/// block), at most `limit` bytes.
+fn read_cache_file(path: &std::path::Path, limit: u64) -> Option<Vec<u8>> {
+    use std::io::Read as _;
+    // Checked before opening: opening a FIFO to read blocks.
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return None;
+    }
+    let file = std::fs::File::open(path).ok()?;
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() || meta.len() > limit {
+        return None;
+    }
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes).ok()?;
+    (bytes.len() as u64 <= limit).then_some(bytes)
+}
+
+/// Writes a cache file by a new file renamed over the old name: whatever
+/// was there (a FIFO, a link) is replaced, never written through. A cache
+/// that cannot be written is no error: the pull itself worked.
+fn write_cache_file(path: &std::path::Path, bytes: &[u8]) {
+    use std::io::Write as _;
+    let Some(name) = path.file_name() else { return };
+    let mut temp = name.to_owned();
+    temp.push(format!(".{}.tmp", std::process::id()));
+    let temp = path.with_file_name(temp);
+    let _ = std::fs::remove_file(&temp);
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&temp)
+        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()));
+    if written.is_err() || std::fs::rename(&temp, path).is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+}
+
+/// A cached release: its manifest (checked against `digest`) and archive
+/// (checked against the manifest), and the signature last seen with it.
 fn read_cached(dir: &std::path::Path, digest: &str) -> Option<(Vec<u8>, Option<String>)> {
     let [manifest_path, archive_path, sig_path] = cached_paths(dir, digest);
-    let manifest = std::fs::read(&manifest_path).ok()?;
+    let manifest = read_cache_file(&manifest_path, MAX_SMALL_BLOB)?;
     if sha256(&manifest) != digest {
         return None;
     }
     let layer = bundle_layer(&manifest).ok()?;
-    let archive = crate::source::read_archive(&archive_path).ok()?;
+    let archive = read_cache_file(&archive_path, palisade_engine::archive::MAX_ARCHIVE_BYTES)?;
     if sha256(&archive) != layer.digest {
         return None;
     }
-    let signature = crate::source::read_bounded(&sig_path, MAX_SIGNATURE).ok();
+    let signature =
+        read_cache_file(&sig_path, MAX_SIGNATURE).and_then(|b| String::from_utf8(b).ok());
     Some((archive, signature))
 }
 
-fn write_cache(dir: &std::path::Path, reference: &Reference, pulled: &Pulled, manifest: &[u8]) {
+fn write_cache(dir: &std::path::Path, pulled: &Pulled, manifest: &[u8]) {
     let [manifest_path, archive_path, sig_path] = cached_paths(dir, &pulled.digest);
-    let tags = dir.join("tags");
-    if std::fs::create_dir_all(&tags).is_err() {
+    if std::fs::create_dir_all(dir.join("tags")).is_err() {
         return;
     }
-    // A cache that cannot be written is no error: the pull worked.
-    let _ = crate::source::write_atomically(&archive_path, &pulled.archive)
-        .and_then(|()| crate::source::write_atomically(&manifest_path, manifest));
+    write_cache_file(&archive_path, &pulled.archive);
+    write_cache_file(&manifest_path, manifest);
     match &pulled.signature {
-        Some(s) => {
-            let _ = crate::source::write_atomically(&sig_path, s.as_bytes());
-        }
+        Some(s) => write_cache_file(&sig_path, s.as_bytes()),
         None => {
             let _ = std::fs::remove_file(&sig_path);
         }
     }
-    if reference.tag().is_some() && reference.digest().is_none() {
-        let _ = crate::source::write_atomically(
-            &tag_path(dir, reference),
-            format!("{}\n{}\n", reference.whole(), pulled.digest).as_bytes(),
+}
+
+/// Records that the tag `spec` named the release `digest`, once it was
+/// loaded (and, with keys, verified): the release it falls back to when
+/// the registry cannot be reached. A refused release is never recorded.
+pub fn remember(spec: &str, digest: &str) {
+    let (Ok(reference), Some(dir)) = (parse(spec), cache_dir()) else {
+        return;
+    };
+    if reference.digest().is_some() || !is_sha256(digest) {
+        return;
+    }
+    if std::fs::create_dir_all(dir.join("tags")).is_ok() {
+        write_cache_file(
+            &tag_path(&dir, &reference),
+            format!("{}\n{digest}\n", reference.whole()).as_bytes(),
         );
     }
 }
 
-/// Reads at most `limit` bytes of a blob, checking its digest.
+/// Reads at most `limit` bytes of a blob, and no more than its descriptor
+/// declares, checking its digest.
 async fn pull_blob(
     client: &Client,
     reference: &Reference,
@@ -620,15 +878,20 @@ async fn pull_blob(
     limit: u64,
 ) -> Result<Vec<u8>, Failure> {
     use futures_util::StreamExt as _;
+    let declared = u64::try_from(layer.size).unwrap_or(0);
+    let limit = limit.min(declared);
+    let too_large = || {
+        Failure::Refused(format!(
+            "the layer {} is larger than the {limit} bytes its manifest declares: refused",
+            layer.digest
+        ))
+    };
     let mut stream = client
         .pull_blob_stream(reference, layer)
         .await
         .map_err(|e| failure("cannot download a layer", e))?;
     if stream.content_length.is_some_and(|n| n > limit) {
-        return Err(Failure::Refused(format!(
-            "the layer {} is larger than {limit} bytes: refused",
-            layer.digest
-        )));
+        return Err(too_large());
     }
     let mut bytes = Vec::new();
     while let Some(chunk) = stream.stream.next().await {
@@ -637,10 +900,7 @@ async fn pull_blob(
         })?;
         bytes.extend_from_slice(&chunk);
         if bytes.len() as u64 > limit {
-            return Err(Failure::Refused(format!(
-                "the layer {} is larger than {limit} bytes: refused",
-                layer.digest
-            )));
+            return Err(too_large());
         }
     }
     if sha256(&bytes) != layer.digest {
@@ -654,27 +914,20 @@ async fn pull_blob(
 }
 
 /// The manifest `reference` names, as bytes, with its digest (computed,
-/// and equal to the reference's digest when it has one).
+/// and equal to the reference's digest when it has one). Logs in first.
 async fn pull_manifest(
-    client: &Client,
+    session: &Session,
     reference: &Reference,
 ) -> Result<(Vec<u8>, String), Failure> {
-    let (body, _) = client
-        .pull_manifest_raw(reference, &RegistryAuth::Anonymous, &[MANIFEST_TYPE])
-        .await
-        .map_err(|e| {
-            if is_not_found(&e) {
-                Failure::Refused(format!("`{}` is not in the registry", reference.whole()))
-            } else {
-                failure("cannot read the manifest", e)
-            }
-        })?;
-    if body.len() as u64 > MAX_SMALL_BLOB {
+    let token = session
+        .login(reference, oci_client::RegistryOperation::Pull)
+        .await?;
+    let Some(body) = session.manifest(reference, token.as_deref()).await? else {
         return Err(Failure::Refused(format!(
-            "the manifest of `{}` is larger than {MAX_SMALL_BLOB} bytes: refused",
+            "`{}` is not in the registry",
             reference.whole()
         )));
-    }
+    };
     let digest = sha256(&body);
     if let Some(pinned) = reference.digest()
         && pinned != digest
@@ -683,12 +936,12 @@ async fn pull_manifest(
             "the registry sent a manifest whose digest is {digest}, not {pinned}: refused"
         )));
     }
-    Ok((body.to_vec(), digest))
+    Ok((body, digest))
 }
 
 /// The signature envelope of the release `digest`, if there is one.
 async fn pull_signature(
-    client: &Client,
+    session: &Session,
     reference: &Reference,
     digest: &str,
 ) -> Result<Option<String>, Failure> {
@@ -697,16 +950,14 @@ async fn pull_signature(
         reference.repository().to_owned(),
         signature_tag(digest),
     );
-    let manifest = match client
-        .pull_manifest_raw(&sig_ref, &RegistryAuth::Anonymous, &[MANIFEST_TYPE])
-        .await
-    {
-        Ok((body, _)) => body,
-        Err(e) if is_not_found(&e) => return Ok(None),
-        Err(e) => return Err(failure("cannot read the signature", e)),
+    let token = session
+        .login(&sig_ref, oci_client::RegistryOperation::Pull)
+        .await?;
+    let Some(manifest) = session.manifest(&sig_ref, token.as_deref()).await? else {
+        return Ok(None);
     };
-    let m: oci_client::manifest::OciImageManifest = serde_json::from_slice(&manifest)
-        .map_err(|e| Failure::Refused(format!("the signature manifest is malformed: {e}")))?;
+    let m = image_manifest(&manifest)
+        .map_err(|e| Failure::Refused(format!("the signature's manifest: {e}")))?;
     let [layer] = &m.layers[..] else {
         return Err(Failure::Refused(
             "the signature manifest must have one layer".into(),
@@ -718,32 +969,37 @@ async fn pull_signature(
             layer.media_type.escape_debug()
         )));
     }
-    let bytes = pull_blob(client, &sig_ref, layer, MAX_SIGNATURE).await?;
+    let bytes = pull_blob(&session.oci, &sig_ref, layer, MAX_SIGNATURE).await?;
     String::from_utf8(bytes)
         .map(Some)
         .map_err(|_| Failure::Refused("the signature is not UTF-8".into()))
 }
 
-/// The release digest a tag names now: one manifest request (HEAD), for
-/// polls. A digest reference is its own answer.
+/// The release digest a tag names now, for polls: one manifest request
+/// (HEAD, after the login probe). A digest reference is its own answer.
 pub fn resolve(spec: &str) -> Result<String, Failure> {
     let reference = parse(spec).map_err(Failure::Refused)?;
     if let Some(d) = reference.digest() {
         return Ok(d.to_owned());
     }
-    let client = client(&reference).map_err(Failure::Refused)?;
-    let auth = auth(reference.resolve_registry());
+    let session = Session::new(&reference).map_err(Failure::Refused)?;
     block_on(async {
-        let digest = client
-            .fetch_manifest_digest(&reference, &auth)
-            .await
-            .map_err(|e| {
-                if is_not_found(&e) {
-                    Failure::Refused(format!("`{}` is not in the registry", reference.whole()))
-                } else {
-                    failure("cannot read the manifest", e)
-                }
-            })?;
+        session
+            .login(&reference, oci_client::RegistryOperation::Pull)
+            .await?;
+        let digest = tokio::time::timeout(
+            SMALL_READ_TIMEOUT,
+            session.oci.fetch_manifest_digest(&reference, &session.auth),
+        )
+        .await
+        .map_err(|_| Failure::Unreachable("no answer to the manifest request".into()))?
+        .map_err(|e| {
+            if is_not_found(&e) {
+                Failure::Refused(format!("`{}` is not in the registry", reference.whole()))
+            } else {
+                failure("cannot read the manifest", e)
+            }
+        })?;
         if !is_sha256(&digest) {
             return Err(Failure::Refused(format!(
                 "the registry names `{}` by `{}`, not a sha256 digest",
@@ -755,39 +1011,25 @@ pub fn resolve(spec: &str) -> Result<String, Failure> {
     })
 }
 
-/// Pulls the bundle `spec` names (with its signature, if any), or reads it
-/// from the cache: a digest reference that was pulled before never asks
-/// the registry; a tag does, and uses the digest it named last only when
-/// the registry cannot be reached.
+/// Pulls the bundle `spec` names with its signature (if any). The archive
+/// of a release cached before is not downloaded again. When the registry
+/// cannot be reached, a digest reference is served from the cache, and a
+/// tag from the release it named when last loaded; a registry that
+/// answers with an error or a wrong digest never falls back.
 pub fn pull_bundle(spec: &str) -> Result<Pulled, Failure> {
     let reference = parse(spec).map_err(Failure::Refused)?;
     let cache = cache_dir();
     let repo = format!("{}/{}", reference.registry(), reference.repository());
-    if let (Some(dir), Some(digest)) = (&cache, reference.digest())
-        && let Some((archive, signature)) = read_cached(dir, digest)
-    {
-        return Ok(Pulled {
-            archive,
-            signature,
-            digest: digest.to_owned(),
-            pinned: format!("{repo}@{digest}"),
-            from_cache: None,
-        });
-    }
-    let client = client(&reference).map_err(Failure::Refused)?;
-    let auth = auth(reference.resolve_registry());
+    let session = Session::new(&reference).map_err(Failure::Refused)?;
     let online = block_on(async {
-        client
-            .store_auth_if_needed(reference.resolve_registry(), &auth)
-            .await;
-        let (manifest, digest) = pull_manifest(&client, &reference).await?;
+        let (manifest, digest) = pull_manifest(&session, &reference).await?;
         let layer = bundle_layer(&manifest).map_err(Failure::Refused)?;
         let cached = cache.as_deref().and_then(|d| read_cached(d, &digest));
         let archive = match cached {
             Some((archive, _)) => archive,
             None => {
                 pull_blob(
-                    &client,
+                    &session.oci,
                     &reference,
                     &layer,
                     palisade_engine::archive::MAX_ARCHIVE_BYTES,
@@ -795,7 +1037,7 @@ pub fn pull_bundle(spec: &str) -> Result<Pulled, Failure> {
                 .await?
             }
         };
-        let signature = pull_signature(&client, &reference, &digest).await?;
+        let signature = pull_signature(&session, &reference, &digest).await?;
         Ok((manifest, digest, archive, signature))
     });
     match online {
@@ -808,16 +1050,22 @@ pub fn pull_bundle(spec: &str) -> Result<Pulled, Failure> {
                 from_cache: None,
             };
             if let Some(dir) = &cache {
-                write_cache(dir, &reference, &pulled, &manifest);
+                write_cache(dir, &pulled, &manifest);
             }
             Ok(pulled)
         }
         Err(Failure::Unreachable(why)) => {
             let fallback = cache.as_deref().and_then(|dir| {
-                let text = std::fs::read_to_string(tag_path(dir, &reference)).ok()?;
-                let mut lines = text.lines();
-                (lines.next()? == reference.whole()).then_some(())?;
-                let digest = lines.next()?.to_owned();
+                let digest = match reference.digest() {
+                    Some(d) => d.to_owned(),
+                    None => {
+                        let text = read_cache_file(&tag_path(dir, &reference), 4096)?;
+                        let text = String::from_utf8(text).ok()?;
+                        let mut lines = text.lines();
+                        (lines.next()? == reference.whole()).then_some(())?;
+                        lines.next().filter(|d| is_sha256(d))?.to_owned()
+                    }
+                };
                 let (archive, signature) = read_cached(dir, &digest)?;
                 Some(Pulled {
                     archive,

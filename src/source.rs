@@ -207,6 +207,11 @@ pub fn load_pulled(
         }
     };
     let (bundle, signed) = load_archive(engine, spec, &pulled.archive, signature, keys)?;
+    // Only a release that loaded (and verified) is the one a tag falls
+    // back to when the registry is down.
+    if pulled.from_cache.is_none() {
+        crate::oci::remember(spec, &pulled.digest);
+    }
     Ok(Loaded {
         bundle,
         signed,

@@ -13,6 +13,8 @@
 )]
 
 mod common;
+#[path = "common/pki.rs"]
+mod pki;
 #[path = "common/registry.rs"]
 mod registry;
 #[path = "common/server.rs"]
@@ -380,7 +382,7 @@ fn tampered_unsigned_and_unreachable_releases_are_refused() {
     let fresh = Work::new();
     fresh.refused(
         &["bundle", "pull", &pinned, "-o", &fresh.p("x.bundle")],
-        &format!("Invalid digest. Expected {release}"),
+        &format!("not {release}: refused"),
     );
     assert!(!Path::new(&fresh.p("x.bundle")).exists(), "nothing written");
 
@@ -400,6 +402,71 @@ fn tampered_unsigned_and_unreachable_releases_are_refused() {
             &fresh.p("x.bundle"),
         ],
         "archives may be at most 256 MiB",
+    );
+
+    // A layer larger than its manifest declares is cut off at the
+    // declared size.
+    let mut small: Value = serde_json::from_slice(&original_manifest).unwrap();
+    small["layers"][0]["size"] = Value::from(100u64);
+    reg.put_manifest("team/authz:small", &serde_json::to_vec(&small).unwrap());
+    let fresh = Work::new();
+    fresh.refused(
+        &[
+            "bundle",
+            "pull",
+            &format!("{}/authz:small", reg.oci("team")),
+            "-o",
+            &fresh.p("x.bundle"),
+        ],
+        "larger than the 100 bytes its manifest declares",
+    );
+
+    // The same archive pushed unsigned to another repository, pulled there
+    // first, does not make the signed release look unsigned when pinned.
+    let fresh = Work::new();
+    std::fs::copy(w.p("team.pub"), fresh.p("team.pub")).unwrap();
+    let copy = w.p("copy.bundle");
+    std::fs::copy(&signed, &copy).unwrap();
+    let elsewhere = format!("{}/unsigned-copy:1", reg.oci("other"));
+    w.push(&copy, &elsewhere);
+    fresh.ok_or_findings(&["check", template, "--bundle", &elsewhere]);
+    fresh.ok_or_findings(&strs(&check(&fresh, &pinned, "team.pub")));
+
+    // Where a signature goes is not a push target; `pull -o` writes
+    // neither over a signature file nor over a trusted key.
+    w.refused(
+        &[
+            "bundle",
+            "push",
+            &signed,
+            &format!(
+                "{}/authz:{}",
+                reg.oci("team"),
+                release.replacen(':', "-", 1) + ".sig"
+            ),
+        ],
+        "is where a release's signature goes",
+    );
+    w.refused(
+        &["bundle", "pull", &tag, "-o", &format!("{signed}.sig")],
+        "looks like a signature file",
+    );
+    w.refused(
+        &[
+            "bundle",
+            "pull",
+            &tag,
+            "-o",
+            &w.p("team.pub"),
+            "--key",
+            &w.p("team.pub"),
+        ],
+        "is a trusted key",
+    );
+    assert!(
+        std::fs::read_to_string(w.p("team.pub"))
+            .unwrap()
+            .contains("PUBLIC KEY")
     );
 
     // The registry goes down: the tag's last release serves from the
@@ -423,6 +490,113 @@ fn tampered_unsigned_and_unreachable_releases_are_refused() {
     refused(&fresh, check(&fresh, &tag, "team.pub"), "no copy of");
     // A digest already pulled needs no registry at all.
     w.ok(&["bundle", "pull", &pinned, "-o", &w.p("offline.bundle")]);
+    // A FIFO where the cache keeps a tag's last release blocks nothing.
+    let fifo_cache = Work::new();
+    let tags = fifo_cache.cache.join("oci/tags");
+    std::fs::create_dir_all(&tags).unwrap();
+    let name = palisade_engine::sha256_hex(format!("{}/team/authz:1", reg.addr).as_bytes());
+    let made = std::process::Command::new("mkfifo")
+        .arg(tags.join(name))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    fifo_cache.refused(
+        &["bundle", "pull", &tag, "-o", &fifo_cache.p("x.bundle")],
+        "no copy of",
+    );
+}
+
+/// A fake registry on loopback: `answer` gets each request's first line
+/// and writes the whole response.
+fn fake_registry(
+    answer: impl Fn(&str, &mut std::net::TcpStream) + Send + Sync + 'static,
+) -> std::net::SocketAddr {
+    use std::io::{BufRead, BufReader};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let answer = std::sync::Arc::new(answer);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let answer = std::sync::Arc::clone(&answer);
+            std::thread::spawn(move || {
+                let mut first = String::new();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let _ = reader.read_line(&mut first);
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                }
+                answer(&first, &mut stream);
+            });
+        }
+    });
+    addr
+}
+
+/// A registry that answers with a huge manifest (declared, or streamed
+/// without a length) is cut off at 1 MiB and refused, not read whole.
+#[test]
+fn a_huge_manifest_is_refused_without_reading_it() {
+    use std::io::Write;
+    let addr = fake_registry(|first, stream| {
+        if first.starts_with("GET /v2/ ") {
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
+            return;
+        }
+        // Declared: 2 GB. Streamed: until the client hangs up.
+        let header = if first.contains("/declared/") {
+            "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nContent-Length: 2000000000\r\n\r\n"
+        } else {
+            "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nConnection: close\r\n\r\n"
+        };
+        let _ = stream.write_all(header.as_bytes());
+        let chunk = vec![b' '; 64 << 10];
+        while stream.write_all(&chunk).is_ok() {}
+    });
+    let w = Work::new();
+    for repo in ["declared", "streamed"] {
+        let started = Instant::now();
+        w.refused(
+            &[
+                "bundle",
+                "pull",
+                &format!("oci://{addr}/{repo}/x:1"),
+                "-o",
+                &w.p("x.bundle"),
+            ],
+            "larger than 1048576 bytes: refused",
+        );
+        assert!(started.elapsed() < Duration::from_secs(60), "{repo}");
+    }
+}
+
+/// Credentials are not handed to a token server over plain HTTP off this
+/// machine, whatever the registry's challenge says.
+#[test]
+fn credentials_never_go_to_a_plain_http_token_server() {
+    use std::io::Write;
+    let addr = fake_registry(|_, stream| {
+        let _ = stream.write_all(
+            b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"http://192.0.2.1/token\",service=\"r\"\r\nContent-Length: 0\r\n\r\n",
+        );
+    });
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(["bundle", "pull", &format!("oci://{addr}/team/x:1"), "-o"])
+        .arg(tempfile::tempdir().unwrap().path().join("x.bundle"))
+        .env("PALISADE_CACHE_DIR", "off")
+        .env("PALISADE_REGISTRY_USERNAME", "team")
+        .env("PALISADE_REGISTRY_PASSWORD", "s3cret")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("token server over plain HTTP"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 /// A gateway follows a tag: a new signed release pushed to it is pulled,
@@ -665,6 +839,62 @@ fn credentials_come_from_the_environment_or_docker_config() {
     let out = run_env(
         &["bundle", "pull", &tag, "-o", &w.p("y.bundle")],
         &[("DOCKER_CONFIG", docker.to_str().unwrap())],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+/// A registry that is not on loopback is spoken to over HTTPS only: with
+/// its CA in `PALISADE_REGISTRY_CA` the push and pull work; without it the
+/// certificate is refused (no silent fallback to plain HTTP).
+#[test]
+fn a_remote_registry_needs_tls_and_takes_a_custom_ca() {
+    // An address of this machine that is not loopback (the interface a
+    // route out would use); a machine without one skips.
+    let Some(host) = std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|s| {
+            s.connect("192.0.2.1:9")?;
+            s.local_addr()
+        })
+        .ok()
+        .map(|a| a.ip())
+        .filter(|ip| ip.is_ipv4() && !ip.is_loopback() && !ip.is_unspecified())
+    else {
+        eprintln!("skipped: no non-loopback IPv4 address");
+        return;
+    };
+    let host = host.to_string();
+    let ca = pki::Pki::new("registry CA");
+    let Some(reg) = Registry::start_tls(&host, ca.issue(false, &[host.as_str()])) else {
+        return;
+    };
+    let w = Work::new();
+    std::fs::write(w.p("ca.pem"), &ca.ca_pem).unwrap();
+    let archive = w.release(&root().join("examples/authz"), "a", "team", None);
+    let tag = format!("oci://{}/team/authz:1", reg.addr);
+    let run = |args: &[&str], ca: Option<&str>| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_palisade"));
+        c.args(args)
+            .env("PALISADE_CACHE_DIR", &w.cache)
+            .env("NO_COLOR", "1")
+            .env_remove("PALISADE_REGISTRY_CA");
+        if let Some(ca) = ca {
+            c.env("PALISADE_REGISTRY_CA", ca);
+        }
+        c.output().unwrap()
+    };
+    let out = run(&["bundle", "push", &archive, &tag], None);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).to_lowercase().contains("certificate"),
+        "{}",
+        text(&out.stderr)
+    );
+    let ca_path = w.p("ca.pem");
+    let out = run(&["bundle", "push", &archive, &tag], Some(&ca_path));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = run(
+        &["bundle", "pull", &tag, "-o", &w.p("x.bundle")],
+        Some(&ca_path),
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }

@@ -13,11 +13,14 @@
 mod common;
 #[path = "../engine/gateway/tests/common/jwt.rs"]
 mod jwt;
+#[path = "common/pki.rs"]
+mod pki;
 #[path = "common/server.rs"]
 mod server;
 
 use common::{copy_dir, palisade, root, unix_now};
 use jwt::Key;
+use pki::Pki;
 use serde_json::{Value, json};
 use server::{Server, http};
 use std::path::{Path, PathBuf};
@@ -663,55 +666,6 @@ fn nginx_auth_request_in_front_of_an_app() {
     );
 }
 
-/// A CA and a certificate it signed (`client` for client auth, else a
-/// server certificate for localhost and 127.0.0.1), as PEM.
-struct Pki {
-    ca_pem: String,
-    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
-}
-
-impl Pki {
-    fn new(name: &str) -> Pki {
-        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.distinguished_name.push(DnType::CommonName, name);
-        params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        let key = KeyPair::generate().unwrap();
-        let ca_pem = params.self_signed(&key).unwrap().pem();
-        Pki {
-            ca_pem,
-            issuer: rcgen::Issuer::new(params, key),
-        }
-    }
-
-    fn issue(&self, client: bool) -> (String, String) {
-        use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, KeyPair};
-        let names = if client {
-            Vec::new()
-        } else {
-            vec!["localhost".to_owned(), "127.0.0.1".to_owned()]
-        };
-        let mut params = CertificateParams::new(names).unwrap();
-        params.distinguished_name.push(
-            DnType::CommonName,
-            if client { "gateway-1" } else { "localhost" },
-        );
-        params.use_authority_key_identifier_extension = true;
-        params.extended_key_usages = vec![if client {
-            ExtendedKeyUsagePurpose::ClientAuth
-        } else {
-            ExtendedKeyUsagePurpose::ServerAuth
-        }];
-        let key = KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &self.issuer).unwrap();
-        (cert.pem(), key.serialize_pem())
-    }
-}
-
 /// An HTTPS client that trusts `ca_pem`, optionally with a client
 /// certificate.
 fn https_client(ca_pem: &str, client: Option<&(String, String)>) -> ureq::Agent {
@@ -738,7 +692,7 @@ fn https_and_mutual_tls() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let server_pki = Pki::new("server CA");
-    let (cert, key) = server_pki.issue(false);
+    let (cert, key) = server_pki.issue(false, &["localhost", "127.0.0.1"]);
     let write = |name: &str, text: &str| {
         let p = dir.path().join(name);
         std::fs::write(&p, text).unwrap();
@@ -780,7 +734,7 @@ fn https_and_mutual_tls() {
     let s = Server::start("builtin:gateway-baseline", &cache, &mutual);
     let port = s.addr.rsplit(':').next().unwrap();
     let url = format!("https://localhost:{port}/health");
-    let good = clients.issue(true);
+    let good = clients.issue(true, &[]);
     let res = https_client(&server_pki.ca_pem, Some(&good))
         .get(&url)
         .call()
@@ -791,7 +745,7 @@ fn https_and_mutual_tls() {
         .call()
         .unwrap_err();
     assert!(err.to_string().contains("CertificateRequired"), "{err}");
-    let stranger = Pki::new("someone else").issue(true);
+    let stranger = Pki::new("someone else").issue(true, &[]);
     let err = https_client(&server_pki.ca_pem, Some(&stranger))
         .get(&url)
         .call()

@@ -470,8 +470,41 @@ fn push(archive: &std::path::Path, target: &str) -> u8 {
     }
 }
 
+/// Where `bundle pull` may write FILE and FILE.sig: regular files (or
+/// new ones), not a signature file, not a trusted key.
+fn pull_target(output_path: &std::path::Path, keys: &[std::path::PathBuf]) -> Result<(), String> {
+    let sig_path = crate::signing::signature_path(output_path);
+    if output_path.extension().is_some_and(|e| e == "sig") {
+        return Err(format!(
+            "{} looks like a signature file: name the archive, its signature goes beside it",
+            output::path(output_path)
+        ));
+    }
+    for p in [output_path, sig_path.as_path()] {
+        if p.symlink_metadata().is_ok_and(|m| !m.is_file()) {
+            return Err(format!(
+                "{} exists and is not a regular file: choose another --output",
+                output::path(p)
+            ));
+        }
+    }
+    let key_refs: Vec<&std::path::Path> = keys.iter().map(|k| k.as_path()).collect();
+    for p in [output_path, sig_path.as_path()] {
+        source::refuse_input_as_output(p, &[], &key_refs).map_err(|_| {
+            format!(
+                "{} is a trusted key: choose another --output",
+                output::path(p)
+            )
+        })?;
+    }
+    Ok(())
+}
+
 /// `bundle pull oci://... -o FILE [--key PUB...]`.
 fn pull(spec: &str, output_path: &std::path::Path, keys: &[std::path::PathBuf]) -> u8 {
+    if let Err(e) = pull_target(output_path, keys) {
+        return fail(&e);
+    }
     let pulled = match crate::oci::pull_bundle(spec) {
         Ok(p) => p,
         Err(e) => return fail(&format!("cannot pull `{}`: {e}", escape(spec))),

@@ -36,39 +36,47 @@ pub struct Registry {
     pub addr: String,
     dir: tempfile::TempDir,
     htpasswd: String,
+    tls: Option<(String, String)>,
 }
 
 impl Registry {
     /// Starts a registry, or `None` when `docker-registry` is missing (and
     /// not required).
     pub fn start() -> Option<Registry> {
-        Registry::start_with("")
+        Registry::start_with("", "127.0.0.1", None)
     }
 
     /// A registry that asks for `user`/`password` (HTTP basic, htpasswd
     /// with the bcrypt `hash` of the password).
     pub fn start_with_password(user: &str, hash: &str) -> Option<Registry> {
-        Registry::start_with(&format!("{user}:{hash}\n"))
+        Registry::start_with(&format!("{user}:{hash}\n"), "127.0.0.1", None)
+    }
+
+    /// A registry on `host` (an address of this machine) serving HTTPS with
+    /// `tls` (certificate and key, PEM).
+    pub fn start_tls(host: &str, tls: (String, String)) -> Option<Registry> {
+        Registry::start_with("", host, Some(tls))
     }
 
     /// `htpasswd`: the lines of an htpasswd file, or empty for none.
-    fn start_with(htpasswd: &str) -> Option<Registry> {
+    fn start_with(htpasswd: &str, host: &str, tls: Option<(String, String)>) -> Option<Registry> {
         if !have(BINARY) {
             return None;
         }
         // A free port, taken again by the registry (another process may
         // win the race: then try another).
         for _ in 0..5 {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
+            let port = std::net::TcpListener::bind((host, 0))
                 .unwrap()
                 .local_addr()
                 .unwrap()
                 .port();
             let mut r = Registry {
                 child: None,
-                addr: format!("127.0.0.1:{port}"),
+                addr: format!("{host}:{port}"),
                 dir: tempfile::tempdir().unwrap(),
                 htpasswd: htpasswd.to_owned(),
+                tls: tls.clone(),
             };
             r.run();
             if r.wait_ready() {
@@ -92,6 +100,19 @@ impl Registry {
             config.push_str(&format!(
                 "auth:\n  htpasswd:\n    realm: palisade-tests\n    path: {}\n",
                 file.display()
+            ));
+        }
+        if let Some((cert, key)) = &self.tls {
+            let (c, k) = (
+                self.dir.path().join("cert.pem"),
+                self.dir.path().join("key.pem"),
+            );
+            std::fs::write(&c, cert).unwrap();
+            std::fs::write(&k, key).unwrap();
+            config.push_str(&format!(
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                c.display(),
+                k.display()
             ));
         }
         std::fs::write(&path, config).unwrap();
