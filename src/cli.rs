@@ -323,11 +323,16 @@ pub enum BundleCommand {
     /// Show a bundle's policies, schema, plugins (with digests, metadata and
     /// settings) and limits.
     Inspect {
-        /// The bundle directory or archive.
+        /// The bundle directory, archive, or `oci://` reference.
         dir: String,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
+        /// Verify the signature against this public key (repeatable; a
+        /// directory means its `*.pub` files); without, the signer the
+        /// signature names is shown unverified.
+        #[arg(long = "key", value_name = "PUB")]
+        keys: Vec<std::path::PathBuf>,
     },
     /// Load a bundle completely (policies, schema, entities, plugins,
     /// settings) and report every problem; exit 0 when valid, 2 otherwise.

@@ -295,13 +295,23 @@ pub fn sign(statement: &Statement, key: &Path) -> Result<(String, String), Strin
 /// What an envelope says it vouches for, without checking any signature:
 /// only to see which archive a signature file belongs to (never to trust).
 pub fn statement_unverified(text: &str) -> Result<Statement, String> {
+    claimed(text).map(|(s, _)| s)
+}
+
+/// What an envelope claims, unverified: the statement and the key ids
+/// its signatures name (for `bundle inspect`; never to trust).
+pub fn claimed(text: &str) -> Result<(Statement, Vec<String>), String> {
     let envelope: Envelope =
         serde_json::from_str(text).map_err(|e| format!("not a DSSE envelope: {e}"))?;
     let payload = B64
         .decode(&envelope.payload)
         .map_err(|e| format!("the signed payload is not base64: {e}"))?;
-    serde_json::from_slice(&payload)
-        .map_err(|e| format!("the signed payload is not a bundle statement: {e}"))
+    let statement = serde_json::from_slice(&payload)
+        .map_err(|e| format!("the signed payload is not a bundle statement: {e}"))?;
+    Ok((
+        statement,
+        envelope.signatures.into_iter().map(|s| s.keyid).collect(),
+    ))
 }
 
 /// Checks the envelope `text` against `keys`: the first signature by one

@@ -118,6 +118,9 @@ pub struct Loaded {
     pub signed: Option<crate::signing::Verified>,
     /// For `oci://`: the release that was pulled.
     pub release: Option<Release>,
+    /// An archive's sha256 (`sha256:...`), and the signature envelope
+    /// beside it (FILE.sig, or the registry's), verified or not.
+    pub archive: Option<(String, Option<String>)>,
 }
 
 /// Where an `oci://` bundle came from.
@@ -152,10 +155,24 @@ pub fn load_verified(engine: &Engine, spec: &str, keys: &[PathBuf]) -> Result<Lo
         return load_pulled(engine, spec, pulled, &keys);
     }
     if keys.is_empty() {
-        return load_bundle(engine, spec).map(|bundle| Loaded {
+        let path = Path::new(spec);
+        let bundle = load_bundle(engine, spec)?;
+        // An archive: its sha256, and its signature file if there is one.
+        let archive = (!spec.starts_with("builtin:") && path.is_file())
+            .then(|| read_archive(path).ok())
+            .flatten()
+            .map(|bytes| {
+                let sig = read_bounded(&crate::signing::signature_path(path), 64 << 10).ok();
+                (
+                    format!("sha256:{}", palisade_engine::sha256_hex(&bytes)),
+                    sig,
+                )
+            });
+        return Ok(Loaded {
             bundle,
             signed: None,
             release: None,
+            archive,
         });
     }
     let path = Path::new(spec);
@@ -177,6 +194,10 @@ pub fn load_verified(engine: &Engine, spec: &str, keys: &[PathBuf]) -> Result<Lo
         bundle,
         signed,
         release: None,
+        archive: Some((
+            format!("sha256:{}", palisade_engine::sha256_hex(&bytes)),
+            Some(envelope),
+        )),
     })
 }
 
@@ -219,6 +240,10 @@ pub fn load_pulled(
             digest: pulled.digest,
             pinned: pulled.pinned,
         }),
+        archive: Some((
+            format!("sha256:{}", palisade_engine::sha256_hex(&pulled.archive)),
+            pulled.signature,
+        )),
     })
 }
 

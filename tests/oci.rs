@@ -202,6 +202,24 @@ fn push_pull_check_and_skopeo_agree_on_one_digest() {
         decision["bundle"]["digest"]
     );
 
+    // `bundle inspect` names the release, the archive and the signer
+    // (verified with a key, else marked unverified).
+    let inspected: Value = serde_json::from_str(&w.ok(&[
+        "bundle",
+        "inspect",
+        &tag,
+        "--key",
+        &w.p("team.pub"),
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    assert_eq!(inspected["release"], pinned.as_str());
+    assert_eq!(inspected["signature"]["verified"], true);
+    assert_eq!(inspected["signature"]["revision"], 1);
+    let human = w.ok(&["bundle", "inspect", &tag]);
+    assert!(human.contains("(not verified: give --key PUB)"), "{human}");
+
     // The registry holds what `bundle push` says: an OCI manifest whose
     // one layer is the archive.
     let (digest, manifest) = reg.manifest("platform/rules:1.0");

@@ -43,36 +43,96 @@ pub fn execute(cmd: &BundleCommand) -> u8 {
             output,
             keys,
         } => pull(source, output, keys),
-        BundleCommand::Inspect { dir, format } => match load(dir) {
-            Ok(b) => {
-                // An archive is also named by its own sha256 (a registry's
-                // digest of it); the bundle digest is the same as its
-                // directory's.
-                let archive = std::path::Path::new(dir)
-                    .is_file()
-                    .then(|| source::read_archive(std::path::Path::new(dir)).ok())
-                    .flatten()
-                    .map(|bytes| format!("sha256:{}", palisade_engine::sha256_hex(&bytes)));
-                match format {
-                    Format::Json => {
-                        let mut j = inspect_json(&b);
-                        if let (Some(a), Some(o)) = (&archive, j.as_object_mut()) {
-                            o.insert("archive_sha256".into(), json!(a));
-                        }
-                        output::print_or_error(&format!("{j}\n"), false, exit::OK)
-                    }
-                    // Every name, title and setting in it is escaped.
-                    Format::Human => {
-                        let mut text = inspect_human(&b);
-                        if let Some(a) = archive {
-                            text.push_str(&format!("archive  {a}\n"));
-                        }
-                        output::print_or_error(&text, true, exit::OK)
-                    }
+        BundleCommand::Inspect { dir, format, keys } => inspect(dir, *format, keys),
+    }
+}
+
+/// `bundle inspect`: the bundle, and for an archive its sha256 and
+/// signature (verified with `--key`, else the signer it names, marked
+/// unverified), and for `oci://` the release.
+fn inspect(spec: &str, format: Format, keys: &[std::path::PathBuf]) -> u8 {
+    let loaded = source::engine()
+        .map_err(source::LoadError::Usage)
+        .and_then(|engine| source::load_verified(&engine, spec, keys));
+    let l = match loaded {
+        Ok(l) => l,
+        Err(e) => {
+            e.print();
+            return exit::ERROR;
+        }
+    };
+    let signature = match (&l.signed, &l.archive) {
+        (Some(v), _) => Some(json!({
+            "keyid": v.keyid,
+            "revision": v.statement.revision,
+            "verified": true,
+        })),
+        (None, Some((_, Some(envelope)))) => Some(match crate::signing::claimed(envelope) {
+            Ok((statement, keyids)) => json!({
+                "keyids": keyids,
+                "revision": statement.revision,
+                "verified": false,
+            }),
+            Err(e) => json!({ "error": e, "verified": false }),
+        }),
+        _ => None,
+    };
+    let archive = l.archive.as_ref().map(|(sha, _)| sha.clone());
+    let release = l.release.as_ref().map(|r| r.pinned.clone());
+    match format {
+        Format::Json => {
+            let mut j = inspect_json(&l.bundle);
+            if let Some(o) = j.as_object_mut() {
+                if let Some(a) = &archive {
+                    o.insert("archive_sha256".into(), json!(a));
+                }
+                if let Some(r) = &release {
+                    o.insert("release".into(), json!(r));
+                }
+                if archive.is_some() {
+                    o.insert("signature".into(), json!(signature));
                 }
             }
-            Err(code) => code,
-        },
+            output::print_or_error(&format!("{j}\n"), false, exit::OK)
+        }
+        // Every name, title and setting in it is escaped.
+        Format::Human => {
+            let mut text = String::new();
+            if let Some(a) = &archive {
+                let _ = writeln!(text, "archive  {a}");
+            }
+            if let Some(r) = &release {
+                let _ = writeln!(text, "release  {}", escape(r));
+            }
+            if archive.is_some() {
+                let line = match &signature {
+                    None => "none (unsigned)".to_owned(),
+                    Some(s) if s["verified"] == true => format!(
+                        "key {} (verified), revision {}",
+                        s["keyid"].as_str().unwrap_or_default(),
+                        s["revision"]
+                    ),
+                    Some(s) if s.get("error").is_some() => {
+                        format!("unreadable: {}", s["error"].as_str().unwrap_or_default())
+                    }
+                    Some(s) => format!(
+                        "key {}, revision {} (not verified: give --key PUB)",
+                        s["keyids"]
+                            .as_array()
+                            .map(|ids| ids
+                                .iter()
+                                .filter_map(|i| i.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", "))
+                            .unwrap_or_default(),
+                        s["revision"]
+                    ),
+                };
+                let _ = writeln!(text, "signer   {}", escape(&line));
+            }
+            text.push_str(&inspect_human(&l.bundle));
+            output::print_or_error(&text, true, exit::OK)
+        }
     }
 }
 
