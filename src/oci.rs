@@ -77,6 +77,12 @@ pub fn is_oci(spec: &str) -> bool {
 /// `oci://REGISTRY/REPO:TAG` or `oci://REGISTRY/REPO@sha256:HEX`, parsed.
 /// The registry must be named (no implicit Docker Hub), and a digest must
 /// be a sha256.
+///
+/// The grammar is the distribution spec's, checked by hand (the regex
+/// `oci-spec` compiles for it costs tens of milliseconds per process):
+/// `HOST[:PORT]/COMPONENT(/COMPONENT)*` with lowercase components
+/// (`[a-z0-9]+` joined by `.`, `_`, `__` or dashes), then `:TAG`,
+/// `@sha256:HEX` or both; neither means `:latest`.
 pub fn parse(spec: &str) -> Result<Reference, String> {
     let shown = crate::output::escape(spec);
     let Some(rest) = spec.strip_prefix("oci://") else {
@@ -84,33 +90,120 @@ pub fn parse(spec: &str) -> Result<Reference, String> {
             "`{shown}` is not an oci:// reference (the scheme is written in lowercase)"
         ));
     };
-    let host = rest.split('/').next().unwrap_or_default();
-    if let Some((_, port)) = host.rsplit_once(':')
-        && port.parse::<u16>().map_or(true, |p| p == 0)
-    {
+    let bad = |what: &str| format!("`{shown}` is not a valid OCI reference: {what}");
+    let (rest, digest) = match rest.split_once('@') {
+        Some((r, d)) if is_sha256(d) => (r, Some(d)),
+        Some(_) => {
+            return Err(format!(
+                "`{shown}`: a digest must be sha256:<64 hex digits>"
+            ));
+        }
+        None => (rest, None),
+    };
+    let Some((host, path)) = rest.split_once('/') else {
         return Err(format!(
-            "`{shown}`: `{}` is not a port",
-            port.escape_debug()
+            "`{shown}`: name the registry, as in oci://registry.example.com/team/rules:1.0"
         ));
-    }
-    let first = rest.split('/').next().unwrap_or_default();
-    if !rest.contains('/') || !(first.contains('.') || first.contains(':') || first == "localhost")
+    };
+    let (name, tag) = match path.rsplit_once(':') {
+        Some((n, t)) => (n, Some(t)),
+        None => (path, None),
+    };
+    let (hostname, port) = match host.split_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (host, None),
+    };
+    if let Some(p) = port
+        && p.parse::<u16>().map_or(true, |p| p == 0)
     {
+        return Err(format!("`{shown}`: `{}` is not a port", p.escape_debug()));
+    }
+    let host_ok = !hostname.is_empty()
+        && hostname.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        });
+    if !host_ok {
+        return Err(bad("the registry is not a host name or address"));
+    }
+    if !(hostname.contains('.') || port.is_some() || hostname == "localhost") {
         return Err(format!(
             "`{shown}`: name the registry, as in oci://registry.example.com/team/rules:1.0"
         ));
     }
-    let reference: Reference = rest
-        .parse()
-        .map_err(|e| format!("`{shown}` is not a valid OCI reference: {e}"))?;
-    if let Some(d) = reference.digest()
-        && !is_sha256(d)
-    {
-        return Err(format!(
-            "`{shown}`: a digest must be sha256:<64 hex digits>"
+    if name.is_empty() || name.len() > 255 || !name.split('/').all(is_path_component) {
+        return Err(bad(
+            "the repository is lowercase letters and digits, joined by `.`, `_`, `__` or `-`, in `/`-separated parts",
         ));
     }
-    Ok(reference)
+    if let Some(t) = tag
+        && !is_tag(t)
+    {
+        return Err(bad(
+            "a tag is up to 128 letters, digits, `_`, `.` and `-`, not starting with `.` or `-`",
+        ));
+    }
+    let (host, name) = (host.to_owned(), name.to_owned());
+    Ok(match (tag, digest) {
+        (Some(t), Some(d)) => {
+            Reference::with_tag_and_digest(host, name, t.to_owned(), d.to_owned())
+        }
+        (None, Some(d)) => Reference::with_digest(host, name, d.to_owned()),
+        (Some(t), None) => Reference::with_tag(host, name, t.to_owned()),
+        (None, None) => Reference::with_tag(host, name, "latest".to_owned()),
+    })
+}
+
+/// `[a-z0-9]+` joined by one separator (`.`, `_`, `__`, or dashes).
+fn is_path_component(c: &str) -> bool {
+    let b = c.as_bytes();
+    let alnum = |x: &u8| x.is_ascii_lowercase() || x.is_ascii_digit();
+    if b.is_empty() || !b.first().is_some_and(alnum) || !b.last().is_some_and(alnum) {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        if b.get(i).is_some_and(alnum) {
+            i += 1;
+            continue;
+        }
+        // A separator: `.`, `_`, `__`, or a run of `-`.
+        let start = i;
+        match b.get(i) {
+            Some(b'.') => i += 1,
+            Some(b'_') => {
+                i += 1;
+                if b.get(i) == Some(&b'_') {
+                    i += 1;
+                }
+            }
+            Some(b'-') => {
+                while b.get(i) == Some(&b'-') {
+                    i += 1;
+                }
+            }
+            _ => return false,
+        }
+        if i == start || !b.get(i).is_some_and(alnum) {
+            return false;
+        }
+    }
+    true
+}
+
+/// `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`.
+fn is_tag(t: &str) -> bool {
+    let ok = |x: u8| x.is_ascii_alphanumeric() || x == b'_' || x == b'.' || x == b'-';
+    t.len() <= 128
+        && t.bytes()
+            .next()
+            .is_some_and(|x| x.is_ascii_alphanumeric() || x == b'_')
+        && t.bytes().all(ok)
 }
 
 fn is_sha256(digest: &str) -> bool {
@@ -1083,5 +1176,80 @@ pub fn pull_bundle(spec: &str) -> Result<Pulled, Failure> {
             })
         }
         Err(refused) => Err(refused),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_follow_the_distribution_grammar() {
+        let hex = "a".repeat(64);
+        for (spec, whole) in [
+            (
+                "oci://r.example.com/team/rules:1.0",
+                "r.example.com/team/rules:1.0",
+            ),
+            ("oci://localhost:5000/a/b", "localhost:5000/a/b:latest"),
+            (
+                "oci://127.0.0.1:5000/a__b/c-d.e:v_1",
+                "127.0.0.1:5000/a__b/c-d.e:v_1",
+            ),
+            (
+                &format!("oci://r.io/x@sha256:{hex}"),
+                &format!("r.io/x@sha256:{hex}"),
+            ),
+            (
+                &format!("oci://r.io/x:1@sha256:{hex}"),
+                &format!("r.io/x:1@sha256:{hex}"),
+            ),
+        ] {
+            let r = parse(spec).unwrap_or_else(|e| panic!("{spec}: {e}"));
+            assert_eq!(r.whole(), whole, "{spec}");
+        }
+        for bad in [
+            "oci://",
+            "OCI://r.io/x:1",
+            "oci://r.io",
+            "oci://rules:1",
+            "oci://r.io/Team/x:1",
+            "oci://r.io/a//b:1",
+            "oci://r.io/../b:1",
+            "oci://r.io/a-/b:1",
+            "oci://r.io/a:.tag",
+            "oci://r.io/a:",
+            "oci://r.io:99999/a:1",
+            "oci://r.io:0/a:1",
+            "oci://user:pw@r.io/a:1",
+            "oci://r.io/a@sha256:abc",
+            "oci://r.io/a@sha512:abc",
+            "oci://-r.io/a:1",
+            "oci://r.io/a b:1",
+        ] {
+            assert!(parse(bad).is_err(), "{bad} should be refused");
+        }
+        let long = format!("oci://r.io/{}:1", "a".repeat(256));
+        assert!(parse(&long).is_err());
+        assert!(parse(&format!("oci://r.io/a:{}", "t".repeat(129))).is_err());
+    }
+
+    #[test]
+    fn loopback_is_recognised_and_nothing_else() {
+        assert!(is_loopback("localhost:5000"));
+        assert!(is_loopback("127.0.0.1:5000"));
+        assert!(is_loopback("127.1.2.3"));
+        assert!(!is_loopback("192.0.2.1:5000"));
+        assert!(!is_loopback("localhost.example.com"));
+        assert!(!is_loopback("registry.example.com"));
+    }
+
+    #[test]
+    fn a_bearer_realm_is_read_from_the_challenge() {
+        assert_eq!(
+            bearer_realm(r#"Bearer realm="https://auth.example/token",service="r""#),
+            Some("https://auth.example/token")
+        );
+        assert_eq!(bearer_realm(r#"Basic realm="x""#), None);
     }
 }
