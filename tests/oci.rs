@@ -202,6 +202,9 @@ fn push_pull_check_and_skopeo_agree_on_one_digest() {
         decision["bundle"]["digest"]
     );
 
+    // The bundle's own test cases run from the registry too.
+    assert!(w.ok(&["test", &tag]).contains(" passed, 0 failed"));
+
     // `bundle inspect` names the release, the archive and the signer
     // (verified with a key, else marked unverified).
     let inspected: Value = serde_json::from_str(&w.ok(&[

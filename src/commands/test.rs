@@ -113,14 +113,32 @@ impl Expect {
 const DEFAULT_NOW: &str = "2026-01-01T00:00:00Z";
 
 pub fn execute(bundle_dir: &str) -> u8 {
-    let (_, bundle) = match source::engine_and_bundle(bundle_dir) {
-        Ok(eb) => eb,
-        Err(code) => return code,
+    let loaded = if crate::oci::is_oci(bundle_dir) {
+        // One pull: the bundle and its tests from the same archive.
+        crate::oci::pull_bundle(bundle_dir)
+            .map_err(|e| format!("bundle `{}`: {e}", escape(bundle_dir)))
+            .and_then(|pulled| {
+                let files = archive_test_files(bundle_dir, &pulled.archive)?;
+                let engine = source::engine()?;
+                source::load_pulled(&engine, bundle_dir, pulled, &[])
+                    .map(|l| (l.bundle, files))
+                    .map_err(|e| {
+                        e.print();
+                        String::new()
+                    })
+            })
+    } else {
+        match source::engine_and_bundle(bundle_dir) {
+            Ok((_, bundle)) => test_files(bundle_dir).map(|f| (bundle, f)),
+            Err(code) => return code,
+        }
     };
-    let test_files = match test_files(bundle_dir) {
-        Ok(f) => f,
+    let (bundle, test_files) = match loaded {
+        Ok(l) => l,
         Err(e) => {
-            output::error(&e);
+            if !e.is_empty() {
+                output::error(&e);
+            }
             return exit::ERROR;
         }
     };
@@ -251,26 +269,30 @@ impl Report {
 /// its archive. Each with its text, or why it cannot be read.
 type TestFiles = Vec<(String, Result<String, String>)>;
 
+/// The test files (`tests/*.yaml`) inside an archive.
+fn archive_test_files(bundle: &str, bytes: &[u8]) -> Result<TestFiles, String> {
+    let archive = palisade_engine::archive::read(bundle, bytes)?;
+    let names = archive.list_dir("tests").unwrap_or_default();
+    Ok(names
+        .into_iter()
+        .filter(|n| {
+            let rest = n.trim_start_matches("tests/").to_ascii_lowercase();
+            !rest.contains('/') && (rest.ends_with(".yaml") || rest.ends_with(".yml"))
+        })
+        .map(|n| {
+            let text = archive
+                .read(&n)
+                .and_then(|b| String::from_utf8(b).map_err(|_| format!("`{n}` is not UTF-8 text")));
+            (format!("{bundle}:{n}"), text)
+        })
+        .collect())
+}
+
 fn test_files(bundle: &str) -> Result<TestFiles, String> {
     let path = Path::new(bundle);
     if path.is_file() {
         // An archive holds its tests too.
-        let bytes = source::read_archive(path)?;
-        let archive = palisade_engine::archive::read(bundle, &bytes)?;
-        let names = archive.list_dir("tests").unwrap_or_default();
-        return Ok(names
-            .into_iter()
-            .filter(|n| {
-                let rest = n.trim_start_matches("tests/").to_ascii_lowercase();
-                !rest.contains('/') && (rest.ends_with(".yaml") || rest.ends_with(".yml"))
-            })
-            .map(|n| {
-                let text = archive.read(&n).and_then(|b| {
-                    String::from_utf8(b).map_err(|_| format!("`{n}` is not UTF-8 text"))
-                });
-                (format!("{bundle}:{n}"), text)
-            })
-            .collect());
+        return archive_test_files(bundle, &source::read_archive(path)?);
     }
     let dir = path.join("tests");
     let mut files: Vec<_> = match std::fs::read_dir(&dir) {
