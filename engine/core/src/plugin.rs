@@ -515,6 +515,33 @@ impl Drop for Ticker {
 /// Epoch ticks happen this often; deadlines are counted in ticks.
 pub(crate) const EPOCH_TICK: std::time::Duration = std::time::Duration::from_millis(2);
 
+/// Whether this machine has swap in use (`/proc/swaps` lists a device or
+/// file). Unknown (no `/proc`) counts as yes: the safe answer.
+fn swap_is_active() -> bool {
+    std::fs::read_to_string("/proc/swaps").map_or(true, |text| swaps_listed(&text))
+}
+
+/// Whether `/proc/swaps` text lists any swap (a line past its header).
+fn swaps_listed(text: &str) -> bool {
+    text.lines().skip(1).any(|l| !l.trim().is_empty())
+}
+
+#[cfg(test)]
+mod swap_tests {
+    #[test]
+    fn swap_is_seen_in_proc_swaps() {
+        let header = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n";
+        assert!(!super::swaps_listed(header));
+        assert!(!super::swaps_listed(""));
+        assert!(super::swaps_listed(&format!(
+            "{header}/swapfile                               file\t\t2097148\t\t0\t\t-2\n"
+        )));
+        assert!(super::swaps_listed(&format!(
+            "{header}/dev/zram0 partition 4194300 0 100\n"
+        )));
+    }
+}
+
 impl PluginHost {
     pub(crate) fn new(
         cache_dir: Option<PathBuf>,
@@ -549,7 +576,15 @@ impl PluginHost {
         // elsewhere the low addresses are reset with `memset`.
         pool.linear_memory_keep_resident(2 << 20);
         pool.table_keep_resident(64 << 10);
-        pool.pagemap_scan(wasmtime::Enabled::Auto);
+        // The scan finds written pages that are present: one swapped out
+        // would be neither reset nor decommitted, and the next call in the
+        // slot could read the last one's data. With swap on, reset without
+        // it (copy the low pages, decommit the rest), which has no such gap.
+        pool.pagemap_scan(if swap_is_active() {
+            wasmtime::Enabled::No
+        } else {
+            wasmtime::Enabled::Auto
+        });
         config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
         // Reserve just what the largest allowed memory needs, so many pools
         // fit in the address space (tests create many engines).

@@ -105,6 +105,10 @@ const input = (resources, settings = '', document = '{}') => ({
 });
 const variables = (json) => `{"Environment":{"Variables":${json}}}`;
 
+// Inputs the host cannot produce, which the interpreted plugins do not
+// check again (the Rust SDK does, as serde_json reads).
+const HOST_NEVER_SENDS = ['evaluate document:', 'evaluate properties:'];
+
 // Deliberate differences: the case's label and why.
 const KNOWN = {
   'settings []':
@@ -252,11 +256,11 @@ function check(label, f) {
     const got = call(impl, f);
     if (agree(want, got)) {
       passed++;
-    } else if (KNOWN[label] || label.startsWith('evaluate document:')) {
+    } else if (KNOWN[label] || HOST_NEVER_SENDS.some((p) => label.startsWith(p))) {
       skipped++;
       const why =
         KNOWN[label] ??
-        'the host sends only documents it parsed; the Python and JS plugins do not check them again';
+        'the host never sends this: it serializes what it parsed (valid JSON, at most 100 deep, finite, well-formed)';
       console.log(`skip ${impl.name}: ${label} (${why})`);
     } else {
       failed++;
