@@ -394,6 +394,11 @@ fn grant_facts(kind: &str, p: &Value, facts: &mut Map<String, Value>) {
     let mut grants = Grants::default();
     match kind {
         "AWS::IAM::Role" => {
+            insert_set(
+                facts,
+                "trusts_any_principal",
+                open_trust(get(p, "AssumeRolePolicyDocument")),
+            );
             for policy in list(get(p, "Policies")) {
                 grants.document(get(policy, "PolicyDocument"));
             }
@@ -553,6 +558,57 @@ fn denies_insecure_transport(document: Option<&Value>) -> bool {
         })
 }
 
+/// Condition keys that narrow who may assume a role (an external id, an
+/// organization, an account, a source): a statement with one of them is
+/// not open to anyone. Other conditions (`aws:SecureTransport`, a time)
+/// restrict how, not who.
+const WHO_CONDITIONS: &[&str] = &[
+    "sts:externalid",
+    "aws:principalorgid",
+    "aws:principalorgpaths",
+    "aws:principalaccount",
+    "aws:principalarn",
+    "aws:sourceaccount",
+    "aws:sourcearn",
+    "aws:sourceorgid",
+];
+
+/// How a role's trust policy lets anyone assume it: `*` for an Allow with
+/// `Principal: "*"` or an `AWS` principal `*`, `NotPrincipal` for an Allow
+/// with `NotPrincipal`; a statement whose condition names who (see
+/// [`WHO_CONDITIONS`]) does not count.
+fn open_trust(document: Option<&Value>) -> BTreeSet<String> {
+    let mut open = BTreeSet::new();
+    for s in list(document.and_then(|d| get(d, "Statement"))) {
+        if get(s, "Effect").and_then(Value::as_str) != Some("Allow") {
+            continue;
+        }
+        let narrowed = get(s, "Condition")
+            .and_then(Value::as_object)
+            .is_some_and(|ops| {
+                ops.values().filter_map(Value::as_object).any(|keys| {
+                    keys.keys()
+                        .any(|k| WHO_CONDITIONS.contains(&k.to_ascii_lowercase().as_str()))
+                })
+            });
+        if narrowed {
+            continue;
+        }
+        if get(s, "NotPrincipal").is_some() {
+            open.insert("NotPrincipal".to_owned());
+        }
+        let principal = get(s, "Principal");
+        let anyone = principal.and_then(Value::as_str) == Some("*")
+            || list(principal.and_then(|p| get(p, "AWS")))
+                .iter()
+                .any(|a| a.as_str() == Some("*"));
+        if anyone {
+            open.insert("*".to_owned());
+        }
+    }
+    open
+}
+
 /// What identity policies grant, reduced to what the rules judge.
 #[derive(Default)]
 struct Grants {
@@ -648,6 +704,48 @@ Resources:
             f[0].1,
             json!({"wildcard_actions": ["s3:*"], "wildcard_resource_writes": ["dynamodb:PutItem", "s3:*"], "admin_policies": ["AdministratorAccess"]})
         );
+    }
+
+    #[test]
+    fn trust_policies_open_to_anyone_are_found() {
+        let f = facts_of(
+            r#"
+Resources:
+  Anyone:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Statement:
+          - Effect: Allow
+            Principal: { AWS: ["arn:aws:iam::123456789012:root", "*"] }
+            Action: sts:AssumeRole
+  Star:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Statement:
+          - { Effect: Allow, Principal: "*", Action: sts:AssumeRole, Condition: { Bool: { aws:SecureTransport: true } } }
+          - { Effect: Allow, NotPrincipal: { AWS: arn:aws:iam::1:root }, Action: sts:AssumeRole }
+  ExternalId:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Statement:
+          - { Effect: Allow, Principal: { AWS: "*" }, Action: sts:AssumeRole, Condition: { StringEquals: { sts:ExternalId: abc } } }
+  Service:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Statement:
+          - { Effect: Allow, Principal: { Service: lambda.amazonaws.com }, Action: sts:AssumeRole }
+          - { Effect: Deny, Principal: "*", Action: sts:AssumeRole }
+"#,
+        );
+        let trust = |i: usize| f[i].1.get("trusts_any_principal").cloned();
+        assert_eq!(trust(0), Some(json!(["*"])));
+        assert_eq!(trust(1), Some(json!(["*", "NotPrincipal"])));
+        assert_eq!(trust(2), None, "narrowed by an external id");
+        assert_eq!(trust(3), None, "a service principal; a Deny");
     }
 
     #[test]
