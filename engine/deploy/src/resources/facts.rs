@@ -322,6 +322,12 @@ fn stage_facts(r: &Resource, g: &Graph, facts: &mut Map<String, Value>) {
     } = g;
     let p = &r.properties;
     let kind = r.kind.as_str();
+    if matches!(
+        kind,
+        "AWS::ApiGateway::Stage" | "AWS::Serverless::Api" | "AWS::ApiGateway::MethodSettings"
+    ) {
+        insert_set(facts, "unencrypted_cache", unencrypted_caches(p));
+    }
     match kind {
         "AWS::ApiGateway::Stage" | "AWS::Serverless::Api" => {
             let api = if kind == "AWS::Serverless::Api" {
@@ -556,6 +562,30 @@ fn denies_insecure_transport(document: Option<&Value>) -> bool {
                             .is_some_and(|s| s.eq_ignore_ascii_case("false"))
                 })
         })
+}
+
+/// The methods (`HTTPMETHOD /path`) of a REST API stage whose response
+/// cache is on and not encrypted (`MethodSettings` with `CachingEnabled`
+/// and no `CacheDataEncrypted: true`).
+fn unencrypted_caches(p: &Value) -> BTreeSet<String> {
+    let on = |v: Option<&Value>| match v {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
+        _ => false,
+    };
+    list(get(p, "MethodSettings"))
+        .iter()
+        .filter(|m| on(get(m, "CachingEnabled")) && !on(get(m, "CacheDataEncrypted")))
+        .map(|m| {
+            format!(
+                "{} {}",
+                get(m, "HttpMethod").and_then(Value::as_str).unwrap_or("*"),
+                get(m, "ResourcePath")
+                    .and_then(Value::as_str)
+                    .unwrap_or("/*")
+            )
+        })
+        .collect()
 }
 
 /// Condition keys that narrow who may assume a role (an external id, an

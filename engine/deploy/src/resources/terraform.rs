@@ -383,9 +383,16 @@ const MAPPINGS: &[Mapping] = &[
         |v| {
             let rate = v.get("settings.throttling_rate_limit");
             let burst = v.get("settings.throttling_burst_limit");
+            let caching = v.get("settings.caching_enabled");
+            let encrypted = v.get("settings.cache_data_encrypted");
             v.set(
                 "MethodSettings",
-                Some(json!([{ "ThrottlingRateLimit": rate, "ThrottlingBurstLimit": burst }])),
+                Some(json!([{
+                    "ThrottlingRateLimit": rate,
+                    "ThrottlingBurstLimit": burst,
+                    "CachingEnabled": caching,
+                    "CacheDataEncrypted": encrypted,
+                }])),
             );
         },
     ),
