@@ -91,6 +91,11 @@ pub fn parse(spec: &str) -> Result<Reference, String> {
         ));
     };
     let bad = |what: &str| format!("`{shown}` is not a valid OCI reference: {what}");
+    if rest.split('/').next().is_some_and(|h| h.contains('@')) {
+        return Err(format!(
+            "`{shown}`: credentials do not go in a reference; set PALISADE_REGISTRY_USERNAME and PALISADE_REGISTRY_PASSWORD, or use docker login"
+        ));
+    }
     let (rest, digest) = match rest.split_once('@') {
         Some((r, d)) if is_sha256(d) => (r, Some(d)),
         Some(_) => {
@@ -109,14 +114,36 @@ pub fn parse(spec: &str) -> Result<Reference, String> {
         Some((n, t)) => (n, Some(t)),
         None => (path, None),
     };
+    if host.starts_with('[') {
+        return Err(bad(
+            "IPv6 registry addresses are not supported; use a host name",
+        ));
+    }
     let (hostname, port) = match host.split_once(':') {
         Some((h, p)) => (h, Some(p)),
         None => (host, None),
     };
     if let Some(p) = port
-        && p.parse::<u16>().map_or(true, |p| p == 0)
+        && (p.is_empty()
+            || !p.bytes().all(|b| b.is_ascii_digit())
+            || p.starts_with('0')
+            || p.parse::<u16>().is_err())
     {
         return Err(format!("`{shown}`: `{}` is not a port", p.escape_debug()));
+    }
+    // One spelling per registry: a host the HTTP client would rewrite
+    // (`127.1`, `0x7f.0.0.1`, `LOCALHOST`) would be cached and shown under a
+    // name other than the one contacted.
+    let numeric = hostname
+        .split('.')
+        .last()
+        .is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()) || l.starts_with("0x"));
+    if hostname.bytes().any(|b| b.is_ascii_uppercase())
+        || (numeric && hostname.parse::<std::net::Ipv4Addr>().is_err())
+    {
+        return Err(bad(
+            "write the registry host in lowercase, or as a dotted IPv4 address",
+        ));
     }
     let host_ok = !hostname.is_empty()
         && hostname.split('.').all(|label| {
@@ -136,7 +163,10 @@ pub fn parse(spec: &str) -> Result<Reference, String> {
             "`{shown}`: name the registry, as in oci://registry.example.com/team/rules:1.0"
         ));
     }
-    if name.is_empty() || name.len() > 255 || !name.split('/').all(is_path_component) {
+    if name.len() > 255 {
+        return Err(bad("the repository name is longer than 255 characters"));
+    }
+    if name.is_empty() || !name.split('/').all(is_path_component) {
         return Err(bad(
             "the repository is lowercase letters and digits, joined by `.`, `_`, `__` or `-`, in `/`-separated parts",
         ));
@@ -322,11 +352,10 @@ impl Session {
                 .get(reqwest::header::WWW_AUTHENTICATE)
                 .and_then(|v| v.to_str().ok())
                 .and_then(bearer_realm)
-                && let Some(host) = realm.strip_prefix("http://")
-                && !is_loopback(host.split('/').next().unwrap_or_default())
+                && !realm_is_safe(realm)
             {
                 return Err(Failure::Refused(format!(
-                    "the registry sends credentials to a token server over plain HTTP ({}): refused",
+                    "the registry sends credentials to a token server that is not HTTPS, or not on this machine over HTTP ({}): refused",
                     realm.escape_debug()
                 )));
             }
@@ -391,6 +420,25 @@ impl Session {
         read_capped(response, MAX_SMALL_BLOB, "the manifest")
             .await
             .map(Some)
+    }
+}
+
+/// Whether credentials may go to the token server `realm`: HTTPS, or plain
+/// HTTP on loopback, judged on the URL as the HTTP client will read it
+/// (`HTTP://`, `http:/host` and a leading space all normalize to http).
+fn realm_is_safe(realm: &str) -> bool {
+    match reqwest::Url::parse(realm) {
+        Ok(url) => match url.scheme() {
+            "https" => true,
+            "http" => url.host_str().is_some_and(|h| {
+                h == "localhost"
+                    || h.trim_matches(['[', ']'])
+                        .parse::<std::net::IpAddr>()
+                        .is_ok_and(|ip| ip.is_loopback())
+            }),
+            _ => false,
+        },
+        Err(_) => false,
     }
 }
 
@@ -758,6 +806,12 @@ pub fn pull_plugin(spec: &str) -> Result<(Vec<u8>, String), Failure> {
     block_on(async {
         let (manifest, digest) = pull_manifest(&session, &reference).await?;
         let m = image_manifest(&manifest).map_err(Failure::Refused)?;
+        if m.config.media_type != WASM_CONFIG {
+            return Err(Failure::Refused(format!(
+                "this is not a Wasm artifact (its config is `{}`, not {WASM_CONFIG})",
+                m.config.media_type.escape_debug()
+            )));
+        }
         let wasm_layers: Vec<&OciDescriptor> = m
             .layers
             .iter()
@@ -972,13 +1026,23 @@ async fn pull_blob(
 ) -> Result<Vec<u8>, Failure> {
     use futures_util::StreamExt as _;
     let declared = u64::try_from(layer.size).unwrap_or(0);
-    let limit = limit.min(declared);
     let too_large = || {
-        Failure::Refused(format!(
-            "the layer {} is larger than the {limit} bytes its manifest declares: refused",
-            layer.digest
-        ))
+        Failure::Refused(if declared > limit {
+            format!(
+                "the layer {} declares {declared} bytes; at most {limit} are read: refused",
+                layer.digest
+            )
+        } else {
+            format!(
+                "the layer {} is larger than the {declared} bytes its manifest declares: refused",
+                layer.digest
+            )
+        })
     };
+    if declared > limit {
+        return Err(too_large());
+    }
+    let limit = declared;
     let mut stream = client
         .pull_blob_stream(reference, layer)
         .await
@@ -1226,6 +1290,13 @@ mod tests {
             "oci://r.io/a@sha512:abc",
             "oci://-r.io/a:1",
             "oci://r.io/a b:1",
+            "oci://127.0.0.1:+5088/a:1",
+            "oci://127.0.0.1:05088/a:1",
+            "oci://127.1:5088/a:1",
+            "oci://0x7f.0.0.1:5088/a:1",
+            "oci://2130706433:5088/a:1",
+            "oci://LOCALHOST:5088/a:1",
+            "oci://[::1]:5088/a:1",
         ] {
             assert!(parse(bad).is_err(), "{bad} should be refused");
         }
@@ -1242,6 +1313,30 @@ mod tests {
         assert!(!is_loopback("192.0.2.1:5000"));
         assert!(!is_loopback("localhost.example.com"));
         assert!(!is_loopback("registry.example.com"));
+    }
+
+    #[test]
+    fn credentials_go_to_https_or_loopback_realms_only() {
+        for safe in [
+            "https://auth.example/token",
+            "http://127.0.0.1:5000/token",
+            "http://localhost/token",
+        ] {
+            assert!(realm_is_safe(safe), "{safe}");
+        }
+        for unsafe_realm in [
+            "http://192.0.2.1/token",
+            "HTTP://192.0.2.1/token",
+            "Http://192.0.2.1/token",
+            "http:/192.0.2.1/token",
+            "http:192.0.2.1/token",
+            " http://192.0.2.1/token",
+            "http://localhost.evil.example/token",
+            "ftp://192.0.2.1/token",
+            "not a url",
+        ] {
+            assert!(!realm_is_safe(unsafe_realm), "{unsafe_realm}");
+        }
     }
 
     #[test]

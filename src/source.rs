@@ -755,6 +755,32 @@ pub fn refuse_input_as_output(
     Ok(())
 }
 
+/// Refuses a download target that exists and is not a file of the kind
+/// being downloaded (its first bytes are not `magic`): a pull must not
+/// write over a key, a template or a device. A missing file is fine.
+pub fn check_download_target(path: &Path, magic: &[u8], what: &str) -> Result<(), String> {
+    use std::io::Read as _;
+    let shown = crate::output::path(path);
+    let Ok(meta) = path.symlink_metadata() else {
+        return Ok(());
+    };
+    if !meta.is_file() {
+        return Err(format!(
+            "{shown} exists and is not a regular file: choose another --output"
+        ));
+    }
+    let mut head = vec![0; magic.len()];
+    let same_kind = std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|()| head == magic);
+    if !same_kind {
+        return Err(format!(
+            "{shown} exists and is not {what}: choose another --output, or remove it first"
+        ));
+    }
+    Ok(())
+}
+
 /// Writes `bytes` to `path` atomically: into a new file beside it, synced,
 /// then renamed over it, so a crash never leaves half a report. A path that
 /// is not a regular file (`/dev/stdout`, a FIFO) is written directly.

@@ -482,7 +482,16 @@ fn tampered_unsigned_and_unreachable_releases_are_refused() {
             "--key",
             &w.p("team.pub"),
         ],
-        "is a trusted key",
+        "exists and is not a bundle archive",
+    );
+    w.refused(
+        &["bundle", "pull", &tag, "-o", &w.p("team.key")],
+        "exists and is not a bundle archive",
+    );
+    assert!(
+        std::fs::read_to_string(w.p("team.key"))
+            .unwrap()
+            .contains("PRIVATE KEY")
     );
     assert!(
         std::fs::read_to_string(w.p("team.pub"))
@@ -599,25 +608,35 @@ fn a_huge_manifest_is_refused_without_reading_it() {
 #[test]
 fn credentials_never_go_to_a_plain_http_token_server() {
     use std::io::Write;
-    let addr = fake_registry(|_, stream| {
-        let _ = stream.write_all(
-            b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"http://192.0.2.1/token\",service=\"r\"\r\nContent-Length: 0\r\n\r\n",
+    // Every spelling of a plain-HTTP realm off this machine (the HTTP
+    // client normalizes them all to http://).
+    for realm in [
+        "http://192.0.2.1/token",
+        "HTTP://192.0.2.1/token",
+        "http:/192.0.2.1/token",
+        " http://192.0.2.1/token",
+    ] {
+        let challenge = format!(
+            "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"{realm}\",service=\"r\"\r\nContent-Length: 0\r\n\r\n"
         );
-    });
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args(["bundle", "pull", &format!("oci://{addr}/team/x:1"), "-o"])
-        .arg(tempfile::tempdir().unwrap().path().join("x.bundle"))
-        .env("PALISADE_CACHE_DIR", "off")
-        .env("PALISADE_REGISTRY_USERNAME", "team")
-        .env("PALISADE_REGISTRY_PASSWORD", "s3cret")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("token server over plain HTTP"),
-        "{}",
-        text(&out.stderr)
-    );
+        let addr = fake_registry(move |_, stream| {
+            let _ = stream.write_all(challenge.as_bytes());
+        });
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_palisade"))
+            .args(["bundle", "pull", &format!("oci://{addr}/team/x:1"), "-o"])
+            .arg(tempfile::tempdir().unwrap().path().join("x.bundle"))
+            .env("PALISADE_CACHE_DIR", "off")
+            .env("PALISADE_REGISTRY_USERNAME", "team")
+            .env("PALISADE_REGISTRY_PASSWORD", "s3cret")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{realm}");
+        assert!(
+            text(&out.stderr).contains("sends credentials to a token server"),
+            "{realm}: {}",
+            text(&out.stderr)
+        );
+    }
 }
 
 /// A gateway follows a tag: a new signed release pushed to it is pulled,
@@ -738,6 +757,25 @@ fn plugins_travel_as_wasm_artifacts_and_bundles_pin_them() {
         Path::new(&w.p("pulled.wasm")),
         &wasm_bytes
     ));
+    // Pulled again over itself is fine; over anything else it is refused.
+    w.ok(&["plugin", "pull", &source, "-o", &w.p("pulled.wasm")]);
+    std::fs::write(w.p("notes.txt"), "keep me").unwrap();
+    w.refused(
+        &["plugin", "pull", &source, "-o", &w.p("notes.txt")],
+        "exists and is not a WebAssembly file",
+    );
+    assert_eq!(
+        std::fs::read_to_string(w.p("notes.txt")).unwrap(),
+        "keep me"
+    );
+    // A bundle artifact is not a plugin.
+    let archive = w.release(&root().join("examples/authz"), "a", "team", None);
+    let bundle_tag = format!("{}/not-a-plugin:1", reg.oci("plugins"));
+    w.push(&archive, &bundle_tag);
+    w.refused(
+        &["plugin", "pull", &bundle_tag, "-o", &w.p("b.wasm")],
+        "this is not a Wasm artifact",
+    );
 
     // A bundle that names the plugin by digest, without the file.
     let bundle = w.tmp.path().join("b");

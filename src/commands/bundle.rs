@@ -343,8 +343,14 @@ fn fetch_sources(dir: &std::path::Path) -> Result<Vec<(String, Vec<u8>)>, String
     let mut fetched = Vec::new();
     for p in manifest.plugin {
         let Some(src) = p.source else { continue };
-        // A path that leaves the bundle is the loader's to refuse.
-        if dir.join(&p.path).symlink_metadata().is_ok() || p.path.contains("..") {
+        // Only a digest-pinned source into a plain relative path is
+        // fetched; anything else is the loader's to refuse (with its line),
+        // before any download.
+        let plain_path = p.path.split('/').all(|c| {
+            !c.is_empty() && c != "." && c != ".." && !c.starts_with('.') && !c.contains('\\')
+        });
+        let pinned = crate::oci::parse(&src).is_ok_and(|r| r.digest().is_some());
+        if !plain_path || !pinned || dir.join(&p.path).symlink_metadata().is_ok() {
             continue;
         }
         let (wasm, _) = crate::oci::pull_plugin(&src).map_err(|e| {
@@ -540,14 +546,9 @@ fn pull_target(output_path: &std::path::Path, keys: &[std::path::PathBuf]) -> Re
             output::path(output_path)
         ));
     }
-    for p in [output_path, sig_path.as_path()] {
-        if p.symlink_metadata().is_ok_and(|m| !m.is_file()) {
-            return Err(format!(
-                "{} exists and is not a regular file: choose another --output",
-                output::path(p)
-            ));
-        }
-    }
+    // Only an earlier archive and its signature are written over.
+    source::check_download_target(output_path, &[0x1f, 0x8b], "a bundle archive")?;
+    source::check_download_target(&sig_path, b"{", "a signature envelope")?;
     let key_refs: Vec<&std::path::Path> = keys.iter().map(|k| k.as_path()).collect();
     for p in [output_path, sig_path.as_path()] {
         source::refuse_input_as_output(p, &[], &key_refs).map_err(|_| {

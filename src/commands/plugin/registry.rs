@@ -65,9 +65,23 @@ pub(super) fn push(path: &Path, target: &str) -> u8 {
 
 /// `plugin pull oci://... -o FILE`.
 pub(super) fn pull(spec: &str, out: &Path) -> u8 {
-    let pulled = crate::oci::pull_plugin(spec)
-        .map_err(|e| format!("cannot pull `{}`: {e}", escape(spec)))
+    let pulled = source::check_download_target(out, b"\0asm", "a WebAssembly file")
+        .and_then(|()| {
+            crate::oci::pull_plugin(spec)
+                .map_err(|e| format!("cannot pull `{}`: {e}", escape(spec)))
+        })
         .and_then(|(wasm, digest)| {
+            // Only a component this host would load is written.
+            let inspection = source::engine()?
+                .inspect_plugin(&wasm, palisade_engine::Limits::default())
+                .map_err(|e| format!("`{}` is not a plugin: {e}", escape(spec)))?;
+            if let Some(why) = &inspection.refused {
+                return Err(format!(
+                    "`{}` is not written: this host would refuse it: {}",
+                    escape(spec),
+                    escape(why)
+                ));
+            }
             source::write_atomically(out, &wasm)?;
             Ok((palisade_engine::sha256_hex(&wasm), digest, wasm.len()))
         });
