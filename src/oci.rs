@@ -135,8 +135,8 @@ pub fn parse(spec: &str) -> Result<Reference, String> {
     // (`127.1`, `0x7f.0.0.1`, `LOCALHOST`) would be cached and shown under a
     // name other than the one contacted.
     let numeric = hostname
-        .split('.')
-        .last()
+        .rsplit('.')
+        .next()
         .is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()) || l.starts_with("0x"));
     if hostname.bytes().any(|b| b.is_ascii_uppercase())
         || (numeric && hostname.parse::<std::net::Ipv4Addr>().is_err())
