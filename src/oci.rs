@@ -866,11 +866,16 @@ fn cached_paths(dir: &std::path::Path, digest: &str) -> [PathBuf; 3] {
     ]
 }
 
-/// The file that remembers which release a tag named last (when it was
-/// loaded and, with keys, verified).
-fn tag_path(dir: &std::path::Path, reference: &Reference) -> PathBuf {
-    dir.join("tags")
-        .join(palisade_engine::sha256_hex(reference.whole().as_bytes()))
+/// The file that remembers which release a tag named last when it was
+/// loaded; with `verified`, the last one whose signature was verified
+/// (what a run with keys falls back to).
+fn tag_path(dir: &std::path::Path, reference: &Reference, verified: bool) -> PathBuf {
+    let name = palisade_engine::sha256_hex(reference.whole().as_bytes());
+    dir.join("tags").join(if verified {
+        format!("{name}.verified")
+    } else {
+        name
+    })
 }
 
 /// A manifest's JSON as an OCI image manifest: an image index (several
@@ -999,9 +1004,10 @@ fn write_cache(dir: &std::path::Path, pulled: &Pulled, manifest: &[u8]) {
 }
 
 /// Records that the tag `spec` named the release `digest`, once it was
-/// loaded (and, with keys, verified): the release it falls back to when
-/// the registry cannot be reached. A refused release is never recorded.
-pub fn remember(spec: &str, digest: &str) {
+/// loaded (and whether its signature was `verified`): the release it falls
+/// back to when the registry cannot be reached. A refused release is never
+/// recorded, and a run with keys falls back only to a verified one.
+pub fn remember(spec: &str, digest: &str, verified: bool) {
     let (Ok(reference), Some(dir)) = (parse(spec), cache_dir()) else {
         return;
     };
@@ -1009,10 +1015,11 @@ pub fn remember(spec: &str, digest: &str) {
         return;
     }
     if std::fs::create_dir_all(dir.join("tags")).is_ok() {
-        write_cache_file(
-            &tag_path(&dir, &reference),
-            format!("{}\n{digest}\n", reference.whole()).as_bytes(),
-        );
+        let record = format!("{}\n{digest}\n", reference.whole());
+        write_cache_file(&tag_path(&dir, &reference, false), record.as_bytes());
+        if verified {
+            write_cache_file(&tag_path(&dir, &reference, true), record.as_bytes());
+        }
     }
 }
 
@@ -1171,9 +1178,10 @@ pub fn resolve(spec: &str) -> Result<String, Failure> {
 /// Pulls the bundle `spec` names with its signature (if any). The archive
 /// of a release cached before is not downloaded again. When the registry
 /// cannot be reached, a digest reference is served from the cache, and a
-/// tag from the release it named when last loaded; a registry that
+/// tag from the release it named when last loaded (`verified_only`: last
+/// loaded with its signature verified); a registry that
 /// answers with an error or a wrong digest never falls back.
-pub fn pull_bundle(spec: &str) -> Result<Pulled, Failure> {
+pub fn pull_bundle(spec: &str, verified_only: bool) -> Result<Pulled, Failure> {
     let reference = parse(spec).map_err(Failure::Refused)?;
     let cache = cache_dir();
     let repo = format!("{}/{}", reference.registry(), reference.repository());
@@ -1216,7 +1224,8 @@ pub fn pull_bundle(spec: &str) -> Result<Pulled, Failure> {
                 let digest = match reference.digest() {
                     Some(d) => d.to_owned(),
                     None => {
-                        let text = read_cache_file(&tag_path(dir, &reference), 4096)?;
+                        let path = tag_path(dir, &reference, verified_only);
+                        let text = read_cache_file(&path, 4096)?;
                         let text = String::from_utf8(text).ok()?;
                         let mut lines = text.lines();
                         (lines.next()? == reference.whole()).then_some(())?;

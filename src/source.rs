@@ -145,7 +145,7 @@ pub fn load_verified(engine: &Engine, spec: &str, keys: &[PathBuf]) -> Result<Lo
         crate::signing::read_trusted_keys(keys).map_err(LoadError::Usage)?
     };
     if crate::oci::is_oci(spec) {
-        let pulled = crate::oci::pull_bundle(spec).map_err(|e| {
+        let pulled = crate::oci::pull_bundle(spec, !keys.is_empty()).map_err(|e| {
             let m = format!("bundle `{shown}`: {e}");
             match e {
                 crate::oci::Failure::Unreachable(_) => LoadError::Unreachable(m),
@@ -231,7 +231,7 @@ pub fn load_pulled(
     // Only a release that loaded (and verified) is the one a tag falls
     // back to when the registry is down.
     if pulled.from_cache.is_none() {
-        crate::oci::remember(spec, &pulled.digest);
+        crate::oci::remember(spec, &pulled.digest, !keys.is_empty());
     }
     Ok(Loaded {
         bundle,

@@ -957,3 +957,43 @@ fn a_remote_registry_needs_tls_and_takes_a_custom_ca() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
+
+/// With the registry down, a run with keys falls back to the last release
+/// of the tag that was verified, not to a later unsigned one that a run
+/// without keys loaded on the same machine; a run without keys takes the
+/// last one loaded.
+#[test]
+fn the_offline_fallback_with_keys_is_the_last_verified_release() {
+    let Some(mut reg) = Registry::start() else {
+        return;
+    };
+    let w = Work::new();
+    w.ok(&["bundle", "keygen", &w.p("team")]);
+    let tag = format!("{}/authz:live", reg.oci("team"));
+    let signed = w.release(&authz_version(&w, "1.0.0"), "v1", "team", Some(1));
+    let unsigned = w.release(&authz_version(&w, "2.0.0"), "v2", "team", None);
+    let template = root().join("examples/sam/insecure.yaml");
+    let template = template.to_str().unwrap();
+    let keyed = [
+        "check",
+        template,
+        "--bundle",
+        &tag,
+        "--verify-key",
+        &w.p("team.pub"),
+        "--format",
+        "json",
+    ];
+    let keyless = ["check", template, "--bundle", &tag, "--format", "json"];
+    w.push(&signed, &tag);
+    w.ok_or_findings(&keyed);
+    w.push(&unsigned, &tag);
+    w.ok_or_findings(&keyless);
+    reg.stop();
+    let version = |args: &[&str]| {
+        let out: Value = serde_json::from_str(&w.ok_or_findings(args)).unwrap();
+        out["bundle"]["version"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(version(&keyed), "1.0.0", "the last verified release");
+    assert_eq!(version(&keyless), "2.0.0", "the last loaded release");
+}

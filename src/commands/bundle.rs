@@ -566,7 +566,7 @@ fn pull(spec: &str, output_path: &std::path::Path, keys: &[std::path::PathBuf]) 
     if let Err(e) = pull_target(output_path, keys) {
         return fail(&e);
     }
-    let pulled = match crate::oci::pull_bundle(spec) {
+    let pulled = match crate::oci::pull_bundle(spec, !keys.is_empty()) {
         Ok(p) => p,
         Err(e) => return fail(&format!("cannot pull `{}`: {e}", escape(spec))),
     };

@@ -115,7 +115,7 @@ const DEFAULT_NOW: &str = "2026-01-01T00:00:00Z";
 pub fn execute(bundle_dir: &str) -> u8 {
     let loaded = if crate::oci::is_oci(bundle_dir) {
         // One pull: the bundle and its tests from the same archive.
-        crate::oci::pull_bundle(bundle_dir)
+        crate::oci::pull_bundle(bundle_dir, false)
             .map_err(|e| format!("bundle `{}`: {e}", escape(bundle_dir)))
             .and_then(|pulled| {
                 let files = archive_test_files(bundle_dir, &pulled.archive)?;
