@@ -98,7 +98,7 @@ pub struct ServeArgs {
     /// asked which release the tag names (one manifest request); a new
     /// one is pulled, verified and swapped in. `30s`, `5m`, or seconds;
     /// 0: never (SIGHUP still reloads).
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_poll)]
     pub poll: std::time::Duration,
     /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
     #[arg(long, value_name = "FILE", requires = "tls_key")]
@@ -293,6 +293,16 @@ fn parse_size(s: &str) -> Result<u64, String> {
         Some(v) => Ok(v),
         None => Err(format!("`{s}` is too large")),
     }
+}
+
+/// `--poll`: 0 (never), or at least a second: each poll sets up a
+/// registry client, so `1ms` would keep a core and the registry busy.
+fn parse_poll(s: &str) -> Result<std::time::Duration, String> {
+    let d = parse_duration(s)?;
+    if !d.is_zero() && d < std::time::Duration::from_secs(1) {
+        return Err("polls are at least 1s apart (0 turns them off)".into());
+    }
+    Ok(d)
 }
 
 /// A duration: `30s`, `5m`, `1h`, `250ms`, or a number of seconds.

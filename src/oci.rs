@@ -804,7 +804,10 @@ pub fn pull_plugin(spec: &str) -> Result<(Vec<u8>, String), Failure> {
     let reference = parse(spec).map_err(Failure::Refused)?;
     let session = Session::new(&reference).map_err(Failure::Refused)?;
     block_on(async {
-        let (manifest, digest) = pull_manifest(&session, &reference).await?;
+        let token = session
+            .login(&reference, oci_client::RegistryOperation::Pull)
+            .await?;
+        let (manifest, digest) = pull_manifest(&session, &reference, token.as_deref()).await?;
         let m = image_manifest(&manifest).map_err(Failure::Refused)?;
         if m.config.media_type != WASM_CONFIG {
             return Err(Failure::Refused(format!(
@@ -932,24 +935,6 @@ fn bundle_layer(manifest: &[u8]) -> Result<OciDescriptor, String> {
     Ok(layer.clone())
 }
 
-/// A cache file's bytes: a regular file only (never a FIFO, which would
-/// block), at most `limit` bytes.
-fn read_cache_file(path: &std::path::Path, limit: u64) -> Option<Vec<u8>> {
-    use std::io::Read as _;
-    // Checked before opening: opening a FIFO to read blocks.
-    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
-        return None;
-    }
-    let file = std::fs::File::open(path).ok()?;
-    let meta = file.metadata().ok()?;
-    if !meta.is_file() || meta.len() > limit {
-        return None;
-    }
-    let mut bytes = Vec::new();
-    file.take(limit + 1).read_to_end(&mut bytes).ok()?;
-    (bytes.len() as u64 <= limit).then_some(bytes)
-}
-
 /// Writes a cache file by a new file renamed over the old name: whatever
 /// was there (a FIFO, a link) is replaced, never written through. A cache
 /// that cannot be written is no error: the pull itself worked.
@@ -974,17 +959,17 @@ fn write_cache_file(path: &std::path::Path, bytes: &[u8]) {
 /// (checked against the manifest), and the signature last seen with it.
 fn read_cached(dir: &std::path::Path, digest: &str) -> Option<(Vec<u8>, Option<String>)> {
     let [manifest_path, archive_path, sig_path] = cached_paths(dir, digest);
-    let manifest = read_cache_file(&manifest_path, MAX_SMALL_BLOB)?;
+    let read = |path: &std::path::Path, limit| crate::source::read_bounded_bytes(path, limit).ok();
+    let manifest = read(&manifest_path, MAX_SMALL_BLOB)?;
     if sha256(&manifest) != digest {
         return None;
     }
     let layer = bundle_layer(&manifest).ok()?;
-    let archive = read_cache_file(&archive_path, palisade_engine::archive::MAX_ARCHIVE_BYTES)?;
+    let archive = read(&archive_path, palisade_engine::archive::MAX_ARCHIVE_BYTES)?;
     if sha256(&archive) != layer.digest {
         return None;
     }
-    let signature =
-        read_cache_file(&sig_path, MAX_SIGNATURE).and_then(|b| String::from_utf8(b).ok());
+    let signature = crate::source::read_bounded(&sig_path, MAX_SIGNATURE).ok();
     Some((archive, signature))
 }
 
@@ -1078,15 +1063,14 @@ async fn pull_blob(
 }
 
 /// The manifest `reference` names, as bytes, with its digest (computed,
-/// and equal to the reference's digest when it has one). Logs in first.
+/// and equal to the reference's digest when it has one), with the pull
+/// `token` of [`Session::login`].
 async fn pull_manifest(
     session: &Session,
     reference: &Reference,
+    token: Option<&str>,
 ) -> Result<(Vec<u8>, String), Failure> {
-    let token = session
-        .login(reference, oci_client::RegistryOperation::Pull)
-        .await?;
-    let Some(body) = session.manifest(reference, token.as_deref()).await? else {
+    let Some(body) = session.manifest(reference, token).await? else {
         return Err(Failure::Refused(format!(
             "`{}` is not in the registry",
             reference.whole()
@@ -1103,10 +1087,12 @@ async fn pull_manifest(
     Ok((body, digest))
 }
 
-/// The signature envelope of the release `digest`, if there is one.
+/// The signature envelope of the release `digest`, if there is one (the
+/// same repository: the same pull `token`).
 async fn pull_signature(
     session: &Session,
     reference: &Reference,
+    token: Option<&str>,
     digest: &str,
 ) -> Result<Option<String>, Failure> {
     let sig_ref = Reference::with_tag(
@@ -1114,10 +1100,7 @@ async fn pull_signature(
         reference.repository().to_owned(),
         signature_tag(digest),
     );
-    let token = session
-        .login(&sig_ref, oci_client::RegistryOperation::Pull)
-        .await?;
-    let Some(manifest) = session.manifest(&sig_ref, token.as_deref()).await? else {
+    let Some(manifest) = session.manifest(&sig_ref, token).await? else {
         return Ok(None);
     };
     let m = image_manifest(&manifest)
@@ -1187,7 +1170,10 @@ pub fn pull_bundle(spec: &str, verified_only: bool) -> Result<Pulled, Failure> {
     let repo = format!("{}/{}", reference.registry(), reference.repository());
     let session = Session::new(&reference).map_err(Failure::Refused)?;
     let online = block_on(async {
-        let (manifest, digest) = pull_manifest(&session, &reference).await?;
+        let token = session
+            .login(&reference, oci_client::RegistryOperation::Pull)
+            .await?;
+        let (manifest, digest) = pull_manifest(&session, &reference, token.as_deref()).await?;
         let layer = bundle_layer(&manifest).map_err(Failure::Refused)?;
         let cached = cache.as_deref().and_then(|d| read_cached(d, &digest));
         let archive = match cached {
@@ -1202,7 +1188,7 @@ pub fn pull_bundle(spec: &str, verified_only: bool) -> Result<Pulled, Failure> {
                 .await?
             }
         };
-        let signature = pull_signature(&session, &reference, &digest).await?;
+        let signature = pull_signature(&session, &reference, token.as_deref(), &digest).await?;
         Ok((manifest, digest, archive, signature))
     });
     match online {
@@ -1225,8 +1211,7 @@ pub fn pull_bundle(spec: &str, verified_only: bool) -> Result<Pulled, Failure> {
                     Some(d) => d.to_owned(),
                     None => {
                         let path = tag_path(dir, &reference, verified_only);
-                        let text = read_cache_file(&path, 4096)?;
-                        let text = String::from_utf8(text).ok()?;
+                        let text = crate::source::read_bounded(&path, 4096).ok()?;
                         let mut lines = text.lines();
                         (lines.next()? == reference.whole()).then_some(())?;
                         lines.next().filter(|d| is_sha256(d))?.to_owned()

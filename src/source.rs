@@ -26,12 +26,9 @@ pub fn engine() -> Result<Engine, String> {
     b.build().map_err(|e| e.to_string())
 }
 
-/// Loads `--bundle`: a directory, an archive, `builtin:NAME` (a built-in
-/// bundle) or `oci://REGISTRY/REPO:TAG|@sha256:...`.
-pub fn load_bundle(engine: &Engine, spec: &str) -> Result<Bundle, LoadError> {
-    if crate::oci::is_oci(spec) {
-        return load_verified(engine, spec, &[]).map(|l| l.bundle);
-    }
+/// Loads a bundle directory or `builtin:NAME` (archives and `oci://` are
+/// [`load_verified`]'s).
+fn load_unsigned(engine: &Engine, spec: &str) -> Result<Bundle, LoadError> {
     if let Some(name) = spec.strip_prefix("builtin:") {
         let Some(src) = crate::builtin::source(name) else {
             return Err(LoadError::Usage(format!(
@@ -58,18 +55,6 @@ pub fn load_bundle(engine: &Engine, spec: &str) -> Result<Bundle, LoadError> {
             "bundle `{}` is neither a directory nor a regular file (an archive)",
             crate::output::escape(spec)
         )));
-    }
-    if path.is_file() {
-        // A bundle archive (`palisade bundle build`), checked against its
-        // manifest before the loader sees a file of it.
-        let bytes = read_archive(path).map_err(LoadError::Usage)?;
-        let source = palisade_engine::archive::read(spec, &bytes).map_err(|e| {
-            LoadError::Usage(format!(
-                "bundle archive `{}`: {e}",
-                crate::output::escape(spec)
-            ))
-        })?;
-        return engine.load_bundle_from(&source).map_err(LoadError::Bundle);
     }
     engine
         .load_bundle_from(&DirSource::new(path))
@@ -152,51 +137,45 @@ pub fn load_verified(engine: &Engine, spec: &str, keys: &[PathBuf]) -> Result<Lo
                 crate::oci::Failure::Refused(_) => LoadError::Usage(m),
             }
         })?;
-        return load_pulled(engine, spec, pulled, &keys);
+        return load_pulled(engine, spec, &pulled, &keys);
     }
-    if keys.is_empty() {
-        let path = Path::new(spec);
-        let bundle = load_bundle(engine, spec)?;
-        // An archive: its sha256, and its signature file if there is one.
-        let archive = (!spec.starts_with("builtin:") && path.is_file())
-            .then(|| read_archive(path).ok())
-            .flatten()
-            .map(|bytes| {
-                let sig = read_bounded(&crate::signing::signature_path(path), 64 << 10).ok();
-                (
-                    format!("sha256:{}", palisade_engine::sha256_hex(&bytes)),
-                    sig,
-                )
-            });
-        return Ok(Loaded {
+    let path = Path::new(spec);
+    if spec.starts_with("builtin:") || !path.is_file() {
+        if !keys.is_empty() {
+            return Err(LoadError::Usage(format!(
+                "bundle `{shown}` cannot be verified: only a signed archive can (`palisade bundle build`, then `bundle sign`)"
+            )));
+        }
+        return load_unsigned(engine, spec).map(|bundle| Loaded {
             bundle,
             signed: None,
             release: None,
-            archive,
+            archive: None,
         });
     }
-    let path = Path::new(spec);
-    if !path.is_file() {
-        return Err(LoadError::Usage(format!(
-            "bundle `{shown}` cannot be verified: only a signed archive can (`palisade bundle build`, then `bundle sign`)"
-        )));
-    }
+    // An archive (`palisade bundle build`), read once: checked against its
+    // manifest before the loader sees a file of it, and against its
+    // signature (FILE.sig, required with keys).
     let bytes = read_archive(path).map_err(LoadError::Usage)?;
     let sig_path = crate::signing::signature_path(path);
-    let envelope = read_bounded(&sig_path, 64 << 10).map_err(|e| {
-        LoadError::Usage(format!(
-            "bundle `{shown}` is not signed: {}",
-            e.describe(&sig_path.display().to_string(), None)
-        ))
-    })?;
-    let (bundle, signed) = load_archive(engine, spec, &bytes, Some(&envelope), &keys)?;
+    let envelope = match read_bounded(&sig_path, 64 << 10) {
+        Ok(text) => Some(text),
+        Err(_) if keys.is_empty() => None,
+        Err(e) => {
+            return Err(LoadError::Usage(format!(
+                "bundle `{shown}` is not signed: {}",
+                e.describe(&sig_path.display().to_string(), None)
+            )));
+        }
+    };
+    let (bundle, signed) = load_archive(engine, spec, &bytes, envelope.as_deref(), &keys)?;
     Ok(Loaded {
         bundle,
         signed,
         release: None,
         archive: Some((
             format!("sha256:{}", palisade_engine::sha256_hex(&bytes)),
-            Some(envelope),
+            envelope,
         )),
     })
 }
@@ -206,7 +185,7 @@ pub fn load_verified(engine: &Engine, spec: &str, keys: &[PathBuf]) -> Result<Lo
 pub fn load_pulled(
     engine: &Engine,
     spec: &str,
-    pulled: crate::oci::Pulled,
+    pulled: &crate::oci::Pulled,
     keys: &[crate::signing::PublicKey],
 ) -> Result<Loaded, LoadError> {
     let shown = crate::output::escape(spec);
@@ -237,12 +216,12 @@ pub fn load_pulled(
         bundle,
         signed,
         release: Some(Release {
-            digest: pulled.digest,
-            pinned: pulled.pinned,
+            digest: pulled.digest.clone(),
+            pinned: pulled.pinned.clone(),
         }),
         archive: Some((
             format!("sha256:{}", palisade_engine::sha256_hex(&pulled.archive)),
-            pulled.signature,
+            pulled.signature.clone(),
         )),
     })
 }
@@ -485,7 +464,7 @@ fn special_kind(t: std::fs::FileType) -> Option<&'static str> {
 }
 
 /// Reads at most `limit` bytes of `reader`; more is [`ReadError::TooLarge`].
-fn read_limited(reader: impl std::io::Read, limit: u64) -> Result<String, ReadError> {
+fn read_limited(reader: impl std::io::Read, limit: u64) -> Result<Vec<u8>, ReadError> {
     use std::io::Read as _;
     let mut bytes = Vec::new();
     reader
@@ -495,7 +474,7 @@ fn read_limited(reader: impl std::io::Read, limit: u64) -> Result<String, ReadEr
     if bytes.len() as u64 > limit {
         return Err(ReadError::TooLarge(limit));
     }
-    String::from_utf8(bytes).map_err(|_| ReadError::NotUtf8)
+    Ok(bytes)
 }
 
 /// Reads the text of `path` (`-`: standard input), refusing anything but a
@@ -503,6 +482,11 @@ fn read_limited(reader: impl std::io::Read, limit: u64) -> Result<String, ReadEr
 /// is never read into memory: the size is checked before reading and the
 /// read stops one byte past the limit.
 pub fn read_bounded(path: &Path, limit: u64) -> Result<String, ReadError> {
+    String::from_utf8(read_bounded_bytes(path, limit)?).map_err(|_| ReadError::NotUtf8)
+}
+
+/// [`read_bounded`], as bytes.
+pub fn read_bounded_bytes(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
     if path == Path::new("-") {
         return read_limited(std::io::stdin().lock(), limit);
     }

@@ -20,7 +20,7 @@ mod registry;
 #[path = "common/server.rs"]
 mod server;
 
-use common::{copy_dir, palisade, root, text};
+use common::{copy_dir, root, text};
 use registry::Registry;
 use serde_json::Value;
 use server::{Server, http};
@@ -47,7 +47,25 @@ impl Work {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        palisade(args, &self.cache)
+        self.run_env(args, &[])
+    }
+
+    /// Runs `palisade ARGS` with its own caches, none of the registry
+    /// settings of the machine running the tests (credentials, a CA,
+    /// `docker login`), and `env` on top.
+    fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_palisade"));
+        c.args(args)
+            .env("PALISADE_CACHE_DIR", &self.cache)
+            .env("NO_COLOR", "1")
+            .env("DOCKER_CONFIG", self.tmp.path().join("no-docker-config"))
+            .env_remove("PALISADE_REGISTRY_USERNAME")
+            .env_remove("PALISADE_REGISTRY_PASSWORD")
+            .env_remove("PALISADE_REGISTRY_CA");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.output().unwrap()
     }
 
     /// Runs and expects exit 0; standard output.
@@ -622,14 +640,20 @@ fn credentials_never_go_to_a_plain_http_token_server() {
         let addr = fake_registry(move |_, stream| {
             let _ = stream.write_all(challenge.as_bytes());
         });
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_palisade"))
-            .args(["bundle", "pull", &format!("oci://{addr}/team/x:1"), "-o"])
-            .arg(tempfile::tempdir().unwrap().path().join("x.bundle"))
-            .env("PALISADE_CACHE_DIR", "off")
-            .env("PALISADE_REGISTRY_USERNAME", "team")
-            .env("PALISADE_REGISTRY_PASSWORD", "s3cret")
-            .output()
-            .unwrap();
+        let w = Work::new();
+        let out = w.run_env(
+            &[
+                "bundle",
+                "pull",
+                &format!("oci://{addr}/team/x:1"),
+                "-o",
+                &w.p("x.bundle"),
+            ],
+            &[
+                ("PALISADE_REGISTRY_USERNAME", "team"),
+                ("PALISADE_REGISTRY_PASSWORD", "s3cret"),
+            ],
+        );
         assert_eq!(out.status.code(), Some(2), "{realm}");
         assert!(
             text(&out.stderr).contains("sends credentials to a token server"),
@@ -832,6 +856,12 @@ fn plugins_travel_as_wasm_artifacts_and_bundles_pin_them() {
         &["bundle", "validate", b],
         "must be oci://REGISTRY/REPO@sha256:",
     );
+    // ... and `bundle build` refuses it without fetching anything first.
+    let out = w.run(&["bundle", "build", b, "-o", &w.p("tag.bundle")]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("must be oci://REGISTRY/REPO@sha256:"), "{err}");
+    assert!(!err.contains("fetched plugin"), "{err}");
 }
 
 /// A registry that asks for a password: refused without credentials (with
@@ -847,19 +877,7 @@ fn credentials_come_from_the_environment_or_docker_config() {
     let w = Work::new();
     let archive = w.release(&root().join("examples/authz"), "a", "team", None);
     let tag = format!("{}/authz:1", reg.oci("team"));
-    let run_env = |args: &[&str], env: &[(&str, &str)]| {
-        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_palisade"));
-        c.args(args)
-            .env("PALISADE_CACHE_DIR", &w.cache)
-            .env("NO_COLOR", "1")
-            .env("DOCKER_CONFIG", w.tmp.path().join("no-docker-config"))
-            .env_remove("PALISADE_REGISTRY_USERNAME")
-            .env_remove("PALISADE_REGISTRY_PASSWORD");
-        for (k, v) in env {
-            c.env(k, v);
-        }
-        c.output().unwrap()
-    };
+    let run_env = |args: &[&str], env: &[(&str, &str)]| w.run_env(args, env);
     let out = run_env(&["bundle", "push", &archive, &tag], &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
@@ -930,16 +948,9 @@ fn a_remote_registry_needs_tls_and_takes_a_custom_ca() {
     std::fs::write(w.p("ca.pem"), &ca.ca_pem).unwrap();
     let archive = w.release(&root().join("examples/authz"), "a", "team", None);
     let tag = format!("oci://{}/team/authz:1", reg.addr);
-    let run = |args: &[&str], ca: Option<&str>| {
-        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_palisade"));
-        c.args(args)
-            .env("PALISADE_CACHE_DIR", &w.cache)
-            .env("NO_COLOR", "1")
-            .env_remove("PALISADE_REGISTRY_CA");
-        if let Some(ca) = ca {
-            c.env("PALISADE_REGISTRY_CA", ca);
-        }
-        c.output().unwrap()
+    let run = |args: &[&str], ca: Option<&str>| match ca {
+        Some(ca) => w.run_env(args, &[("PALISADE_REGISTRY_CA", ca)]),
+        None => w.run(args),
     };
     let out = run(&["bundle", "push", &archive, &tag], None);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
@@ -996,4 +1007,26 @@ fn the_offline_fallback_with_keys_is_the_last_verified_release() {
     };
     assert_eq!(version(&keyed), "1.0.0", "the last verified release");
     assert_eq!(version(&keyless), "2.0.0", "the last loaded release");
+}
+
+/// A poll interval under a second would keep a core and the registry busy
+/// (each poll sets up a client): refused; 0 turns polling off.
+#[test]
+fn polls_are_at_least_a_second_apart() {
+    let w = Work::new();
+    for poll in ["1ms", "999ms"] {
+        let out = w.run(&[
+            "serve",
+            "--bundle",
+            "oci://r.example.com/a:1",
+            "--poll",
+            poll,
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{poll}");
+        assert!(
+            text(&out.stderr).contains("at least 1s"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
 }

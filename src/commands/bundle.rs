@@ -579,13 +579,9 @@ fn pull(spec: &str, output_path: &std::path::Path, keys: &[std::path::PathBuf]) 
             } else {
                 crate::signing::read_trusted_keys(keys).map_err(source::LoadError::Usage)?
             };
-            let archive = pulled.archive.clone();
-            let signature = pulled.signature.clone();
-            let pinned = pulled.pinned.clone();
-            source::load_pulled(&engine, spec, pulled, &keys)
-                .map(|l| (l, archive, signature, pinned))
+            source::load_pulled(&engine, spec, &pulled, &keys)
         });
-    let (loaded, archive, signature, pinned) = match loaded {
+    let loaded = match loaded {
         Ok(l) => l,
         Err(e) => {
             e.print();
@@ -593,8 +589,8 @@ fn pull(spec: &str, output_path: &std::path::Path, keys: &[std::path::PathBuf]) 
         }
     };
     let sig_path = crate::signing::signature_path(output_path);
-    let written = source::write_atomically(output_path, &archive).and_then(|()| {
-        match &signature {
+    let written = source::write_atomically(output_path, &pulled.archive).and_then(|()| {
+        match &pulled.signature {
             Some(s) => source::write_atomically(&sig_path, s.as_bytes()),
             None => match std::fs::remove_file(&sig_path) {
                 // A stale signature beside a new archive would mislead.
@@ -613,12 +609,12 @@ fn pull(spec: &str, output_path: &std::path::Path, keys: &[std::path::PathBuf]) 
         &format!(
             "wrote {}{}\n  release {}\n  bundle  {} {}, digest {}{}\n",
             output::path(output_path),
-            if signature.is_some() {
+            if pulled.signature.is_some() {
                 format!(" and {}", output::path(&sig_path))
             } else {
                 " (unsigned)".to_owned()
             },
-            pinned,
+            pulled.pinned,
             escape(loaded.bundle.name()),
             escape(loaded.bundle.version()),
             loaded.bundle.digest(),

@@ -333,7 +333,7 @@ fn human(
 }
 
 /// A parse error for people: the file name and the parser's words escaped.
-fn parse_error(e: &palisade_deploy::ParseError) -> String {
+pub(crate) fn parse_error(e: &palisade_deploy::ParseError) -> String {
     format!(
         "{}:{}:{}: {}",
         escape(&e.file),

@@ -114,31 +114,19 @@ const DEFAULT_NOW: &str = "2026-01-01T00:00:00Z";
 
 pub fn execute(bundle_dir: &str) -> u8 {
     let loaded = if crate::oci::is_oci(bundle_dir) {
-        // One pull: the bundle and its tests from the same archive.
-        crate::oci::pull_bundle(bundle_dir, false)
-            .map_err(|e| format!("bundle `{}`: {e}", escape(bundle_dir)))
-            .and_then(|pulled| {
-                let files = archive_test_files(bundle_dir, &pulled.archive)?;
-                let engine = source::engine()?;
-                source::load_pulled(&engine, bundle_dir, pulled, &[])
-                    .map(|l| (l.bundle, files))
-                    .map_err(|e| {
-                        e.print();
-                        String::new()
-                    })
-            })
+        pulled_bundle_and_tests(bundle_dir)
     } else {
         match source::engine_and_bundle(bundle_dir) {
-            Ok((_, bundle)) => test_files(bundle_dir).map(|f| (bundle, f)),
+            Ok((_, bundle)) => test_files(bundle_dir)
+                .map(|f| (bundle, f))
+                .map_err(source::LoadError::Usage),
             Err(code) => return code,
         }
     };
     let (bundle, test_files) = match loaded {
         Ok(l) => l,
         Err(e) => {
-            if !e.is_empty() {
-                output::error(&e);
-            }
+            e.print();
             return exit::ERROR;
         }
     };
@@ -175,15 +163,7 @@ pub(crate) fn parse_test_file<T: serde::de::DeserializeOwned>(
     name: &str,
     text: Result<String, String>,
 ) -> Result<T, String> {
-    let doc = Document::parse(name, &text?).map_err(|e| {
-        format!(
-            "{}:{}:{}: {}",
-            escape(&e.file),
-            e.line,
-            e.column,
-            escape(&e.message)
-        )
-    })?;
+    let doc = Document::parse(name, &text?).map_err(|e| super::check::parse_error(&e))?;
     serde_json::from_value::<T>(doc.value)
         .map_err(|e| format!("{}: {}", escape(name), escape(&e.to_string())))
 }
@@ -268,6 +248,19 @@ impl Report {
 /// The test files of a bundle: `tests/*.yaml` of its directory, or of
 /// its archive. Each with its text, or why it cannot be read.
 type TestFiles = Vec<(String, Result<String, String>)>;
+
+/// A bundle from a registry and the test files in it: one pull for both.
+fn pulled_bundle_and_tests(
+    spec: &str,
+) -> Result<(palisade_engine::Bundle, TestFiles), source::LoadError> {
+    use source::LoadError::Usage;
+    let pulled = crate::oci::pull_bundle(spec, false)
+        .map_err(|e| Usage(format!("bundle `{}`: {e}", escape(spec))))?;
+    let files = archive_test_files(spec, &pulled.archive).map_err(Usage)?;
+    let engine = source::engine().map_err(Usage)?;
+    let loaded = source::load_pulled(&engine, spec, &pulled, &[])?;
+    Ok((loaded.bundle, files))
+}
 
 /// The test files (`tests/*.yaml`) inside an archive.
 fn archive_test_files(bundle: &str, bytes: &[u8]) -> Result<TestFiles, String> {

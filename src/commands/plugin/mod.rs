@@ -42,19 +42,21 @@ fn with_limits(args: &PluginLimitArgs, f: impl FnOnce(Limits) -> u8) -> u8 {
     }
 }
 
-/// The bytes of a `.wasm` file: a regular file of at most 64 MiB.
+/// The bytes of a `.wasm` file: a regular file of at most 64 MiB (refused
+/// unread when larger, and never a FIFO, which would block).
 fn read_wasm(path: &Path) -> Result<Vec<u8>, String> {
-    let name = output::path(path);
-    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read {name}: {e}"))?;
-    if !meta.is_file() {
-        return Err(format!("{name} is not a regular file"));
-    }
-    if meta.len() > MAX_PLUGIN_BYTES {
-        return Err(format!(
-            "{name} is {} MiB; plugins may be at most {} MiB",
-            meta.len() >> 20,
-            MAX_PLUGIN_BYTES >> 20
-        ));
-    }
-    std::fs::read(path).map_err(|e| format!("cannot read {name}: {e}"))
+    crate::source::read_bounded_bytes(path, MAX_PLUGIN_BYTES).map_err(|e| match e {
+        crate::source::ReadError::TooLarge(limit) => format!(
+            "{} is larger than {} MiB, the most a plugin may be",
+            output::path(path),
+            limit >> 20
+        ),
+        crate::source::ReadError::NotRegular(kind) => {
+            format!(
+                "{} is not a regular file (it is {kind})",
+                output::path(path)
+            )
+        }
+        other => other.describe(&path.display().to_string(), None),
+    })
 }
