@@ -14,6 +14,7 @@ pub const SERVERLESS_BASELINE: &[(&str, &[u8])] = embed!("serverless-baseline":
     "palisade.toml",
     "entities.json",
     "runtimes.json",
+    "controls.json",
     "plugins/secrets.wasm",
     "policies/00-deploy.cedar",
     "policies/authentication.cedar",

@@ -49,6 +49,68 @@ pub enum Command {
     /// Sign a test token (JWT) with a local key, for trying a gateway
     /// bundle. Real tokens come from your identity provider.
     Token(Box<TokenArgs>),
+    /// Reports made from a bundle's controls table.
+    #[command(subcommand)]
+    Report(ReportCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// For each practice of the bundle's controls table (least privilege,
+    /// MFA, audit logging, ...): the rules that enforce it, the checks of
+    /// Checkov, KICS and AWS Control Tower they cover, and, with PATHs,
+    /// how many resources pass and fail. Peer checks no rule covers are
+    /// listed with the reason.
+    ///
+    /// Exit code 0 when the report is written, 2 when the bundle has no
+    /// controls table, a file cannot be read or a plugin fails.
+    Compliance(Box<ComplianceArgs>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// Markdown (GitHub-flavoured tables), for pull requests and wikis.
+    Markdown,
+    /// One self-contained HTML page.
+    Html,
+    /// Canonical JSON, one object.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ComplianceArgs {
+    /// Deployment files or directories to measure (optional); `-` reads
+    /// standard input.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// A bundle with a controls table (`[bundle] controls`): a directory,
+    /// an archive, `oci://REGISTRY/REPO:TAG|@sha256:...` or
+    /// `builtin:serverless-baseline` (the default).
+    #[arg(
+        long,
+        value_name = "DIR|FILE|oci://REF|builtin:NAME",
+        default_value = "builtin:serverless-baseline"
+    )]
+    pub bundle: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Markdown)]
+    pub format: ReportFormat,
+    /// Write the report to FILE instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Evaluation time (RFC 3339); default: now.
+    #[arg(long, value_name = "RFC3339")]
+    pub now: Option<String>,
+    /// The deployer, e.g. 'Deployer::"ci"'.
+    #[arg(long, value_name = "ENTITY", default_value = "Deployer::\"unknown\"")]
+    pub principal: String,
+    /// The largest file read, as in `check`.
+    #[arg(long, value_name = "SIZE", default_value = "32MiB", value_parser = parse_size)]
+    pub max_file_size: u64,
+    /// Accept only a bundle archive signed by one of these public keys
+    /// (repeatable), as in `check`.
+    #[arg(long = "verify-key", value_name = "PUB")]
+    pub verify_keys: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@
 mod builtin;
 mod cli;
 mod commands;
+mod compliance;
 mod oci;
 mod output;
 mod report;

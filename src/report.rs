@@ -6,17 +6,17 @@ use serde_sarif::sarif;
 use std::collections::BTreeMap;
 
 /// A rule as reports describe it.
-struct RuleDoc {
-    id: String,
-    category: String,
-    severity: Severity,
-    title: String,
-    remediation: Option<String>,
-    control: Option<String>,
+pub(crate) struct RuleDoc {
+    pub id: String,
+    pub category: String,
+    pub severity: Severity,
+    pub title: String,
+    pub remediation: Option<String>,
+    pub control: Option<String>,
 }
 
 /// Every rule the bundle can report: its `forbid` policies and its plugins' rules.
-fn rules(bundle: &Bundle) -> BTreeMap<String, RuleDoc> {
+pub(crate) fn rules(bundle: &Bundle) -> BTreeMap<String, RuleDoc> {
     let mut out = BTreeMap::new();
     for p in bundle.policies().filter(|p| p.effect == "forbid") {
         out.insert(

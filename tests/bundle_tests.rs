@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{copy_dir, palisade, root};
+use common::{copy_dir, palisade, root, text};
 use std::path::Path;
 use std::process::Output;
 
@@ -288,4 +288,68 @@ cases:
             "{case}: {s}"
         );
     }
+}
+
+#[test]
+fn the_controls_table_must_place_every_rule_on_the_types_it_judges() {
+    let cache = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("b");
+    copy_dir(&root().join("policies/serverless-baseline"), &bundle);
+    let controls = bundle.join("controls.json");
+    let original = std::fs::read_to_string(&controls).unwrap();
+    let mut table: serde_json::Value = serde_json::from_str(&original).unwrap();
+    let rules = table["rules"].as_object_mut().unwrap();
+    // A rule left out, and a rule said to judge a type it does not.
+    rules.remove("enc.sns-unencrypted").unwrap();
+    rules["enc.sqs-unencrypted"]["resources"] = serde_json::json!(["AWS::SNS::Topic"]);
+    std::fs::write(&controls, serde_json::to_string_pretty(&table).unwrap()).unwrap();
+    let out = palisade_test(&bundle, cache.path());
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("rule `enc.sns-unencrypted` is not in the controls table"),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("the controls table says `enc.sqs-unencrypted` judges AWS::SNS::Topic"),
+        "{stdout}"
+    );
+
+    // A name that is no rule of the bundle refuses the bundle, at its line.
+    let typo = original.replacen("\"enc.sqs-unencrypted\"", "\"enc.sqs-unencrypte\"", 1);
+    std::fs::write(&controls, &typo).unwrap();
+    let line = typo
+        .lines()
+        .position(|l| l.contains("enc.sqs-unencrypte\""))
+        .unwrap()
+        + 1;
+    let out = palisade(
+        &["bundle", "validate", bundle.to_str().unwrap()],
+        cache.path(),
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("controls.json:{line}"))
+            && stderr.contains("`enc.sqs-unencrypte` is no rule of this bundle"),
+        "{stderr}"
+    );
+    // A controls file outside the bundle is refused like any other path.
+    std::fs::write(&controls, &original).unwrap();
+    let manifest = bundle.join("palisade.toml");
+    let m = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        m.replace(
+            "controls = \"controls.json\"",
+            "controls = \"../controls.json\"",
+        ),
+    )
+    .unwrap();
+    let out = palisade(
+        &["bundle", "validate", bundle.to_str().unwrap()],
+        cache.path(),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
 }

@@ -1157,3 +1157,175 @@ fn signed_archives_are_verified_and_everything_else_refused() {
     assert_eq!(code, Some(2));
     assert!(err.contains("is not a PEM `PUBLIC KEY` file"), "{err}");
 }
+
+fn compliance(args: &[&str], cache: &Path) -> (i32, String, String) {
+    let mut all = vec!["report", "compliance"];
+    all.extend_from_slice(args);
+    let out = palisade(&all, cache);
+    (
+        out.status.code().unwrap(),
+        text(&out.stdout),
+        text(&out.stderr),
+    )
+}
+
+#[test]
+fn the_compliance_report_counts_resources_per_practice() {
+    let cache = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let t = dir.path().join("t.yaml");
+    // One queue without encryption, one with; one function on a runtime
+    // AWS no longer patches, with a key that is hard-coded.
+    std::fs::write(
+        &t,
+        "Resources:\n  Plain:\n    Type: AWS::SQS::Queue\n  Sealed:\n    Type: AWS::SQS::Queue\n    Properties:\n      SqsManagedSseEnabled: true\n  Fn:\n    Type: AWS::Lambda::Function\n    Properties:\n      Runtime: python3.7\n      Environment:\n        Variables:\n          AWS_ACCESS_KEY_ID: AKIAIOSFODNN7EXAMPLF\n",
+    )
+    .unwrap();
+    let (code, out, err) = compliance(
+        &[
+            t.to_str().unwrap(),
+            "--format",
+            "json",
+            "--now",
+            "2026-11-29T00:00:00Z",
+        ],
+        cache.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["inputs"], serde_json::json!({"files": 1, "resources": 3}));
+    let practice = |id: &str| {
+        v["practices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == id)
+            .unwrap_or_else(|| panic!("no practice {id}"))
+            .clone()
+    };
+    let enc = practice("encryption");
+    // The two queues and the function (its environment) are judged.
+    assert_eq!(enc["results"]["checked"], 3, "{enc}");
+    let failing: Vec<&str> = enc["results"]["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["resource"].as_str().unwrap())
+        .collect();
+    assert_eq!(failing, ["Fn", "Plain"], "{enc}");
+    assert_eq!(enc["results"]["passed"], 1);
+    let patched = practice("patched-runtimes");
+    assert_eq!(patched["results"]["failed"], 1, "{patched}");
+    let secrets = practice("secrets-management");
+    let failures = secrets["results"]["failures"].as_array().unwrap();
+    assert!(
+        failures.iter().any(|f| f["rules"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("secrets.aws-access-key-id"))),
+        "{secrets}"
+    );
+    // Every practice says which rules and peer checks stand behind it.
+    for p in v["practices"].as_array().unwrap() {
+        assert_eq!(p["status"], "covered", "{p}");
+        assert!(!p["rules"].as_array().unwrap().is_empty(), "{p}");
+    }
+    // The same inputs give the same bytes.
+    let (_, again, _) = compliance(
+        &[
+            t.to_str().unwrap(),
+            "--format",
+            "json",
+            "--now",
+            "2026-11-29T00:00:00Z",
+        ],
+        cache.path(),
+    );
+    assert_eq!(out, again);
+}
+
+#[test]
+fn the_compliance_report_renders_markdown_and_html_with_input_escaped() {
+    let cache = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // A serverless.yml whose function name is markup.
+    let t = dir.path().join("serverless.yml");
+    std::fs::write(
+        &t,
+        "service: s\nprovider:\n  name: aws\n  runtime: nodejs22.x\nfunctions:\n  \"<script>x|y</script>\":\n    handler: h.h\n",
+    )
+    .unwrap();
+    let html_file = dir.path().join("report.html");
+    let (code, _, err) = compliance(
+        &[
+            t.to_str().unwrap(),
+            "--format",
+            "html",
+            "--output",
+            html_file.to_str().unwrap(),
+            "--now",
+            "2026-11-29T00:00:00Z",
+        ],
+        cache.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let html = std::fs::read_to_string(&html_file).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>") && html.ends_with("</html>\n"));
+    assert!(!html.contains("<script>"), "input markup must be escaped");
+    assert!(
+        html.contains("&lt;script&gt;"),
+        "the failing function is listed"
+    );
+    assert!(html.contains("class=\"bar\""), "results have bars");
+    for p in [
+        "Least-privilege IAM",
+        "MFA for privileged access",
+        "Incident response",
+    ] {
+        assert!(html.contains(p), "{p}");
+    }
+
+    let (code, md, err) = compliance(
+        &[t.to_str().unwrap(), "--now", "2026-11-29T00:00:00Z"],
+        cache.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        md.starts_with("# Compliance report: serverless-baseline"),
+        "{md}"
+    );
+    // Every row of the overview table has the same number of cells: a
+    // pipe from the input would add one.
+    let rows: Vec<&str> = md
+        .lines()
+        .skip_while(|l| !l.starts_with("| Practice"))
+        .take_while(|l| l.starts_with('|'))
+        .collect();
+    assert!(rows.len() > 10, "{md}");
+    // Input text stays inside code spans (which Markdown never renders
+    // as markup), with its pipe escaped.
+    let listed: Vec<&str> = md.lines().filter(|l| l.contains("script")).collect();
+    assert!(!listed.is_empty(), "{md}");
+    for l in listed {
+        assert!(l.contains("`<script>x\\|y</script>LambdaFunction`"), "{l}");
+    }
+    // Without paths: the table alone, no counts.
+    let (code, out, _) = compliance(&["--format", "json"], cache.path());
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(v.get("inputs").is_none() && v["practices"][0].get("results").is_none());
+}
+
+#[test]
+fn a_compliance_report_needs_a_controls_table_and_readable_inputs() {
+    let cache = tempfile::tempdir().unwrap();
+    let (code, _, err) = compliance(&["--bundle", "builtin:gateway-baseline"], cache.path());
+    assert_eq!(code, 2);
+    assert!(err.contains("has no controls table"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "Resources:\n  A: [\n").unwrap();
+    let (code, _, err) = compliance(&[bad.to_str().unwrap()], cache.path());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("bad.yaml:"), "{err}");
+}

@@ -68,48 +68,8 @@ pub fn execute(args: &CheckArgs) -> u8 {
         Err(code) => return code,
     };
 
-    // Parse every file; a file that does not parse is reported and the
-    // others are still checked.
     let progress = progress_bar(files.len());
-    let mut docs = Vec::new();
-    let mut unreadable = 0;
-    for input in &files {
-        if let Some(bar) = &progress {
-            bar.inc(1);
-        }
-        let (path, explicit) = (&input.path, input.explicit);
-        let name = path.display().to_string();
-        let text = match source::read_bounded(path, args.max_file_size) {
-            Ok(t) => t,
-            Err(e) => {
-                let shown = if path == Path::new("-") {
-                    "standard input"
-                } else {
-                    &name
-                };
-                output::error(&e.describe(shown, Some("--max-file-size")));
-                unreadable += 1;
-                continue;
-            }
-        };
-        match Document::parse(&name, &text) {
-            // A file found in a directory that is no deployment is skipped.
-            Ok(doc) if doc.format == DocumentFormat::Unknown && !explicit => {}
-            // One named on the command line (or standard input) must be
-            // one: an empty file or a failed `terraform show` never passes.
-            Ok(doc) => match doc.require_deployment() {
-                Ok(()) => docs.push(doc),
-                Err(e) => {
-                    output::error(&parse_error(&e));
-                    unreadable += 1;
-                }
-            },
-            Err(e) => {
-                output::error(&parse_error(&e));
-                unreadable += 1;
-            }
-        }
-    }
+    let (docs, unreadable) = parse_documents(&files, args.max_file_size, progress.as_ref());
     if docs.is_empty() && unreadable == 0 {
         output::error(
             "no deployment files found (CloudFormation/SAM templates in .yaml, .yml, .json or .template)",
@@ -170,6 +130,56 @@ pub fn execute(args: &CheckArgs) -> u8 {
     } else {
         exit::DENY
     }
+}
+
+/// Reads and parses every input; a file that cannot be read or parsed is
+/// reported on standard error and counted, and the others are still
+/// returned. A file found in a directory that is no deployment is skipped.
+pub(crate) fn parse_documents(
+    files: &[source::Input],
+    max_file_size: u64,
+    progress: Option<&indicatif::ProgressBar>,
+) -> (Vec<Document>, usize) {
+    let mut docs = Vec::new();
+    let mut unreadable = 0;
+    for input in files {
+        if let Some(bar) = progress {
+            bar.inc(1);
+        }
+        let (path, explicit) = (&input.path, input.explicit);
+        let name = path.display().to_string();
+        let text = match source::read_bounded(path, max_file_size) {
+            Ok(t) => t,
+            Err(e) => {
+                let shown = if path == Path::new("-") {
+                    "standard input"
+                } else {
+                    &name
+                };
+                output::error(&e.describe(shown, Some("--max-file-size")));
+                unreadable += 1;
+                continue;
+            }
+        };
+        match Document::parse(&name, &text) {
+            // A file found in a directory that is no deployment is skipped.
+            Ok(doc) if doc.format == DocumentFormat::Unknown && !explicit => {}
+            // One named on the command line (or standard input) must be
+            // one: an empty file or a failed `terraform show` never passes.
+            Ok(doc) => match doc.require_deployment() {
+                Ok(()) => docs.push(doc),
+                Err(e) => {
+                    output::error(&parse_error(&e));
+                    unreadable += 1;
+                }
+            },
+            Err(e) => {
+                output::error(&parse_error(&e));
+                unreadable += 1;
+            }
+        }
+    }
+    (docs, unreadable)
 }
 
 /// Files at which a progress bar is worth showing.

@@ -4,6 +4,7 @@ mod authorize;
 mod bundle;
 mod check;
 mod plugin;
+mod report;
 mod serve;
 pub(crate) mod test;
 mod token;
@@ -19,5 +20,6 @@ pub fn run(cli: Cli) -> u8 {
         Command::Test { bundle } => test::execute(&bundle),
         Command::Serve(args) => serve::execute(&args),
         Command::Token(args) => token::execute(&args),
+        Command::Report(cmd) => report::execute(&cmd),
     }
 }

@@ -133,6 +133,16 @@ pub fn execute(bundle_dir: &str) -> u8 {
 
     let rules = all_rules(&bundle);
     let mut report = Report::default();
+    // A bundle with a controls table places every rule in it: a rule left
+    // out would be missing from every compliance report.
+    if let Some(controls) = bundle.controls() {
+        for rule in rules.iter().filter(|r| !controls.rules.contains_key(*r)) {
+            report.error(&format!(
+                "rule `{}` is not in the controls table: give it its practices and resource types",
+                escape(rule)
+            ));
+        }
+    }
     for (name, text) in test_files {
         let file: TestFile = match parse_test_file(&name, text) {
             Ok(f) => f,
@@ -396,7 +406,9 @@ fn run_case(bundle: &Bundle, rule: &str, case: &Case) -> Result<(), String> {
                         .join(", ")
                 ));
             }
-            palisade_deploy::check(bundle, &[doc], &options, now)
+            let d = palisade_deploy::check(bundle, &[doc], &options, now);
+            controlled_types(bundle, rule, &found, &d)?;
+            d
         }
         (None, Some(r)) => {
             if case.principal.is_some() {
@@ -489,6 +501,46 @@ fn run_case(bundle: &Bundle, rule: &str, case: &Case) -> Result<(), String> {
         )),
         _ => Ok(()),
     }
+}
+
+/// With a controls table: the template has a resource of a type the table
+/// lists for `rule`, and every finding of `rule` is on such a resource, so
+/// that the table (and the compliance report counted from it) says what
+/// the rule really looks at.
+fn controlled_types(
+    bundle: &Bundle,
+    rule: &str,
+    found: &[(String, String)],
+    d: &palisade_engine::Decision,
+) -> Result<(), String> {
+    let Some(c) = bundle.controls().and_then(|c| c.rules.get(rule)) else {
+        return Ok(());
+    };
+    if c.resources.iter().any(|t| t == "file") {
+        return Ok(());
+    }
+    let listed = |kind: &str| c.resources.iter().any(|t| t == kind);
+    if !found.iter().any(|(_, kind)| listed(kind)) {
+        return Err(format!(
+            "nothing was evaluated: the controls table says `{rule}` judges {} and the template has none",
+            c.resources.join(", ")
+        ));
+    }
+    for f in d.findings.iter().filter(|f| f.rule_id == rule) {
+        let kind = found
+            .iter()
+            .find(|(id, _)| Some(id.as_str()) == f.resource.as_deref())
+            .map(|(_, k)| k.as_str());
+        if !kind.is_some_and(listed) {
+            return Err(format!(
+                "`{rule}` reported on `{}` ({}), a type the controls table does not list for it ({})",
+                f.resource.as_deref().unwrap_or("the file"),
+                kind.unwrap_or("no resource"),
+                c.resources.join(", ")
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The resource type a `forbid` policy's scope names (`resource is T`,

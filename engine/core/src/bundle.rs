@@ -550,6 +550,8 @@ pub struct Bundle {
     pub(crate) extensions: Vec<Box<dyn std::any::Any + Send + Sync>>,
     /// Each policy's remediation and control, shared by its findings.
     pub(crate) policy_text: BTreeMap<String, SharedRule>,
+    /// `[bundle] controls`, when the bundle has one.
+    pub(crate) controls: Option<crate::controls::Controls>,
 }
 
 impl std::fmt::Debug for Bundle {
@@ -640,6 +642,10 @@ impl Bundle {
     /// Number of static entities (including schema actions).
     pub fn entity_count(&self) -> usize {
         self.entities.len()
+    }
+    /// The controls table (`[bundle] controls`), when the bundle has one.
+    pub fn controls(&self) -> Option<&crate::controls::Controls> {
+        self.controls.as_ref()
     }
     /// The plugins, in evaluation order.
     pub fn plugins(&self) -> &[BundlePlugin] {
@@ -983,6 +989,36 @@ impl Loader<'_> {
         plugins
     }
 
+    /// `[bundle] controls`: read, counted in the digest, and checked
+    /// against the rules of the policies and plugins.
+    fn controls(
+        &mut self,
+        policy_info: &BTreeMap<String, PolicyInfo>,
+        plugins: &[BundlePlugin],
+    ) -> Option<crate::controls::Controls> {
+        let path = self.manifest.bundle.controls.as_deref()?;
+        let text = text(self.source, path, &mut self.problems)?;
+        self.digest_parts
+            .push((path.to_owned(), text.clone().into_bytes()));
+        let mut ids: std::collections::BTreeSet<&str> = policy_info
+            .values()
+            .filter(|p| p.effect == "forbid")
+            .map(|p| p.id.as_str())
+            .collect();
+        ids.extend(
+            plugins
+                .iter()
+                .flat_map(|p| p.loaded.metadata.rules.keys().map(String::as_str)),
+        );
+        match crate::controls::Controls::load(path, &text, &ids) {
+            Ok(c) => Some(c),
+            Err(found) => {
+                self.problems.extend(found);
+                None
+            }
+        }
+    }
+
     /// Front ends' tables (`[gateway]`), each by the extension that owns it.
     fn extensions(
         &mut self,
@@ -1102,6 +1138,7 @@ pub(crate) fn load(
             .map(String::as_str),
     );
     named.extend(manifest.plugins.iter().map(|p| p.path.as_str()));
+    named.extend(manifest.bundle.controls.as_deref());
     for path in named {
         if let Err(e) = source.confined(path) {
             let line = manifest_line(&manifest_text, path);
@@ -1127,6 +1164,7 @@ pub(crate) fn load(
     let entities = l.entities(schema.as_ref());
     let plugins = l.plugins(host, &policy_info);
     let built = l.extensions(extensions);
+    let controls = l.controls(&policy_info, &plugins);
     if !l.problems.is_empty() {
         return Err(fail(l.problems));
     }
@@ -1158,6 +1196,7 @@ pub(crate) fn load(
         plugins,
         extensions: built,
         policy_text,
+        controls,
     })
 }
 

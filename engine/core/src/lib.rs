@@ -54,6 +54,7 @@
 
 pub mod archive;
 mod bundle;
+pub mod controls;
 mod decision;
 mod engine;
 mod error;

@@ -59,6 +59,11 @@ pub struct BundleSection {
     /// `enforce` (default) or `monitor`.
     #[serde(default)]
     pub mode: Mode,
+    /// The controls table (a JSON file in the bundle): the practice each
+    /// rule enforces and the peer checks it covers; compliance reports
+    /// are made from it.
+    #[serde(default)]
+    pub controls: Option<String>,
 }
 
 /// `[cedar]`

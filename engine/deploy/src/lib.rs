@@ -142,6 +142,25 @@ pub fn check(
     eval.finish(Some(options.fail_on))
 }
 
+/// The resources a document creates, as [`check`] sees them: (logical
+/// id, CloudFormation type), in the order of the file. Serverless
+/// Framework functions are `AWS::Lambda::Function`, Terraform resources
+/// their CloudFormation counterparts, and what a format creates
+/// implicitly (the Serverless Framework's shared role) is included.
+///
+/// ```
+/// use palisade_deploy::{Document, inventory};
+/// let doc = Document::parse("t.yaml", "Resources:\n  Jobs:\n    Type: AWS::SQS::Queue\n")?;
+/// assert_eq!(inventory(&doc), [("Jobs".to_owned(), "AWS::SQS::Queue".to_owned())]);
+/// # Ok::<(), palisade_deploy::ParseError>(())
+/// ```
+pub fn inventory(doc: &Document) -> Vec<(String, String)> {
+    resources::resources(doc)
+        .into_iter()
+        .map(|r| (r.logical_id, r.kind))
+        .collect()
+}
+
 /// Runs the plugins and the Cedar requests of one document; returns its
 /// resources.
 fn check_document(

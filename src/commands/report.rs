@@ -1,0 +1,110 @@
+//! `palisade report`
+
+use crate::cli::{ComplianceArgs, ReportCommand, ReportFormat};
+use crate::compliance::{Measured, Report};
+use crate::exit;
+use crate::output::{self, escape};
+use crate::source;
+use palisade_deploy::CheckOptions;
+use palisade_engine::cedar_policy::EntityUid;
+use std::str::FromStr;
+
+pub fn execute(cmd: &ReportCommand) -> u8 {
+    match cmd {
+        ReportCommand::Compliance(args) => compliance(args),
+    }
+}
+
+fn compliance(args: &ComplianceArgs) -> u8 {
+    let now = match source::now(args.now.as_deref()) {
+        Ok(n) => n,
+        Err(code) => return code,
+    };
+    let principal = match EntityUid::from_str(&args.principal) {
+        Ok(p) => p,
+        Err(e) => {
+            output::error(&format!(
+                "--principal `{}`: {}",
+                escape(&args.principal),
+                e.to_string().lines().next().unwrap_or("invalid")
+            ));
+            return exit::ERROR;
+        }
+    };
+    let files = if args.paths.is_empty() {
+        Vec::new()
+    } else {
+        match source::collect_inputs(&args.paths) {
+            Ok(f) => f,
+            Err(e) => {
+                output::error(&e);
+                return exit::ERROR;
+            }
+        }
+    };
+    if let Some(out) = &args.output
+        && let Err(e) = source::refuse_input_as_output(out, &files, &[])
+    {
+        output::error(&e);
+        return exit::ERROR;
+    }
+    let (_, bundle) = match source::engine_and_verified_bundle(&args.bundle, &args.verify_keys) {
+        Ok(eb) => eb,
+        Err(code) => return code,
+    };
+    let Some(controls) = bundle.controls() else {
+        output::error(&format!(
+            "bundle `{}` has no controls table: name one in palisade.toml (`[bundle] controls = \"controls.json\"`); see README.md, \"Compliance report\"",
+            escape(bundle.name())
+        ));
+        return exit::ERROR;
+    };
+    let (docs, unreadable) = super::check::parse_documents(&files, args.max_file_size, None);
+    if !args.paths.is_empty() && docs.is_empty() && unreadable == 0 {
+        output::error(
+            "no deployment files found (CloudFormation/SAM templates in .yaml, .yml, .json or .template)",
+        );
+        return exit::ERROR;
+    }
+    let decision;
+    let measured = if args.paths.is_empty() {
+        None
+    } else {
+        let options = CheckOptions {
+            principal,
+            ..CheckOptions::default()
+        };
+        decision = palisade_deploy::check(&bundle, &docs, &options, now);
+        Some(Measured {
+            inventory: docs
+                .iter()
+                .map(|d| (d.file.clone(), palisade_deploy::inventory(d)))
+                .collect(),
+            decision: &decision,
+        })
+    };
+    let report = Report::new(&bundle, controls, measured.as_ref());
+    let text = match args.format {
+        ReportFormat::Json => report.json(),
+        ReportFormat::Markdown => report.markdown(),
+        ReportFormat::Html => report.html(),
+    };
+    let written = match &args.output {
+        Some(path) => source::write_atomically(path, text.as_bytes()),
+        None => output::to_stdout(&text, false),
+    };
+    if let Err(e) = written {
+        output::error(&e);
+        return exit::ERROR;
+    }
+    if report.has_errors() {
+        output::error(
+            "plugins failed or inputs were invalid while measuring: the counts are incomplete (the errors are in the report)",
+        );
+        return exit::ERROR;
+    }
+    if unreadable > 0 {
+        return exit::ERROR;
+    }
+    exit::OK
+}
