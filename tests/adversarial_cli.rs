@@ -570,7 +570,7 @@ fn issue9_suppression_reasons_and_waiver_owners_are_escaped() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(
         tmp.path().join("t.yaml"),
-        "Resources:\n  Queue:\n    Type: AWS::SQS::Queue\n",
+        "Resources:\n  Queue:\n    Type: AWS::SQS::Queue\n    Properties: { SqsManagedSseEnabled: false, RedriveAllowPolicy: { redrivePermission: allowAll } }\n",
     )
     .unwrap();
     std::fs::write(

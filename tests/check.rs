@@ -75,8 +75,13 @@ fn the_insecure_example_gets_the_findings_a_reviewer_expects() {
         ("integrity.lambda-without-code-signing", "OrdersFunction"),
         ("integrity.lambda-without-code-signing", "ReceiptWorker"),
         ("log.api-stage-without-access-logs", "OrdersApi"),
+        ("log.api-stage-without-execution-logs", "OrdersApi"),
         ("log.log-group-without-retention", "OrdersLogs"),
+        ("log.s3-bucket-without-access-logs", "ReceiptsBucket"),
         ("net.api-without-waf", "OrdersApi"),
+        ("net.function-not-in-vpc", "ListOrders"),
+        ("net.function-not-in-vpc", "OrdersFunction"),
+        ("net.function-not-in-vpc", "ReceiptWorker"),
         ("patch.deprecated-runtime", "ListOrders"),
         ("patch.deprecated-runtime", "OrdersFunction"),
         ("patch.deprecated-runtime", "ReceiptWorker"),
@@ -85,8 +90,15 @@ fn the_insecure_example_gets_the_findings_a_reviewer_expects() {
         ("rate.lambda-without-reserved-concurrency", "OrdersFunction"),
         ("rate.lambda-without-reserved-concurrency", "ReceiptWorker"),
         ("res.async-function-without-dlq", "ReceiptWorker"),
+        ("res.dynamodb-without-pitr", "OrdersTable"),
+        ("res.queue-without-dlq", "OrdersQueue"),
+        ("res.s3-bucket-without-versioning", "ReceiptsBucket"),
         ("secrets.aws-access-key-id", "OrdersFunction"),
         ("secrets.secret-named-field", "OrdersFunction"),
+        (
+            "tls.bucket-without-secure-transport-policy",
+            "ReceiptsBucket",
+        ),
         ("tls.domain-below-tls-1-2", "OrdersApi"),
         ("tls.policy-without-secure-transport", "OrdersQueuePolicy"),
         ("trace.api-stage-without-xray", "OrdersApi"),
@@ -192,7 +204,12 @@ fn the_serverless_framework_example_gets_its_findings() {
             ),
             ("log.api-stage-without-access-logs", "ApiGatewayStage"),
             ("log.api-stage-without-access-logs", "HttpApiStage"),
+            ("log.api-stage-without-execution-logs", "ApiGatewayStage"),
             ("net.api-without-waf", "ApiGatewayStage"),
+            ("net.function-not-in-vpc", "CreateOrderLambdaFunction"),
+            ("net.function-not-in-vpc", "GetOrderLambdaFunction"),
+            ("net.function-not-in-vpc", "ListOrdersLambdaFunction"),
+            ("net.function-not-in-vpc", "ReceiptsLambdaFunction"),
             ("patch.deprecated-runtime", "CreateOrderLambdaFunction"),
             ("patch.deprecated-runtime", "GetOrderLambdaFunction"),
             ("patch.deprecated-runtime", "ListOrdersLambdaFunction"),
@@ -216,6 +233,7 @@ fn the_serverless_framework_example_gets_its_findings() {
                 "ReceiptsLambdaFunction"
             ),
             ("res.async-function-without-dlq", "ReceiptsLambdaFunction"),
+            ("res.queue-without-dlq", "OrdersQueue"),
             ("secrets.secret-named-field", ""),
             ("trace.api-stage-without-xray", "ApiGatewayStage"),
             ("trace.lambda-without-xray", "CreateOrderLambdaFunction"),
@@ -298,10 +316,20 @@ fn the_terraform_plan_example_gets_its_findings() {
                 "aws_apigatewayv2_stage.prod"
             ),
             (
+                "log.api-stage-without-execution-logs",
+                "aws_api_gateway_stage.v1"
+            ),
+            (
                 "log.log-group-without-retention",
                 "aws_cloudwatch_log_group.orders"
             ),
+            ("log.s3-bucket-without-access-logs", "aws_s3_bucket.uploads"),
             ("net.api-without-waf", "aws_api_gateway_stage.v1"),
+            ("net.function-not-in-vpc", "aws_lambda_function.admin"),
+            (
+                "net.function-not-in-vpc",
+                "module.reports.aws_lambda_function.report"
+            ),
             (
                 "net.function-open-security-group",
                 "aws_lambda_function.orders"
@@ -331,8 +359,15 @@ fn the_terraform_plan_example_gets_its_findings() {
                 "rate.lambda-without-reserved-concurrency",
                 "module.reports.aws_lambda_function.report"
             ),
+            ("res.dynamodb-without-pitr", "aws_dynamodb_table.orders"),
+            ("res.queue-without-dlq", "aws_sqs_queue.jobs"),
+            ("res.s3-bucket-without-versioning", "aws_s3_bucket.uploads"),
             ("secrets.aws-access-key-id", "aws_lambda_function.orders"),
             ("secrets.secret-named-field", "aws_lambda_function.orders"),
+            (
+                "tls.bucket-without-secure-transport-policy",
+                "aws_s3_bucket.uploads"
+            ),
             (
                 "tls.domain-below-tls-1-2",
                 "aws_apigatewayv2_domain_name.api"
@@ -466,7 +501,7 @@ fn a_broken_file_is_reported_and_the_others_are_still_checked() {
     .unwrap();
     std::fs::write(
         dir.path().join("b-queue.yaml"),
-        "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n",
+        "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties: { SqsManagedSseEnabled: false }\n",
     )
     .unwrap();
     std::fs::write(dir.path().join("c-notes.yaml"), "just: notes\n").unwrap();
@@ -489,13 +524,16 @@ fn a_broken_file_is_reported_and_the_others_are_still_checked() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         rules(&v),
-        BTreeSet::from([("enc.sqs-unencrypted".to_string(), "Q".to_string())])
+        BTreeSet::from([
+            ("enc.sqs-unencrypted".to_string(), "Q".to_string()),
+            ("res.queue-without-dlq".to_string(), "Q".to_string())
+        ])
     );
 
     // The human summary never says PASS when a file could not be read.
     std::fs::write(
         dir.path().join("b-queue.yaml"),
-        "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties: { SqsManagedSseEnabled: true }\n",
+        "Resources:\n  T:\n    Type: AWS::SNS::Topic\n    Properties: { KmsMasterKeyId: alias/events }\n",
     )
     .unwrap();
     let out = palisade(
@@ -508,6 +546,31 @@ fn a_broken_file_is_reported_and_the_others_are_still_checked() {
     assert!(
         human.contains("1 file could not be read or parsed"),
         "{human}"
+    );
+    // Nor does the JSON report: a reader that ignores the exit code sees a
+    // deny, with the file that could not be parsed among the errors.
+    let out = palisade(
+        &[
+            "check",
+            dir.path().to_str().unwrap(),
+            "--format",
+            "json",
+            "--now",
+            NOW,
+        ],
+        cache.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["decision"], "deny", "{v}");
+    let errors = v["errors"].as_array().unwrap();
+    assert!(
+        errors.iter().any(|e| e["kind"] == "invalid-request"
+            && e["message"]
+                .as_str()
+                .unwrap()
+                .contains("a-broken.yaml:5:1:")),
+        "{v}"
     );
 }
 
@@ -607,7 +670,7 @@ fn human_output_groups_by_file_and_resource_with_fixes() {
         "{s}"
     );
     assert!(
-        s.contains("FAIL  35 findings (11 at high or above) in 1 file"),
+        s.contains("FAIL  44 findings (11 at high or above) in 1 file"),
         "{s}"
     );
     assert!(!s.contains('\u{1b}'), "plain when NO_COLOR is set");
@@ -641,6 +704,7 @@ fn suppressions_are_reported_marked_and_never_fail_the_run() {
     Properties: { KmsKeyId: k }
   Queue:
     Type: AWS::SQS::Queue
+    Properties: { SqsManagedSseEnabled: false, RedriveAllowPolicy: { redrivePermission: allowAll } }
     Metadata:
       palisade:
         skip:
@@ -712,7 +776,7 @@ fn suppressions_are_reported_marked_and_never_fail_the_run() {
             .as_str()
             .unwrap()
             .starts_with(&format!(
-                "{file_name}:14: `palisade:skip=enc.sns-unencrypted` has no reason"
+                "{file_name}:15: `palisade:skip=enc.sns-unencrypted` has no reason"
             )),
         "{v}"
     );
@@ -843,7 +907,7 @@ fn sarif_is_valid_sarif_2_1_0_and_complete_for_code_scanning() {
         .map(|r| r["id"].as_str().unwrap())
         .collect();
     let results = run["results"].as_array().unwrap();
-    assert_eq!(results.len(), 35);
+    assert_eq!(results.len(), 44);
     for r in results {
         assert!(
             rules.contains(r["ruleId"].as_str().unwrap()),
@@ -878,7 +942,7 @@ fn sarif_is_valid_sarif_2_1_0_and_complete_for_code_scanning() {
     assert_eq!(public["level"], "error");
     assert_eq!(
         public["locations"][0]["physicalLocation"]["region"]["startLine"],
-        39
+        41
     );
 }
 
@@ -904,7 +968,7 @@ fn junit_has_a_case_per_rule_and_resource_and_fails_only_from_fail_on() {
     assert!(xml.starts_with("<?xml"), "{xml}");
     assert!(
         xml.contains(
-            r#"<testsuites name="palisade" tests="36" skipped="0" failures="11" errors="0">"#
+            r#"<testsuites name="palisade" tests="45" skipped="0" failures="11" errors="0">"#
         ),
         "{xml}"
     );

@@ -1174,11 +1174,11 @@ fn the_compliance_report_counts_resources_per_practice() {
     let cache = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let t = dir.path().join("t.yaml");
-    // One queue without encryption, one with; one function on a runtime
+    // One queue that turns encryption off, one with it; one function on a runtime
     // AWS no longer patches, with a key that is hard-coded.
     std::fs::write(
         &t,
-        "Resources:\n  Plain:\n    Type: AWS::SQS::Queue\n  Sealed:\n    Type: AWS::SQS::Queue\n    Properties:\n      SqsManagedSseEnabled: true\n  Fn:\n    Type: AWS::Lambda::Function\n    Properties:\n      Runtime: python3.7\n      Environment:\n        Variables:\n          AWS_ACCESS_KEY_ID: AKIAIOSFODNN7EXAMPLF\n",
+        "Resources:\n  Plain:\n    Type: AWS::SQS::Queue\n    Properties:\n      SqsManagedSseEnabled: false\n  Sealed:\n    Type: AWS::SQS::Queue\n    Properties:\n      SqsManagedSseEnabled: true\n  Fn:\n    Type: AWS::Lambda::Function\n    Properties:\n      Runtime: python3.7\n      Environment:\n        Variables:\n          AWS_ACCESS_KEY_ID: AKIAIOSFODNN7EXAMPLF\n",
     )
     .unwrap();
     let (code, out, err) = compliance(
@@ -1304,7 +1304,7 @@ fn the_compliance_report_renders_markdown_and_html_with_input_escaped() {
     assert!(rows.len() > 10, "{md}");
     // Input text stays inside code spans (which Markdown never renders
     // as markup), with its pipe escaped.
-    let listed: Vec<&str> = md.lines().filter(|l| l.contains("script")).collect();
+    let listed: Vec<&str> = md.lines().filter(|l| l.contains("<script>")).collect();
     assert!(!listed.is_empty(), "{md}");
     for l in listed {
         assert!(l.contains("`<script>x\\|y</script>LambdaFunction`"), "{l}");

@@ -70,7 +70,7 @@ pub fn execute(args: &CheckArgs) -> u8 {
 
     let progress = progress_bar(files.len());
     let (docs, unreadable) = parse_documents(&files, args.max_file_size, progress.as_ref());
-    if docs.is_empty() && unreadable == 0 {
+    if docs.is_empty() && unreadable.is_empty() {
         output::error(
             "no deployment files found (CloudFormation/SAM templates in .yaml, .yml, .json or .template)",
         );
@@ -87,7 +87,13 @@ pub fn execute(args: &CheckArgs) -> u8 {
             std::sync::Arc::new(move |_: &str| bar.inc(1)) as palisade_deploy::OnDocument
         }),
     };
-    let decision = palisade_deploy::check(&bundle, &docs, &options, now);
+    let mut decision = palisade_deploy::check(&bundle, &docs, &options, now);
+    // A file that could not be read or parsed is never a pass, in the
+    // report as in the exit code.
+    for message in &unreadable {
+        decision.invalid_input(message.clone());
+    }
+    let unreadable = unreadable.len();
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
@@ -139,9 +145,9 @@ pub(crate) fn parse_documents(
     files: &[source::Input],
     max_file_size: u64,
     progress: Option<&indicatif::ProgressBar>,
-) -> (Vec<Document>, usize) {
+) -> (Vec<Document>, Vec<String>) {
     let mut docs = Vec::new();
-    let mut unreadable = 0;
+    let mut unreadable = Vec::new();
     for input in files {
         if let Some(bar) = progress {
             bar.inc(1);
@@ -156,8 +162,9 @@ pub(crate) fn parse_documents(
                 } else {
                     &name
                 };
-                output::error(&e.describe(shown, Some("--max-file-size")));
-                unreadable += 1;
+                let message = e.describe(shown, Some("--max-file-size"));
+                output::error(&message);
+                unreadable.push(message);
                 continue;
             }
         };
@@ -169,13 +176,15 @@ pub(crate) fn parse_documents(
             Ok(doc) => match doc.require_deployment() {
                 Ok(()) => docs.push(doc),
                 Err(e) => {
-                    output::error(&parse_error(&e));
-                    unreadable += 1;
+                    let message = parse_error(&e);
+                    output::error(&message);
+                    unreadable.push(message);
                 }
             },
             Err(e) => {
-                output::error(&parse_error(&e));
-                unreadable += 1;
+                let message = parse_error(&e);
+                output::error(&message);
+                unreadable.push(message);
             }
         }
     }

@@ -60,7 +60,7 @@ fn compliance(args: &ComplianceArgs) -> u8 {
         return exit::ERROR;
     };
     let (docs, unreadable) = super::check::parse_documents(&files, args.max_file_size, None);
-    if !args.paths.is_empty() && docs.is_empty() && unreadable == 0 {
+    if !args.paths.is_empty() && docs.is_empty() && unreadable.is_empty() {
         output::error(
             "no deployment files found (CloudFormation/SAM templates in .yaml, .yml, .json or .template)",
         );
@@ -74,7 +74,11 @@ fn compliance(args: &ComplianceArgs) -> u8 {
             principal,
             ..CheckOptions::default()
         };
-        decision = palisade_deploy::check(&bundle, &docs, &options, now);
+        let mut d = palisade_deploy::check(&bundle, &docs, &options, now);
+        for message in &unreadable {
+            d.invalid_input(message.clone());
+        }
+        decision = d;
         Some(Measured {
             inventory: docs
                 .iter()
@@ -103,7 +107,7 @@ fn compliance(args: &ComplianceArgs) -> u8 {
         );
         return exit::ERROR;
     }
-    if unreadable > 0 {
+    if !unreadable.is_empty() {
         return exit::ERROR;
     }
     exit::OK

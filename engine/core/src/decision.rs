@@ -456,6 +456,23 @@ pub struct PluginLog {
 }
 
 impl Decision {
+    /// Records an input that could not be read or parsed (a file of a
+    /// `check` run, say): an `invalid-request` error, and the decision
+    /// denies, since what was not read cannot pass.
+    pub fn invalid_input(&mut self, message: String) {
+        self.errors.push(DecisionError {
+            source: Source::Cedar,
+            kind: ErrorKind::InvalidRequest,
+            policy: None,
+            message,
+            monitor: false,
+        });
+        if self.decision == Effect::Allow {
+            self.decision = Effect::Deny;
+            self.basis = Basis::InvalidRequest;
+        }
+    }
+
     /// True when the decision is `allow`.
     pub fn is_allowed(&self) -> bool {
         self.decision == Effect::Allow

@@ -290,6 +290,12 @@ impl<'k> Iterator for Words<'k> {
 }
 
 /// Splits a key name into lowercase words (see [`Words`]).
+/// The last word of a key (`PASSWORD` of `REDIS_PASSWORD`, `Key` of
+/// `apiKey`).
+pub fn last_word(key: &str) -> Option<&str> {
+    words_of(key).last()
+}
+
 #[cfg(test)]
 pub fn words(key: &str) -> Vec<String> {
     words_of(key).map(str::to_ascii_lowercase).collect()

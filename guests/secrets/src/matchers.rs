@@ -193,7 +193,9 @@ pub fn is_reference(s: &str) -> bool {
         Some(b'{') => t.starts_with("{{") && t.ends_with("}}"),
         Some(b'$') => {
             (t.starts_with("${") && t.ends_with('}'))
-                || ["$request.", "$context.", "$stageVariables."]
+                // API Gateway selection expressions and variables, and
+                // JSONPath (Step Functions `$.input`, `$$.Task.Token`).
+                || ["$request.", "$context.", "$stageVariables.", "$.", "$$.", "$["]
                     .iter()
                     .any(|p| t.starts_with(p))
         }
@@ -246,6 +248,9 @@ fn is_secret_store_arn(s: &str) -> bool {
 /// (`Fn::Sub` strings, `postgres://u:{{resolve:...}}@host`, ...), so its
 /// literal text is a template, not a value.
 pub fn contains_reference(s: &str) -> bool {
+    if is_mapping_template(s) {
+        return true;
+    }
     if !s.as_bytes().contains(&b'{') {
         return false;
     }
@@ -258,6 +263,91 @@ pub fn contains_reference(s: &str) -> bool {
             .is_some_and(|at| find_bytes(bytes, close, at + open.len()).is_some())
     };
     closes_after(b"${", b"}") || closes_after(b"{{", b"}}")
+}
+
+/// Whether `s` is an API Gateway mapping template (Velocity): its values
+/// come from the request (`$input.json('$')`, `$context.authorizer.x`,
+/// `$util.escapeJavaScript(...)`, `#set(...)`), so the literal text is a
+/// template, not a value.
+pub fn is_mapping_template(s: &str) -> bool {
+    const MARKERS: [&[u8]; 9] = [
+        b"$input.",
+        b"$context.",
+        b"$util.",
+        b"$request.",
+        b"$stageVariables.",
+        b"$method.",
+        b"$inputRoot",
+        b"#set(",
+        b"#foreach(",
+    ];
+    let bytes = s.as_bytes();
+    (bytes.contains(&b'$') || bytes.contains(&b'#'))
+        && MARKERS.iter().any(|m| find_bytes(bytes, m, 0).is_some())
+}
+
+/// Whether `s` is a file path (`/var/task/key.json`, `~/.gcloud/key.json`,
+/// `./certs/client.pem`, `file://secrets.json`, `C:\keys\k.pem`): where a
+/// credential is kept, not the credential.
+pub fn is_file_path(s: &str) -> bool {
+    // A relative or home path says it is one: its segments may be any
+    // file names (`./PollLifx/bin/Release/PollLifx.zip`), globs included.
+    let relative = ["file://", "~/", "./", "../"]
+        .iter()
+        .find_map(|p| s.strip_prefix(p));
+    if let Some(rest) = relative {
+        return !rest.is_empty()
+            && (rest.contains('/') || rest.contains('.'))
+            && rest.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'_' | b'-' | b'@' | b'*' | b'+')
+            });
+    }
+    // An absolute path must read like one (base64 may start with `/`).
+    if let Some(rest) = s.strip_prefix('/') {
+        return !rest.is_empty() && (rest.contains('/') || rest.contains('.')) && is_path(s);
+    }
+    s.as_bytes().get(1) == Some(&b':') && s.as_bytes().get(2) == Some(&b'\\')
+}
+
+/// A package glob (`create-policy/node_modules/**`, `src/**/*.js`).
+fn is_glob(s: &str) -> bool {
+    s.contains('/')
+        && s.contains('*')
+        && s.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'_' | b'-' | b'*' | b'!')
+        })
+}
+
+/// An IAM action (`ec2:AuthorizeSecurityGroupIngress`, `s3:Get*`).
+fn is_iam_action(s: &str) -> bool {
+    let Some((service, action)) = s.split_once(':') else {
+        return false;
+    };
+    !service.is_empty()
+        && service
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && action
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_uppercase() || b == b'*')
+        && action.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'*')
+}
+
+/// Command-line options (`-agentlib:jdwp=transport=dt_socket,server=y`,
+/// `--max-old-space-size=4096`).
+fn is_command_options(s: &str) -> bool {
+    // Not a URL-safe base64 value that happens to start with `-` and end
+    // with `=` padding: options are `--name=...` or a list (`a=b,c=d`).
+    s.contains('=') && (s.starts_with("--") || (s.starts_with('-') && s.contains(',')))
+}
+
+/// A unit or enum word that token settings hold (Cognito's
+/// `TokenValidityUnits: {AccessToken: hours}`).
+pub fn is_unit_word(s: &str) -> bool {
+    ["seconds", "minutes", "hours", "days"]
+        .iter()
+        .any(|w| s.eq_ignore_ascii_case(w))
 }
 
 /// Whether `s` is an obvious placeholder rather than a value: `<password>`,
@@ -291,7 +381,11 @@ pub fn is_placeholder(s: &str) -> bool {
         }
     }
     let normalized = buffer.get(..len).unwrap_or_default();
-    const EXACT: [&str; 16] = [
+    const EXACT: [&str; 20] = [
+        "test",
+        "dummy",
+        "example",
+        "sample",
         "placeholder",
         "todo",
         "tbd",
@@ -409,6 +503,9 @@ pub fn is_benign_shape(s: &str) -> bool {
             || contains(b"sha256:")
             || contains(b"sha512:")))
         || ((slash || colon) && is_path(s))
+        || (slash && (is_file_path(s) || is_glob(s)))
+        || (colon && is_iam_action(s))
+        || is_command_options(s)
         || is_uuid(s)
         || (at && is_email(s))
         || (dot && is_dotted_identifier(s))

@@ -270,6 +270,11 @@ fn check_string<'d>(
     parent: Option<Node<'d>>,
     hits: &mut Vec<Hit>,
 ) {
+    // Step Functions: a field whose name ends in `.$` holds a JSONPath or
+    // an intrinsic function (`States.Format(...)`), never a literal.
+    if key.is_some_and(|k| k.ends_with(".$")) {
+        return;
+    }
     let trimmed = matchers::trim(text);
     if trimmed.is_empty()
         || (!config.allow_values.is_empty()
@@ -379,7 +384,7 @@ fn check_string<'d>(
 
     // Code or configuration inline (a function's `ZipFile`, `InlineCode`):
     // literals assigned to secret-named variables.
-    if found.is_empty() && text.contains('\n') {
+    if found.is_empty() && text.contains('\n') && !matchers::is_mapping_template(text) {
         for (var, value) in matchers::quoted_assignments(text) {
             let Some(kind) = keys::secret_kind(var) else {
                 continue;
@@ -416,7 +421,12 @@ fn check_string<'d>(
         if let Some(kind) = context_name.and_then(keys::secret_kind) {
             // A field whose name says it is secret, holding a plain value
             // (array items take the array's name: `"ApiKeys": ["..."]`).
-            if !matchers::is_arn(trimmed) && plain() {
+            if !matchers::is_arn(trimmed)
+                && !matchers::is_file_path(trimmed)
+                && !matchers::is_unit_word(trimmed)
+                && !echoes_its_name(context_name, trimmed)
+                && plain()
+            {
                 found.push((
                     SECRET_NAMED_FIELD,
                     concat(&[
@@ -470,6 +480,13 @@ fn check_string<'d>(
             resource,
         });
     }
+}
+
+/// Whether a value only repeats the last word of its name
+/// (`REDIS_PASSWORD: PASSWORD`, `apiKey: key`): a placeholder.
+fn echoes_its_name(name: Option<&str>, value: &str) -> bool {
+    name.and_then(keys::last_word)
+        .is_some_and(|last| last.eq_ignore_ascii_case(value))
 }
 
 /// The CloudFormation logical id a value falls under: `MyBucket` for

@@ -719,3 +719,78 @@ fn inline_code_with_assigned_secrets_is_reported() {
         ]
     );
 }
+
+/// Values that public templates hold under secret-sounding names, which
+/// are references, paths or templates rather than secrets (found by
+/// running the plugin on public SAM and serverless.yml projects).
+#[test]
+fn public_template_forms_are_not_secrets() {
+    let doc = json!({
+        "Resources": {
+            "Fn": {"Type": "AWS::Serverless::Function", "Properties": {
+                "Handler": "com.example.orders.OrderHandler2::handleRequest",
+                "Environment": {"Variables": {
+                    "GOOGLE_APPLICATION_CREDENTIALS": "/var/task/creds/service-account2.json",
+                    "CREDENTIALS_FILE": "~/.gcloud/keyfile.json",
+                    "TOKEN_CERT": "./certs/client-cert.pem",
+                    "SECRETS_FILE": "file://secrets/prod.json"
+                }}
+            }},
+            "Integration": {"Type": "AWS::ApiGatewayV2::Integration", "Properties": {
+                "RequestTemplates": {
+                    "token": "{\"action\": \"$request.body.action\", \"token\": \"$context.authorizer.token\"}"
+                }
+            }},
+            "Method": {"Type": "AWS::ApiGateway::Method", "Properties": {
+                "Integration": {"RequestTemplates": {
+                    "application/json": "#set($token = $input.params('token'))\n{\"token\": \"$token\", \"secret\": \"$util.escapeJavaScript($input.path('$.secret'))\"}"
+                }}
+            }},
+            "Machine": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {
+                "Definition": {"States": {"Wait": {"Type": "Task", "Parameters": {
+                    "Payload": {
+                        "task_token.$": "$$.Task.Token",
+                        "token.$": "$.token",
+                        "secret_key.$": "States.Format('{}-{}', $.secretKey, $.suffix)"
+                    },
+                    "ApiKey": "$.apiKey"
+                }}}}
+            }}
+        }
+    });
+    assert_eq!(summary(&doc), Vec::new());
+
+    // More forms from public projects: IAM actions, package paths and
+    // globs, JVM options (high entropy); token units, values that repeat
+    // their name, test dummies (named like secrets).
+    let more = json!({
+        "Resources": {
+            "Role": {"Type": "AWS::IAM::Role", "Properties": {"Policies": [{"PolicyDocument": {"Statement": [
+                {"Effect": "Allow", "Action": ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress2"], "Resource": "*"}
+            ]}}]}},
+            "Fn": {"Type": "AWS::Lambda::Function", "Properties": {
+                "Code": "./PollLifx/bin/Release/netcoreapp2.0/PollLifx.zip",
+                "Environment": {"Variables": {
+                    "LAMBDA_JAVA_OPTS": "-agentlib:jdwp=transport=dt_socket,server=y,suspend=y,address=5050",
+                    "REDIS_PASSWORD": "PASSWORD",
+                    "AWS_SECRET_ACCESS_KEY": "test"
+                }}
+            }},
+            "Pool": {"Type": "AWS::Cognito::UserPoolClient", "Properties": {
+                "TokenValidityUnits": {"AccessToken": "hours", "IdToken": "hours", "RefreshToken": "days"}
+            }}
+        },
+        "package": {"patterns": ["create-s3-upload-policy-document/node_modules/**"]}
+    });
+    assert_eq!(summary(&more), Vec::new());
+
+    // The same names with real values are still reported.
+    let real = json!({"Resources": {"Fn": {"Type": "AWS::Lambda::Function", "Properties": {
+        "Environment": {"Variables": {
+            "CREDENTIALS": "s3cr3t-Pa55word!",
+            "API_TOKEN": "tok_9f8e7d6c5b4a3f2e1d0c"
+        }}
+    }}}});
+    let rules: Vec<&str> = summary(&real).iter().map(|(r, _)| *r).collect();
+    assert_eq!(rules, [SECRET_NAMED_FIELD, SECRET_NAMED_FIELD]);
+}

@@ -25,9 +25,37 @@ const READ_VERBS: [&str; 11] = [
     "Head",
 ];
 
-/// Actions that AWS only lets you grant on `*`; granting them so is not a
-/// finding.
-const RESOURCE_STAR_ONLY: [&str; 8] = [
+/// Reads that return secrets, credentials or whole data sets: on every
+/// resource they let a function read what other teams keep (Checkov's
+/// credentials-exposure and data-exfiltration checks). Lowercase.
+const SENSITIVE_READS: [&str; 18] = [
+    "secretsmanager:getsecretvalue",
+    "ssm:getparameter",
+    "ssm:getparameters",
+    "ssm:getparametersbypath",
+    "s3:getobject",
+    "s3:getobjectversion",
+    "dynamodb:scan",
+    "dynamodb:query",
+    "dynamodb:batchgetitem",
+    "dynamodb:getitem",
+    "sts:getsessiontoken",
+    "sts:getfederationtoken",
+    "redshift:getclustercredentials",
+    "rds-db:connect",
+    "kms:decrypt",
+    "lambda:getfunction",
+    "kinesis:getrecords",
+    "sqs:receivemessage",
+];
+
+/// Services whose `Get*` (and friends) includes one of [`SENSITIVE_READS`].
+const SENSITIVE_READ_SERVICES: [&str; 4] = ["s3", "ssm", "secretsmanager", "dynamodb"];
+
+/// Actions that AWS only lets you grant on `*` (or grants on `*` in its
+/// own managed policies: a function writing its logs, as
+/// AWSLambdaBasicExecutionRole does); granting them so is not a finding.
+const RESOURCE_STAR_ONLY: &[&str] = &[
     "xray:PutTraceSegments",
     "xray:PutTelemetryRecords",
     "cloudwatch:PutMetricData",
@@ -36,6 +64,18 @@ const RESOURCE_STAR_ONLY: [&str; 8] = [
     "ec2:DescribeNetworkInterfaces",
     "ec2:AssignPrivateIpAddresses",
     "ec2:UnassignPrivateIpAddresses",
+    "logs:CreateLogGroup",
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "bedrock:InvokeModel",
+    "bedrock:InvokeModelWithResponseStream",
 ];
 
 /// SAM event types and Serverless Framework events that invoke a function
@@ -82,6 +122,19 @@ struct Graph {
     private_apis: BTreeSet<String>,
     /// The default authorizer of each SAM API.
     default_auth: HashMap<String, RouteAuth>,
+    /// Buckets (logical ids and names) whose bucket policy denies
+    /// requests without TLS.
+    tls_only_buckets: BTreeSet<String>,
+    /// Buckets (logical ids and names) other buckets send access logs to.
+    log_buckets: BTreeSet<String>,
+    /// Queues something sends its failures to: another queue's redrive
+    /// policy, a function's dead-letter queue or on-failure destination.
+    dead_letter_queues: BTreeSet<String>,
+    /// API Gateway v2 APIs of protocol WEBSOCKET.
+    websocket_apis: BTreeSet<String>,
+    /// APIs and stages whose settings (a resource of their own, as in
+    /// Terraform) write execution logs for every method.
+    logged: BTreeSet<String>,
 }
 
 impl Graph {
@@ -96,7 +149,27 @@ impl Graph {
             open_groups,
             private_apis,
             default_auth,
+            tls_only_buckets,
+            log_buckets,
+            dead_letter_queues,
+            websocket_apis,
+            logged,
         } = &mut g;
+        let mentioned = |v: Option<&Value>, into: &mut BTreeSet<String>| {
+            let Some(v) = v else { return };
+            if let Some(name) = v.as_str() {
+                into.insert(name.to_owned());
+                // `arn:aws:sqs:REGION:ACCOUNT:NAME`, `arn:aws:s3:::NAME`.
+                if name.starts_with("arn:")
+                    && let Some(last) = name.rsplit(':').next()
+                {
+                    into.insert(last.to_owned());
+                }
+            }
+            let mut m = Vec::new();
+            mentions(v, &mut m);
+            into.extend(m);
+        };
         for r in resources {
             let p = &r.properties;
             match r.kind.as_str() {
@@ -104,6 +177,35 @@ impl Graph {
                     if let Some(role) = role_key(p) {
                         *role_users.entry(role).or_default() += 1;
                     }
+                    for failures in [
+                        get(p, "DeadLetterConfig").and_then(|d| get(d, "TargetArn")),
+                        get(p, "DeadLetterQueue").and_then(|d| get(d, "TargetArn")),
+                        get(p, "EventInvokeConfig")
+                            .and_then(|e| get(e, "DestinationConfig"))
+                            .and_then(|d| get(d, "OnFailure")),
+                    ] {
+                        mentioned(failures, dead_letter_queues);
+                    }
+                }
+                "AWS::ApiGatewayV2::Api"
+                    if get(p, "ProtocolType")
+                        .and_then(Value::as_str)
+                        .is_some_and(|t| t.eq_ignore_ascii_case("WEBSOCKET")) =>
+                {
+                    websocket_apis.insert(r.logical_id.clone());
+                }
+                "AWS::SQS::Queue" => {
+                    let redrive =
+                        get(p, "RedrivePolicy").and_then(|r| get(r, "deadLetterTargetArn"));
+                    mentioned(redrive, dead_letter_queues);
+                }
+                "AWS::S3::Bucket" => {
+                    let logs = get(p, "LoggingConfiguration")
+                        .and_then(|l| get(l, "DestinationBucketName"));
+                    mentioned(logs, log_buckets);
+                }
+                "AWS::S3::BucketPolicy" if denies_insecure_transport(get(p, "PolicyDocument")) => {
+                    mentioned(get(p, "Bucket"), tls_only_buckets);
                 }
                 "AWS::Lambda::Permission" => {
                     let principal = get(p, "Principal").and_then(Value::as_str);
@@ -131,6 +233,10 @@ impl Graph {
                     }
                 }
                 "AWS::Lambda::EventInvokeConfig" => {
+                    mentioned(
+                        get(p, "DestinationConfig").and_then(|d| get(d, "OnFailure")),
+                        dead_letter_queues,
+                    );
                     if has_on_failure(get(p, "DestinationConfig"))
                         && let Some(f) = get(p, "FunctionName").and_then(target)
                     {
@@ -146,6 +252,11 @@ impl Graph {
                 }
                 // Terraform's aws_api_gateway_method_settings, a resource of its own.
                 "AWS::ApiGateway::MethodSettings" => {
+                    if execution_logs(p) {
+                        let mut m = Vec::new();
+                        mentions(get(p, "RestApiId").unwrap_or(&Value::Null), &mut m);
+                        logged.extend(m);
+                    }
                     let limited = list(get(p, "MethodSettings")).iter().any(|m| {
                         [
                             get(m, "ThrottlingRateLimit"),
@@ -217,7 +328,74 @@ fn facts_of(r: &Resource, g: &Graph) -> (Map<String, Value>, Vec<Trigger>) {
     stage_facts(r, g, &mut facts);
     endpoint_facts(kind, &r.properties, &mut facts);
     grant_facts(kind, &r.properties, &mut facts);
+    storage_facts(r, g, &mut facts);
+    if kind == "AWS::ApiGatewayV2::Route" {
+        let api = get(&r.properties, "ApiId").and_then(target);
+        facts.insert(
+            "websocket".into(),
+            Value::Bool(api.is_some_and(|a| g.websocket_apis.contains(a))),
+        );
+    }
+    insert_set(
+        &mut facts,
+        "public_statements",
+        resource_policy(kind, &r.properties)
+            .map(|doc| open_statements(doc, RESOURCE_WHO_CONDITIONS))
+            .unwrap_or_default(),
+    );
+    if kind == "AWS::Lambda::LayerVersionPermission"
+        && get(&r.properties, "Principal").and_then(Value::as_str) == Some("*")
+        && get(&r.properties, "OrganizationId").is_none()
+    {
+        facts.insert("public_statements".into(), json!(["Principal *"]));
+    }
     (facts, sam_routes)
+}
+
+/// Buckets and queues: whether a bucket policy requires TLS, whether a
+/// bucket receives other buckets' access logs, whether a queue is some
+/// resource's dead-letter queue.
+fn storage_facts(r: &Resource, g: &Graph, facts: &mut Map<String, Value>) {
+    let p = &r.properties;
+    let named = |set: &BTreeSet<String>| {
+        set.contains(&r.logical_id)
+            || get(p, "BucketName")
+                .or_else(|| get(p, "QueueName"))
+                .and_then(Value::as_str)
+                .is_some_and(|n| set.contains(n))
+    };
+    match r.kind.as_str() {
+        "AWS::S3::Bucket" => {
+            facts.insert(
+                "tls_only_policy".into(),
+                Value::Bool(named(&g.tls_only_buckets)),
+            );
+            let log_bucket = named(&g.log_buckets)
+                || get(p, "AccessControl").and_then(Value::as_str) == Some("LogDeliveryWrite");
+            facts.insert("log_bucket".into(), Value::Bool(log_bucket));
+        }
+        "AWS::SQS::Queue" => {
+            let dlq = named(&g.dead_letter_queues) || get(p, "RedriveAllowPolicy").is_some();
+            facts.insert("dead_letter_queue".into(), Value::Bool(dlq));
+        }
+        _ => {}
+    }
+}
+
+/// The resource policy of a resource that has one: who else may use it.
+fn resource_policy<'v>(kind: &str, p: &'v Value) -> Option<&'v Value> {
+    match kind {
+        "AWS::SQS::QueuePolicy"
+        | "AWS::SQS::QueueInlinePolicy"
+        | "AWS::SNS::TopicPolicy"
+        | "AWS::SNS::TopicInlinePolicy"
+        | "AWS::S3::BucketPolicy" => get(p, "PolicyDocument"),
+        "AWS::KMS::Key" => get(p, "KeyPolicy"),
+        "AWS::SecretsManager::ResourcePolicy" => get(p, "ResourcePolicy"),
+        // One statement as properties, or a `Statement` property.
+        "AWS::Events::EventBusPolicy" => Some(p),
+        _ => None,
+    }
 }
 
 /// A function's facts: shared role, asynchronous sources, routes without
@@ -255,7 +433,12 @@ fn function_facts(
             if ASYNC_EVENTS.contains(&t) {
                 sources.insert(t.to_owned());
             } else if t == "Api" || t == "HttpApi" {
-                let api = get(ep, if t == "Api" { "RestApiId" } else { "ApiId" }).and_then(target);
+                // No API named: SAM's implicit one, which Globals configure.
+                let api = match get(ep, if t == "Api" { "RestApiId" } else { "ApiId" }) {
+                    Some(a) => target(a),
+                    None if t == "Api" => Some("ServerlessRestApi"),
+                    None => Some("ServerlessHttpApi"),
+                };
                 let fallback = api
                     .and_then(|a| default_auth.get(a).copied())
                     .unwrap_or(RouteAuth::None);
@@ -347,6 +530,10 @@ fn stage_facts(r: &Resource, g: &Graph, facts: &mut Map<String, Value>) {
             );
             facts.insert("waf".into(), Value::Bool(mentioned(firewalled)));
             facts.insert(
+                "execution_logs".into(),
+                Value::Bool(execution_logs(p) || mentioned(&g.logged)),
+            );
+            facts.insert(
                 "private".into(),
                 Value::Bool(api.is_some_and(|a| private_apis.contains(a))),
             );
@@ -369,6 +556,42 @@ fn stage_facts(r: &Resource, g: &Graph, facts: &mut Map<String, Value>) {
     }
 }
 
+/// Whether a REST stage writes execution logs: its settings for every
+/// method (`*` on `/*`) log at ERROR or INFO, and no method turns them off.
+fn execution_logs(p: &Value) -> bool {
+    let level = |m: &Value| {
+        get(m, "LoggingLevel")
+            .and_then(Value::as_str)
+            .map(str::to_ascii_uppercase)
+    };
+    let settings = list(get(p, "MethodSettings"));
+    let every = settings.iter().any(|m| {
+        get(m, "HttpMethod").and_then(Value::as_str).unwrap_or("*") == "*"
+            && get(m, "ResourcePath")
+                .and_then(Value::as_str)
+                .unwrap_or("/*")
+                == "/*"
+            && matches!(level(m).as_deref(), Some("ERROR" | "INFO"))
+    });
+    every && !settings.iter().any(|m| level(m).as_deref() == Some("OFF"))
+}
+
+/// Whether an API Gateway invoke permission's source is every stage and
+/// every route of an API (`arn:aws:execute-api:REGION:ACCOUNT:API/*/*`, or
+/// `.../API/*`).
+fn any_api_route(source_arn: &str) -> bool {
+    let Some(resource) = source_arn.rsplit(':').next() else {
+        return false;
+    };
+    let parts: Vec<&str> = resource.split('/').collect();
+    source_arn.contains(":execute-api:")
+        && match parts.as_slice() {
+            [_api, "*"] | [_api, "*", "*"] | [_api, "*", "*", "*"] => true,
+            [_api, "*", "*", rest @ ..] => rest.iter().all(|p| *p == "*"),
+            _ => false,
+        }
+}
+
 /// Facts about what an endpoint speaks and where it sends requests: TLS
 /// policy, integration URI, resource policies that deny plain HTTP.
 fn endpoint_facts(kind: &str, p: &Value, facts: &mut Map<String, Value>) {
@@ -383,6 +606,33 @@ fn endpoint_facts(kind: &str, p: &Value, facts: &mut Map<String, Value>) {
     };
     if let Some(uri) = uri.and_then(text) {
         facts.insert("integration_uri".into(), Value::String(uri.to_owned()));
+    }
+    // Text that rules match with `like`, which a property cannot offer
+    // when it is an intrinsic function (`like` on a record is an error).
+    match kind {
+        "AWS::Lambda::Permission" => {
+            if let Some(service) = get(p, "Principal")
+                .and_then(text)
+                .filter(|t| t.ends_with(".amazonaws.com"))
+            {
+                facts.insert(
+                    "service_principal".into(),
+                    Value::String(service.to_owned()),
+                );
+            }
+            if let Some(arn) = get(p, "SourceArn")
+                .and_then(text)
+                .filter(|a| any_api_route(a))
+            {
+                facts.insert("any_api_route".into(), Value::String(arn.to_owned()));
+            }
+        }
+        "AWS::ApiGatewayV2::Route" => {
+            if let Some(key) = get(p, "RouteKey").and_then(text) {
+                facts.insert("route_key".into(), Value::String(key.to_owned()));
+            }
+        }
+        _ => {}
     }
     if matches!(
         kind,
@@ -400,11 +650,10 @@ fn grant_facts(kind: &str, p: &Value, facts: &mut Map<String, Value>) {
     let mut grants = Grants::default();
     match kind {
         "AWS::IAM::Role" => {
-            insert_set(
-                facts,
-                "trusts_any_principal",
-                open_trust(get(p, "AssumeRolePolicyDocument")),
-            );
+            let trust = get(p, "AssumeRolePolicyDocument");
+            insert_set(facts, "trusts_any_principal", open_trust(trust));
+            insert_set(facts, "trusts_whole_account", whole_accounts(trust));
+            insert_set(facts, "assumable_without_mfa", assumable_without_mfa(trust));
             for policy in list(get(p, "Policies")) {
                 grants.document(get(policy, "PolicyDocument"));
             }
@@ -434,6 +683,11 @@ fn grant_facts(kind: &str, p: &Value, facts: &mut Map<String, Value>) {
     insert_set(facts, "wildcard_actions", grants.wildcard_actions);
     insert_set(facts, "wildcard_resource_writes", grants.writes_on_any);
     insert_set(facts, "admin_policies", grants.admin);
+    insert_set(
+        facts,
+        "sensitive_reads_on_any",
+        grants.sensitive_reads_on_any,
+    );
 }
 
 /// Fills `facts` (and the SAM routes in `triggers`) of every resource.
@@ -573,7 +827,8 @@ fn unencrypted_caches(p: &Value) -> BTreeSet<String> {
         Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
         _ => false,
     };
-    list(get(p, "MethodSettings"))
+    let settings = list(get(p, "MethodSettings"));
+    let mut out: BTreeSet<String> = settings
         .iter()
         .filter(|m| on(get(m, "CachingEnabled")) && !on(get(m, "CacheDataEncrypted")))
         .map(|m| {
@@ -585,7 +840,26 @@ fn unencrypted_caches(p: &Value) -> BTreeSet<String> {
                     .unwrap_or("/*")
             )
         })
-        .collect()
+        .collect();
+    // A stage's cache cluster caches GET methods by default, unencrypted,
+    // unless the settings for every method turn caching off or encrypt.
+    if on(get(p, "CacheClusterEnabled")) {
+        let every = settings.iter().find(|m| {
+            get(m, "HttpMethod").and_then(Value::as_str).unwrap_or("*") == "*"
+                && get(m, "ResourcePath")
+                    .and_then(Value::as_str)
+                    .unwrap_or("/*")
+                    == "/*"
+        });
+        let caching_off = every
+            .and_then(|m| get(m, "CachingEnabled"))
+            .is_some_and(|v| super::refs::falsy(Some(v)));
+        let encrypted = every.is_some_and(|m| on(get(m, "CacheDataEncrypted")));
+        if !caching_off && !encrypted {
+            out.insert("GET /* (the cache cluster's default)".into());
+        }
+    }
+    out
 }
 
 /// Condition keys that narrow who may assume a role (an external id, an
@@ -608,20 +882,55 @@ const WHO_CONDITIONS: &[&str] = &[
 /// with `NotPrincipal`; a statement whose condition names who (see
 /// [`WHO_CONDITIONS`]) does not count.
 fn open_trust(document: Option<&Value>) -> BTreeSet<String> {
-    let mut open = BTreeSet::new();
-    for s in list(document.and_then(|d| get(d, "Statement"))) {
-        if get(s, "Effect").and_then(Value::as_str) != Some("Allow") {
-            continue;
-        }
-        let narrowed = get(s, "Condition")
-            .and_then(Value::as_object)
-            .is_some_and(|ops| {
-                ops.values().filter_map(Value::as_object).any(|keys| {
-                    keys.keys()
-                        .any(|k| WHO_CONDITIONS.contains(&k.to_ascii_lowercase().as_str()))
+    document.map_or_else(BTreeSet::new, |d| open_statements(d, WHO_CONDITIONS))
+}
+
+/// Condition keys that narrow who may use a resource through its resource
+/// policy: those of a trust policy, and the network or account the call
+/// comes from.
+const RESOURCE_WHO_CONDITIONS: &[&str] = &[
+    "sts:externalid",
+    "aws:principalorgid",
+    "aws:principalorgpaths",
+    "aws:principalaccount",
+    "aws:principalarn",
+    "aws:sourceaccount",
+    "aws:sourcearn",
+    "aws:sourceorgid",
+    "aws:sourceowner",
+    "aws:sourcevpc",
+    "aws:sourcevpce",
+    "kms:calleraccount",
+];
+
+/// Whether a statement's condition uses one of `keys` (case-insensitive).
+fn conditioned_on(statement: &Value, keys: &[&str]) -> bool {
+    get(statement, "Condition")
+        .and_then(Value::as_object)
+        .is_some_and(|ops| {
+            ops.values().filter_map(Value::as_object).any(|ks| {
+                ks.keys().any(|k| {
+                    let k = k.to_ascii_lowercase();
+                    keys.iter()
+                        .any(|want| k == *want || (want.ends_with('/') && k.starts_with(want)))
                 })
-            });
-        if narrowed {
+            })
+        })
+}
+
+/// The Allow statements of a policy (a document with `Statement`, or one
+/// statement) that any AWS principal may use: `Principal *` for a
+/// principal `*` (or an `AWS` principal `*`), `NotPrincipal` for an Allow
+/// with `NotPrincipal`; a statement whose condition uses one of `who` does
+/// not count.
+fn open_statements(document: &Value, who: &[&str]) -> BTreeSet<String> {
+    let mut open = BTreeSet::new();
+    let statements = match get(document, "Statement") {
+        Some(s) => list(Some(s)),
+        None => std::slice::from_ref(document),
+    };
+    for s in statements {
+        if get(s, "Effect").and_then(Value::as_str) != Some("Allow") || conditioned_on(s, who) {
             continue;
         }
         if get(s, "NotPrincipal").is_some() {
@@ -633,10 +942,88 @@ fn open_trust(document: Option<&Value>) -> BTreeSet<String> {
                 .iter()
                 .any(|a| a.as_str() == Some("*"));
         if anyone {
-            open.insert("*".to_owned());
+            open.insert("Principal *".to_owned());
         }
     }
     open
+}
+
+/// Conditions that narrow which principals of an account may assume a
+/// role: an external id, a principal ARN or tag, an organization, MFA.
+const ACCOUNT_WHO_CONDITIONS: &[&str] = &[
+    "sts:externalid",
+    "aws:principalarn",
+    "aws:principaltag/",
+    "aws:principalorgid",
+    "aws:principalorgpaths",
+    "aws:multifactorauthpresent",
+    "aws:multifactorauthage",
+];
+
+/// The accounts a trust policy trusts as a whole (`123456789012`,
+/// `arn:aws:iam::123456789012:root`, `${AWS::AccountId}` through `Fn::Sub`
+/// or `Ref`) in an Allow without a condition that narrows who in them:
+/// every principal of the account whose own policy allows `sts:AssumeRole`
+/// may assume the role.
+fn whole_accounts(document: Option<&Value>) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for s in list(document.and_then(|d| get(d, "Statement"))) {
+        if get(s, "Effect").and_then(Value::as_str) != Some("Allow")
+            || conditioned_on(s, ACCOUNT_WHO_CONDITIONS)
+        {
+            continue;
+        }
+        for p in list(get(s, "Principal").and_then(|p| get(p, "AWS"))) {
+            if let Some(account) = account_principal(p) {
+                out.insert(account);
+            }
+        }
+    }
+    out
+}
+
+/// The account an `AWS` principal names as a whole, if it does.
+fn account_principal(p: &Value) -> Option<String> {
+    if get(p, "Ref").and_then(Value::as_str) == Some("AWS::AccountId") {
+        return Some("${AWS::AccountId}".into());
+    }
+    let t = text(p)?;
+    if t.len() == 12 && t.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(t.to_owned());
+    }
+    if t == "${AWS::AccountId}" {
+        return Some(t.to_owned());
+    }
+    // arn:PARTITION:iam::ACCOUNT:root (ACCOUNT may be `${AWS::AccountId}`).
+    let rest = t.strip_prefix("arn:")?.strip_suffix(":root")?;
+    let (_, account) = rest.split_once(":iam::")?;
+    (!account.is_empty() && !account.contains('/')).then(|| account.to_owned())
+}
+
+/// The non-service principals a trust policy lets assume the role without
+/// requiring MFA (`aws:MultiFactorAuthPresent` true or an
+/// `aws:MultiFactorAuthAge`): accounts, users, roles and `*`.
+fn assumable_without_mfa(document: Option<&Value>) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for s in list(document.and_then(|d| get(d, "Statement"))) {
+        if get(s, "Effect").and_then(Value::as_str) != Some("Allow")
+            || conditioned_on(s, &["aws:multifactorauthpresent", "aws:multifactorauthage"])
+        {
+            continue;
+        }
+        let principal = get(s, "Principal");
+        if principal.and_then(Value::as_str) == Some("*") {
+            out.insert("*".to_owned());
+        }
+        for p in list(principal.and_then(|p| get(p, "AWS"))) {
+            out.insert(
+                account_principal(p)
+                    .or_else(|| text(p).map(str::to_owned))
+                    .unwrap_or_else(|| "(a reference)".to_owned()),
+            );
+        }
+    }
+    out
 }
 
 /// What identity policies grant, reduced to what the rules judge.
@@ -648,6 +1035,8 @@ struct Grants {
     writes_on_any: BTreeSet<String>,
     /// Administrator managed policies attached.
     admin: BTreeSet<String>,
+    /// [`SENSITIVE_READS`] (or a `Get*` of their services) on `Resource: "*"`.
+    sensitive_reads_on_any: BTreeSet<String>,
 }
 
 impl Grants {
@@ -671,6 +1060,8 @@ impl Grants {
                 } else if any_resource && !is_read(action) && !RESOURCE_STAR_ONLY.contains(&action)
                 {
                     self.writes_on_any.insert(action.to_owned());
+                } else if any_resource && is_sensitive_read(action) {
+                    self.sensitive_reads_on_any.insert(action.to_owned());
                 }
             }
         }
@@ -683,6 +1074,27 @@ impl Grants {
             self.admin.insert(name.to_owned());
         }
     }
+}
+
+fn is_sensitive_read(action: &str) -> bool {
+    let a = action.to_ascii_lowercase();
+    if SENSITIVE_READS.contains(&a.as_str()) {
+        return true;
+    }
+    // `s3:Get*`, `ssm:GetParameter*`, `dynamodb:BatchGet*`: a pattern that
+    // matches one of the sensitive reads.
+    let Some((service, verb)) = a.split_once(':') else {
+        return false;
+    };
+    let Some(prefix) = verb.strip_suffix('*') else {
+        return false;
+    };
+    !prefix.is_empty()
+        && SENSITIVE_READ_SERVICES.contains(&service)
+        && SENSITIVE_READS.iter().any(|r| {
+            r.split_once(':')
+                .is_some_and(|(svc, v)| svc == service && v.starts_with(prefix))
+        })
 }
 
 fn is_read(action: &str) -> bool {
@@ -732,7 +1144,7 @@ Resources:
         );
         assert_eq!(
             f[0].1,
-            json!({"wildcard_actions": ["s3:*"], "wildcard_resource_writes": ["dynamodb:PutItem", "s3:*"], "admin_policies": ["AdministratorAccess"]})
+            json!({"wildcard_actions": ["s3:*"], "wildcard_resource_writes": ["dynamodb:PutItem", "s3:*"], "admin_policies": ["AdministratorAccess"], "sensitive_reads_on_any": ["s3:GetObject"]})
         );
     }
 
@@ -772,10 +1184,193 @@ Resources:
 "#,
         );
         let trust = |i: usize| f[i].1.get("trusts_any_principal").cloned();
-        assert_eq!(trust(0), Some(json!(["*"])));
-        assert_eq!(trust(1), Some(json!(["*", "NotPrincipal"])));
+        assert_eq!(trust(0), Some(json!(["Principal *"])));
+        assert_eq!(trust(1), Some(json!(["NotPrincipal", "Principal *"])));
         assert_eq!(trust(2), None, "narrowed by an external id");
         assert_eq!(trust(3), None, "a service principal; a Deny");
+        // The whole account of the root ARN is trusted, and nobody needs MFA.
+        assert_eq!(f[0].1["trusts_whole_account"], json!(["123456789012"]));
+        assert_eq!(
+            f[0].1["assumable_without_mfa"],
+            json!(["*", "123456789012"])
+        );
+        assert_eq!(f[3].1.get("assumable_without_mfa"), None, "services only");
+    }
+
+    #[test]
+    fn api_wide_invoke_sources() {
+        for yes in [
+            "arn:aws:execute-api:us-east-1:123456789012:abc123/*/*",
+            "arn:aws:execute-api:us-east-1:123456789012:abc123/*",
+            "arn:aws:execute-api:${AWS::Region}:${AWS::AccountId}:${Api}/*/*/*",
+        ] {
+            assert!(any_api_route(yes), "{yes}");
+        }
+        for no in [
+            "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/GET/orders",
+            "arn:aws:execute-api:us-east-1:123456789012:abc123/*/GET/orders",
+            "arn:aws:s3:::bucket/*",
+        ] {
+            assert!(!any_api_route(no), "{no}");
+        }
+    }
+
+    #[test]
+    fn sensitive_reads_are_told_from_other_reads() {
+        for yes in [
+            "secretsmanager:GetSecretValue",
+            "S3:GETOBJECT",
+            "s3:Get*",
+            "ssm:GetParameter*",
+            "dynamodb:BatchGet*",
+        ] {
+            assert!(is_sensitive_read(yes), "{yes}");
+        }
+        for no in [
+            "s3:ListBucket",
+            "logs:GetLogEvents",
+            "ec2:Describe*",
+            "s3:*",
+            "s3:List*",
+            "cloudwatch:Get*",
+        ] {
+            assert!(!is_sensitive_read(no), "{no}");
+        }
+    }
+
+    #[test]
+    fn accounts_trusted_as_a_whole_and_mfa() {
+        let f = facts_of(
+            r#"
+Resources:
+  Sub:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Statement:
+          - { Effect: Allow, Principal: { AWS: !Sub "arn:aws:iam::${AWS::AccountId}:root" }, Action: sts:AssumeRole }
+  Bare:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Statement:
+          - { Effect: Allow, Principal: { AWS: ["210987654321", !Ref AWS::AccountId] }, Action: sts:AssumeRole }
+  Mfa:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Statement:
+          - Effect: Allow
+            Principal: { AWS: arn:aws:iam::123456789012:root }
+            Action: sts:AssumeRole
+            Condition: { Bool: { aws:MultiFactorAuthPresent: "true" } }
+  Tagged:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Statement:
+          - Effect: Allow
+            Principal: { AWS: arn:aws:iam::123456789012:root }
+            Action: sts:AssumeRole
+            Condition: { StringEquals: { aws:PrincipalTag/team: ops } }
+  User:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Statement:
+          - { Effect: Allow, Principal: { AWS: arn:aws:iam::123456789012:user/alice }, Action: sts:AssumeRole }
+"#,
+        );
+        let fact = |i: usize, name: &str| f[i].1.get(name).cloned();
+        assert_eq!(
+            fact(0, "trusts_whole_account"),
+            Some(json!(["${AWS::AccountId}"]))
+        );
+        assert_eq!(
+            fact(1, "trusts_whole_account"),
+            Some(json!(["${AWS::AccountId}", "210987654321"]))
+        );
+        assert_eq!(fact(2, "trusts_whole_account"), None, "MFA narrows");
+        assert_eq!(fact(2, "assumable_without_mfa"), None);
+        assert_eq!(
+            fact(3, "trusts_whole_account"),
+            None,
+            "a principal tag narrows"
+        );
+        assert_eq!(
+            fact(3, "assumable_without_mfa"),
+            Some(json!(["123456789012"]))
+        );
+        assert_eq!(fact(4, "trusts_whole_account"), None, "one user");
+        assert_eq!(
+            fact(4, "assumable_without_mfa"),
+            Some(json!(["arn:aws:iam::123456789012:user/alice"]))
+        );
+    }
+
+    #[test]
+    fn resource_policies_buckets_and_queues() {
+        let f = facts_of(
+            r#"
+Resources:
+  Open:
+    Type: AWS::SQS::QueuePolicy
+    Properties:
+      Queues: [!Ref Jobs]
+      PolicyDocument:
+        Statement:
+          - { Effect: Allow, Principal: { AWS: "*" }, Action: sqs:SendMessage, Resource: "*" }
+  FromTopic:
+    Type: AWS::SQS::QueuePolicy
+    Properties:
+      PolicyDocument:
+        Statement:
+          - { Effect: Allow, Principal: "*", Action: sqs:SendMessage, Condition: { ArnEquals: { aws:SourceArn: !Ref Topic } } }
+  Key:
+    Type: AWS::KMS::Key
+    Properties:
+      KeyPolicy:
+        Statement:
+          - { Effect: Allow, Principal: { AWS: "*" }, Action: "kms:*", Condition: { StringEquals: { kms:CallerAccount: "1" } } }
+          - { Effect: Allow, NotPrincipal: { AWS: arn:aws:iam::1:root }, Action: "kms:Decrypt" }
+  Layer:
+    Type: AWS::Lambda::LayerVersionPermission
+    Properties: { Action: lambda:GetLayerVersion, LayerVersionArn: !Ref L, Principal: "*" }
+  Bus:
+    Type: AWS::Events::EventBusPolicy
+    Properties: { StatementId: s, Statement: { Effect: Allow, Principal: "*", Action: events:PutEvents, Resource: x } }
+  Jobs:
+    Type: AWS::SQS::Queue
+    Properties: { RedrivePolicy: { deadLetterTargetArn: !GetAtt JobsDlq.Arn, maxReceiveCount: 3 } }
+  JobsDlq:
+    Type: AWS::SQS::Queue
+  Data:
+    Type: AWS::S3::Bucket
+    Properties: { BucketName: data, LoggingConfiguration: { DestinationBucketName: !Ref Logs } }
+  Logs:
+    Type: AWS::S3::Bucket
+  DataPolicy:
+    Type: AWS::S3::BucketPolicy
+    Properties:
+      Bucket: data
+      PolicyDocument:
+        Statement:
+          - { Effect: Deny, Principal: "*", Action: "s3:*", Resource: "*", Condition: { Bool: { aws:SecureTransport: false } } }
+"#,
+        );
+        let fact = |i: usize, name: &str| f[i].1.get(name).cloned();
+        assert_eq!(fact(0, "public_statements"), Some(json!(["Principal *"])));
+        assert_eq!(fact(1, "public_statements"), None, "narrowed to a source");
+        assert_eq!(fact(2, "public_statements"), Some(json!(["NotPrincipal"])));
+        assert_eq!(fact(3, "public_statements"), Some(json!(["Principal *"])));
+        assert_eq!(fact(4, "public_statements"), Some(json!(["Principal *"])));
+        assert_eq!(fact(5, "dead_letter_queue"), Some(json!(false)));
+        assert_eq!(fact(6, "dead_letter_queue"), Some(json!(true)));
+        assert_eq!(fact(7, "tls_only_policy"), Some(json!(true)), "by name");
+        assert_eq!(fact(7, "log_bucket"), Some(json!(false)));
+        assert_eq!(fact(8, "tls_only_policy"), Some(json!(false)));
+        assert_eq!(fact(8, "log_bucket"), Some(json!(true)));
+        assert_eq!(fact(9, "public_statements"), None, "a Deny is not public");
     }
 
     #[test]
@@ -834,7 +1429,7 @@ Resources:
         );
         assert_eq!(
             f[0].1,
-            json!({"throttled": false, "waf": false, "private": false})
+            json!({"throttled": false, "waf": false, "execution_logs": false, "private": false})
         );
     }
 
@@ -869,7 +1464,7 @@ Resources:
         let by: HashMap<_, _> = f.into_iter().collect();
         assert_eq!(
             by["Stage"],
-            json!({"throttled": true, "waf": true, "private": false})
+            json!({"throttled": true, "waf": true, "execution_logs": false, "private": false})
         );
         assert_eq!(by["Domain"], json!({"tls_policy": "TLS_1_0 (default)"}));
         assert_eq!(by["Domain2"], json!({"tls_policy": "TLS_1_2"}));
@@ -880,7 +1475,7 @@ Resources:
         );
         assert_eq!(
             by["TopicPolicy"],
-            json!({"requires_secure_transport": false})
+            json!({"requires_secure_transport": false, "public_statements": ["Principal *"]})
         );
     }
 

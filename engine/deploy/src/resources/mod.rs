@@ -323,7 +323,11 @@ functions:
         assert_eq!(doc.line_of(&shared.pointer), Some(8));
         assert_eq!(
             by["ApiGatewayStage"].properties,
-            json!({"AccessLogSetting": {"Format": "serverless"}, "RestApiId": {"Ref": "ApiGatewayRestApi"}})
+            json!({
+                "AccessLogSetting": {"Format": "serverless"},
+                "MethodSettings": [{"HttpMethod": "*", "ResourcePath": "/*", "LoggingLevel": "INFO"}],
+                "RestApiId": {"Ref": "ApiGatewayRestApi"}
+            })
         );
         assert!(by.contains_key("HttpApiStage"));
     }

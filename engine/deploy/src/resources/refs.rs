@@ -109,6 +109,15 @@ pub(crate) fn get<'v>(v: &'v Value, key: &str) -> Option<&'v Value> {
 
 /// True for `true`, `"true"` (any case) and `"Active"`-style switches the
 /// caller names.
+/// `false` or `"false"` (any case): what people write to turn a setting off.
+pub(crate) fn falsy(v: Option<&Value>) -> bool {
+    match v {
+        Some(Value::Bool(b)) => !*b,
+        Some(Value::String(s)) => s.eq_ignore_ascii_case("false"),
+        _ => false,
+    }
+}
+
 pub(crate) fn truthy(v: Option<&Value>) -> bool {
     match v {
         Some(Value::Bool(b)) => *b,

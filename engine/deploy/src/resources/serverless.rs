@@ -8,7 +8,7 @@
 //! routes and the APIs' stages; `resources.Resources` is plain
 //! CloudFormation. Unresolved `${...}` variables stay as they are.
 
-use super::refs::{get, truthy};
+use super::refs::{falsy, get, truthy};
 use super::{Resource, RouteAuth, Trigger, escape};
 use serde_json::{Map, Value, json};
 
@@ -140,20 +140,37 @@ fn function_properties(f: &Value, provider: &Value) -> Map<String, Value> {
     if let Some(n) = own("reservedConcurrency") {
         props.insert("ReservedConcurrentExecutions".into(), n);
     }
-    let tracing = get(provider, "tracing")
-        .and_then(|t| get(t, "lambda"))
-        .cloned()
-        .or_else(|| own("tracing"));
+    // The function's own setting wins over the provider's.
+    let tracing = own("tracing").or_else(|| {
+        get(provider, "tracing")
+            .and_then(|t| get(t, "lambda"))
+            .cloned()
+    });
     if truthy(tracing.as_ref()) || tracing.as_ref().and_then(Value::as_str) == Some("Active") {
         props.insert("TracingConfig".into(), json!({ "Mode": "Active" }));
     }
-    if let Some(vpc) = own("vpc").or_else(|| from_provider("vpc"))
-        && let Some(groups) = get(&vpc, "securityGroupIds")
-    {
-        props.insert(
-            "VpcConfig".into(),
-            json!({ "SecurityGroupIds": groups.clone() }),
-        );
+    match own("vpc").or_else(|| from_provider("vpc")) {
+        Some(Value::Object(vpc)) => {
+            let mut config = Map::new();
+            for (from, to) in [
+                ("securityGroupIds", "SecurityGroupIds"),
+                ("subnetIds", "SubnetIds"),
+            ] {
+                if let Some(v) = vpc.get(from) {
+                    config.insert(to.into(), v.clone());
+                }
+            }
+            props.insert("VpcConfig".into(), Value::Object(config));
+        }
+        // A variable (`vpc: ${self:custom.vpc}`) names both, resolved at
+        // deploy time: the function is in a VPC whose groups are unknown.
+        Some(v @ Value::String(_)) => {
+            props.insert(
+                "VpcConfig".into(),
+                json!({ "SubnetIds": v.clone(), "SecurityGroupIds": v }),
+            );
+        }
+        _ => {}
     }
     if let Some(target) = own("onError") {
         props.insert("DeadLetterConfig".into(), json!({ "TargetArn": target }));
@@ -231,10 +248,28 @@ fn shared_role(provider: &Value) -> Resource {
 /// The REST API stage the framework makes: access logs, tracing and the
 /// usage plan's throttle as the provider sets them.
 fn rest_api_stage(provider: &Value) -> Resource {
+    // `logs.restApi: true`, or an object whose `accessLogging` and
+    // `executionLogging` default to true (execution logs at `level`, INFO
+    // by default).
     let logs = get(provider, "logs").and_then(|l| get(l, "restApi"));
     let mut stage = Map::new();
+    let mut settings = Vec::new();
     if truthy(logs) || logs.is_some_and(Value::is_object) {
-        stage.insert("AccessLogSetting".into(), json!({ "Format": "serverless" }));
+        let off = |key: &str| {
+            logs.and_then(|l| get(l, key))
+                .is_some_and(|v| falsy(Some(v)))
+        };
+        if !off("accessLogging") {
+            stage.insert("AccessLogSetting".into(), json!({ "Format": "serverless" }));
+        }
+        if !off("executionLogging") {
+            let level = logs
+                .and_then(|l| get(l, "level"))
+                .cloned()
+                .unwrap_or_else(|| json!("INFO"));
+            settings
+                .push(json!({ "HttpMethod": "*", "ResourcePath": "/*", "LoggingLevel": level }));
+        }
     }
     if truthy(get(provider, "tracing").and_then(|t| get(t, "apiGateway"))) {
         stage.insert("TracingEnabled".into(), Value::Bool(true));
@@ -243,10 +278,12 @@ fn rest_api_stage(provider: &Value) -> Resource {
         .and_then(|a| get(a, "usagePlan"))
         .and_then(|u| get(u, "throttle"));
     if let Some(t) = throttle {
-        stage.insert(
-            "MethodSettings".into(),
-            json!([{ "ThrottlingRateLimit": get(t, "rateLimit"), "ThrottlingBurstLimit": get(t, "burstLimit") }]),
+        settings.push(
+            json!({ "ThrottlingRateLimit": get(t, "rateLimit"), "ThrottlingBurstLimit": get(t, "burstLimit") }),
         );
+    }
+    if !settings.is_empty() {
+        stage.insert("MethodSettings".into(), Value::Array(settings));
     }
     let at = if get(provider, "apiGateway").is_some() {
         "/provider/apiGateway"

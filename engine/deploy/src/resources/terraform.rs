@@ -23,33 +23,52 @@ pub(crate) fn resources(plan: &Value) -> Vec<Resource> {
     if let Some(root) = plan.pointer("/planned_values/root_module") {
         walk(root, "/planned_values/root_module", &refs, &mut out);
     }
-    // Encryption of a bucket is a resource of its own since provider v4:
-    // fold it into the bucket, as CloudFormation has it.
-    let encrypted: Vec<(String, Value)> = out
+    // A bucket's encryption, versioning and access logging are resources
+    // of their own since provider v4: fold them into the bucket, as
+    // CloudFormation has them.
+    let folds: Vec<(String, &str, Value)> = out
         .iter()
-        .filter(|r| r.kind == "aws_s3_bucket_server_side_encryption_configuration")
         .filter_map(|r| {
-            let bucket = match r.properties.get("bucket").and_then(Value::as_str) {
-                Some(name) => name.to_owned(),
-                None => refs.get(&r.logical_id)?.get("bucket")?.clone(),
+            let (property, value) = match r.kind.as_str() {
+                "aws_s3_bucket_server_side_encryption_configuration" => (
+                    "BucketEncryption",
+                    json!({ "ServerSideEncryptionConfiguration": r.properties.get("rule").cloned().unwrap_or(Value::Null) }),
+                ),
+                "aws_s3_bucket_versioning" => {
+                    let status = r
+                        .properties
+                        .pointer("/versioning_configuration/0/status")
+                        .cloned()
+                        .unwrap_or(Value::Null);
+                    ("VersioningConfiguration", json!({ "Status": status }))
+                }
+                "aws_s3_bucket_logging" => {
+                    let target = match r.properties.get("target_bucket") {
+                        Some(Value::String(t)) if !t.is_empty() => json!(t),
+                        _ => refs
+                            .get(&r.logical_id)
+                            .and_then(|a| a.get("target_bucket"))
+                            .map_or(Value::Null, |a| json!({ "Ref": a })),
+                    };
+                    ("LoggingConfiguration", json!({ "DestinationBucketName": target }))
+                }
+                _ => return None,
             };
-            Some((
-                bucket,
-                r.properties.get("rule").cloned().unwrap_or(Value::Null),
-            ))
+            let bucket = match r.properties.get("bucket").and_then(Value::as_str) {
+                Some(name) if !name.is_empty() => name.to_owned(),
+                _ => refs.get(&r.logical_id)?.get("bucket")?.clone(),
+            };
+            Some((bucket, property, value))
         })
         .collect();
-    for (bucket, rule) in encrypted {
+    for (bucket, property, value) in folds {
         for r in out.iter_mut().filter(|r| {
             r.kind == "AWS::S3::Bucket"
                 && (r.logical_id == bucket
                     || r.properties.get("BucketName") == Some(&json!(bucket)))
         }) {
             if let Value::Object(p) = &mut r.properties {
-                p.insert(
-                    "BucketEncryption".into(),
-                    json!({ "ServerSideEncryptionConfiguration": rule }),
-                );
+                p.insert(property.into(), value.clone());
             }
         }
     }
@@ -385,13 +404,26 @@ const MAPPINGS: &[Mapping] = &[
             let burst = v.get("settings.throttling_burst_limit");
             let caching = v.get("settings.caching_enabled");
             let encrypted = v.get("settings.cache_data_encrypted");
+            let logging = v.get("settings.logging_level");
+            // `method_path` is `RESOURCE/METHOD`; `*/*` is every method.
+            let (path, method) = match v.get("method_path") {
+                Some(Value::String(p)) => match p.rsplit_once('/') {
+                    Some(("*", m)) => ("/*".to_owned(), m.to_owned()),
+                    Some((r, m)) => (format!("/{}", r.trim_start_matches('/')), m.to_owned()),
+                    None => ("/*".to_owned(), "*".to_owned()),
+                },
+                _ => ("/*".to_owned(), "*".to_owned()),
+            };
             v.set(
                 "MethodSettings",
                 Some(json!([{
+                    "HttpMethod": method,
+                    "ResourcePath": path,
                     "ThrottlingRateLimit": rate,
                     "ThrottlingBurstLimit": burst,
                     "CachingEnabled": caching,
                     "CacheDataEncrypted": encrypted,
+                    "LoggingLevel": logging,
                 }])),
             );
         },
@@ -472,13 +504,34 @@ const MAPPINGS: &[Mapping] = &[
             _ => {}
         },
     ),
-    map(
-        "aws_sqs_queue",
-        "AWS::SQS::Queue",
-        &[
-            ("kms_master_key_id", "KmsMasterKeyId"),
-            ("sqs_managed_sse_enabled", "SqsManagedSseEnabled"),
-        ],
+    with_build(
+        with_documents(
+            map(
+                "aws_sqs_queue",
+                "AWS::SQS::Queue",
+                &[
+                    ("name", "QueueName"),
+                    ("kms_master_key_id", "KmsMasterKeyId"),
+                    ("sqs_managed_sse_enabled", "SqsManagedSseEnabled"),
+                ],
+            ),
+            &[
+                ("redrive_policy", "RedrivePolicy"),
+                ("redrive_allow_policy", "RedriveAllowPolicy"),
+            ],
+        ),
+        // A redrive policy whose target is created in the same apply is
+        // unknown in the plan: the configuration names the target.
+        |v| {
+            if v.get("redrive_policy").is_none()
+                && let Some(target) = v.value_or_ref("redrive_policy")
+            {
+                v.set(
+                    "RedrivePolicy",
+                    Some(json!({ "deadLetterTargetArn": target })),
+                );
+            }
+        },
     ),
     with_documents(
         map("aws_sqs_queue_policy", "AWS::SQS::QueuePolicy", &[]),
@@ -500,7 +553,15 @@ const MAPPINGS: &[Mapping] = &[
     ),
     with_build(
         map("aws_dynamodb_table", "AWS::DynamoDB::Table", &[]),
-        dynamodb_encryption,
+        |v| {
+            dynamodb_encryption(v);
+            if let Some(on) = v.get("point_in_time_recovery.enabled") {
+                v.set(
+                    "PointInTimeRecoverySpecification",
+                    Some(json!({ "PointInTimeRecoveryEnabled": on })),
+                );
+            }
+        },
     ),
     with_build(
         map(
@@ -513,6 +574,19 @@ const MAPPINGS: &[Mapping] = &[
                 v.set(
                     "BucketEncryption",
                     Some(json!({ "ServerSideEncryptionConfiguration": [rule] })),
+                );
+            }
+            // Provider v3's inline versioning and logging blocks.
+            if v.get("versioning.enabled") == Some(Value::Bool(true)) {
+                v.set(
+                    "VersioningConfiguration",
+                    Some(json!({ "Status": "Enabled" })),
+                );
+            }
+            if let Some(target) = v.get("logging.target_bucket") {
+                v.set(
+                    "LoggingConfiguration",
+                    Some(json!({ "DestinationBucketName": target })),
                 );
             }
         },
