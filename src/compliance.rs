@@ -302,7 +302,7 @@ impl Report {
                         .map(|t| md(t).into_owned())
                         .collect::<Vec<_>>()
                         .join(", "),
-                    peer_list(&r.peer_checks, "<br>")
+                    md_peers(&r.peer_checks)
                 );
             }
             if let Some(r) = &p.results
@@ -481,7 +481,11 @@ impl Report {
                         .map(|t| html(t).into_owned())
                         .collect::<Vec<_>>()
                         .join("<br>"),
-                    html(&peer_list(&r.peer_checks, "\n")).replace('\n', "<br>")
+                    r.peer_checks
+                        .iter()
+                        .map(|(peer, ids)| format!("{}: {}", html(peer), html(&ids.join(", "))))
+                        .collect::<Vec<_>>()
+                        .join("<br>")
                 );
             }
             o.push_str("</tbody>\n</table>\n");
@@ -664,12 +668,16 @@ fn count(controls: &Controls, m: &Measured<'_>) -> BTreeMap<String, Counts> {
     out
 }
 
-fn peer_list(peers: &BTreeMap<String, Vec<String>>, sep: &str) -> String {
+/// Peer checks in a Markdown cell: each name and id escaped, one peer a line.
+fn md_peers(peers: &BTreeMap<String, Vec<String>>) -> String {
     peers
         .iter()
-        .map(|(peer, ids)| format!("{peer}: {}", ids.join(", ")))
+        .map(|(peer, ids)| {
+            let ids: Vec<String> = ids.iter().map(|i| md(i).into_owned()).collect();
+            format!("{}: {}", md(peer), ids.join(", "))
+        })
         .collect::<Vec<_>>()
-        .join(sep)
+        .join("<br>")
 }
 
 fn plural(n: usize) -> &'static str {
@@ -707,10 +715,12 @@ fn html_bar(r: &Counts) -> String {
     )
 }
 
-/// Text for HTML element content and attribute values.
+/// Text for HTML element content and attribute values (control and
+/// bidirectional characters shown escaped, as `check` shows them).
 fn html(s: &str) -> std::borrow::Cow<'_, str> {
+    let s = crate::output::escape(s);
     if !s.contains(['&', '<', '>', '"', '\'']) {
-        return std::borrow::Cow::Borrowed(s);
+        return s;
     }
     let mut o = String::with_capacity(s.len() + 16);
     for c in s.chars() {
@@ -732,8 +742,9 @@ fn md(s: &str) -> std::borrow::Cow<'_, str> {
     const SPECIAL: &[char] = &[
         '\\', '`', '*', '_', '[', ']', '<', '>', '|', '#', '!', '&', '\n', '\r', '~',
     ];
+    let s = crate::output::escape(s);
     if !s.contains(SPECIAL) {
-        return std::borrow::Cow::Borrowed(s);
+        return s;
     }
     let mut o = String::with_capacity(s.len() + 8);
     for c in s.chars() {
@@ -756,7 +767,8 @@ fn md(s: &str) -> std::borrow::Cow<'_, str> {
 /// end the span), pipes escaped (GitHub splits cells on them even in code),
 /// line breaks as spaces.
 fn md_code(s: &str) -> String {
-    s.replace('`', "'")
+    crate::output::escape(s)
+        .replace('`', "'")
         .replace('|', "\\|")
         .replace(['\n', '\r'], " ")
 }

@@ -739,6 +739,50 @@ pub fn refuse_input_as_output(
     Ok(())
 }
 
+/// Refuses an `--output` inside the bundle being used (a directory
+/// bundle's files, an archive, its signature) or that is a trusted key: a
+/// report written there would break the bundle or the trust. A bundle that
+/// is no local path (`builtin:`, `oci://`) has nothing to protect.
+pub fn refuse_output_in_bundle(
+    output: &Path,
+    bundle: &str,
+    keys: &[PathBuf],
+) -> Result<(), String> {
+    let out = match output.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(dir) => std::fs::canonicalize(dir)
+            .ok()
+            .and_then(|d| output.file_name().map(|n| d.join(n))),
+        None => std::env::current_dir()
+            .ok()
+            .and_then(|d| std::fs::canonicalize(d).ok())
+            .map(|d| d.join(output)),
+    };
+    let Some(out) = out else { return Ok(()) };
+    // The output itself may be a link into the bundle.
+    let out = std::fs::canonicalize(&out).unwrap_or(out);
+    let refuse = || {
+        Err(format!(
+            "--output `{}` is part of the bundle or its keys; it would be overwritten: write the report elsewhere",
+            crate::output::path(output)
+        ))
+    };
+    if !bundle.starts_with("builtin:")
+        && !crate::oci::is_oci(bundle)
+        && let Ok(b) = std::fs::canonicalize(bundle)
+        && (out.starts_with(&b) || out.as_os_str() == format!("{}.sig", b.display()).as_str())
+    {
+        return refuse();
+    }
+    for k in keys {
+        if let Ok(k) = std::fs::canonicalize(k)
+            && (out == k || (k.is_dir() && out.starts_with(&k)))
+        {
+            return refuse();
+        }
+    }
+    Ok(())
+}
+
 /// Refuses a download target that exists and is not a file of the kind
 /// being downloaded (its first bytes are not `magic`): a pull must not
 /// write over a key, a template or a device. A missing file is fine.

@@ -1026,3 +1026,58 @@ fn serverless_framework_functions_inherit_provider_settings_and_are_checked() {
         1
     );
 }
+
+#[test]
+fn serverless_list_forms_are_read_and_malformed_parts_are_errors() {
+    let cache = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // `functions` and `resources` as lists (one entry per included file).
+    let listed = dir.path().join("serverless.yml");
+    std::fs::write(
+        &listed,
+        "service: s\nprovider: { name: aws, runtime: python3.8 }\nfunctions:\n  - admin:\n      handler: h.admin\n      url: true\nresources:\n  - Resources:\n      Bucket: { Type: AWS::S3::Bucket, Properties: { AccessControl: PublicReadWrite } }\n",
+    )
+    .unwrap();
+    let (code, v) = check_json(&listed, &[], cache.path());
+    assert_eq!(code, 1, "{v}");
+    let found = rules(&v);
+    for want in [
+        ("auth.function-url-public", "AdminLambdaFunctionUrl"),
+        ("patch.deprecated-runtime", "AdminLambdaFunction"),
+        ("iam.s3-bucket-public-acl", "Bucket"),
+    ] {
+        assert!(
+            found.contains(&(want.0.to_owned(), want.1.to_owned())),
+            "{want:?} in {found:?}"
+        );
+    }
+    // Parts of the wrong shape are errors at their line, never a pass.
+    for (name, text, line) in [
+        (
+            "a.yml",
+            "service: s\nprovider: { name: aws }\nfunctions: [a, b]\n",
+            3,
+        ),
+        (
+            "b.yml",
+            "service: s\nprovider: { name: aws }\nresources: oops\n",
+            3,
+        ),
+        (
+            "c.json",
+            "{\"format_version\": \"1.2\", \"planned_values\": {\"root_module\": {\"resources\": \"x\"}}}",
+            1,
+        ),
+    ] {
+        let f = dir.path().join(name);
+        std::fs::write(&f, text).unwrap();
+        let (code, v) = check_json(&f, &[], cache.path());
+        assert_eq!(code, 2, "{name}: {v}");
+        assert_eq!(v["decision"], "deny", "{name}: {v}");
+        let message = v["errors"][0]["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!("{name}:{line}:")) && message.contains("must be"),
+            "{name}: {message}"
+        );
+    }
+}

@@ -384,6 +384,10 @@ fn every_broken_bundle_is_refused_with_its_file_and_line() {
         ),
         ("schema-syntax", "s.cedarschema:1:25: error parsing schema"),
         (
+            "quoted-id",
+            "policies/p.cedar:5:1: policy id `team\\'s.no-queues` may use only letters, digits and . _ - : /",
+        ),
+        (
             "unknown-manifest-key",
             "palisade.toml:6:1: unknown field `polcies`",
         ),
@@ -1309,6 +1313,38 @@ fn the_compliance_report_renders_markdown_and_html_with_input_escaped() {
     for l in listed {
         assert!(l.contains("`<script>x\\|y</script>LambdaFunction`"), "{l}");
     }
+    // Terminal escapes in names are shown, never sent (a template must not
+    // clear the screen and print its own verdict).
+    let esc = dir.path().join("esc.yaml");
+    std::fs::write(
+        &esc,
+        "Resources:\n  \"\\e[2J\\e]0;owned\\a\u{202e}Q\":\n    Type: AWS::SQS::Queue\n    Properties: { SqsManagedSseEnabled: false }\n",
+    )
+    .unwrap();
+    for format in ["markdown", "html", "json"] {
+        let out = palisade(
+            &[
+                "report",
+                "compliance",
+                esc.to_str().unwrap(),
+                "--format",
+                format,
+                "--now",
+                "2026-11-29T00:00:00Z",
+            ],
+            cache.path(),
+        );
+        assert_eq!(out.status.code(), Some(0), "{format}");
+        let body = text(&out.stdout);
+        assert!(body.contains("Q"), "{format}");
+        if format != "json" {
+            assert!(
+                !body.contains(['\u{1b}', '\u{7}', '\u{202e}']),
+                "{format}: raw control characters in {body}"
+            );
+            assert!(body.contains("\\x1b[2J"), "{format}: shown escaped");
+        }
+    }
     // Without paths: the table alone, no counts.
     let (code, out, _) = compliance(&["--format", "json"], cache.path());
     assert_eq!(code, 0);
@@ -1328,4 +1364,27 @@ fn a_compliance_report_needs_a_controls_table_and_readable_inputs() {
     let (code, _, err) = compliance(&[bad.to_str().unwrap()], cache.path());
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("bad.yaml:"), "{err}");
+
+    // A report never overwrites the bundle it reports on.
+    let bundle = dir.path().join("b");
+    common::copy_dir(&root().join("policies/serverless-baseline"), &bundle);
+    let controls = bundle.join("controls.json");
+    let before = std::fs::read(&controls).unwrap();
+    let example = root().join("examples/sam/secure.yaml");
+    for out in [controls.clone(), bundle.join("policies/new.md")] {
+        let (code, _, err) = compliance(
+            &[
+                example.to_str().unwrap(),
+                "--bundle",
+                bundle.to_str().unwrap(),
+                "--output",
+                out.to_str().unwrap(),
+            ],
+            cache.path(),
+        );
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains("is part of the bundle"), "{err}");
+    }
+    assert_eq!(std::fs::read(&controls).unwrap(), before);
+    assert!(!bundle.join("policies/new.md").exists());
 }

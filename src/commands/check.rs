@@ -36,7 +36,9 @@ pub fn execute(args: &CheckArgs) -> u8 {
     };
     if let Some(out) = &args.output {
         let others: Vec<&Path> = args.waivers.iter().map(|p| p.as_path()).collect();
-        if let Err(e) = source::refuse_input_as_output(out, &files, &others) {
+        if let Err(e) = source::refuse_input_as_output(out, &files, &others)
+            .and_then(|()| source::refuse_output_in_bundle(out, &args.bundle, &args.verify_keys))
+        {
             output::error(&e);
             return exit::ERROR;
         }

@@ -44,6 +44,7 @@ fn compliance(args: &ComplianceArgs) -> u8 {
     };
     if let Some(out) = &args.output
         && let Err(e) = source::refuse_input_as_output(out, &files, &[])
+            .and_then(|()| source::refuse_output_in_bundle(out, &args.bundle, &args.verify_keys))
     {
         output::error(&e);
         return exit::ERROR;

@@ -16,10 +16,11 @@ pub struct Controls {
     /// The practices, in the order reports list them.
     pub practices: Vec<Practice>,
     /// For each rule id of the bundle: what it enforces and looks at.
+    #[serde(deserialize_with = "unique_keys")]
     pub rules: BTreeMap<String, RuleControl>,
     /// The other tools whose checks the table maps, by short name
     /// (`checkov`, `kics`, `control-tower`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_keys")]
     pub peers: BTreeMap<String, Peer>,
     /// Every peer check in scope, with the rules that cover it or the
     /// reason none does.
@@ -81,6 +82,36 @@ pub struct PeerCheck {
     /// Where the meaning differs from the peer's, and why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+}
+
+/// A JSON object as a map, refusing a key given twice (JSON parsers keep
+/// the last, so a second entry would silently replace the first).
+fn unique_keys<'de, D, V>(d: D) -> Result<BTreeMap<String, V>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    V: Deserialize<'de>,
+{
+    struct Unique<V>(std::marker::PhantomData<V>);
+    impl<'de, V: Deserialize<'de>> serde::de::Visitor<'de> for Unique<V> {
+        type Value = BTreeMap<String, V>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some((key, value)) = map.next_entry::<String, V>()? {
+                if out.contains_key(&key) {
+                    return Err(serde::de::Error::custom(format!("`{key}` is listed twice")));
+                }
+                out.insert(key, value);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_map(Unique(std::marker::PhantomData))
 }
 
 impl Controls {
@@ -305,5 +336,16 @@ mod tests {
         assert!(p.iter().any(|m| m.contains("EOF")), "{p:?}");
         let deep = "[".repeat(100_000);
         assert!(!problems(&deep).is_empty());
+        let twice = GOOD.replace(
+            r#""rules": {"iam.wildcard-action": {"practices": ["least-privilege"], "resources": ["AWS::IAM::Role"]}}"#,
+            r#""rules": {"iam.wildcard-action": {"practices": ["least-privilege"], "resources": ["AWS::IAM::Role"]},
+              "iam.wildcard-action": {"practices": ["least-privilege"], "resources": ["AWS::SQS::Queue"]}}"#,
+        );
+        let p = problems(&twice);
+        assert!(
+            p.iter()
+                .any(|m| m.contains("`iam.wildcard-action` is listed twice") && m.contains(":4")),
+            "{p:?}"
+        );
     }
 }

@@ -1294,8 +1294,9 @@ fn severity_from_wit(s: wit::Severity) -> Severity {
     }
 }
 
-/// Rule ids are printed in headers, SARIF and terminals: keep them plain.
-fn is_rule_id(s: &str) -> bool {
+/// Rule ids (of plugins and policies) are printed in headers, SARIF and
+/// terminals: keep them plain.
+pub(crate) fn is_rule_id(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= MAX_RULE_ID_BYTES
         && s.chars()

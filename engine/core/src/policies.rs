@@ -193,6 +193,16 @@ pub(crate) fn parse_policies(
                 .unwrap_or_else(|| format!("policy{counter}"));
             counter += 1;
             let at = |msg: String| Problem::at_line(&file.name, &file.text, line, msg);
+            // Ids name findings, waivers, reports and test files, and Cedar
+            // gives some characters back escaped: a quote in an id would
+            // make the policy deny without a finding to say so.
+            if !crate::plugin::is_rule_id(&id) {
+                problems.push(at(format!(
+                    "policy id `{}` may use only letters, digits and . _ - : / (at most 128)",
+                    id.escape_debug()
+                )));
+                continue;
+            }
             if let Some(prev) = infos.get(&id) {
                 problems.push(at(format!(
                     "policy id `{id}` is already used by the policy at {}:{}",

@@ -784,6 +784,21 @@ fn public_template_forms_are_not_secrets() {
     });
     assert_eq!(summary(&more), Vec::new());
 
+    // Names that describe a secret setting rather than hold one (a
+    // Terraform plan's KMS key has `customer_master_key_spec` in every plan).
+    let described = json!({
+        "planned_values": {"root_module": {"resources": [{"address": "aws_kms_key.k", "type": "aws_kms_key",
+            "values": {"customer_master_key_spec": "SYMMETRIC_DEFAULT", "key_usage": "ENCRYPT_DECRYPT"}}]}},
+        "Env": {
+            "SIGNING_KEY_SPEC": "RSA_2048",
+            "TOKEN_ISSUER": "https://id.example.com",
+            "TOKEN_SCOPE": "openid profile email",
+            "SECRET_ACTION": "secretsmanager:GetSecretValue",
+            "PASSWORD_ACTION": "iam:ChangePassword"
+        }
+    });
+    assert_eq!(summary(&described), Vec::new());
+
     // The same names with real values are still reported.
     let real = json!({"Resources": {"Fn": {"Type": "AWS::Lambda::Function", "Properties": {
         "Environment": {"Variables": {

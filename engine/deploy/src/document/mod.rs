@@ -142,7 +142,7 @@ impl Document {
     pub fn require_deployment(&self) -> Result<(), ParseError> {
         const EXPECTED: &str = "expected a CloudFormation or SAM template (`Resources` of typed resources or `AWSTemplateFormatVersion`), a serverless.yml (`service` and `provider`) or a Terraform plan from `terraform show -json` (`format_version` and `planned_values`)";
         let found = match (&self.value, self.format) {
-            (_, f) if f != DocumentFormat::Unknown => return Ok(()),
+            (_, f) if f != DocumentFormat::Unknown => return self.shape(),
             (Value::Null, _) => "empty input".to_owned(),
             (Value::Object(m), _) if m.is_empty() => "an empty mapping".to_owned(),
             (Value::Object(m), _) if looks_like(m).iter().filter(|k| **k).count() > 1 => {
@@ -159,6 +159,59 @@ impl Document {
             column: 1,
             message: format!("{found}; {EXPECTED}"),
         })
+    }
+
+    /// A recognised format whose parts have the wrong shape (`functions: [a,
+    /// b]`, `"resources": "x"`): an error at the part, never a file with
+    /// nothing in it that passes.
+    fn shape(&self) -> Result<(), ParseError> {
+        fn mappings(v: &Value) -> bool {
+            match v {
+                Value::Null | Value::Object(_) => true,
+                Value::Array(items) => items.iter().all(Value::is_object),
+                _ => false,
+            }
+        }
+        /// (where, what it must be, whether it is).
+        type Part = (&'static str, &'static str, fn(&Value) -> bool);
+        let wrong: &[Part] = match self.format {
+            DocumentFormat::ServerlessFramework => &[
+                (
+                    "/functions",
+                    "`functions` must be a mapping of functions, or a list of such mappings",
+                    mappings,
+                ),
+                (
+                    "/resources",
+                    "`resources` must be a mapping (`Resources`, `Outputs`, ...), or a list of such mappings",
+                    mappings,
+                ),
+            ],
+            DocumentFormat::CloudFormation => &[(
+                "/Resources",
+                "`Resources` must be a mapping of logical ids to resources",
+                |v| v.is_null() || v.is_object(),
+            )],
+            DocumentFormat::TerraformPlan => &[(
+                "/planned_values/root_module/resources",
+                "`planned_values.root_module.resources` must be a list of resources",
+                |v| v.is_null() || v.is_array(),
+            )],
+            DocumentFormat::Unknown => &[],
+        };
+        for (pointer, message, ok) in wrong {
+            if let Some(v) = self.value.pointer(pointer)
+                && !ok(v)
+            {
+                return Err(ParseError {
+                    file: self.file.clone(),
+                    line: self.line_of(pointer).map_or(1, |l| l as usize),
+                    column: 1,
+                    message: (*message).to_owned(),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The `# palisade:skip=RULE reason` comments of the file.

@@ -34,6 +34,7 @@ pub(crate) fn resources(template: &Value, base: &str) -> Vec<Resource> {
         {
             properties = merge_defaults(defaults, properties);
         }
+        parse_policy_strings(&mut properties);
         let pointer = format!("{base}/{}", escape(id));
         if kind == "AWS::Serverless::Function" {
             note_implicit_apis(&properties, &pointer, &mut implicit);
@@ -62,6 +63,40 @@ pub(crate) fn resources(template: &Value, base: &str) -> Vec<Resource> {
         out.push(r);
     }
     out
+}
+
+/// Policy documents that CloudFormation also takes as JSON text
+/// (`PolicyDocument: '{"Statement": [...]}'`), parsed so that the rules
+/// read them as they read the YAML form.
+fn parse_policy_strings(properties: &mut Value) {
+    const DOCUMENTS: [&str; 5] = [
+        "PolicyDocument",
+        "AssumeRolePolicyDocument",
+        "KeyPolicy",
+        "ResourcePolicy",
+        "Policy",
+    ];
+    let parse = |v: &mut Value| {
+        if let Value::String(text) = v
+            && text.trim_start().starts_with('{')
+            && let Ok(doc @ Value::Object(_)) = serde_json::from_str::<Value>(text)
+        {
+            *v = doc;
+        }
+    };
+    let Value::Object(p) = properties else { return };
+    for key in DOCUMENTS {
+        if let Some(v) = p.get_mut(key) {
+            parse(v);
+        }
+    }
+    if let Some(Value::Array(policies)) = p.get_mut("Policies") {
+        for policy in policies {
+            if let Some(v) = policy.get_mut("PolicyDocument") {
+                parse(v);
+            }
+        }
+    }
 }
 
 /// SAM's implicit APIs: (logical id, type, `Globals` section).

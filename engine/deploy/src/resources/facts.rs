@@ -806,14 +806,26 @@ fn denies_insecure_transport(document: Option<&Value>) -> bool {
     list(document.and_then(|d| get(d, "Statement")))
         .iter()
         .any(|s| {
+            // Denied to everyone, for every action of the service: a deny
+            // for one role or one action leaves the others on plain HTTP.
+            // (SNS's documented form denies Publish, the one write.)
+            let principal = get(s, "Principal");
+            let everyone = principal.and_then(Value::as_str) == Some("*")
+                || list(principal.and_then(|p| get(p, "AWS")))
+                    .iter()
+                    .any(|a| a.as_str() == Some("*"));
+            let every_action = list(get(s, "Action"))
+                .iter()
+                .filter_map(Value::as_str)
+                .any(|a| a == "*" || a.ends_with(":*") || a.eq_ignore_ascii_case("sns:Publish"));
             get(s, "Effect").and_then(Value::as_str) == Some("Deny")
+                && everyone
+                && every_action
                 && ["Bool", "BoolIfExists"].iter().any(|op| {
                     let v = get(s, "Condition")
                         .and_then(|c| get(c, op))
                         .and_then(|b| get(b, "aws:SecureTransport"));
-                    matches!(v, Some(Value::Bool(false)))
-                        || v.and_then(Value::as_str)
-                            .is_some_and(|s| s.eq_ignore_ascii_case("false"))
+                    !list(v).is_empty() && list(v).iter().all(super::refs::falsy_value)
                 })
         })
 }
@@ -903,19 +915,49 @@ const RESOURCE_WHO_CONDITIONS: &[&str] = &[
     "kms:calleraccount",
 ];
 
-/// Whether a statement's condition uses one of `keys` (case-insensitive).
+/// Whether a statement's condition narrows it with one of `keys`
+/// (case-insensitive): a positive operator (`StringEquals`, `ArnLike`, ...,
+/// not `StringNotEquals`, which lets everyone else in) with a value that is
+/// not `*`.
 fn conditioned_on(statement: &Value, keys: &[&str]) -> bool {
     get(statement, "Condition")
         .and_then(Value::as_object)
         .is_some_and(|ops| {
-            ops.values().filter_map(Value::as_object).any(|ks| {
-                ks.keys().any(|k| {
-                    let k = k.to_ascii_lowercase();
-                    keys.iter()
-                        .any(|want| k == *want || (want.ends_with('/') && k.starts_with(want)))
+            ops.iter()
+                .filter(|(op, _)| !op.to_ascii_lowercase().contains("not"))
+                .filter_map(|(_, ks)| ks.as_object())
+                .any(|ks| {
+                    ks.iter().any(|(k, v)| {
+                        let k = k.to_ascii_lowercase();
+                        let named = keys
+                            .iter()
+                            .any(|want| k == *want || (want.ends_with('/') && k.starts_with(want)));
+                        named && !list(Some(v)).iter().any(|x| x.as_str() == Some("*"))
+                    })
                 })
+        })
+}
+
+/// Whether a statement requires MFA: `Bool` (not `BoolIfExists`, which
+/// passes a request made without MFA information, as with long-term
+/// access keys) `aws:MultiFactorAuthPresent` true, or a
+/// `NumericLessThan(Equals)` on `aws:MultiFactorAuthAge`.
+fn requires_mfa(statement: &Value) -> bool {
+    let Some(ops) = get(statement, "Condition").and_then(Value::as_object) else {
+        return false;
+    };
+    ops.iter().any(|(op, ks)| {
+        let op = op.to_ascii_lowercase();
+        ks.as_object().is_some_and(|ks| {
+            ks.iter().any(|(k, v)| {
+                let k = k.to_ascii_lowercase();
+                (op == "bool"
+                    && k == "aws:multifactorauthpresent"
+                    && list(Some(v)).iter().all(|x| super::refs::truthy(Some(x))))
+                    || (op.starts_with("numericlessthan") && k == "aws:multifactorauthage")
             })
         })
+    })
 }
 
 /// The Allow statements of a policy (a document with `Statement`, or one
@@ -949,15 +991,14 @@ fn open_statements(document: &Value, who: &[&str]) -> BTreeSet<String> {
 }
 
 /// Conditions that narrow which principals of an account may assume a
-/// role: an external id, a principal ARN or tag, an organization, MFA.
+/// role: an external id, a principal ARN or tag, an organization (and MFA,
+/// see [`requires_mfa`]).
 const ACCOUNT_WHO_CONDITIONS: &[&str] = &[
     "sts:externalid",
     "aws:principalarn",
     "aws:principaltag/",
     "aws:principalorgid",
     "aws:principalorgpaths",
-    "aws:multifactorauthpresent",
-    "aws:multifactorauthage",
 ];
 
 /// The accounts a trust policy trusts as a whole (`123456789012`,
@@ -970,6 +1011,7 @@ fn whole_accounts(document: Option<&Value>) -> BTreeSet<String> {
     for s in list(document.and_then(|d| get(d, "Statement"))) {
         if get(s, "Effect").and_then(Value::as_str) != Some("Allow")
             || conditioned_on(s, ACCOUNT_WHO_CONDITIONS)
+            || requires_mfa(s)
         {
             continue;
         }
@@ -1006,9 +1048,7 @@ fn account_principal(p: &Value) -> Option<String> {
 fn assumable_without_mfa(document: Option<&Value>) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for s in list(document.and_then(|d| get(d, "Statement"))) {
-        if get(s, "Effect").and_then(Value::as_str) != Some("Allow")
-            || conditioned_on(s, &["aws:multifactorauthpresent", "aws:multifactorauthage"])
-        {
+        if get(s, "Effect").and_then(Value::as_str) != Some("Allow") || requires_mfa(s) {
             continue;
         }
         let principal = get(s, "Principal");

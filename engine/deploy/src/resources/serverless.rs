@@ -42,11 +42,28 @@ pub(crate) fn resources(doc: &Value) -> Vec<Resource> {
         .filter(|r| r.is_string() || r.get("Fn::GetAtt").is_some())
         .or_else(|| get(provider, "role"))
         .map(role_value);
-    let functions = doc.get("functions").and_then(Value::as_object);
-    for (name, f) in functions.into_iter().flatten() {
+    // `functions` is a mapping, or a list of mappings (one per included
+    // file: `- ${file(./orders.yml)}`, resolved).
+    let functions: Vec<(&String, &Value, String)> = match doc.get("functions") {
+        Some(Value::Object(m)) => m
+            .iter()
+            .map(|(n, f)| (n, f, format!("/functions/{}", escape(n))))
+            .collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .flat_map(|(i, item)| {
+                item.as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(move |(n, f)| (n, f, format!("/functions/{i}/{}", escape(n))))
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    for (name, f, pointer) in functions {
         let own = |key: &str| get(f, key).cloned();
         let logical = logical_id(name);
-        let pointer = format!("/functions/{}", escape(name));
         let mut props = function_properties(f, provider);
         // The role: the function's own, one made for its own statements,
         // the provider's, or the service's shared one.
@@ -104,11 +121,21 @@ pub(crate) fn resources(doc: &Value) -> Vec<Resource> {
         out.push(http_api_stage(provider));
     }
     apply_extensions(doc, &mut out);
-    if let Some(resources) = doc.get("resources") {
-        out.extend(super::cloudformation::resources(
+    // `resources` is a mapping, or a list of them (one per included file).
+    match doc.get("resources") {
+        Some(Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                out.extend(super::cloudformation::resources(
+                    item,
+                    &format!("/resources/{i}/Resources"),
+                ));
+            }
+        }
+        Some(resources) => out.extend(super::cloudformation::resources(
             resources,
             "/resources/Resources",
-        ));
+        )),
+        None => {}
     }
     out
 }
