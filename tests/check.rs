@@ -1080,4 +1080,20 @@ fn serverless_list_forms_are_read_and_malformed_parts_are_errors() {
             "{name}: {message}"
         );
     }
+    // Functions included from other files cannot be seen: an error that
+    // says so and how to check them, never an empty service that passes.
+    let included = dir.path().join("d.yml");
+    std::fs::write(
+        &included,
+        "service: s\nprovider: { name: aws }\nfunctions:\n  - ${file(./services/api.yml)}\n",
+    )
+    .unwrap();
+    let (code, v) = check_json(&included, &[], cache.path());
+    assert_eq!(code, 2, "{v}");
+    let message = v["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("`${file(./services/api.yml)}` is in another file")
+            && message.contains("serverless print"),
+        "{message}"
+    );
 }

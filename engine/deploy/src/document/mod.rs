@@ -203,11 +203,27 @@ impl Document {
             if let Some(v) = self.value.pointer(pointer)
                 && !ok(v)
             {
+                // `- ${file(./functions.yml)}`: parts in other files, which
+                // a check of this one cannot see.
+                let include = v.as_array().and_then(|items| {
+                    items
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .find(|t| t.contains("${file("))
+                });
+                let message = match include {
+                    Some(inc) => format!(
+                        "{message}: `{}` is in another file, which this check does not read; \
+                         check the resolved configuration instead (`serverless print > resolved.yml`)",
+                        inc.chars().take(120).collect::<String>()
+                    ),
+                    None => (*message).to_owned(),
+                };
                 return Err(ParseError {
                     file: self.file.clone(),
                     line: self.line_of(pointer).map_or(1, |l| l as usize),
                     column: 1,
-                    message: (*message).to_owned(),
+                    message,
                 });
             }
         }
