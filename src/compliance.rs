@@ -635,6 +635,27 @@ fn count(controls: &Controls, m: &Measured<'_>) -> BTreeMap<String, Counts> {
             }
         }
     }
+    // A policy that failed on a resource proves nothing about it: the
+    // resource fails the policy's practices (the decision denied too).
+    for e in &m.decision.errors {
+        let (Some(policy), Some(file), Some(resource)) = (&e.policy, &e.file, &e.resource) else {
+            continue;
+        };
+        let Some(c) = controls.rules.get(policy) else {
+            continue;
+        };
+        let item: Item = (file.clone(), Some(resource.clone()));
+        for p in &c.practices {
+            let p = p.as_str();
+            checked.entry(p).or_default().insert(item.clone());
+            failed
+                .entry(p)
+                .or_default()
+                .entry(item.clone())
+                .or_default()
+                .insert(format!("{policy} (evaluation error)"));
+        }
+    }
     let mut out = BTreeMap::new();
     for p in &controls.practices {
         let p = p.id.as_str();

@@ -1068,6 +1068,11 @@ fn serverless_list_forms_are_read_and_malformed_parts_are_errors() {
             "{\"format_version\": \"1.2\", \"planned_values\": {\"root_module\": {\"resources\": \"x\"}}}",
             1,
         ),
+        (
+            "e.yaml",
+            "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties: [1, 2]\n",
+            4,
+        ),
     ] {
         let f = dir.path().join(name);
         std::fs::write(&f, text).unwrap();

@@ -1365,6 +1365,56 @@ fn a_compliance_report_needs_a_controls_table_and_readable_inputs() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("bad.yaml:"), "{err}");
 
+    // A policy that fails on a resource counts it as failing, never as a
+    // pass, and the report says the counts are incomplete (exit 2).
+    let erring = dir.path().join("erring");
+    std::fs::create_dir_all(erring.join("policies")).unwrap();
+    std::fs::write(
+        erring.join("palisade.toml"),
+        "[bundle]\nname = \"erring\"\nversion = \"1\"\ncontrols = \"controls.json\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        erring.join("policies/p.cedar"),
+        "permit (principal, action, resource);\n@id(\"enc.alias-key\")\nforbid (principal, action, resource is AWS::SQS::Queue)\nwhen { resource.properties.KmsMasterKeyId like \"arn:*\" };\n",
+    )
+    .unwrap();
+    std::fs::write(
+        erring.join("controls.json"),
+        r#"{"practices": [{"id": "encryption", "title": "Encryption"}],
+            "rules": {"enc.alias-key": {"practices": ["encryption"], "resources": ["AWS::SQS::Queue"]}}}"#,
+    )
+    .unwrap();
+    let queue = dir.path().join("q.yaml");
+    std::fs::write(
+        &queue,
+        "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Properties: { KmsMasterKeyId: !Ref Key }\n",
+    )
+    .unwrap();
+    let (code, out, _) = compliance(
+        &[
+            queue.to_str().unwrap(),
+            "--bundle",
+            erring.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+        cache.path(),
+    );
+    assert_eq!(code, 2);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let results = &v["practices"][0]["results"];
+    assert_eq!(
+        (results["passed"].as_u64(), results["failed"].as_u64()),
+        (Some(0), Some(1)),
+        "{v}"
+    );
+    assert_eq!(
+        results["failures"][0]["rules"][0], "enc.alias-key (evaluation error)",
+        "{v}"
+    );
+    assert_eq!(v["errors"].as_array().unwrap().len(), 1, "{v}");
+
     // A report never overwrites the bundle it reports on.
     let bundle = dir.path().join("b");
     common::copy_dir(&root().join("policies/serverless-baseline"), &bundle);

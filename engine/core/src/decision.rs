@@ -309,6 +309,15 @@ pub struct DecisionError {
     pub policy: Option<String>,
     /// What happened.
     pub message: String,
+    /// The file being checked, when the error is about one of its
+    /// resources.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// The resource (logical id) whose request failed, in a deployment check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    /// True when the error came from a plugin in file: None,
+    /// True when the error came from a plugin in resource: None,
     /// True when the error came from a plugin in monitor mode: reported, but
     /// it does not deny.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -465,6 +474,8 @@ impl Decision {
             kind: ErrorKind::InvalidRequest,
             policy: None,
             message,
+            file: None,
+            resource: None,
             monitor: false,
         });
         if self.decision == Effect::Allow {

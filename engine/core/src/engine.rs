@@ -501,6 +501,12 @@ impl<'b> Evaluation<'b> {
         &mut self.findings
     }
 
+    /// The errors so far, to place them (a front end names the file and
+    /// resource a failed request was about).
+    pub fn errors_mut(&mut self) -> &mut [DecisionError] {
+        &mut self.errors
+    }
+
     /// Records an error that does not stop the evaluation (an invalid
     /// suppression); what it does to the decision is up to its kind.
     pub fn push_error(&mut self, error: DecisionError) {
@@ -515,6 +521,8 @@ impl<'b> Evaluation<'b> {
             kind: ErrorKind::InvalidRequest,
             policy: None,
             message,
+            file: None,
+            resource: None,
             monitor: false,
         });
         self.cedar_effect = Some((Effect::Deny, Basis::InvalidRequest));
@@ -568,6 +576,8 @@ impl<'b> Evaluation<'b> {
                     kind: e.kind,
                     policy: None,
                     message: e.message,
+                    file: None,
+                    resource: None,
                     monitor,
                 });
                 serde_json::Map::new()
@@ -580,6 +590,8 @@ impl<'b> Evaluation<'b> {
                         kind: ErrorKind::BadOutput,
                         policy: None,
                         message: v,
+                        file: None,
+                        resource: None,
                         monitor,
                     });
                 }
@@ -634,6 +646,8 @@ impl<'b> Evaluation<'b> {
                 kind: ErrorKind::PolicyEvaluation,
                 policy: Some(pe.policy_id().to_string()),
                 message: pe.inner().to_string(),
+                file: None,
+                resource: None,
                 monitor: false,
             });
         }

@@ -225,6 +225,7 @@ fn check_document(
             }
         };
         let first = eval.findings_mut().len();
+        let first_error = eval.errors_mut().len();
         eval.ask_cedar(
             [&options.principal, &action, &uid],
             &request,
@@ -232,6 +233,16 @@ fn check_document(
             true,
         );
         place(eval, first, doc, Some(r));
+        // A policy that failed on this resource: say which file and resource.
+        for e in eval
+            .errors_mut()
+            .get_mut(first_error..)
+            .into_iter()
+            .flatten()
+        {
+            e.file = Some(doc.file.clone());
+            e.resource = Some(r.logical_id.clone());
+        }
     }
     resources
 }

@@ -244,6 +244,8 @@ pub(crate) fn apply(
                     "{}:{}: `palisade:skip={}` has no reason; write `# palisade:skip={} why it is accepted`",
                     doc.file, m.line, m.rule, m.rule
                 ),
+                file: None,
+                resource: None,
                 monitor: false,
             });
         }

@@ -227,6 +227,33 @@ impl Document {
                 });
             }
         }
+        // Each resource's `Properties` is a mapping (or left empty).
+        let tables: &[&str] = match self.format {
+            DocumentFormat::CloudFormation => &["/Resources"],
+            DocumentFormat::ServerlessFramework => &["/resources/Resources"],
+            _ => &[],
+        };
+        for table in tables {
+            let Some(resources) = self.value.pointer(table).and_then(Value::as_object) else {
+                continue;
+            };
+            for (id, r) in resources {
+                if let Some(p) = r.get("Properties")
+                    && !(p.is_null() || p.is_object())
+                {
+                    let pointer = format!(
+                        "{table}/{}/Properties",
+                        id.replace('~', "~0").replace('/', "~1")
+                    );
+                    return Err(ParseError {
+                        file: self.file.clone(),
+                        line: self.line_of(&pointer).map_or(1, |l| l as usize),
+                        column: 1,
+                        message: format!("`Properties` of `{id}` must be a mapping"),
+                    });
+                }
+            }
+        }
         Ok(())
     }
 

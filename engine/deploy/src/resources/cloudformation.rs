@@ -16,8 +16,10 @@ pub(crate) fn resources(template: &Value, base: &str) -> Vec<Resource> {
         let Some(kind) = res.get("Type").and_then(Value::as_str) else {
             continue;
         };
+        // `Properties:` left empty (null) is no properties.
         let mut properties = res
             .get("Properties")
+            .filter(|p| !p.is_null())
             .cloned()
             .unwrap_or_else(|| Value::Object(Map::new()));
         // SAM: `Globals.Function` applies to every AWS::Serverless::Function
