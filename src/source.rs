@@ -360,6 +360,19 @@ pub fn now(arg: Option<&str>) -> Result<palisade_engine::Now, u8> {
 /// exit code.
 /// [`engine_and_bundle`], accepting only a bundle signed by one of `keys`
 /// when there are any ([`load_verified`]).
+/// `--principal`, or the exit code after saying why it is not an entity.
+pub fn principal(arg: &str) -> Result<palisade_engine::cedar_policy::EntityUid, u8> {
+    use std::str::FromStr as _;
+    palisade_engine::cedar_policy::EntityUid::from_str(arg).map_err(|e| {
+        crate::output::error(&format!(
+            "--principal `{}`: {}",
+            crate::output::escape(arg),
+            e.to_string().lines().next().unwrap_or("invalid")
+        ));
+        crate::exit::ERROR
+    })
+}
+
 pub fn engine_and_verified_bundle(spec: &str, keys: &[PathBuf]) -> Result<(Engine, Bundle), u8> {
     let engine = engine().map_err(|e| {
         crate::output::error(&e);

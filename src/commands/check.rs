@@ -6,9 +6,8 @@ use crate::output;
 use crate::source;
 use output::escape;
 use palisade_deploy::{CheckOptions, Document, DocumentFormat, Waivers};
-use palisade_engine::{Decision, cedar_policy::EntityUid};
+use palisade_engine::Decision;
 use std::path::Path;
-use std::str::FromStr;
 
 /// What `check` says about an empty file or empty standard input.
 pub fn execute(args: &CheckArgs) -> u8 {
@@ -16,16 +15,9 @@ pub fn execute(args: &CheckArgs) -> u8 {
         Ok(n) => n,
         Err(code) => return code,
     };
-    let principal = match EntityUid::from_str(&args.principal) {
+    let principal = match source::principal(&args.principal) {
         Ok(p) => p,
-        Err(e) => {
-            output::error(&format!(
-                "--principal `{}`: {}",
-                escape(&args.principal),
-                e.to_string().lines().next().unwrap_or("invalid")
-            ));
-            return exit::ERROR;
-        }
+        Err(code) => return code,
     };
     let files = match source::collect_inputs(&args.paths) {
         Ok(f) => f,

@@ -6,8 +6,6 @@ use crate::exit;
 use crate::output::{self, escape};
 use crate::source;
 use palisade_deploy::CheckOptions;
-use palisade_engine::cedar_policy::EntityUid;
-use std::str::FromStr;
 
 pub fn execute(cmd: &ReportCommand) -> u8 {
     match cmd {
@@ -20,16 +18,9 @@ fn compliance(args: &ComplianceArgs) -> u8 {
         Ok(n) => n,
         Err(code) => return code,
     };
-    let principal = match EntityUid::from_str(&args.principal) {
+    let principal = match source::principal(&args.principal) {
         Ok(p) => p,
-        Err(e) => {
-            output::error(&format!(
-                "--principal `{}`: {}",
-                escape(&args.principal),
-                e.to_string().lines().next().unwrap_or("invalid")
-            ));
-            return exit::ERROR;
-        }
+        Err(code) => return code,
     };
     let files = if args.paths.is_empty() {
         Vec::new()

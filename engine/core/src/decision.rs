@@ -324,6 +324,21 @@ pub struct DecisionError {
     pub monitor: bool,
 }
 
+impl DecisionError {
+    /// An input that could not be read or turned into requests.
+    pub fn invalid_request(message: String) -> DecisionError {
+        DecisionError {
+            source: Source::Cedar,
+            kind: ErrorKind::InvalidRequest,
+            policy: None,
+            message,
+            file: None,
+            resource: None,
+            monitor: false,
+        }
+    }
+}
+
 /// Which bundle decided.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BundleRef {
@@ -469,15 +484,7 @@ impl Decision {
     /// `check` run, say): an `invalid-request` error, and the decision
     /// denies, since what was not read cannot pass.
     pub fn invalid_input(&mut self, message: String) {
-        self.errors.push(DecisionError {
-            source: Source::Cedar,
-            kind: ErrorKind::InvalidRequest,
-            policy: None,
-            message,
-            file: None,
-            resource: None,
-            monitor: false,
-        });
+        self.errors.push(DecisionError::invalid_request(message));
         if self.decision == Effect::Allow {
             self.decision = Effect::Deny;
             self.basis = Basis::InvalidRequest;

@@ -516,15 +516,7 @@ impl<'b> Evaluation<'b> {
     /// Records an input that could not be turned into Cedar requests: an
     /// error, and a deny (fail closed).
     pub fn invalid(&mut self, message: String) {
-        self.errors.push(DecisionError {
-            source: Source::Cedar,
-            kind: ErrorKind::InvalidRequest,
-            policy: None,
-            message,
-            file: None,
-            resource: None,
-            monitor: false,
-        });
+        self.errors.push(DecisionError::invalid_request(message));
         self.cedar_effect = Some((Effect::Deny, Basis::InvalidRequest));
     }
 

@@ -894,21 +894,13 @@ const WHO_CONDITIONS: &[&str] = &[
 /// with `NotPrincipal`; a statement whose condition names who (see
 /// [`WHO_CONDITIONS`]) does not count.
 fn open_trust(document: Option<&Value>) -> BTreeSet<String> {
-    document.map_or_else(BTreeSet::new, |d| open_statements(d, WHO_CONDITIONS))
+    document.map_or_else(BTreeSet::new, |d| open_statements(d, &[]))
 }
 
-/// Condition keys that narrow who may use a resource through its resource
-/// policy: those of a trust policy, and the network or account the call
-/// comes from.
+/// Condition keys that also narrow who may use a resource through its
+/// resource policy, besides [`WHO_CONDITIONS`]: the network or account the
+/// call comes from.
 const RESOURCE_WHO_CONDITIONS: &[&str] = &[
-    "sts:externalid",
-    "aws:principalorgid",
-    "aws:principalorgpaths",
-    "aws:principalaccount",
-    "aws:principalarn",
-    "aws:sourceaccount",
-    "aws:sourcearn",
-    "aws:sourceorgid",
     "aws:sourceowner",
     "aws:sourcevpc",
     "aws:sourcevpce",
@@ -963,16 +955,19 @@ fn requires_mfa(statement: &Value) -> bool {
 /// The Allow statements of a policy (a document with `Statement`, or one
 /// statement) that any AWS principal may use: `Principal *` for a
 /// principal `*` (or an `AWS` principal `*`), `NotPrincipal` for an Allow
-/// with `NotPrincipal`; a statement whose condition uses one of `who` does
-/// not count.
-fn open_statements(document: &Value, who: &[&str]) -> BTreeSet<String> {
+/// with `NotPrincipal`; a statement whose condition names who (a key of
+/// [`WHO_CONDITIONS`] or `more_who`) does not count.
+fn open_statements(document: &Value, more_who: &[&str]) -> BTreeSet<String> {
     let mut open = BTreeSet::new();
     let statements = match get(document, "Statement") {
         Some(s) => list(Some(s)),
         None => std::slice::from_ref(document),
     };
     for s in statements {
-        if get(s, "Effect").and_then(Value::as_str) != Some("Allow") || conditioned_on(s, who) {
+        if get(s, "Effect").and_then(Value::as_str) != Some("Allow")
+            || conditioned_on(s, WHO_CONDITIONS)
+            || conditioned_on(s, more_who)
+        {
             continue;
         }
         if get(s, "NotPrincipal").is_some() {
