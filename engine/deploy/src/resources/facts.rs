@@ -605,7 +605,12 @@ fn endpoint_facts(kind: &str, p: &Value, facts: &mut Map<String, Value>) {
         _ => None,
     };
     if let Some(uri) = uri.and_then(text) {
-        facts.insert("integration_uri".into(), Value::String(uri.to_owned()));
+        // Schemes are case-insensitive (`HTTP://` is plain HTTP too).
+        let uri = match uri.split_once("://") {
+            Some((scheme, rest)) => format!("{}://{rest}", scheme.to_ascii_lowercase()),
+            None => uri.to_owned(),
+        };
+        facts.insert("integration_uri".into(), Value::String(uri));
     }
     // Text that rules match with `like`, which a property cannot offer
     // when it is an intrinsic function (`like` on a record is an error).
@@ -1105,8 +1110,14 @@ impl Grants {
     fn managed(&mut self, arn: &Value) {
         let Some(arn) = text(arn) else { return };
         let name = arn.rsplit('/').next().unwrap_or(arn);
-        if ADMIN_POLICIES.contains(&name) && (arn == name || arn.contains(":iam::aws:policy/")) {
+        let aws_managed = arn == name || arn.contains(":iam::aws:policy/");
+        if ADMIN_POLICIES.contains(&name) && aws_managed {
             self.admin.insert(name.to_owned());
+        } else if aws_managed && name.ends_with("FullAccess") {
+            // `AmazonS3FullAccess`, `AmazonDynamoDBFullAccess`, ...: every
+            // action of a service on every resource, as `s3:*` on `*` is.
+            self.wildcard_actions.insert(name.to_owned());
+            self.writes_on_any.insert(name.to_owned());
         }
     }
 }
