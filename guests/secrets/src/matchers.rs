@@ -265,6 +265,23 @@ pub fn contains_reference(s: &str) -> bool {
     closes_after(b"${", b"}") || closes_after(b"{{", b"}}")
 }
 
+/// The password of a URL with credentials (`postgres://app:S3cret@db/x`,
+/// `redis://:pw@cache:6379`), if it has one.
+pub fn url_password(s: &str) -> Option<&str> {
+    let (scheme, rest) = s.split_once("://")?;
+    if scheme.is_empty()
+        || !scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+    {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let (userinfo, host) = authority.rsplit_once('@')?;
+    let (_user, password) = userinfo.split_once(':')?;
+    (!password.is_empty() && !host.is_empty()).then_some(password)
+}
+
 /// Whether `s` is an API Gateway mapping template (Velocity): its values
 /// come from the request (`$input.json('$')`, `$context.authorizer.x`,
 /// `$util.escapeJavaScript(...)`, `#set(...)`), so the literal text is a

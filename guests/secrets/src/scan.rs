@@ -382,6 +382,27 @@ fn check_string<'d>(
         ));
     }
 
+    // A connection URL with its password (`DATABASE_URL`).
+    if found.is_empty()
+        && !text.contains('\n')
+        && !matchers::contains_reference(text)
+        && let Some(password) = matchers::url_password(trimmed)
+        && password.len() >= 3
+        && !matchers::is_reference(password)
+        && !matchers::is_placeholder(password)
+        && !password.starts_with(['$', '%', '{'])
+    {
+        found.push((
+            SECRET_NAMED_FIELD,
+            concat(&[
+                &subject(),
+                " holds a connection URL with a hard-coded password (`",
+                &matchers::preview(password),
+                "`)",
+            ]),
+        ));
+    }
+
     // Code or configuration inline (a function's `ZipFile`, `InlineCode`):
     // literals assigned to secret-named variables.
     if found.is_empty() && text.contains('\n') && !matchers::is_mapping_template(text) {

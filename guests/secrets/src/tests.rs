@@ -799,6 +799,19 @@ fn public_template_forms_are_not_secrets() {
     });
     assert_eq!(summary(&described), Vec::new());
 
+    // Connection URLs: a password in them is reported, whatever the name;
+    // a reference or no password is not.
+    let urls = json!({"Env": {
+        "DATABASE_URL": "postgres://admin:S3cr3tP4ss@db.internal:5432/orders",
+        "CACHE": "redis://:hunter22@cache:6379/0",
+        "READER_URL": "postgres://reader:${DB_PASSWORD}@db.internal/orders",
+        "RESOLVED_URL": "postgres://app:{{resolve:secretsmanager:db:SecretString:password}}@db/x",
+        "SITE": "https://user@example.com/path",
+        "DOCS": "https://example.com/a:b@c"
+    }});
+    let found: Vec<String> = summary(&urls).into_iter().map(|(_, p)| p).collect();
+    assert_eq!(found, ["/Env/DATABASE_URL", "/Env/CACHE"]);
+
     // The same names with real values are still reported.
     let real = json!({"Resources": {"Fn": {"Type": "AWS::Lambda::Function", "Properties": {
         "Environment": {"Variables": {

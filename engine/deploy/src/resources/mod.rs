@@ -12,6 +12,7 @@ mod facts;
 mod refs;
 mod serverless;
 mod terraform;
+mod variables;
 
 use crate::document::{Document, DocumentFormat};
 use cedar_policy::{Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpression};

@@ -6,7 +6,8 @@
 //! shared `IamRoleLambdaExecution` role (or a role per function with
 //! function-level `iamRoleStatements`); `http` and `httpApi` events become
 //! routes and the APIs' stages; `resources.Resources` is plain
-//! CloudFormation. Unresolved `${...}` variables stay as they are.
+//! CloudFormation. `${self:...}` variables are resolved from the file
+//! (see `variables`); the others stay as they are.
 
 use super::refs::{falsy, get, truthy};
 use super::{Resource, RouteAuth, Trigger, escape};
@@ -32,6 +33,10 @@ const SHARED_ROLE: &str = "IamRoleLambdaExecution";
 /// when functions use them; `resources.extensions` applied; and the
 /// CloudFormation of `resources.Resources`.
 pub(crate) fn resources(doc: &Value) -> Vec<Resource> {
+    // `${self:...}` answered from the file (the structure, and so every
+    // pointer, stays the same).
+    let resolved = super::variables::resolve(doc);
+    let doc = &resolved;
     let provider = doc.get("provider").unwrap_or(&Value::Null);
     let mut out = Vec::new();
     let mut shared_role_used = false;
