@@ -135,6 +135,9 @@ struct Graph {
     /// APIs and stages whose settings (a resource of their own, as in
     /// Terraform) write execution logs for every method.
     logged: BTreeSet<String>,
+    /// The OpenAPI definition (`DefinitionBody`) of each SAM API that has
+    /// one inline: its `security` says which routes need an authorizer.
+    definitions: HashMap<String, Value>,
 }
 
 impl Graph {
@@ -154,6 +157,7 @@ impl Graph {
             dead_letter_queues,
             websocket_apis,
             logged,
+            definitions,
         } = &mut g;
         let mentioned = |v: Option<&Value>, into: &mut BTreeSet<String>| {
             let Some(v) = v else { return };
@@ -296,6 +300,9 @@ impl Graph {
                         private_apis.insert(r.logical_id.clone());
                     }
                     if r.kind == "AWS::Serverless::Api" {
+                        if let Some(body @ Value::Object(_)) = get(p, "DefinitionBody") {
+                            definitions.insert(r.logical_id.clone(), body.clone());
+                        }
                         default_auth.insert(r.logical_id.clone(), api_default_auth(p));
                         if get(p, "Auth")
                             .and_then(|a| get(a, "UsagePlan"))
@@ -439,18 +446,25 @@ fn function_facts(
                     None if t == "Api" => Some("ServerlessRestApi"),
                     None => Some("ServerlessHttpApi"),
                 };
+                let method = get(ep, "Method").and_then(Value::as_str).unwrap_or("ANY");
+                let path = get(ep, "Path").and_then(Value::as_str).unwrap_or("/");
                 let fallback = api
-                    .and_then(|a| default_auth.get(a).copied())
+                    .and_then(|a| {
+                        let default = default_auth.get(a).copied();
+                        // SAM's DefaultAuthorizer covers every event route;
+                        // otherwise the definition's security decides.
+                        if default == Some(RouteAuth::Authorizer) {
+                            return default;
+                        }
+                        g.definitions
+                            .get(a)
+                            .and_then(|d| openapi_auth(d, path, method))
+                            .or(default)
+                    })
                     .unwrap_or(RouteAuth::None);
                 sam_routes.push(Trigger::Route {
-                    method: get(ep, "Method")
-                        .and_then(Value::as_str)
-                        .unwrap_or("ANY")
-                        .to_uppercase(),
-                    path: get(ep, "Path")
-                        .and_then(Value::as_str)
-                        .unwrap_or("/")
-                        .to_owned(),
+                    method: method.to_uppercase(),
+                    path: path.to_owned(),
                     auth: event_auth(get(ep, "Auth"), fallback),
                 });
             }
@@ -754,6 +768,55 @@ fn private_endpoint(config: Option<&Value>) -> bool {
 }
 
 /// How a SAM API protects routes that say nothing themselves.
+/// What an OpenAPI definition requires of a route: the operation's
+/// `security`, else the definition's (`[]` is none). `None` when it says
+/// nothing. A scheme that API Gateway runs as an authorizer (Lambda,
+/// Cognito, IAM: `x-amazon-apigateway-authorizer` or `-authtype`, or an
+/// OAuth 2.0 / OpenID Connect / HTTP scheme) authenticates; a plain API key
+/// does not.
+fn openapi_auth(definition: &Value, path: &str, method: &str) -> Option<RouteAuth> {
+    let operation = get(definition, "paths")
+        .and_then(|p| get(p, path))
+        .and_then(|p| {
+            get(p, &method.to_ascii_lowercase())
+                .or_else(|| get(p, "x-amazon-apigateway-any-method"))
+        });
+    let security = operation
+        .and_then(|o| get(o, "security"))
+        .or_else(|| get(definition, "security"))?;
+    let schemes = get(definition, "components")
+        .and_then(|c| get(c, "securitySchemes"))
+        .or_else(|| get(definition, "securityDefinitions"));
+    let authenticates = |name: &str| {
+        schemes.and_then(|s| get(s, name)).is_some_and(|scheme| {
+            get(scheme, "x-amazon-apigateway-authorizer").is_some()
+                || get(scheme, "x-amazon-apigateway-authtype").is_some()
+                || get(scheme, "type")
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| t != "apiKey")
+        })
+    };
+    let requirements = list(Some(security));
+    if requirements.is_empty() {
+        return Some(RouteAuth::None);
+    }
+    // Alternatives: the route is as weak as its weakest requirement.
+    let mut weakest = RouteAuth::Authorizer;
+    for req in requirements {
+        let names: Vec<&String> = req
+            .as_object()
+            .map(|m| m.keys().collect())
+            .unwrap_or_default();
+        if names.is_empty() {
+            return Some(RouteAuth::None);
+        }
+        if !names.iter().any(|n| authenticates(n)) {
+            weakest = RouteAuth::ApiKeyOnly;
+        }
+    }
+    Some(weakest)
+}
+
 fn api_default_auth(p: &Value) -> RouteAuth {
     let auth = get(p, "Auth");
     let authorizer = auth
