@@ -399,8 +399,8 @@ fn resource_policy<'v>(kind: &str, p: &'v Value) -> Option<&'v Value> {
         | "AWS::S3::BucketPolicy" => get(p, "PolicyDocument"),
         "AWS::KMS::Key" => get(p, "KeyPolicy"),
         "AWS::SecretsManager::ResourcePolicy" => get(p, "ResourcePolicy"),
-        // One statement as properties, or a `Statement` property.
-        "AWS::Events::EventBusPolicy" => Some(p),
+        // A whole policy (Terraform's), or one statement as properties.
+        "AWS::Events::EventBusPolicy" => get(p, "Policy").or(Some(p)),
         _ => None,
     }
 }

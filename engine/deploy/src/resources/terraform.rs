@@ -42,6 +42,22 @@ pub(crate) fn resources(plan: &Value) -> Vec<Resource> {
                         .unwrap_or(Value::Null);
                     ("VersioningConfiguration", json!({ "Status": status }))
                 }
+                "aws_s3_bucket_acl" => match r.properties.get("acl").and_then(Value::as_str) {
+                    Some(acl) => ("AccessControl", json!(canned_acl(acl))),
+                    None => return None,
+                },
+                "aws_s3_bucket_public_access_block" => {
+                    let flag = |k: &str| r.properties.get(k).cloned().unwrap_or(Value::Bool(false));
+                    (
+                        "PublicAccessBlockConfiguration",
+                        json!({
+                            "BlockPublicAcls": flag("block_public_acls"),
+                            "BlockPublicPolicy": flag("block_public_policy"),
+                            "IgnorePublicAcls": flag("ignore_public_acls"),
+                            "RestrictPublicBuckets": flag("restrict_public_buckets"),
+                        }),
+                    )
+                }
                 "aws_s3_bucket_logging" => {
                     let target = match r.properties.get("target_bucket") {
                         Some(Value::String(t)) if !t.is_empty() => json!(t),
@@ -275,6 +291,18 @@ const fn with_documents(
 const fn with_build(mut m: Mapping, build: fn(&mut Values<'_>)) -> Mapping {
     m.build = Some(build);
     m
+}
+
+/// A canned ACL as CloudFormation names it (`public-read` is `PublicRead`).
+fn canned_acl(acl: &str) -> String {
+    acl.split('-')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
 }
 
 /// Every Terraform type Palisade reads, and how.
@@ -576,7 +604,10 @@ const MAPPINGS: &[Mapping] = &[
                     Some(json!({ "ServerSideEncryptionConfiguration": [rule] })),
                 );
             }
-            // Provider v3's inline versioning and logging blocks.
+            // Provider v3's inline ACL, versioning and logging blocks.
+            if let Some(Value::String(acl)) = v.get("acl") {
+                v.set("AccessControl", Some(json!(canned_acl(&acl))));
+            }
             if v.get("versioning.enabled") == Some(Value::Bool(true)) {
                 v.set(
                     "VersioningConfiguration",
@@ -598,6 +629,43 @@ const MAPPINGS: &[Mapping] = &[
             &[("bucket", "Bucket")],
         ),
         &[("policy", "PolicyDocument")],
+    ),
+    with_documents(
+        map(
+            "aws_kms_key",
+            "AWS::KMS::Key",
+            &[
+                ("enable_key_rotation", "EnableKeyRotation"),
+                ("customer_master_key_spec", "KeySpec"),
+                ("key_usage", "KeyUsage"),
+            ],
+        ),
+        &[("policy", "KeyPolicy")],
+    ),
+    map(
+        "aws_lambda_layer_version_permission",
+        "AWS::Lambda::LayerVersionPermission",
+        &[
+            ("principal", "Principal"),
+            ("organization_id", "OrganizationId"),
+            ("action", "Action"),
+        ],
+    ),
+    with_documents(
+        map(
+            "aws_secretsmanager_secret_policy",
+            "AWS::SecretsManager::ResourcePolicy",
+            &[("secret_arn", "SecretId")],
+        ),
+        &[("policy", "ResourcePolicy")],
+    ),
+    with_documents(
+        map(
+            "aws_cloudwatch_event_bus_policy",
+            "AWS::Events::EventBusPolicy",
+            &[],
+        ),
+        &[("policy", "Policy")],
     ),
     with_build(
         map("aws_security_group", "AWS::EC2::SecurityGroup", &[]),
