@@ -667,6 +667,61 @@ const MAPPINGS: &[Mapping] = &[
         ),
         &[("policy", "Policy")],
     ),
+    map(
+        "aws_cognito_user_pool",
+        "AWS::Cognito::UserPool",
+        &[("mfa_configuration", "MfaConfiguration")],
+    ),
+    map(
+        "aws_cognito_identity_pool",
+        "AWS::Cognito::IdentityPool",
+        &[(
+            "allow_unauthenticated_identities",
+            "AllowUnauthenticatedIdentities",
+        )],
+    ),
+    with_build(
+        map(
+            "aws_appsync_graphql_api",
+            "AWS::AppSync::GraphQLApi",
+            &[("authentication_type", "AuthenticationType")],
+        ),
+        |v| {
+            let role = v.value_or_ref("log_config.cloudwatch_logs_role_arn");
+            if let Some(level) = v.get("log_config.field_log_level") {
+                let mut config = serde_json::Map::new();
+                config.insert("FieldLogLevel".into(), level);
+                if let Some(role) = role {
+                    config.insert("CloudWatchLogsRoleArn".into(), role);
+                }
+                v.set("LogConfig", Some(Value::Object(config)));
+            }
+        },
+    ),
+    with_build(
+        map(
+            "aws_sfn_state_machine",
+            "AWS::StepFunctions::StateMachine",
+            &[],
+        ),
+        |v| {
+            if let Some(level) = v.get("logging_configuration.level") {
+                // AWS requires a destination for every level but OFF; a log
+                // group made in the same apply is unknown in the plan.
+                let group = v
+                    .value_or_ref("logging_configuration.log_destination")
+                    .unwrap_or_else(|| json!("(known after apply)"));
+                let destinations = json!([{ "CloudWatchLogsLogGroup": { "LogGroupArn": group } }]);
+                v.set(
+                    "LoggingConfiguration",
+                    Some(json!({ "Level": level, "Destinations": destinations })),
+                );
+            }
+            if let Some(on) = v.get("tracing_configuration.enabled") {
+                v.set("TracingConfiguration", Some(json!({ "Enabled": on })));
+            }
+        },
+    ),
     with_build(
         map("aws_security_group", "AWS::EC2::SecurityGroup", &[]),
         security_group_ingress,
