@@ -1437,4 +1437,38 @@ fn a_compliance_report_needs_a_controls_table_and_readable_inputs() {
     }
     assert_eq!(std::fs::read(&controls).unwrap(), before);
     assert!(!bundle.join("policies/new.md").exists());
+    // Nor a trusted key, nor an archive's signature (refused before any
+    // key is read, so these need not be real keys).
+    let key = dir.path().join("release.pub");
+    std::fs::write(&key, "not overwritten").unwrap();
+    let archive = dir.path().join("rules.bundle");
+    std::fs::write(&archive, "archive").unwrap();
+    let sig = dir.path().join("rules.bundle.sig");
+    std::fs::write(&sig, "not overwritten").unwrap();
+    for (bundle_arg, out) in [
+        ("builtin:serverless-baseline", &key),
+        (archive.to_str().unwrap(), &sig),
+    ] {
+        let out_path = out.to_str().unwrap();
+        for cmd in [&["check"][..], &["report", "compliance"][..]] {
+            let mut args: Vec<&str> = cmd.to_vec();
+            args.extend([
+                example.to_str().unwrap(),
+                "--bundle",
+                bundle_arg,
+                "--verify-key",
+                key.to_str().unwrap(),
+                "--output",
+                out_path,
+            ]);
+            let o = palisade(&args, cache.path());
+            assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o.stderr));
+            assert!(
+                text(&o.stderr).contains("is part of the bundle or its keys"),
+                "{}",
+                text(&o.stderr)
+            );
+        }
+        assert_eq!(std::fs::read_to_string(out).unwrap(), "not overwritten");
+    }
 }

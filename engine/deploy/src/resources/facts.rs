@@ -9,7 +9,7 @@
 //! facts are present only when not empty (rules test `has`), the others
 //! whenever the resource is of a kind they describe.
 
-use super::refs::{get, list, mentions, target, text, truthy};
+use super::refs::{falsy, get, list, mentions, target, text, truthy};
 use super::{Resource, RouteAuth, Trigger};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeSet, HashMap};
@@ -579,15 +579,20 @@ fn execution_logs(p: &Value) -> bool {
             .map(str::to_ascii_uppercase)
     };
     let settings = list(get(p, "MethodSettings"));
-    let every = settings.iter().any(|m| {
-        get(m, "HttpMethod").and_then(Value::as_str).unwrap_or("*") == "*"
-            && get(m, "ResourcePath")
-                .and_then(Value::as_str)
-                .unwrap_or("/*")
-                == "/*"
-            && matches!(level(m).as_deref(), Some("ERROR" | "INFO"))
-    });
+    let every = settings
+        .iter()
+        .any(|m| every_method(m) && matches!(level(m).as_deref(), Some("ERROR" | "INFO")));
     every && !settings.iter().any(|m| level(m).as_deref() == Some("OFF"))
+}
+
+/// Whether a `MethodSettings` entry is for every method (`*` on `/*`,
+/// which is also what an entry that names neither means).
+fn every_method(m: &Value) -> bool {
+    get(m, "HttpMethod").and_then(Value::as_str).unwrap_or("*") == "*"
+        && get(m, "ResourcePath")
+            .and_then(Value::as_str)
+            .unwrap_or("/*")
+            == "/*"
 }
 
 /// Whether an API Gateway invoke permission's source is every stage and
@@ -877,11 +882,7 @@ fn denies_insecure_transport(document: Option<&Value>) -> bool {
             // Denied to everyone, for every action of the service: a deny
             // for one role or one action leaves the others on plain HTTP.
             // (SNS's documented form denies Publish, the one write.)
-            let principal = get(s, "Principal");
-            let everyone = principal.and_then(Value::as_str) == Some("*")
-                || list(principal.and_then(|p| get(p, "AWS")))
-                    .iter()
-                    .any(|a| a.as_str() == Some("*"));
+            let everyone = anyone(get(s, "Principal"));
             let every_action = list(get(s, "Action"))
                 .iter()
                 .filter_map(Value::as_str)
@@ -893,7 +894,7 @@ fn denies_insecure_transport(document: Option<&Value>) -> bool {
                     let v = get(s, "Condition")
                         .and_then(|c| get(c, op))
                         .and_then(|b| get(b, "aws:SecureTransport"));
-                    !list(v).is_empty() && list(v).iter().all(super::refs::falsy_value)
+                    !list(v).is_empty() && list(v).iter().all(|x| falsy(Some(x)))
                 })
         })
 }
@@ -902,15 +903,10 @@ fn denies_insecure_transport(document: Option<&Value>) -> bool {
 /// cache is on and not encrypted (`MethodSettings` with `CachingEnabled`
 /// and no `CacheDataEncrypted: true`).
 fn unencrypted_caches(p: &Value) -> BTreeSet<String> {
-    let on = |v: Option<&Value>| match v {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
-        _ => false,
-    };
     let settings = list(get(p, "MethodSettings"));
     let mut out: BTreeSet<String> = settings
         .iter()
-        .filter(|m| on(get(m, "CachingEnabled")) && !on(get(m, "CacheDataEncrypted")))
+        .filter(|m| truthy(get(m, "CachingEnabled")) && !truthy(get(m, "CacheDataEncrypted")))
         .map(|m| {
             format!(
                 "{} {}",
@@ -923,18 +919,12 @@ fn unencrypted_caches(p: &Value) -> BTreeSet<String> {
         .collect();
     // A stage's cache cluster caches GET methods by default, unencrypted,
     // unless the settings for every method turn caching off or encrypt.
-    if on(get(p, "CacheClusterEnabled")) {
-        let every = settings.iter().find(|m| {
-            get(m, "HttpMethod").and_then(Value::as_str).unwrap_or("*") == "*"
-                && get(m, "ResourcePath")
-                    .and_then(Value::as_str)
-                    .unwrap_or("/*")
-                    == "/*"
-        });
+    if truthy(get(p, "CacheClusterEnabled")) {
+        let every = settings.iter().find(|m| every_method(m));
         let caching_off = every
             .and_then(|m| get(m, "CachingEnabled"))
-            .is_some_and(|v| super::refs::falsy(Some(v)));
-        let encrypted = every.is_some_and(|m| on(get(m, "CacheDataEncrypted")));
+            .is_some_and(|v| falsy(Some(v)));
+        let encrypted = every.is_some_and(|m| truthy(get(m, "CacheDataEncrypted")));
         if !caching_off && !encrypted {
             out.insert("GET /* (the cache cluster's default)".into());
         }
@@ -1013,7 +1003,7 @@ fn requires_mfa(statement: &Value) -> bool {
                 let k = k.to_ascii_lowercase();
                 (op == "bool"
                     && k == "aws:multifactorauthpresent"
-                    && list(Some(v)).iter().all(|x| super::refs::truthy(Some(x))))
+                    && list(Some(v)).iter().all(|x| truthy(Some(x))))
                     || (op.starts_with("numericlessthan") && k == "aws:multifactorauthage")
             })
         })
@@ -1027,30 +1017,42 @@ fn requires_mfa(statement: &Value) -> bool {
 /// [`WHO_CONDITIONS`] or `more_who`) does not count.
 fn open_statements(document: &Value, more_who: &[&str]) -> BTreeSet<String> {
     let mut open = BTreeSet::new();
+    // A document, or one statement on its own.
     let statements = match get(document, "Statement") {
         Some(s) => list(Some(s)),
         None => std::slice::from_ref(document),
     };
-    for s in statements {
-        if get(s, "Effect").and_then(Value::as_str) != Some("Allow")
-            || conditioned_on(s, WHO_CONDITIONS)
-            || conditioned_on(s, more_who)
-        {
+    for s in allows_in(statements) {
+        if conditioned_on(s, WHO_CONDITIONS) || conditioned_on(s, more_who) {
             continue;
         }
         if get(s, "NotPrincipal").is_some() {
             open.insert("NotPrincipal".to_owned());
         }
-        let principal = get(s, "Principal");
-        let anyone = principal.and_then(Value::as_str) == Some("*")
-            || list(principal.and_then(|p| get(p, "AWS")))
-                .iter()
-                .any(|a| a.as_str() == Some("*"));
-        if anyone {
+        if anyone(get(s, "Principal")) {
             open.insert("Principal *".to_owned());
         }
     }
     open
+}
+
+/// The Allow statements of a policy document.
+fn allows(document: Option<&Value>) -> impl Iterator<Item = &Value> {
+    allows_in(list(document.and_then(|d| get(d, "Statement"))))
+}
+
+fn allows_in(statements: &[Value]) -> impl Iterator<Item = &Value> {
+    statements
+        .iter()
+        .filter(|s| get(s, "Effect").and_then(Value::as_str) == Some("Allow"))
+}
+
+/// Whether a principal is anyone: `"*"`, or `*` among its `AWS` principals.
+fn anyone(principal: Option<&Value>) -> bool {
+    principal.and_then(Value::as_str) == Some("*")
+        || list(principal.and_then(|p| get(p, "AWS")))
+            .iter()
+            .any(|a| a.as_str() == Some("*"))
 }
 
 /// Conditions that narrow which principals of an account may assume a
@@ -1071,11 +1073,8 @@ const ACCOUNT_WHO_CONDITIONS: &[&str] = &[
 /// may assume the role.
 fn whole_accounts(document: Option<&Value>) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
-    for s in list(document.and_then(|d| get(d, "Statement"))) {
-        if get(s, "Effect").and_then(Value::as_str) != Some("Allow")
-            || conditioned_on(s, ACCOUNT_WHO_CONDITIONS)
-            || requires_mfa(s)
-        {
+    for s in allows(document) {
+        if conditioned_on(s, ACCOUNT_WHO_CONDITIONS) || requires_mfa(s) {
             continue;
         }
         for p in list(get(s, "Principal").and_then(|p| get(p, "AWS"))) {
@@ -1110,8 +1109,8 @@ fn account_principal(p: &Value) -> Option<String> {
 /// `aws:MultiFactorAuthAge`): accounts, users, roles and `*`.
 fn assumable_without_mfa(document: Option<&Value>) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
-    for s in list(document.and_then(|d| get(d, "Statement"))) {
-        if get(s, "Effect").and_then(Value::as_str) != Some("Allow") || requires_mfa(s) {
+    for s in allows(document) {
+        if requires_mfa(s) {
             continue;
         }
         let principal = get(s, "Principal");
@@ -1144,10 +1143,7 @@ struct Grants {
 
 impl Grants {
     fn document(&mut self, document: Option<&Value>) {
-        for s in list(document.and_then(|d| get(d, "Statement"))) {
-            if get(s, "Effect").and_then(Value::as_str) != Some("Allow") {
-                continue;
-            }
+        for s in allows(document) {
             if get(s, "NotAction").is_some() {
                 self.wildcard_actions.insert("NotAction".into());
             }

@@ -109,11 +109,6 @@ pub(crate) fn get<'v>(v: &'v Value, key: &str) -> Option<&'v Value> {
 
 /// True for `true`, `"true"` (any case) and `"Active"`-style switches the
 /// caller names.
-/// [`falsy`] for a value at hand.
-pub(crate) fn falsy_value(v: &Value) -> bool {
-    falsy(Some(v))
-}
-
 /// `false` or `"false"` (any case): what people write to turn a setting off.
 pub(crate) fn falsy(v: Option<&Value>) -> bool {
     match v {

@@ -36,7 +36,7 @@ pub(crate) fn resources(doc: &Value) -> Vec<Resource> {
     // `${self:...}` answered from the file (the structure, and so every
     // pointer, stays the same).
     let resolved = super::variables::resolve(doc);
-    let doc = &resolved;
+    let doc: &Value = &resolved;
     let provider = doc.get("provider").unwrap_or(&Value::Null);
     let mut out = Vec::new();
     let mut shared_role_used = false;

@@ -11,6 +11,7 @@
 //! written, which the rules treat as unknown.
 
 use serde_json::Value;
+use std::borrow::Cow;
 
 /// How deep a reference may lead through other references.
 const MAX_DEPTH: usize = 8;
@@ -19,12 +20,24 @@ const MAX_DEPTH: usize = 8;
 const MAX_ADDED_NODES: usize = 100_000;
 
 /// `doc` with its `${self:...}` variables replaced where the file answers
-/// them.
-pub(crate) fn resolve(doc: &Value) -> Value {
+/// them; borrowed when it has none (most files), so nothing is copied.
+pub(crate) fn resolve(doc: &Value) -> Cow<'_, Value> {
+    if !mentions_self(doc) {
+        return Cow::Borrowed(doc);
+    }
     let mut budget = MAX_ADDED_NODES;
     let mut out = doc.clone();
     walk(&mut out, doc, &mut budget);
-    out
+    Cow::Owned(out)
+}
+
+fn mentions_self(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains("${self:"),
+        Value::Array(items) => items.iter().any(mentions_self),
+        Value::Object(map) => map.values().any(mentions_self),
+        _ => false,
+    }
 }
 
 fn walk(v: &mut Value, doc: &Value, budget: &mut usize) {
@@ -190,6 +203,39 @@ mod tests {
         assert_eq!(p["first"], "b");
     }
 
+    fn depth(v: &Value) -> usize {
+        match v {
+            Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
+            Value::Object(m) => 1 + m.values().map(depth).max().unwrap_or(0),
+            _ => 0,
+        }
+    }
+
+    #[test]
+    fn a_file_without_self_references_is_not_copied() {
+        let doc = json!({"provider": {"stage": "${opt:stage}"}});
+        assert!(matches!(resolve(&doc), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn a_deep_value_referenced_deep_down_at_most_doubles_the_depth() {
+        // Replacements are not walked again, so a reference inside the
+        // value it brings stays as written: depth stays within the
+        // parser's limit twice over.
+        let mut deep = json!("${self:custom.deep}");
+        for _ in 0..90 {
+            deep = json!({ "k": deep });
+        }
+        let doc = json!({"custom": {"deep": deep.clone()}, "provider": {"tags": deep}});
+        let r = resolve(&doc);
+        assert!(
+            depth(&r) <= 2 * depth(&doc),
+            "{} > 2 x {}",
+            depth(&r),
+            depth(&doc)
+        );
+    }
+
     #[test]
     fn loops_and_fan_outs_end_within_their_bounds() {
         let looped = json!({"a": "${self:b}", "b": "${self:a}"});
@@ -205,7 +251,8 @@ mod tests {
             );
         }
         doc.insert("top".into(), json!("${self:l10}"));
-        let r = resolve(&Value::Object(doc));
+        let doc = Value::Object(doc);
+        let r = resolve(&doc);
         assert!(nodes(&r) < 2 * MAX_ADDED_NODES, "{}", nodes(&r));
     }
 }
