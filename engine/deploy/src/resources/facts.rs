@@ -49,6 +49,20 @@ const SENSITIVE_READS: [&str; 18] = [
     "sqs:receivemessage",
 ];
 
+/// SAM policy templates that grant only [`SENSITIVE_READS`]-style reads;
+/// the others whose names say they read (`Read`, `Describe`, `Get`,
+/// `List`) grant harmless reads, and all the rest grant writes
+/// (`SQSPollerPolicy` deletes messages).
+const SENSITIVE_READ_TEMPLATES: [&str; 7] = [
+    "AWSSecretsManagerGetSecretValuePolicy",
+    "SSMParameterReadPolicy",
+    "SSMParameterWithSlashPrefixReadPolicy",
+    "S3ReadPolicy",
+    "DynamoDBReadPolicy",
+    "KMSDecryptPolicy",
+    "KinesisStreamReadPolicy",
+];
+
 /// Services whose `Get*` (and friends) includes one of [`SENSITIVE_READS`].
 const SENSITIVE_READ_SERVICES: [&str; 4] = ["s3", "ssm", "secretsmanager", "dynamodb"];
 
@@ -697,6 +711,12 @@ fn grant_facts(kind: &str, p: &Value, facts: &mut Map<String, Value>) {
             for policy in list(get(p, "Policies")) {
                 if get(policy, "Statement").is_some() {
                     grants.document(Some(policy));
+                } else if let Some((name, params)) = policy
+                    .as_object()
+                    .filter(|o| o.len() == 1)
+                    .and_then(|o| o.iter().next())
+                {
+                    grants.sam_template(name, params);
                 } else {
                     grants.managed(policy);
                 }
@@ -1163,6 +1183,27 @@ impl Grants {
                     self.sensitive_reads_on_any.insert(action.to_owned());
                 }
             }
+        }
+    }
+
+    /// A SAM policy template (`DynamoDBCrudPolicy: {TableName: orders}`):
+    /// SAM scopes it to the resource its parameters name, so a parameter
+    /// `"*"` grants its actions on every resource of that kind.
+    fn sam_template(&mut self, name: &str, params: &Value) {
+        let any = params
+            .as_object()
+            .is_some_and(|o| o.values().any(|v| v == "*"));
+        if !any {
+            return;
+        }
+        let shown = format!("{name} (a parameter is \"*\")");
+        if SENSITIVE_READ_TEMPLATES.contains(&name) {
+            self.sensitive_reads_on_any.insert(shown);
+        } else if !["Read", "Describe", "Get", "List"]
+            .iter()
+            .any(|verb| name.contains(verb))
+        {
+            self.writes_on_any.insert(shown);
         }
     }
 

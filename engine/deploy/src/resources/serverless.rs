@@ -42,6 +42,7 @@ pub(crate) fn resources(doc: &Value) -> Vec<Resource> {
     let mut shared_role_used = false;
     let mut rest_api = false;
     let mut http_api = false;
+    let mut websocket_routes = Vec::new();
     let provider_role = get(provider, "iam")
         .and_then(|i| get(i, "role"))
         .filter(|r| r.is_string() || r.get("Fn::GetAtt").is_some())
@@ -97,20 +98,24 @@ pub(crate) fn resources(doc: &Value) -> Vec<Resource> {
             Value::Object(props),
             pointer.clone(),
         );
-        let (rest, http) = add_events(&mut function, f);
+        let (rest, http) = add_events(&mut function, f, &pointer, &mut websocket_routes);
         rest_api |= rest;
         http_api |= http;
         if let Some(url) = own("url")
             && url != Value::Bool(false)
         {
             let iam = get(&url, "authorizer").and_then(Value::as_str) == Some("aws_iam");
+            let mut props = json!({
+                "AuthType": if iam { "AWS_IAM" } else { "NONE" },
+                "TargetFunctionArn": { "Fn::GetAtt": [format!("{logical}LambdaFunction"), "Arn"] },
+            });
+            if let Some(origins) = cors_origins(get(&url, "cors")) {
+                props["Cors"] = json!({ "AllowOrigins": origins });
+            }
             out.push(Resource::new(
                 format!("{logical}LambdaFunctionUrl"),
                 "AWS::Lambda::Url",
-                json!({
-                    "AuthType": if iam { "AWS_IAM" } else { "NONE" },
-                    "TargetFunctionArn": { "Fn::GetAtt": [format!("{logical}LambdaFunction"), "Arn"] },
-                }),
+                props,
                 format!("{pointer}/url"),
             ));
         }
@@ -123,7 +128,11 @@ pub(crate) fn resources(doc: &Value) -> Vec<Resource> {
         out.push(rest_api_stage(provider));
     }
     if http_api {
-        out.push(http_api_stage(provider));
+        out.extend(http_api_resources(provider));
+    }
+    if !websocket_routes.is_empty() {
+        out.extend(websocket_api_resources(provider));
+        out.append(&mut websocket_routes);
     }
     apply_extensions(doc, &mut out);
     // `resources` is a mapping, or a list of them (one per included file).
@@ -216,14 +225,21 @@ fn function_properties(f: &Value, provider: &Value) -> Map<String, Value> {
     props
 }
 
-/// The function's events as its triggers; whether it uses a REST API and
-/// an HTTP API.
-fn add_events(function: &mut Resource, f: &Value) -> (bool, bool) {
+/// The function's events as its triggers (its `websocket` events as the
+/// routes the framework makes, into `websocket_routes`); whether it uses a
+/// REST API and an HTTP API.
+fn add_events(
+    function: &mut Resource,
+    f: &Value,
+    pointer: &str,
+    websocket_routes: &mut Vec<Resource>,
+) -> (bool, bool) {
     let (mut rest_api, mut http_api) = (false, false);
-    for event in get(f, "events")
+    for (i, event) in get(f, "events")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
+        .enumerate()
     {
         let Some((kind, spec)) = event.as_object().and_then(|o| o.iter().next()) else {
             continue;
@@ -235,12 +251,25 @@ fn add_events(function: &mut Resource, f: &Value) -> (bool, bool) {
             }
             "httpApi" => {
                 http_api = true;
-                let auth = if get(spec, "authorizer").is_some() {
+                let auth = if has_authorizer(spec) {
                     RouteAuth::Authorizer
                 } else {
                     RouteAuth::None
                 };
                 function.triggers.extend(route(spec, auth));
+            }
+            "websocket" => {
+                let key = match spec {
+                    Value::String(s) => Some(s.as_str()),
+                    _ => get(spec, "route").and_then(Value::as_str),
+                };
+                if let Some(key) = key {
+                    websocket_routes.push(websocket_route(
+                        key,
+                        has_authorizer(spec),
+                        format!("{pointer}/events/{i}/websocket"),
+                    ));
+                }
             }
             k => {
                 if let Some((_, source)) = ASYNC.iter().find(|(name, _)| *name == k) {
@@ -323,41 +352,129 @@ fn rest_api_stage(provider: &Value) -> Resource {
         "/provider"
     };
     stage.insert("RestApiId".into(), json!({ "Ref": "ApiGatewayRestApi" }));
-    let mut resource = Resource::new(
-        "ApiGatewayStage".into(),
+    generated(
+        "ApiGatewayStage",
         "AWS::ApiGateway::Stage",
         Value::Object(stage),
-        at.into(),
-    );
-    resource.generated = true;
-    resource
+        at,
+    )
 }
 
-/// The HTTP API stage the framework makes, with access logs when the
-/// provider turns them on.
-fn http_api_stage(provider: &Value) -> Resource {
-    let logs = get(provider, "logs").and_then(|l| get(l, "httpApi"));
-    let mut stage = Map::new();
-    if truthy(logs) || logs.is_some_and(Value::is_object) {
-        stage.insert(
-            "AccessLogSettings".into(),
-            json!({ "Format": "serverless" }),
-        );
-    }
+/// The HTTP API the framework makes (with the provider's CORS) and its
+/// stage (with access logs when the provider turns them on).
+fn http_api_resources(provider: &Value) -> [Resource; 2] {
     let at = if get(provider, "httpApi").is_some() {
         "/provider/httpApi"
     } else {
         "/provider"
     };
-    stage.insert("ApiId".into(), json!({ "Ref": "HttpApi" }));
-    let mut resource = Resource::new(
-        "HttpApiStage".into(),
-        "AWS::ApiGatewayV2::Stage",
-        Value::Object(stage),
-        at.into(),
-    );
+    let mut api = json!({ "Name": "HttpApi", "ProtocolType": "HTTP" });
+    if let Some(origins) = cors_origins(get(provider, "httpApi").and_then(|h| get(h, "cors"))) {
+        api["CorsConfiguration"] = json!({ "AllowOrigins": origins });
+    }
+    [
+        generated("HttpApi", "AWS::ApiGatewayV2::Api", api, at),
+        api_v2_stage(provider, "httpApi", "HttpApiStage", "HttpApi", at),
+    ]
+}
+
+/// The WebSocket API the framework makes for `websocket` events, and its
+/// stage (access logs with `logs.websocket`).
+fn websocket_api_resources(provider: &Value) -> [Resource; 2] {
+    let at = if get(provider, "websocketsApiName").is_some() {
+        "/provider/websocketsApiName"
+    } else {
+        "/provider"
+    };
+    let selection = get(provider, "websocketsApiRouteSelectionExpression")
+        .cloned()
+        .unwrap_or_else(|| json!("$request.body.action"));
+    let api = json!({
+        "Name": "WebsocketsApi",
+        "ProtocolType": "WEBSOCKET",
+        "RouteSelectionExpression": selection,
+    });
+    [
+        generated("WebsocketsApi", "AWS::ApiGatewayV2::Api", api, at),
+        api_v2_stage(
+            provider,
+            "websocket",
+            "WebsocketsDeploymentStage",
+            "WebsocketsApi",
+            at,
+        ),
+    ]
+}
+
+/// An API Gateway v2 stage of the framework's, with access logs when
+/// `provider.logs.<logs>` turns them on.
+fn api_v2_stage(provider: &Value, logs: &str, id: &str, api: &str, at: &str) -> Resource {
+    let logs = get(provider, "logs").and_then(|l| get(l, logs));
+    let mut stage = json!({ "ApiId": { "Ref": api } });
+    if truthy(logs) || logs.is_some_and(Value::is_object) {
+        stage["AccessLogSettings"] = json!({ "Format": "serverless" });
+    }
+    generated(id, "AWS::ApiGatewayV2::Stage", stage, at)
+}
+
+/// A resource the framework makes from settings spread over the file.
+fn generated(id: &str, kind: &str, properties: Value, at: &str) -> Resource {
+    let mut resource = Resource::new(id.to_owned(), kind, properties, at.to_owned());
     resource.generated = true;
     resource
+}
+
+/// The route a `websocket` event makes: `$connect` with an authorizer is
+/// `CUSTOM` (a Lambda authorizer, the only kind WebSocket APIs take).
+fn websocket_route(key: &str, authorized: bool, pointer: String) -> Resource {
+    // The framework's logical id: `$connect` is `SconnectWebsocketsRoute`.
+    let mut id: String = key
+        .replace('$', "S")
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    if let Some(first) = id.get(..1) {
+        id = format!(
+            "{}{}",
+            first.to_uppercase(),
+            id.get(1..).unwrap_or_default()
+        );
+    }
+    Resource::new(
+        format!("{id}WebsocketsRoute"),
+        "AWS::ApiGatewayV2::Route",
+        json!({
+            "ApiId": { "Ref": "WebsocketsApi" },
+            "RouteKey": key,
+            "AuthorizationType": if authorized { "CUSTOM" } else { "NONE" },
+        }),
+        pointer,
+    )
+}
+
+/// The origins a `cors` setting allows (`url.cors`, `provider.httpApi.cors`):
+/// `true`, or an object without `allowedOrigins`, is the framework's
+/// default, any origin.
+fn cors_origins(cors: Option<&Value>) -> Option<Value> {
+    match cors? {
+        Value::Object(o) => Some(
+            o.get("allowedOrigins")
+                .cloned()
+                .unwrap_or_else(|| json!(["*"])),
+        ),
+        v if truthy(Some(v)) => Some(json!(["*"])),
+        _ => None,
+    }
+}
+
+/// Whether an event names an authorizer (`authorizer: ~` or `false` does
+/// not: the route is open).
+fn has_authorizer(spec: &Value) -> bool {
+    match get(spec, "authorizer") {
+        None | Some(Value::Null | Value::Bool(false)) => false,
+        Some(Value::String(s)) => !s.trim().is_empty(),
+        Some(_) => true,
+    }
 }
 
 /// `resources.extensions` adds properties to the generated resources
@@ -412,7 +529,7 @@ fn role_resource(
 /// How an `http` event authenticates: an authorizer (name, ARN, object,
 /// `aws_iam`), an API key only (`private: true`), or nothing.
 fn rest_auth(spec: &Value) -> RouteAuth {
-    if get(spec, "authorizer").is_some() {
+    if has_authorizer(spec) {
         RouteAuth::Authorizer
     } else if truthy(get(spec, "private")) {
         RouteAuth::ApiKeyOnly

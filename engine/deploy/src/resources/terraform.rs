@@ -736,6 +736,24 @@ const MAPPINGS: &[Mapping] = &[
         ],
     ),
     map(
+        "aws_wafv2_web_acl",
+        "AWS::WAFv2::WebACL",
+        &[("rule", "Rules")],
+    ),
+    map(
+        "aws_wafv2_rule_group",
+        "AWS::WAFv2::RuleGroup",
+        &[("rule", "Rules")],
+    ),
+    map(
+        "aws_appsync_api_cache",
+        "AWS::AppSync::ApiCache",
+        &[
+            ("at_rest_encryption_enabled", "AtRestEncryptionEnabled"),
+            ("transit_encryption_enabled", "TransitEncryptionEnabled"),
+        ],
+    ),
+    map(
         "aws_wafv2_web_acl_association",
         "AWS::WAFv2::WebACLAssociation",
         &[
