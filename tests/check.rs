@@ -402,6 +402,67 @@ fn the_terraform_plan_example_gets_its_findings() {
 }
 
 #[test]
+fn conditions_are_judged_in_every_branch_and_say_when() {
+    let cache = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let template = dir.path().join("template.yaml");
+    std::fs::write(
+        &template,
+        r#"Conditions:
+  IsProd: !Equals [!Ref Env, prod]
+  IsDev: !Not [!Condition IsProd]
+Resources:
+  Jobs:
+    Type: AWS::SQS::Queue
+    Properties:
+      SqsManagedSseEnabled: !If [IsProd, true, false]
+      RedrivePolicy: { deadLetterTargetArn: !GetAtt Dlq.Arn, maxReceiveCount: 3 }
+  Dlq:
+    Type: AWS::SQS::Queue
+    Condition: IsDev
+    Properties:
+      SqsManagedSseEnabled: false
+"#,
+    )
+    .unwrap();
+    let (code, v) = check_json(&template, &["--fail-on", "medium"], cache.path());
+    assert_eq!(code, 1, "{v}");
+    let messages: Vec<(String, String)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["resource"].as_str().unwrap().to_owned(),
+                f["message"].as_str().unwrap().to_owned(),
+            )
+        })
+        .filter(|(_, m)| m.contains("encryption"))
+        .collect();
+    // Each finding once; the queue fails only when IsProd is false, and so
+    // does the dead-letter queue, which exists only then (IsDev follows
+    // IsProd: never both).
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(
+        messages
+            .iter()
+            .all(|(_, m)| m.ends_with("(when IsProd is false)")),
+        "{messages:?}"
+    );
+    // More free conditions than can be judged: an error, and a deny.
+    let mut many =
+        String::from("Resources:\n  Fn:\n    Type: AWS::Lambda::Function\n    Properties:\n");
+    for i in 0..65 {
+        many.push_str(&format!("      P{i}: !If [C{i}, 1, 2]\n"));
+    }
+    std::fs::write(&template, many).unwrap();
+    let (code, v) = check_json(&template, &[], cache.path());
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["decision"], "deny");
+    assert!(v["errors"].to_string().contains("65 conditions"), "{v}");
+}
+
+#[test]
 fn the_secure_examples_of_every_format_have_no_findings() {
     let cache = tempfile::tempdir().unwrap();
     for file in [

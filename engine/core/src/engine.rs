@@ -507,6 +507,25 @@ impl<'b> Evaluation<'b> {
         &mut self.errors
     }
 
+    /// Keeps, of the findings from index `from` on, those `keep` accepts
+    /// (and may edit): a front end that asked about the same resource
+    /// more than once drops the repeats.
+    pub fn retain_findings(&mut self, from: usize, keep: impl FnMut(&mut Finding) -> bool) {
+        if let Some(mut tail) = (from <= self.findings.len()).then(|| self.findings.split_off(from))
+        {
+            tail.retain_mut(keep);
+            self.findings.append(&mut tail);
+        }
+    }
+
+    /// Keeps, of the errors from index `from` on, those `keep` accepts.
+    pub fn retain_errors(&mut self, from: usize, keep: impl FnMut(&mut DecisionError) -> bool) {
+        if let Some(mut tail) = (from <= self.errors.len()).then(|| self.errors.split_off(from)) {
+            tail.retain_mut(keep);
+            self.errors.append(&mut tail);
+        }
+    }
+
     /// Records an error that does not stop the evaluation (an invalid
     /// suppression); what it does to the decision is up to its kind.
     pub fn push_error(&mut self, error: DecisionError) {

@@ -40,6 +40,7 @@ pub use suppress::{Waiver, Waivers};
 use cedar_policy::{Context, EntityUid, Request, RestrictedExpression};
 use palisade_engine::{Bundle, Decision, Evaluation, InputKind, Now, Severity, values};
 use resources::Resource;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// A callback told the file name of each document once it is checked.
 pub type OnDocument = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
@@ -170,8 +171,6 @@ fn check_document(
     now: Now,
     first: usize,
 ) -> Vec<Resource> {
-    let bundle = eval.bundle();
-    let action = values::uid("Action", "deploy");
     let resources = resources::resources(doc);
     let facts = eval.run_plugins(
         InputKind::Deployment,
@@ -183,10 +182,83 @@ fn check_document(
     if resources.is_empty() {
         return resources;
     }
+    let variants = match resources::variants(doc) {
+        Ok(v) => v,
+        Err(e) => {
+            eval.invalid(format!("{}: {e}", doc.file));
+            Vec::new()
+        }
+    };
+    if variants.is_empty() {
+        judge(eval, doc, &resources, &facts, options, now);
+        return resources;
+    }
+    // A template that depends on conditions: judged in each variant; a
+    // finding of any is reported once, saying when it holds unless it
+    // holds in all.
+    let from = eval.findings_mut().len();
+    let from_error = eval.errors_mut().len();
+    let mut variant_of = Vec::new();
+    for (i, (variant, _)) in variants.iter().enumerate() {
+        judge(eval, doc, variant, &facts, options, now);
+        variant_of.resize(eval.findings_mut().len() - from, i);
+    }
+    let mut holds_in: HashMap<FindingKey, BTreeSet<usize>> = HashMap::new();
+    let found = eval.findings_mut().get(from..).unwrap_or_default();
+    for (f, v) in found.iter().zip(&variant_of) {
+        holds_in.entry(FindingKey::of(f)).or_default().insert(*v);
+    }
+    let mut reported = HashSet::new();
+    eval.retain_findings(from, |f| {
+        let key = FindingKey::of(f);
+        let holds = holds_in.get(&key).map_or(0, BTreeSet::len);
+        let first = holds_in.get(&key).and_then(|s| s.first().copied());
+        if !reported.insert(key) {
+            return false;
+        }
+        if holds < variants.len()
+            && let Some((_, when)) = first.and_then(|v| variants.get(v))
+        {
+            f.message = format!("{} (when {when})", f.message);
+        }
+        true
+    });
+    let mut errors_seen = HashSet::new();
+    eval.retain_errors(from_error, |e| errors_seen.insert(format!("{e:?}")));
+    resources
+}
+
+/// What makes two findings of different variants the same finding.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct FindingKey(String, Option<String>, String, Option<String>);
+
+impl FindingKey {
+    fn of(f: &palisade_engine::Finding) -> Self {
+        FindingKey(
+            f.rule_id.clone(),
+            f.resource.clone(),
+            f.message.clone(),
+            f.pointer.clone(),
+        )
+    }
+}
+
+/// Asks Cedar about each of `resources` (of `doc`), with the plugins'
+/// `facts` in the context.
+fn judge(
+    eval: &mut Evaluation<'_>,
+    doc: &Document,
+    resources: &[Resource],
+    facts: &serde_json::Map<String, serde_json::Value>,
+    options: &CheckOptions,
+    now: Now,
+) {
+    let bundle = eval.bundle();
+    let action = values::uid("Action", "deploy");
     let entities = bundle
         .entities()
         .clone()
-        .add_entities(resources::entities(&resources), None)
+        .add_entities(resources::entities(resources), None)
         .map_err(|e| format!("cannot build entities: {e}"));
     let mut pairs = vec![
         (
@@ -199,17 +271,18 @@ fn check_document(
         ),
     ];
     pairs.extend(
-        values::from_json(&serde_json::Value::Object(facts)).map(|p| ("plugins".to_owned(), p)),
+        values::from_json(&serde_json::Value::Object(facts.clone()))
+            .map(|p| ("plugins".to_owned(), p)),
     );
     let context = Context::from_pairs(pairs).map_err(|e| format!("cannot build the context: {e}"));
     let (entities, context) = match (entities, context) {
         (Ok(e), Ok(c)) => (e, c),
         (Err(e), _) | (_, Err(e)) => {
             eval.invalid(format!("{}: {e}", doc.file));
-            return resources;
+            return;
         }
     };
-    for r in &resources {
+    for r in resources {
         let uid = resources::uid(r);
         let request = match Request::new(
             options.principal.clone(),
@@ -244,7 +317,6 @@ fn check_document(
             e.resource = Some(r.logical_id.clone());
         }
     }
-    resources
 }
 
 /// Places the findings from index `from` on in `doc`: at the resource's

@@ -8,6 +8,7 @@
 //! TracingConfig`.
 
 mod cloudformation;
+mod conditions;
 mod facts;
 mod refs;
 mod serverless;
@@ -139,14 +140,35 @@ pub(crate) fn plugin_input(doc: &Document, resources: &[Resource]) -> PluginInpu
 
 /// The resources of a document, in document order, with their facts.
 pub(crate) fn resources(doc: &Document) -> Vec<Resource> {
-    let mut out = match doc.format {
-        DocumentFormat::CloudFormation => cloudformation::resources(&doc.value, "/Resources"),
-        DocumentFormat::ServerlessFramework => serverless::resources(&doc.value),
-        DocumentFormat::TerraformPlan => terraform::resources(&doc.value),
+    resources_of(doc.format, &doc.value)
+}
+
+fn resources_of(format: DocumentFormat, value: &Value) -> Vec<Resource> {
+    let mut out = match format {
+        DocumentFormat::CloudFormation => cloudformation::resources(value, "/Resources"),
+        DocumentFormat::ServerlessFramework => serverless::resources(value),
+        DocumentFormat::TerraformPlan => terraform::resources(value),
         DocumentFormat::Unknown => Vec::new(),
     };
     facts::derive(&mut out);
     out
+}
+
+/// When `doc` depends on CloudFormation conditions (`Fn::If`, resource
+/// `Condition`s): the resources of each way it can deploy, with the
+/// conditions' values (`IsProd is false`). Empty when it does not.
+pub(crate) fn variants(doc: &Document) -> Result<Vec<(Vec<Resource>, String)>, String> {
+    let (conditions, resources): (&[&str], &[&[&str]]) = match doc.format {
+        DocumentFormat::CloudFormation => (&["Conditions"], &[&["Resources"]]),
+        DocumentFormat::ServerlessFramework => {
+            (&["resources", "Conditions"], &[&["resources", "Resources"]])
+        }
+        DocumentFormat::TerraformPlan | DocumentFormat::Unknown => return Ok(Vec::new()),
+    };
+    Ok(conditions::variants(&doc.value, conditions, resources)?
+        .into_iter()
+        .map(|v| (resources_of(doc.format, &v.value), v.describe()))
+        .collect())
 }
 
 fn escape(token: &str) -> String {

@@ -105,17 +105,22 @@ pub(crate) fn resources(doc: &Value) -> Vec<Resource> {
             && url != Value::Bool(false)
         {
             let iam = get(&url, "authorizer").and_then(Value::as_str) == Some("aws_iam");
-            let mut props = json!({
-                "AuthType": if iam { "AWS_IAM" } else { "NONE" },
-                "TargetFunctionArn": { "Fn::GetAtt": [format!("{logical}LambdaFunction"), "Arn"] },
-            });
+            let mut props = Map::new();
+            props.insert(
+                "AuthType".into(),
+                json!(if iam { "AWS_IAM" } else { "NONE" }),
+            );
+            props.insert(
+                "TargetFunctionArn".into(),
+                json!({ "Fn::GetAtt": [format!("{logical}LambdaFunction"), "Arn"] }),
+            );
             if let Some(origins) = cors_origins(get(&url, "cors")) {
-                props["Cors"] = json!({ "AllowOrigins": origins });
+                props.insert("Cors".into(), json!({ "AllowOrigins": origins }));
             }
             out.push(Resource::new(
                 format!("{logical}LambdaFunctionUrl"),
                 "AWS::Lambda::Url",
-                props,
+                Value::Object(props),
                 format!("{pointer}/url"),
             ));
         }
@@ -368,12 +373,17 @@ fn http_api_resources(provider: &Value) -> [Resource; 2] {
     } else {
         "/provider"
     };
-    let mut api = json!({ "Name": "HttpApi", "ProtocolType": "HTTP" });
+    let mut api = Map::new();
+    api.insert("Name".into(), json!("HttpApi"));
+    api.insert("ProtocolType".into(), json!("HTTP"));
     if let Some(origins) = cors_origins(get(provider, "httpApi").and_then(|h| get(h, "cors"))) {
-        api["CorsConfiguration"] = json!({ "AllowOrigins": origins });
+        api.insert(
+            "CorsConfiguration".into(),
+            json!({ "AllowOrigins": origins }),
+        );
     }
     [
-        generated("HttpApi", "AWS::ApiGatewayV2::Api", api, at),
+        generated("HttpApi", "AWS::ApiGatewayV2::Api", Value::Object(api), at),
         api_v2_stage(provider, "httpApi", "HttpApiStage", "HttpApi", at),
     ]
 }
@@ -410,11 +420,15 @@ fn websocket_api_resources(provider: &Value) -> [Resource; 2] {
 /// `provider.logs.<logs>` turns them on.
 fn api_v2_stage(provider: &Value, logs: &str, id: &str, api: &str, at: &str) -> Resource {
     let logs = get(provider, "logs").and_then(|l| get(l, logs));
-    let mut stage = json!({ "ApiId": { "Ref": api } });
+    let mut stage = Map::new();
+    stage.insert("ApiId".into(), json!({ "Ref": api }));
     if truthy(logs) || logs.is_some_and(Value::is_object) {
-        stage["AccessLogSettings"] = json!({ "Format": "serverless" });
+        stage.insert(
+            "AccessLogSettings".into(),
+            json!({ "Format": "serverless" }),
+        );
     }
-    generated(id, "AWS::ApiGatewayV2::Stage", stage, at)
+    generated(id, "AWS::ApiGatewayV2::Stage", Value::Object(stage), at)
 }
 
 /// A resource the framework makes from settings spread over the file.
