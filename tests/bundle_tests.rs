@@ -91,6 +91,71 @@ fn a_wrong_expectation_and_a_rule_without_cases_fail_the_run() {
 }
 
 #[test]
+fn bad_test_files_name_their_line_and_never_print_what_they_read() {
+    let cache = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("b");
+    copy_dir(&root().join("policies/serverless-baseline"), &bundle);
+    let tests = bundle.join("tests");
+    // A secret outside the bundle, linked in by a pull request.
+    let secret = dir.path().join("secret.txt");
+    std::fs::write(&secret, "hunter2-the-password\n").unwrap();
+    std::os::unix::fs::symlink(&secret, tests.join("evil.yaml")).unwrap();
+    // A link that stays inside the bundle is read.
+    std::fs::copy(
+        tests.join("enc.sqs-unencrypted.yaml"),
+        bundle.join("sqs.yaml"),
+    )
+    .unwrap();
+    std::fs::remove_file(tests.join("enc.sqs-unencrypted.yaml")).unwrap();
+    std::os::unix::fs::symlink("../sqs.yaml", tests.join("enc.sqs-unencrypted.yaml")).unwrap();
+    std::fs::write(tests.join("empty.yaml"), "").unwrap();
+    std::fs::write(
+        tests.join("typo.yaml"),
+        "rule: enc.sqs-unencrypted\ncases:\n  - name: x\n    tempalte: {}\n    expect: fail\n",
+    )
+    .unwrap();
+    std::fs::write(
+        tests.join("wrong-type.yaml"),
+        "rule: enc.sqs-unencrypted\ncases:\n  - name: x\n    expect: 42\n",
+    )
+    .unwrap();
+    std::fs::write(
+        tests.join("text.yaml"),
+        "a-long-plain-secret-value-".repeat(1000),
+    )
+    .unwrap();
+
+    let out = palisade_test(&bundle, cache.path());
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        !stderr.contains("hunter2") && !stdout.contains("hunter2"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("evil.yaml: is a symbolic link out of"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("empty.yaml: the file is empty"), "{stderr}");
+    assert!(
+        stderr.contains("typo.yaml:3: cases[0]: unknown field `tempalte`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("wrong-type.yaml:4: cases[0].expect: invalid type: integer `42`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("text.yaml:1: invalid type: a string"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("a-long-plain-secret-value-"), "{stderr}");
+    // The linked file inside the bundle ran.
+    assert!(stdout.contains("ok    enc.sqs-unencrypted ::"), "{stdout}");
+}
+
+#[test]
 fn a_case_that_evaluates_nothing_is_a_failure_not_a_pass() {
     let cache = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();

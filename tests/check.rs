@@ -402,6 +402,40 @@ fn the_terraform_plan_example_gets_its_findings() {
 }
 
 #[test]
+fn a_bundle_that_permits_nothing_says_how_to_permit() {
+    let cache = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("b");
+    std::fs::create_dir_all(bundle.join("policies")).unwrap();
+    std::fs::write(
+        bundle.join("palisade.toml"),
+        "[bundle]\nname = \"mine\"\nversion = \"0.1.0\"\n",
+    )
+    .unwrap();
+    let out = palisade(
+        &[
+            "check",
+            root().join("examples/sam/secure.yaml").to_str().unwrap(),
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--now",
+            NOW,
+        ],
+        cache.path(),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("no policy permits this request"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("permit (principal, action, resource);"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn conditions_are_judged_in_every_branch_and_say_when() {
     let cache = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -654,6 +654,67 @@ fn plugin_inspect_shows_contract_imports_metadata_and_a_trial_call() {
     }
 }
 
+/// `plugin test` names the plugin in its errors, says when the `.wasm` is
+/// missing or older than its sources, and refuses cases it cannot read.
+#[test]
+fn plugin_test_names_the_plugin_and_what_is_missing_or_stale() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let project = tmp.path().join("p");
+    std::fs::create_dir_all(project.join("dist")).unwrap();
+    std::fs::create_dir_all(project.join("src")).unwrap();
+    std::fs::create_dir_all(project.join("tests")).unwrap();
+    std::fs::copy(
+        root().join("guests/dist/no-debug.wasm"),
+        project.join("dist/no-debug.wasm"),
+    )
+    .unwrap();
+    std::fs::write(
+        project.join("tests/settings.yaml"),
+        "rule: no-debug.function-debug-env\ncases:\n  - name: c\n    expect: fail\n    settings: { variables: [\"\"] }\n    template: { Resources: { Fn: { Type: AWS::Lambda::Function } } }\n",
+    )
+    .unwrap();
+    // A source edited after the build.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(project.join("src/lib.rs"), "// edited\n").unwrap();
+    let out = palisade(&["plugin", "test", project.to_str().unwrap()], &cache);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("plugin `no-debug` rejects its settings"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("src/lib.rs is newer than") && stderr.contains("rebuild the plugin"),
+        "{stderr}"
+    );
+
+    let missing = tmp.path().join("missing.wasm");
+    let out = palisade(&["plugin", "test", missing.to_str().unwrap()], &cache);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("missing.wasm does not exist"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = palisade(
+        &[
+            "plugin",
+            "test",
+            project.to_str().unwrap(),
+            "--cases",
+            "/dev/null",
+        ],
+        &cache,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("is neither a directory of .yaml files nor a .yaml file"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
 /// `plugin test` runs a plugin's cases in the sandbox and fails on a case
 /// that does not hold (each way a case can be wrong), and on a rule
 /// without a failing and a passing case.

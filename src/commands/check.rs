@@ -341,6 +341,12 @@ fn human(
     }
     if !d.is_allowed() && d.findings.is_empty() {
         let _ = writeln!(out, "  {}", d.basis.describe());
+        if d.basis == palisade_engine::Basis::NotPermitted {
+            let _ = writeln!(
+                out,
+                "  (Cedar denies what no policy permits: a bundle of your own needs one, e.g. policies/allow.cedar with `permit (principal, action, resource);`)"
+            );
+        }
     }
     out
 }

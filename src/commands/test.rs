@@ -48,7 +48,7 @@ use palisade_engine::{Bundle, BundleSource as _, Now, Severity, cedar_policy::En
 use palisade_gateway::HttpRequest;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 #[derive(Debug, Deserialize)]
@@ -174,8 +174,97 @@ pub(crate) fn parse_test_file<T: serde::de::DeserializeOwned>(
     text: Result<String, String>,
 ) -> Result<T, String> {
     let doc = Document::parse(name, &text?).map_err(|e| super::check::parse_error(&e))?;
-    serde_json::from_value::<T>(doc.value)
-        .map_err(|e| format!("{}: {}", escape(name), escape(&e.to_string())))
+    if doc.value.is_null() {
+        return Err(format!(
+            "{}: the file is empty; a test file has `rule:` and `cases:`",
+            escape(name)
+        ));
+    }
+    serde_path_to_error::deserialize::<_, T>(&doc.value).map_err(|e| {
+        // Where: the file's line of the part that is wrong, and its path
+        // (for an unknown field, the part that holds it: the message
+        // names the field).
+        let inner = e.inner().to_string();
+        let mut segments: Vec<_> = e.path().iter().collect();
+        if inner.starts_with("unknown field") {
+            segments.pop();
+        }
+        let pointer: String = segments
+            .iter()
+            .map(|seg| match seg {
+                serde_path_to_error::Segment::Seq { index } => format!("/{index}"),
+                serde_path_to_error::Segment::Map { key } => {
+                    format!("/{}", key.replace('~', "~0").replace('/', "~1"))
+                }
+                _ => String::new(),
+            })
+            .collect();
+        let line = (1..=pointer.len())
+            .rev()
+            .filter(|&end| pointer.is_char_boundary(end))
+            .find_map(|end| doc.line_of(pointer.get(..end)?))
+            .or_else(|| doc.line_of(""))
+            .map(|l| format!(":{l}"))
+            .unwrap_or_default();
+        let at: String = segments
+            .iter()
+            .map(|seg| match seg {
+                serde_path_to_error::Segment::Seq { index } => format!("[{index}]"),
+                serde_path_to_error::Segment::Map { key } => {
+                    format!(".{}", shorten(key.as_str(), 40))
+                }
+                _ => String::new(),
+            })
+            .collect();
+        let at = match at.strip_prefix('.').unwrap_or(&at) {
+            "" => String::new(),
+            at => format!("{at}: "),
+        };
+        format!(
+            "{}{line}: {}{}",
+            escape(name),
+            escape(&at),
+            escape(&without_values(&inner))
+        )
+    })
+}
+
+/// A deserializer's message without the input it quotes (`invalid type:
+/// string "...", expected ...`), and short: a test file's text is never
+/// printed back, even when the file is not a test file at all.
+fn without_values(message: &str) -> String {
+    let mut out = message.to_owned();
+    // `invalid type: string "…", expected …`: the string is the input.
+    if let Some(start) = out.find("string \"") {
+        let end = out
+            .get(start..)
+            .and_then(|rest| rest.find("\", expected"))
+            .map_or(out.len(), |i| start + i + 1);
+        out.replace_range(start..end, "a string");
+    }
+    // Names the input gave (`unknown field `…``), shortened.
+    for kind in ["unknown field `", "unknown variant `"] {
+        let Some(start) = out.find(kind).map(|i| i + kind.len()) else {
+            continue;
+        };
+        if let Some(end) = out
+            .get(start..)
+            .and_then(|r| r.find('`'))
+            .map(|i| start + i)
+        {
+            let name = shorten(out.get(start..end).unwrap_or_default(), 40);
+            out.replace_range(start..end, &name);
+        }
+    }
+    shorten(&out, 300)
+}
+
+/// `text` cut to `max` characters, with `…` when cut.
+fn shorten(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", text.get(..i).unwrap_or_default()),
+        None => text.to_owned(),
+    }
 }
 
 /// The report of a test run (`palisade test`, `palisade plugin test`): a
@@ -297,40 +386,71 @@ fn test_files(bundle: &str) -> Result<TestFiles, String> {
         // An archive holds its tests too.
         return archive_test_files(bundle, &source::read_archive(path)?);
     }
-    let dir = path.join("tests");
-    let mut files: Vec<_> = match std::fs::read_dir(&dir) {
-        Ok(rd) => rd
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            // Hidden files are not part of a bundle (nor of its archive).
-            .filter(|p| {
-                !p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-            })
-            .filter(|p| {
-                // Named as YAML: read (a FIFO or directory so named is then
-                // an error, never a hang).
-                let yaml = p.extension().and_then(|x| x.to_str()).is_some_and(|x| {
-                    x.eq_ignore_ascii_case("yaml") || x.eq_ignore_ascii_case("yml")
-                });
-                // Said, not skipped in silence: a case put there by mistake
-                // would otherwise never run.
-                if !yaml {
-                    output::warning(&format!(
-                        "`{}` is not read: test files are the .yaml files directly in `tests/`",
-                        output::path(p)
-                    ));
-                }
-                yaml
-            })
-            .collect(),
-        Err(e) => return Err(format!("cannot read `{}`: {e}", output::path(&dir))),
-    };
+    Ok(case_files(&path.join("tests"))?
+        .into_iter()
+        .map(|(p, text)| (p.display().to_string(), text))
+        .collect())
+}
+
+/// Test files, each with its text or why it cannot be used.
+pub(crate) type CaseFiles = Vec<(PathBuf, Result<String, String>)>;
+
+/// The test files directly in `dir` (`.yaml` or `.yml`), sorted, each with
+/// its text or why it cannot be used. Hidden files are not part of a
+/// bundle and are skipped; other files and directories are said, not
+/// skipped in silence (a case put there by mistake would never run). A
+/// symbolic link out of the bundle or project (the parent of `dir`) is
+/// refused: a test file is its own, never a file elsewhere whose text an
+/// error would print. Reads are bounded and never open a FIFO or device.
+pub(crate) fn case_files(dir: &Path) -> Result<CaseFiles, String> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("cannot read `{}`: {e}", output::path(dir)))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
+        .filter(|p| {
+            let yaml = p
+                .extension()
+                .and_then(|x| x.to_str())
+                .is_some_and(|x| x.eq_ignore_ascii_case("yaml") || x.eq_ignore_ascii_case("yml"));
+            if !yaml {
+                output::warning(&format!(
+                    "`{}` is not read: test files are the .yaml files directly in `{}`",
+                    output::path(p),
+                    output::path(dir)
+                ));
+            }
+            yaml
+        })
+        .collect();
     files.sort();
-    // Bounded, and never a FIFO or device (reading one could block).
+    // The bundle or project the tests belong to.
+    let root = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let inside = |p: &Path, root: &Path| match (p.canonicalize(), root.canonicalize()) {
+        (Ok(target), Ok(root)) => target.starts_with(root),
+        _ => false,
+    };
     Ok(files
         .into_iter()
-        .map(|p| (p.display().to_string(), source::read_side_file(&p)))
+        .map(|p| {
+            let text = if p.symlink_metadata().is_ok_and(|m| m.is_symlink()) && !inside(&p, root) {
+                Err(format!(
+                    "{}: is a symbolic link out of `{}`; test files are the project's own",
+                    output::path(&p),
+                    output::path(root)
+                ))
+            } else {
+                source::read_side_file(&p)
+            };
+            (p, text)
+        })
         .collect())
 }
 

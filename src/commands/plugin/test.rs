@@ -97,8 +97,25 @@ impl From<Kind> for InputKind {
 
 /// The default evaluation time of test cases: fixed, so results repeat.
 const DEFAULT_NOW: &str = "2026-01-01T00:00:00Z";
-/// The name the plugin has in the bundle each case builds around it.
+/// The name the plugin has in the bundle each case builds around it when
+/// its own name cannot be a bundle's plugin name.
 const NAME: &str = "plugin";
+
+/// The plugin's name in the bundles cases build: its own, so that errors
+/// name it, when it is an identifier (`[A-Za-z_][A-Za-z0-9_-]*`).
+fn bundle_name(metadata_name: &str) -> String {
+    let mut chars = metadata_name.chars();
+    let identifier = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && metadata_name.len() <= 64;
+    if identifier {
+        metadata_name.to_owned()
+    } else {
+        NAME.to_owned()
+    }
+}
 
 pub(super) fn execute(path: &Path, cases: Option<&Path>, limits: Limits) -> u8 {
     match run(path, cases, limits) {
@@ -110,48 +127,50 @@ pub(super) fn execute(path: &Path, cases: Option<&Path>, limits: Limits) -> u8 {
     }
 }
 
-/// The plugin file and the case files of `path` (and `--cases`).
-fn locate(path: &Path, cases: Option<&Path>) -> Result<(PathBuf, Vec<PathBuf>), String> {
-    let (wasm, project) = if path.is_dir() {
-        (find_wasm(path)?, path.to_path_buf())
-    } else {
-        let parent = path.parent().unwrap_or(Path::new("."));
-        (path.to_path_buf(), parent.to_path_buf())
-    };
-    let cases = cases.map_or_else(|| project.join("tests"), Path::to_path_buf);
+/// The plugin file of `path` and the directory its cases are in by
+/// default (`tests/` beside it).
+fn locate(path: &Path) -> Result<(PathBuf, PathBuf), String> {
+    if path.is_dir() {
+        return Ok((find_wasm(path)?, path.join("tests")));
+    }
+    if !path.exists() {
+        return Err(format!("{} does not exist", output::path(path)));
+    }
+    let parent = path.parent().unwrap_or(Path::new("."));
+    Ok((path.to_path_buf(), parent.join("tests")))
+}
+
+/// The case files of `cases`: a directory's `.yaml` files, or one file.
+fn case_files(cases: &Path) -> Result<crate::commands::test::CaseFiles, String> {
     let files = if cases.is_dir() {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&cases)
-            .map_err(|e| format!("cannot read {}: {e}", output::path(&cases)))?
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| {
-                p.extension().and_then(|x| x.to_str()).is_some_and(|x| {
-                    x.eq_ignore_ascii_case("yaml") || x.eq_ignore_ascii_case("yml")
-                })
-            })
-            .collect();
-        files.sort();
-        files
+        crate::commands::test::case_files(cases)?
     } else if cases.is_file() {
-        vec![cases.clone()]
+        vec![(cases.to_path_buf(), source::read_side_file(cases))]
+    } else if cases.exists() {
+        return Err(format!(
+            "{} is neither a directory of .yaml files nor a .yaml file",
+            output::path(cases)
+        ));
     } else {
         return Err(format!(
-            "no test cases: {} is not a directory of .yaml files (give one with --cases)",
-            output::path(&cases)
+            "no test cases: {} does not exist (write cases in tests/*.yaml, or give them with --cases)",
+            output::path(cases)
         ));
     };
     if files.is_empty() {
         return Err(format!(
             "no test cases: {} has no .yaml files",
-            output::path(&cases)
+            output::path(cases)
         ));
     }
-    Ok((wasm, files))
+    Ok(files)
 }
 
-/// A project's one `.wasm`: in `dist/`, the release target directory or
-/// the directory itself, the first of these that has any.
+/// A project's `.wasm`: the newest of those in `dist/`, the release
+/// target directory and the directory itself (each may hold one), with a
+/// warning when a source file is newer than it (a build was forgotten).
 fn find_wasm(dir: &Path) -> Result<PathBuf, String> {
+    let mut found = Vec::new();
     for place in [
         dir.join("dist"),
         dir.join("target/wasm32-wasip2/release"),
@@ -160,37 +179,92 @@ fn find_wasm(dir: &Path) -> Result<PathBuf, String> {
         let Ok(entries) = std::fs::read_dir(&place) else {
             continue;
         };
-        let mut found: Vec<PathBuf> = entries
+        let mut here: Vec<PathBuf> = entries
             .filter_map(Result::ok)
             .map(|e| e.path())
             .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "wasm"))
             .collect();
-        found.sort();
-        match found.len() {
-            0 => {}
-            1 => return Ok(found.remove(0)),
-            _ => {
-                return Err(format!(
-                    "{} holds several plugins ({}): name the .wasm to test",
-                    output::path(&place),
-                    found
-                        .iter()
-                        .map(|p| output::path(p))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
+        here.sort();
+        if here.len() > 1 {
+            return Err(format!(
+                "{} holds several plugins ({}): name the .wasm to test",
+                output::path(&place),
+                here.iter()
+                    .map(|p| output::path(p))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        found.extend(here);
+    }
+    let modified = |p: &Path| p.metadata().and_then(|m| m.modified()).ok();
+    let Some(wasm) = found.into_iter().max_by_key(|p| modified(p)) else {
+        return Err(format!(
+            "no .wasm in {} (nor in its dist/ or target/wasm32-wasip2/release/): build the plugin first",
+            output::path(dir)
+        ));
+    };
+    if let Some(built) = modified(&wasm)
+        && let Some(newer) = newer_source(dir, built)
+    {
+        output::warning(&format!(
+            "{} is newer than {}: rebuild the plugin, or this tests the old build",
+            output::path(&newer),
+            output::path(&wasm)
+        ));
+    }
+    Ok(wasm)
+}
+
+/// A source file of the project (under `src/`, or a `.rs`, `.py`, `.js`,
+/// `.mjs` or `.toml` file at its top) changed after `built`, if any. The
+/// walk is bounded: it is a hint.
+fn newer_source(dir: &Path, built: std::time::SystemTime) -> Option<PathBuf> {
+    let source = |p: &Path| {
+        p.extension()
+            .and_then(|x| x.to_str())
+            .is_some_and(|x| ["rs", "py", "js", "mjs", "toml", "wit"].contains(&x))
+    };
+    let mut pending = vec![(dir.join("src"), 0)];
+    let mut top: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && source(p))
+        .collect();
+    let mut seen = 0;
+    while let Some((d, depth)) = pending.pop() {
+        for entry in std::fs::read_dir(&d)
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+        {
+            seen += 1;
+            if seen > 2_000 {
+                break;
+            }
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() && depth < 4 {
+                pending.push((entry.path(), depth + 1));
+            } else if kind.is_file() && source(&entry.path()) {
+                top.push(entry.path());
             }
         }
     }
-    Err(format!(
-        "no .wasm in {} (nor in its dist/ or target/wasm32-wasip2/release/): build the plugin first",
-        output::path(dir)
-    ))
+    top.into_iter().find(|p| {
+        p.metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|m| m > built)
+    })
 }
 
 fn run(path: &Path, cases: Option<&Path>, limits: Limits) -> Result<u8, String> {
-    let (wasm, files) = locate(path, cases)?;
+    let (wasm, default_cases) = locate(path)?;
     let bytes = read_wasm(&wasm)?;
+    let files = case_files(cases.unwrap_or(&default_cases))?;
     let engine = source::engine()?;
     let inspection = engine
         .inspect_plugin(&bytes, limits)
@@ -202,6 +276,7 @@ fn run(path: &Path, cases: Option<&Path>, limits: Limits) -> Result<u8, String> 
         return Err(format!("{}: no metadata", output::path(&wasm)));
     };
     let mut runner = Runner {
+        name: bundle_name(&metadata.name),
         engine,
         bytes,
         sha256: inspection.sha256,
@@ -217,9 +292,9 @@ fn run(path: &Path, cases: Option<&Path>, limits: Limits) -> Result<u8, String> 
     ));
 
     let mut report = Report::default();
-    for file in &files {
+    for (file, text) in files {
         let name = file.display().to_string();
-        let tests: TestFile = match parse_test_file(&name, source::read_side_file(file)) {
+        let tests: TestFile = match parse_test_file(&name, text) {
             Ok(t) => t,
             Err(e) => {
                 report.error(&e);
@@ -259,6 +334,7 @@ fn to_toml_int(n: u64) -> Result<toml::Value, String> {
 }
 
 struct Runner {
+    name: String,
     engine: Engine,
     bytes: Vec<u8>,
     sha256: String,
@@ -281,7 +357,7 @@ impl Runner {
                 self.bundles.clear();
             }
             let mut plugin = toml::Table::new();
-            plugin.insert("name".into(), NAME.into());
+            plugin.insert("name".into(), self.name.clone().into());
             plugin.insert("path".into(), "plugin.wasm".into());
             plugin.insert("sha256".into(), self.sha256.clone().into());
             let mut limits = toml::Table::new();
@@ -462,7 +538,7 @@ impl Runner {
                 }
             }
         }
-        let reported = facts.get(NAME).and_then(serde_json::Value::as_object);
+        let reported = facts.get(&self.name).and_then(serde_json::Value::as_object);
         for (name, want) in &case.facts {
             let got = reported.and_then(|f| f.get(name));
             if got != Some(want) {
