@@ -350,6 +350,15 @@ fn facts_of(r: &Resource, g: &Graph) -> (Map<String, Value>, Vec<Trigger>) {
     endpoint_facts(kind, &r.properties, &mut facts);
     grant_facts(kind, &r.properties, &mut facts);
     storage_facts(r, g, &mut facts);
+    // A Secrets Manager key that is the AWS-managed one, by alias or ARN
+    // (`arn:aws:kms:...:alias/aws/secretsmanager`).
+    if kind == "AWS::SecretsManager::Secret"
+        && get(&r.properties, "KmsKeyId")
+            .and_then(Value::as_str)
+            .is_some_and(|k| k.ends_with("alias/aws/secretsmanager"))
+    {
+        facts.insert("aws_managed_key".into(), Value::Bool(true));
+    }
     if kind == "AWS::ApiGatewayV2::Route" {
         let api = get(&r.properties, "ApiId").and_then(target);
         facts.insert(

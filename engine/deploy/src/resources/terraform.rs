@@ -736,6 +736,11 @@ const MAPPINGS: &[Mapping] = &[
         ],
     ),
     map(
+        "aws_secretsmanager_secret",
+        "AWS::SecretsManager::Secret",
+        &[("kms_key_id", "KmsKeyId")],
+    ),
+    map(
         "aws_wafv2_web_acl",
         "AWS::WAFv2::WebACL",
         &[("rule", "Rules")],
