@@ -49,6 +49,7 @@ pub const WASM_LAYER: &str = "application/wasm";
 /// The largest plugin pulled (the engine refuses larger ones).
 const MAX_PLUGIN: u64 = 64 << 20;
 const MANIFEST_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
+const ACCEPTED_MANIFESTS: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json";
 /// The OCI empty descriptor's media type, and its two bytes.
 const EMPTY_TYPE: &str = "application/vnd.oci.empty.v1+json";
 const EMPTY: &[u8] = b"{}";
@@ -84,7 +85,7 @@ pub fn is_oci(spec: &str) -> bool {
 /// (`[a-z0-9]+` joined by `.`, `_`, `__` or dashes), then `:TAG`,
 /// `@sha256:HEX` or both; neither means `:latest`.
 pub fn parse(spec: &str) -> Result<Reference, String> {
-    let shown = crate::output::escape(spec);
+    let shown = crate::output::escape(&crate::output::shorten(spec, 200)).into_owned();
     let Some(rest) = spec.strip_prefix("oci://") else {
         return Err(format!(
             "`{shown}` is not an oci:// reference (the scheme is written in lowercase)"
@@ -107,7 +108,7 @@ pub fn parse(spec: &str) -> Result<Reference, String> {
     };
     let Some((host, path)) = rest.split_once('/') else {
         return Err(format!(
-            "`{shown}`: name the registry, as in oci://registry.example.com/team/rules:1.0"
+            "`{shown}`: name the registry and the repository, as in oci://registry.example.com/team/rules:1.0"
         ));
     };
     let (name, tag) = match path.rsplit_once(':') {
@@ -366,6 +367,56 @@ impl Session {
             .map_err(|e| failure("cannot log in to the registry", e))
     }
 
+    /// The digest of the manifest `reference` names, by one HEAD request
+    /// with the session's own credentials (basic ones, which go only to
+    /// the registry itself); `None` when that does not answer it (a token
+    /// is wanted, or no digest header came back).
+    async fn head_digest(&self, reference: &Reference) -> Result<Option<String>, Failure> {
+        let which = reference.digest().or(reference.tag()).unwrap_or("latest");
+        let url = format!(
+            "{}://{}/v2/{}/manifests/{which}",
+            self.scheme,
+            reference.resolve_registry(),
+            reference.repository()
+        );
+        let mut request = self
+            .http
+            .head(&url)
+            .header(reqwest::header::ACCEPT, ACCEPTED_MANIFESTS)
+            .timeout(SMALL_READ_TIMEOUT);
+        match &self.auth {
+            RegistryAuth::Basic(u, p) => request = request.basic_auth(u, Some(p)),
+            RegistryAuth::Anonymous => {}
+            // An identity token is exchanged at login.
+            RegistryAuth::Bearer(_) => return Ok(None),
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| request_failure("cannot read the manifest", &e))?;
+        let status = response.status();
+        if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            return Err(Failure::Unreachable(format!(
+                "cannot read the manifest: {url} answered {status}"
+            )));
+        }
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Err(Failure::Refused(format!(
+                "`{}` is not in the registry",
+                reference.whole()
+            )));
+        }
+        if !status.is_success() {
+            return Ok(None);
+        }
+        Ok(response
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .filter(|d| is_sha256(d))
+            .map(str::to_owned))
+    }
+
     /// The manifest `reference` names, at most [`MAX_SMALL_BLOB`] bytes
     /// (refused as soon as a larger one shows, before it is read), or
     /// `None` when the registry has none.
@@ -384,7 +435,9 @@ impl Session {
         let mut request = self
             .http
             .get(&url)
-            .header(reqwest::header::ACCEPT, MANIFEST_TYPE)
+            // Other kinds are asked for too, so that a registry answers
+            // with what the tag is and the refusal can name it.
+            .header(reqwest::header::ACCEPT, ACCEPTED_MANIFESTS)
             .timeout(SMALL_READ_TIMEOUT);
         request = match (token, &self.auth) {
             (Some(t), _) => request.bearer_auth(t),
@@ -400,7 +453,9 @@ impl Session {
         if status == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);
         }
-        if status.is_server_error() {
+        // A registry that fails or asks to slow down (429) may be served
+        // from the cache.
+        if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
             return Err(Failure::Unreachable(format!(
                 "cannot read the manifest: {url} answered {status}"
             )));
@@ -565,7 +620,7 @@ fn failure(what: &str, e: OciDistributionError) -> Failure {
         OciDistributionError::RequestError(r) if r.is_request() || r.is_body() => {
             Failure::Unreachable(format!("{what}: {}", error_chain(r)))
         }
-        OciDistributionError::ServerError { code, .. } if *code >= 500 => {
+        OciDistributionError::ServerError { code, .. } if *code >= 500 || *code == 429 => {
             Failure::Unreachable(format!("{what}: {e}"))
         }
         _ => Failure::Refused(format!("{what}: {e}")),
@@ -988,6 +1043,31 @@ fn write_cache(dir: &std::path::Path, pulled: &Pulled, manifest: &[u8]) {
     }
 }
 
+/// Removes the cached files of the release `digest`, which was refused:
+/// a refused release is not kept (archives may be 256 MiB each).
+/// One that a tag remembers (it loaded before, say with other keys) stays.
+pub fn forget(digest: &str) {
+    let Some(dir) = cache_dir() else { return };
+    if !is_sha256(digest) {
+        return;
+    }
+    let remembered = std::fs::read_dir(dir.join("tags"))
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .take(10_000)
+        .any(|e| {
+            crate::source::read_bounded(&e.path(), 64 << 10)
+                .is_ok_and(|record| record.lines().any(|l| l == digest))
+        });
+    if remembered {
+        return;
+    }
+    for path in cached_paths(&dir, digest) {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
 /// Records that the tag `spec` named the release `digest`, once it was
 /// loaded (and whether its signature was `verified`): the release it falls
 /// back to when the registry cannot be reached. A refused release is never
@@ -1131,6 +1211,11 @@ pub fn resolve(spec: &str) -> Result<String, Failure> {
     }
     let session = Session::new(&reference).map_err(Failure::Refused)?;
     block_on(async {
+        // One request when the registry answers it as it is (anonymous or
+        // basic credentials); a registry that wants a token gets a login.
+        if let Some(digest) = session.head_digest(&reference).await? {
+            return Ok(digest);
+        }
         session
             .login(&reference, oci_client::RegistryOperation::Pull)
             .await?;

@@ -137,7 +137,11 @@ pub fn load_verified(engine: &Engine, spec: &str, keys: &[PathBuf]) -> Result<Lo
                 crate::oci::Failure::Refused(_) => LoadError::Usage(m),
             }
         })?;
-        return load_pulled(engine, spec, &pulled, &keys);
+        let loaded = load_pulled(engine, spec, &pulled, &keys);
+        if matches!(loaded, Err(LoadError::Usage(_) | LoadError::Bundle(_))) {
+            crate::oci::forget(&pulled.digest);
+        }
+        return loaded;
     }
     let path = Path::new(spec);
     if spec.starts_with("builtin:") || !path.is_file() {

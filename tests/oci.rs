@@ -708,6 +708,16 @@ fn serve_follows_a_tag_forward_only() {
     let i = info();
     assert_eq!(i["signed_revision"], 1);
     assert!(i["release"].as_str().unwrap().ends_with(&first), "{i}");
+    // Every reload outcome has its series before any reload, for alerts.
+    let metrics = http(&s.addr, "GET", "/metrics", &[], "").body;
+    for result in ["ok", "error", "poll_error"] {
+        assert!(
+            metrics.contains(&format!(
+                "palisade_bundle_reloads_total{{result=\"{result}\"}} 0"
+            )),
+            "{metrics}"
+        );
+    }
 
     // A new release: pushed to the tag, served within a few polls.
     let v2 = w.release(&authz_version(&w, "2.0.0"), "v2", "team", Some(2));
@@ -738,6 +748,87 @@ fn serve_follows_a_tag_forward_only() {
     let v3 = w.release(&authz_version(&w, "3.0.0"), "v3", "team", Some(3));
     w.push(&v3, &tag);
     wait_for("release 3 serves", &|i| i["signed_revision"] == 3);
+}
+
+/// A server whose registry hangs mid-poll still stops at once on SIGTERM
+/// (the poll is dropped, not waited for), and a release refused for its
+/// signature is not kept in the cache.
+#[test]
+fn a_hung_poll_never_holds_up_shutdown_and_refused_releases_are_not_cached() {
+    let Some(mut reg) = Registry::start() else {
+        return;
+    };
+    let w = Work::new();
+    w.ok(&["bundle", "keygen", &w.p("team")]);
+    w.ok(&["bundle", "keygen", &w.p("other")]);
+    let tag = format!("{}/authz:prod", reg.oci("team"));
+    let v1 = w.release(&authz_version(&w, "1.0.0"), "v1", "team", Some(1));
+    w.push(&v1, &tag);
+
+    // Signed by a key the caller does not trust: refused, and its archive
+    // is not left in the cache.
+    let other = format!("{}/authz:other", reg.oci("team"));
+    let stranger = w.release(&authz_version(&w, "9.0.0"), "v9", "other", Some(1));
+    let refused = w.push(&stranger, &other);
+    let template = root().join("examples/sam/secure.yaml");
+    w.refused(
+        &[
+            "check",
+            template.to_str().unwrap(),
+            "--bundle",
+            &other,
+            "--verify-key",
+            &w.p("team.pub"),
+        ],
+        "no signature by a trusted key",
+    );
+    let hex = refused.trim_start_matches("sha256:");
+    assert!(!w.cache.join(format!("oci/{hex}.bundle")).exists());
+
+    let mut s = Server::start(
+        &tag,
+        &w.cache,
+        &[
+            "--verify-key",
+            &w.p("team.pub"),
+            "--poll",
+            "1s",
+            "--decision-log",
+            "off",
+        ],
+    );
+    // The registry's port now accepts and never answers.
+    let addr = reg.addr.clone();
+    reg.stop();
+    let hang = std::net::TcpListener::bind(&addr).unwrap();
+    let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = std::sync::Arc::clone(&held);
+    std::thread::spawn(move || {
+        for c in hang.incoming().flatten() {
+            keep.lock().unwrap().push(c);
+        }
+    });
+    // A poll is under way (its connection is held).
+    let until = Instant::now() + Duration::from_secs(20);
+    while held.lock().unwrap().is_empty() {
+        assert!(Instant::now() < until, "no poll reached the registry");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let started = Instant::now();
+    s.signal("TERM");
+    let status = loop {
+        if let Some(st) = s.child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "still running {:?} after SIGTERM: {}",
+            started.elapsed(),
+            s.stderr.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{}", s.stderr.lock().unwrap());
 }
 
 /// A plugin alone travels as a CNCF Wasm artifact: `plugin push` writes

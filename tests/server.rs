@@ -390,7 +390,7 @@ fn reloads_swap_the_bundle_under_load_and_refuse_bad_ones() {
     for i in 1..=20 {
         s.signal("HUP");
         assert!(
-            s.wait_for_log(&format!("revision {i}\n"), Duration::from_secs(20)),
+            s.wait_for_log(&format!("reload {i}\n"), Duration::from_secs(20)),
             "{}",
             s.stderr.lock().unwrap()
         );
@@ -404,7 +404,7 @@ fn reloads_swap_the_bundle_under_load_and_refuse_bad_ones() {
     );
     std::fs::write(&entities, text).unwrap();
     s.signal("HUP");
-    assert!(s.wait_for_log("revision 21\n", Duration::from_secs(20)));
+    assert!(s.wait_for_log("reload 21\n", Duration::from_secs(20)));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut total = 0;
     for w in workers {
@@ -657,7 +657,7 @@ fn nginx_auth_request_in_front_of_an_app() {
     );
     std::fs::write(&entities, text).unwrap();
     pal.signal("HUP");
-    assert!(pal.wait_for_log("revision 1\n", Duration::from_secs(20)));
+    assert!(pal.wait_for_log("reload 1\n", Duration::from_secs(20)));
     let suspended = get("/tenants/acme/orders/1", &[("Authorization", &auth)]);
     assert_eq!(suspended.status, 403);
     assert_eq!(

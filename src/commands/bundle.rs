@@ -278,7 +278,8 @@ fn build(dir: &std::path::Path, output: &std::path::Path) -> u8 {
         })
         .and_then(|bytes| {
             let engine = source::engine()?;
-            let archive = palisade_engine::archive::read(&output.display().to_string(), &bytes)
+            // Named after the directory: a problem is in its files.
+            let archive = palisade_engine::archive::read(&dir.display().to_string(), &bytes)
                 .map_err(|e| format!("the archive does not read back: {e}"))?;
             Ok((engine, archive, bytes))
         });
@@ -371,7 +372,7 @@ fn fetch_sources(dir: &std::path::Path) -> Result<Vec<(String, Vec<u8>)>, String
             ));
         }
         output::note(&format!(
-            "fetched plugin `{}` from {} into {}",
+            "fetched plugin `{}` from {} into the archive as {} (the directory is unchanged; `palisade plugin pull` writes it there)",
             escape(&p.name),
             escape(&src),
             escape(&p.path)

@@ -41,7 +41,7 @@
 //! and a file's `rule` must be a rule of the bundle.
 
 use crate::exit;
-use crate::output::{self, escape};
+use crate::output::{self, escape, shorten};
 use crate::source;
 use palisade_deploy::{CheckOptions, Document};
 use palisade_engine::{Bundle, BundleSource as _, Now, Severity, cedar_policy::EntityUid};
@@ -257,14 +257,6 @@ fn without_values(message: &str) -> String {
         }
     }
     shorten(&out, 300)
-}
-
-/// `text` cut to `max` characters, with `…` when cut.
-fn shorten(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", text.get(..i).unwrap_or_default()),
-        None => text.to_owned(),
-    }
 }
 
 /// The report of a test run (`palisade test`, `palisade plugin test`): a

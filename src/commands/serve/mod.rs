@@ -286,7 +286,17 @@ pub fn execute(args: &ServeArgs) -> u8 {
         }),
     });
     app.set_bundle_metrics(&app.current.load().bundle, 0);
-    runtime.block_on(serve(app, args))
+    // Every reload outcome has a series from the start, for alerts.
+    for result in ["ok", "error", "poll_error"] {
+        drop(app.metrics.reloads.get_or_create(&ReloadLabel { result }));
+    }
+    let code = runtime.block_on(serve(app, args));
+    // Requests are drained; a registry poll or pull still running (up to
+    // its 120 s limit) is dropped rather than waited for: dropping the
+    // runtime would wait for its blocking tasks, past an orchestrator's
+    // grace period. Cache files are written whole or not at all.
+    runtime.shutdown_background();
+    code
 }
 
 async fn serve(app: Arc<App>, args: &ServeArgs) -> u8 {

@@ -165,17 +165,37 @@ pub(super) async fn watch(app: Arc<App>, every: Duration) {
 pub(super) async fn follow_tag(app: Arc<App>, every: Duration) {
     // The release last refused, and how many polls ago.
     let mut refused: Option<(String, u32)> = None;
+    // Polls that failed in a row: the first is logged, then every
+    // [`LOG_EVERY`]th, so a registry down for a day does not flood the log.
+    let mut failing: u32 = 0;
     loop {
         tokio::time::sleep(every).await;
         let spec = app.spec.clone();
         let resolved = tokio::task::spawn_blocking(move || crate::oci::resolve(&spec)).await;
         let digest = match resolved {
-            Ok(Ok(d)) => d,
+            Ok(Ok(d)) => {
+                if failing > 0 {
+                    eprintln!(
+                        "palisade: poll of `{}` works again (after {failing} failed)",
+                        output::escape(&app.spec)
+                    );
+                }
+                failing = 0;
+                d
+            }
             Ok(Err(e)) => {
-                output::error(&format!(
-                    "poll of `{}` failed, still serving the previous bundle: {e}",
-                    output::escape(&app.spec)
-                ));
+                if failing.is_multiple_of(LOG_EVERY) {
+                    output::error(&format!(
+                        "poll of `{}` failed{}, still serving the previous bundle: {e}",
+                        output::escape(&app.spec),
+                        if failing > 0 {
+                            format!(" ({} times in a row)", failing + 1)
+                        } else {
+                            String::new()
+                        }
+                    ));
+                }
+                failing = failing.saturating_add(1);
                 app.metrics
                     .reloads
                     .get_or_create(&ReloadLabel {
@@ -207,6 +227,23 @@ pub(super) async fn follow_tag(app: Arc<App>, every: Duration) {
         // that could not be fetched is, at the next poll.
         refused = match reload_if(&app, "the tag names a new release", || true).await {
             Outcome::Refused => Some((digest, 0)),
+            // The manifest pulled is the release serving, though the
+            // manifest request named another: the registry's answers
+            // disagree. Nothing changes; said, and counted as a poll error.
+            Outcome::Unchanged => {
+                output::warning(&format!(
+                    "poll of `{}`: the registry's manifest request names {}, but the manifest it serves is the release already serving; nothing changed",
+                    output::escape(&app.spec),
+                    output::escape(&digest)
+                ));
+                app.metrics
+                    .reloads
+                    .get_or_create(&ReloadLabel {
+                        result: "poll_error",
+                    })
+                    .inc();
+                None
+            }
             _ => None,
         };
     }
@@ -214,6 +251,8 @@ pub(super) async fn follow_tag(app: Arc<App>, every: Duration) {
 
 /// A refused release is tried again after this many polls.
 pub(super) const RETRY_REFUSED: u32 = 10;
+/// A poll that keeps failing is logged once every this many polls.
+const LOG_EVERY: u32 = 30;
 
 /// Loads the bundle again and swaps it in; on failure logs why and keeps
 /// the old one.
@@ -229,6 +268,9 @@ pub(super) enum Outcome {
     Unsettled,
     /// The new bundle serves.
     Swapped,
+    /// What was loaded is the release already serving, with the same
+    /// signature: nothing to swap.
+    Unchanged,
     /// The new bundle was refused (and will be again until it changes).
     Refused,
     /// The registry could not be reached: worth trying again.
@@ -266,10 +308,11 @@ pub(super) async fn reload_if(
         Err(e) => Err(e),
     };
     match result {
+        Ok(Ok(l)) if same_release(&app.current.load(), &l) => Outcome::Unchanged,
         Ok(Ok(l)) => {
             let revision = app.current.load().revision + 1;
             eprintln!(
-                "palisade: reloaded ({why}): bundle `{}` {} ({}{}), revision {revision}",
+                "palisade: reloaded ({why}): bundle `{}` {} ({}{}), reload {revision}",
                 l.bundle.name(),
                 l.bundle.version(),
                 l.bundle.digest(),
@@ -314,6 +357,17 @@ pub(super) async fn reload_if(
             Outcome::Refused
         }
     }
+}
+
+/// Whether `new` is the registry release serving now, with the same
+/// signed statement (a directory or archive has no release: never).
+fn same_release(serving: &super::Loaded, new: &source::Loaded) -> bool {
+    let (Some(now), Some(next)) = (&serving.release, &new.release) else {
+        return false;
+    };
+    now.digest == next.digest
+        && serving.signed.as_ref().map(|v| &v.statement)
+            == new.signed.as_ref().map(|v| &v.statement)
 }
 
 /// Whether a signed release may replace the one serving: the same bundle
