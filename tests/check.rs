@@ -436,6 +436,67 @@ fn a_bundle_that_permits_nothing_says_how_to_permit() {
 }
 
 #[test]
+fn openapi_definitions_in_other_files_are_read_beside_the_template() {
+    let cache = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let template = dir.path().join("template.yaml");
+    std::fs::write(
+        &template,
+        r#"Transform: AWS::Serverless-2016-10-31
+Resources:
+  Api:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: prod
+      DefinitionBody:
+        Fn::Transform: { Name: AWS::Include, Parameters: { Location: api/openapi.yaml } }
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.13
+      Handler: app.handler
+      CodeUri: src/
+      Events:
+        Get: { Type: Api, Properties: { RestApiId: !Ref Api, Path: /orders, Method: get } }
+"#,
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("api")).unwrap();
+    let definition = |security: &str| {
+        std::fs::write(
+            dir.path().join("api/openapi.yaml"),
+            format!(
+                "openapi: \"3.0.1\"\nsecurity: {security}\ncomponents:\n  securitySchemes:\n    Jwt: {{ type: apiKey, name: Authorization, in: header, x-amazon-apigateway-authtype: cognito_user_pools }}\npaths:\n  /orders:\n    get: {{}}\n"
+            ),
+        )
+        .unwrap();
+    };
+    let open_route = |extra: &[&str]| {
+        let (_, v) = check_json(&template, extra, cache.path());
+        rules(&v).contains(&("auth.route-without-authorizer".to_owned(), "Fn".to_owned()))
+    };
+    // The included definition requires a Cognito authorizer: not open.
+    definition("[{ Jwt: [] }]");
+    assert!(!open_route(&[]));
+    // It requires nothing: open.
+    definition("[]");
+    assert!(open_route(&[]));
+    // Missing, or in S3: said, and the template alone decides (open).
+    std::fs::remove_file(dir.path().join("api/openapi.yaml")).unwrap();
+    let out = palisade(
+        &["check", template.to_str().unwrap(), "--format", "json"],
+        cache.path(),
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("the OpenAPI definition of `Api` (api/openapi.yaml) is not read"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(open_route(&[]));
+}
+
+#[test]
 fn conditions_are_judged_in_every_branch_and_say_when() {
     let cache = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -167,8 +167,11 @@ pub(crate) fn parse_documents(
             Ok(doc) if doc.format == DocumentFormat::Unknown && !explicit => {}
             // One named on the command line (or standard input) must be
             // one: an empty file or a failed `terraform show` never passes.
-            Ok(doc) => match doc.require_deployment() {
-                Ok(()) => docs.push(doc),
+            Ok(mut doc) => match doc.require_deployment() {
+                Ok(()) => {
+                    include_definitions(&mut doc, path, max_file_size);
+                    docs.push(doc);
+                }
                 Err(e) => {
                     let message = parse_error(&e);
                     output::error(&message);
@@ -183,6 +186,54 @@ pub(crate) fn parse_documents(
         }
     }
     (docs, unreadable)
+}
+
+/// SAM APIs whose OpenAPI definition is in another file (`DefinitionUri`,
+/// `AWS::Include`): the file is read, relative to the template, so that
+/// the security it requires counts, as `sam build` would read it. One
+/// that cannot be read (an `s3://` location, an absolute path, a missing
+/// or malformed file) is said on standard error; the API's routes are
+/// then judged by the template alone, where a route without an authorizer
+/// fails.
+fn include_definitions(doc: &mut Document, template: &Path, max_file_size: u64) {
+    let base = template.parent().unwrap_or(Path::new("."));
+    for (api, location) in doc.external_definitions() {
+        let unread = |why: &str| {
+            output::warning(&format!(
+                "{}: the OpenAPI definition of `{}` ({}) is not read: {why}; its routes are judged by the template alone",
+                escape(&doc.file),
+                escape(&api),
+                escape(&output::shorten(&location, 200))
+            ));
+        };
+        if location.contains("://") || location.starts_with("s3:") {
+            unread("only a path relative to the template is read");
+            continue;
+        }
+        if Path::new(&location).is_absolute() || template == Path::new("-") {
+            unread("only a path relative to the template's file is read");
+            continue;
+        }
+        let path = base.join(&location);
+        let text = match source::read_bounded(&path, max_file_size) {
+            Ok(t) => t,
+            Err(e) => {
+                unread(&e.describe(&path.display().to_string(), Some("--max-file-size")));
+                continue;
+            }
+        };
+        match Document::parse(&path.display().to_string(), &text) {
+            Ok(d)
+                if d.value
+                    .get("paths")
+                    .is_some_and(serde_json::Value::is_object) =>
+            {
+                doc.include_definition(&api, d.value);
+            }
+            Ok(_) => unread("it is not an OpenAPI definition (no `paths` mapping)"),
+            Err(e) => unread(&parse_error(&e)),
+        }
+    }
 }
 
 /// Files at which a progress bar is worth showing.

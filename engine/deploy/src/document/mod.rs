@@ -161,6 +161,61 @@ impl Document {
         })
     }
 
+    /// The OpenAPI definitions of this template's SAM APIs that live in
+    /// other files: `DefinitionUri: api.yaml`, or `DefinitionBody:
+    /// {Fn::Transform: {Name: AWS::Include, Parameters: {Location:
+    /// api.yaml}}}`. Each is (the API's logical id, the location as
+    /// written: a path relative to the template, or an `s3://` URI). Until
+    /// one is given with [`Document::include_definition`], the rules see
+    /// no definition, and judge the API's routes by the template alone.
+    ///
+    /// ```
+    /// use palisade_deploy::Document;
+    /// let doc = Document::parse("t.yaml", "Transform: AWS::Serverless-2016-10-31\nResources:\n  Api:\n    Type: AWS::Serverless::Api\n    Properties: { StageName: prod, DefinitionUri: openapi.yaml }\n")?;
+    /// assert_eq!(doc.external_definitions(), [("Api".to_owned(), "openapi.yaml".to_owned())]);
+    /// # Ok::<(), palisade_deploy::ParseError>(())
+    /// ```
+    pub fn external_definitions(&self) -> Vec<(String, String)> {
+        if self.format != DocumentFormat::CloudFormation {
+            return Vec::new();
+        }
+        let resources = self.value.get("Resources").and_then(Value::as_object);
+        resources
+            .into_iter()
+            .flatten()
+            .filter(|(_, r)| r.get("Type").and_then(Value::as_str) == Some("AWS::Serverless::Api"))
+            .filter_map(|(id, r)| {
+                let p = r.get("Properties")?;
+                let included = p
+                    .get("DefinitionBody")
+                    .and_then(|b| b.get("Fn::Transform"))
+                    .filter(|t| t.get("Name").and_then(Value::as_str) == Some("AWS::Include"))
+                    .and_then(|t| t.get("Parameters")?.get("Location")?.as_str());
+                let location = included.or_else(|| p.get("DefinitionUri")?.as_str())?;
+                Some((id.clone(), location.to_owned()))
+            })
+            .collect()
+    }
+
+    /// Gives the API `resource` its OpenAPI `definition`, read from the
+    /// file [`Document::external_definitions`] named, as its
+    /// `DefinitionBody`. False when there is no such API.
+    pub fn include_definition(&mut self, resource: &str, definition: Value) -> bool {
+        let properties = self
+            .value
+            .get_mut("Resources")
+            .and_then(|r| r.get_mut(resource))
+            .and_then(|r| r.get_mut("Properties"))
+            .and_then(Value::as_object_mut);
+        match properties {
+            Some(p) => {
+                p.insert("DefinitionBody".into(), definition);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// A recognised format whose parts have the wrong shape (`functions: [a,
     /// b]`, `"resources": "x"`): an error at the part, never a file with
     /// nothing in it that passes.
