@@ -148,6 +148,74 @@ fn find_ignore_ascii_case(haystack: &[u8], needle: &[u8], from: usize) -> Option
     None
 }
 
+/// The password of HTTP Basic credentials written in `s` (`Authorization:
+/// Basic dXNlcjpwYXNz`): the token after `Basic ` decodes (base64) to
+/// printable `user:password` text with a password of 3 characters or more.
+pub fn basic_password(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut from = 0;
+    while let Some(at) = find_ignore_ascii_case(bytes, b"basic ", from) {
+        from = at + 6;
+        // A word of its own: `Basic`, not `isBasic `.
+        if at > 0 && bytes.get(at - 1).is_some_and(|b| b.is_ascii_alphanumeric()) {
+            continue;
+        }
+        let token: String = s
+            .get(from..)
+            .unwrap_or_default()
+            .trim_start()
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '='))
+            .collect();
+        let Some(text) = base64_text(&token) else {
+            continue;
+        };
+        if let Some((_, password)) = text.split_once(':')
+            && password.chars().count() >= 3
+        {
+            return Some(password.to_owned());
+        }
+    }
+    None
+}
+
+/// Standard base64 (with its padding) decoded to printable ASCII text, or
+/// `None`. Tokens of 8 characters or more only: shorter ones are words.
+fn base64_text(token: &str) -> Option<String> {
+    if token.len() < 8 || token.len() % 4 != 0 || token.len() > 1024 {
+        return None;
+    }
+    let value = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => u32::from(c - b'A'),
+            b'a'..=b'z' => u32::from(c - b'a') + 26,
+            b'0'..=b'9' => u32::from(c - b'0') + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        })
+    };
+    let body = token.trim_end_matches('=');
+    if token.len() - body.len() > 2 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(body.len() * 3 / 4);
+    for chunk in body.as_bytes().chunks(4) {
+        let mut n = 0_u32;
+        for (i, c) in chunk.iter().enumerate() {
+            n |= value(*c)? << (18 - 6 * i as u32);
+        }
+        let take = chunk.len().saturating_sub(1);
+        for i in 0..take {
+            out.push(((n >> (16 - 8 * i as u32)) & 0xff) as u8);
+        }
+    }
+    let text = String::from_utf8(out).ok()?;
+    text.bytes()
+        .all(|b| (0x20..0x7f).contains(&b))
+        .then_some(text)
+}
+
 /// Finds a PEM private key block header (`-----BEGIN RSA PRIVATE KEY-----`,
 /// `EC`, `OPENSSH`, `DSA`, `ENCRYPTED`, PKCS#8's plain `PRIVATE KEY`, and
 /// `PGP PRIVATE KEY BLOCK`). Returns the label, e.g. `RSA PRIVATE KEY`.
@@ -660,6 +728,21 @@ pub fn preview(s: &str) -> String {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn basic_credentials_are_decoded_and_prose_is_not() {
+        // admin:hunter22
+        assert_eq!(
+            basic_password("Authorization: Basic YWRtaW46aHVudGVyMjI=").as_deref(),
+            Some("hunter22")
+        );
+        assert_eq!(basic_password("'basic YWRtaW46aHVudGVyMjI='").as_deref(), Some("hunter22"));
+        assert_eq!(basic_password("Basic authentication is required"), None);
+        assert_eq!(basic_password("isBasic YWRtaW46aHVudGVyMjI="), None);
+        // No colon, or a short password.
+        assert_eq!(basic_password("Basic aHVudGVyMjI="), None);
+        assert_eq!(basic_password("Basic YTpiYw=="), None);
+    }
 
     #[test]
     fn access_key_ids_need_boundaries() {

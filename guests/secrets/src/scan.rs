@@ -403,6 +403,47 @@ fn check_string<'d>(
         ));
     }
 
+    // HTTP Basic credentials (`Authorization: Basic dXNlcjpwYXNz`, in a
+    // header value or an integration's parameters).
+    if found.is_empty()
+        && let Some(password) = matchers::basic_password(text)
+        && !matchers::is_placeholder(&password)
+        && !matchers::contains_reference(&password)
+    {
+        found.push((
+            SECRET_NAMED_FIELD,
+            concat(&[
+                &subject(),
+                " holds hard-coded HTTP Basic credentials (password `",
+                &matchers::preview(&password),
+                "`)",
+            ]),
+        ));
+    }
+
+    // JSON held as text (`CONFIG: '{"db": {"password": "..."}}'`): its
+    // secret-named members.
+    if found.is_empty()
+        && trimmed.starts_with('{')
+        && trimmed.ends_with('}')
+        && trimmed.len() <= MAX_JSON_TEXT
+        && let Some((member, kind, value)) = json_secret(trimmed)
+    {
+        found.push((
+            SECRET_NAMED_FIELD,
+            concat(&[
+                &subject(),
+                " holds JSON whose `",
+                &member,
+                "` is a hard-coded ",
+                kind.noun(),
+                " (`",
+                &matchers::preview(&value),
+                "`)",
+            ]),
+        ));
+    }
+
     // Code or configuration inline (a function's `ZipFile`, `InlineCode`):
     // literals assigned to secret-named variables.
     if found.is_empty() && text.contains('\n') && !matchers::is_mapping_template(text) {
@@ -505,6 +546,46 @@ fn check_string<'d>(
 
 /// Whether a value only repeats the last word of its name
 /// (`REDIS_PASSWORD: PASSWORD`, `apiKey: key`): a placeholder.
+/// JSON text longer than this is not parsed for secret-named members.
+const MAX_JSON_TEXT: usize = 64 << 10;
+
+/// The first secret-named member of the JSON object `text` (nested up to
+/// 8 levels) that holds a plain value: (member, kind, value).
+fn json_secret(text: &str) -> Option<(String, keys::SecretKind, String)> {
+    use palisade_plugin_sdk::serde_json::{self, Value};
+    let Ok(Value::Object(members)) = serde_json::from_str::<Value>(text) else {
+        return None;
+    };
+    let mut pending: Vec<(String, Value, usize)> =
+        members.into_iter().rev().map(|(k, v)| (k, v, 0)).collect();
+    while let Some((member, value, depth)) = pending.pop() {
+        match value {
+            Value::String(v) => {
+                let Some(kind) = keys::secret_kind(&member) else {
+                    continue;
+                };
+                let v = matchers::trim(&v).to_owned();
+                if v.len() >= 4
+                    && !matchers::is_reference(&v)
+                    && !matchers::contains_reference(&v)
+                    && !matchers::is_placeholder(&v)
+                    && !matchers::is_arn(&v)
+                    && !matchers::is_file_path(&v)
+                    && !matchers::is_unit_word(&v)
+                    && !echoes_its_name(Some(&member), &v)
+                {
+                    return Some((member, kind, v));
+                }
+            }
+            Value::Object(inner) if depth < 8 => {
+                pending.extend(inner.into_iter().rev().map(|(k, v)| (k, v, depth + 1)));
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 fn echoes_its_name(name: Option<&str>, value: &str) -> bool {
     name.and_then(keys::last_word)
         .is_some_and(|last| last.eq_ignore_ascii_case(value))

@@ -822,3 +822,31 @@ fn public_template_forms_are_not_secrets() {
     let rules: Vec<&str> = summary(&real).iter().map(|(r, _)| *r).collect();
     assert_eq!(rules, [SECRET_NAMED_FIELD, SECRET_NAMED_FIELD]);
 }
+
+#[test]
+fn json_text_and_basic_credentials_are_read_inside_strings() {
+    let doc = json!({"Resources": {"Fn": {"Type": "AWS::Lambda::Function", "Properties": {
+        "Environment": {"Variables": {
+            "CONFIG": "{\"db\": {\"host\": \"db.internal\", \"password\": \"S3cr3tP4ss!\"}}",
+            "UPSTREAM_HEADERS": "Authorization: Basic YWRtaW46aHVudGVyMjI=",
+            "SAFE_CONFIG": "{\"db\": {\"password\": \"{{resolve:secretsmanager:db:SecretString:password}}\"}}",
+            "FEATURES": "{\"token_ttl\": \"3600\", \"mode\": \"fast\"}",
+            "NOT_JSON": "{not json: password = x}",
+            "DOC": "Basic authentication is required"
+        }}
+    }}}});
+    let found = summary(&doc);
+    let at: Vec<&str> = found.iter().map(|(_, p)| p.as_str()).collect();
+    assert_eq!(
+        at,
+        [
+            "/Resources/Fn/Properties/Environment/Variables/CONFIG",
+            "/Resources/Fn/Properties/Environment/Variables/UPSTREAM_HEADERS"
+        ],
+        "{found:?}"
+    );
+    assert!(found.iter().all(|(r, _)| *r == SECRET_NAMED_FIELD));
+    let messages: Vec<String> = hits(&doc).into_iter().map(|h| h.message).collect();
+    assert!(messages[0].contains("JSON whose `password` is a hard-coded password"), "{messages:?}");
+    assert!(messages[1].contains("HTTP Basic credentials (password `hunt…`)"), "{messages:?}");
+}
