@@ -107,6 +107,10 @@ pub struct ComplianceArgs {
     /// The largest file read, as in `check`.
     #[arg(long, value_name = "SIZE", default_value = "32MiB", value_parser = parse_size)]
     pub max_file_size: u64,
+    /// A waivers file, as in `check`: waived resources count as waived,
+    /// not failed, in each practice (an expired waiver no longer counts).
+    #[arg(long, value_name = "FILE")]
+    pub waivers: Option<PathBuf>,
     /// Accept only a bundle archive signed by one of these public keys
     /// (repeatable), as in `check`.
     #[arg(long = "verify-key", value_name = "PUB")]

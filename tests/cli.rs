@@ -1307,6 +1307,55 @@ fn the_compliance_report_counts_resources_per_practice() {
         cache.path(),
     );
     assert_eq!(out, again);
+
+    // A waiver moves its resource from failed to waived.
+    let waivers = dir.path().join("waivers.yaml");
+    std::fs::write(
+        &waivers,
+        "waivers:\n  - rule: enc.sqs-unencrypted\n    resource: Plain\n    owner: alice@example.com\n    reason: test queue, no data (SEC-1)\n    expires: 2027-01-31\n",
+    )
+    .unwrap();
+    let (code, out, err) = compliance(
+        &[
+            t.to_str().unwrap(),
+            "--format",
+            "json",
+            "--now",
+            "2026-11-29T00:00:00Z",
+            "--waivers",
+            waivers.to_str().unwrap(),
+        ],
+        cache.path(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let enc = v["practices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "encryption")
+        .unwrap()
+        .clone();
+    assert_eq!(enc["results"]["waived"], 1, "{enc}");
+    let failing: Vec<&str> = enc["results"]["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["resource"].as_str().unwrap())
+        .collect();
+    assert_eq!(failing, ["Fn"], "{enc}");
+    // The report is never written over the waivers file.
+    let (code, _, err) = compliance(
+        &[
+            t.to_str().unwrap(),
+            "--waivers",
+            waivers.to_str().unwrap(),
+            "--output",
+            waivers.to_str().unwrap(),
+        ],
+        cache.path(),
+    );
+    assert_eq!(code, 2, "{err}");
 }
 
 #[test]

@@ -35,28 +35,10 @@ pub fn execute(args: &CheckArgs) -> u8 {
             return exit::ERROR;
         }
     }
-    let waivers = match &args.waivers {
-        None => Waivers::default(),
-        Some(path) => match source::read_side_file(path).and_then(|text| {
-            Waivers::parse(&path.display().to_string(), &text).map_err(|e| parse_error(&e))
-        }) {
-            Ok(w) => w,
-            Err(e) => {
-                output::error(&e);
-                return exit::ERROR;
-            }
-        },
+    let waivers = match read_waivers(args.waivers.as_deref(), now) {
+        Ok(w) => w,
+        Err(code) => return code,
     };
-    for w in waivers.expired(now) {
-        output::warning(&format!(
-            "{}:{}: the waiver of `{}` (owner {}) expired on {}; it no longer suppresses",
-            output::path(args.waivers.as_deref().unwrap_or(Path::new(""))),
-            w.line,
-            escape(&w.rule),
-            escape(&w.owner),
-            escape(&w.expires.to_string())
-        ));
-    }
     let (_, bundle) = match source::engine_and_verified_bundle(&args.bundle, &args.verify_keys) {
         Ok(eb) => eb,
         Err(code) => return code,
@@ -234,6 +216,33 @@ fn include_definitions(doc: &mut Document, template: &Path, max_file_size: u64) 
             Err(e) => unread(&parse_error(&e)),
         }
     }
+}
+
+/// The waivers file (`--waivers`), parsed, with a warning per expired
+/// waiver (judged at `now`); none without a file.
+pub(crate) fn read_waivers(path: Option<&Path>, now: palisade_engine::Now) -> Result<Waivers, u8> {
+    let Some(path) = path else {
+        return Ok(Waivers::default());
+    };
+    let waivers = source::read_side_file(path)
+        .and_then(|text| {
+            Waivers::parse(&path.display().to_string(), &text).map_err(|e| parse_error(&e))
+        })
+        .map_err(|e| {
+            output::error(&e);
+            exit::ERROR
+        })?;
+    for w in waivers.expired(now) {
+        output::warning(&format!(
+            "{}:{}: the waiver of `{}` (owner {}) expired on {}; it no longer suppresses",
+            output::path(path),
+            w.line,
+            escape(&w.rule),
+            escape(&w.owner),
+            escape(&w.expires.to_string())
+        ));
+    }
+    Ok(waivers)
 }
 
 /// Files at which a progress bar is worth showing.

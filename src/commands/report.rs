@@ -33,13 +33,18 @@ fn compliance(args: &ComplianceArgs) -> u8 {
             }
         }
     };
+    let others: Vec<&std::path::Path> = args.waivers.iter().map(|p| p.as_path()).collect();
     if let Some(out) = &args.output
-        && let Err(e) = source::refuse_input_as_output(out, &files, &[])
+        && let Err(e) = source::refuse_input_as_output(out, &files, &others)
             .and_then(|()| source::refuse_output_in_bundle(out, &args.bundle, &args.verify_keys))
     {
         output::error(&e);
         return exit::ERROR;
     }
+    let waivers = match super::check::read_waivers(args.waivers.as_deref(), now) {
+        Ok(w) => w,
+        Err(code) => return code,
+    };
     let (_, bundle) = match source::engine_and_verified_bundle(&args.bundle, &args.verify_keys) {
         Ok(eb) => eb,
         Err(code) => return code,
@@ -64,6 +69,7 @@ fn compliance(args: &ComplianceArgs) -> u8 {
     } else {
         let options = CheckOptions {
             principal,
+            waivers,
             ..CheckOptions::default()
         };
         let mut d = palisade_deploy::check(&bundle, &docs, &options, now);
