@@ -37,6 +37,27 @@ pub const GATEWAY_BASELINE: &[(&str, &[u8])] = embed!("gateway-baseline":
     "policies/incident.cedar",
 );
 
+/// The built-in bundles' plugin, compiled for x86-64-v2 Linux by this
+/// program's engine (`precompiled/`), so that a first `palisade check`
+/// does not spend half a second compiling it. Code that does not fit the
+/// running engine is ignored and the plugin is compiled as usual. A test
+/// keeps it current: `PALISADE_BLESS=1 cargo test -p palisade precompiled`
+/// rewrites it after the plugin changes.
+const PRECOMPILED_SECRETS: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/precompiled/secrets.cwasm"
+));
+
+/// `builder` with the built-in plugins' shipped code.
+pub fn with_precompiled(builder: palisade_engine::EngineBuilder) -> palisade_engine::EngineBuilder {
+    let wasm = SERVERLESS_BASELINE
+        .iter()
+        .find(|(p, _)| *p == "plugins/secrets.wasm")
+        .map(|(_, b)| *b)
+        .unwrap_or_default();
+    builder.precompiled(&palisade_engine::sha256_hex(wasm), PRECOMPILED_SECRETS)
+}
+
 /// Names of the built-in bundles.
 pub const NAMES: &[&str] = &["serverless-baseline", "gateway-baseline"];
 
@@ -73,6 +94,52 @@ mod tests {
             } else {
                 out.push(child);
             }
+        }
+    }
+
+    /// The shipped code is the plugin's, compiled by this engine; and a
+    /// start with an empty cache uses it. On a host whose engine compiles
+    /// for other features (not x86-64-v2 Linux) there is nothing to check.
+    #[test]
+    fn precompiled_plugins_are_current() {
+        let plain = palisade_gateway::engine_builder()
+            .max_concurrent_instances(2)
+            .build()
+            .unwrap();
+        let wasm = SERVERLESS_BASELINE
+            .iter()
+            .find(|(p, _)| *p == "plugins/secrets.wasm")
+            .unwrap()
+            .1;
+        let fresh = plain.precompile(wasm).unwrap();
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("precompiled/secrets.cwasm");
+        if std::env::var_os("PALISADE_BLESS").is_some() {
+            std::fs::write(&path, &fresh).unwrap();
+            return;
+        }
+        #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+        let portable = std::arch::is_x86_feature_detected!("sse3")
+            && std::arch::is_x86_feature_detected!("ssse3")
+            && std::arch::is_x86_feature_detected!("sse4.1")
+            && std::arch::is_x86_feature_detected!("sse4.2")
+            && std::arch::is_x86_feature_detected!("popcnt");
+        #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+        let portable = false;
+        if !portable {
+            return;
+        }
+        assert!(
+            fresh == PRECOMPILED_SECRETS,
+            "precompiled/secrets.cwasm is stale: run `PALISADE_BLESS=1 cargo test -p palisade precompiled`"
+        );
+        let engine = with_precompiled(palisade_gateway::engine_builder().max_concurrent_instances(2))
+            .build()
+            .unwrap();
+        let bundle = engine
+            .load_bundle_from(&source("serverless-baseline").unwrap())
+            .unwrap();
+        for p in bundle.plugins() {
+            assert_eq!(p.code_cache(), palisade_engine::CodeCache::Precompiled, "{}", p.name);
         }
     }
 

@@ -19,7 +19,9 @@ pub fn cache_dir() -> Option<PathBuf> {
 /// The engine, with the on-disk compiled-code cache.
 pub fn engine() -> Result<Engine, String> {
     // Every bundle's `[gateway]` table is built (and checked) at load.
-    let mut b = palisade_gateway::engine_builder().max_concurrent_instances(8);
+    let mut b = crate::builtin::with_precompiled(
+        palisade_gateway::engine_builder().max_concurrent_instances(8),
+    );
     if let Some(dir) = cache_dir() {
         b = b.cache_dir(dir);
     }

@@ -153,6 +153,7 @@ fn inspect_json(b: &Bundle) -> serde_json::Value {
             "sha256": p.sha256,
             "mode": p.mode.as_str(),
             "code_cache": p.code_cache(),
+            "compile_ms": p.compile_time().map(|t| t.as_millis() as u64),
             "limits": p.limits(),
             "settings": serde_json::from_str::<serde_json::Value>(&p.settings).unwrap_or_default(),
             "metadata": p.metadata(),
@@ -219,14 +220,22 @@ fn inspect_human(b: &Bundle) -> String {
         );
         let _ = writeln!(s, "    file      {}", escape(&p.path));
         let _ = writeln!(s, "    sha256    {}", escape(&p.sha256));
+        // What a start without the compiled-code cache (a fresh CI
+        // container) costs for this plugin.
+        let cold = p
+            .compile_time()
+            .map(|t| format!("; a start without the cache compiles it: {} ms", t.as_millis()))
+            .unwrap_or_default();
         let _ = writeln!(
             s,
-            "    code      {}",
+            "    code      {}{}",
             match p.code_cache() {
+                palisade_engine::CodeCache::Precompiled => "shipped precompiled in palisade: no compilation",
                 palisade_engine::CodeCache::Hit => "from the compiled-code cache",
                 palisade_engine::CodeCache::Miss => "compiled now, cached for the next start",
                 palisade_engine::CodeCache::Disabled => "compiled now (no cache)",
-            }
+            },
+            cold
         );
         let l = p.limits();
         if l != b.limits() {

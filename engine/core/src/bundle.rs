@@ -512,6 +512,14 @@ impl BundlePlugin {
     pub fn code_cache(&self) -> CodeCache {
         self.loaded.cache
     }
+
+    /// How long compiling the plugin takes (what a start without the
+    /// compiled-code cache costs): measured at this load, or when the
+    /// cached code was compiled; `None` for precompiled code, or a cache
+    /// entry of unknown age.
+    pub fn compile_time(&self) -> Option<std::time::Duration> {
+        self.loaded.compile_time
+    }
 }
 
 /// A loaded, validated, immutable bundle.

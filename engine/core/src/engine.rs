@@ -21,6 +21,7 @@ pub struct EngineBuilder {
     cache_max_bytes: u64,
     max_instances: u32,
     extensions: Vec<Arc<dyn Extension>>,
+    precompiled: std::collections::HashMap<String, &'static [u8]>,
 }
 
 impl Default for EngineBuilder {
@@ -30,6 +31,7 @@ impl Default for EngineBuilder {
             cache_max_bytes: crate::plugin::DEFAULT_CACHE_MAX_BYTES,
             max_instances: 64,
             extensions: Vec::new(),
+            precompiled: std::collections::HashMap::new(),
         }
     }
 }
@@ -48,6 +50,16 @@ impl EngineBuilder {
     /// accepted is cached.
     pub fn cache_max_bytes(mut self, bytes: u64) -> Self {
         self.cache_max_bytes = bytes;
+        self
+    }
+
+    /// Compiled code shipped with the program for the plugin whose sha256
+    /// (lowercase hex) is `sha256`, as [`Engine::precompile`] made it: a
+    /// bundle with that plugin loads without compiling it. Code that does
+    /// not fit this engine (another wasmtime, other settings, CPU features
+    /// this host lacks) is ignored and the plugin is compiled as usual.
+    pub fn precompiled(mut self, sha256: &str, code: &'static [u8]) -> Self {
+        self.precompiled.insert(sha256.to_ascii_lowercase(), code);
         self
     }
 
@@ -72,8 +84,13 @@ impl EngineBuilder {
     /// # Errors
     /// [`EngineError`] when the WebAssembly runtime cannot be configured.
     pub fn build(self) -> Result<Engine, EngineError> {
-        let host = PluginHost::new(self.cache_dir, self.cache_max_bytes, self.max_instances)
-            .map_err(EngineError::runtime)?;
+        let host = PluginHost::new(
+            self.cache_dir,
+            self.cache_max_bytes,
+            self.max_instances,
+            self.precompiled,
+        )
+        .map_err(EngineError::runtime)?;
         Ok(Engine {
             host: Arc::new(host),
             extensions: self.extensions.into(),
@@ -133,6 +150,15 @@ impl Engine {
     /// A builder for settings such as the compiled-code cache.
     pub fn builder() -> EngineBuilder {
         EngineBuilder::default()
+    }
+
+    /// The compiled code of the component `bytes` for this engine, to give
+    /// to [`EngineBuilder::precompiled`] in a program that ships it.
+    ///
+    /// # Errors
+    /// When the bytes are not a WebAssembly component.
+    pub fn precompile(&self, bytes: &[u8]) -> Result<Vec<u8>, String> {
+        self.host.precompile(bytes)
     }
 
     /// What a plugin component is (contract version, imports and whether

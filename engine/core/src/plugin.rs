@@ -8,7 +8,7 @@
 use crate::decision::{Category, ErrorKind, LogLevel, Severity};
 use crate::manifest::Limits;
 use crate::time::Now;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use wasmtime::component::{Component, HasSelf, Linker};
@@ -431,6 +431,9 @@ fn truncate_on_char_boundary(s: &mut String, max: usize) {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CodeCache {
+    /// Shipped precompiled with the program (the built-in bundles'
+    /// plugins, see [`crate::EngineBuilder::precompiled`]): no compilation.
+    Precompiled,
     /// Deserialized from the on-disk cache: no compilation.
     Hit,
     /// Compiled, then written to the cache.
@@ -449,6 +452,9 @@ pub(crate) struct SharedRule {
 /// A compiled, pre-instantiated plugin, ready for fresh instances.
 pub(crate) struct LoadedPlugin {
     pub(crate) cache: CodeCache,
+    /// How long compiling the plugin took (a start without the cache):
+    /// measured now, or when the cached code was compiled.
+    pub(crate) compile_time: Option<std::time::Duration>,
     /// Where the compiled code goes once the plugin is accepted: code of a
     /// plugin the bundle refuses is never cached.
     pending_cache: Option<PathBuf>,
@@ -481,6 +487,8 @@ pub(crate) struct PluginHost {
     cache_dir: Option<PathBuf>,
     cache_max_bytes: u64,
     engine_key: String,
+    /// Compiled code shipped with the program, by the plugin's sha256.
+    precompiled: HashMap<String, &'static [u8]>,
 }
 
 /// Advances the engine's epoch every [`EPOCH_TICK`] until dropped, so that
@@ -547,8 +555,10 @@ impl PluginHost {
         cache_dir: Option<PathBuf>,
         cache_max_bytes: u64,
         max_instances: u32,
+        precompiled: HashMap<String, &'static [u8]>,
     ) -> wasmtime::Result<PluginHost> {
         let mut config = wasmtime::Config::new();
+        portable_target(&mut config)?;
         config.consume_fuel(true);
         config.epoch_interruption(true);
         config.cranelift_opt_level(wasmtime::OptLevel::Speed);
@@ -611,6 +621,7 @@ impl PluginHost {
             cache_dir,
             cache_max_bytes,
             engine_key,
+            precompiled,
         })
     }
 
@@ -623,7 +634,7 @@ impl PluginHost {
         sha256: &str,
         limits: Limits,
     ) -> Result<LoadedPlugin, String> {
-        let (component, cache, pending_cache) = self.component(bytes, sha256)?;
+        let (component, cache, pending_cache, compile_time) = self.component(bytes, sha256)?;
         self.check_imports(&component)?;
         // The filesystem is linked at the versions this plugin imports it.
         let mut linker = self.linker.clone();
@@ -642,6 +653,7 @@ impl PluginHost {
             .max(1);
         let mut plugin = LoadedPlugin {
             cache,
+            compile_time,
             pending_cache,
             component,
             rule_text: BTreeMap::new(),
@@ -677,7 +689,7 @@ impl PluginHost {
     /// What a component is, and one trial call: see [`PluginInspection`].
     pub(crate) fn inspect(&self, bytes: &[u8], limits: Limits) -> Result<PluginInspection, String> {
         let sha256 = crate::bundle::sha256_hex(bytes);
-        let (component, _, _) = self.component(bytes, &sha256)?;
+        let (component, ..) = self.component(bytes, &sha256)?;
         let ty = component.component_type();
         let mut contract = None;
         let imports = ty
@@ -740,17 +752,23 @@ impl PluginHost {
         if write_cache(&path, &bytes).is_ok()
             && let Some(dir) = path.parent()
         {
+            if let Some(t) = plugin.compile_time {
+                let _ = write_cache(&compile_time_path(&path), t.as_millis().to_string().as_bytes());
+            }
             evict(dir, self.cache_max_bytes, &path);
         }
     }
 
-    fn component(
-        &self,
-        bytes: &[u8],
-        sha256: &str,
-    ) -> Result<(Component, CodeCache, Option<PathBuf>), String> {
+    fn component(&self, bytes: &[u8], sha256: &str) -> Result<Compiled, String> {
         if !bytes.starts_with(b"\0asm") {
             return Err("not a WebAssembly file (bad magic number)".into());
+        }
+        if let Some(c) = self
+            .precompiled
+            .get(sha256)
+            .and_then(|code| self.deserialize_precompiled(code))
+        {
+            return Ok((c, CodeCache::Precompiled, None, None));
         }
         let cached = self
             .cache_dir
@@ -765,16 +783,49 @@ impl PluginHost {
                 .write(true)
                 .open(path)
                 .and_then(|f| f.set_modified(std::time::SystemTime::now()));
-            return Ok((c, CodeCache::Hit, None));
+            let took = std::fs::read_to_string(compile_time_path(path))
+                .ok()
+                .filter(|t| t.len() < 20)
+                .and_then(|t| t.trim().parse().ok())
+                .map(std::time::Duration::from_millis);
+            return Ok((c, CodeCache::Hit, None, took));
         }
+        let started = std::time::Instant::now();
         let component = Component::from_binary(&self.engine, bytes)
             .map_err(|e| format!("not a valid WebAssembly component: {}", error_chain(&e)))?;
+        let took = started.elapsed();
         let status = if cached.is_some() {
             CodeCache::Miss
         } else {
             CodeCache::Disabled
         };
-        Ok((component, status, cached))
+        Ok((component, status, cached, Some(took)))
+    }
+
+    /// Compiled code of this host's engine, to ship precompiled (see
+    /// [`crate::EngineBuilder::precompiled`]).
+    pub(crate) fn precompile(&self, bytes: &[u8]) -> Result<Vec<u8>, String> {
+        let component = Component::from_binary(&self.engine, bytes)
+            .map_err(|e| format!("not a valid WebAssembly component: {}", error_chain(&e)))?;
+        component
+            .serialize()
+            .map_err(|e| format!("cannot serialize the compiled code: {}", error_chain(&e)))
+    }
+
+    #[expect(
+        unsafe_code,
+        reason = "deserializing precompiled code is unsafe by wasmtime's definition; \
+                  the code shipped in the program was compiled from the plugin whose \
+                  sha256 names it, by this engine's configuration"
+    )]
+    fn deserialize_precompiled(&self, code: &[u8]) -> Option<Component> {
+        // SAFETY: the bytes are part of this program, produced by
+        // `Component::serialize` of an engine configured as this one
+        // (`precompile`) from the plugin whose sha256 they are registered
+        // under; wasmtime checks the header (its version, the engine's
+        // settings and the target's features, against this host's), and a
+        // mismatch is an error that falls back to compiling.
+        unsafe { Component::deserialize(&self.engine, code) }.ok()
     }
 
     #[expect(
@@ -824,6 +875,54 @@ impl PluginHost {
             ))
         }
     }
+}
+
+/// A compiled component, where its code came from, where to cache it, and
+/// how long compiling it took.
+type Compiled = (
+    Component,
+    CodeCache,
+    Option<PathBuf>,
+    Option<std::time::Duration>,
+);
+
+/// Beside a cached `.cwasm`: how long compiling it took, in milliseconds.
+fn compile_time_path(cwasm: &Path) -> PathBuf {
+    cwasm.with_extension("ms")
+}
+
+/// On x86-64 hosts with the x86-64-v2 features (every server CPU since
+/// about 2009), code is compiled for exactly those features rather than
+/// for whatever this CPU has, so that compiled code is portable between
+/// machines: the built-in plugins ship precompiled, and a cache directory
+/// shared between CI machines stays valid. Elsewhere the host's features
+/// are used.
+fn portable_target(config: &mut wasmtime::Config) -> wasmtime::Result<()> {
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    {
+        let v2 = std::arch::is_x86_feature_detected!("sse3")
+            && std::arch::is_x86_feature_detected!("ssse3")
+            && std::arch::is_x86_feature_detected!("sse4.1")
+            && std::arch::is_x86_feature_detected!("sse4.2")
+            && std::arch::is_x86_feature_detected!("popcnt");
+        if v2 {
+            config.target("x86_64-unknown-linux-gnu")?;
+            for flag in ["has_sse3", "has_ssse3", "has_sse41", "has_sse42", "has_popcnt"] {
+                // SAFETY: each feature was detected on this host just above;
+                // code compiled with it runs here, and wasmtime checks an
+                // artifact's features against the host before loading it.
+                #[expect(
+                    unsafe_code,
+                    reason = "enabling ISA features is unsafe by wasmtime's definition; they are detected first"
+                )]
+                unsafe {
+                    config.cranelift_flag_enable(flag);
+                }
+            }
+        }
+    }
+    let _ = config;
+    Ok(())
 }
 
 fn write_cache(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
