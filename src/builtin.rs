@@ -112,7 +112,8 @@ mod tests {
             .unwrap()
             .1;
         let fresh = plain.precompile(wasm).unwrap();
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("precompiled/secrets.cwasm");
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("precompiled/secrets.cwasm");
         if std::env::var_os("PALISADE_BLESS").is_some() {
             std::fs::write(&path, &fresh).unwrap();
             return;
@@ -132,14 +133,20 @@ mod tests {
             fresh == PRECOMPILED_SECRETS,
             "precompiled/secrets.cwasm is stale: run `PALISADE_BLESS=1 cargo test -p palisade precompiled`"
         );
-        let engine = with_precompiled(palisade_gateway::engine_builder().max_concurrent_instances(2))
-            .build()
-            .unwrap();
+        let engine =
+            with_precompiled(palisade_gateway::engine_builder().max_concurrent_instances(2))
+                .build()
+                .unwrap();
         let bundle = engine
             .load_bundle_from(&source("serverless-baseline").unwrap())
             .unwrap();
         for p in bundle.plugins() {
-            assert_eq!(p.code_cache(), palisade_engine::CodeCache::Precompiled, "{}", p.name);
+            assert_eq!(
+                p.code_cache(),
+                palisade_engine::CodeCache::Precompiled,
+                "{}",
+                p.name
+            );
         }
     }
 

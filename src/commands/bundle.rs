@@ -224,13 +224,19 @@ fn inspect_human(b: &Bundle) -> String {
         // container) costs for this plugin.
         let cold = p
             .compile_time()
-            .map(|t| format!("; a start without the cache compiles it: {} ms", t.as_millis()))
+            .map(|t| {
+                format!(
+                    "; a start without the cache compiles it: {} ms",
+                    t.as_millis()
+                )
+            })
             .unwrap_or_default();
         let _ = writeln!(
             s,
             "    code      {}{}",
             match p.code_cache() {
-                palisade_engine::CodeCache::Precompiled => "shipped precompiled in palisade: no compilation",
+                palisade_engine::CodeCache::Precompiled =>
+                    "shipped precompiled in palisade: no compilation",
                 palisade_engine::CodeCache::Hit => "from the compiled-code cache",
                 palisade_engine::CodeCache::Miss => "compiled now, cached for the next start",
                 palisade_engine::CodeCache::Disabled => "compiled now (no cache)",

@@ -7,7 +7,7 @@ use crate::source;
 use output::escape;
 use palisade_deploy::{CheckOptions, Document, DocumentFormat, Waivers};
 use palisade_engine::Decision;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// What `check` says about an empty file or empty standard input.
 pub fn execute(args: &CheckArgs) -> u8 {
@@ -172,18 +172,29 @@ pub(crate) fn parse_documents(
 
 /// SAM APIs whose OpenAPI definition is in another file (`DefinitionUri`,
 /// `AWS::Include`): the file is read, relative to the template, so that
-/// the security it requires counts, as `sam build` would read it. One
-/// that cannot be read (an `s3://` location, an absolute path, a missing
-/// or malformed file) is said on standard error; the API's routes are
-/// then judged by the template alone, where a route without an authorizer
-/// fails.
+/// the security it requires counts, as `sam build` would read it. Only a
+/// file under the template's directory or the working directory is read,
+/// each once, at most [`MAX_DEFINITION`] bytes and [`MAX_DEFINITIONS`] in
+/// all for one template. One that cannot be read (an `s3://` location, a
+/// path elsewhere, a missing or malformed file) is said on standard error,
+/// without its content; the API's routes are then judged by the template
+/// alone, where a route without an authorizer fails.
 fn include_definitions(doc: &mut Document, template: &Path, max_file_size: u64) {
     let base = template.parent().unwrap_or(Path::new("."));
+    let roots: Vec<PathBuf> = [Some(base.to_path_buf()), std::env::current_dir().ok()]
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.canonicalize().ok())
+        .collect();
+    let mut parsed: std::collections::HashMap<PathBuf, Result<serde_json::Value, String>> =
+        std::collections::HashMap::new();
+    let mut budget = MAX_DEFINITIONS;
     for (api, location) in doc.external_definitions() {
+        let file = doc.file.clone();
         let unread = |why: &str| {
             output::warning(&format!(
                 "{}: the OpenAPI definition of `{}` ({}) is not read: {why}; its routes are judged by the template alone",
-                escape(&doc.file),
+                escape(&file),
                 escape(&api),
                 escape(&output::shorten(&location, 200))
             ));
@@ -197,26 +208,53 @@ fn include_definitions(doc: &mut Document, template: &Path, max_file_size: u64) 
             continue;
         }
         let path = base.join(&location);
-        let text = match source::read_bounded(&path, max_file_size) {
-            Ok(t) => t,
-            Err(e) => {
-                unread(&e.describe(&path.display().to_string(), Some("--max-file-size")));
-                continue;
-            }
+        let Ok(real) = path.canonicalize() else {
+            unread(&format!("cannot read `{}`", output::path(&path)));
+            continue;
         };
-        match Document::parse(&path.display().to_string(), &text) {
-            Ok(d)
-                if d.value
-                    .get("paths")
-                    .is_some_and(serde_json::Value::is_object) =>
-            {
-                doc.include_definition(&api, d.value);
+        if !roots.iter().any(|r| real.starts_with(r)) {
+            unread("it is outside the template's directory and the working directory");
+            continue;
+        }
+        let definition = parsed.entry(real.clone()).or_insert_with(|| {
+            let text = source::read_bounded(&real, max_file_size.min(MAX_DEFINITION))
+                .map_err(|e| e.describe(&path.display().to_string(), None))?;
+            match Document::parse(&path.display().to_string(), &text) {
+                Ok(d)
+                    if d.value
+                        .get("paths")
+                        .is_some_and(serde_json::Value::is_object) =>
+                {
+                    Ok(d.value)
+                }
+                Ok(_) => Err("it is not an OpenAPI definition (no `paths` mapping)".to_owned()),
+                // The parser's words may quote the file: only where.
+                Err(e) => Err(format!(
+                    "it is not valid YAML or JSON ({}:{})",
+                    e.line, e.column
+                )),
             }
-            Ok(_) => unread("it is not an OpenAPI definition (no `paths` mapping)"),
-            Err(e) => unread(&parse_error(&e)),
+        });
+        match definition {
+            Ok(value) => {
+                let size = value.to_string().len() as u64;
+                if size > budget {
+                    unread("the template's included definitions are over their size limit");
+                    continue;
+                }
+                budget -= size;
+                doc.include_definition(&api, value.clone());
+            }
+            Err(why) => unread(why),
         }
     }
 }
+
+/// The largest OpenAPI definition file read for a template's API.
+const MAX_DEFINITION: u64 = 2 << 20;
+/// The most definition text included into one template (each inclusion
+/// counts, also of one file twice).
+const MAX_DEFINITIONS: u64 = 4 << 20;
 
 /// The waivers file (`--waivers`), parsed, with a warning per expired
 /// waiver (judged at `now`); none without a file.

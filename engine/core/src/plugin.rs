@@ -753,7 +753,10 @@ impl PluginHost {
             && let Some(dir) = path.parent()
         {
             if let Some(t) = plugin.compile_time {
-                let _ = write_cache(&compile_time_path(&path), t.as_millis().to_string().as_bytes());
+                let _ = write_cache(
+                    &compile_time_path(&path),
+                    t.as_millis().to_string().as_bytes(),
+                );
             }
             evict(dir, self.cache_max_bytes, &path);
         }
@@ -907,7 +910,13 @@ fn portable_target(config: &mut wasmtime::Config) -> wasmtime::Result<()> {
             && std::arch::is_x86_feature_detected!("popcnt");
         if v2 {
             config.target("x86_64-unknown-linux-gnu")?;
-            for flag in ["has_sse3", "has_ssse3", "has_sse41", "has_sse42", "has_popcnt"] {
+            for flag in [
+                "has_sse3",
+                "has_ssse3",
+                "has_sse41",
+                "has_sse42",
+                "has_popcnt",
+            ] {
                 // SAFETY: each feature was detected on this host just above;
                 // code compiled with it runs here, and wasmtime checks an
                 // artifact's features against the host before loading it.

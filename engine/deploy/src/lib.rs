@@ -182,45 +182,62 @@ fn check_document(
     if resources.is_empty() {
         return resources;
     }
-    let variants = match resources::variants(doc) {
-        Ok(v) => v,
-        Err(e) => {
-            eval.invalid(format!("{}: {e}", doc.file));
-            Vec::new()
-        }
-    };
-    if variants.is_empty() {
-        judge(eval, doc, &resources, &facts, options, now);
-        return resources;
-    }
-    // A template that depends on conditions: judged in each variant; a
+    // A template that depends on conditions is judged in each variant; a
     // finding of any is reported once, saying when it holds unless it
     // holds in all.
     let from = eval.findings_mut().len();
     let from_error = eval.errors_mut().len();
-    let mut variant_of = Vec::new();
-    for (i, (variant, _)) in variants.iter().enumerate() {
+    let mut variant_of: Vec<usize> = Vec::new();
+    let judged = resources::each_variant(doc, |variant, i| {
         judge(eval, doc, variant, &facts, options, now);
-        variant_of.resize(eval.findings_mut().len() - from, i);
-    }
-    let mut holds_in: HashMap<FindingKey, BTreeSet<usize>> = HashMap::new();
+        let found = eval.findings_mut().len() - from;
+        variant_of.resize(found, i);
+    });
+    let (conditions, judged) = match judged {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            judge(eval, doc, &resources, &facts, options, now);
+            return resources;
+        }
+        Err(e) => {
+            eval.invalid(format!("{}: {e}", doc.file));
+            judge(eval, doc, &resources, &facts, options, now);
+            return resources;
+        }
+    };
+    // Where each finding was found; a variant that did not judge the
+    // finding's resource again has the first variant's findings for it.
+    let mut found_in: HashMap<FindingKey, BTreeSet<usize>> = HashMap::new();
     let found = eval.findings_mut().get(from..).unwrap_or_default();
     for (f, v) in found.iter().zip(&variant_of) {
-        holds_in.entry(FindingKey::of(f)).or_default().insert(*v);
+        found_in.entry(FindingKey::of(f)).or_default().insert(*v);
     }
+    let holds = |key: &FindingKey, resource: Option<&str>| -> BTreeSet<usize> {
+        let found = found_in.get(key);
+        judged
+            .iter()
+            .enumerate()
+            .filter(|(v, j)| {
+                let (again, absent) = match resource {
+                    Some(r) => (j.again.contains(r), j.absent.contains(r)),
+                    None => (true, false),
+                };
+                let at = if again { *v } else { 0 };
+                !absent && found.is_some_and(|f| f.contains(&at))
+            })
+            .map(|(v, _)| v)
+            .collect()
+    };
     let mut reported = HashSet::new();
     eval.retain_findings(from, |f| {
         let key = FindingKey::of(f);
-        let holds = holds_in.get(&key).map_or(0, BTreeSet::len);
-        let first = holds_in.get(&key).and_then(|s| s.first().copied());
-        if !reported.insert(key) {
+        if reported.contains(&key) {
             return false;
         }
-        if holds < variants.len()
-            && let Some((_, when)) = first.and_then(|v| variants.get(v))
-        {
-            f.message = format!("{} (when {when})", f.message);
+        if let Some(when) = conditions.describe(&holds(&key, f.resource.as_deref())) {
+            f.message = format!("{} ({when})", f.message);
         }
+        reported.insert(key);
         true
     });
     let mut errors_seen = HashSet::new();

@@ -170,8 +170,12 @@ pub fn basic_password(s: &str) -> Option<String> {
         let Some(text) = base64_text(&token) else {
             continue;
         };
-        if let Some((_, password)) = text.split_once(':')
+        // `user:password`, neither with spaces (text that happens to be
+        // base64, `Note: see docs`, has them).
+        if let Some((user, password)) = text.split_once(':')
+            && !user.is_empty()
             && password.chars().count() >= 3
+            && !text.contains(char::is_whitespace)
         {
             return Some(password.to_owned());
         }
@@ -742,6 +746,8 @@ mod tests {
         // No colon, or a short password.
         assert_eq!(basic_password("Basic aHVudGVyMjI="), None);
         assert_eq!(basic_password("Basic YTpiYw=="), None);
+        // "Note: see docs": base64 of prose, not credentials.
+        assert_eq!(basic_password("Basic Tm90ZTogc2VlIGRvY3M="), None);
     }
 
     #[test]

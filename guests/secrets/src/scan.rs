@@ -565,7 +565,10 @@ fn json_secret(text: &str) -> Option<(String, keys::SecretKind, String)> {
                     continue;
                 };
                 let v = matchers::trim(&v).to_owned();
+                // `$DB_PASSWORD`, `%DB_PASSWORD%`: filled in by whoever
+                // reads the JSON, as in a connection URL.
                 if v.len() >= 4
+                    && !v.starts_with(['$', '%'])
                     && !matchers::is_reference(&v)
                     && !matchers::contains_reference(&v)
                     && !matchers::is_placeholder(&v)

@@ -831,6 +831,7 @@ fn json_text_and_basic_credentials_are_read_inside_strings() {
             "UPSTREAM_HEADERS": "Authorization: Basic YWRtaW46aHVudGVyMjI=",
             "SAFE_CONFIG": "{\"db\": {\"password\": \"{{resolve:secretsmanager:db:SecretString:password}}\"}}",
             "FEATURES": "{\"token_ttl\": \"3600\", \"mode\": \"fast\"}",
+            "TEMPLATED": "{\"password\": \"$DB_PASSWORD\", \"token\": \"%API_TOKEN%\"}",
             "NOT_JSON": "{not json: password = x}",
             "DOC": "Basic authentication is required"
         }}

@@ -13,88 +13,160 @@
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Up to this many free conditions, every combination is a variant
-/// (2^3 = 8); beyond, every condition true, every condition false, and
-/// each condition flipped alone from both.
-const EVERY_COMBINATION: usize = 3;
-/// More free conditions than this are refused: each variant is a whole
-/// evaluation of the template.
-pub(crate) const MAX_CONDITIONS: usize = 64;
+/// More free conditions than this are refused: every combination is
+/// judged (2^10 = 1,024 variants).
+pub(crate) const MAX_CONDITIONS: usize = 10;
+/// Variants times resources judged at most: a large template depends on
+/// fewer conditions before it is refused (each variant is normalized
+/// whole; only the resources a variant changes are judged again).
+const MAX_WORK: usize = 2_000_000;
 /// Condition definitions nested deeper than this are free.
 const MAX_DEPTH: usize = 32;
 
-/// One way the template can deploy.
-pub(crate) struct Variant {
-    /// The template with every `Fn::If` replaced by its branch,
-    /// `AWS::NoValue` removed, and the resources whose condition is false
-    /// left out.
-    pub value: Value,
-    /// The free conditions' values, by name.
-    pub assignment: Vec<(String, bool)>,
+/// The ways a template can deploy: its free conditions and how to give
+/// each combination of them.
+pub(crate) struct Conditions<'t> {
+    template: &'t Value,
+    definitions: Option<&'t Map<String, Value>>,
+    resources: &'t [&'t [&'t str]],
+    /// The free conditions, by name (sorted).
+    pub free: Vec<String>,
 }
 
-impl Variant {
-    /// `IsProd is false, UseKms is true`.
-    pub(crate) fn describe(&self) -> String {
-        self.assignment
-            .iter()
-            .map(|(name, on)| format!("{name} is {on}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-}
-
-/// The variants of `template` whose `Conditions` section is at
-/// `conditions` (`["Conditions"]`, or `["resources", "Conditions"]` in a
-/// serverless.yml) and whose resources are at each of `resources`. Empty
-/// when nothing in it depends on a condition.
-pub(crate) fn variants(
-    template: &Value,
-    conditions: &[&str],
-    resources: &[&[&str]],
-) -> Result<Vec<Variant>, String> {
-    let mut used = BTreeSet::new();
-    uses(template, &mut used);
-    for at in resources {
-        for r in section(template, at).into_iter().flat_map(Map::values) {
-            if let Some(Value::String(c)) = r.get("Condition") {
-                used.insert(c.clone());
-            }
-        }
-    }
-    if used.is_empty() {
-        return Ok(Vec::new());
-    }
-    let definitions = section(template, conditions);
-    let (mut seen, mut free) = (BTreeSet::new(), BTreeSet::new());
-    for name in &used {
-        atoms(name, definitions, &mut seen, &mut free);
-    }
-    let free: Vec<String> = free.into_iter().collect();
-    if free.len() > MAX_CONDITIONS {
-        return Err(format!(
-            "the template's Fn::If and resource conditions depend on {} conditions; at most {MAX_CONDITIONS} can be judged in every branch",
-            free.len()
-        ));
-    }
-    Ok(assignments(free.len())
-        .into_iter()
-        .map(|bits| {
-            let assignment: Vec<(String, bool)> = free.iter().cloned().zip(bits).collect();
-            let truth = Truth::new(definitions, &assignment);
-            let truth = |name: &str| truth.of(name);
-            let mut value = resolve(template, &truth).unwrap_or(Value::Null);
-            for at in resources {
-                if let Some(Value::Object(rs)) = section_mut(&mut value, at) {
-                    rs.retain(|_, r| match r.get("Condition") {
-                        Some(Value::String(c)) => truth(c),
-                        _ => true,
-                    });
+impl<'t> Conditions<'t> {
+    /// The conditions of `template` whose `Conditions` section is at
+    /// `conditions` (`["Conditions"]`, or `["resources", "Conditions"]` in
+    /// a serverless.yml) and whose resources are at each of `resources`.
+    /// `None` when nothing in it depends on a condition or `AWS::NoValue`.
+    /// A malformed `Fn::If`, or more conditions (for the template's size)
+    /// than can be judged in every combination, is an error.
+    pub(crate) fn of(
+        template: &'t Value,
+        conditions: &[&str],
+        resources: &'t [&'t [&'t str]],
+    ) -> Result<Option<Conditions<'t>>, String> {
+        let mut used = BTreeSet::new();
+        let mut no_value = false;
+        uses(template, &mut used, &mut no_value)?;
+        let mut count = 0;
+        for at in resources {
+            for r in section(template, at).into_iter().flat_map(Map::values) {
+                count += 1;
+                match r.get("Condition") {
+                    Some(Value::String(c)) => {
+                        used.insert(c.clone());
+                    }
+                    Some(other) => {
+                        return Err(format!(
+                            "a resource's Condition must name a condition, not `{}`",
+                            crate::resources::shorten(&other.to_string())
+                        ));
+                    }
+                    None => {}
                 }
             }
-            Variant { value, assignment }
-        })
-        .collect())
+        }
+        if used.is_empty() && !no_value {
+            return Ok(None);
+        }
+        let definitions = section(template, conditions);
+        let (mut seen, mut free) = (BTreeSet::new(), BTreeSet::new());
+        for name in &used {
+            atoms(name, definitions, &mut seen, &mut free);
+        }
+        let free: Vec<String> = free.into_iter().collect();
+        let combinations = 1usize << free.len().min(MAX_CONDITIONS + 1);
+        if free.len() > MAX_CONDITIONS || combinations.saturating_mul(count.max(1)) > MAX_WORK {
+            return Err(format!(
+                "the template depends on {} conditions ({}); a template of {count} resources can be judged in every combination of at most {} of them",
+                free.len(),
+                crate::resources::shorten(&free.join(", ")),
+                (0..=MAX_CONDITIONS)
+                    .rev()
+                    .find(|n| (1usize << n).saturating_mul(count.max(1)) <= MAX_WORK)
+                    .unwrap_or(0)
+            ));
+        }
+        Ok(Some(Conditions {
+            template,
+            definitions,
+            resources,
+            free,
+        }))
+    }
+
+    /// Every combination of the free conditions' values.
+    pub(crate) fn combinations(&self) -> Vec<Vec<bool>> {
+        let n = self.free.len();
+        (0..1usize << n)
+            .map(|bits| (0..n).map(|i| bits & (1 << (n - 1 - i)) == 0).collect())
+            .collect()
+    }
+
+    /// The template as it deploys when the free conditions have `bits`:
+    /// every `Fn::If` replaced by its branch, `AWS::NoValue` removed, and
+    /// the resources whose condition is false left out.
+    pub(crate) fn variant(&self, bits: &[bool]) -> Value {
+        let assignment: Vec<(String, bool)> = self
+            .free
+            .iter()
+            .cloned()
+            .zip(bits.iter().copied())
+            .collect();
+        let truth = Truth::new(self.definitions, &assignment);
+        let truth = |name: &str| truth.of(name);
+        let mut value = resolve(self.template, &truth).unwrap_or(Value::Null);
+        for at in self.resources {
+            if let Some(Value::Object(rs)) = section_mut(&mut value, at) {
+                rs.retain(|_, r| match r.get("Condition") {
+                    Some(Value::String(c)) => truth(c),
+                    _ => true,
+                });
+            }
+        }
+        value
+    }
+
+    /// When something holds, given the combinations it holds in (indexes
+    /// into [`Conditions::combinations`]): `None` when it holds in all;
+    /// `IsProd is false` when it holds exactly when some conditions have
+    /// some values; else how often, with one combination.
+    pub(crate) fn describe(&self, holds: &BTreeSet<usize>) -> Option<String> {
+        let all = self.combinations();
+        if holds.len() >= all.len() {
+            return None;
+        }
+        let held: Vec<&Vec<bool>> = holds.iter().filter_map(|i| all.get(*i)).collect();
+        let first = held.first()?;
+        // The conditions with one value wherever it holds.
+        let fixed: Vec<(usize, bool)> = (0..self.free.len())
+            .filter_map(|c| {
+                let v = *first.get(c)?;
+                held.iter().all(|b| b.get(c) == Some(&v)).then_some((c, v))
+            })
+            .collect();
+        let say = |pairs: &[(usize, bool)]| {
+            pairs
+                .iter()
+                .filter_map(|(c, v)| Some(format!("{} is {v}", self.free.get(*c)?)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let matching = all
+            .iter()
+            .filter(|b| fixed.iter().all(|(c, v)| b.get(*c) == Some(v)))
+            .count();
+        if matching == held.len() && !fixed.is_empty() {
+            return Some(format!("when {}", say(&fixed)));
+        }
+        let example: Vec<(usize, bool)> = first.iter().copied().enumerate().collect();
+        Some(format!(
+            "in {} of the {} combinations of its conditions, e.g. when {}",
+            held.len(),
+            all.len(),
+            say(&example)
+        ))
+    }
 }
 
 /// The object at `path`, if there is one.
@@ -106,17 +178,32 @@ fn section_mut<'v>(v: &'v mut Value, path: &[&str]) -> Option<&'v mut Value> {
     path.iter().try_fold(v, |v, key| v.get_mut(key))
 }
 
-/// The conditions `Fn::If` names anywhere in `v`.
-fn uses(v: &Value, out: &mut BTreeSet<String>) {
+/// The conditions `Fn::If` names anywhere in `v`, and whether
+/// `AWS::NoValue` is used; a malformed `Fn::If` (which CloudFormation
+/// refuses) is an error.
+fn uses(v: &Value, out: &mut BTreeSet<String>, no_value: &mut bool) -> Result<(), String> {
     match v {
         Value::Object(o) => {
-            if let Some(name) = if_parts(o).map(|(name, _, _)| name) {
-                out.insert(name.to_owned());
+            if let Some(args) = o.get("Fn::If") {
+                match if_parts(o) {
+                    Some((name, _, _)) => {
+                        out.insert(name.to_owned());
+                    }
+                    None => {
+                        return Err(format!(
+                            "malformed Fn::If `{}`: it takes [condition name, value if true, value if false], alone in its mapping",
+                            crate::resources::shorten(&args.to_string())
+                        ));
+                    }
+                }
             }
-            o.values().for_each(|x| uses(x, out));
+            if o.len() == 1 && o.get("Ref").and_then(Value::as_str) == Some("AWS::NoValue") {
+                *no_value = true;
+            }
+            o.values().try_for_each(|x| uses(x, out, no_value))
         }
-        Value::Array(a) => a.iter().for_each(|x| uses(x, out)),
-        _ => {}
+        Value::Array(a) => a.iter().try_for_each(|x| uses(x, out, no_value)),
+        _ => Ok(()),
     }
 }
 
@@ -240,26 +327,6 @@ impl<'d> Truth<'d> {
     }
 }
 
-/// Which values the free conditions take, one `Vec` per variant.
-fn assignments(n: usize) -> Vec<Vec<bool>> {
-    if n <= EVERY_COMBINATION {
-        return (0..1usize << n)
-            .map(|bits| (0..n).map(|i| bits & (1 << i) == 0).collect())
-            .collect();
-    }
-    let mut out = vec![vec![true; n], vec![false; n]];
-    for base in [true, false] {
-        for i in 0..n {
-            let mut bits = vec![base; n];
-            if let Some(b) = bits.get_mut(i) {
-                *b = !base;
-            }
-            out.push(bits);
-        }
-    }
-    out
-}
-
 /// `v` with each `Fn::If` replaced by the branch `truth` picks; `None`
 /// for `AWS::NoValue` (the key or item is left out).
 fn resolve(v: &Value, truth: &dyn Fn(&str) -> bool) -> Option<Value> {
@@ -289,11 +356,18 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn variants_of(t: &Value) -> Vec<(String, Value)> {
-        variants(t, &["Conditions"], &[&["Resources"]])
-            .unwrap()
+    const AT: &[&[&str]] = &[&["Resources"]];
+
+    fn variants_of(t: &Value) -> Vec<(Vec<bool>, Value)> {
+        let Some(c) = Conditions::of(t, &["Conditions"], AT).unwrap() else {
+            return Vec::new();
+        };
+        c.combinations()
             .into_iter()
-            .map(|v| (v.describe(), v.value["Resources"].clone()))
+            .map(|b| {
+                let v = c.variant(&b)["Resources"].clone();
+                (b, v)
+            })
             .collect()
     }
 
@@ -310,13 +384,17 @@ mod tests {
         });
         let v = variants_of(&t);
         assert_eq!(v.len(), 2);
-        assert_eq!(v[0].0, "IsProd is true");
+        assert_eq!(v[0].0, [true]);
         assert_eq!(
             v[0].1["Fn"]["Properties"],
             json!({ "TracingConfig": { "Mode": "Active" }, "Layers": ["arn:layer"] })
         );
-        assert_eq!(v[1].0, "IsProd is false");
         assert_eq!(v[1].1["Fn"]["Properties"], json!({ "Layers": [] }));
+        // AWS::NoValue alone (no condition) is removed too: one variant.
+        let plain = json!({ "Resources": { "B": { "Type": "AWS::S3::Bucket", "Properties": { "BucketEncryption": { "Ref": "AWS::NoValue" } } } } });
+        let v = variants_of(&plain);
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].1["B"]["Properties"], json!({}));
     }
 
     #[test]
@@ -339,9 +417,26 @@ mod tests {
     }
 
     #[test]
-    fn no_conditions_no_variants_and_too_many_is_an_error() {
+    fn every_combination_is_judged_and_too_many_or_malformed_is_an_error() {
         assert!(
             variants_of(&json!({ "Resources": { "Q": { "Type": "AWS::SQS::Queue" } } })).is_empty()
+        );
+        // Four free conditions: all 16 combinations, so one that needs two
+        // true and two false is among them.
+        let t = json!({
+            "Conditions": { "Open": { "Fn::And": [
+                { "Condition": "A" }, { "Condition": "B" },
+                { "Fn::Not": [{ "Condition": "C" }] }, { "Fn::Not": [{ "Condition": "D" }] }
+            ] } },
+            "Resources": { "U": { "Type": "AWS::Lambda::Url", "Properties": { "AuthType": { "Fn::If": ["Open", "NONE", "AWS_IAM"] } } } }
+        });
+        let v = variants_of(&t);
+        assert_eq!(v.len(), 16);
+        assert_eq!(
+            v.iter()
+                .filter(|(_, r)| r["U"]["Properties"]["AuthType"] == "NONE")
+                .count(),
+            1
         );
         let many: Map<String, Value> = (0..=MAX_CONDITIONS)
             .map(|i| {
@@ -352,15 +447,37 @@ mod tests {
             })
             .collect();
         let t = json!({ "Resources": { "Fn": { "Type": "X", "Properties": many } } });
-        let err = variants(&t, &["Conditions"], &[&["Resources"]])
-            .err()
-            .unwrap();
-        assert!(err.contains("65 conditions"), "{err}");
-        // Beyond three, each condition is flipped alone from all-true and
-        // all-false: 2 + 2n variants, and every condition is false in one.
-        let four = assignments(4);
-        assert_eq!(four.len(), 10);
-        assert!((0..4).all(|i| four.iter().any(|b| !b[i]) && four.iter().any(|b| b[i])));
+        let err = Conditions::of(&t, &["Conditions"], AT).err().unwrap();
+        assert!(err.contains("11 conditions"), "{err}");
+        for bad in [json!(["C", 1]), json!(["C", 1, 2, 3]), json!([["C"], 1, 2])] {
+            let t = json!({ "Resources": { "Fn": { "Type": "X", "Properties": { "P": { "Fn::If": bad } } } } });
+            let err = Conditions::of(&t, &["Conditions"], AT).err().unwrap();
+            assert!(err.contains("malformed Fn::If"), "{err}");
+        }
+    }
+
+    #[test]
+    fn when_a_finding_holds_is_said_as_the_conditions_that_decide_it() {
+        let t = json!({ "Resources": { "Fn": { "Type": "X", "Properties": {
+            "A": { "Fn::If": ["IsEu", 1, 2] }, "B": { "Fn::If": ["IsProd", 1, 2] } } } } });
+        let c = Conditions::of(&t, &["Conditions"], AT).unwrap().unwrap();
+        let combos = c.combinations();
+        let which = |f: &dyn Fn(&[bool]) -> bool| -> BTreeSet<usize> {
+            combos
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| f(b))
+                .map(|(i, _)| i)
+                .collect()
+        };
+        // free = [IsEu, IsProd]
+        assert_eq!(
+            c.describe(&which(&|b| !b[1])).as_deref(),
+            Some("when IsProd is false")
+        );
+        assert_eq!(c.describe(&which(&|_| true)), None);
+        let odd = c.describe(&which(&|b| b[0] != b[1])).unwrap();
+        assert!(odd.starts_with("in 2 of the 4 combinations"), "{odd}");
     }
 
     #[test]

@@ -354,7 +354,7 @@ fn facts_of(r: &Resource, g: &Graph) -> (Map<String, Value>, Vec<Trigger>) {
     // (`arn:aws:kms:...:alias/aws/secretsmanager`).
     if kind == "AWS::SecretsManager::Secret"
         && get(&r.properties, "KmsKeyId")
-            .and_then(Value::as_str)
+            .and_then(literal_text)
             .is_some_and(|k| k.ends_with("alias/aws/secretsmanager"))
     {
         facts.insert("aws_managed_key".into(), Value::Bool(true));
@@ -741,6 +741,22 @@ fn grant_facts(kind: &str, p: &Value, facts: &mut Map<String, Value>) {
         "sensitive_reads_on_any",
         grants.sensitive_reads_on_any,
     );
+}
+
+/// The text a value makes as far as it is written out: a string, an
+/// `Fn::Sub` template, or an `Fn::Join` of such parts (references inside
+/// stay as written, `${AWS::Region}`).
+fn literal_text(v: &Value) -> Option<std::borrow::Cow<'_, str>> {
+    if let Some(t) = text(v) {
+        return Some(std::borrow::Cow::Borrowed(t));
+    }
+    let join = get(v, "Fn::Join")?.as_array()?;
+    let (sep, parts) = (join.first()?.as_str()?, join.get(1)?.as_array()?);
+    let parts: Vec<String> = parts
+        .iter()
+        .map(|p| literal_text(p).map_or_else(|| "${}".to_owned(), |t| t.into_owned()))
+        .collect();
+    Some(std::borrow::Cow::Owned(parts.join(sep)))
 }
 
 /// Fills `facts` (and the SAM routes in `triggers`) of every resource.

@@ -20,7 +20,7 @@ use cedar_policy::{Entity, EntityId, EntityTypeName, EntityUid, RestrictedExpres
 use palisade_engine::values::{from_json as json_to_cedar, known_type};
 use palisade_engine::{DeployedResource, PluginInput};
 use serde_json::{Map, Value};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::str::FromStr;
 
 /// One resource a deployment creates.
@@ -154,21 +154,65 @@ fn resources_of(format: DocumentFormat, value: &Value) -> Vec<Resource> {
     out
 }
 
-/// When `doc` depends on CloudFormation conditions (`Fn::If`, resource
-/// `Condition`s): the resources of each way it can deploy, with the
-/// conditions' values (`IsProd is false`). Empty when it does not.
-pub(crate) fn variants(doc: &Document) -> Result<Vec<(Vec<Resource>, String)>, String> {
-    let (conditions, resources): (&[&str], &[&[&str]]) = match doc.format {
-        DocumentFormat::CloudFormation => (&["Conditions"], &[&["Resources"]]),
-        DocumentFormat::ServerlessFramework => {
-            (&["resources", "Conditions"], &[&["resources", "Resources"]])
-        }
-        DocumentFormat::TerraformPlan | DocumentFormat::Unknown => return Ok(Vec::new()),
+/// Judges `doc` in each way it can deploy when it depends on
+/// CloudFormation conditions (`Fn::If`, resource `Condition`s,
+/// `AWS::NoValue`): `judge` gets, per combination of the conditions, the
+/// resources that combination changes (all of them the first time) and
+/// its index. Returns `Ok(None)` when the document depends on none, else
+/// the conditions (to say when a finding holds).
+pub(crate) fn each_variant(
+    doc: &Document,
+    mut judge: impl FnMut(&[Resource], usize),
+) -> Result<Option<(conditions::Conditions<'_>, Vec<Judged>)>, String> {
+    const CFN: &[&[&str]] = &[&["Resources"]];
+    const SLS: &[&[&str]] = &[&["resources", "Resources"]];
+    let (at, resources): (&[&str], &[&[&str]]) = match doc.format {
+        DocumentFormat::CloudFormation => (&["Conditions"], CFN),
+        DocumentFormat::ServerlessFramework => (&["resources", "Conditions"], SLS),
+        DocumentFormat::TerraformPlan | DocumentFormat::Unknown => return Ok(None),
     };
-    Ok(conditions::variants(&doc.value, conditions, resources)?
-        .into_iter()
-        .map(|v| (resources_of(doc.format, &v.value), v.describe()))
-        .collect())
+    let Some(conditions) = conditions::Conditions::of(&doc.value, at, resources)? else {
+        return Ok(None);
+    };
+    let mut judged = Vec::new();
+    let mut first: Option<Vec<Resource>> = None;
+    for (i, bits) in conditions.combinations().iter().enumerate() {
+        let mut variant = resources_of(doc.format, &conditions.variant(bits));
+        let mut absent = BTreeSet::new();
+        if let Some(base) = &first {
+            absent = base
+                .iter()
+                .filter(|b| !variant.iter().any(|r| r.logical_id == b.logical_id))
+                .map(|b| b.logical_id.clone())
+                .collect();
+            variant.retain(|r| !base.iter().any(|b| b == r));
+        }
+        judged.push(Judged {
+            again: variant.iter().map(|r| r.logical_id.clone()).collect(),
+            absent,
+        });
+        judge(&variant, i);
+        if first.is_none() {
+            first = Some(variant);
+        }
+    }
+    Ok(Some((conditions, judged)))
+}
+
+/// What one variant judged: the resources it judged again (the first
+/// variant: all), and those of the first that it does not have; its
+/// other resources are as in the first variant.
+pub(crate) struct Judged {
+    pub again: BTreeSet<String>,
+    pub absent: BTreeSet<String>,
+}
+
+/// `text` cut to 200 characters for a message.
+pub(crate) fn shorten(text: &str) -> String {
+    match text.char_indices().nth(200) {
+        Some((i, _)) => format!("{}…", text.get(..i).unwrap_or_default()),
+        None => text.to_owned(),
+    }
 }
 
 fn escape(token: &str) -> String {
