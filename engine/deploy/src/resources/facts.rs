@@ -743,6 +743,50 @@ fn grant_facts(kind: &str, p: &Value, facts: &mut Map<String, Value>) {
     );
 }
 
+/// Whether a policy's `Resource` entry (or a SAM policy template's
+/// parameter) means every resource of its kind: `*` (also `**`, or written
+/// with `Fn::Sub` or `Fn::Join`), or an ARN whose resource part is only a
+/// wildcard (`arn:aws:sqs:*:*:*`) or a type and a wildcard
+/// (`arn:aws:dynamodb:*:*:table/*`, `...:secret:*`). An S3 ARN's resource
+/// part is a bucket: `arn:aws:s3:::*` is every bucket, `bucket/*` one
+/// bucket's objects.
+fn is_any_resource(v: &Value) -> bool {
+    let Some(text) = literal_text(v) else {
+        return false;
+    };
+    let stars = |t: &str| !t.is_empty() && t.chars().all(|c| c == '*');
+    let text = text.trim();
+    if stars(text) {
+        return true;
+    }
+    let Some(rest) = text.strip_prefix("arn:") else {
+        return false;
+    };
+    // `${AWS::Region}` and the like stand for one value each.
+    let mut plain = String::with_capacity(rest.len());
+    let mut chars = rest.split("${");
+    plain.push_str(chars.next().unwrap_or_default());
+    for piece in chars {
+        plain.push('x');
+        plain.push_str(piece.split_once('}').map_or("", |(_, after)| after));
+    }
+    let parts: Vec<&str> = plain.splitn(5, ':').collect();
+    let [_, service, _, _, resource] = parts[..] else {
+        return false;
+    };
+    if stars(resource) {
+        return true;
+    }
+    service != "s3"
+        && resource.split_once(['/', ':']).is_some_and(|(kind, rest)| {
+            !kind.is_empty()
+                && kind
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                && stars(rest)
+        })
+}
+
 /// The text a value makes as far as it is written out: a string, an
 /// `Fn::Sub` template, or an `Fn::Join` of such parts (references inside
 /// stay as written, `${AWS::Region}`).
@@ -1192,7 +1236,7 @@ impl Grants {
             if get(s, "NotAction").is_some() {
                 self.wildcard_actions.insert("NotAction".into());
             }
-            let any_resource = list(get(s, "Resource")).iter().any(|r| r == "*")
+            let any_resource = list(get(s, "Resource")).iter().any(is_any_resource)
                 || get(s, "NotResource").is_some();
             for action in list(get(s, "Action")).iter().filter_map(Value::as_str) {
                 if action == "*" || action.ends_with(":*") {
@@ -1217,7 +1261,7 @@ impl Grants {
     fn sam_template(&mut self, name: &str, params: &Value) {
         let any = params
             .as_object()
-            .is_some_and(|o| o.values().any(|v| v == "*"));
+            .is_some_and(|o| o.values().any(is_any_resource));
         if !any {
             return;
         }
@@ -1285,6 +1329,35 @@ mod tests {
             .into_iter()
             .map(|r| (r.logical_id, Value::Object(r.facts)))
             .collect()
+    }
+
+    #[test]
+    fn wildcard_resources_in_every_spelling() {
+        for any in [
+            json!("*"),
+            json!("**"),
+            json!({"Fn::Sub": "*"}),
+            json!({"Fn::Join": ["", ["*"]]}),
+            json!("arn:aws:sqs:*:*:*"),
+            json!("arn:aws:s3:::*"),
+            json!("arn:aws:dynamodb:*:*:table/*"),
+            json!({"Fn::Sub": "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/*"}),
+            json!({"Fn::Sub": "arn:aws:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:*"}),
+            json!("arn:aws:lambda:*:*:function:*"),
+        ] {
+            assert!(is_any_resource(&any), "{any}");
+        }
+        for named in [
+            json!("arn:aws:s3:::uploads/*"),
+            json!("arn:aws:dynamodb:*:*:table/orders"),
+            json!("arn:aws:dynamodb:*:*:table/orders*"),
+            json!("arn:aws:logs:*:*:log-group:/aws/lambda/*"),
+            json!({"Fn::GetAtt": ["Table", "Arn"]}),
+            json!({"Fn::Sub": "${Table.Arn}/index/*"}),
+            json!("orders"),
+        ] {
+            assert!(!is_any_resource(&named), "{named}");
+        }
     }
 
     #[test]
