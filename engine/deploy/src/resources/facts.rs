@@ -640,6 +640,9 @@ fn endpoint_facts(kind: &str, p: &Value, facts: &mut Map<String, Value>) {
     if let Some(policy) = tls_policy(kind, p) {
         facts.insert("tls_policy".into(), Value::String(policy));
     }
+    if let Some(origin) = cors_any_origin(kind, p) {
+        facts.insert("cors_any_origin".into(), Value::String(origin));
+    }
     let uri = match kind {
         "AWS::ApiGateway::Method" => get(p, "Integration").and_then(|i| get(i, "Uri")),
         "AWS::ApiGateway::Integration" => get(p, "Uri"),
@@ -741,6 +744,50 @@ fn grant_facts(kind: &str, p: &Value, facts: &mut Map<String, Value>) {
         "sensitive_reads_on_any",
         grants.sensitive_reads_on_any,
     );
+}
+
+/// The origin by which a CORS configuration lets any web page call the
+/// endpoint (`*`, `http://*`, `https://*`), wherever it is in the list:
+/// function URLs (`Cors`, SAM `FunctionUrlConfig.Cors`), HTTP APIs
+/// (`CorsConfiguration`; SAM's `true` is `*`) and SAM REST APIs (`Cors`,
+/// a quoted header value, or its `AllowOrigin`). Origins given by an
+/// intrinsic are not judged.
+fn cors_any_origin(kind: &str, p: &Value) -> Option<String> {
+    let any = |origin: &str| {
+        let o = origin.trim().trim_matches('\'');
+        matches!(o, "*" | "http://*" | "https://*").then(|| o.to_owned())
+    };
+    let in_list = |origins: Option<&Value>| {
+        list(origins)
+            .iter()
+            .filter_map(Value::as_str)
+            .find_map(|o| any(o))
+    };
+    match kind {
+        "AWS::Lambda::Url" => in_list(get(p, "Cors").and_then(|c| get(c, "AllowOrigins"))),
+        "AWS::Serverless::Function" => in_list(
+            get(p, "FunctionUrlConfig")
+                .and_then(|u| get(u, "Cors"))
+                .and_then(|c| get(c, "AllowOrigins")),
+        ),
+        "AWS::ApiGatewayV2::Api" | "AWS::Serverless::HttpApi" => {
+            let cors = get(p, "CorsConfiguration")?;
+            if kind == "AWS::Serverless::HttpApi" && truthy(Some(cors)) {
+                return Some("*".into());
+            }
+            in_list(get(cors, "AllowOrigins"))
+        }
+        "AWS::Serverless::Api" => {
+            let cors = get(p, "Cors")?;
+            match cors {
+                Value::String(origin) => any(origin),
+                _ => get(cors, "AllowOrigin")
+                    .and_then(Value::as_str)
+                    .and_then(any),
+            }
+        }
+        _ => None,
+    }
 }
 
 /// Whether a policy's `Resource` entry (or a SAM policy template's
