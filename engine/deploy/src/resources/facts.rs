@@ -761,7 +761,7 @@ fn cors_any_origin(kind: &str, p: &Value) -> Option<String> {
         list(origins)
             .iter()
             .filter_map(Value::as_str)
-            .find_map(|o| any(o))
+            .find_map(&any)
     };
     match kind {
         "AWS::Lambda::Url" => in_list(get(p, "Cors").and_then(|c| get(c, "AllowOrigins"))),
