@@ -441,12 +441,63 @@ fn bundle_inspect_shows_plugins_with_digests_and_the_cache_works() {
     assert_eq!(plugin["metadata"]["name"], "secrets");
     assert!(plugin["metadata"]["rules"]["secrets.aws-access-key-id"].is_object());
     assert_eq!(plugin["settings"]["min_length"], 20);
-    assert_eq!(plugin["code_cache"], "miss");
+    // The built-in secrets plugin ships precompiled (on x86-64-v2 Linux):
+    // no compilation, even with an empty cache.
+    if cfg!(all(target_arch = "x86_64", target_os = "linux")) {
+        assert_eq!(plugin["code_cache"], "precompiled");
+        assert!(plugin["compile_ms"].is_null());
+    }
     assert_eq!(first["policies"].as_array().unwrap().len(), 5);
     assert!(first["digest"].as_str().unwrap().starts_with("sha256:"));
-    // The second start deserializes the compiled code instead of compiling.
+
+    // Another plugin: compiled at the first start (which says what that
+    // costs), deserialized at the second, which still says it.
+    let own = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(own.path().join("plugins")).unwrap();
+    let wasm = std::fs::read(root().join("guests/dist/no-debug.wasm")).unwrap();
+    std::fs::write(own.path().join("plugins/no-debug.wasm"), &wasm).unwrap();
+    std::fs::write(
+        own.path().join("palisade.toml"),
+        format!(
+            "[bundle]\nname = \"own\"\nversion = \"1.0.0\"\n\n[[plugin]]\nname = \"nodebug\"\npath = \"plugins/no-debug.wasm\"\nsha256 = \"{}\"\n",
+            palisade_engine::sha256_hex(&wasm)
+        ),
+    )
+    .unwrap();
+    let own_cache = tempfile::tempdir().unwrap();
+    let inspect_own = || {
+        let out = palisade(
+            &[
+                "bundle",
+                "inspect",
+                own.path().to_str().unwrap(),
+                "--format",
+                "json",
+            ],
+            own_cache.path(),
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let cold = inspect_own();
+    assert_eq!(cold["plugins"][0]["code_cache"], "miss");
+    assert!(cold["plugins"][0]["compile_ms"].is_u64(), "{cold}");
+    let warm = inspect_own();
+    assert_eq!(warm["plugins"][0]["code_cache"], "hit");
+    assert_eq!(
+        warm["plugins"][0]["compile_ms"],
+        cold["plugins"][0]["compile_ms"]
+    );
+    let human = palisade(
+        &["bundle", "inspect", own.path().to_str().unwrap()],
+        own_cache.path(),
+    );
+    assert!(
+        text(&human.stdout).contains("a start without the cache compiles it:"),
+        "{}",
+        text(&human.stdout)
+    );
     let second = inspect(cache.path());
-    assert_eq!(second["plugins"][0]["code_cache"], "hit");
     assert_eq!(first["digest"], second["digest"]);
 
     let human = palisade(

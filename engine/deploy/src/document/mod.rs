@@ -161,7 +161,7 @@ impl Document {
         })
     }
 
-    /// The OpenAPI definitions of this template's SAM APIs that live in
+    /// The OpenAPI definitions of this template's SAM REST and HTTP APIs that live in
     /// other files: `DefinitionUri: api.yaml`, or `DefinitionBody:
     /// {Fn::Transform: {Name: AWS::Include, Parameters: {Location:
     /// api.yaml}}}`. Each is (the API's logical id, the location as

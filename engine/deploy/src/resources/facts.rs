@@ -152,6 +152,9 @@ struct Graph {
     /// The OpenAPI definition (`DefinitionBody`) of each SAM API that has
     /// one inline: its `security` says which routes need an authorizer.
     definitions: HashMap<String, Value>,
+    /// The routes SAM function events declare, by API: (api, METHOD,
+    /// path). The function reports them; its API does not again.
+    event_routes: BTreeSet<(String, String, String)>,
 }
 
 impl Graph {
@@ -172,6 +175,7 @@ impl Graph {
             websocket_apis,
             logged,
             definitions,
+            event_routes,
         } = &mut g;
         let mentioned = |v: Option<&Value>, into: &mut BTreeSet<String>| {
             let Some(v) = v else { return };
@@ -329,13 +333,112 @@ impl Graph {
                     }
                 }
                 "AWS::Serverless::HttpApi" => {
+                    if let Some(body @ Value::Object(_)) = get(p, "DefinitionBody") {
+                        definitions.insert(r.logical_id.clone(), body.clone());
+                    }
                     default_auth.insert(r.logical_id.clone(), api_default_auth(p));
                 }
                 _ => {}
             }
+            if FUNCTIONS.contains(&r.kind.as_str()) {
+                for (api, method, path) in event_apis(p) {
+                    event_routes.insert((
+                        api.to_owned(),
+                        method.to_ascii_uppercase(),
+                        path.to_owned(),
+                    ));
+                }
+            }
         }
         g
     }
+}
+
+/// The routes a SAM function's `Api` and `HttpApi` events declare: (the
+/// API's logical id, SAM's implicit API when none is named; method; path).
+fn event_apis(p: &Value) -> Vec<(&str, &str, &str)> {
+    let events = get(p, "Events").and_then(Value::as_object);
+    events
+        .into_iter()
+        .flatten()
+        .filter_map(|(_, event)| {
+            let t = get(event, "Type").and_then(Value::as_str)?;
+            let ep = get(event, "Properties").unwrap_or(&Value::Null);
+            let api = match (t, get(ep, if t == "Api" { "RestApiId" } else { "ApiId" })) {
+                ("Api" | "HttpApi", Some(a)) => target(a)?,
+                ("Api", None) => "ServerlessRestApi",
+                ("HttpApi", None) => "ServerlessHttpApi",
+                _ => return None,
+            };
+            let method = get(ep, "Method").and_then(Value::as_str).unwrap_or("ANY");
+            let path = get(ep, "Path").and_then(Value::as_str).unwrap_or("/");
+            Some((api, method, path))
+        })
+        .collect()
+}
+
+/// The routes an API's own OpenAPI definition declares that need no
+/// authorizer, and those an API key alone protects: a SAM API's
+/// `DefinitionBody` (its `DefaultAuthorizer` covers what the definition
+/// leaves open), a REST or HTTP API's `Body`. Routes a SAM function event
+/// declares are its function's to report; CORS preflight (OPTIONS) may
+/// stay open.
+fn definition_routes(r: &Resource, g: &Graph, facts: &mut Map<String, Value>) {
+    let (definition, default) = match r.kind.as_str() {
+        "AWS::Serverless::Api" | "AWS::Serverless::HttpApi" => (
+            g.definitions.get(&r.logical_id),
+            g.default_auth
+                .get(&r.logical_id)
+                .copied()
+                .unwrap_or(RouteAuth::None),
+        ),
+        "AWS::ApiGateway::RestApi" | "AWS::ApiGatewayV2::Api" => (
+            get(&r.properties, "Body").filter(|b| b.is_object()),
+            RouteAuth::None,
+        ),
+        _ => return,
+    };
+    let Some(definition) = definition else { return };
+    if default == RouteAuth::Authorizer {
+        return;
+    }
+    const METHODS: [&str; 8] = [
+        "get",
+        "put",
+        "post",
+        "delete",
+        "patch",
+        "head",
+        "options",
+        "x-amazon-apigateway-any-method",
+    ];
+    let (mut open, mut key_only) = (BTreeSet::new(), BTreeSet::new());
+    let paths = get(definition, "paths").and_then(Value::as_object);
+    for (path, item) in paths.into_iter().flatten().take(10_000) {
+        for method in METHODS {
+            if method == "options" || get(item, method).is_none() {
+                continue;
+            }
+            let shown = if method.starts_with("x-") {
+                "ANY".to_owned()
+            } else {
+                method.to_ascii_uppercase()
+            };
+            let declared = g.event_routes.iter().any(|(api, m, p)| {
+                api == &r.logical_id && p == path && (m == &shown || m == "ANY")
+            });
+            if declared {
+                continue;
+            }
+            match openapi_auth(definition, path, method).unwrap_or(default) {
+                RouteAuth::None => open.insert(format!("{shown} {path}")),
+                RouteAuth::ApiKeyOnly => key_only.insert(format!("{shown} {path}")),
+                RouteAuth::Authorizer => false,
+            };
+        }
+    }
+    insert_set(facts, "unauthenticated_routes", open);
+    insert_set(facts, "api_key_only_routes", key_only);
 }
 
 /// The facts of one resource (and the SAM routes its events declare).
@@ -347,6 +450,7 @@ fn facts_of(r: &Resource, g: &Graph) -> (Map<String, Value>, Vec<Trigger>) {
         function_facts(r, g, &mut facts, &mut sam_routes);
     }
     stage_facts(r, g, &mut facts);
+    definition_routes(r, g, &mut facts);
     endpoint_facts(kind, &r.properties, &mut facts);
     grant_facts(kind, &r.properties, &mut facts);
     storage_facts(r, g, &mut facts);
