@@ -1363,7 +1363,7 @@ fn the_compliance_report_counts_resources_per_practice() {
     let waivers = dir.path().join("waivers.yaml");
     std::fs::write(
         &waivers,
-        "waivers:\n  - rule: enc.sqs-unencrypted\n    resource: Plain\n    owner: alice@example.com\n    reason: test queue, no data (SEC-1)\n    expires: 2027-01-31\n",
+        "waivers:\n  - rule: enc.sqs-unencrypted\n    resource: Plain\n    owner: alice@example.com\n    reason: test queue, no data (SEC-1)\n    expires: 2027-01-31\n  - rule: enc.sqs-unencrpyted\n    owner: bob@example.com\n    reason: a typo\n    expires: 2027-01-31\n",
     )
     .unwrap();
     let (code, out, err) = compliance(
@@ -1379,6 +1379,11 @@ fn the_compliance_report_counts_resources_per_practice() {
         cache.path(),
     );
     assert_eq!(code, 0, "{err}");
+    // A waiver of no rule suppresses nothing, and says so.
+    assert!(
+        err.contains(":7: the waiver names `enc.sqs-unencrpyted`, which is not a rule of bundle `serverless-baseline`"),
+        "{err}"
+    );
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let enc = v["practices"]
         .as_array()

@@ -43,6 +43,7 @@ pub fn execute(args: &CheckArgs) -> u8 {
         Ok(eb) => eb,
         Err(code) => return code,
     };
+    warn_unknown_waivers(&waivers, args.waivers.as_deref(), &bundle);
 
     let progress = progress_bar(files.len());
     let (docs, unreadable) = parse_documents(&files, args.max_file_size, progress.as_ref());
@@ -281,6 +282,27 @@ pub(crate) fn read_waivers(path: Option<&Path>, now: palisade_engine::Now) -> Re
         ));
     }
     Ok(waivers)
+}
+
+/// Says which waivers name no rule of the bundle (a typo, or a rule since
+/// renamed): they suppress nothing.
+pub(crate) fn warn_unknown_waivers(
+    waivers: &Waivers,
+    path: Option<&Path>,
+    bundle: &palisade_engine::Bundle,
+) {
+    let rules = super::test::all_rules(bundle);
+    for w in waivers.entries() {
+        if !rules.contains(&w.rule) {
+            output::warning(&format!(
+                "{}:{}: the waiver names `{}`, which is not a rule of bundle `{}`: it suppresses nothing",
+                output::path(path.unwrap_or(Path::new(""))),
+                w.line,
+                escape(&w.rule),
+                escape(bundle.name())
+            ));
+        }
+    }
 }
 
 /// Files at which a progress bar is worth showing.

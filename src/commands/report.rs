@@ -49,6 +49,7 @@ fn compliance(args: &ComplianceArgs) -> u8 {
         Ok(eb) => eb,
         Err(code) => return code,
     };
+    super::check::warn_unknown_waivers(&waivers, args.waivers.as_deref(), &bundle);
     let Some(controls) = bundle.controls() else {
         output::error(&format!(
             "bundle `{}` has no controls table: name one in palisade.toml (`[bundle] controls = \"controls.json\"`); see README.md, \"Compliance report\"",

@@ -452,7 +452,7 @@ pub(crate) fn say(line: &str) {
     let _ = output::to_stdout(&format!("{line}\n"), true);
 }
 
-fn all_rules(bundle: &Bundle) -> BTreeSet<String> {
+pub(crate) fn all_rules(bundle: &Bundle) -> BTreeSet<String> {
     let mut rules: BTreeSet<String> = bundle
         .policies()
         .filter(|p| p.effect == "forbid")
