@@ -367,11 +367,14 @@ impl Session {
             .map_err(|e| failure("cannot log in to the registry", e))
     }
 
-    /// The digest of the manifest `reference` names, by one HEAD request
-    /// with the session's own credentials (basic ones, which go only to
-    /// the registry itself); `None` when that does not answer it (a token
-    /// is wanted, or no digest header came back).
-    async fn head_digest(&self, reference: &Reference) -> Result<Option<String>, Failure> {
+    /// A request for the manifest `reference` names, and its URL. Other
+    /// kinds than an OCI image manifest are asked for too, so that a
+    /// registry answers with what the tag is and a refusal can name it.
+    fn manifest_request(
+        &self,
+        method: reqwest::Method,
+        reference: &Reference,
+    ) -> (String, reqwest::RequestBuilder) {
         let which = reference.digest().or(reference.tag()).unwrap_or("latest");
         let url = format!(
             "{}://{}/v2/{}/manifests/{which}",
@@ -379,11 +382,20 @@ impl Session {
             reference.resolve_registry(),
             reference.repository()
         );
-        let mut request = self
+        let request = self
             .http
-            .head(&url)
+            .request(method, &url)
             .header(reqwest::header::ACCEPT, ACCEPTED_MANIFESTS)
             .timeout(SMALL_READ_TIMEOUT);
+        (url, request)
+    }
+
+    /// The digest of the manifest `reference` names, by one HEAD request
+    /// with the session's own credentials (basic ones, which go only to
+    /// the registry itself); `None` when that does not answer it (a token
+    /// is wanted, or no digest header came back).
+    async fn head_digest(&self, reference: &Reference) -> Result<Option<String>, Failure> {
+        let (url, mut request) = self.manifest_request(reqwest::Method::HEAD, reference);
         match &self.auth {
             RegistryAuth::Basic(u, p) => request = request.basic_auth(u, Some(p)),
             RegistryAuth::Anonymous => {}
@@ -425,20 +437,7 @@ impl Session {
         reference: &Reference,
         token: Option<&str>,
     ) -> Result<Option<Vec<u8>>, Failure> {
-        let which = reference.digest().or(reference.tag()).unwrap_or("latest");
-        let url = format!(
-            "{}://{}/v2/{}/manifests/{which}",
-            self.scheme,
-            reference.resolve_registry(),
-            reference.repository()
-        );
-        let mut request = self
-            .http
-            .get(&url)
-            // Other kinds are asked for too, so that a registry answers
-            // with what the tag is and the refusal can name it.
-            .header(reqwest::header::ACCEPT, ACCEPTED_MANIFESTS)
-            .timeout(SMALL_READ_TIMEOUT);
+        let (url, mut request) = self.manifest_request(reqwest::Method::GET, reference);
         request = match (token, &self.auth) {
             (Some(t), _) => request.bearer_auth(t),
             (None, RegistryAuth::Basic(u, p)) => request.basic_auth(u, Some(p)),

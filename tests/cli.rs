@@ -1285,6 +1285,17 @@ fn compliance(args: &[&str], cache: &Path) -> (i32, String, String) {
     )
 }
 
+/// One practice of a JSON compliance report.
+fn practice_of(report: &serde_json::Value, id: &str) -> serde_json::Value {
+    report["practices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == id)
+        .unwrap_or_else(|| panic!("no practice {id}"))
+        .clone()
+}
+
 #[test]
 fn the_compliance_report_counts_resources_per_practice() {
     let cache = tempfile::tempdir().unwrap();
@@ -1310,15 +1321,7 @@ fn the_compliance_report_counts_resources_per_practice() {
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["inputs"], serde_json::json!({"files": 1, "resources": 3}));
-    let practice = |id: &str| {
-        v["practices"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["id"] == id)
-            .unwrap_or_else(|| panic!("no practice {id}"))
-            .clone()
-    };
+    let practice = |id: &str| practice_of(&v, id);
     let enc = practice("encryption");
     // The two queues and the function (its environment) are judged.
     assert_eq!(enc["results"]["checked"], 3, "{enc}");
@@ -1385,13 +1388,7 @@ fn the_compliance_report_counts_resources_per_practice() {
         "{err}"
     );
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let enc = v["practices"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["id"] == "encryption")
-        .unwrap()
-        .clone();
+    let enc = practice_of(&v, "encryption");
     assert_eq!(enc["results"]["waived"], 1, "{enc}");
     let failing: Vec<&str> = enc["results"]["failures"]
         .as_array()
