@@ -354,6 +354,24 @@ pub fn url_password(s: &str) -> Option<&str> {
     (!password.is_empty() && !host.is_empty()).then_some(password)
 }
 
+/// The password of a `key=value;` connection string (ADO.NET, ODBC, JDBC
+/// properties: `Server=db;User Id=app;Password=S3cret;`), when one of its
+/// keys is `Password`, `Pwd` or `Passwd` (any case).
+pub fn connection_string_password(s: &str) -> Option<&str> {
+    if !s.contains(';') || !s.contains('=') {
+        return None;
+    }
+    s.split(';').find_map(|part| {
+        let (key, value) = part.split_once('=')?;
+        let key = key.trim();
+        let named = ["password", "pwd", "passwd"]
+            .iter()
+            .any(|k| key.eq_ignore_ascii_case(k));
+        let value = value.trim().trim_matches(['"', '\'']);
+        (named && !value.is_empty()).then_some(value)
+    })
+}
+
 /// Whether `s` is an API Gateway mapping template (Velocity): its values
 /// come from the request (`$input.json('$')`, `$context.authorizer.x`,
 /// `$util.escapeJavaScript(...)`, `#set(...)`), so the literal text is a
@@ -732,6 +750,17 @@ pub fn preview(s: &str) -> String {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connection_strings_give_their_password() {
+        assert_eq!(
+            connection_string_password("Server=db.internal;Database=orders;User Id=app;Password=S3cr3tP4ss!;"),
+            Some("S3cr3tP4ss!")
+        );
+        assert_eq!(connection_string_password("Driver={x};PWD='hunter22'"), Some("hunter22"));
+        assert_eq!(connection_string_password("Server=db;Integrated Security=true;"), None);
+        assert_eq!(connection_string_password("a=b"), None);
+    }
 
     #[test]
     fn basic_credentials_are_decoded_and_prose_is_not() {

@@ -403,6 +403,27 @@ fn check_string<'d>(
         ));
     }
 
+    // A connection string with its password (`Server=db;Password=...;`).
+    if found.is_empty()
+        && !text.contains('\n')
+        && let Some(password) = matchers::connection_string_password(trimmed)
+        && password.len() >= 3
+        && !matchers::is_reference(password)
+        && !matchers::contains_reference(password)
+        && !matchers::is_placeholder(password)
+        && !password.starts_with(['$', '%', '{'])
+    {
+        found.push((
+            SECRET_NAMED_FIELD,
+            concat(&[
+                &subject(),
+                " holds a connection string with a hard-coded password (`",
+                &matchers::preview(password),
+                "`)",
+            ]),
+        ));
+    }
+
     // HTTP Basic credentials (`Authorization: Basic dXNlcjpwYXNz`, in a
     // header value or an integration's parameters).
     if found.is_empty()
@@ -547,10 +568,13 @@ fn check_string<'d>(
 /// Whether a value only repeats the last word of its name
 /// (`REDIS_PASSWORD: PASSWORD`, `apiKey: key`): a placeholder.
 /// JSON text longer than this is not parsed for secret-named members.
-const MAX_JSON_TEXT: usize = 64 << 10;
+const MAX_JSON_TEXT: usize = 256 << 10;
+/// How deep into JSON text (objects and arrays) members are looked for.
+const MAX_JSON_DEPTH: usize = 32;
 
 /// The first secret-named member of the JSON object `text` (nested up to
-/// 8 levels) that holds a plain value: (member, kind, value).
+/// [`MAX_JSON_DEPTH`] levels, array items named by their array) that holds
+/// a plain value: (member, kind, value).
 fn json_secret(text: &str) -> Option<(String, keys::SecretKind, String)> {
     use palisade_plugin_sdk::serde_json::{self, Value};
     let Ok(Value::Object(members)) = serde_json::from_str::<Value>(text) else {
@@ -560,6 +584,10 @@ fn json_secret(text: &str) -> Option<(String, keys::SecretKind, String)> {
         members.into_iter().rev().map(|(k, v)| (k, v, 0)).collect();
     while let Some((member, value, depth)) = pending.pop() {
         match value {
+            // Items take their meaning from the array's member.
+            Value::Array(items) if depth < MAX_JSON_DEPTH => {
+                pending.extend(items.into_iter().rev().map(|v| (member.clone(), v, depth + 1)));
+            }
             Value::String(v) => {
                 let Some(kind) = keys::secret_kind(&member) else {
                     continue;
@@ -580,7 +608,7 @@ fn json_secret(text: &str) -> Option<(String, keys::SecretKind, String)> {
                     return Some((member, kind, v));
                 }
             }
-            Value::Object(inner) if depth < 8 => {
+            Value::Object(inner) if depth < MAX_JSON_DEPTH => {
                 pending.extend(inner.into_iter().rev().map(|(k, v)| (k, v, depth + 1)));
             }
             _ => {}

@@ -832,6 +832,8 @@ fn json_text_and_basic_credentials_are_read_inside_strings() {
             "SAFE_CONFIG": "{\"db\": {\"password\": \"{{resolve:secretsmanager:db:SecretString:password}}\"}}",
             "FEATURES": "{\"token_ttl\": \"3600\", \"mode\": \"fast\"}",
             "TEMPLATED": "{\"password\": \"$DB_PASSWORD\", \"token\": \"%API_TOKEN%\"}",
+            "USERS": "{\"users\": [{\"name\": \"app\", \"password\": \"Hunter2Hunter2\"}]}",
+            "ADO": "Server=db.internal;Database=orders;User Id=app;Password=S3cr3tP4ss!;",
             "NOT_JSON": "{not json: password = x}",
             "DOC": "Basic authentication is required"
         }}
@@ -842,7 +844,9 @@ fn json_text_and_basic_credentials_are_read_inside_strings() {
         at,
         [
             "/Resources/Fn/Properties/Environment/Variables/CONFIG",
-            "/Resources/Fn/Properties/Environment/Variables/UPSTREAM_HEADERS"
+            "/Resources/Fn/Properties/Environment/Variables/UPSTREAM_HEADERS",
+            "/Resources/Fn/Properties/Environment/Variables/USERS",
+            "/Resources/Fn/Properties/Environment/Variables/ADO"
         ],
         "{found:?}"
     );

@@ -598,8 +598,14 @@ fn function_facts(
         }
     }
     for t in &r.triggers {
-        if let Trigger::Async(source) = t {
-            sources.insert(source.clone());
+        match t {
+            Trigger::Async(source) => {
+                sources.insert(source.clone());
+            }
+            Trigger::CorsOrigin(origin) => {
+                facts.insert("cors_any_origin".into(), Value::String(origin.clone()));
+            }
+            Trigger::Route { .. } => {}
         }
     }
     let mut unauthenticated = BTreeSet::new();

@@ -70,6 +70,9 @@ pub(crate) enum Trigger {
     },
     /// An asynchronous event source (`S3`, `SNS`, `Schedule`, ...).
     Async(String),
+    /// A Serverless Framework `http` event whose CORS lets this origin
+    /// (a wildcard) call the route from any web page.
+    CorsOrigin(String),
 }
 
 /// How an API route authenticates its callers.

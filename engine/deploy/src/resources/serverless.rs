@@ -253,6 +253,9 @@ fn add_events(
             "http" => {
                 rest_api = true;
                 function.triggers.extend(route(spec, rest_auth(spec)));
+                function
+                    .triggers
+                    .extend(http_cors_origin(spec).map(Trigger::CorsOrigin));
             }
             "httpApi" => {
                 http_api = true;
@@ -477,6 +480,27 @@ fn cors_origins(cors: Option<&Value>) -> Option<Value> {
                 .unwrap_or_else(|| json!(["*"])),
         ),
         v if truthy(Some(v)) => Some(json!(["*"])),
+        _ => None,
+    }
+}
+
+/// The wildcard origin an `http` event's CORS allows: `cors: true` is the
+/// framework's default, `*`; an object's `origin` or `origins` may name
+/// it (its default is `*` too).
+fn http_cors_origin(spec: &Value) -> Option<String> {
+    let cors = get(spec, "cors")?;
+    let wildcard = |o: &str| matches!(o.trim(), "*" | "http://*" | "https://*");
+    match cors {
+        Value::Object(c) => match (c.get("origin"), c.get("origins")) {
+            (None, None) => Some("*".into()),
+            (origin, origins) => origin
+                .into_iter()
+                .chain(origins.into_iter().flat_map(|o| super::refs::list(Some(o))))
+                .filter_map(Value::as_str)
+                .find(|o| wildcard(o))
+                .map(str::to_owned),
+        },
+        v if truthy(Some(v)) => Some("*".into()),
         _ => None,
     }
 }
