@@ -481,15 +481,35 @@ Resources:
     // It requires nothing: open.
     definition("[]");
     assert!(open_route(&[]));
-    // Missing, or in S3: said, and the template alone decides (open).
+    // Missing (or too large, or elsewhere): its routes cannot be judged,
+    // so the check does not pass (exit 2, a deny with the error).
     std::fs::remove_file(dir.path().join("api/openapi.yaml")).unwrap();
+    let out = palisade(
+        &["check", template.to_str().unwrap(), "--format", "json"],
+        cache.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("the OpenAPI definition of `Api` (api/openapi.yaml) cannot be read"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["decision"], "deny");
+    // In S3: said, and the template alone decides (the route is open).
+    let s3 = std::fs::read_to_string(&template).unwrap().replace(
+        "Location: api/openapi.yaml",
+        "Location: s3://bucket/openapi.yaml",
+    );
+    std::fs::write(&template, s3).unwrap();
     let out = palisade(
         &["check", template.to_str().unwrap(), "--format", "json"],
         cache.path(),
     );
     assert!(
         String::from_utf8_lossy(&out.stderr)
-            .contains("the OpenAPI definition of `Api` (api/openapi.yaml) is not read"),
+            .contains("its routes are judged by the template alone"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -515,8 +535,40 @@ Resources:
         cache.path(),
     );
     let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("outside the template's directory"), "{err}");
     assert!(!err.contains("TOPSECRET"), "{err}");
+    // An HTTP API's file, and an AWS::Include in a REST API's Body, are
+    // read too.
+    std::fs::write(
+        inner.join("open.yaml"),
+        "openapi: \"3.0.1\"\npaths:\n  /open:\n    get: {}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &template,
+        "Transform: AWS::Serverless-2016-10-31\nResources:\n  Http:\n    Type: AWS::Serverless::HttpApi\n    Properties: { DefinitionUri: open.yaml }\n  Rest:\n    Type: AWS::ApiGateway::RestApi\n    Properties:\n      Body: { \"Fn::Transform\": { Name: AWS::Include, Parameters: { Location: open.yaml } } }\n",
+    )
+    .unwrap();
+    let (_, v) = check_json(&template, &[], cache.path());
+    let open: BTreeSet<(String, String)> = rules(&v)
+        .into_iter()
+        .filter(|(r, _)| r == "auth.route-without-authorizer")
+        .collect();
+    assert_eq!(
+        open,
+        BTreeSet::from([
+            (
+                "auth.route-without-authorizer".to_owned(),
+                "Http".to_owned()
+            ),
+            (
+                "auth.route-without-authorizer".to_owned(),
+                "Rest".to_owned()
+            )
+        ]),
+        "{v}"
+    );
 }
 
 #[test]

@@ -152,7 +152,10 @@ pub(crate) fn parse_documents(
             // one: an empty file or a failed `terraform show` never passes.
             Ok(mut doc) => match doc.require_deployment() {
                 Ok(()) => {
-                    include_definitions(&mut doc, path, max_file_size);
+                    for e in include_definitions(&mut doc, path, max_file_size) {
+                        output::error(&e);
+                        unreadable.push(e);
+                    }
                     docs.push(doc);
                 }
                 Err(e) => {
@@ -171,16 +174,17 @@ pub(crate) fn parse_documents(
     (docs, unreadable)
 }
 
-/// SAM APIs whose OpenAPI definition is in another file (`DefinitionUri`,
+/// APIs whose OpenAPI definition is in another file (`DefinitionUri`,
 /// `AWS::Include`): the file is read, relative to the template, so that
 /// the security it requires counts, as `sam build` would read it. Only a
 /// file under the template's directory or the working directory is read,
 /// each once, at most [`MAX_DEFINITION`] bytes and [`MAX_DEFINITIONS`] in
-/// all for one template. One that cannot be read (an `s3://` location, a
-/// path elsewhere, a missing or malformed file) is said on standard error,
-/// without its content; the API's routes are then judged by the template
-/// alone, where a route without an authorizer fails.
-fn include_definitions(doc: &mut Document, template: &Path, max_file_size: u64) {
+/// all for one template. A local file that cannot be read (missing, too
+/// large, elsewhere, malformed) is an error: its routes could not be
+/// judged, so the check does not pass (returned, without the file's
+/// content). An `s3://` location cannot be read here: said on standard
+/// error, and the API's routes are judged by the template alone.
+fn include_definitions(doc: &mut Document, template: &Path, max_file_size: u64) -> Vec<String> {
     let base = template.parent().unwrap_or(Path::new("."));
     let roots: Vec<PathBuf> = [Some(base.to_path_buf()), std::env::current_dir().ok()]
         .into_iter()
@@ -190,31 +194,39 @@ fn include_definitions(doc: &mut Document, template: &Path, max_file_size: u64) 
     let mut parsed: std::collections::HashMap<PathBuf, Result<serde_json::Value, String>> =
         std::collections::HashMap::new();
     let mut budget = MAX_DEFINITIONS;
+    let mut errors = Vec::new();
     for (api, location) in doc.external_definitions() {
         let file = doc.file.clone();
         let unread = |why: &str| {
-            output::warning(&format!(
-                "{}: the OpenAPI definition of `{}` ({}) is not read: {why}; its routes are judged by the template alone",
+            format!(
+                "{}: the OpenAPI definition of `{}` ({}) cannot be read: {why}",
                 escape(&file),
                 escape(&api),
                 escape(&output::shorten(&location, 200))
-            ));
+            )
         };
         if location.contains("://") || location.starts_with("s3:") {
-            unread("only a path relative to the template is read");
+            output::warning(&format!(
+                "{}; its routes are judged by the template alone",
+                unread("only a file beside the template is read")
+            ));
             continue;
         }
         if Path::new(&location).is_absolute() || template == Path::new("-") {
-            unread("only a path relative to the template's file is read");
+            errors.push(unread(
+                "only a path relative to the template's file is read",
+            ));
             continue;
         }
         let path = base.join(&location);
         let Ok(real) = path.canonicalize() else {
-            unread(&format!("cannot read `{}`", output::path(&path)));
+            errors.push(unread(&format!("`{}` does not exist", output::path(&path))));
             continue;
         };
         if !roots.iter().any(|r| real.starts_with(r)) {
-            unread("it is outside the template's directory and the working directory");
+            errors.push(unread(
+                "it is outside the template's directory and the working directory",
+            ));
             continue;
         }
         let definition = parsed.entry(real.clone()).or_insert_with(|| {
@@ -240,15 +252,18 @@ fn include_definitions(doc: &mut Document, template: &Path, max_file_size: u64) 
             Ok(value) => {
                 let size = value.to_string().len() as u64;
                 if size > budget {
-                    unread("the template's included definitions are over their size limit");
+                    errors.push(unread(
+                        "the template's included definitions are over their 4 MiB limit",
+                    ));
                     continue;
                 }
                 budget -= size;
                 doc.include_definition(&api, value.clone());
             }
-            Err(why) => unread(why),
+            Err(why) => errors.push(unread(why)),
         }
     }
+    errors
 }
 
 /// The largest OpenAPI definition file read for a template's API.

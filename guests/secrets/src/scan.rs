@@ -275,6 +275,17 @@ fn check_string<'d>(
     if key.is_some_and(|k| k.ends_with(".$")) {
         return;
     }
+    // CloudFormation intrinsics: what `Ref`, `Fn::GetAtt` and the like
+    // hold are names, as are `Fn::If`'s condition and the separator of
+    // `Fn::Join`; the other strings in an intrinsic (`Fn::Sub`, `Fn::If`'s
+    // branches, `Fn::Join`'s parts) are values of the key that holds it.
+    if names_something(path) {
+        return;
+    }
+    let key = match key {
+        Some(k) if is_intrinsic(k) => nearest_key(path),
+        k => k,
+    };
     let trimmed = matchers::trim(text);
     if trimmed.is_empty()
         || (!config.allow_values.is_empty()
@@ -445,8 +456,8 @@ fn check_string<'d>(
     // JSON held as text (`CONFIG: '{"db": {"password": "..."}}'`): its
     // secret-named members.
     if found.is_empty()
-        && trimmed.starts_with('{')
-        && trimmed.ends_with('}')
+        && ((trimmed.starts_with('{') && trimmed.ends_with('}'))
+            || (trimmed.starts_with('[') && trimmed.ends_with(']')))
         && trimmed.len() <= MAX_JSON_TEXT
         && let Some((member, kind, value)) = json_secret(trimmed)
     {
@@ -577,11 +588,12 @@ const MAX_JSON_DEPTH: usize = 32;
 /// a plain value: (member, kind, value).
 fn json_secret(text: &str) -> Option<(String, keys::SecretKind, String)> {
     use palisade_plugin_sdk::serde_json::{self, Value};
-    let Ok(Value::Object(members)) = serde_json::from_str::<Value>(text) else {
-        return None;
+    let mut pending: Vec<(String, Value, usize)> = match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(members)) => members.into_iter().rev().map(|(k, v)| (k, v, 0)).collect(),
+        // A list of objects: their members count.
+        Ok(Value::Array(items)) => items.into_iter().rev().map(|v| (String::new(), v, 0)).collect(),
+        _ => return None,
     };
-    let mut pending: Vec<(String, Value, usize)> =
-        members.into_iter().rev().map(|(k, v)| (k, v, 0)).collect();
     while let Some((member, value, depth)) = pending.pop() {
         match value {
             // Items take their meaning from the array's member.
@@ -716,11 +728,38 @@ fn nearest_key<'d>(path: &Path<'d>) -> Option<&'d str> {
         .iter()
         .rev()
         .find_map(|segment| match segment {
-            Segment::Key(key) if key.is_empty() || !key.bytes().all(|b| b.is_ascii_digit()) => {
+            Segment::Key(key)
+                if (key.is_empty() || !key.bytes().all(|b| b.is_ascii_digit()))
+                    && !is_intrinsic(key) =>
+            {
                 Some(*key)
             }
             _ => None,
         })
+}
+
+/// A CloudFormation intrinsic function's key (`Fn::Sub`, `Fn::If`, ...).
+fn is_intrinsic(key: &str) -> bool {
+    key.starts_with("Fn::")
+}
+
+/// Whether the string at `path` names something inside an intrinsic: in
+/// `Ref`, `Fn::GetAtt`, `Fn::ImportValue`, `Fn::FindInMap`, `Fn::GetAZs`,
+/// `Condition`, or `Fn::If`'s condition, or the separator of `Fn::Join` and
+/// `Fn::Split`.
+fn names_something(path: &Path<'_>) -> bool {
+    let segments = path.segments();
+    if let [.., Segment::Key("Fn::If" | "Fn::Join" | "Fn::Split"), Segment::Index(0)] = segments {
+        return true;
+    }
+    segments.iter().any(|s| {
+        matches!(
+            s,
+            Segment::Key(
+                "Ref" | "Fn::GetAtt" | "Fn::ImportValue" | "Fn::FindInMap" | "Fn::GetAZs" | "Condition"
+            )
+        )
+    })
 }
 
 /// How a message names the value: `` `DbPassword` ``, or its pointer.

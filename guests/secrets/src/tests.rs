@@ -855,3 +855,33 @@ fn json_text_and_basic_credentials_are_read_inside_strings() {
     assert!(messages[0].contains("JSON whose `password` is a hard-coded password"), "{messages:?}");
     assert!(messages[1].contains("HTTP Basic credentials (password `hunt…`)"), "{messages:?}");
 }
+
+#[test]
+fn values_inside_intrinsics_are_judged_under_their_key() {
+    let doc = json!({"Resources": {
+        "G": {"Type": "AWS::Lambda::Function", "Properties": {"Environment": {"Variables": {
+            "DB_PASSWORD": {"Fn::If": ["IsProd", "{{resolve:secretsmanager:db:SecretString:password}}", "Zq8#mVt2pLk"]}
+        }}}},
+        "H": {"Type": "AWS::Lambda::Function", "Properties": {"Environment": {"Variables": {
+            "DB_PASSWORD": {"Fn::Sub": "Zq8#mVt2pLk"},
+            "USERS": "[{\"password\": \"Zq8#mVt2pLk\"}]"
+        }}}},
+        "Safe": {"Type": "AWS::Lambda::Function", "Properties": {"Environment": {"Variables": {
+            "DB_PASSWORD": {"Ref": "DbPasswordParameter"},
+            "API_TOKEN": {"Fn::GetAtt": ["TokenSecret", "SecretString"]},
+            "SECRET_ARN": {"Fn::Join": [":", ["arn:aws:secretsmanager", {"Ref": "AWS::Region"}]]},
+            "PASSWORD_FROM": {"Fn::If": ["UseSsm", "{{resolve:ssm-secure:/db/password}}", {"Ref": "AWS::NoValue"}]}
+        }}}}
+    }});
+    let found: Vec<String> = summary(&doc).into_iter().map(|(_, p)| p).collect();
+    assert_eq!(
+        found,
+        [
+            "/Resources/G/Properties/Environment/Variables/DB_PASSWORD/Fn::If/2",
+            "/Resources/H/Properties/Environment/Variables/DB_PASSWORD/Fn::Sub",
+            "/Resources/H/Properties/Environment/Variables/USERS"
+        ]
+    );
+    let messages: Vec<String> = hits(&doc).into_iter().map(|h| h.message).collect();
+    assert!(messages.iter().all(|m| !m.contains("Fn::")), "{messages:?}");
+}

@@ -161,13 +161,15 @@ impl Document {
         })
     }
 
-    /// The OpenAPI definitions of this template's SAM REST and HTTP APIs that live in
-    /// other files: `DefinitionUri: api.yaml`, or `DefinitionBody:
-    /// {Fn::Transform: {Name: AWS::Include, Parameters: {Location:
-    /// api.yaml}}}`. Each is (the API's logical id, the location as
-    /// written: a path relative to the template, or an `s3://` URI). Until
-    /// one is given with [`Document::include_definition`], the rules see
-    /// no definition, and judge the API's routes by the template alone.
+    /// The OpenAPI definitions of this template's APIs that live in other
+    /// files: a SAM REST or HTTP API's `DefinitionUri: api.yaml` (or
+    /// `{Bucket, Key}`), and any API's definition (`DefinitionBody` of a SAM
+    /// API, `Body` of a REST or v2 API) written as `{Fn::Transform: {Name:
+    /// AWS::Include, Parameters: {Location: api.yaml}}}`, or a REST or v2
+    /// API's `BodyS3Location`. Each is (the API's logical id, the location:
+    /// a path relative to the template, or an `s3://` URI). Until one is
+    /// given with [`Document::include_definition`], the rules see no
+    /// definition, and judge the API's routes by the template alone.
     ///
     /// ```
     /// use palisade_deploy::Document;
@@ -179,37 +181,59 @@ impl Document {
         if self.format != DocumentFormat::CloudFormation {
             return Vec::new();
         }
+        let s3 = |v: &Value| -> Option<String> {
+            match v {
+                Value::String(s) => Some(s.clone()),
+                Value::Object(o) => Some(format!(
+                    "s3://{}/{}",
+                    o.get("Bucket").and_then(Value::as_str).unwrap_or("?"),
+                    o.get("Key").and_then(Value::as_str).unwrap_or("?")
+                )),
+                _ => None,
+            }
+        };
         let resources = self.value.get("Resources").and_then(Value::as_object);
         resources
             .into_iter()
             .flatten()
-            .filter(|(_, r)| r.get("Type").and_then(Value::as_str) == Some("AWS::Serverless::Api"))
             .filter_map(|(id, r)| {
+                let kind = r.get("Type").and_then(Value::as_str)?;
+                let (body, uri) = definition_keys(kind)?;
                 let p = r.get("Properties")?;
                 let included = p
-                    .get("DefinitionBody")
+                    .get(body)
                     .and_then(|b| b.get("Fn::Transform"))
                     .filter(|t| t.get("Name").and_then(Value::as_str) == Some("AWS::Include"))
-                    .and_then(|t| t.get("Parameters")?.get("Location")?.as_str());
-                let location = included.or_else(|| p.get("DefinitionUri")?.as_str())?;
-                Some((id.clone(), location.to_owned()))
+                    .and_then(|t| t.get("Parameters")?.get("Location"))
+                    .and_then(s3);
+                let location = included.or_else(|| p.get(uri).and_then(s3))?;
+                Some((id.clone(), location))
             })
             .collect()
     }
 
     /// Gives the API `resource` its OpenAPI `definition`, read from the
     /// file [`Document::external_definitions`] named, as its
-    /// `DefinitionBody`. False when there is no such API.
+    /// `DefinitionBody` (a SAM API) or `Body`. False when there is no such
+    /// API.
     pub fn include_definition(&mut self, resource: &str, definition: Value) -> bool {
-        let properties = self
+        let Some(r) = self
             .value
             .get_mut("Resources")
             .and_then(|r| r.get_mut(resource))
-            .and_then(|r| r.get_mut("Properties"))
-            .and_then(Value::as_object_mut);
-        match properties {
+        else {
+            return false;
+        };
+        let Some((body, _)) = r
+            .get("Type")
+            .and_then(Value::as_str)
+            .and_then(definition_keys)
+        else {
+            return false;
+        };
+        match r.get_mut("Properties").and_then(Value::as_object_mut) {
             Some(p) => {
-                p.insert("DefinitionBody".into(), definition);
+                p.insert(body.into(), definition);
                 true
             }
             None => false,
@@ -356,6 +380,18 @@ fn looks_like(top: &serde_json::Map<String, Value>) -> [bool; 3] {
 /// The format, when exactly one fits: a document that looks like two (a
 /// plan with CloudFormation `Resources` beside it) would be checked as one
 /// and the other part dropped, so it is none.
+/// Where an API type keeps its OpenAPI definition, and where it names a
+/// file holding it: (inline key, file key).
+fn definition_keys(kind: &str) -> Option<(&'static str, &'static str)> {
+    match kind {
+        "AWS::Serverless::Api" | "AWS::Serverless::HttpApi" => {
+            Some(("DefinitionBody", "DefinitionUri"))
+        }
+        "AWS::ApiGateway::RestApi" | "AWS::ApiGatewayV2::Api" => Some(("Body", "BodyS3Location")),
+        _ => None,
+    }
+}
+
 fn detect(v: &Value) -> DocumentFormat {
     let Value::Object(top) = v else {
         return DocumentFormat::Unknown;

@@ -19,7 +19,7 @@ pub(crate) const MAX_CONDITIONS: usize = 10;
 /// Variants times resources judged at most: a large template depends on
 /// fewer conditions before it is refused (each variant is normalized
 /// whole; only the resources a variant changes are judged again).
-const MAX_WORK: usize = 2_000_000;
+const MAX_WORK: usize = 150_000;
 /// Condition definitions nested deeper than this are free.
 const MAX_DEPTH: usize = 32;
 

@@ -870,8 +870,8 @@ fn cors_any_origin(kind: &str, p: &Value) -> Option<String> {
     let in_list = |origins: Option<&Value>| {
         list(origins)
             .iter()
-            .filter_map(Value::as_str)
-            .find_map(&any)
+            .filter_map(literal_text)
+            .find_map(|o| any(&o))
     };
     match kind {
         "AWS::Lambda::Url" => in_list(get(p, "Cors").and_then(|c| get(c, "AllowOrigins"))),
@@ -889,11 +889,11 @@ fn cors_any_origin(kind: &str, p: &Value) -> Option<String> {
         }
         "AWS::Serverless::Api" => {
             let cors = get(p, "Cors")?;
-            match cors {
-                Value::String(origin) => any(origin),
-                _ => get(cors, "AllowOrigin")
-                    .and_then(Value::as_str)
-                    .and_then(any),
+            match literal_text(cors) {
+                Some(origin) => any(&origin),
+                None => get(cors, "AllowOrigin")
+                    .and_then(literal_text)
+                    .and_then(|o| any(&o)),
             }
         }
         _ => None,
@@ -911,7 +911,8 @@ fn is_any_resource(v: &Value) -> bool {
     let Some(text) = literal_text(v) else {
         return false;
     };
-    let stars = |t: &str| !t.is_empty() && t.chars().all(|c| c == '*');
+    // Wildcards only (`*`, `**`, `?*`, `*/*`): every resource.
+    let stars = |t: &str| t.contains('*') && t.chars().all(|c| matches!(c, '*' | '?' | '/'));
     let text = text.trim();
     if stars(text) {
         return true;
@@ -919,6 +920,10 @@ fn is_any_resource(v: &Value) -> bool {
     let Some(rest) = text.strip_prefix("arn:") else {
         return false;
     };
+    // `arn:*`, `arn:*:*:*:*:*`.
+    if rest.contains('*') && rest.chars().all(|c| matches!(c, '*' | '?' | '/' | ':')) {
+        return true;
+    }
     // `${AWS::Region}` and the like stand for one value each.
     let mut plain = String::with_capacity(rest.len());
     let mut chars = rest.split("${");
@@ -948,8 +953,32 @@ fn is_any_resource(v: &Value) -> bool {
 /// `Fn::Sub` template, or an `Fn::Join` of such parts (references inside
 /// stay as written, `${AWS::Region}`).
 fn literal_text(v: &Value) -> Option<std::borrow::Cow<'_, str>> {
+    // `Fn::Sub: [template, {X: value}]`: the variables given literally are
+    // put in.
+    if let Some([Value::String(template), Value::Object(vars)]) = get(v, "Fn::Sub")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+    {
+        let mut out = template.clone();
+        for (name, value) in vars {
+            if let Some(t) = literal_text(value) {
+                out = out.replace(&format!("${{{name}}}"), &t);
+            }
+        }
+        return Some(std::borrow::Cow::Owned(out));
+    }
     if let Some(t) = text(v) {
         return Some(std::borrow::Cow::Borrowed(t));
+    }
+    // `Fn::Select: [0, [...]]` of a literal list.
+    if let Some([index, Value::Array(items)]) = get(v, "Fn::Select")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+    {
+        let i = index
+            .as_u64()
+            .or_else(|| index.as_str().and_then(|s| s.parse().ok()))?;
+        return literal_text(items.get(usize::try_from(i).ok()?)?);
     }
     let join = get(v, "Fn::Join")?.as_array()?;
     let (sep, parts) = (join.first()?.as_str()?, join.get(1)?.as_array()?);
@@ -1501,6 +1530,12 @@ mod tests {
             json!({"Fn::Sub": "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/*"}),
             json!({"Fn::Sub": "arn:aws:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:*"}),
             json!("arn:aws:lambda:*:*:function:*"),
+            json!("arn:*"),
+            json!("arn:aws:s3:::*/*"),
+            json!("*/*"),
+            json!("arn:aws:s3:::?*"),
+            json!({"Fn::Sub": ["${X}", {"X": "*"}]}),
+            json!({"Fn::Select": [0, ["*"]]}),
         ] {
             assert!(is_any_resource(&any), "{any}");
         }
