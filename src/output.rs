@@ -67,14 +67,7 @@ fn escape_lines(s: &str) -> String {
         .join("\n  ")
 }
 
-/// `text` cut to `max` characters, with `…` when cut: input echoed in a
-/// message stays readable whatever its length.
-pub fn shorten(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", text.get(..i).unwrap_or_default()),
-        None => text.to_owned(),
-    }
-}
+pub use palisade_engine::shorten;
 
 /// A path as shown to a person: [`escape`]d.
 pub fn path(p: &Path) -> String {

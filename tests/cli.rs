@@ -497,6 +497,24 @@ fn bundle_inspect_shows_plugins_with_digests_and_the_cache_works() {
         "{}",
         text(&human.stdout)
     );
+    // A FIFO where the compile time is kept blocks nothing: the time is
+    // unknown, the cached code still serves.
+    let ms = std::fs::read_dir(own_cache.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "ms"))
+        .unwrap();
+    std::fs::remove_file(&ms).unwrap();
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&ms)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let fifo = inspect_own();
+    assert_eq!(fifo["plugins"][0]["code_cache"], "hit");
+    assert!(fifo["plugins"][0]["compile_ms"].is_null(), "{fifo}");
     let second = inspect(cache.path());
     assert_eq!(first["digest"], second["digest"]);
 

@@ -191,8 +191,9 @@ fn include_definitions(doc: &mut Document, template: &Path, max_file_size: u64) 
         .flatten()
         .filter_map(|p| p.canonicalize().ok())
         .collect();
-    let mut parsed: std::collections::HashMap<PathBuf, Result<serde_json::Value, String>> =
-        std::collections::HashMap::new();
+    // Each file parsed once, with its size.
+    type Parsed = Result<(serde_json::Value, u64), String>;
+    let mut parsed: std::collections::HashMap<PathBuf, Parsed> = std::collections::HashMap::new();
     let mut budget = MAX_DEFINITIONS;
     let mut errors = Vec::new();
     for (api, location) in doc.external_definitions() {
@@ -238,7 +239,7 @@ fn include_definitions(doc: &mut Document, template: &Path, max_file_size: u64) 
                         .get("paths")
                         .is_some_and(serde_json::Value::is_object) =>
                 {
-                    Ok(d.value)
+                    Ok((d.value, text.len() as u64))
                 }
                 Ok(_) => Err("it is not an OpenAPI definition (no `paths` mapping)".to_owned()),
                 // The parser's words may quote the file: only where.
@@ -249,15 +250,14 @@ fn include_definitions(doc: &mut Document, template: &Path, max_file_size: u64) 
             }
         });
         match definition {
-            Ok(value) => {
-                let size = value.to_string().len() as u64;
-                if size > budget {
+            Ok((value, size)) => {
+                if *size > budget {
                     errors.push(unread(
                         "the template's included definitions are over their 4 MiB limit",
                     ));
                     continue;
                 }
-                budget -= size;
+                budget -= *size;
                 doc.include_definition(&api, value.clone());
             }
             Err(why) => errors.push(unread(why)),

@@ -324,11 +324,7 @@ fn read_entries<R: std::io::Read>(
 
 /// A path or value from an archive for a message: escaped, and cut.
 fn shown(s: &str) -> String {
-    let escaped = s.escape_debug().to_string();
-    match escaped.char_indices().nth(200) {
-        Some((i, _)) => format!("{}…", &escaped[..i]),
-        None => escaped,
-    }
+    crate::shorten(&s.escape_debug().to_string(), 200)
 }
 
 /// A path inside an archive: relative, `/`-separated, no `.` or `..`

@@ -115,6 +115,20 @@ impl Diagnostic for Problem {
     }
 }
 
+/// `text` cut to `max_chars` characters, with `…` when cut: input quoted in
+/// a message stays readable whatever its length.
+///
+/// ```
+/// assert_eq!(palisade_engine::shorten("abcdef", 3), "abc…");
+/// assert_eq!(palisade_engine::shorten("abc", 3), "abc");
+/// ```
+pub fn shorten(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        Some((i, _)) => format!("{}…", text.get(..i).unwrap_or_default()),
+        None => text.to_owned(),
+    }
+}
+
 /// An error and its causes, joined with `: ` (each cause said once).
 pub fn full_message(e: &dyn std::error::Error) -> String {
     let mut msg = e.to_string();

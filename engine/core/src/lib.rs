@@ -75,7 +75,9 @@ pub use decision::{
     PluginLog, Severity, Source, Suppression, SuppressionKind,
 };
 pub use engine::{Engine, EngineBuilder, Evaluation};
-pub use error::{BundleError, CedarError, EngineError, Problem, RequestError, full_message};
+pub use error::{
+    BundleError, CedarError, EngineError, Problem, RequestError, full_message, shorten,
+};
 pub use manifest::{
     Limits, MAX_FUEL, MAX_MEMORY_MIB, MAX_TIMEOUT_MS, Mode, OnPolicyError, PluginLimits,
 };

@@ -786,11 +786,7 @@ impl PluginHost {
                 .write(true)
                 .open(path)
                 .and_then(|f| f.set_modified(std::time::SystemTime::now()));
-            let took = std::fs::read_to_string(compile_time_path(path))
-                .ok()
-                .filter(|t| t.len() < 20)
-                .and_then(|t| t.trim().parse().ok())
-                .map(std::time::Duration::from_millis);
+            let took = read_compile_time(path);
             return Ok((c, CodeCache::Hit, None, took));
         }
         let started = std::time::Instant::now();
@@ -894,6 +890,20 @@ fn compile_time_path(cwasm: &Path) -> PathBuf {
     cwasm.with_extension("ms")
 }
 
+/// The compile time recorded beside a cached `.cwasm`: only from a small
+/// regular file (a FIFO put there would block the read, and the load).
+fn read_compile_time(cwasm: &Path) -> Option<std::time::Duration> {
+    let path = compile_time_path(cwasm);
+    std::fs::symlink_metadata(&path)
+        .ok()
+        .filter(|m| m.is_file() && m.len() < 32)?;
+    let text = std::fs::read_to_string(&path).ok()?;
+    text.trim()
+        .parse()
+        .ok()
+        .map(std::time::Duration::from_millis)
+}
+
 /// On x86-64 hosts with the x86-64-v2 features (every server CPU since
 /// about 2009), code is compiled for exactly those features rather than
 /// for whatever this CPU has, so that compiled code is portable between
@@ -969,6 +979,7 @@ fn evict(dir: &Path, max_bytes: u64, keep: &Path) {
             break;
         }
         if path != keep && std::fs::remove_file(&path).is_ok() {
+            let _ = std::fs::remove_file(compile_time_path(&path));
             total = total.saturating_sub(len);
         }
     }

@@ -182,6 +182,14 @@ fn check_document(
     if resources.is_empty() {
         return resources;
     }
+    // One context for every request of the document (and its variants).
+    let context = match request_context(doc, &facts, now) {
+        Ok(c) => c,
+        Err(e) => {
+            eval.invalid(format!("{}: {e}", doc.file));
+            return resources;
+        }
+    };
     // A template that depends on conditions is judged in each variant; a
     // finding of any is reported once, saying when it holds unless it
     // holds in all.
@@ -189,19 +197,19 @@ fn check_document(
     let from_error = eval.errors_mut().len();
     let mut variant_of: Vec<usize> = Vec::new();
     let judged = resources::each_variant(doc, |variant, i| {
-        judge(eval, doc, variant, &facts, options, now);
+        judge(eval, doc, variant, &context, options);
         let found = eval.findings_mut().len() - from;
         variant_of.resize(found, i);
     });
     let (conditions, judged) = match judged {
         Ok(Some(c)) => c,
         Ok(None) => {
-            judge(eval, doc, &resources, &facts, options, now);
+            judge(eval, doc, &resources, &context, options);
             return resources;
         }
         Err(e) => {
             eval.invalid(format!("{}: {e}", doc.file));
-            judge(eval, doc, &resources, &facts, options, now);
+            judge(eval, doc, &resources, &context, options);
             return resources;
         }
     };
@@ -260,23 +268,13 @@ impl FindingKey {
     }
 }
 
-/// Asks Cedar about each of `resources` (of `doc`), with the plugins'
-/// `facts` in the context.
-fn judge(
-    eval: &mut Evaluation<'_>,
+/// The context of a document's requests: its file, `now`, and the plugins'
+/// `facts`.
+fn request_context(
     doc: &Document,
-    resources: &[Resource],
     facts: &serde_json::Map<String, serde_json::Value>,
-    options: &CheckOptions,
     now: Now,
-) {
-    let bundle = eval.bundle();
-    let action = values::uid("Action", "deploy");
-    let entities = bundle
-        .entities()
-        .clone()
-        .add_entities(resources::entities(resources), None)
-        .map_err(|e| format!("cannot build entities: {e}"));
+) -> Result<Context, String> {
     let mut pairs = vec![
         (
             "file".to_owned(),
@@ -291,11 +289,27 @@ fn judge(
         values::from_json(&serde_json::Value::Object(facts.clone()))
             .map(|p| ("plugins".to_owned(), p)),
     );
-    let context = Context::from_pairs(pairs).map_err(|e| format!("cannot build the context: {e}"));
-    let (entities, context) = match (entities, context) {
-        (Ok(e), Ok(c)) => (e, c),
-        (Err(e), _) | (_, Err(e)) => {
-            eval.invalid(format!("{}: {e}", doc.file));
+    Context::from_pairs(pairs).map_err(|e| format!("cannot build the context: {e}"))
+}
+
+/// Asks Cedar about each of `resources` (of `doc`) in `context`.
+fn judge(
+    eval: &mut Evaluation<'_>,
+    doc: &Document,
+    resources: &[Resource],
+    context: &Context,
+    options: &CheckOptions,
+) {
+    let action = values::uid("Action", "deploy");
+    let entities = match eval
+        .bundle()
+        .entities()
+        .clone()
+        .add_entities(resources::entities(resources), None)
+    {
+        Ok(e) => e,
+        Err(e) => {
+            eval.invalid(format!("{}: cannot build entities: {e}", doc.file));
             return;
         }
     };

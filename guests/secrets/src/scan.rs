@@ -393,64 +393,40 @@ fn check_string<'d>(
         ));
     }
 
-    // A connection URL with its password (`DATABASE_URL`).
-    if found.is_empty()
-        && !text.contains('\n')
-        && !matchers::contains_reference(text)
-        && let Some(password) = matchers::url_password(trimmed)
-        && password.len() >= 3
-        && !matchers::is_reference(password)
-        && !matchers::is_placeholder(password)
-        && !password.starts_with(['$', '%', '{'])
-    {
-        found.push((
-            SECRET_NAMED_FIELD,
-            concat(&[
-                &subject(),
-                " holds a connection URL with a hard-coded password (`",
-                &matchers::preview(password),
-                "`)",
-            ]),
-        ));
-    }
-
-    // A connection string with its password (`Server=db;Password=...;`).
-    if found.is_empty()
-        && !text.contains('\n')
-        && let Some(password) = matchers::connection_string_password(trimmed)
-        && password.len() >= 3
-        && !matchers::is_reference(password)
-        && !matchers::contains_reference(password)
-        && !matchers::is_placeholder(password)
-        && !password.starts_with(['$', '%', '{'])
-    {
-        found.push((
-            SECRET_NAMED_FIELD,
-            concat(&[
-                &subject(),
-                " holds a connection string with a hard-coded password (`",
-                &matchers::preview(password),
-                "`)",
-            ]),
-        ));
-    }
-
-    // HTTP Basic credentials (`Authorization: Basic dXNlcjpwYXNz`, in a
-    // header value or an integration's parameters).
-    if found.is_empty()
-        && let Some(password) = matchers::basic_password(text)
-        && !matchers::is_placeholder(&password)
-        && !matchers::contains_reference(&password)
-    {
-        found.push((
-            SECRET_NAMED_FIELD,
-            concat(&[
-                &subject(),
-                " holds hard-coded HTTP Basic credentials (password `",
-                &matchers::preview(&password),
-                "`)",
-            ]),
-        ));
+    // A password written in a value's own syntax: a connection URL
+    // (`DATABASE_URL`) or a connection string (`Server=db;Password=...;`),
+    // on one line, where `$X`, `%X%` and `{X}` stand for what is filled in
+    // later; or HTTP Basic credentials (`Authorization: Basic dXNlcjpwYXNz`,
+    // base64, so taken as written).
+    if found.is_empty() {
+        let one_line = !text.contains('\n');
+        let templated = |p: &str| p.starts_with(['$', '%', '{']);
+        let url = (one_line && !matchers::contains_reference(text))
+            .then(|| matchers::url_password(trimmed))
+            .flatten();
+        let connection = one_line
+            .then(|| matchers::connection_string_password(trimmed))
+            .flatten();
+        let written = [
+            (url, " holds a connection URL with a hard-coded password (`"),
+            (connection, " holds a connection string with a hard-coded password (`"),
+        ]
+        .into_iter()
+        .find_map(|(p, what)| {
+            p.filter(|p| plain_password(p) && !templated(p))
+                .map(|p| (Cow::Borrowed(p), what))
+        })
+        .or_else(|| {
+            matchers::basic_password(text)
+                .filter(|p| plain_password(p))
+                .map(|p| (Cow::Owned(p), " holds hard-coded HTTP Basic credentials (password `"))
+        });
+        if let Some((password, what)) = written {
+            found.push((
+                SECRET_NAMED_FIELD,
+                concat(&[&subject(), what, &matchers::preview(&password), "`)"]),
+            ));
+        }
     }
 
     // JSON held as text (`CONFIG: '{"db": {"password": "..."}}'`): its
@@ -578,6 +554,15 @@ fn check_string<'d>(
 
 /// Whether a value only repeats the last word of its name
 /// (`REDIS_PASSWORD: PASSWORD`, `apiKey: key`): a placeholder.
+/// Whether a password found inside a value is written out: long enough,
+/// and no reference, template or placeholder.
+fn plain_password(p: &str) -> bool {
+    p.len() >= 3
+        && !matchers::is_reference(p)
+        && !matchers::contains_reference(p)
+        && !matchers::is_placeholder(p)
+}
+
 /// JSON text longer than this is not parsed for secret-named members.
 const MAX_JSON_TEXT: usize = 256 << 10;
 /// How deep into JSON text (objects and arrays) members are looked for.
@@ -609,9 +594,7 @@ fn json_secret(text: &str) -> Option<(String, keys::SecretKind, String)> {
                 // reads the JSON, as in a connection URL.
                 if v.len() >= 4
                     && !v.starts_with(['$', '%'])
-                    && !matchers::is_reference(&v)
-                    && !matchers::contains_reference(&v)
-                    && !matchers::is_placeholder(&v)
+                    && plain_password(&v)
                     && !matchers::is_arn(&v)
                     && !matchers::is_file_path(&v)
                     && !matchers::is_unit_word(&v)

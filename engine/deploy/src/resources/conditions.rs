@@ -148,7 +148,12 @@ impl<'t> Conditions<'t> {
         let say = |pairs: &[(usize, bool)]| {
             pairs
                 .iter()
-                .filter_map(|(c, v)| Some(format!("{} is {v}", self.free.get(*c)?)))
+                .filter_map(|(c, v)| {
+                    Some(format!(
+                        "{} is {v}",
+                        crate::resources::shorten(self.free.get(*c)?)
+                    ))
+                })
                 .collect::<Vec<_>>()
                 .join(", ")
         };

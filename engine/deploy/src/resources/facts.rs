@@ -341,12 +341,14 @@ impl Graph {
                 _ => {}
             }
             if FUNCTIONS.contains(&r.kind.as_str()) {
-                for (api, method, path) in event_apis(p) {
-                    event_routes.insert((
-                        api.to_owned(),
-                        method.to_ascii_uppercase(),
-                        path.to_owned(),
-                    ));
+                for e in api_events(p) {
+                    if let Some(api) = e.api {
+                        event_routes.insert((
+                            api.to_owned(),
+                            e.method.to_ascii_uppercase(),
+                            e.path.to_owned(),
+                        ));
+                    }
                 }
             }
         }
@@ -354,27 +356,46 @@ impl Graph {
     }
 }
 
-/// The routes a SAM function's `Api` and `HttpApi` events declare: (the
-/// API's logical id, SAM's implicit API when none is named; method; path).
-fn event_apis(p: &Value) -> Vec<(&str, &str, &str)> {
+/// A route a SAM function's `Api` or `HttpApi` event declares.
+struct ApiEvent<'p> {
+    /// The API's logical id: SAM's implicit API when the event names none,
+    /// `None` when it names one otherwise than by reference (an ARN).
+    api: Option<&'p str>,
+    method: &'p str,
+    path: &'p str,
+    /// The event's `Properties` (its `Auth`).
+    properties: &'p Value,
+}
+
+/// The routes a SAM function's events (its properties `p`) declare.
+fn api_events(p: &Value) -> impl Iterator<Item = ApiEvent<'_>> {
     let events = get(p, "Events").and_then(Value::as_object);
     events
         .into_iter()
-        .flatten()
-        .filter_map(|(_, event)| {
+        .flat_map(Map::values)
+        .filter_map(|event| {
             let t = get(event, "Type").and_then(Value::as_str)?;
-            let ep = get(event, "Properties").unwrap_or(&Value::Null);
-            let api = match (t, get(ep, if t == "Api" { "RestApiId" } else { "ApiId" })) {
-                ("Api" | "HttpApi", Some(a)) => target(a)?,
-                ("Api", None) => "ServerlessRestApi",
-                ("HttpApi", None) => "ServerlessHttpApi",
+            let properties = get(event, "Properties").unwrap_or(&Value::Null);
+            let api = match (
+                t,
+                get(properties, if t == "Api" { "RestApiId" } else { "ApiId" }),
+            ) {
+                ("Api" | "HttpApi", Some(a)) => target(a),
+                ("Api", None) => Some("ServerlessRestApi"),
+                ("HttpApi", None) => Some("ServerlessHttpApi"),
                 _ => return None,
             };
-            let method = get(ep, "Method").and_then(Value::as_str).unwrap_or("ANY");
-            let path = get(ep, "Path").and_then(Value::as_str).unwrap_or("/");
-            Some((api, method, path))
+            Some(ApiEvent {
+                api,
+                method: get(properties, "Method")
+                    .and_then(Value::as_str)
+                    .unwrap_or("ANY"),
+                path: get(properties, "Path")
+                    .and_then(Value::as_str)
+                    .unwrap_or("/"),
+                properties,
+            })
         })
-        .collect()
 }
 
 /// The routes an API's own OpenAPI definition declares that need no
@@ -424,8 +445,9 @@ fn definition_routes(r: &Resource, g: &Graph, facts: &mut Map<String, Value>) {
             } else {
                 method.to_ascii_uppercase()
             };
-            let declared = g.event_routes.iter().any(|(api, m, p)| {
-                api == &r.logical_id && p == path && (m == &shown || m == "ANY")
+            let declared = [shown.as_str(), "ANY"].into_iter().any(|m| {
+                g.event_routes
+                    .contains(&(r.logical_id.clone(), m.to_owned(), path.clone()))
             });
             if declared {
                 continue;
@@ -558,44 +580,44 @@ fn function_facts(
         facts.insert("role_shared_with".into(), json!(others));
     }
     let mut sources = async_from.get(&r.logical_id).cloned().unwrap_or_default();
-    if let Some(events) = get(p, "Events").and_then(Value::as_object) {
-        for event in events.values() {
-            let t = get(event, "Type")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let ep = get(event, "Properties").unwrap_or(&Value::Null);
-            if ASYNC_EVENTS.contains(&t) {
-                sources.insert(t.to_owned());
-            } else if t == "Api" || t == "HttpApi" {
-                // No API named: SAM's implicit one, which Globals configure.
-                let api = match get(ep, if t == "Api" { "RestApiId" } else { "ApiId" }) {
-                    Some(a) => target(a),
-                    None if t == "Api" => Some("ServerlessRestApi"),
-                    None => Some("ServerlessHttpApi"),
-                };
-                let method = get(ep, "Method").and_then(Value::as_str).unwrap_or("ANY");
-                let path = get(ep, "Path").and_then(Value::as_str).unwrap_or("/");
-                let fallback = api
-                    .and_then(|a| {
-                        let default = default_auth.get(a).copied();
-                        // SAM's DefaultAuthorizer covers every event route;
-                        // otherwise the definition's security decides.
-                        if default == Some(RouteAuth::Authorizer) {
-                            return default;
-                        }
-                        g.definitions
-                            .get(a)
-                            .and_then(|d| openapi_auth(d, path, method))
-                            .or(default)
-                    })
-                    .unwrap_or(RouteAuth::None);
-                sam_routes.push(Trigger::Route {
-                    method: method.to_uppercase(),
-                    path: path.to_owned(),
-                    auth: event_auth(get(ep, "Auth"), fallback),
-                });
-            }
+    for event in get(p, "Events")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(Map::values)
+    {
+        let t = get(event, "Type")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if ASYNC_EVENTS.contains(&t) {
+            sources.insert(t.to_owned());
         }
+    }
+    for ApiEvent {
+        api,
+        method,
+        path,
+        properties,
+    } in api_events(p)
+    {
+        let fallback = api
+            .and_then(|a| {
+                let default = default_auth.get(a).copied();
+                // SAM's DefaultAuthorizer covers every event route;
+                // otherwise the definition's security decides.
+                if default == Some(RouteAuth::Authorizer) {
+                    return default;
+                }
+                g.definitions
+                    .get(a)
+                    .and_then(|d| openapi_auth(d, path, method))
+                    .or(default)
+            })
+            .unwrap_or(RouteAuth::None);
+        sam_routes.push(Trigger::Route {
+            method: method.to_uppercase(),
+            path: path.to_owned(),
+            auth: event_auth(get(properties, "Auth"), fallback),
+        });
     }
     for t in &r.triggers {
         match t {
@@ -959,12 +981,30 @@ fn literal_text(v: &Value) -> Option<std::borrow::Cow<'_, str>> {
         .and_then(Value::as_array)
         .map(Vec::as_slice)
     {
-        let mut out = template.clone();
-        for (name, value) in vars {
-            if let Some(t) = literal_text(value) {
-                out = out.replace(&format!("${{{name}}}"), &t);
+        // One pass over the template (a replace per variable would scan it
+        // once per variable, and substitute into what was substituted).
+        let mut out = String::with_capacity(template.len());
+        let mut rest = template.as_str();
+        while let Some(start) = rest.find("${") {
+            out.push_str(rest.get(..start).unwrap_or_default());
+            let after = rest.get(start + 2..).unwrap_or_default();
+            let Some(end) = after.find('}') else {
+                out.push_str(rest.get(start..).unwrap_or_default());
+                rest = "";
+                break;
+            };
+            let name = after.get(..end).unwrap_or_default();
+            match vars.get(name).and_then(literal_text) {
+                Some(t) => out.push_str(&t),
+                None => {
+                    out.push_str("${");
+                    out.push_str(name);
+                    out.push('}');
+                }
             }
+            rest = after.get(end + 1..).unwrap_or_default();
         }
+        out.push_str(rest);
         return Some(std::borrow::Cow::Owned(out));
     }
     if let Some(t) = text(v) {
@@ -1535,6 +1575,7 @@ mod tests {
             json!("*/*"),
             json!("arn:aws:s3:::?*"),
             json!({"Fn::Sub": ["${X}", {"X": "*"}]}),
+            json!({"Fn::Sub": ["${X}${Y}", {"X": "*", "Y": "*"}]}),
             json!({"Fn::Select": [0, ["*"]]}),
         ] {
             assert!(is_any_resource(&any), "{any}");
@@ -1546,6 +1587,7 @@ mod tests {
             json!("arn:aws:logs:*:*:log-group:/aws/lambda/*"),
             json!({"Fn::GetAtt": ["Table", "Arn"]}),
             json!({"Fn::Sub": "${Table.Arn}/index/*"}),
+            json!({"Fn::Sub": ["${X}", {"X": "${Y}", "Y": "*"}]}),
             json!("orders"),
         ] {
             assert!(!is_any_resource(&named), "{named}");

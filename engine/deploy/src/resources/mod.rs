@@ -178,25 +178,33 @@ pub(crate) fn each_variant(
         return Ok(None);
     };
     let mut judged = Vec::new();
-    let mut first: Option<Vec<Resource>> = None;
+    // The first variant's resources, and where each is by logical id.
+    let mut first: Vec<Resource> = Vec::new();
+    let mut first_at: HashMap<String, usize> = HashMap::new();
     for (i, bits) in conditions.combinations().iter().enumerate() {
         let mut variant = resources_of(doc.format, &conditions.variant(bits));
         let mut absent = BTreeSet::new();
-        if let Some(base) = &first {
-            absent = base
+        if i > 0 {
+            let present: HashSet<&str> = variant.iter().map(|r| r.logical_id.as_str()).collect();
+            absent = first
                 .iter()
-                .filter(|b| !variant.iter().any(|r| r.logical_id == b.logical_id))
+                .filter(|b| !present.contains(b.logical_id.as_str()))
                 .map(|b| b.logical_id.clone())
                 .collect();
-            variant.retain(|r| !base.iter().any(|b| b == r));
+            variant.retain(|r| first_at.get(&r.logical_id).and_then(|&j| first.get(j)) != Some(r));
         }
         judged.push(Judged {
             again: variant.iter().map(|r| r.logical_id.clone()).collect(),
             absent,
         });
         judge(&variant, i);
-        if first.is_none() {
-            first = Some(variant);
+        if i == 0 {
+            first_at = variant
+                .iter()
+                .enumerate()
+                .map(|(j, r)| (r.logical_id.clone(), j))
+                .collect();
+            first = variant;
         }
     }
     Ok(Some((conditions, judged)))
@@ -212,10 +220,7 @@ pub(crate) struct Judged {
 
 /// `text` cut to 200 characters for a message.
 pub(crate) fn shorten(text: &str) -> String {
-    match text.char_indices().nth(200) {
-        Some((i, _)) => format!("{}…", text.get(..i).unwrap_or_default()),
-        None => text.to_owned(),
-    }
+    palisade_engine::shorten(text, 200)
 }
 
 fn escape(token: &str) -> String {
