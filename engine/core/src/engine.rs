@@ -10,7 +10,7 @@ use crate::manifest::{Limits, Mode, OnPolicyError};
 use crate::plugin::{CallInput, InputKind, PluginHost, PluginInput, PluginInspection};
 use crate::request::AuthorizationRequest;
 use crate::time::Now;
-use cedar_policy::{Authorizer, Context, Entities, EntityUid, Request};
+use cedar_policy::{Context, Entities, EntityUid, Request};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -577,16 +577,11 @@ impl<'b> Evaluation<'b> {
         entities: &Entities,
         cacheable: bool,
     ) {
-        let [principal, action, resource] = scope;
-        let slice = self.bundle.index.slice(
-            action,
-            principal.type_name(),
-            resource.type_name(),
-            entities,
-            cacheable,
-        );
-        let response = Authorizer::new().is_authorized(request, &slice, entities);
-        self.fold(&response, resource);
+        let response = self
+            .bundle
+            .index
+            .is_authorized(request, entities, scope, cacheable);
+        self.fold(&response, scope[2]);
     }
 
     /// Runs one plugin; returns its facts (empty on failure).

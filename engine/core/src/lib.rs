@@ -53,6 +53,7 @@
 //! authority.
 
 pub mod archive;
+mod attr_index;
 mod bundle;
 pub mod controls;
 mod decision;

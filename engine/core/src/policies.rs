@@ -9,11 +9,12 @@
 //! that slice from the request's action (and its ancestors), principal type
 //! and resource type.
 
+use crate::attr_index::{Chain, Slice};
 use crate::decision::{Category, Severity};
 use crate::error::Problem;
 use cedar_policy::{
-    ActionConstraint, Entities, EntityId, EntityTypeName, EntityUid, Policy, PolicyId, PolicySet,
-    PrincipalConstraint, ResourceConstraint, RestrictedExpression,
+    ActionConstraint, Authorizer, Entities, EntityId, EntityTypeName, EntityUid, Policy, PolicyId,
+    PolicySet, PrincipalConstraint, Request, ResourceConstraint, Response, RestrictedExpression,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
@@ -320,16 +321,17 @@ impl Scope {
 
 /// Cached slices by action, then principal type, then resource type (nested
 /// so that a lookup borrows the request's names instead of cloning them).
-type SliceCache =
-    HashMap<EntityUid, HashMap<EntityTypeName, HashMap<EntityTypeName, Arc<PolicySet>>>>;
+type SliceCache = HashMap<EntityUid, HashMap<EntityTypeName, HashMap<EntityTypeName, Arc<Slice>>>>;
 
-/// The scope index of a policy set.
+/// The scope index of a policy set, with an attribute index in each slice.
 pub(crate) struct PolicyIndex {
-    policies: Vec<(Policy, Scope)>,
+    policies: Vec<Policy>,
+    scopes: Vec<Scope>,
+    chains: Vec<Chain>,
     by_action: HashMap<EntityUid, Vec<usize>>,
     any_action: Vec<usize>,
     /// Small sets are evaluated whole: slicing them saves nothing.
-    whole: Option<Arc<PolicySet>>,
+    whole: Option<PolicySet>,
     slices: RwLock<(usize, SliceCache)>,
 }
 
@@ -340,13 +342,16 @@ const MAX_CACHED_SLICES: usize = 4096;
 /// Up to this many policies, a request evaluates the whole set.
 const SLICE_FROM: usize = 16;
 
+/// A slice indexes attributes from this many policies with a key test.
+const INDEX_FROM: usize = 8;
+
 impl PolicyIndex {
     pub(crate) fn new(set: &PolicySet) -> PolicyIndex {
-        let mut policies = Vec::new();
         let mut by_action: HashMap<EntityUid, Vec<usize>> = HashMap::new();
         let mut any_action = Vec::new();
-        for (i, policy) in set.policies().enumerate() {
-            let scope = Scope::of(policy);
+        let policies: Vec<Policy> = set.policies().cloned().collect();
+        let scopes: Vec<Scope> = policies.iter().map(Scope::of).collect();
+        for (i, scope) in scopes.iter().enumerate() {
             match &scope.actions {
                 None => any_action.push(i),
                 Some(actions) => {
@@ -358,11 +363,17 @@ impl PolicyIndex {
                     }
                 }
             }
-            policies.push((policy.clone(), scope));
         }
-        let whole = (policies.len() <= SLICE_FROM).then(|| Arc::new(set.clone()));
+        let whole = (policies.len() <= SLICE_FROM).then(|| set.clone());
+        let chains = if whole.is_some() {
+            Vec::new()
+        } else {
+            policies.iter().map(Chain::of).collect()
+        };
         PolicyIndex {
             policies,
+            scopes,
+            chains,
             by_action,
             any_action,
             whole,
@@ -370,29 +381,62 @@ impl PolicyIndex {
         }
     }
 
+    /// Cedar's answer to `request`, from only the policies that can apply:
+    /// those whose scope can match its action (with the action's groups in
+    /// `entities`) and its principal and resource types, and of those, the
+    /// ones the attribute index cannot rule out. `cacheable`: whether
+    /// `entities` give the action the groups the bundle gives it.
+    pub(crate) fn is_authorized(
+        &self,
+        request: &Request,
+        entities: &Entities,
+        [principal, action, resource]: [&EntityUid; 3],
+        cacheable: bool,
+    ) -> Response {
+        if let Some(whole) = &self.whole {
+            return Authorizer::new().is_authorized(request, whole, entities);
+        }
+        let (principal, resource) = (principal.type_name(), resource.type_name());
+        let cached = cacheable
+            .then(|| {
+                let cache = self.slices.read().ok()?;
+                cache
+                    .1
+                    .get(action)?
+                    .get(principal)?
+                    .get(resource)
+                    .map(Arc::clone)
+            })
+            .flatten();
+        let slice = cached.unwrap_or_else(|| {
+            let slice = Arc::new(self.slice(action, principal, resource, entities));
+            if cacheable
+                && let Ok(mut cache) = self.slices.write()
+                && cache.0 < MAX_CACHED_SLICES
+            {
+                cache.0 += 1;
+                cache
+                    .1
+                    .entry(action.clone())
+                    .or_default()
+                    .entry(principal.clone())
+                    .or_default()
+                    .insert(resource.clone(), Arc::clone(&slice));
+            }
+            slice
+        });
+        slice.is_authorized(request, entities, &self.policies)
+    }
+
     /// The policies whose scope can match a request with this action and
     /// these principal and resource types, in the bundle's order.
-    pub(crate) fn slice(
+    fn slice(
         &self,
         action: &EntityUid,
         principal: &EntityTypeName,
         resource: &EntityTypeName,
         entities: &Entities,
-        cacheable: bool,
-    ) -> Arc<PolicySet> {
-        if let Some(whole) = &self.whole {
-            return Arc::clone(whole);
-        }
-        if cacheable
-            && let Ok(cache) = self.slices.read()
-            && let Some(s) = cache
-                .1
-                .get(action)
-                .and_then(|m| m.get(principal))
-                .and_then(|m| m.get(resource))
-        {
-            return Arc::clone(s);
-        }
+    ) -> Slice {
         let mut picked: Vec<usize> = self.any_action.clone();
         if let Some(v) = self.by_action.get(action) {
             picked.extend_from_slice(v);
@@ -406,28 +450,17 @@ impl PolicyIndex {
         }
         picked.sort_unstable();
         picked.dedup();
-        let chosen = picked
-            .into_iter()
-            .filter_map(|i| self.policies.get(i))
-            .filter(|(_, scope)| scope.admits(principal, resource))
-            .map(|(p, _)| p.clone());
-        // Ids are unique in the source set, so this cannot fail; an empty set
-        // (deny) is the fail-closed answer if it ever did.
-        let set = Arc::new(PolicySet::from_policies(chosen).unwrap_or_default());
-        if cacheable
-            && let Ok(mut cache) = self.slices.write()
-            && cache.0 < MAX_CACHED_SLICES
-        {
-            cache.0 += 1;
-            cache
-                .1
-                .entry(action.clone())
-                .or_default()
-                .entry(principal.clone())
-                .or_default()
-                .insert(resource.clone(), Arc::clone(&set));
-        }
-        set
+        Slice::new(
+            picked.into_iter().filter_map(|i| {
+                let scope = self.scopes.get(i)?;
+                scope.admits(principal, resource).then_some((
+                    i,
+                    self.policies.get(i)?,
+                    self.chains.get(i)?,
+                ))
+            }),
+            INDEX_FROM,
+        )
     }
 
     pub(crate) fn len(&self) -> usize {

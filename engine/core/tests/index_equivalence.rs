@@ -265,3 +265,262 @@ fn request_entities_that_regroup_the_action_get_their_own_slice() {
         "entities": [{"uid": {"type": "User", "id": "a"}, "attrs": {}, "parents": []}]}"#;
     assert_eq!(decide(unrelated).decision, Effect::Allow);
 }
+
+/// Tests the attribute index understands, and some it must stop at.
+const SAME_SCOPE_TESTS: &[&str] = &[
+    r#"principal.role == "admin""#,
+    r#""admin" == principal.role"#,
+    r#"principal.role == "dev""#,
+    "principal.role == 3",
+    r#"resource.dept == "eng""#,
+    r#""ops" == resource.dept"#,
+    "principal has role",
+    "resource has dept",
+    "context has k",
+    r#"context.k == "x""#,
+    "context.k == 2",
+    "context.r.s == 1",
+    "principal.flag == true",
+    "false == principal.flag",
+    r#"resource.owner == User::"a""#,
+    r#"principal.info.dept == "eng""#,
+    r#"principal.manager == User::"a""#,
+    "principal.level == 1",
+    r#"principal == User::"b""#,
+    r#"resource == Doc::"d2""#,
+    r#"principal in Group::"g1""#,
+    r#"resource in Folder::"f1""#,
+    // Not tests: the chain stops here, the rest is Cedar's.
+    "resource.owner == principal",
+    "principal.level > 1",
+    r#"principal.role like "ad*""#,
+    r#"principal.manager.role == "admin""#,
+    "principal.info has dept",
+];
+
+/// An attribute value of some type, or none (`null`: left out).
+fn attr_value(choices: &'static [&'static str]) -> impl Strategy<Value = serde_json::Value> {
+    prop::sample::select(choices).prop_map(|s| serde_json::from_str(s).unwrap())
+}
+
+fn same_scope_policy() -> impl Strategy<Value = String> {
+    (
+        any::<bool>(),
+        prop::sample::select(
+            &[
+                "principal",
+                "principal",
+                "principal is User",
+                r#"principal in Group::"g2""#,
+                r#"principal == User::"a""#,
+            ][..],
+        ),
+        prop::sample::select(
+            &[
+                "resource",
+                "resource",
+                r#"resource in Folder::"f1""#,
+                r#"resource == Doc::"d1""#,
+            ][..],
+        ),
+        prop::collection::vec(prop::sample::select(SAME_SCOPE_TESTS), 0..4),
+        prop::sample::select(
+            &[
+                "",
+                " && context.level > 1",
+                " || context.level == 0",
+                r#" when { principal.role == "dev" }"#,
+                r#" unless { resource.dept == "ops" }"#,
+            ][..],
+        ),
+        any::<bool>(),
+    )
+        .prop_map(|(permit, p, r, tests, tail, lead_unless)| {
+            let effect = if permit { "permit" } else { "forbid" };
+            let mut text = format!("{effect} ({p}, action == Action::\"view\", {r})");
+            if lead_unless {
+                text.push_str(" unless { context.level == 7 }");
+            }
+            if !tests.is_empty() || tail.starts_with(" &&") || tail.starts_with(" ||") {
+                let body = if tests.is_empty() {
+                    "true".to_string()
+                } else {
+                    tests.join(" && ")
+                };
+                let (op_tail, clause_tail) =
+                    if tail.starts_with(" when") || tail.starts_with(" unless") {
+                        ("", tail)
+                    } else {
+                        (tail, "")
+                    };
+                text.push_str(&format!(" when {{ {body}{op_tail} }}{clause_tail}"));
+            } else {
+                text.push_str(tail);
+            }
+            text.push(';');
+            text
+        })
+}
+
+#[derive(Debug, Clone)]
+struct Attrs {
+    role: serde_json::Value,
+    flag: serde_json::Value,
+    info: serde_json::Value,
+    level: serde_json::Value,
+    manager: serde_json::Value,
+    groups: Vec<usize>,
+}
+
+fn user_attrs() -> impl Strategy<Value = Attrs> {
+    (
+        attr_value(&[
+            "null",
+            r#""admin""#,
+            r#""dev""#,
+            "3",
+            r#"["admin"]"#,
+            r#"{"admin": true}"#,
+            "true",
+        ]),
+        attr_value(&["null", "true", "false", r#""true""#]),
+        attr_value(&[
+            "null",
+            r#"{"dept": "eng"}"#,
+            r#"{"dept": "ops"}"#,
+            r#""eng""#,
+            "{}",
+            r#"{"dept": 1}"#,
+        ]),
+        attr_value(&["null", "1", "2", r#""1""#]),
+        attr_value(&[
+            "null",
+            r#"{"__entity": {"type": "User", "id": "a"}}"#,
+            r#"{"__entity": {"type": "User", "id": "b"}}"#,
+            r#""User::\"a\"""#,
+        ]),
+        prop::collection::vec(0..2usize, 0..3),
+    )
+        .prop_map(|(role, flag, info, level, manager, groups)| Attrs {
+            role,
+            flag,
+            info,
+            level,
+            manager,
+            groups,
+        })
+}
+
+const SAME_SCOPE_USERS: &[&str] = &["a", "b", "c"];
+const DOCS: &[&str] = &["d1", "d2", "d3"];
+
+fn same_scope_entities(
+    users: &[Attrs],
+    docs: &[(serde_json::Value, serde_json::Value, bool)],
+) -> String {
+    let mut v = Vec::new();
+    for g in GROUPS {
+        v.push(serde_json::json!({"uid": uid(g), "attrs": {}, "parents": []}));
+    }
+    v.push(serde_json::json!({"uid": uid(FOLDERS[0]), "attrs": {}, "parents": []}));
+    let keep =
+        |pairs: Vec<(&str, &serde_json::Value)>| -> serde_json::Map<String, serde_json::Value> {
+            pairs
+                .into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect()
+        };
+    for (name, a) in SAME_SCOPE_USERS.iter().zip(users) {
+        let attrs = keep(vec![
+            ("role", &a.role),
+            ("flag", &a.flag),
+            ("info", &a.info),
+            ("level", &a.level),
+            ("manager", &a.manager),
+        ]);
+        let parents: Vec<_> = a.groups.iter().map(|g| uid(GROUPS[*g])).collect();
+        v.push(serde_json::json!({"uid": {"type": "User", "id": name}, "attrs": attrs, "parents": parents}));
+    }
+    for (name, (dept, owner, in_folder)) in DOCS.iter().zip(docs) {
+        let attrs = keep(vec![("dept", dept), ("owner", owner)]);
+        let parents = if *in_folder {
+            vec![uid(FOLDERS[0])]
+        } else {
+            vec![]
+        };
+        v.push(serde_json::json!({"uid": {"type": "Doc", "id": name}, "attrs": attrs, "parents": parents}));
+    }
+    v.push(
+        serde_json::json!({"uid": {"type": "Action", "id": "view"}, "attrs": {}, "parents": []}),
+    );
+    serde_json::Value::Array(v).to_string()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Policies that share one scope and differ by attribute tests, the
+    /// everyday ABAC shape the attribute index serves: every request gets
+    /// exactly Cedar's answer, whatever the attributes' presence and types.
+    #[test]
+    fn attribute_index_gives_exactly_cedars_answers(
+        policies in prop::collection::vec(same_scope_policy(), 17..72),
+        users in prop::collection::vec(user_attrs(), SAME_SCOPE_USERS.len()),
+        docs in prop::collection::vec(
+            (
+                attr_value(&["null", r#""eng""#, r#""ops""#, "1", r#"["eng"]"#]),
+                attr_value(&["null", r#"{"__entity": {"type": "User", "id": "a"}}"#, r#""a""#]),
+                any::<bool>(),
+            ),
+            DOCS.len(),
+        ),
+        requests in prop::collection::vec(
+            (
+                0..SAME_SCOPE_USERS.len() + 1,
+                0..DOCS.len() + 2,
+                prop::sample::select(&[
+                    "{}",
+                    r#"{"k": "x", "level": 2}"#,
+                    r#"{"k": 2, "level": 0}"#,
+                    r#"{"k": "y", "r": {"s": 1}, "level": 7}"#,
+                    r#"{"r": 5}"#,
+                    r#"{"r": {"s": "1"}, "k": ["x"]}"#,
+                ][..]),
+            ),
+            1..24,
+        ),
+    ) {
+        let text: String = policies
+            .iter()
+            .enumerate()
+            .map(|(i, p)| format!("@id(\"p-{i}\") {p}"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let files = [
+            ("palisade.toml", b"[bundle]\nname = \"prop\"\nversion = \"1\"\n[cedar]\npolicies = [\"p.cedar\"]\nentities = \"e.json\"\non_policy_error = \"ignore\"\n".to_vec()),
+            ("p.cedar", text.clone().into_bytes()),
+            ("e.json", same_scope_entities(&users, &docs).into_bytes()),
+        ];
+        let engine = Engine::new().unwrap();
+        let bundle = cedar::memory_bundle(&engine, files);
+        for (p, r, context) in requests {
+            let principal = format!("User::\"{}\"", SAME_SCOPE_USERS.get(p).unwrap_or(&"ghost"));
+            let resource = match r {
+                r if r < DOCS.len() => format!("Doc::\"{}\"", DOCS[r]),
+                r if r == DOCS.len() => "Doc::\"ghost\"".to_string(),
+                _ => "Folder::\"f1\"".to_string(),
+            };
+            let context: serde_json::Value = serde_json::from_str(context).unwrap();
+            let ours = AuthorizationRequest::new(&principal, r#"Action::"view""#, &resource)
+                .unwrap()
+                .with_context(context.clone())
+                .unwrap();
+            let decision = bundle.authorize(&ours, Now::epoch()).unwrap();
+            let ctx = Context::from_json_value(context, None).unwrap();
+            let req = Request::new(ours.principal.clone(), ours.action.clone(), ours.resource.clone(), ctx, None).unwrap();
+            let plain = Authorizer::new().is_authorized(&req, bundle.policy_set(), bundle.entities());
+            same_as_cedar(&decision, &plain, &format!("{ours:?}\n{text}"))?;
+        }
+    }
+}

@@ -1,0 +1,682 @@
+//! The attribute index: inside one scope slice, the policies a request
+//! need not evaluate because a test at the front of their conditions is
+//! certainly false.
+//!
+//! Cedar evaluates a policy's scope, then its `when`/`unless` clauses in
+//! order, each a left-to-right, short-circuiting `&&`. So a policy is false
+//! **without error** when some test at the front of that chain is false and
+//! every test before it evaluates without error. Skipping such a policy
+//! changes nothing in the answer: not the decision, not the reasons, not the
+//! errors. The tests this module understands are:
+//!
+//! - `path == literal` (either order), where the path is `principal`,
+//!   `resource`, or an attribute path from `principal`, `resource` or
+//!   `context` through records, and the literal is a string, integer,
+//!   boolean or entity. Its value is read from the request; when the entity
+//!   or an attribute is missing, or the value is not concrete, Cedar would
+//!   raise an error there, so the policy is **kept** and Cedar reports it.
+//!   A value of another type is unequal without error, as in Cedar.
+//! - `principal in E` / `resource in E` with a literal entity, and the
+//!   scope's `principal == E` / `in E`: these never raise an error.
+//! - `var has a.b`: never raises an error, so it may stand before a test.
+//!
+//! A policy's *key* is the `==` or `in` test of its chain that splits the
+//! slice finest (the one whose path carries the most distinct literals,
+//! the first on ties); policies are bucketed by key, so a request looks at
+//! the buckets its values select instead of at every policy, then checks
+//! the rest of each candidate's chain. A policy with an `==` test on the
+//! same path before its key is also a candidate when that path's value is
+//! unknown, so its error is still reported. Policies without a key are
+//! evaluated on every request.
+
+use cedar_policy::pst;
+use cedar_policy::{
+    AuthorizationError, Decision, Effect, Entities, EntityId, EntityTypeName, EntityUid,
+    EvalResult, Policy, PolicyId, PolicySet, PrincipalConstraint, Request, ResourceConstraint,
+    Response,
+};
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+use std::sync::{Arc, RwLock};
+
+/// Where a test's value comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Root {
+    Principal,
+    Resource,
+    Context,
+}
+
+/// `principal`, `resource.dept`, `context.token.iss`, ...
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Path {
+    root: Root,
+    attrs: Vec<String>,
+}
+
+/// A literal a test compares with; the value kinds whose equality in Cedar
+/// is plain equality.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    Bool(bool),
+    Long(i64),
+    String(String),
+    Entity(EntityUid),
+}
+
+/// One test at the front of a policy's condition chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Test<P> {
+    /// `path == literal`: an error when the path does not resolve.
+    Eq(P, Key),
+    /// `principal in E` or `resource in E`: never an error.
+    In(Root, EntityUid),
+    /// `var has a`: never an error; its value does not matter here.
+    Guard,
+}
+
+/// The tests at the front of a policy, in evaluation order: the scope's
+/// entity constraints, then the leading conjuncts of its conditions up to
+/// the first that is not a test this module understands.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Chain(Vec<Test<Path>>);
+
+impl Chain {
+    pub(crate) fn of(policy: &Policy) -> Chain {
+        let mut tests = Vec::new();
+        match policy.principal_constraint() {
+            PrincipalConstraint::Eq(e) => tests.push(Test::Eq(
+                Path {
+                    root: Root::Principal,
+                    attrs: Vec::new(),
+                },
+                Key::Entity(e),
+            )),
+            PrincipalConstraint::In(e) | PrincipalConstraint::IsIn(_, e) => {
+                tests.push(Test::In(Root::Principal, e));
+            }
+            PrincipalConstraint::Any | PrincipalConstraint::Is(_) => {}
+        }
+        match policy.resource_constraint() {
+            ResourceConstraint::Eq(e) => tests.push(Test::Eq(
+                Path {
+                    root: Root::Resource,
+                    attrs: Vec::new(),
+                },
+                Key::Entity(e),
+            )),
+            ResourceConstraint::In(e) | ResourceConstraint::IsIn(_, e) => {
+                tests.push(Test::In(Root::Resource, e));
+            }
+            ResourceConstraint::Any | ResourceConstraint::Is(_) => {}
+        }
+        // Linked policies' conditions may name slots; bundles have none,
+        // and their scope tests above are already exact.
+        if let Ok(pst::Policy::Static(p)) = policy.to_pst() {
+            'clauses: for clause in p.body().clauses() {
+                let pst::Clause::When(body) = clause else {
+                    break;
+                };
+                let mut conjuncts = Vec::new();
+                flatten_and(body, &mut conjuncts);
+                for c in conjuncts {
+                    match test_of(c) {
+                        Some(t) => tests.push(t),
+                        None => break 'clauses,
+                    }
+                }
+            }
+        }
+        // Trailing guards decide nothing.
+        while tests.last() == Some(&Test::Guard) {
+            tests.pop();
+        }
+        Chain(tests)
+    }
+
+    /// Whether the chain has a key to bucket the policy by.
+    fn has_key(&self) -> bool {
+        self.0.iter().any(|t| !matches!(t, Test::Guard))
+    }
+}
+
+/// The operands of `a && b && c` in evaluation order, however nested.
+fn flatten_and<'e>(e: &'e pst::Expr, out: &mut Vec<&'e pst::Expr>) {
+    match e {
+        pst::Expr::BinaryOp {
+            op: pst::BinaryOp::And,
+            left,
+            right,
+        } => {
+            flatten_and(left, out);
+            flatten_and(right, out);
+        }
+        other => out.push(other),
+    }
+}
+
+fn test_of(e: &pst::Expr) -> Option<Test<Path>> {
+    match e {
+        pst::Expr::BinaryOp {
+            op: pst::BinaryOp::Eq,
+            left,
+            right,
+        } => match (path_of(left), key_of(right)) {
+            (Some(p), Some(k)) => Some(Test::Eq(p, k)),
+            _ => match (key_of(left), path_of(right)) {
+                (Some(k), Some(p)) => Some(Test::Eq(p, k)),
+                _ => None,
+            },
+        },
+        pst::Expr::BinaryOp {
+            op: pst::BinaryOp::In,
+            left,
+            right,
+        } => {
+            let root = match &**left {
+                pst::Expr::Var(pst::Var::Principal) => Root::Principal,
+                pst::Expr::Var(pst::Var::Resource) => Root::Resource,
+                _ => return None,
+            };
+            match key_of(right)? {
+                Key::Entity(e) => Some(Test::In(root, e)),
+                _ => None,
+            }
+        }
+        // `has` on a variable looks at an entity or a record: never an error.
+        pst::Expr::HasAttr { expr, .. } if matches!(&**expr, pst::Expr::Var(_)) => {
+            Some(Test::Guard)
+        }
+        _ => None,
+    }
+}
+
+fn path_of(e: &pst::Expr) -> Option<Path> {
+    let mut attrs = Vec::new();
+    let mut e = e;
+    loop {
+        match e {
+            pst::Expr::GetAttr { expr, attr } => {
+                attrs.push(attr.to_string());
+                e = expr;
+            }
+            pst::Expr::Var(v) => {
+                let root = match v {
+                    pst::Var::Principal => Root::Principal,
+                    pst::Var::Resource => Root::Resource,
+                    pst::Var::Context if !attrs.is_empty() => Root::Context,
+                    _ => return None,
+                };
+                attrs.reverse();
+                return Some(Path { root, attrs });
+            }
+            _ => return None,
+        }
+    }
+}
+
+fn key_of(e: &pst::Expr) -> Option<Key> {
+    let pst::Expr::Literal(l) = e else {
+        return None;
+    };
+    Some(match l {
+        pst::Literal::Bool(b) => Key::Bool(*b),
+        pst::Literal::Long(n) => Key::Long(*n),
+        pst::Literal::String(s) => Key::String(s.to_string()),
+        pst::Literal::EntityUID(uid) => Key::Entity(EntityUid::from_type_name_and_id(
+            EntityTypeName::from_str(&uid.ty.to_string()).ok()?,
+            EntityId::new(uid.eid.as_str()),
+        )),
+        _ => return None,
+    })
+}
+
+/// What a request gives for a path.
+#[derive(Debug, Clone, PartialEq)]
+enum Value {
+    /// Evaluating the path raises an error (or its value is not concrete):
+    /// the policy must be evaluated for Cedar to report it.
+    Unknown,
+    /// A value; `None` for one of a kind no literal here can equal.
+    Known(Option<Key>),
+}
+
+fn value_of(path: &Path, request: &Request, entities: &Entities) -> Value {
+    let known = |v: &EvalResult| match v {
+        EvalResult::Bool(b) => Value::Known(Some(Key::Bool(*b))),
+        EvalResult::Long(n) => Value::Known(Some(Key::Long(*n))),
+        EvalResult::String(s) => Value::Known(Some(Key::String(s.clone()))),
+        EvalResult::EntityUid(e) => Value::Known(Some(Key::Entity(e.clone()))),
+        _ => Value::Known(None),
+    };
+    let Some((first, rest)) = path.attrs.split_first() else {
+        let uid = match path.root {
+            Root::Principal => request.principal(),
+            Root::Resource => request.resource(),
+            Root::Context => None,
+        };
+        return uid.map_or(Value::Unknown, |u| {
+            Value::Known(Some(Key::Entity(u.clone())))
+        });
+    };
+    let top = match path.root {
+        Root::Context => request.context().and_then(|c| c.get(first)),
+        Root::Principal | Root::Resource => {
+            let uid = if path.root == Root::Principal {
+                request.principal()
+            } else {
+                request.resource()
+            };
+            uid.and_then(|u| entities.get(u))
+                .and_then(|e| e.attr(first))
+                .and_then(Result::ok)
+        }
+    };
+    let Some(mut v) = top else {
+        return Value::Unknown;
+    };
+    for attr in rest {
+        // Through records only: an entity would be looked up again.
+        let EvalResult::Record(r) = &v else {
+            return Value::Unknown;
+        };
+        let Some(next) = r.get(attr) else {
+            return Value::Unknown;
+        };
+        v = next.clone();
+    }
+    known(&v)
+}
+
+/// Which of `by_ancestor` a side uses.
+fn side(root: Root) -> usize {
+    usize::from(root == Root::Resource)
+}
+
+/// Whether `uid` is `target` or one of its descendants in `entities`.
+fn is_in(uid: Option<&EntityUid>, target: &EntityUid, entities: &Entities) -> bool {
+    uid.is_some_and(|u| {
+        u == target
+            || entities
+                .ancestors(u)
+                .is_some_and(|mut a| a.any(|x| x == target))
+    })
+}
+
+/// What the index concludes about one policy for one request.
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    /// False without error: skip it.
+    Skip,
+    /// Cedar must evaluate it.
+    Keep,
+}
+
+/// A policy of a slice that has a key.
+#[derive(Debug)]
+struct Indexed {
+    /// Position in the bundle's policy list.
+    position: usize,
+    chain: Vec<Test<usize>>,
+}
+
+/// The policies keyed on `path == literal` for one path: by literal, and
+/// all of them (for when the path does not resolve).
+type ByValue = (HashMap<Key, Vec<u32>>, Vec<u32>);
+
+/// Past this many selections a slice builds the set for a request instead
+/// of caching it.
+const MAX_CACHED_SELECTIONS: usize = 1024;
+
+/// One scope slice with its attribute index.
+pub(crate) struct Slice {
+    /// Policies without a key, evaluated on every request.
+    always: Option<PolicySet>,
+    /// Policies with a key.
+    indexed: Vec<Indexed>,
+    /// The paths the indexed policies read (tests refer to them by number).
+    paths: Vec<Path>,
+    /// For each path, its policies keyed on `path == literal`.
+    by_value: Vec<ByValue>,
+    /// For each path, the policies that compare it before their key: they
+    /// are candidates when it does not resolve.
+    before_key: Vec<Vec<u32>>,
+    /// Policies keyed on `principal in E` / `resource in E`, by E.
+    by_ancestor: [HashMap<EntityUid, Vec<u32>>; 2],
+    /// The indexed policies' sets, by selection.
+    chosen: RwLock<HashMap<Vec<u32>, Arc<PolicySet>>>,
+    /// Every policy of the slice by id: its position in the bundle.
+    positions: HashMap<PolicyId, usize>,
+}
+
+impl Slice {
+    /// A slice of `policies` (in bundle order); `min_indexed`: below this
+    /// many policies with a key, the slice evaluates everything.
+    pub(crate) fn new<'a>(
+        policies: impl IntoIterator<Item = (usize, &'a Policy, &'a Chain)>,
+        min_indexed: usize,
+    ) -> Slice {
+        let all: Vec<(usize, &Policy, &Chain)> = policies.into_iter().collect();
+        let positions = all.iter().map(|(n, p, _)| (p.id().clone(), *n)).collect();
+        let with_key = all.iter().filter(|(_, _, c)| c.has_key()).count();
+        let mut always = Vec::new();
+        let mut keyed = Vec::new();
+        for (position, policy, chain) in all {
+            if with_key >= min_indexed && chain.has_key() {
+                keyed.push((position, chain));
+            } else {
+                always.push(policy.clone());
+            }
+        }
+        let mut slice = Slice {
+            always: None,
+            indexed: Vec::new(),
+            paths: Vec::new(),
+            by_value: Vec::new(),
+            before_key: Vec::new(),
+            by_ancestor: [HashMap::new(), HashMap::new()],
+            chosen: RwLock::new(HashMap::new()),
+            positions,
+        };
+        // Tests by path number; how many literals each path and side is
+        // compared with (the more, the smaller a bucket).
+        let mut path_ids: HashMap<Path, usize> = HashMap::new();
+        let mut literals: Vec<HashSet<&Key>> = Vec::new();
+        let mut entities: [HashSet<&EntityUid>; 2] = [HashSet::new(), HashSet::new()];
+        let mut chains = Vec::with_capacity(keyed.len());
+        for (position, chain) in &keyed {
+            let tests: Vec<Test<usize>> = chain
+                .0
+                .iter()
+                .map(|t| match t {
+                    Test::Eq(p, k) => {
+                        let id = *path_ids.entry(p.clone()).or_insert_with(|| {
+                            slice.paths.push(p.clone());
+                            literals.push(HashSet::new());
+                            slice.paths.len() - 1
+                        });
+                        if let Some(l) = literals.get_mut(id) {
+                            l.insert(k);
+                        }
+                        Test::Eq(id, k.clone())
+                    }
+                    Test::In(root, e) => {
+                        if let Some(set) = entities.get_mut(side(*root)) {
+                            set.insert(e);
+                        }
+                        Test::In(*root, e.clone())
+                    }
+                    Test::Guard => Test::Guard,
+                })
+                .collect();
+            chains.push((*position, tests));
+        }
+        let spread = |t: &Test<usize>| match t {
+            Test::Eq(p, _) => literals.get(*p).map_or(0, HashSet::len),
+            Test::In(root, _) => entities.get(side(*root)).map_or(0, HashSet::len),
+            Test::Guard => 0,
+        };
+        slice.by_value = vec![Default::default(); slice.paths.len()];
+        slice.before_key = vec![Vec::new(); slice.paths.len()];
+        for (n, (position, tests)) in chains.into_iter().enumerate() {
+            let n = u32::try_from(n).unwrap_or(u32::MAX);
+            // The key: the test that splits the slice finest (the first of
+            // equals). Every `==` before it must resolve for the skip to
+            // hold, so the policy is a candidate whenever one does not.
+            let key = tests
+                .iter()
+                .enumerate()
+                .rev()
+                .max_by_key(|(_, t)| spread(t))
+                .map_or(0, |(i, _)| i);
+            for (i, t) in tests.iter().enumerate() {
+                match (t, i.cmp(&key)) {
+                    (Test::Eq(p, _), std::cmp::Ordering::Less) => {
+                        if let Some(v) = slice.before_key.get_mut(*p) {
+                            v.push(n);
+                        }
+                    }
+                    (Test::Eq(p, k), std::cmp::Ordering::Equal) => {
+                        if let Some((values, all)) = slice.by_value.get_mut(*p) {
+                            values.entry(k.clone()).or_default().push(n);
+                            all.push(n);
+                        }
+                    }
+                    (Test::In(root, e), std::cmp::Ordering::Equal) => {
+                        if let Some(m) = slice.by_ancestor.get_mut(side(*root)) {
+                            m.entry(e.clone()).or_default().push(n);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            slice.indexed.push(Indexed {
+                position,
+                chain: tests,
+            });
+        }
+        slice.always = (!always.is_empty()).then(|| {
+            // Ids are unique in the bundle's set, so this cannot fail; an
+            // empty set (deny) would be the fail-closed answer.
+            PolicySet::from_policies(always).unwrap_or_default()
+        });
+        slice
+    }
+
+    /// Cedar's answer for `request` from this slice's policies.
+    pub(crate) fn is_authorized(
+        &self,
+        request: &Request,
+        entities: &Entities,
+        policies: &[Policy],
+    ) -> Response {
+        let chosen = self.select(request, entities);
+        let authorizer = cedar_policy::Authorizer::new();
+        let picked = (!chosen.is_empty()).then(|| self.set_of(chosen, policies));
+        match (&self.always, picked) {
+            (Some(always), None) => authorizer.is_authorized(request, always, entities),
+            (None, Some(picked)) => authorizer.is_authorized(request, &picked, entities),
+            (None, None) => Response::new(Decision::Deny, HashSet::new(), Vec::new()),
+            (Some(always), Some(picked)) => merge(
+                [
+                    (authorizer.is_authorized(request, always, entities), always),
+                    (
+                        authorizer.is_authorized(request, &picked, entities),
+                        &*picked,
+                    ),
+                ],
+                &self.positions,
+            ),
+        }
+    }
+
+    /// The indexed policies `request` must evaluate, in bundle order.
+    fn select(&self, request: &Request, entities: &Entities) -> Vec<u32> {
+        if self.indexed.is_empty() {
+            return Vec::new();
+        }
+        let values: Vec<Value> = self
+            .paths
+            .iter()
+            .map(|p| value_of(p, request, entities))
+            .collect();
+        let mut candidates: Vec<u32> = Vec::new();
+        for (((by_value, all), before), value) in
+            self.by_value.iter().zip(&self.before_key).zip(&values)
+        {
+            match value {
+                Value::Unknown => {
+                    candidates.extend_from_slice(all);
+                    candidates.extend_from_slice(before);
+                }
+                Value::Known(Some(k)) => {
+                    candidates.extend(by_value.get(k).into_iter().flatten().copied());
+                }
+                Value::Known(None) => {}
+            }
+        }
+        for (side, uid) in [request.principal(), request.resource()]
+            .into_iter()
+            .enumerate()
+        {
+            let Some((map, uid)) = self.by_ancestor.get(side).zip(uid) else {
+                continue;
+            };
+            if map.is_empty() {
+                continue;
+            }
+            let ancestors = entities.ancestors(uid).into_iter().flatten();
+            for e in std::iter::once(uid).chain(ancestors) {
+                candidates.extend(map.get(e).into_iter().flatten().copied());
+            }
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        candidates.retain(|&n| {
+            self.indexed
+                .get(n as usize)
+                .is_some_and(|p| verdict(&p.chain, &values, request, entities) == Verdict::Keep)
+        });
+        candidates
+    }
+
+    fn set_of(&self, chosen: Vec<u32>, policies: &[Policy]) -> Arc<PolicySet> {
+        if let Ok(cache) = self.chosen.read()
+            && let Some(set) = cache.get(&chosen)
+        {
+            return Arc::clone(set);
+        }
+        let set = Arc::new(
+            PolicySet::from_policies(chosen.iter().filter_map(|&n| {
+                let p = self.indexed.get(n as usize)?;
+                policies.get(p.position).cloned()
+            }))
+            .unwrap_or_default(),
+        );
+        if let Ok(mut cache) = self.chosen.write()
+            && cache.len() < MAX_CACHED_SELECTIONS
+        {
+            cache.insert(chosen, Arc::clone(&set));
+        }
+        set
+    }
+}
+
+fn verdict(chain: &[Test<usize>], values: &[Value], request: &Request, e: &Entities) -> Verdict {
+    for t in chain {
+        match t {
+            Test::Guard => {}
+            Test::Eq(path, key) => match values.get(*path) {
+                Some(Value::Known(Some(v))) if v == key => {}
+                Some(Value::Known(_)) => return Verdict::Skip,
+                _ => return Verdict::Keep,
+            },
+            Test::In(root, target) => {
+                let uid = match root {
+                    Root::Principal => request.principal(),
+                    Root::Resource => request.resource(),
+                    Root::Context => None,
+                };
+                if !is_in(uid, target, e) {
+                    return Verdict::Skip;
+                }
+            }
+        }
+    }
+    Verdict::Keep
+}
+
+/// One answer from the answers of disjoint parts of a policy set, as Cedar
+/// gives it for the whole: deny when a forbid holds (the forbids are the
+/// reasons), allow when a permit holds (the permits are), deny otherwise;
+/// the errors of every part, in bundle order.
+fn merge<const N: usize>(
+    parts: [(Response, &PolicySet); N],
+    positions: &HashMap<PolicyId, usize>,
+) -> Response {
+    let mut forbids = HashSet::new();
+    let mut permits = HashSet::new();
+    let mut errors: Vec<AuthorizationError> = Vec::new();
+    for (response, set) in &parts {
+        for id in response.diagnostics().reason() {
+            match set.policy(id).map(Policy::effect) {
+                Some(Effect::Forbid) => forbids.insert(id.clone()),
+                _ => permits.insert(id.clone()),
+            };
+        }
+        errors.extend(response.diagnostics().errors().cloned());
+    }
+    errors.sort_by_key(|e| {
+        let AuthorizationError::PolicyEvaluationError(pe) = e;
+        positions.get(pe.policy_id()).copied()
+    });
+    if !forbids.is_empty() {
+        Response::new(Decision::Deny, forbids, errors)
+    } else if !permits.is_empty() {
+        Response::new(Decision::Allow, permits, errors)
+    } else {
+        Response::new(Decision::Deny, HashSet::new(), errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(text: &str) -> Vec<Test<Path>> {
+        let p: Policy = text.parse().unwrap_or_else(|e| panic!("{e}"));
+        Chain::of(&p).0
+    }
+
+    fn path(root: Root, attrs: &[&str]) -> Path {
+        Path {
+            root,
+            attrs: attrs.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn chains_read_the_tests_at_the_front_in_evaluation_order() {
+        assert_eq!(
+            chain(
+                r#"permit (principal in Group::"g", action, resource == Doc::"d")
+                   when { principal has role && "admin" == principal.role && (context.a.b == 3 && resource.ok == true) }
+                   when { context.x > 1 && resource.y == "z" };"#
+            ),
+            [
+                Test::In(Root::Principal, r#"Group::"g""#.parse().unwrap()),
+                Test::Eq(
+                    path(Root::Resource, &[]),
+                    Key::Entity(r#"Doc::"d""#.parse().unwrap())
+                ),
+                Test::Guard,
+                Test::Eq(
+                    path(Root::Principal, &["role"]),
+                    Key::String("admin".into())
+                ),
+                Test::Eq(path(Root::Context, &["a", "b"]), Key::Long(3)),
+                Test::Eq(path(Root::Resource, &["ok"]), Key::Bool(true)),
+            ]
+        );
+        // A leading `unless`, `||` or comparison ends the chain; so does a
+        // test on something that is not a plain path.
+        for text in [
+            r#"permit (principal, action, resource) unless { principal.role == "a" };"#,
+            r#"permit (principal, action, resource) when { principal.role == "a" || principal.role == "b" };"#,
+            r#"permit (principal, action, resource) when { principal.level > 1 && principal.role == "a" };"#,
+            r#"permit (principal, action, resource) when { resource.owner.role == principal.role };"#,
+            r#"permit (principal, action, resource) when { context == {"a": 1} };"#,
+            r#"permit (principal, action, resource) when { resource.owner in Group::"g" };"#,
+            r#"permit (principal, action, resource) when { principal has role };"#,
+        ] {
+            assert_eq!(chain(text), [], "{text}");
+        }
+        assert_eq!(
+            chain(r#"permit (principal, action, resource) when { principal in NS::Team::"a b" };"#),
+            [Test::In(
+                Root::Principal,
+                r#"NS::Team::"a b""#.parse().unwrap()
+            )]
+        );
+    }
+}
