@@ -184,7 +184,220 @@ fn http_body(c: &mut Criterion) {
     g.finish();
 }
 
+/// The RBAC/ABAC sets of the comparison with the peers: `n` permits of the
+/// shape `principal.role == R && resource.dept == D`, either each on its own
+/// action (`spread`) or all on one action (the shape scope slicing cannot
+/// help with), and one forbid on the context. The request matches one
+/// permit.
+struct PeerSet {
+    n: usize,
+    spread: bool,
+}
+
+impl PeerSet {
+    fn label(&self) -> String {
+        let how = if self.spread {
+            "spread-over-actions"
+        } else {
+            "one-action"
+        };
+        format!("authorize/{}-rules-{how}", self.n)
+    }
+
+    fn action(&self, i: usize) -> String {
+        if self.spread {
+            format!("a{i}")
+        } else {
+            "view".to_string()
+        }
+    }
+
+    /// Rule `i`'s role and department.
+    fn rule(&self, i: usize) -> (String, String) {
+        let dept = if self.spread { i % 7 } else { i / 10 };
+        (format!("role{}", i % 10), format!("dept{dept}"))
+    }
+
+    /// The rule the request matches.
+    fn target(&self) -> usize {
+        if self.spread {
+            self.n / 2
+        } else {
+            self.n / 20 * 10 + 5
+        }
+    }
+
+    fn cedar(&self) -> String {
+        let mut out = String::new();
+        for i in 0..self.n {
+            let (role, dept) = self.rule(i);
+            out.push_str(&format!(
+                "@id(\"r{i}\")\npermit (principal, action == Action::\"{}\", resource is Doc)\n  when {{ principal.role == \"{role}\" && resource.dept == \"{dept}\" }};\n",
+                self.action(i)
+            ));
+        }
+        out.push_str(
+            "@id(\"risky\")\nforbid (principal, action, resource) when { context.risk > 80 };\n",
+        );
+        out
+    }
+
+    /// The same rules in Rego. With `reasons`, `decision` is what Cedar's
+    /// answer carries (the decision and the matching rules), so every rule
+    /// is evaluated; without, `allow` is a boolean made of boolean rules,
+    /// the form in which the VM may stop at the first match.
+    fn rego(&self, reasons: bool) -> String {
+        let mut out = String::from("package bench\nimport rego.v1\n");
+        for i in 0..self.n {
+            let (role, dept) = self.rule(i);
+            let head = if reasons {
+                format!("permits contains \"r{i}\"")
+            } else {
+                "permit".to_string()
+            };
+            out.push_str(&format!(
+                "{head} if {{\n  input.action == \"{}\"\n  input.resource.type == \"Doc\"\n  input.principal.role == \"{role}\"\n  input.resource.dept == \"{dept}\"\n}}\n",
+                self.action(i)
+            ));
+        }
+        out.push_str(if reasons {
+            concat!(
+                "forbids contains \"risky\" if input.context.risk > 80\n",
+                "default allow := false\n",
+                "allow if {\n  count(permits) > 0\n  count(forbids) == 0\n}\n",
+                "decision := {\"allow\": allow, \"permits\": permits, \"forbids\": forbids}\n",
+            )
+        } else {
+            concat!(
+                "forbid if input.context.risk > 80\n",
+                "default allow := false\n",
+                "allow if {\n  permit\n  not forbid\n}\n",
+            )
+        });
+        out
+    }
+
+    /// The request as Rego input, with the entities' attributes inlined.
+    fn rego_input(&self) -> regorus::Value {
+        let (role, dept) = self.rule(self.target());
+        let input = serde_json::json!({
+            "action": self.action(self.target()),
+            "principal": {"type": "User", "id": "alice", "role": role},
+            "resource": {"type": "Doc", "id": "d1", "dept": dept},
+            "context": {"risk": 10},
+        });
+        regorus::Value::from_json_str(&input.to_string()).unwrap()
+    }
+
+    fn entities(&self) -> String {
+        let (role, dept) = self.rule(self.target());
+        serde_json::json!([
+            {"uid": {"type": "User", "id": "alice"}, "attrs": {"role": role}, "parents": []},
+            {"uid": {"type": "Doc", "id": "d1"}, "attrs": {"dept": dept}, "parents": []},
+        ])
+        .to_string()
+    }
+}
+
+/// A Rego VM loaded with the set's rules, evaluating `entry`
+/// (`decision`: Cedar's answer, with the matching rules; `allow`: the
+/// boolean alone, which lets the VM stop at the first match), checked
+/// against Cedar's answer.
+fn regorus_vm(set: &PeerSet, entry: &str) -> regorus::rvm::vm::RegoVM {
+    let mut rego = regorus::Engine::new();
+    rego.add_policy("bench.rego".to_string(), set.rego(entry == "decision"))
+        .unwrap();
+    let entry = format!("data.bench.{entry}");
+    let compiled = rego
+        .compile_with_entrypoint(&regorus::Rc::from(entry.as_str()))
+        .unwrap();
+    let program =
+        regorus::languages::rego::compiler::Compiler::compile_from_policy(&compiled, &[&entry])
+            .unwrap();
+    let mut vm = regorus::rvm::vm::RegoVM::new();
+    vm.load_program(program);
+    vm.set_input(set.rego_input());
+    let answer = vm.execute().unwrap();
+    let answer: serde_json::Value = serde_json::from_str(&answer.to_json_str().unwrap()).unwrap();
+    let decision = serde_json::json!({
+        "allow": true,
+        "permits": [format!("r{}", set.target())],
+        "forbids": [],
+    });
+    let expected = if entry.ends_with("decision") {
+        decision
+    } else {
+        serde_json::json!(true)
+    };
+    assert_eq!(answer, expected);
+    vm
+}
+
+fn bench_peers(c: &mut Criterion, set: &PeerSet) {
+    let engine = Engine::new().unwrap();
+    let bundle = engine
+        .load_bundle_from(
+            &MemorySource::new("memory")
+                .file(
+                    "palisade.toml",
+                    b"[bundle]\nname = \"peers\"\nversion = \"1\"\n[cedar]\npolicies = [\"p.cedar\"]\nentities = \"e.json\"\n".to_vec(),
+                )
+                .file("p.cedar", set.cedar().into_bytes())
+                .file("e.json", set.entities().into_bytes()),
+        )
+        .unwrap();
+    let context = serde_json::json!({"risk": 10});
+    let action = format!("Action::\"{}\"", set.action(set.target()));
+    let ours = AuthorizationRequest::new(r#"User::"alice""#, &action, r#"Doc::"d1""#)
+        .unwrap()
+        .with_context(context.clone())
+        .unwrap();
+    let d = bundle.authorize(&ours, Now::epoch()).unwrap();
+    assert_eq!(d.reasons, [format!("r{}", set.target())], "{}", d.to_json());
+    let request = Request::new(
+        ours.principal.clone(),
+        ours.action.clone(),
+        ours.resource.clone(),
+        Context::from_json_value(context, None).unwrap(),
+        None,
+    )
+    .unwrap();
+    let authorizer = Authorizer::new();
+    let plain = authorizer.is_authorized(&request, bundle.policy_set(), bundle.entities());
+    assert_eq!(plain.decision(), cedar_policy::Decision::Allow);
+
+    let mut g = c.benchmark_group(set.label());
+    g.bench_function("cedar-policy", |b| {
+        b.iter(|| {
+            black_box(authorizer.is_authorized(
+                black_box(&request),
+                bundle.policy_set(),
+                bundle.entities(),
+            ))
+        })
+    });
+    for (name, entry) in [("regorus", "decision"), ("regorus-allow-only", "allow")] {
+        g.bench_function(name, |b| {
+            let mut vm = regorus_vm(set, entry);
+            let input = set.rego_input();
+            b.iter(|| {
+                vm.set_input(black_box(input.clone()));
+                black_box(vm.execute().unwrap())
+            })
+        });
+    }
+    g.bench_function("palisade", |b| {
+        b.iter(|| black_box(bundle.authorize(black_box(&ours), Now::epoch()).unwrap()))
+    });
+    g.finish();
+}
+
 fn benches(c: &mut Criterion) {
+    for n in [50, 1000] {
+        for spread in [true, false] {
+            bench_peers(c, &PeerSet { n, spread });
+        }
+    }
     bench_set(c, "2-policies", 2, 1, 1);
     bench_set(c, "1000-policies", 1000, 50, 20);
     http_body(c);
