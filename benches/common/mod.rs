@@ -15,3 +15,15 @@ pub fn with_10k_users(entities_json: &str) -> String {
     }
     serde_json::to_string(&all).unwrap()
 }
+
+/// 4,096 distinct times, a second apart. A bench that gives each call the
+/// next one measures the plugin running: the plugin memo answers only an
+/// input it has seen, and starts over after 1,024.
+pub fn distinct_nows() -> Vec<palisade_engine::Now> {
+    (0..4096)
+        .map(|i| {
+            let (h, m, s) = (i / 3600, i / 60 % 60, i % 60);
+            palisade_engine::Now::parse(&format!("2026-01-01T{h:02}:{m:02}:{s:02}Z")).unwrap()
+        })
+        .collect()
+}

@@ -124,6 +124,7 @@ impl std::fmt::Display for InputKind {
 /// whatever the number of plugins (only the settings differ per plugin).
 pub(crate) struct CallInput {
     wit: wit::Input,
+    kind: InputKind,
     now: Now,
 }
 
@@ -146,8 +147,94 @@ impl CallInput {
                 settings: String::new(),
                 now: now.to_string(),
             },
+            kind,
             now,
         }
+    }
+
+    /// The whole input, settings included, as one byte string (each field
+    /// length-prefixed, so no two inputs share it); `None` above
+    /// [`MEMO_MAX_INPUT`].
+    fn memo_key(&self) -> Option<Vec<u8>> {
+        let w = &self.wit;
+        let resources = w
+            .resources
+            .iter()
+            .flat_map(|r| [&r.resource_type, &r.logical_id, &r.properties, &r.pointer]);
+        let fields: Vec<&String> = [&w.document, &w.settings, &w.now]
+            .into_iter()
+            .chain(resources)
+            .collect();
+        let len = fields.iter().map(|f| f.len() + 8).sum::<usize>() + 1;
+        if len > MEMO_MAX_INPUT {
+            return None;
+        }
+        let mut key = Vec::with_capacity(len);
+        key.push(self.kind as u8);
+        for f in fields {
+            key.extend_from_slice(&(f.len() as u64).to_le_bytes());
+            key.extend_from_slice(f.as_bytes());
+        }
+        Some(key)
+    }
+}
+
+/// Inputs longer than this are not remembered.
+const MEMO_MAX_INPUT: usize = 8 << 10;
+
+/// Calls remembered per plugin (then the memo starts over).
+const MEMO_ENTRIES: usize = 1024;
+
+/// Answers larger than this are not remembered, so the memo holds at most
+/// [`MEMO_ENTRIES`] × (8 + 16) KiB, whatever a plugin answers.
+const MEMO_MAX_ANSWER: usize = 16 << 10;
+
+/// About how many bytes a call's answer holds.
+fn answer_size(call: &Call) -> usize {
+    let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+    let Ok(out) = &call.result else { return 0 };
+    let findings: usize = out
+        .findings
+        .iter()
+        .map(|f| f.rule_id.len() + f.message.len() + opt(&f.resource) + opt(&f.pointer) + 16)
+        .sum();
+    let facts = serde_json::to_string(&out.facts).map_or(usize::MAX, |t| t.len());
+    let rest: usize = out.violations.iter().map(String::len).sum::<usize>()
+        + call.logs.iter().map(|l| l.message.len() + 8).sum::<usize>();
+    findings.saturating_add(facts).saturating_add(rest)
+}
+
+/// The answers of a plugin's successful calls, by their whole input.
+///
+/// A plugin is a function of its input: it has no clock but `now` (part of
+/// the input), fixed random values and nothing else to reach, and its fuel
+/// is counted exactly. So a call with an input seen before gets the answer
+/// (findings, facts, logs, fuel) the plugin gave then, without running it:
+/// a gateway that sees the same request many times a second pays for one
+/// call. Failed calls are not remembered: a deadline or a full instance
+/// pool depends on the moment, not on the input. At most [`MEMO_ENTRIES`]
+/// inputs of at most [`MEMO_MAX_INPUT`] bytes are kept, with answers of at
+/// most [`MEMO_MAX_ANSWER`].
+#[derive(Default)]
+struct Memo(std::sync::Mutex<HashMap<Vec<u8>, Call>>);
+
+impl Memo {
+    fn get(&self, key: &[u8]) -> Option<Call> {
+        self.0.lock().ok()?.get(key).cloned()
+    }
+
+    fn put(&self, key: Vec<u8>, call: &Call) {
+        if let Ok(mut m) = self.0.lock() {
+            if m.len() >= MEMO_ENTRIES {
+                m.clear();
+            }
+            m.insert(key, call.clone());
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.0.lock().map_or(0, |m| m.len())
     }
 }
 
@@ -340,7 +427,7 @@ pub(crate) struct LogLine {
 
 /// One plugin call: its outcome, the fuel it used and what it logged
 /// (kept when the call fails: the lines before a trap say the most).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Call {
     pub result: Result<PluginOutput, CallError>,
     pub fuel: u64,
@@ -468,6 +555,7 @@ pub(crate) struct LoadedPlugin {
     pub(crate) metadata: PluginMetadata,
     limits: Limits,
     epoch_ticks: u64,
+    memo: Memo,
 }
 
 impl std::fmt::Debug for LoadedPlugin {
@@ -668,6 +756,7 @@ impl PluginHost {
             },
             limits,
             epoch_ticks,
+            memo: Memo::default(),
         };
         plugin.metadata = plugin.read_metadata()?;
         plugin.rule_text = plugin
@@ -1155,10 +1244,15 @@ impl LoadedPlugin {
         }
     }
 
-    /// Evaluates one input in a fresh instance, with `settings`.
+    /// Evaluates one input in a fresh instance, with `settings`; an input
+    /// answered before gets the same answer from the [`Memo`].
     pub(crate) fn evaluate(&self, input: &mut CallInput, settings: &str) -> Call {
         input.wit.settings.clear();
         input.wit.settings.push_str(settings);
+        let key = input.memo_key();
+        if let Some(call) = key.as_deref().and_then(|k| self.memo.get(k)) {
+            return call;
+        }
         let mut store = self.new_store(input.now);
         let result = self.evaluate_in(&mut store, &input.wit);
         let fuel = self
@@ -1166,7 +1260,14 @@ impl LoadedPlugin {
             .fuel
             .saturating_sub(store.get_fuel().unwrap_or(0));
         let logs = std::mem::take(&mut store.data_mut().logs);
-        Call { result, fuel, logs }
+        let call = Call { result, fuel, logs };
+        if let Some(key) = key
+            && call.result.is_ok()
+            && answer_size(&call) <= MEMO_MAX_ANSWER
+        {
+            self.memo.put(key, &call);
+        }
+        call
     }
 
     fn evaluate_in(
@@ -1497,6 +1598,106 @@ fn convert_metadata(meta: wit::Metadata) -> Result<PluginMetadata, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn guest(host: &PluginHost, name: &str) -> LoadedPlugin {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../guests/dist")
+            .join(name);
+        let bytes = std::fs::read(&path).unwrap();
+        host.load(&bytes, &crate::sha256_hex(&bytes), Limits::default())
+            .unwrap()
+    }
+
+    fn input(document: &str, now: &str) -> CallInput {
+        CallInput::new(
+            InputKind::Request,
+            PluginInput::new(document.to_owned()),
+            Now::parse(now).unwrap(),
+        )
+    }
+
+    #[test]
+    fn a_call_seen_before_is_answered_from_the_memo_and_nothing_else_is() {
+        let host = PluginHost::new(None, DEFAULT_CACHE_MAX_BYTES, 4, HashMap::new()).unwrap();
+        let plugin = guest(&host, "secrets.wasm");
+        let doc = r#"{"method":"GET","path":"/x","query":"key=AKIAIOSFODNN7EXAMPLE","headers":{}}"#;
+        let first = plugin.evaluate(&mut input(doc, "2026-12-07T00:00:00Z"), "{}");
+        let found = first.result.as_ref().unwrap();
+        assert!(!found.findings.is_empty(), "{first:?}");
+        assert_eq!(plugin.memo.len(), 1);
+        let again = plugin.evaluate(&mut input(doc, "2026-12-07T00:00:00Z"), "{}");
+        assert_eq!(again.result, first.result);
+        assert_eq!(
+            (again.fuel, again.logs.len()),
+            (first.fuel, first.logs.len())
+        );
+        assert_eq!(plugin.memo.len(), 1, "the same input is one entry");
+        // Another second, other settings or another document: new calls.
+        let _ = plugin.evaluate(&mut input(doc, "2026-12-07T00:00:01Z"), "{}");
+        assert_eq!(plugin.memo.len(), 2);
+        let _ = plugin.evaluate(&mut input(doc, "2026-12-07T00:00:00Z"), "{ }");
+        assert_eq!(plugin.memo.len(), 3);
+        let clean = r#"{"method":"GET","path":"/x","query":"","headers":{}}"#;
+        let other = plugin.evaluate(&mut input(clean, "2026-12-07T00:00:00Z"), "{}");
+        assert!(other.result.unwrap().findings.is_empty());
+        assert_eq!(plugin.memo.len(), 4);
+        // Too long to remember: answered, not kept.
+        let long = format!(
+            r#"{{"method":"GET","path":"/{}","headers":{{}}}}"#,
+            "a".repeat(MEMO_MAX_INPUT)
+        );
+        assert!(
+            plugin
+                .evaluate(&mut input(&long, "2026-12-07T00:00:00Z"), "{}")
+                .result
+                .is_ok()
+        );
+        assert_eq!(plugin.memo.len(), 4);
+    }
+
+    #[test]
+    fn failed_calls_are_not_remembered() {
+        let host = PluginHost::new(None, DEFAULT_CACHE_MAX_BYTES, 4, HashMap::new()).unwrap();
+        let plugin = guest(&host, "hostile-trap.wasm");
+        let call = plugin.evaluate(&mut input("{}", "2026-12-07T00:00:00Z"), "{}");
+        assert!(call.result.is_err(), "{call:?}");
+        assert_eq!(plugin.memo.len(), 0);
+    }
+
+    #[test]
+    fn large_answers_are_not_remembered() {
+        let host = PluginHost::new(None, DEFAULT_CACHE_MAX_BYTES, 4, HashMap::new()).unwrap();
+        let plugin = guest(&host, "hostile-flood.wasm");
+        let at = "2026-12-07T00:00:00Z";
+        let small = plugin.evaluate(&mut input("{}", at), r#"{"fact_bytes":1000}"#);
+        assert!(small.result.is_ok(), "{small:?}");
+        assert_eq!(plugin.memo.len(), 1);
+        let big = format!(r#"{{"fact_bytes":{}}}"#, MEMO_MAX_ANSWER + 1);
+        let large = plugin.evaluate(&mut input("{}", at), &big);
+        assert!(large.result.is_ok(), "{large:?}");
+        assert!(answer_size(&large) > MEMO_MAX_ANSWER);
+        assert_eq!(plugin.memo.len(), 1, "a large answer is not kept");
+    }
+
+    #[test]
+    fn memo_keys_keep_the_fields_apart() {
+        let mut a = input("ab", "2026-12-07T00:00:00Z");
+        a.wit.settings = "c".into();
+        let mut b = input("a", "2026-12-07T00:00:00Z");
+        b.wit.settings = "bc".into();
+        assert_ne!(a.memo_key(), b.memo_key());
+        let mut c = input("ab", "2026-12-07T00:00:00Z");
+        c.wit.settings = "c".into();
+        assert_eq!(a.memo_key(), c.memo_key());
+        let d = CallInput::new(
+            InputKind::Deployment,
+            PluginInput::new("ab"),
+            Now::parse("2026-12-07T00:00:00Z").unwrap(),
+        );
+        let mut d = d;
+        d.wit.settings = "c".into();
+        assert_ne!(a.memo_key(), d.memo_key(), "the kind is part of the input");
+    }
 
     #[test]
     fn fact_names_are_identifiers() {

@@ -41,6 +41,22 @@ impl Now {
         Now(DateTime::<Utc>::from(std::time::SystemTime::now()))
     }
 
+    /// The host's current time to the whole second: what servers decide
+    /// with. It is the resolution of token times and `context.now`, and it
+    /// lets a plugin's answer to an input be reused for the rest of that
+    /// second (see the plugin memo) instead of never, as a clock in
+    /// nanoseconds would.
+    ///
+    /// # Examples
+    /// ```
+    /// let now = palisade_engine::Now::system_second();
+    /// assert!(!now.to_string().contains('.'));
+    /// ```
+    pub fn system_second() -> Now {
+        let now = DateTime::<Utc>::from(std::time::SystemTime::now());
+        Now(DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now))
+    }
+
     /// The day (UTC), for dates such as waiver expiries.
     pub fn date(self) -> chrono::NaiveDate {
         self.0.date_naive()

@@ -201,7 +201,7 @@ where
         let d = crate::decide(
             &current.bundle,
             &seen,
-            Now::system(),
+            Now::system_second(),
             Some((&current.limiter, shared.started.elapsed())),
         );
         if d.status == 200 {

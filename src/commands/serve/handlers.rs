@@ -33,7 +33,7 @@ pub(super) fn outcome_of(d: &Decision) -> &'static str {
 /// `?now=` for evaluations that need a fixed time (tests, replays).
 pub(super) fn now_param(q: &HashMap<String, String>) -> Result<Now, String> {
     q.get("now")
-        .map_or_else(|| Ok(Now::system()), |s| Now::parse(s))
+        .map_or_else(|| Ok(Now::system_second()), |s| Now::parse(s))
 }
 
 /// Runs a decision on the pool; 503 when it is full.
@@ -289,7 +289,7 @@ pub(super) fn forward_auth_now(app: &App, req: &HttpRequest, started: Instant) -
     let d = palisade_gateway::decide(
         &current.bundle,
         req,
-        Now::system(),
+        Now::system_second(),
         Some((&current.limiter, app.elapsed())),
     );
     let outcome = match d.outcome {
