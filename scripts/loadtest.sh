@@ -8,6 +8,11 @@
 # server's CPU time per request.
 #
 #   [CONNECTIONS=64] [DURATION=20s] scripts/loadtest.sh [target/release/palisade]
+#
+# QUICK=1 runs the first forward-auth phase and /v1/authorize only;
+# NO_PLUGIN=1 takes the secrets plugin out of the bundle; PERF=file records
+# the server with perf during the first forward-auth phase (use a binary
+# with line tables: cargo build --profile profiling).
 set -euo pipefail
 palisade="${1:-target/release/palisade}"
 work=$(mktemp -d)
@@ -29,6 +34,9 @@ token=$("$palisade" token --key "$work/key.pem" --kid load --sub bob --ttl 3600 
   --claim iss=https://id.example.com --claim aud=orders-api --claim tenant=acme --claim scope=orders:read)
 # No rate limits for the load test: they would turn most answers into 429.
 sed -i '/^\[\[gateway.rate_limit\]\]/,$d' "$work/bundle/palisade.toml"
+if [[ -n "${NO_PLUGIN:-}" ]]; then
+  sed -i '/^\[\[plugin\]\]/,/^sha256/d' "$work/bundle/palisade.toml"
+fi
 # 50 policies: the bundle's own and forbids spread over the route table's
 # seven actions, as a bundle for this API would be (about six more on every
 # request, evaluated and never matching). SAME_ACTION=1 puts all of them on
@@ -39,7 +47,7 @@ for i in $(seq $((50 - have))); do
   if [[ -n "${SAME_ACTION:-}" ]]; then a=viewOrder; else a=${actions[$((i % 7))]}; fi
   printf '@id("load.blocked-%s")\n@category("other")\n@severity("low")\nforbid (principal, action == Action::"%s", resource)\nwhen { context.request.path like "/blocked-%s/*" || context.request.host == "blocked-%s.example" };\n\n' "$i" "$a" "$i" "$i"
 done > "$work/bundle/policies/load.cedar"
-echo "bundle: $(cat "$work"/bundle/policies/*.cedar | grep -c '^@id(') policies, plugin secrets"
+echo "bundle: $(cat "$work"/bundle/policies/*.cedar | grep -c '^@id(') policies, plugins: $(grep -c '^\[\[plugin\]\]' "$work/bundle/palisade.toml")"
 "$palisade" serve --bundle "$work/bundle" --listen 127.0.0.1:8181 --decision-log off --watch 0 2> "$work/serve.log" &
 server=$!
 sleep 2
@@ -63,6 +71,20 @@ wrk.method = "GET"
 wrk.headers["X-Original-URI"] = "/tenants/acme/orders/42"
 wrk.headers["X-Original-Method"] = "GET"
 wrk.headers["Authorization"] = "Bearer $token"
+LUA
+# VARY=1: every request asks about another order, so no two plugin inputs
+# are the same (the plugin memo never answers).
+if [[ -n "${VARY:-}" ]]; then
+  cat >> "$work/auth.lua" <<'LUA'
+counter = 0
+request = function()
+  counter = counter + 1
+  wrk.headers["X-Original-URI"] = "/tenants/acme/orders/" .. counter
+  return wrk.format()
+end
+LUA
+fi
+cat >> "$work/auth.lua" <<'LUA'
 done = function(summary, latency, requests)
   io.write(string.format("p50 %.2f ms, p99 %.2f ms, non-2xx %d\n",
     latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.errors.status))
@@ -71,8 +93,14 @@ LUA
 curl -s -o /dev/null -w "check: %{http_code}\n" -H "X-Original-URI: /tenants/acme/orders/42" \
   -H "Authorization: Bearer $token" http://127.0.0.1:8181/v1/forward-auth
 echo "== forward-auth, ${CONNECTIONS:-64} connections, ${DURATION:-20s}"
+if [[ -n "${PERF:-}" ]]; then
+  perf record -F 999 --call-graph dwarf,16384 -o "$PERF" -p "$server" 2> /dev/null &
+  perf=$!
+fi
 load auth.lua forward-auth
+if [[ -n "${PERF:-}" ]]; then kill -INT "$perf"; wait "$perf" || true; fi
 echo "server RSS: $(ps -o rss= -p $server) KB"
+if [[ -z "${QUICK:-}" ]]; then
 echo "== forward-auth during 50 reloads"
 ( for i in $(seq 50); do kill -HUP $server; sleep 0.3; done ) &
 load auth.lua forward-auth
@@ -110,6 +138,8 @@ load auth.lua forward-auth
 wait "${pids[@]}"
 kill -0 "$server" && echo "server alive; panics in its log: $(grep -ci panic "$work/serve.log" || true)"
 echo "server RSS: $(ps -o rss= -p $server) KB"
+
+fi
 
 # /v1/authorize: the request a gateway builds itself (what forward-auth
 # derives from the token and the route), with the same policies.
