@@ -156,12 +156,26 @@ impl CallInput {
     /// length-prefixed, so no two inputs share it); `None` above
     /// [`MEMO_MAX_INPUT`].
     fn memo_key(&self) -> Option<Vec<u8>> {
-        let w = &self.wit;
-        let resources = w
-            .resources
-            .iter()
-            .flat_map(|r| [&r.resource_type, &r.logical_id, &r.properties, &r.pointer]);
-        let fields: Vec<&String> = [&w.document, &w.settings, &w.now]
+        // Every field, named: a field added to the contract cannot be left
+        // out of the key without this failing to compile. (`kind` is
+        // `self.kind`.)
+        let wit::Input {
+            kind: _,
+            document,
+            resources,
+            settings,
+            now,
+        } = &self.wit;
+        let resources = resources.iter().flat_map(|r| {
+            let wit::DeployedResource {
+                resource_type,
+                logical_id,
+                properties,
+                pointer,
+            } = r;
+            [resource_type, logical_id, properties, pointer]
+        });
+        let fields: Vec<&String> = [document, settings, now]
             .into_iter()
             .chain(resources)
             .collect();
@@ -1689,14 +1703,28 @@ mod tests {
         let mut c = input("ab", "2026-12-07T00:00:00Z");
         c.wit.settings = "c".into();
         assert_eq!(a.memo_key(), c.memo_key());
-        let d = CallInput::new(
+        let mut d = CallInput::new(
             InputKind::Deployment,
             PluginInput::new("ab"),
             Now::parse("2026-12-07T00:00:00Z").unwrap(),
         );
-        let mut d = d;
         d.wit.settings = "c".into();
         assert_ne!(a.memo_key(), d.memo_key(), "the kind is part of the input");
+        let with = |pointer: &str| {
+            CallInput::new(
+                InputKind::Deployment,
+                PluginInput::new("{}").with_resources(vec![DeployedResource::new(
+                    "AWS::Lambda::Function",
+                    "Fn",
+                    "{}",
+                    pointer,
+                )]),
+                Now::epoch(),
+            )
+            .memo_key()
+        };
+        assert_ne!(with("/Resources/Fn"), with("/Resources/Other"));
+        assert_eq!(with("/Resources/Fn"), with("/Resources/Fn"));
     }
 
     #[test]
