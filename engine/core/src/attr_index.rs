@@ -83,33 +83,26 @@ pub(crate) struct Chain(Vec<Test<Path>>);
 
 impl Chain {
     pub(crate) fn of(policy: &Policy) -> Chain {
-        let mut tests = Vec::new();
-        match policy.principal_constraint() {
-            PrincipalConstraint::Eq(e) => tests.push(Test::Eq(
-                Path {
-                    root: Root::Principal,
-                    attrs: Vec::new(),
-                },
-                Key::Entity(e),
-            )),
+        // The scope: `== E` is an equality test of the variable itself.
+        let var = |root| Path {
+            root,
+            attrs: Vec::new(),
+        };
+        let principal = match policy.principal_constraint() {
+            PrincipalConstraint::Eq(e) => Some(Test::Eq(var(Root::Principal), Key::Entity(e))),
             PrincipalConstraint::In(e) | PrincipalConstraint::IsIn(_, e) => {
-                tests.push(Test::In(Root::Principal, e));
+                Some(Test::In(Root::Principal, e))
             }
-            PrincipalConstraint::Any | PrincipalConstraint::Is(_) => {}
-        }
-        match policy.resource_constraint() {
-            ResourceConstraint::Eq(e) => tests.push(Test::Eq(
-                Path {
-                    root: Root::Resource,
-                    attrs: Vec::new(),
-                },
-                Key::Entity(e),
-            )),
+            PrincipalConstraint::Any | PrincipalConstraint::Is(_) => None,
+        };
+        let resource = match policy.resource_constraint() {
+            ResourceConstraint::Eq(e) => Some(Test::Eq(var(Root::Resource), Key::Entity(e))),
             ResourceConstraint::In(e) | ResourceConstraint::IsIn(_, e) => {
-                tests.push(Test::In(Root::Resource, e));
+                Some(Test::In(Root::Resource, e))
             }
-            ResourceConstraint::Any | ResourceConstraint::Is(_) => {}
-        }
+            ResourceConstraint::Any | ResourceConstraint::Is(_) => None,
+        };
+        let mut tests: Vec<Test<Path>> = principal.into_iter().chain(resource).collect();
         // Linked policies' conditions may name slots; bundles have none,
         // and their scope tests above are already exact.
         if let Ok(pst::Policy::Static(p)) = policy.to_pst() {
