@@ -31,9 +31,8 @@
 
 use cedar_policy::pst;
 use cedar_policy::{
-    AuthorizationError, Decision, Effect, Entities, EntityId, EntityTypeName, EntityUid,
-    EvalResult, Policy, PolicyId, PolicySet, PrincipalConstraint, Request, ResourceConstraint,
-    Response,
+    Entities, EntityId, EntityTypeName, EntityUid, EvalResult, Policy, PolicySet,
+    PrincipalConstraint, Request, ResourceConstraint, Response,
 };
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
@@ -323,8 +322,6 @@ const MAX_CACHED_SELECTIONS: usize = 1024;
 
 /// One scope slice with its attribute index.
 pub(crate) struct Slice {
-    /// Policies without a key, evaluated on every request.
-    always: Option<PolicySet>,
     /// Policies with a key.
     indexed: Vec<Indexed>,
     /// The paths the indexed policies read (tests refer to them by number).
@@ -338,8 +335,9 @@ pub(crate) struct Slice {
     by_ancestor: [HashMap<EntityUid, Vec<u32>>; 2],
     /// The indexed policies' sets, by selection.
     chosen: RwLock<HashMap<Vec<u32>, Arc<PolicySet>>>,
-    /// Every policy of the slice by id: its position in the bundle.
-    positions: HashMap<PolicyId, usize>,
+    /// The positions in the bundle of the policies without a key, which
+    /// every request evaluates.
+    always_at: Vec<usize>,
 }
 
 impl Slice {
@@ -350,26 +348,24 @@ impl Slice {
         min_indexed: usize,
     ) -> Slice {
         let all: Vec<(usize, &Policy, &Chain)> = policies.into_iter().collect();
-        let positions = all.iter().map(|(n, p, _)| (p.id().clone(), *n)).collect();
         let with_key = all.iter().filter(|(_, _, c)| c.has_key()).count();
         let mut always = Vec::new();
         let mut keyed = Vec::new();
-        for (position, policy, chain) in all {
+        for (position, _, chain) in all {
             if with_key >= min_indexed && chain.has_key() {
                 keyed.push((position, chain));
             } else {
-                always.push(policy.clone());
+                always.push(position);
             }
         }
         let mut slice = Slice {
-            always: None,
             indexed: Vec::new(),
             paths: Vec::new(),
             by_value: Vec::new(),
             before_key: Vec::new(),
             by_ancestor: [HashMap::new(), HashMap::new()],
             chosen: RwLock::new(HashMap::new()),
-            positions,
+            always_at: Vec::new(),
         };
         // Tests by path number; how many literals each path and side is
         // compared with (the more, the smaller a bucket).
@@ -448,11 +444,7 @@ impl Slice {
                 chain: tests,
             });
         }
-        slice.always = (!always.is_empty()).then(|| {
-            // Ids are unique in the bundle's set, so this cannot fail; an
-            // empty set (deny) would be the fail-closed answer.
-            PolicySet::from_policies(always).unwrap_or_default()
-        });
+        slice.always_at = always;
         slice
     }
 
@@ -464,23 +456,11 @@ impl Slice {
         policies: &[Policy],
     ) -> Response {
         let chosen = self.select(request, entities);
-        let authorizer = cedar_policy::Authorizer::new();
-        let picked = (!chosen.is_empty()).then(|| self.set_of(chosen, policies));
-        match (&self.always, picked) {
-            (Some(always), None) => authorizer.is_authorized(request, always, entities),
-            (None, Some(picked)) => authorizer.is_authorized(request, &picked, entities),
-            (None, None) => Response::new(Decision::Deny, HashSet::new(), Vec::new()),
-            (Some(always), Some(picked)) => merge(
-                [
-                    (authorizer.is_authorized(request, always, entities), always),
-                    (
-                        authorizer.is_authorized(request, &picked, entities),
-                        &*picked,
-                    ),
-                ],
-                &self.positions,
-            ),
-        }
+        cedar_policy::Authorizer::new().is_authorized(
+            request,
+            &self.set_of(chosen, policies),
+            entities,
+        )
     }
 
     /// The indexed policies `request` must evaluate, in bundle order.
@@ -539,12 +519,19 @@ impl Slice {
         {
             return Arc::clone(set);
         }
+        // The policies every request evaluates and the chosen ones, in
+        // bundle order: one set, so Cedar answers in one call.
+        let mut at: Vec<usize> = chosen
+            .iter()
+            .filter_map(|&n| Some(self.indexed.get(n as usize)?.position))
+            .chain(self.always_at.iter().copied())
+            .collect();
+        at.sort_unstable();
+        // Ids are unique in the bundle's set, so this cannot fail; an
+        // empty set (deny) would be the fail-closed answer.
         let set = Arc::new(
-            PolicySet::from_policies(chosen.iter().filter_map(|&n| {
-                let p = self.indexed.get(n as usize)?;
-                policies.get(p.position).cloned()
-            }))
-            .unwrap_or_default(),
+            PolicySet::from_policies(at.iter().filter_map(|&n| policies.get(n).cloned()))
+                .unwrap_or_default(),
         );
         if let Ok(mut cache) = self.chosen.write()
             && cache.len() < MAX_CACHED_SELECTIONS
@@ -577,39 +564,6 @@ fn verdict(chain: &[Test<usize>], values: &[Value], request: &Request, e: &Entit
         }
     }
     Verdict::Keep
-}
-
-/// One answer from the answers of disjoint parts of a policy set, as Cedar
-/// gives it for the whole: deny when a forbid holds (the forbids are the
-/// reasons), allow when a permit holds (the permits are), deny otherwise;
-/// the errors of every part, in bundle order.
-fn merge<const N: usize>(
-    parts: [(Response, &PolicySet); N],
-    positions: &HashMap<PolicyId, usize>,
-) -> Response {
-    let mut forbids = HashSet::new();
-    let mut permits = HashSet::new();
-    let mut errors: Vec<AuthorizationError> = Vec::new();
-    for (response, set) in &parts {
-        for id in response.diagnostics().reason() {
-            match set.policy(id).map(Policy::effect) {
-                Some(Effect::Forbid) => forbids.insert(id.clone()),
-                _ => permits.insert(id.clone()),
-            };
-        }
-        errors.extend(response.diagnostics().errors().cloned());
-    }
-    errors.sort_by_key(|e| {
-        let AuthorizationError::PolicyEvaluationError(pe) = e;
-        positions.get(pe.policy_id()).copied()
-    });
-    if !forbids.is_empty() {
-        Response::new(Decision::Deny, forbids, errors)
-    } else if !permits.is_empty() {
-        Response::new(Decision::Allow, permits, errors)
-    } else {
-        Response::new(Decision::Deny, HashSet::new(), errors)
-    }
 }
 
 #[cfg(test)]
