@@ -103,8 +103,12 @@ impl Chain {
         };
         let mut tests: Vec<Test<Path>> = principal.into_iter().chain(resource).collect();
         // Linked policies' conditions may name slots; bundles have none,
-        // and their scope tests above are already exact.
-        if let Ok(pst::Policy::Static(p)) = policy.to_pst() {
+        // and their scope tests above are already exact. Cedar builds the
+        // tree recursively, so a policy too deep to read safely keeps its
+        // scope tests only (Cedar evaluates it, with its own depth limit).
+        if shallow(policy)
+            && let Ok(pst::Policy::Static(p)) = policy.to_pst()
+        {
             'clauses: for clause in p.body().clauses() {
                 let pst::Clause::When(body) = clause else {
                     break;
@@ -132,18 +136,45 @@ impl Chain {
     }
 }
 
-/// The operands of `a && b && c` in evaluation order, however nested.
+/// Most operators a policy's text may hold for its conditions to be read.
+const MAX_OPERATORS: usize = 128;
+
+/// Whether a policy's expression tree is certainly shallow enough to walk:
+/// each level of the tree is an operator, and each operator shows in the
+/// text as one of these characters or words (counted in strings too, which
+/// only errs on the safe side).
+fn shallow(policy: &Policy) -> bool {
+    let Some(text) = policy.to_cedar() else {
+        return false;
+    };
+    let symbols = text
+        .bytes()
+        .filter(|b| b"&|!=<>+-*.([{,".contains(b))
+        .count();
+    let words = text
+        .split(|c: char| !c.is_alphanumeric() && c != '_')
+        .filter(|w| matches!(*w, "if" | "in" | "has" | "like" | "is"))
+        .count();
+    symbols + words <= MAX_OPERATORS
+}
+
+/// The operands of `a && b && c` in evaluation order, however nested;
+/// without recursion, so a policy of thousands of conjuncts cannot
+/// overflow the stack.
 fn flatten_and<'e>(e: &'e pst::Expr, out: &mut Vec<&'e pst::Expr>) {
-    match e {
-        pst::Expr::BinaryOp {
-            op: pst::BinaryOp::And,
-            left,
-            right,
-        } => {
-            flatten_and(left, out);
-            flatten_and(right, out);
+    let mut todo = vec![e];
+    while let Some(e) = todo.pop() {
+        match e {
+            pst::Expr::BinaryOp {
+                op: pst::BinaryOp::And,
+                left,
+                right,
+            } => {
+                todo.push(right);
+                todo.push(left);
+            }
+            other => out.push(other),
         }
-        other => out.push(other),
     }
 }
 
@@ -344,14 +375,14 @@ impl Slice {
     /// A slice of `policies` (in bundle order); `min_indexed`: below this
     /// many policies with a key, the slice evaluates everything.
     pub(crate) fn new<'a>(
-        policies: impl IntoIterator<Item = (usize, &'a Policy, &'a Chain)>,
+        policies: impl IntoIterator<Item = (usize, &'a Chain)>,
         min_indexed: usize,
     ) -> Slice {
-        let all: Vec<(usize, &Policy, &Chain)> = policies.into_iter().collect();
-        let with_key = all.iter().filter(|(_, _, c)| c.has_key()).count();
+        let all: Vec<(usize, &Chain)> = policies.into_iter().collect();
+        let with_key = all.iter().filter(|(_, c)| c.has_key()).count();
         let mut always = Vec::new();
         let mut keyed = Vec::new();
-        for (position, _, chain) in all {
+        for (position, chain) in all {
             if with_key >= min_indexed && chain.has_key() {
                 keyed.push((position, chain));
             } else {
@@ -580,6 +611,38 @@ mod tests {
             root,
             attrs: attrs.iter().map(|s| s.to_string()).collect(),
         }
+    }
+
+    #[test]
+    fn a_policy_too_deep_to_walk_keeps_its_scope_tests_only() {
+        // 3,000 conjuncts overflowed the stack in Cedar's tree conversion.
+        let conjuncts: Vec<String> = (0..3000)
+            .map(|i| format!("principal.r == \"x{i}\""))
+            .collect();
+        let text = format!(
+            "permit (principal == User::\"a\", action, resource) when {{ {} }};",
+            conjuncts.join(" && ")
+        );
+        let deep = std::thread::Builder::new()
+            .stack_size(64 << 20) // for Cedar's parser, in a debug build
+            .spawn(move || {
+                let p: Policy = text.parse().unwrap_or_else(|e| panic!("{e}"));
+                Chain::of(&p).0
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(deep.len(), 1, "{deep:?}");
+        assert!(matches!(deep[0], Test::Eq(_, Key::Entity(_))));
+        // A policy of ordinary size is read whole.
+        let conjuncts: Vec<String> = (0..20)
+            .map(|i| format!("principal.r == \"x{i}\""))
+            .collect();
+        let text = format!(
+            "permit (principal, action, resource) when {{ {} }};",
+            conjuncts.join(" && ")
+        );
+        assert_eq!(chain(&text).len(), 20);
     }
 
     #[test]
