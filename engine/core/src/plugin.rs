@@ -1646,6 +1646,16 @@ mod tests {
             (first.fuel, first.logs.len())
         );
         assert_eq!(plugin.memo.len(), 1, "the same input is one entry");
+        // The answer comes from the memo, not from running the plugin: a
+        // planted answer is what the next call with that input gets.
+        let mut planted = input(doc, "2026-12-07T00:00:00Z");
+        planted.wit.settings = "{}".into();
+        let mut fake = first.clone();
+        fake.fuel = 7;
+        plugin.memo.put(planted.memo_key().unwrap(), &fake);
+        let hit = plugin.evaluate(&mut input(doc, "2026-12-07T00:00:00Z"), "{}");
+        assert_eq!(hit.fuel, 7);
+        plugin.memo.put(planted.memo_key().unwrap(), &first);
         // Another second, other settings or another document: new calls.
         let _ = plugin.evaluate(&mut input(doc, "2026-12-07T00:00:01Z"), "{}");
         assert_eq!(plugin.memo.len(), 2);

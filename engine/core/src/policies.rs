@@ -409,7 +409,7 @@ impl PolicyIndex {
             })
             .flatten();
         let slice = cached.unwrap_or_else(|| {
-            let slice = Arc::new(self.slice(action, principal, resource, entities));
+            let slice = Arc::new(self.slice(action, principal, resource, entities, cacheable));
             if cacheable
                 && let Ok(mut cache) = self.slices.write()
                 && cache.0 < MAX_CACHED_SLICES
@@ -436,6 +436,7 @@ impl PolicyIndex {
         principal: &EntityTypeName,
         resource: &EntityTypeName,
         entities: &Entities,
+        cacheable: bool,
     ) -> Slice {
         let mut picked: Vec<usize> = self.any_action.clone();
         if let Some(v) = self.by_action.get(action) {
@@ -450,16 +451,17 @@ impl PolicyIndex {
         }
         picked.sort_unstable();
         picked.dedup();
+        // A slice made for one request (its entities regroup the action)
+        // is used once: indexing it would cost more than it saves.
+        let index_from = if cacheable { INDEX_FROM } else { usize::MAX };
         Slice::new(
             picked.into_iter().filter_map(|i| {
                 let scope = self.scopes.get(i)?;
-                scope.admits(principal, resource).then_some((
-                    i,
-                    self.policies.get(i)?,
-                    self.chains.get(i)?,
-                ))
+                scope
+                    .admits(principal, resource)
+                    .then_some((i, self.chains.get(i)?))
             }),
-            INDEX_FROM,
+            index_from,
         )
     }
 
