@@ -18,8 +18,7 @@ use std::collections::{HashMap, HashSet};
 /// What the bundle's entities and policies name, computed at load.
 #[derive(Debug)]
 pub(crate) struct EntityRefs {
-    /// Entity literals in the policies' conditions (an over-approximation:
-    /// any `{"type": .., "id": ..}` in their JSON form).
+    /// Entity literals in the policies (scopes and conditions).
     in_policies: Vec<EntityUid>,
     /// For bundle entities whose attributes or tags name other entities,
     /// those entities.
@@ -30,13 +29,11 @@ impl EntityRefs {
     pub(crate) fn new(entities: &Entities, policies: &PolicySet) -> EntityRefs {
         let mut in_policies = HashSet::new();
         for p in policies.policies() {
-            // Only conditions can look an entity up: the scope compares
-            // with `==`, `in` (the request's side) and `is`.
-            if let Ok(json) = p.to_json()
-                && let Some(conditions) = json.get("conditions")
-            {
-                collect_uids(conditions, &mut in_policies);
-            }
+            // Cedar walks the condition (scope included) with a stack of
+            // its own, so a policy of any depth is read without recursion
+            // (its JSON form, read here before, overflowed the stack at
+            // 8,000 conjuncts).
+            in_policies.extend(p.entity_literals());
         }
         let mut in_entities = HashMap::new();
         for e in entities.iter() {

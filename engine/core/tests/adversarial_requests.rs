@@ -190,3 +190,40 @@ fn cedar_refusals_keep_cedar_errors() {
         bad_context.to_string()
     );
 }
+
+/// A bundle large enough to be sliced and indexed, with one policy of
+/// 20,000 conjuncts: loading it overflowed the stack (the index read the
+/// policy through Cedar's recursive tree conversion, the entity references
+/// through its JSON form). It loads, and the deep policy is decided by
+/// Cedar, which stops at its own depth limit with an error.
+#[test]
+fn a_policy_of_twenty_thousand_conjuncts_loads_and_is_decided() {
+    let decision = std::thread::Builder::new()
+        .stack_size(256 << 20) // Cedar's parser, in a debug build
+        .spawn(|| {
+            let mut policies: Vec<String> = (0..20)
+                .map(|i| format!("@id(\"p{i}\") permit (principal, action == Action::\"a{i}\", resource);"))
+                .collect();
+            let conjuncts: Vec<String> =
+                (0..20_000).map(|i| format!("principal.r == \"x{i}\"")).collect();
+            policies.push(format!(
+                "@id(\"deep\") permit (principal, action == Action::\"view\", resource) when {{ {} }};",
+                conjuncts.join(" && ")
+            ));
+            let engine = Engine::new().unwrap();
+            let bundle = engine
+                .load_bundle_from(
+                    &MemorySource::new("memory")
+                        .file("palisade.toml", b"[bundle]\nname = \"deep\"\nversion = \"1\"\n".as_slice())
+                        .file("policies/p.cedar", policies.join("\n").into_bytes()),
+                )
+                .unwrap();
+            let req = AuthorizationRequest::new(r#"User::"a""#, r#"Action::"view""#, r#"D::"d""#)
+                .unwrap();
+            bundle.authorize(&req, Now::epoch()).unwrap()
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    assert!(!decision.is_allowed(), "{}", decision.to_json());
+}
