@@ -247,7 +247,7 @@ fn decide_identified(
     req: &HttpRequest,
     now: Now,
 ) -> HttpDecision {
-    let (principal, mut pairs, refs) = gw.cedar_inputs(&who, req, bundle.entities(), now);
+    let mut pairs = gw.context(&who, req, now);
     let mut eval = Evaluation::new(bundle);
     let facts = eval.run_plugins(
         InputKind::Request,
@@ -261,25 +261,23 @@ fn decide_identified(
     }
     let action = who.route.action_uid();
     let resource = who.route.resource_uid(&who.params);
-    let scoped;
-    let entities = match principal {
-        // The principal from the token replaces the bundle's entity of
-        // that uid (its parents and attributes merged in).
-        Some(e) => {
-            let roots = refs.into_iter().chain([action.clone(), resource.clone()]);
-            match bundle.entities_with(vec![e], roots) {
-                Ok(store) => {
-                    scoped = store;
-                    &scoped
-                }
-                Err(e) => {
-                    let why = palisade_engine::full_message(&*e);
+    // The principal from the token replaces the bundle's entity of that
+    // uid (its parents and attributes merged in); what it derives is kept
+    // with the token, for its next requests.
+    let entities = match &who.claims {
+        Some(token) => {
+            let principal = token
+                .principal
+                .get_or_init(|| gw.principal(&who, token, bundle));
+            match principal.store(bundle, &action, &resource) {
+                Ok(store) => store,
+                Err(why) => {
                     eval.invalid(format!("cannot add the principal: {why}"));
                     return answer(eval.finish(None), &who);
                 }
             }
         }
-        None => bundle.entities(),
+        None => std::borrow::Cow::Borrowed(bundle.entities()),
     };
     let request = Context::from_pairs(pairs)
         .map_err(|e| e.to_string())
@@ -298,7 +296,7 @@ fn decide_identified(
             eval.ask_cedar(
                 [&who.principal, &action, &resource],
                 &request,
-                entities,
+                &entities,
                 true,
             );
         }

@@ -4,15 +4,17 @@
 
 use crate::config::{GatewaySection, JwtSection};
 use crate::http::{HttpDecision, HttpOutcome, HttpRequest};
-use crate::jwt::{self, Claims, Verifier};
+use crate::jwt::{self, Claims, Verified, Verifier};
 use crate::limit::{LimitScope, RateLimit, RateLimiter};
 use crate::routes::{Route, RouteTable};
 use crate::{jwks, keys};
 use cedar_policy::{EntityTypeName, EntityUid, RestrictedExpression};
 use palisade_engine::{Decision, Now};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 use std::str::FromStr;
+use std::sync::Arc;
 
 /// One thing wrong with `[gateway]`: what is wrong, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -256,7 +258,77 @@ pub(crate) struct Identified<'b> {
     pub route: &'b Route,
     pub params: BTreeMap<String, String>,
     pub principal: EntityUid,
-    pub claims: Option<Claims>,
+    pub claims: Option<Arc<Verified>>,
+}
+
+/// What a bundle derives from a verified token, once per token: the
+/// principal's entity (claims merged with the bundle's entity of that
+/// uid), the entities the context names (the token, by its `jti`), and the
+/// entity store of a request by this principal.
+pub(crate) struct Principal {
+    entity: Option<cedar_policy::Entity>,
+    refs: Vec<EntityUid>,
+    /// The store of the entity, of what the policies name and of what
+    /// both reach; `None` when it holds more than [`PRINCIPAL_STORE_MAX`]
+    /// entities (built per request then, so that the token cache does not
+    /// hold 10,000 copies of a large entity graph).
+    store: Option<Result<cedar_policy::Entities, String>>,
+}
+
+/// The most entities a cached principal store holds.
+const PRINCIPAL_STORE_MAX: usize = 64;
+
+impl Principal {
+    fn new(
+        entity: Option<cedar_policy::Entity>,
+        refs: Vec<EntityUid>,
+        bundle: &palisade_engine::Bundle,
+    ) -> Principal {
+        let store = entity.as_ref().and_then(|e| {
+            match bundle.entities_with(vec![e.clone()], refs.iter().cloned()) {
+                Ok(s) if s.len() > PRINCIPAL_STORE_MAX => None,
+                Ok(s) => Some(Ok(s)),
+                Err(e) => Some(Err(palisade_engine::full_message(&*e))),
+            }
+        });
+        Principal {
+            entity,
+            refs,
+            store,
+        }
+    }
+
+    /// The entity store of a request about `action` and `resource`: the
+    /// cached store when neither names a bundle entity it lacks (what a
+    /// store built for this request would hold), else one built now.
+    /// The bundle's own store when the principal has no entity. The error
+    /// is Cedar's, when the entities do not make a valid store.
+    pub(crate) fn store<'a>(
+        &'a self,
+        bundle: &'a palisade_engine::Bundle,
+        action: &EntityUid,
+        resource: &EntityUid,
+    ) -> Result<Cow<'a, cedar_policy::Entities>, String> {
+        let Some(entity) = &self.entity else {
+            return Ok(Cow::Borrowed(bundle.entities()));
+        };
+        if let Some(store) = &self.store {
+            let store = store.as_ref().map_err(Clone::clone)?;
+            let known =
+                |uid: &EntityUid| store.get(uid).is_some() || bundle.entities().get(uid).is_none();
+            if known(action) && known(resource) {
+                return Ok(Cow::Borrowed(store));
+            }
+        }
+        let roots = self.refs.iter().cloned();
+        bundle
+            .entities_with(
+                vec![entity.clone()],
+                roots.chain([action.clone(), resource.clone()]),
+            )
+            .map(Cow::Owned)
+            .map_err(|e| palisade_engine::full_message(&*e))
+    }
 }
 
 /// Strings of a claim that is a list or a space-separated string.
@@ -356,7 +428,7 @@ impl Gateway {
         claims: Option<Claims>,
     ) -> Result<Identified<'b>, Box<HttpDecision>> {
         let m = self.find(req)?;
-        self.identified(m, req, claims)
+        self.identified(m, req, claims.map(|c| Arc::new(Verified::new(c))))
     }
 
     /// The principal of a matched request: the token's subject, or an
@@ -365,7 +437,7 @@ impl Gateway {
         &'b self,
         m: crate::routes::Matched<'b>,
         req: &HttpRequest,
-        claims: Option<Claims>,
+        claims: Option<Arc<Verified>>,
     ) -> Result<Identified<'b>, Box<HttpDecision>> {
         let principal = match &claims {
             Some(c) => {
@@ -393,17 +465,12 @@ impl Gateway {
 
     /// The principal entity (claims merged with the bundle's entity of the
     /// same uid) and the Cedar context, without plugin facts.
-    pub(crate) fn cedar_inputs(
+    pub(crate) fn context(
         &self,
         who: &Identified<'_>,
         req: &HttpRequest,
-        bundle_entities: &cedar_policy::Entities,
         now: Now,
-    ) -> (
-        Option<cedar_policy::Entity>,
-        Vec<(String, RestrictedExpression)>,
-        Vec<EntityUid>,
-    ) {
+    ) -> Vec<(String, RestrictedExpression)> {
         let s = |v: &str| RestrictedExpression::new_string(v.to_owned());
         let mut context = vec![
             (
@@ -437,7 +504,7 @@ impl Gateway {
             ),
         ];
         let Some(claims) = &who.claims else {
-            return (None, context, Vec::new());
+            return context;
         };
         let strings = |v: Vec<String>| RestrictedExpression::new_set(v.into_iter().map(|x| s(&x)));
         let mut scopes = claim_strings(claims, &self.scope_claim);
@@ -465,19 +532,26 @@ impl Gateway {
         if let Some(at) = time("auth_time") {
             token.push(("auth_time", RestrictedExpression::new_long(at)));
         }
-        // Entities the context names, for the request's entity store.
-        let mut refs = Vec::new();
-        if let Some(jti) = claims.get("jti").and_then(Value::as_str) {
-            let token_uid = palisade_engine::values::uid("Token", jti);
-            refs.push(token_uid.clone());
+        if let Some(token_uid) = token_uid(claims) {
             token.push(("id", RestrictedExpression::new_entity_uid(token_uid)));
         }
         if let Some(t) = tenant {
             token.push(("tenant", s(t)));
         }
         context.push(("token".to_owned(), record(token)));
+        context
+    }
 
-        // The principal: claims, merged with the bundle's view of it.
+    /// What `bundle` (this gateway's) derives from a caller's verified
+    /// token; see [`Principal`].
+    pub(crate) fn principal(
+        &self,
+        who: &Identified<'_>,
+        claims: &Claims,
+        bundle: &palisade_engine::Bundle,
+    ) -> Principal {
+        let s = |v: &str| RestrictedExpression::new_string(v.to_owned());
+        let tenant = claims.get(&self.tenant_claim).and_then(Value::as_str);
         let mut parents: HashSet<EntityUid> = HashSet::new();
         for g in claim_strings(claims, &self.groups_claim) {
             parents.insert(palisade_engine::values::uid("Group", &g));
@@ -489,7 +563,7 @@ impl Gateway {
         if let Some(t) = tenant {
             attrs.insert("tenant".to_owned(), s(t));
         }
-        if let Some(known) = bundle_entities.get(&who.principal) {
+        if let Some(known) = bundle.entities().get(&who.principal) {
             let (_, known_attrs, known_parents) = known.clone().into_inner();
             parents.extend(known_parents);
             for (k, v) in known_attrs {
@@ -497,7 +571,9 @@ impl Gateway {
             }
         }
         let entity = cedar_policy::Entity::new(who.principal.clone(), attrs, parents).ok();
-        (entity, context, refs)
+        // Entities the context names, for the request's entity store.
+        let refs = token_uid(claims).into_iter().collect();
+        Principal::new(entity, refs, bundle)
     }
 
     /// See [`fetch_remote_keys`].
@@ -511,6 +587,12 @@ impl Gateway {
     pub(crate) fn plugin_input(req: &HttpRequest, route: Option<&str>) -> String {
         req.to_json(route).to_string()
     }
+}
+
+/// The entity of the token itself (`Token::"<jti>"`), when it has an id.
+fn token_uid(claims: &Claims) -> Option<EntityUid> {
+    let jti = claims.get("jti").and_then(Value::as_str)?;
+    Some(palisade_engine::values::uid("Token", jti))
 }
 
 /// The principal of a caller without a token: its client address.

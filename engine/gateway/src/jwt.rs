@@ -68,7 +68,7 @@ pub(crate) enum Keys {
 /// A verifier built from a bundle's `[gateway.jwt]` and its JWKS.
 pub(crate) struct Verifier {
     /// Verified tokens, with the generation of the keys that verified them.
-    verified: std::sync::Mutex<HashMap<String, (u64, Arc<Claims>)>>,
+    verified: std::sync::Mutex<HashMap<String, (u64, Arc<Verified>)>>,
     keys: Keys,
     issuers: Vec<String>,
     audiences: Vec<String>,
@@ -109,6 +109,31 @@ impl std::fmt::Debug for Verifier {
 
 /// The verified claims.
 pub(crate) type Claims = Map<String, Value>;
+
+/// A token's verified claims, and what the bundle derives from them once
+/// (its principal entity and entity store), kept with the token in the
+/// verifier's cache: the cache belongs to one bundle's gateway, so what
+/// is derived is always derived from that bundle.
+pub(crate) struct Verified {
+    pub(crate) claims: Claims,
+    pub(crate) principal: std::sync::OnceLock<crate::gateway::Principal>,
+}
+
+impl Verified {
+    pub(crate) fn new(claims: Claims) -> Verified {
+        Verified {
+            claims,
+            principal: std::sync::OnceLock::new(),
+        }
+    }
+}
+
+impl std::ops::Deref for Verified {
+    type Target = Claims;
+    fn deref(&self) -> &Claims {
+        &self.claims
+    }
+}
 
 /// Parses an algorithm name of the manifest.
 pub(crate) fn algorithm(name: &str) -> Result<Algorithm, String> {
@@ -180,7 +205,7 @@ impl Verifier {
         &self,
         token: &str,
         now: Now,
-    ) -> Option<Result<Claims, TokenError>> {
+    ) -> Option<Result<Arc<Verified>, TokenError>> {
         if token.len() > MAX_TOKEN_BYTES {
             return Some(Err(too_large()));
         }
@@ -192,11 +217,11 @@ impl Verifier {
             .ok()
             .and_then(|c| c.get(token).cloned())
             .filter(|(g, _)| *g == generation)?;
-        Some(self.check_times(Claims::clone(&cached.1), now))
+        Some(self.check_times(&cached.1, now).map(|()| cached.1))
     }
 
     /// Verifies a compact JWT; returns its claims.
-    pub fn verify(&self, token: &str, now: Now) -> Result<Claims, TokenError> {
+    pub fn verify(&self, token: &str, now: Now) -> Result<Arc<Verified>, TokenError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(too_large());
         }
@@ -206,15 +231,16 @@ impl Verifier {
         let generation = self.keys.generation();
         let claims = self.verify_signature(token)?;
         self.check_claims(&claims)?;
+        let verified = Arc::new(Verified::new(claims));
         if let Ok(mut cache) = self.verified.lock() {
             if cache.len() >= CACHE_ENTRIES {
                 cache.clear();
             }
             // Keyed by the generation read before verifying: keys fetched
             // meanwhile make the next request verify again.
-            cache.insert(token.to_owned(), (generation, Arc::new(claims.clone())));
+            cache.insert(token.to_owned(), (generation, Arc::clone(&verified)));
         }
-        self.check_times(claims, now)
+        self.check_times(&verified, now).map(|()| verified)
     }
 
     /// Checks the signature, algorithm, issuer and audience.
@@ -333,7 +359,7 @@ impl Verifier {
         Ok(())
     }
 
-    fn check_times(&self, claims: Claims, now: Now) -> Result<Claims, TokenError> {
+    fn check_times(&self, claims: &Claims, now: Now) -> Result<(), TokenError> {
         let now = now.unix_seconds();
         let leeway = i64::try_from(self.leeway).unwrap_or(0);
         let time = |name: &str| claims.get(name).and_then(numeric_date);
@@ -352,7 +378,7 @@ impl Verifier {
                 "the token was issued in the future (`iat`)".into(),
             ));
         }
-        Ok(claims)
+        Ok(())
     }
 }
 

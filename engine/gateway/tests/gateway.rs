@@ -548,6 +548,85 @@ fn the_same_request_gives_the_same_decision_json() {
     assert!(a.contains(r#""rule_id":"auth.scope-write""#), "{a}");
 }
 
+/// A bundle whose resources may be bundle entities: `Doc::"mine"` and
+/// `Doc::"theirs"` have owners, other docs are unknown; `groups` more
+/// groups named by a policy make the principal's store that large.
+fn owners_bundle(key: &Key, groups: usize) -> Bundle {
+    let named: Vec<String> = (0..groups).map(|i| format!(r#"Group::"g{i}""#)).collect();
+    let policies = format!(
+        r#"permit (principal, action == Action::"read", resource) when {{ resource has owner && resource.owner == principal }};
+permit (principal, action == Action::"read", resource == Doc::"shared") when {{ principal in [{}] }};"#,
+        if named.is_empty() {
+            r#"Group::"none""#.to_owned()
+        } else {
+            named.join(", ")
+        }
+    );
+    let mut entities = vec![
+        json!({"uid": {"type": "Doc", "id": "mine"}, "attrs": {"owner": {"__entity": {"type": "User", "id": "bob"}}}, "parents": []}),
+        json!({"uid": {"type": "Doc", "id": "theirs"}, "attrs": {"owner": {"__entity": {"type": "User", "id": "eve"}}}, "parents": []}),
+    ];
+    entities.extend((0..groups).map(
+        |i| json!({"uid": {"type": "Group", "id": format!("g{i}")}, "attrs": {}, "parents": []}),
+    ));
+    let entities = Value::from(entities);
+    let source = MemorySource::new("owners")
+        .file(
+            "palisade.toml",
+            br#"[bundle]
+name = "owners"
+version = "1.0.0"
+[cedar]
+policies = ["policies"]
+entities = "entities.json"
+[gateway]
+principal_type = "User"
+[gateway.jwt]
+jwks = "jwks.json"
+issuers = ["https://id.example.com"]
+audiences = ["orders-api"]
+algorithms = ["ES256"]
+[[gateway.route]]
+method = "GET"
+path = "/docs/{id}"
+action = "read"
+resource = 'Doc::"{id}"'
+"#
+            .as_slice(),
+        )
+        .file("policies/p.cedar", policies.into_bytes())
+        .file("entities.json", entities.to_string().into_bytes())
+        .file("jwks.json", jwt::jwks(&[key]).into_bytes());
+    test_engine().load_bundle_from(&source).unwrap()
+}
+
+#[test]
+fn a_token_reused_across_resources_sees_each_resources_entity() {
+    // The principal's store is kept with the verified token; a resource
+    // that is a bundle entity it lacks must still be read, on every
+    // request of the same token, whether the store is cached (few
+    // entities) or built per request (more than the cache keeps).
+    let key = Key::es256("es-1");
+    for groups in [0, 100] {
+        let bundle = owners_bundle(&key, groups);
+        let bob = key.sign(&claims(json!({"groups": ["g7"]})));
+        let get = |path: &str| {
+            let req =
+                HttpRequest::new("GET", path).header("authorization", &format!("Bearer {bob}"));
+            let d = palisade_gateway::decide(&bundle, &req, now(), None);
+            (d.status, d.reason)
+        };
+        for round in 0..2 {
+            let at = format!("{groups} groups, round {round}");
+            assert_eq!(get("/docs/unknown").0, 403, "{at}");
+            assert_eq!(get("/docs/mine"), (200, "allowed".into()), "{at}");
+            assert_eq!(get("/docs/theirs").0, 403, "{at}");
+            let shared = if groups > 7 { 200 } else { 403 };
+            assert_eq!(get("/docs/shared").0, shared, "{at}");
+        }
+    }
+}
+
 fn test_engine() -> Engine {
     palisade_gateway::engine_builder()
         .cache_dir(std::env::temp_dir().join("palisade-test-cache"))
