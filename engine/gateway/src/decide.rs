@@ -259,8 +259,7 @@ fn decide_identified(
     {
         pairs.push(("plugins".to_owned(), p));
     }
-    let action = who.route.action_uid();
-    let resource = who.route.resource_uid(&who.params);
+    let (action, resource) = (who.route.action_uid(), &who.resource);
     // The principal from the token replaces the bundle's entity of that
     // uid (its parents and attributes merged in); what it derives is kept
     // with the token, for its next requests.
@@ -269,7 +268,7 @@ fn decide_identified(
             let principal = token
                 .principal
                 .get_or_init(|| gw.principal(&who, token, bundle));
-            match principal.store(bundle, &action, &resource) {
+            match principal.store(bundle, action, resource) {
                 Ok(store) => store,
                 Err(why) => {
                     eval.invalid(format!("cannot add the principal: {why}"));
@@ -294,7 +293,7 @@ fn decide_identified(
     match request {
         Ok(request) => {
             eval.ask_cedar(
-                [&who.principal, &action, &resource],
+                [&who.principal, action, resource],
                 &request,
                 &entities,
                 true,

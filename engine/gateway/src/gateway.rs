@@ -258,6 +258,8 @@ pub(crate) struct Identified<'b> {
     pub route: &'b Route,
     pub params: BTreeMap<String, String>,
     pub principal: EntityUid,
+    /// The route's resource for these parameters.
+    pub resource: EntityUid,
     pub claims: Option<Arc<Verified>>,
 }
 
@@ -456,6 +458,7 @@ impl Gateway {
             None => anonymous(req),
         };
         Ok(Identified {
+            resource: m.route.resource_uid(&m.params),
             route: m.route,
             params: m.params,
             principal,
@@ -612,7 +615,7 @@ pub(crate) fn describe(mut d: HttpDecision, who: &Identified<'_>) -> HttpDecisio
     d.principal = Some(who.principal.to_string());
     d.route = Some(who.route.template.clone());
     d.action = Some(who.route.action_uid().to_string());
-    d.resource = Some(who.route.resource_uid(&who.params).to_string());
+    d.resource = Some(who.resource.to_string());
     d.token_id = who
         .claims
         .as_ref()

@@ -13,8 +13,8 @@ pub(crate) struct Route {
     /// `/orders/{id}` as written.
     pub template: String,
     segments: Vec<Segment>,
-    /// The action id (`viewOrder` for `Action::"viewOrder"`).
-    pub action: String,
+    /// The action (`Action::"viewOrder"`).
+    action_uid: EntityUid,
     /// `Order::"{id}"`: the type and the id template.
     resource_type: EntityTypeName,
     resource_id: String,
@@ -127,7 +127,7 @@ impl Route {
             method,
             template: path.to_owned(),
             segments,
-            action: action.to_owned(),
+            action_uid: palisade_engine::values::uid("Action", action),
             resource_type,
             resource_id: id.to_owned(),
             public,
@@ -183,8 +183,8 @@ impl Route {
     }
 
     /// The Cedar action.
-    pub fn action_uid(&self) -> EntityUid {
-        palisade_engine::values::uid("Action", &self.action)
+    pub fn action_uid(&self) -> &EntityUid {
+        &self.action_uid
     }
 
     /// The Cedar resource for these parameters.
@@ -316,7 +316,7 @@ mod tests {
             ],
         };
         let m = t.find("GET", "/orders/42").unwrap().unwrap();
-        assert_eq!(m.route.action, "viewOrder");
+        assert_eq!(m.route.action_uid().to_string(), r#"Action::"viewOrder""#);
         assert_eq!(
             m.route.resource_uid(&m.params).to_string(),
             r#"Order::"42""#
@@ -326,8 +326,9 @@ mod tests {
                 .unwrap()
                 .unwrap()
                 .route
-                .action,
-            "exportOrders"
+                .action_uid()
+                .to_string(),
+            r#"Action::"exportOrders""#
         );
         assert!(t.find("POST", "/orders/42").unwrap().is_none());
         assert!(t.find("GET", "/orders/42/items").unwrap().is_none());
