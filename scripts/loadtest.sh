@@ -11,8 +11,9 @@
 #
 # QUICK=1 runs the first forward-auth phase and /v1/authorize only;
 # NO_PLUGIN=1 takes the secrets plugin out of the bundle; PERF=file records
-# the server with perf during the first forward-auth phase (use a binary
-# with line tables: cargo build --profile profiling).
+# the server with perf during the first forward-auth phase, and
+# file.authorize during /v1/authorize (use a binary with line tables:
+# cargo build --profile profiling).
 set -euo pipefail
 palisade="${1:-target/release/palisade}"
 work=$(mktemp -d)
@@ -163,5 +164,10 @@ end
 LUA
 echo "check: $(curl -s -d @"$work/authorize.json" http://127.0.0.1:8181/v1/authorize | head -c 60)"
 echo "== /v1/authorize, ${CONNECTIONS:-64} connections, ${DURATION:-20s}"
+if [[ -n "${PERF:-}" ]]; then
+  perf record -F 999 --call-graph dwarf,16384 -o "$PERF.authorize" -p "$server" 2> /dev/null &
+  perf=$!
+fi
 load authorize.lua authorize
+if [[ -n "${PERF:-}" ]]; then kill -INT "$perf"; wait "$perf" || true; fi
 echo "server RSS: $(ps -o rss= -p $server) KB"
