@@ -3,14 +3,15 @@
 
 use crate::config::GatewaySection;
 use crate::gateway::{At, Gateway, Identified, answer, no_route};
-use crate::http::{HttpDecision, HttpRequest};
-use crate::limit::{RateLimit, RateLimiter};
+use crate::http::{HttpDecision, HttpOutcome, HttpRequest};
+use crate::limit::{Buckets, RateLimit, RateLimiter};
 use cedar_policy::{Context, Request};
 use palisade_engine::{
     Bundle, Engine, EngineBuilder, EngineError, Evaluation, Extension, ExtensionContext, InputKind,
     Now, PluginInput, Problem, values,
 };
 use std::collections::BTreeMap;
+use std::future::Future as _;
 use std::ops::Range;
 use toml::Spanned;
 
@@ -191,10 +192,32 @@ pub fn decide(
     now: Now,
     limiter: Option<(&RateLimiter, std::time::Duration)>,
 ) -> HttpDecision {
+    let buckets = limiter.map(|(l, elapsed)| Buckets::Local(l, elapsed));
+    // With local buckets nothing waits: the future is ready when first
+    // polled.
+    let mut decided = std::pin::pin!(decide_with(bundle, req, now, buckets));
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match decided.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(d) => d,
+        std::task::Poll::Pending => {
+            HttpDecision::early(HttpOutcome::Forbidden, "rate-limits-unavailable")
+        }
+    }
+}
+
+/// Decides an HTTP request as [`decide`] does, with the rate limits'
+/// buckets where `buckets` says: [`Buckets::Shared`] (feature `redis`)
+/// waits for Redis, at most its timeout. `None` skips rate limiting.
+pub async fn decide_with(
+    bundle: &Bundle,
+    req: &HttpRequest,
+    now: Now,
+    buckets: Option<Buckets<'_>>,
+) -> HttpDecision {
     let Some(gw) = bundle.extension::<Gateway>() else {
         return unbuilt(bundle);
     };
-    let who = match gw.identify(req, now, limiter) {
+    let who = match gw.identify(req, now, buckets, bundle.name()).await {
         Ok(w) => w,
         Err(d) => return *d,
     };

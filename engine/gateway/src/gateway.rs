@@ -5,7 +5,7 @@
 use crate::config::{GatewaySection, JwtSection};
 use crate::http::{HttpDecision, HttpOutcome, HttpRequest};
 use crate::jwt::{self, Claims, Verified, Verifier};
-use crate::limit::{LimitScope, RateLimit, RateLimiter};
+use crate::limit::{Buckets, RateLimit, Which};
 use crate::routes::{Route, RouteTable};
 use crate::{jwks, keys};
 use cedar_policy::{EntityTypeName, EntityUid, RestrictedExpression};
@@ -357,17 +357,19 @@ impl Gateway {
     /// caller, and a token not verified before, pay from the client
     /// address's buckets (so a flood of bad tokens gets 429 and costs no
     /// signature check); a verified principal then pays from its own.
-    pub(crate) fn identify<'b>(
+    pub(crate) async fn identify<'b>(
         &'b self,
         req: &HttpRequest,
         now: Now,
-        limiter: Option<(&RateLimiter, std::time::Duration)>,
+        buckets: Option<Buckets<'_>>,
+        namespace: &str,
     ) -> Result<Identified<'b>, Box<HttpDecision>> {
         let m = self.find(req)?;
         let route = m.route;
-        let limit = |key: &str, which: &dyn Fn(&RateLimit) -> bool| match limiter {
-            Some((l, elapsed)) => l
-                .take_matching(key, &route.template, elapsed, which)
+        let limit = async |key: &str, which: Which| match buckets {
+            Some(b) => b
+                .take(namespace, key, &route.template, which)
+                .await
                 .map_err(|wait| {
                     let mut d = rate_limited(wait);
                     d.route = Some(route.template.clone());
@@ -382,9 +384,7 @@ impl Gateway {
                     Some(verified) => verified,
                     None => {
                         // Limits on the client address, and on the route.
-                        limit(&anonymous(req).to_string(), &|l| {
-                            l.per == LimitScope::Route || l.route.is_none()
-                        })?;
+                        limit(&anonymous(req).to_string(), Which::Unverified).await?;
                         paid = true;
                         v.verify(token, now)
                     }
@@ -401,11 +401,8 @@ impl Gateway {
         };
         let who = self.identified(m, req, claims)?;
         let principal = who.principal.to_string();
-        let rate = if paid {
-            limit(&principal, &|l| l.per == LimitScope::Principal)
-        } else {
-            limit(&principal, &|_| true)
-        };
+        let which = if paid { Which::Principal } else { Which::All };
+        let rate = limit(&principal, which).await;
         match rate {
             Ok(()) => Ok(who),
             Err(d) => Err(Box::new(describe(*d, &who))),

@@ -31,10 +31,13 @@ mod keys;
 mod layer;
 mod limit;
 mod routes;
+#[cfg(feature = "redis")]
+mod shared_limit;
 
 pub use config::{GatewaySection, JwtSection, RouteSection};
 pub use decide::{
-    GatewayExtension, decide, decide_as, engine, engine_builder, fetch_remote_keys, rate_limits,
+    GatewayExtension, decide, decide_as, decide_with, engine, engine_builder, fetch_remote_keys,
+    rate_limits,
 };
 pub use forward::{ForwardAuth, ForwardAuthError};
 pub use http::{HttpDecision, HttpOutcome, HttpRequest};
@@ -42,4 +45,6 @@ pub use jwks::KeysError;
 pub use jwt::TokenError;
 #[cfg(feature = "tower")]
 pub use layer::{GatewayFuture, GatewayLayer, GatewayService};
-pub use limit::{LimitScope, RateLimit, RateLimiter};
+pub use limit::{Buckets, LimitScope, RateLimit, RateLimiter};
+#[cfg(feature = "redis")]
+pub use shared_limit::{LimiterHealth, RedisLimiter};

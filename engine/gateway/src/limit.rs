@@ -2,7 +2,8 @@
 //! address when anonymous) and per route, as the bundle configures them.
 //!
 //! Counters are local to one [`RateLimiter`] (one process): N instances
-//! behind a load balancer allow up to N times the configured rate.
+//! behind a load balancer allow up to N times the configured rate, unless
+//! they share their buckets in Redis ([`Buckets::Shared`], feature `redis`).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -47,6 +48,72 @@ pub struct RateLimiter {
     buckets: Mutex<HashMap<(usize, String), Bucket>>,
 }
 
+/// Which of a bundle's limits one take pays from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Which {
+    /// Every limit.
+    All,
+    /// Before a token's signature is checked: the limits on routes and
+    /// the limits of every route (paid by the client address).
+    Unverified,
+    /// The per-principal limits (the address already paid the others).
+    Principal,
+}
+
+impl Which {
+    pub(crate) fn applies(self, limit: &RateLimit) -> bool {
+        match self {
+            Which::All => true,
+            Which::Unverified => limit.per == LimitScope::Route || limit.route.is_none(),
+            Which::Principal => limit.per == LimitScope::Principal,
+        }
+    }
+}
+
+/// Where the buckets of a request's rate limits are kept.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum Buckets<'a> {
+    /// This process's buckets; the duration is a monotonic clock (the time
+    /// since the limiter was made).
+    Local(&'a RateLimiter, Duration),
+    /// Buckets in Redis, shared by every replica that names the same
+    /// Redis; this process's buckets (same limits) while Redis does not
+    /// answer in time.
+    #[cfg(feature = "redis")]
+    Shared(&'a crate::RedisLimiter, &'a RateLimiter, Duration),
+}
+
+impl Buckets<'_> {
+    /// Takes one token from every bucket of `which` limits that this
+    /// request falls in; the seconds to wait when one is empty.
+    /// `namespace` (the bundle's name) keeps bundles' shared buckets apart.
+    pub(crate) async fn take(
+        self,
+        namespace: &str,
+        key: &str,
+        route: &str,
+        which: Which,
+    ) -> Result<(), u64> {
+        match self {
+            Buckets::Local(l, elapsed) => {
+                let _ = namespace;
+                l.take_matching(key, route, elapsed, which)
+            }
+            #[cfg(feature = "redis")]
+            Buckets::Shared(redis, l, elapsed) => {
+                if l.is_empty() {
+                    return Ok(());
+                }
+                match redis.take(namespace, &l.limits, key, route, which).await {
+                    Some(answer) => answer,
+                    None => l.take_matching(key, route, elapsed, which),
+                }
+            }
+        }
+    }
+}
+
 /// Buckets kept before idle ones are dropped.
 const MAX_BUCKETS: usize = 100_000;
 
@@ -69,7 +136,12 @@ impl RateLimiter {
     /// a monotonic clock: the time since the limiter was made (a fixed value
     /// in tests).
     pub fn take(&self, principal: &str, route: &str, elapsed: Duration) -> Result<(), u64> {
-        self.take_matching(principal, route, elapsed, &|_| true)
+        self.take_matching(principal, route, elapsed, Which::All)
+    }
+
+    /// The limits.
+    pub fn limits(&self) -> &[RateLimit] {
+        &self.limits
     }
 
     /// [`RateLimiter::take`] from the limits `which` selects only.
@@ -78,7 +150,7 @@ impl RateLimiter {
         principal: &str,
         route: &str,
         elapsed: Duration,
-        which: &dyn Fn(&RateLimit) -> bool,
+        which: Which,
     ) -> Result<(), u64> {
         let now_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
         if self.limits.is_empty() {
@@ -93,7 +165,7 @@ impl RateLimiter {
         let mut wait: Option<u64> = None;
         let mut taken = Vec::new();
         for (i, limit) in self.limits.iter().enumerate() {
-            if limit.route.as_deref().is_some_and(|r| r != route) || !which(limit) {
+            if limit.route.as_deref().is_some_and(|r| r != route) || !which.applies(limit) {
                 continue;
             }
             let key = match limit.per {

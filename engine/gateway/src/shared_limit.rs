@@ -1,0 +1,324 @@
+//! Rate limits shared by every replica through Redis.
+//!
+//! One Lua script takes a token from every bucket a request falls in, all
+//! or none, in one round trip (`EVALSHA`), with Redis's own clock, so
+//! replicas with different clocks count the same. A bucket is a hash
+//! (`t` tokens, `at` milliseconds) that expires once it would be full
+//! again. Keys are `palisade:{<bundle>}:rl:<limit>:<subject>`: the bundle's
+//! name as a hash tag (its keys stay in one slot), the limit's index and
+//! numbers (a changed limit starts with full buckets), then the principal
+//! or the route.
+//!
+//! When Redis does not answer within the timeout, or answers with an
+//! error, the request is counted in this process's buckets (the same
+//! limits, per replica) and Redis is left alone for a second before it is
+//! tried again; the connection is re-established in the background. A
+//! request never waits longer than the timeout for Redis.
+
+use crate::limit::{LimitScope, RateLimit, Which};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Takes a token from each bucket (KEYS) with its rate and burst (ARGV,
+/// two per key) or from none; 0, or the seconds to wait.
+const TAKE: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local tokens = {}
+local wait = 0
+for i = 1, #KEYS do
+  local rate = tonumber(ARGV[2 * i - 1])
+  local burst = tonumber(ARGV[2 * i])
+  local b = redis.call('HMGET', KEYS[i], 't', 'at')
+  local tk = tonumber(b[1])
+  local at = tonumber(b[2])
+  if tk == nil or at == nil then
+    tk = burst
+    at = now
+  end
+  local elapsed = now - at
+  if elapsed < 0 then elapsed = 0 end
+  tk = math.min(burst, tk + elapsed / 1000 * rate)
+  tokens[i] = tk
+  if tk < 1 then
+    local secs = 60
+    if rate > 0 then secs = math.ceil((1 - tk) / rate) end
+    if secs < 1 then secs = 1 end
+    if secs > wait then wait = secs end
+  end
+end
+if wait > 0 then return wait end
+for i = 1, #KEYS do
+  local rate = tonumber(ARGV[2 * i - 1])
+  local burst = tonumber(ARGV[2 * i])
+  redis.call('HSET', KEYS[i], 't', tostring(tokens[i] - 1), 'at', now)
+  local ttl = 86400000
+  if rate > 0 then ttl = math.ceil(burst / rate * 1000) + 1000 end
+  redis.call('PEXPIRE', KEYS[i], ttl)
+end
+return 0
+";
+
+/// How long Redis is left alone after it failed.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// The longest subject kept as is in a key; longer ones are hashed.
+const MAX_SUBJECT: usize = 200;
+
+/// A change of Redis's health: `true` when it answers again, `false` with
+/// the reason when it stopped.
+type OnChange = Box<dyn Fn(bool, &str) + Send + Sync>;
+
+/// Rate-limit buckets in Redis, shared by every process that names the
+/// same Redis; see [`crate::Buckets::Shared`].
+pub struct RedisLimiter {
+    conn: redis::aio::ConnectionManager,
+    script: redis::Script,
+    timeout: Duration,
+    url: String,
+    healthy: AtomicBool,
+    down_until: Mutex<Option<Instant>>,
+    last_error: Mutex<Option<String>>,
+    fallbacks: AtomicU64,
+    errors: AtomicU64,
+    on_change: Option<OnChange>,
+}
+
+impl std::fmt::Debug for RedisLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisLimiter")
+            .field("url", &self.url)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`RedisLimiter::health`] reports.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LimiterHealth {
+    /// The Redis URL, its password hidden.
+    pub url: String,
+    /// Whether the last call answered in time.
+    pub healthy: bool,
+    /// Takes counted in this process's buckets instead.
+    pub fallbacks: u64,
+    /// Calls that failed or timed out.
+    pub errors: u64,
+    /// Why the last failed call failed.
+    pub last_error: Option<String>,
+}
+
+impl RedisLimiter {
+    /// A limiter on the Redis at `url` (`redis://[user:password@]host:port[/db]`,
+    /// or `rediss://` for TLS, checked against the system's roots), whose
+    /// calls wait at most `timeout`. No connection is made here (the
+    /// first request makes it), so a server starts while Redis is down.
+    /// Call within a tokio runtime.
+    ///
+    /// # Errors
+    /// The URL is not a Redis URL.
+    pub fn new(url: &str, timeout: Duration) -> Result<RedisLimiter, String> {
+        if url.starts_with("rediss://") {
+            // rustls needs a process-wide provider; ring is the one the
+            // rest of Palisade uses.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
+        let client = redis::Client::open(url)
+            .map_err(|e| format!("`{}` is not a Redis URL: {e}", redact(url)))?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_response_timeout(Some(timeout))
+            .set_connection_timeout(Some(timeout.max(Duration::from_millis(500))))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_secs(1));
+        let conn = redis::aio::ConnectionManager::new_lazy_with_config(client, config)
+            .map_err(|e| format!("cannot use Redis at {}: {e}", redact(url)))?;
+        Ok(RedisLimiter {
+            conn,
+            script: redis::Script::new(TAKE),
+            timeout,
+            url: redact(url),
+            healthy: AtomicBool::new(true),
+            down_until: Mutex::new(None),
+            last_error: Mutex::new(None),
+            fallbacks: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            on_change: None,
+        })
+    }
+
+    /// Calls `f` when Redis stops answering (`false`, with the reason) and
+    /// when it answers again (`true`), once per change: for a log line.
+    #[must_use]
+    pub fn on_change(mut self, f: impl Fn(bool, &str) + Send + Sync + 'static) -> RedisLimiter {
+        self.on_change = Some(Box::new(f));
+        self
+    }
+
+    /// Health and counters, for status pages and metrics.
+    pub fn health(&self) -> LimiterHealth {
+        LimiterHealth {
+            url: self.url.clone(),
+            healthy: self.healthy.load(Ordering::Relaxed),
+            fallbacks: self.fallbacks.load(Ordering::Relaxed),
+            errors: self.errors.load(Ordering::Relaxed),
+            last_error: self.last_error.lock().ok().and_then(|e| e.clone()),
+        }
+    }
+
+    /// Checks that Redis answers (a `PING` within the timeout).
+    ///
+    /// # Errors
+    /// Why it does not.
+    pub async fn ping(&self) -> Result<(), String> {
+        let mut conn = self.conn.clone();
+        let ping = redis::cmd("PING");
+        match tokio::time::timeout(self.timeout, ping.query_async::<String>(&mut conn)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!("no answer within {} ms", self.timeout.as_millis())),
+        }
+    }
+
+    /// Takes from the shared buckets of the `which` limits that apply;
+    /// `None` when Redis did not answer (the caller counts locally).
+    pub(crate) async fn take(
+        &self,
+        namespace: &str,
+        limits: &[RateLimit],
+        key: &str,
+        route: &str,
+        which: Which,
+    ) -> Option<Result<(), u64>> {
+        let mut invocation = self.script.prepare_invoke();
+        let mut any = false;
+        for (i, limit) in limits.iter().enumerate() {
+            if limit.route.as_deref().is_some_and(|r| r != route) || !which.applies(limit) {
+                continue;
+            }
+            let subject = match limit.per {
+                LimitScope::Principal => key,
+                LimitScope::Route => route,
+            };
+            any = true;
+            invocation
+                .key(bucket_key(namespace, i, limit, subject))
+                .arg(limit.rate.max(0.0))
+                .arg(limit.burst.max(1));
+        }
+        if !any {
+            return Some(Ok(()));
+        }
+        if self
+            .down_until
+            .lock()
+            .ok()
+            .and_then(|d| *d)
+            .is_some_and(|until| Instant::now() < until)
+        {
+            self.fallbacks.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        let mut conn = self.conn.clone();
+        let answer = tokio::time::timeout(self.timeout, invocation.invoke_async::<i64>(&mut conn));
+        let failure = match answer.await {
+            Ok(Ok(0)) => {
+                self.up();
+                return Some(Ok(()));
+            }
+            Ok(Ok(wait)) if wait > 0 => {
+                self.up();
+                return Some(Err(wait.unsigned_abs()));
+            }
+            Ok(Ok(other)) => format!("the script answered {other}"),
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => format!("no answer within {} ms", self.timeout.as_millis()),
+        };
+        self.down(failure);
+        None
+    }
+
+    fn up(&self) {
+        if !self.healthy.swap(true, Ordering::Relaxed)
+            && let Some(f) = &self.on_change
+        {
+            f(true, "");
+        }
+    }
+
+    fn down(&self, why: String) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        self.fallbacks.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut d) = self.down_until.lock() {
+            *d = Some(Instant::now() + RETRY_AFTER);
+        }
+        if self.healthy.swap(false, Ordering::Relaxed)
+            && let Some(f) = &self.on_change
+        {
+            f(false, &why);
+        }
+        if let Ok(mut e) = self.last_error.lock() {
+            *e = Some(why);
+        }
+    }
+}
+
+/// The key of one bucket.
+fn bucket_key(namespace: &str, index: usize, limit: &RateLimit, subject: &str) -> String {
+    let per = match limit.per {
+        LimitScope::Principal => "principal",
+        LimitScope::Route => "route",
+    };
+    let subject = if subject.len() > MAX_SUBJECT {
+        format!("sha256:{}", palisade_engine::sha256_hex(subject.as_bytes()))
+    } else {
+        subject.to_owned()
+    };
+    format!(
+        "palisade:{{{namespace}}}:rl:{index}:{per}:{}:{}:{subject}",
+        limit.rate, limit.burst
+    )
+}
+
+/// A Redis URL without its password.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let head = url.get(..scheme).unwrap_or_default();
+            let host = url.get(at + 1..).unwrap_or_default();
+            format!("{head}://***@{host}")
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_hidden_and_long_subjects_hashed() {
+        assert_eq!(
+            redact("redis://user:secret@cache:6379/0"),
+            "redis://***@cache:6379/0"
+        );
+        assert_eq!(redact("redis://cache:6379"), "redis://cache:6379");
+        let limit = RateLimit {
+            per: LimitScope::Principal,
+            rate: 2.5,
+            burst: 10,
+            route: None,
+        };
+        assert_eq!(
+            bucket_key("orders", 1, &limit, r#"User::"bob""#),
+            r#"palisade:{orders}:rl:1:principal:2.5:10:User::"bob""#
+        );
+        let long = "x".repeat(MAX_SUBJECT + 1);
+        let key = bucket_key("orders", 0, &limit, &long);
+        assert!(
+            key.ends_with(&palisade_engine::sha256_hex(long.as_bytes())),
+            "{key}"
+        );
+        assert!(key.len() < 150, "{key}");
+    }
+}
