@@ -49,6 +49,12 @@ pub enum Command {
     /// Sign a test token (JWT) with a local key, for trying a gateway
     /// bundle. Real tokens come from your identity provider.
     Token(Box<TokenArgs>),
+    /// What each replica of a fleet serves: reads `/v1/status` of every
+    /// `palisade serve` named and shows who runs which bundle, who is
+    /// stale (another digest than most replicas), whose last reload
+    /// failed, and whose shared rate limits are down. Exits 1 when one is
+    /// not in line.
+    Fleet(FleetArgs),
     /// Reports made from a bundle's controls table.
     #[command(subcommand)]
     Report(ReportCommand),
@@ -115,6 +121,26 @@ pub struct ComplianceArgs {
     /// (repeatable), as in `check`.
     #[arg(long = "verify-key", value_name = "PUB")]
     pub verify_keys: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct FleetArgs {
+    /// The replicas: `host:port` or `http(s)://host:port`.
+    #[arg(required = true, value_name = "REPLICA")]
+    pub replicas: Vec<String>,
+    /// Table, or JSON (the replicas' status documents, each with its
+    /// `replica` and `state`).
+    #[arg(long, value_enum, default_value_t = FleetFormat::Table)]
+    pub format: FleetFormat,
+    /// Seconds to wait for each replica.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3)]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FleetFormat {
+    Table,
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -196,6 +222,23 @@ pub struct ServeArgs {
     /// many).
     #[arg(long)]
     pub plugin_logs: bool,
+
+    /// Keep the rate limits' buckets in this Redis, shared by every
+    /// replica that names it (`redis://[user:password@]host:port[/db]`,
+    /// `rediss://` for TLS; or set PALISADE_RATE_LIMIT_REDIS, which keeps
+    /// the password out of the process list). While Redis does not
+    /// answer, each replica counts in its own buckets.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "PALISADE_RATE_LIMIT_REDIS",
+        hide_env_values = true
+    )]
+    pub rate_limit_redis: Option<String>,
+    /// The longest a decision waits for Redis before it counts in this
+    /// replica's buckets (milliseconds).
+    #[arg(long, value_name = "MS", default_value_t = 25, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub rate_limit_timeout_ms: u64,
 }
 
 /// The forward-auth protocols of `serve --forward-auth`.

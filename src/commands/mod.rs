@@ -3,6 +3,7 @@
 mod authorize;
 mod bundle;
 mod check;
+mod fleet;
 mod plugin;
 mod report;
 mod serve;
@@ -20,6 +21,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Test { bundle } => test::execute(&bundle),
         Command::Serve(args) => serve::execute(&args),
         Command::Token(args) => token::execute(&args),
+        Command::Fleet(args) => fleet::execute(&args),
         Command::Report(cmd) => report::execute(&cmd),
     }
 }

@@ -47,6 +47,8 @@ pub(super) struct Metrics {
     pub(super) revision: Gauge,
     pub(super) info: Family<BundleLabel, Gauge>,
     pub(super) log_dropped: Counter,
+    pub(super) limit_fallbacks: Counter,
+    pub(super) limit_store_up: Gauge,
 }
 
 impl Metrics {
@@ -104,8 +106,22 @@ impl Metrics {
             "Decision-log lines dropped because the writer was behind",
             log_dropped.clone(),
         );
+        let limit_fallbacks = Counter::default();
+        registry.register(
+            "rate_limit_fallbacks",
+            "Rate-limit takes counted in this replica's buckets because Redis did not answer in time (--rate-limit-redis)",
+            limit_fallbacks.clone(),
+        );
+        let limit_store_up = Gauge::default();
+        registry.register(
+            "rate_limit_store_up",
+            "1 when the last call to the rate limits' Redis answered in time, 0 when not, -1 without --rate-limit-redis",
+            limit_store_up.clone(),
+        );
         Metrics {
             registry,
+            limit_fallbacks,
+            limit_store_up,
             decisions,
             latency,
             plugin_errors,
@@ -152,6 +168,18 @@ impl Metrics {
 }
 
 pub(super) async fn metrics(State(app): State<Arc<App>>) -> Response {
+    match &app.redis {
+        Some(redis) => {
+            let h = redis.health();
+            let m = &app.metrics;
+            m.limit_store_up.set(i64::from(h.healthy));
+            m.limit_fallbacks
+                .inc_by(h.fallbacks.saturating_sub(m.limit_fallbacks.get()));
+        }
+        None => {
+            app.metrics.limit_store_up.set(-1);
+        }
+    }
     let mut text = String::new();
     if prometheus_client::encoding::text::encode(&mut text, &app.metrics.registry).is_err() {
         return error_response(StatusCode::INTERNAL_SERVER_ERROR, "cannot encode metrics");

@@ -33,7 +33,7 @@ mod tls;
 
 use decision_log::{LogLine, Subject, decision_log};
 use handlers::{
-    authorize, bundle_info, check, digest, error_response, forward_auth, ready, timeout,
+    authorize, bundle_info, check, digest, error_response, forward_auth, ready, status, timeout,
 };
 use metrics::{BundleLabel, Metrics, ReloadLabel};
 use reload::{follow_tag, reload_on_sighup, watch};
@@ -77,6 +77,17 @@ const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// How long shutdown waits for in-flight requests.
 const DRAIN: Duration = Duration::from_secs(10);
 
+/// What became of the last reload tried.
+#[derive(Debug, Clone, Serialize)]
+struct LastReload {
+    at: String,
+    /// What started it (SIGHUP, a file change, a new release).
+    trigger: String,
+    /// `ok` or `error`.
+    result: &'static str,
+    error: Option<String>,
+}
+
 /// One loaded bundle and what belongs to it.
 struct Loaded {
     bundle: Bundle,
@@ -106,6 +117,12 @@ struct App {
     forward_auth: Option<ForwardAuth>,
     /// `--plugin-logs`: plugins' log lines go to standard error.
     plugin_logs: bool,
+    /// `--rate-limit-redis`: the buckets shared by the replicas.
+    redis: Option<palisade_gateway::RedisLimiter>,
+    /// The last reload tried (`/v1/status`).
+    last_reload: std::sync::Mutex<Option<LastReload>>,
+    /// When the server started (`/v1/status`).
+    started_at: String,
     /// `--verify-key`: every bundle served, reloads included, is a signed
     /// archive, and its signed revision never goes down.
     verify_keys: Vec<std::path::PathBuf>,
@@ -126,6 +143,17 @@ impl App {
             && let Some(d) = d
         {
             output::plugin_logs(&d.plugin_logs);
+        }
+    }
+
+    fn reloaded(&self, trigger: &str, error: Option<String>) {
+        if let Ok(mut last) = self.last_reload.lock() {
+            *last = Some(LastReload {
+                at: Now::system_second().to_string(),
+                trigger: trigger.to_owned(),
+                result: if error.is_none() { "ok" } else { "error" },
+                error,
+            });
         }
     }
 
@@ -258,8 +286,33 @@ pub fn execute(args: &ServeArgs) -> u8 {
             return exit::ERROR;
         }
     };
+    let redis = match &args.rate_limit_redis {
+        None => None,
+        Some(url) => {
+            let _in_runtime = runtime.enter();
+            let timeout = Duration::from_millis(args.rate_limit_timeout_ms);
+            match palisade_gateway::RedisLimiter::new(url, timeout) {
+                Ok(r) => Some(r.on_change(|up, why| {
+                    if up {
+                        eprintln!("palisade: the rate limits' Redis answers again: limits are shared");
+                    } else {
+                        eprintln!(
+                            "palisade: the rate limits' Redis does not answer ({why}): each replica counts in its own buckets until it does"
+                        );
+                    }
+                })),
+                Err(e) => {
+                    output::error(&e);
+                    return exit::ERROR;
+                }
+            }
+        }
+    };
     let metrics = Metrics::new();
     let app = Arc::new(App {
+        redis,
+        last_reload: std::sync::Mutex::new(None),
+        started_at: Now::system_second().to_string(),
         engine,
         spec: args.bundle.clone(),
         current: ArcSwap::from_pointee(loaded(first, 0)),
@@ -324,6 +377,7 @@ async fn serve(app: Arc<App>, args: &ServeArgs) -> u8 {
         .route("/v1/forward-auth", any(forward_auth))
         .route("/v1/forward-auth/{*rest}", any(forward_auth))
         .route("/v1/bundle", get(bundle_info))
+        .route("/v1/status", get(status))
         .route("/health", get(|| async { "ok\n" }))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics::metrics))

@@ -323,6 +323,7 @@ pub(super) async fn reload_if(
             );
             app.set_bundle_metrics(&l.bundle, revision);
             app.current.store(Arc::new(loaded(l, revision)));
+            app.reloaded(why, None);
             app.metrics
                 .reloads
                 .get_or_create(&ReloadLabel { result: "ok" })
@@ -346,6 +347,7 @@ pub(super) async fn reload_if(
             output::error(&format!(
                 "reload ({why}) refused, still serving the previous bundle: {message}"
             ));
+            app.reloaded(why, Some(message));
             app.metrics
                 .reloads
                 .get_or_create(&ReloadLabel { result: "error" })

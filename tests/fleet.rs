@@ -1,0 +1,323 @@
+//! Several `palisade serve` replicas as a fleet: rate limits shared through
+//! a real Redis (Debian's `redis-server` on a loopback port), what happens
+//! when it stops and comes back. Tests skip without `redis-server` unless
+//! `PALISADE_REQUIRE_REDIS` is set (as `.ci/run` does).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+#[path = "common/server.rs"]
+mod server;
+
+use common::{copy_dir, root};
+use serde_json::{Value, json};
+use server::{Server, http};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A `redis-server` on a loopback port, without persistence; killed on drop.
+struct Redis {
+    child: Option<Child>,
+    port: u16,
+}
+
+impl Redis {
+    fn start() -> Option<Redis> {
+        let found = Command::new("sh")
+            .args(["-c", "command -v redis-server"])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !found {
+            assert!(
+                std::env::var_os("PALISADE_REQUIRE_REDIS").is_none(),
+                "`redis-server` is required (PALISADE_REQUIRE_REDIS) but not installed"
+            );
+            eprintln!("skipped: `redis-server` is not installed");
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut r = Redis { child: None, port };
+        r.restart();
+        Some(r)
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn restart(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let until = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < until, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// The keys Palisade wrote.
+    fn keys(&self) -> Vec<String> {
+        let out = Command::new("redis-cli")
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "--scan",
+                "--pattern",
+                "palisade:*",
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+const RATE: f64 = 2.0;
+const BURST: u32 = 5;
+
+/// gateway-baseline with one limit: `/health` (public), RATE per second
+/// and BURST at once, for all its callers together.
+fn limited_bundle(dir: &Path) -> PathBuf {
+    let bundle = dir.join("limited");
+    copy_dir(&root().join("policies/gateway-baseline"), &bundle);
+    let toml = std::fs::read_to_string(bundle.join("palisade.toml")).unwrap();
+    let cut = toml.find("[[gateway.rate_limit]]").unwrap();
+    let toml = format!(
+        "{}[[gateway.rate_limit]]\nper = \"route\"\nroute = \"/health\"\nrate = {RATE:.1}\nburst = {BURST}\n",
+        &toml[..cut]
+    );
+    std::fs::write(bundle.join("palisade.toml"), toml).unwrap();
+    bundle
+}
+
+/// Asks `server` about `GET /health` as nginx does; the status and how
+/// long the answer took.
+fn health(server: &Server) -> (u16, Duration) {
+    let started = Instant::now();
+    let r = http(
+        &server.addr,
+        "GET",
+        "/v1/forward-auth",
+        &[("X-Original-URI", "/health"), ("X-Original-Method", "GET")],
+        "",
+    );
+    (r.status, started.elapsed())
+}
+
+fn metric(server: &Server, name: &str) -> f64 {
+    let body = http(&server.addr, "GET", "/metrics", &[], "").body;
+    body.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {body}"))
+}
+
+/// Sends requests to the replicas in turn for `secs`; the number of 200s,
+/// after checking that each answer was 200 or 429 and came within `slowest`.
+fn load(servers: &[&Server], secs: f64, slowest: Duration) -> (u32, Duration) {
+    let started = Instant::now();
+    let mut ok = 0;
+    let mut i = 0;
+    while started.elapsed().as_secs_f64() < secs {
+        let (status, took) = health(servers[i % servers.len()]);
+        assert!(status == 200 || status == 429, "status {status}");
+        assert!(took < slowest, "an answer took {took:?}");
+        ok += u32::from(status == 200);
+        i += 1;
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    (ok, started.elapsed())
+}
+
+/// The most 200s a limit of RATE and BURST allows in `elapsed`.
+fn allowed(elapsed: Duration) -> u32 {
+    BURST + (RATE * elapsed.as_secs_f64()).ceil() as u32 + 1
+}
+
+#[test]
+fn replicas_share_one_limit_through_redis_and_fall_back_when_it_stops() {
+    let Some(mut redis) = Redis::start() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let bundle = limited_bundle(tmp.path());
+    let bundle = bundle.to_str().unwrap();
+    let flags = [
+        "--decision-log",
+        "off",
+        "--rate-limit-redis",
+        &redis.url(),
+        "--rate-limit-timeout-ms",
+        "50",
+    ];
+    let a = Server::start(bundle, &tmp.path().join("cache-a"), &flags);
+    let b = Server::start(bundle, &tmp.path().join("cache-b"), &flags);
+
+    // Shared: both replicas together stay within one limit. (Each alone
+    // would allow BURST at once, so two unshared would pass 2 x BURST.)
+    let (ok, elapsed) = load(&[&a, &b], 1.5, Duration::from_secs(2));
+    assert!(
+        ok >= BURST && ok <= allowed(elapsed),
+        "{ok} allowed in {elapsed:?} by two replicas sharing {BURST} + {RATE}/s"
+    );
+    assert!(
+        redis
+            .keys()
+            .iter()
+            .any(|k| k.starts_with("palisade:{gateway-baseline}:rl:0:route:")),
+        "{:?}",
+        redis.keys()
+    );
+    assert_eq!(metric(&a, "palisade_rate_limit_store_up"), 1.0);
+    let (code, rows) = fleet(&[&a, &b]);
+    assert_eq!(code, 0, "{rows}");
+    for row in rows.as_array().unwrap() {
+        assert_eq!(row["state"], "ok", "{row}");
+        assert_eq!(row["rate_limits"]["redis"]["healthy"], true, "{row}");
+        assert_eq!(row["bundle"]["name"], "gateway-baseline", "{row}");
+    }
+
+    // Redis stops: no answer waits much longer than the timeout, each
+    // replica counts in its own buckets, and says so.
+    redis.stop();
+    let (ok, elapsed) = load(&[&a, &b], 1.5, Duration::from_secs(1));
+    assert!(ok >= 1, "the fallback buckets allow requests");
+    assert!(ok <= 2 * allowed(elapsed), "{ok} in {elapsed:?}");
+    assert!(
+        a.wait_for_log("Redis does not answer", Duration::from_secs(5)),
+        "{}",
+        a.stderr.lock().unwrap()
+    );
+    assert!(metric(&a, "palisade_rate_limit_fallbacks_total") >= 1.0);
+    assert_eq!(metric(&a, "palisade_rate_limit_store_up"), 0.0);
+    let (code, rows) = fleet(&[&a]);
+    assert_eq!(
+        (code, &rows[0]["state"]),
+        (1, &json!("limits down")),
+        "{rows}"
+    );
+
+    // Redis is back (empty): the replicas reconnect on their own and share
+    // the limit again.
+    redis.restart();
+    let until = Instant::now() + Duration::from_secs(20);
+    while !(a.stderr.lock().unwrap().contains("answers again")
+        && b.stderr.lock().unwrap().contains("answers again"))
+    {
+        assert!(Instant::now() < until, "{}", a.stderr.lock().unwrap());
+        let _ = health(&a);
+        let _ = health(&b);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Let the buckets fill again, then measure a fresh window.
+    std::thread::sleep(Duration::from_secs_f64(f64::from(BURST) / RATE + 0.5));
+    let (ok, elapsed) = load(&[&a, &b], 1.5, Duration::from_secs(2));
+    assert!(
+        ok >= BURST && ok <= allowed(elapsed),
+        "{ok} allowed in {elapsed:?} after Redis came back"
+    );
+    assert!(!redis.keys().is_empty());
+    assert_eq!(metric(&b, "palisade_rate_limit_store_up"), 1.0);
+
+    // A replica with another bundle is stale; one that is gone is
+    // unreachable; the table names them.
+    let other = tmp.path().join("other");
+    copy_dir(Path::new(bundle), &other);
+    std::fs::write(
+        other.join("policies/extra.cedar"),
+        "forbid (principal, action, resource) when { context.request.path == \"/nope\" };\n",
+    )
+    .unwrap();
+    let c = Server::start(
+        other.to_str().unwrap(),
+        &tmp.path().join("cache-c"),
+        &["--decision-log", "off"],
+    );
+    let gone = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(["fleet", &a.addr, &b.addr, &c.addr, &gone])
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{table}");
+    let line = |addr: &str| {
+        table
+            .lines()
+            .find(|l| l.starts_with(addr))
+            .unwrap_or_else(|| panic!("{table}"))
+            .to_owned()
+    };
+    assert!(
+        line(&a.addr).ends_with("ok") && line(&a.addr).contains("redis"),
+        "{table}"
+    );
+    assert!(
+        line(&c.addr).ends_with("stale") && line(&c.addr).contains("local"),
+        "{table}"
+    );
+    assert!(line(&gone).contains("unreachable"), "{table}");
+}
+
+/// `palisade fleet --format json` on the servers: its exit code and rows.
+fn fleet(servers: &[&Server]) -> (i32, Value) {
+    let out = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(["fleet", "--format", "json"])
+        .args(servers.iter().map(|s| s.addr.as_str()))
+        .output()
+        .unwrap();
+    let rows = serde_json::from_slice(&out.stdout).unwrap();
+    (out.status.code().unwrap(), rows)
+}
+
+#[test]
+fn a_bad_redis_url_is_refused_at_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(["serve", "--bundle", "builtin:gateway-baseline"])
+        .args(["--rate-limit-redis", "http://user:hunter2@cache:6379"])
+        .env("PALISADE_CACHE_DIR", tmp.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("is not a Redis URL"), "{err}");
+    assert!(
+        !err.contains("hunter2"),
+        "the password is not printed: {err}"
+    );
+}
