@@ -9,6 +9,8 @@
 #
 #   [CONNECTIONS=64] [DURATION=20s] scripts/loadtest.sh [target/release/palisade]
 #
+# REDIS=URL adds a rate limit (never reached) kept in that Redis, LIMIT=1
+# the same limit in the server's own buckets (the comparison);
 # QUICK=1 runs the first forward-auth phase and /v1/authorize only;
 # NO_PLUGIN=1 takes the secrets plugin out of the bundle; PERF=file records
 # the server with perf during the first forward-auth phase, and
@@ -35,6 +37,16 @@ token=$("$palisade" token --key "$work/key.pem" --kid load --sub bob --ttl 3600 
   --claim iss=https://id.example.com --claim aud=orders-api --claim tenant=acme --claim scope=orders:read)
 # No rate limits for the load test: they would turn most answers into 429.
 sed -i '/^\[\[gateway.rate_limit\]\]/,$d' "$work/bundle/palisade.toml"
+# REDIS=redis://host:port: one limit too large to refuse anything, its
+# buckets in that Redis (--rate-limit-redis), to measure the round trip;
+# LIMIT=1: the same limit, local.
+serve_flags=()
+if [[ -n "${REDIS:-}${LIMIT:-}" ]]; then
+  printf '\n[[gateway.rate_limit]]\nper = "principal"\nrate = 1000000.0\nburst = 1000000\n' >> "$work/bundle/palisade.toml"
+fi
+if [[ -n "${REDIS:-}" ]]; then
+  serve_flags=(--rate-limit-redis "$REDIS")
+fi
 if [[ -n "${NO_PLUGIN:-}" ]]; then
   sed -i '/^\[\[plugin\]\]/,/^sha256/d' "$work/bundle/palisade.toml"
 fi
@@ -49,7 +61,7 @@ for i in $(seq $((50 - have))); do
   printf '@id("load.blocked-%s")\n@category("other")\n@severity("low")\nforbid (principal, action == Action::"%s", resource)\nwhen { context.request.path like "/blocked-%s/*" || context.request.host == "blocked-%s.example" };\n\n' "$i" "$a" "$i" "$i"
 done > "$work/bundle/policies/load.cedar"
 echo "bundle: $(cat "$work"/bundle/policies/*.cedar | grep -c '^@id(') policies, plugins: $(grep -c '^\[\[plugin\]\]' "$work/bundle/palisade.toml")"
-"$palisade" serve --bundle "$work/bundle" --listen 127.0.0.1:8181 --decision-log off --watch 0 2> "$work/serve.log" &
+"$palisade" serve --bundle "$work/bundle" --listen 127.0.0.1:8181 --decision-log off --watch 0 "${serve_flags[@]}" 2> "$work/serve.log" &
 server=$!
 sleep 2
 # wrk with script $1 on /v1/$2; then the server's CPU time per request

@@ -179,6 +179,27 @@ pub struct ServeArgs {
     /// `off`.
     #[arg(long, value_name = "FILE|-|off", default_value = "-")]
     pub decision_log: String,
+    /// Also ship the decision log to this collector: batches (a
+    /// gzip-compressed JSON array per POST, each second or 1,000 lines),
+    /// retried with backoff; a decision never waits for them. With
+    /// PALISADE_DECISION_LOG_TOKEN set, each POST carries it as a bearer
+    /// token.
+    #[arg(long, value_name = "URL")]
+    pub decision_log_url: Option<String>,
+    /// POST this replica's status (the document of GET /v1/status) to
+    /// this URL when it changes (a reload, the rate limits' Redis going
+    /// down or coming back) and every minute.
+    #[arg(long, value_name = "URL")]
+    pub status_url: Option<String>,
+    /// Decision-log lines held for --decision-log-url while the collector
+    /// does not take them; more are dropped (and counted in /metrics).
+    #[arg(
+        long,
+        value_name = "LINES",
+        default_value_t = 10_000,
+        requires = "decision_log_url"
+    )]
+    pub decision_log_buffer: usize,
     /// Largest request body accepted (bytes).
     #[arg(long, value_name = "BYTES", default_value_t = 1_048_576)]
     pub max_body: usize,

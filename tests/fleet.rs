@@ -19,6 +19,8 @@ use serde_json::{Value, json};
 use server::{Server, http};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// A `redis-server` on a loopback port, without persistence; killed on drop.
@@ -302,6 +304,267 @@ fn fleet(servers: &[&Server]) -> (i32, Value) {
         .unwrap();
     let rows = serde_json::from_slice(&out.stdout).unwrap();
     (out.status.code().unwrap(), rows)
+}
+
+/// A decision-log collector on `addr`: takes each POST (a gzip JSON
+/// array) and keeps its events; stopped (its port closed) by `stop`.
+struct Collector {
+    addr: String,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Collector {
+    fn start(addr: &str, events: Arc<Mutex<Vec<Value>>>) -> Collector {
+        let listener = std::net::TcpListener::bind(addr).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (flag, sink) = (Arc::clone(&stop), Arc::clone(&events));
+        let thread = std::thread::spawn(move || {
+            while !flag.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((conn, _)) => receive(conn, &sink),
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        Collector {
+            addr,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn stop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            t.join().unwrap();
+        }
+    }
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn receive(conn: std::net::TcpStream, sink: &Mutex<Vec<Value>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    conn.set_nonblocking(false).unwrap();
+    let mut reader = BufReader::new(&conn);
+    let mut length = 0;
+    let mut gzip = false;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let lower = line.trim().to_ascii_lowercase();
+        if lower.is_empty() {
+            break;
+        }
+        if let Some(v) = lower.strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap();
+        }
+        gzip |= lower == "content-encoding: gzip";
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).unwrap();
+    let mut text = String::new();
+    if gzip {
+        flate2::read::GzDecoder::new(body.as_slice())
+            .read_to_string(&mut text)
+            .unwrap();
+    } else {
+        text = String::from_utf8(body).unwrap();
+    }
+    // A batch of decision-log lines (always gzip), or one status document.
+    match serde_json::from_str(&text).unwrap() {
+        Value::Array(batch) => {
+            assert!(gzip, "batches are gzip-compressed");
+            sink.lock().unwrap().extend(batch);
+        }
+        status => sink.lock().unwrap().push(status),
+    }
+    let _ = (&conn).write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+}
+
+/// A forward-auth request that carries a (bad) token; its decision id.
+fn logged_request(server: &Server) -> (String, Duration) {
+    let started = Instant::now();
+    let r = http(
+        &server.addr,
+        "GET",
+        "/v1/forward-auth",
+        &[
+            ("X-Original-URI", "/tenants/acme/orders/1"),
+            ("Authorization", "Bearer not-a-jwt-but-secret-7f3a"),
+        ],
+        "",
+    );
+    // Unauthenticated, or rate limited by address after the first 40.
+    assert!(r.status == 401 || r.status == 429, "{}", r.status);
+    (
+        r.header("x-palisade-decision-id").unwrap().to_owned(),
+        started.elapsed(),
+    )
+}
+
+fn wait_for_ids(events: &Mutex<Vec<Value>>, ids: &[String], secs: u64) {
+    let until = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let have: Vec<String> = events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["id"].as_str().map(str::to_owned))
+            .collect();
+        if ids.iter().all(|id| have.contains(id)) {
+            return;
+        }
+        assert!(Instant::now() < until, "{ids:?} not shipped; got {have:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn decision_logs_are_shipped_in_batches_and_a_dead_collector_blocks_nothing() {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let mut collector = Collector::start("127.0.0.1:0", Arc::clone(&events));
+    let tmp = tempfile::tempdir().unwrap();
+    let url = format!("http://{}/logs", collector.addr);
+    let server = Server::start(
+        "builtin:gateway-baseline",
+        &tmp.path().join("cache"),
+        &[
+            "--decision-log",
+            "off",
+            "--decision-log-url",
+            &url,
+            "--decision-log-buffer",
+            "20",
+        ],
+    );
+
+    let ids: Vec<String> = (0..5).map(|_| logged_request(&server).0).collect();
+    wait_for_ids(&events, &ids, 10);
+    for e in events.lock().unwrap().iter() {
+        assert_eq!(e["endpoint"], "forward-auth", "{e}");
+        assert!(e["bundle"].as_str().unwrap().starts_with("sha256:"), "{e}");
+        assert!(
+            !e.to_string().contains("secret-7f3a"),
+            "no token in the log: {e}"
+        );
+    }
+
+    // The collector is gone: requests are answered at once, lines past the
+    // buffer are dropped and counted, failed uploads too.
+    collector.stop();
+    let answered_at_once = || {
+        let (_, took) = logged_request(&server);
+        assert!(took < Duration::from_secs(1), "a request waited {took:?}");
+    };
+    (0..10).for_each(|_| answered_at_once());
+    let until = Instant::now() + Duration::from_secs(10);
+    while metric(&server, "palisade_decision_log_ship_failures_total") < 1.0 {
+        assert!(Instant::now() < until, "no failed upload counted");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The shipper holds its failed batch; the queue (20 lines) fills.
+    (0..100).for_each(|_| answered_at_once());
+    assert!(metric(&server, "palisade_decision_log_ship_dropped_total") >= 50.0);
+
+    // Back on the same address: later decisions arrive.
+    // First what was held (the failed batch, then the queue), at the next
+    // retry; then what comes after.
+    let mut collector = Collector::start(&collector.addr.clone(), Arc::clone(&events));
+    let until = Instant::now() + Duration::from_secs(60);
+    // Every line is either shipped or counted as dropped: 5 + 10 + 100.
+    let accounted = || {
+        metric(&server, "palisade_decision_log_shipped_total")
+            + metric(&server, "palisade_decision_log_ship_dropped_total")
+    };
+    while accounted() < 115.0 {
+        assert!(
+            Instant::now() < until,
+            "lines unaccounted for: {}",
+            accounted()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(accounted(), 115.0);
+    assert!(
+        metric(&server, "palisade_decision_log_shipped_total") > 5.0,
+        "held lines shipped"
+    );
+    let later: Vec<String> = (0..3).map(|_| logged_request(&server).0).collect();
+    wait_for_ids(&events, &later, 10);
+    collector.stop();
+}
+
+#[test]
+fn status_is_pushed_when_a_reload_changes_it() {
+    let pushed = Arc::new(Mutex::new(Vec::new()));
+    let _collector = Collector::start("127.0.0.1:0", Arc::clone(&pushed));
+    let addr = _collector.addr.clone();
+    let tmp = tempfile::tempdir().unwrap();
+    let bundle = tmp.path().join("bundle");
+    copy_dir(&root().join("policies/gateway-baseline"), &bundle);
+    let server = Server::start(
+        bundle.to_str().unwrap(),
+        &tmp.path().join("cache"),
+        &[
+            "--decision-log",
+            "off",
+            "--watch",
+            "0",
+            "--status-url",
+            &format!("http://{addr}/status"),
+        ],
+    );
+    let wait_for = |what: &str, test: &dyn Fn(&Value) -> bool| {
+        let until = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(s) = pushed.lock().unwrap().iter().find(|s| test(s)) {
+                return s.clone();
+            }
+            assert!(
+                Instant::now() < until,
+                "no status with {what}: {:?}",
+                pushed.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let first = wait_for("revision 0", &|s| s["bundle"]["revision"] == 0);
+    assert_eq!(first["rate_limits"]["store"], "local", "{first}");
+
+    std::fs::write(
+        bundle.join("policies/extra.cedar"),
+        "forbid (principal, action, resource) when { context.request.path == \"/nope\" };\n",
+    )
+    .unwrap();
+    server.signal("HUP");
+    let swapped = wait_for("revision 1", &|s| s["bundle"]["revision"] == 1);
+    assert_eq!(swapped["last_reload"]["result"], "ok", "{swapped}");
+    assert_eq!(swapped["last_reload"]["trigger"], "SIGHUP", "{swapped}");
+    assert_ne!(swapped["bundle"]["digest"], first["bundle"]["digest"]);
+
+    std::fs::write(bundle.join("policies/extra.cedar"), "forbid (principal,").unwrap();
+    server.signal("HUP");
+    let refused = wait_for("a failed reload", &|s| {
+        s["last_reload"]["result"] == "error"
+    });
+    assert_eq!(refused["bundle"]["revision"], 1, "still serving: {refused}");
+    assert!(
+        refused["last_reload"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("extra.cedar"),
+        "{refused}"
+    );
 }
 
 #[test]

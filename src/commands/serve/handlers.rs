@@ -374,15 +374,18 @@ pub(super) async fn bundle_info(State(app): State<Arc<App>>) -> Response {
 
 /// What this replica serves and how it is doing, for `palisade fleet`.
 pub(super) async fn status(State(app): State<Arc<App>>) -> Response {
+    json_response(StatusCode::OK, status_document(&app).to_string())
+}
+
+/// The document of `/v1/status` (and of `--status-url`).
+pub(super) fn status_document(app: &App) -> serde_json::Value {
     let c = app.current.load();
     let limits = match &app.redis {
         Some(r) => serde_json::json!({ "store": "redis", "redis": r.health() }),
         None => serde_json::json!({ "store": "local" }),
     };
     let last_reload = app.last_reload.lock().ok().and_then(|l| l.clone());
-    json_response(
-        StatusCode::OK,
-        serde_json::json!({
+    serde_json::json!({
             "instance": app.id_prefix,
             "palisade": env!("CARGO_PKG_VERSION"),
             "started_at": app.started_at,
@@ -399,9 +402,7 @@ pub(super) async fn status(State(app): State<Arc<App>>) -> Response {
             },
             "last_reload": last_reload,
             "rate_limits": limits,
-        })
-        .to_string(),
-    )
+    })
 }
 
 pub(super) async fn ready(State(app): State<Arc<App>>) -> Response {

@@ -49,6 +49,7 @@ pub(super) struct Metrics {
     pub(super) log_dropped: Counter,
     pub(super) limit_fallbacks: Counter,
     pub(super) limit_store_up: Gauge,
+    pub(super) shipping: super::ship::ShipCounters,
 }
 
 impl Metrics {
@@ -118,8 +119,25 @@ impl Metrics {
             "1 when the last call to the rate limits' Redis answered in time, 0 when not, -1 without --rate-limit-redis",
             limit_store_up.clone(),
         );
+        let shipping = super::ship::ShipCounters::default();
+        registry.register(
+            "decision_log_shipped",
+            "Decision-log lines the --decision-log-url collector took",
+            shipping.sent.clone(),
+        );
+        registry.register(
+            "decision_log_ship_dropped",
+            "Decision-log lines not shipped: the queue was full, or a batch failed every try",
+            shipping.dropped.clone(),
+        );
+        registry.register(
+            "decision_log_ship_failures",
+            "Uploads to the --decision-log-url collector that failed (each retried)",
+            shipping.failures.clone(),
+        );
         Metrics {
             registry,
+            shipping,
             limit_fallbacks,
             limit_store_up,
             decisions,

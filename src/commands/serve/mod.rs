@@ -29,6 +29,7 @@ mod decision_log;
 mod handlers;
 mod metrics;
 mod reload;
+mod ship;
 mod tls;
 
 use decision_log::{LogLine, Subject, decision_log};
@@ -77,6 +78,13 @@ const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// How long shutdown waits for in-flight requests.
 const DRAIN: Duration = Duration::from_secs(10);
 
+/// Where decision-log lines go: the file (or standard output) and the
+/// collector of `--decision-log-url`.
+struct LogSinks {
+    file: Option<mpsc::SyncSender<String>>,
+    ship: Option<ship::Shipper>,
+}
+
 /// What became of the last reload tried.
 #[derive(Debug, Clone, Serialize)]
 struct LastReload {
@@ -105,7 +113,7 @@ struct App {
     spec: String,
     current: ArcSwap<Loaded>,
     metrics: Metrics,
-    log: Option<mpsc::SyncSender<String>>,
+    log: Option<LogSinks>,
     /// Where decisions run (never on the reactor threads).
     workers: crate::workers::Workers,
     ready: AtomicBool,
@@ -181,7 +189,7 @@ impl App {
         decision: Option<&Decision>,
         started: Instant,
     ) {
-        let Some(tx) = &self.log else { return };
+        let Some(sinks) = &self.log else { return };
         let line = LogLine {
             id,
             time: Now::system().to_string(),
@@ -206,7 +214,13 @@ impl App {
                 .unwrap_or_default(),
             latency_us: started.elapsed().as_micros(),
         };
-        if let Ok(text) = serde_json::to_string(&line)
+        let Ok(text) = serde_json::to_string(&line) else {
+            return;
+        };
+        if let Some(ship) = &sinks.ship {
+            ship.send(text.clone());
+        }
+        if let Some(tx) = &sinks.file
             && tx.try_send(text).is_err()
         {
             // The writer is behind (a slow disk or pipe): a decision never
@@ -279,7 +293,7 @@ pub fn execute(args: &ServeArgs) -> u8 {
             return exit::ERROR;
         }
     };
-    let log = match decision_log(&args.decision_log) {
+    let file = match decision_log(&args.decision_log) {
         Ok(l) => l,
         Err(e) => {
             output::error(&e);
@@ -309,6 +323,27 @@ pub fn execute(args: &ServeArgs) -> u8 {
         }
     };
     let metrics = Metrics::new();
+    let ship = match &args.decision_log_url {
+        None => None,
+        Some(url) => {
+            let token = std::env::var("PALISADE_DECISION_LOG_TOKEN").ok();
+            let counters = metrics.shipping.clone();
+            match ship::Shipper::start(url, args.decision_log_buffer, token, counters) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    output::error(&e);
+                    return exit::ERROR;
+                }
+            }
+        }
+    };
+    let log = (file.is_some() || ship.is_some()).then_some(LogSinks { file, ship });
+    if let Some(url) = &args.status_url
+        && let Err(e) = ship::http_url("--status-url", url)
+    {
+        output::error(&e);
+        return exit::ERROR;
+    }
     let app = Arc::new(App {
         redis,
         last_reload: std::sync::Mutex::new(None),
@@ -385,6 +420,9 @@ async fn serve(app: Arc<App>, args: &ServeArgs) -> u8 {
         .layer(DefaultBodyLimit::max(args.max_body))
         .with_state(Arc::clone(&app));
 
+    if let Some(url) = &args.status_url {
+        ship::push_status(Arc::clone(&app), url.clone());
+    }
     let signals = Signals::register();
     tokio::spawn(reload_on_sighup(Arc::clone(&app), signals.hup));
     if crate::oci::is_oci(&app.spec) {
