@@ -74,6 +74,19 @@ impl Redis {
         }
     }
 
+    /// SIGSTOP (`true`) or SIGCONT: a Redis that accepts and never answers.
+    fn pause(&self, paused: bool) {
+        let pid = self.child.as_ref().unwrap().id().to_string();
+        let sig = if paused { "-STOP" } else { "-CONT" };
+        assert!(
+            Command::new("kill")
+                .args([sig, &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+
     fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
@@ -209,6 +222,24 @@ fn replicas_share_one_limit_through_redis_and_fall_back_when_it_stops() {
         assert_eq!(row["rate_limits"]["redis"]["healthy"], true, "{row}");
         assert_eq!(row["bundle"]["name"], "gateway-baseline", "{row}");
     }
+
+    // Redis stalls: the first request waits the timeout (50 ms), then
+    // Redis is left alone and one request a second tries it.
+    redis.pause(true);
+    let started = Instant::now();
+    let mut slow = 0;
+    while started.elapsed() < Duration::from_millis(1500) {
+        let (status, took) = health(&a);
+        assert!(status == 200 || status == 429, "status {status}");
+        assert!(took < Duration::from_secs(1), "an answer took {took:?}");
+        slow += u32::from(took >= Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(
+        (1..=3).contains(&slow),
+        "{slow} requests waited for a stalled Redis"
+    );
+    redis.pause(false);
 
     // Redis stops: no answer waits much longer than the timeout, each
     // replica counts in its own buckets, and says so.

@@ -11,9 +11,10 @@
 //!
 //! When Redis does not answer within the timeout, or answers with an
 //! error, the request is counted in this process's buckets (the same
-//! limits, per replica) and Redis is left alone for a second before it is
-//! tried again; the connection is re-established in the background. A
-//! request never waits longer than the timeout for Redis.
+//! limits, per replica) and Redis is left alone for a second; then one
+//! request tries it again while the others keep counting locally. The
+//! connection is re-established in the background. A request never waits
+//! longer than the timeout for Redis.
 
 use crate::limit::{LimitScope, RateLimit, Which};
 use std::sync::Mutex;
@@ -209,15 +210,20 @@ impl RedisLimiter {
         if !any {
             return Some(Ok(()));
         }
-        if self
-            .down_until
-            .lock()
-            .ok()
-            .and_then(|d| *d)
-            .is_some_and(|until| Instant::now() < until)
+        // While Redis is left alone, count locally; when the pause is
+        // over, this request alone tries it (the others keep counting
+        // locally until it answers), so a stalled Redis costs one timeout
+        // per pause, not one per request.
+        if let Ok(mut down) = self.down_until.lock()
+            && let Some(until) = *down
         {
-            self.fallbacks.fetch_add(1, Ordering::Relaxed);
-            return None;
+            let now = Instant::now();
+            if now < until {
+                drop(down);
+                self.fallbacks.fetch_add(1, Ordering::Relaxed);
+                return None;
+            }
+            *down = Some(now + RETRY_AFTER);
         }
         let mut conn = self.conn.clone();
         let answer = tokio::time::timeout(self.timeout, invocation.invoke_async::<i64>(&mut conn));
@@ -239,10 +245,13 @@ impl RedisLimiter {
     }
 
     fn up(&self) {
-        if !self.healthy.swap(true, Ordering::Relaxed)
-            && let Some(f) = &self.on_change
-        {
-            f(true, "");
+        if !self.healthy.swap(true, Ordering::Relaxed) {
+            if let Ok(mut d) = self.down_until.lock() {
+                *d = None;
+            }
+            if let Some(f) = &self.on_change {
+                f(true, "");
+            }
         }
     }
 
