@@ -53,6 +53,8 @@ fn fetch(replica: &str, timeout: Duration) -> Result<Value, String> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(timeout))
         .http_status_as_error(false)
+        // A replica answers for itself, not by pointing at another.
+        .max_redirects(0)
         .build()
         .into();
     let mut r = agent
@@ -158,7 +160,7 @@ fn print_table(rows: &[Value]) {
                     "redis (down)".to_owned()
                 }
             }
-            Some(other) => other.to_owned(),
+            Some(other) => output::escape(other).into_owned(),
             None => "-".to_owned(),
         };
         table.push([

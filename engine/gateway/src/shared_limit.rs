@@ -31,10 +31,17 @@ local wait = 0
 for i = 1, #KEYS do
   local rate = tonumber(ARGV[2 * i - 1])
   local burst = tonumber(ARGV[2 * i])
-  local b = redis.call('HMGET', KEYS[i], 't', 'at')
+  local b = redis.pcall('HMGET', KEYS[i], 't', 'at')
+  if type(b) ~= 'table' or b.err then
+    -- Not a bucket (written by someone else): start a new one.
+    redis.call('DEL', KEYS[i])
+    b = {false, false}
+  end
   local tk = tonumber(b[1])
   local at = tonumber(b[2])
-  if tk == nil or at == nil then
+  -- NaN and infinities are not token counts: a new bucket.
+  if tk == nil or at == nil or tk ~= tk or at ~= at
+      or tk == math.huge or tk == -math.huge or at == math.huge or at == -math.huge then
     tk = burst
     at = now
   end
@@ -167,18 +174,26 @@ impl RedisLimiter {
         }
     }
 
-    /// Checks that Redis answers (a `PING` within the timeout).
+    /// Checks that Redis answers (a `PING` within the timeout) and records
+    /// the answer in [`RedisLimiter::health`], so that an idle replica
+    /// reports a Redis it cannot reach: call it every few seconds.
     ///
     /// # Errors
     /// Why it does not.
     pub async fn ping(&self) -> Result<(), String> {
         let mut conn = self.conn.clone();
         let ping = redis::cmd("PING");
-        match tokio::time::timeout(self.timeout, ping.query_async::<String>(&mut conn)).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err(format!("no answer within {} ms", self.timeout.as_millis())),
-        }
+        let answer = tokio::time::timeout(self.timeout, ping.query_async::<String>(&mut conn));
+        let failure = match answer.await {
+            Ok(Ok(_)) => {
+                self.up();
+                return Ok(());
+            }
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => format!("no answer within {} ms", self.timeout.as_millis()),
+        };
+        self.down(failure.clone());
+        Err(failure)
     }
 
     /// Takes from the shared buckets of the `which` limits that apply;
@@ -289,8 +304,10 @@ fn bucket_key(namespace: &str, index: usize, limit: &RateLimit, subject: &str) -
     )
 }
 
-/// A Redis URL without its password.
+/// A Redis URL without its credentials: the user and password before
+/// `@`, and the query (`?password=`, `?pass=` of `redis+unix://`).
 fn redact(url: &str) -> String {
+    let url = url.split_once('?').map_or(url, |(before, _)| before);
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let head = url.get(..scheme).unwrap_or_default();
@@ -312,6 +329,14 @@ mod tests {
             "redis://***@cache:6379/0"
         );
         assert_eq!(redact("redis://cache:6379"), "redis://cache:6379");
+        assert_eq!(
+            redact("redis+unix:///run/redis.sock?pass=secret"),
+            "redis+unix:///run/redis.sock"
+        );
+        assert_eq!(
+            redact("redis://u:a@b@cache/0?password=x"),
+            "redis://***@cache/0"
+        );
         let limit = RateLimit {
             per: LimitScope::Principal,
             rate: 2.5,

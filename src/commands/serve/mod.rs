@@ -311,7 +311,7 @@ pub fn execute(args: &ServeArgs) -> u8 {
                         eprintln!("palisade: the rate limits' Redis answers again: limits are shared");
                     } else {
                         eprintln!(
-                            "palisade: the rate limits' Redis does not answer ({why}): each replica counts in its own buckets until it does"
+                            "palisade: the rate limits' Redis does not answer or fails ({why}): each replica counts in its own buckets until it answers"
                         );
                     }
                 })),
@@ -422,6 +422,18 @@ async fn serve(app: Arc<App>, args: &ServeArgs) -> u8 {
 
     if let Some(url) = &args.status_url {
         ship::push_status(Arc::clone(&app), url.clone());
+    }
+    if app.redis.is_some() {
+        // An idle replica still knows (and reports) whether Redis answers.
+        let pinger = Arc::clone(&app);
+        tokio::spawn(async move {
+            loop {
+                if let Some(redis) = &pinger.redis {
+                    let _ = redis.ping().await;
+                }
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        });
     }
     let signals = Signals::register();
     tokio::spawn(reload_on_sighup(Arc::clone(&app), signals.hup));

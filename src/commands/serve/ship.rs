@@ -70,16 +70,29 @@ impl Shipper {
 
 /// Checks that `url` is an http:// or https:// URL with a host.
 pub(super) fn http_url(flag: &str, url: &str) -> Result<(), String> {
-    let parsed: ureq::http::Uri = url
-        .parse()
-        .map_err(|e| format!("{flag} `{}`: {e}", output::escape(url)))?;
+    let shown = redact_url(url);
+    let parsed: ureq::http::Uri = url.parse().map_err(|e| format!("{flag} `{shown}`: {e}"))?;
     if !matches!(parsed.scheme_str(), Some("http" | "https")) || parsed.host().is_none() {
         return Err(format!(
-            "{flag} `{}`: an http:// or https:// URL is needed",
-            output::escape(url)
+            "{flag} `{shown}`: an http:// or https:// URL is needed"
         ));
     }
     Ok(())
+}
+
+/// A URL as messages show it: no user or password, no query (where
+/// tokens go), control characters escaped.
+pub(super) fn redact_url(url: &str) -> String {
+    let url = url.split_once('?').map_or(url, |(before, _)| before);
+    let url = match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!(
+            "{}://***@{}",
+            url.get(..scheme).unwrap_or_default(),
+            url.get(at + 1..).unwrap_or_default()
+        ),
+        _ => url.to_owned(),
+    };
+    output::escape(&url).into_owned()
 }
 
 fn run(url: &str, token: Option<&str>, rx: &mpsc::Receiver<String>, c: &ShipCounters) {
@@ -204,20 +217,29 @@ pub(super) fn push_status(app: Arc<App>, url: String) {
                     *last != shape || at.elapsed() >= STATUS_HEARTBEAT
                 });
                 if due {
-                    let ok = agent
+                    let answer = agent
                         .post(&url)
                         .header("Content-Type", "application/json")
-                        .send(status.to_string().as_bytes())
-                        .is_ok_and(|r| r.status().is_success());
-                    if ok {
-                        sent = Some((shape, Instant::now()));
-                        failing = false;
-                    } else if !failing {
-                        failing = true;
-                        output::warning(&format!(
-                            "--status-url `{}`: the status could not be sent; trying again each second",
-                            output::escape(&url)
-                        ));
+                        .send(status.to_string().as_bytes());
+                    let failure = match answer {
+                        Ok(r) if r.status().is_success() => None,
+                        Ok(r) => Some(format!("the collector answered {}", r.status())),
+                        Err(e) => Some(e.to_string()),
+                    };
+                    match failure {
+                        None => {
+                            sent = Some((shape, Instant::now()));
+                            failing = false;
+                        }
+                        Some(why) if !failing => {
+                            failing = true;
+                            output::warning(&format!(
+                                "--status-url `{}`: the status could not be sent ({}); trying again each second",
+                                redact_url(&url),
+                                output::escape(&why)
+                            ));
+                        }
+                        Some(_) => {}
                     }
                 }
                 std::thread::sleep(Duration::from_secs(1));
@@ -243,5 +265,16 @@ mod tests {
             .unwrap();
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v, serde_json::json!([{"id": "a"}, {"id": "b"}]));
+    }
+
+    #[test]
+    fn urls_in_messages_hide_credentials() {
+        assert_eq!(
+            redact_url("https://u:pw@logs.example/in?token=t"),
+            "https://***@logs.example/in"
+        );
+        assert_eq!(redact_url("http://logs:8080/in"), "http://logs:8080/in");
+        let e = http_url("--status-url", "ftp://u:pw@host/x?k=v").unwrap_err();
+        assert!(!e.contains("pw") && !e.contains("k=v"), "{e}");
     }
 }
