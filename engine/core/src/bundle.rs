@@ -553,6 +553,8 @@ pub struct Bundle {
     pub(crate) entities: Entities,
     /// What the entities and policies name, for per-request stores.
     pub(crate) refs: crate::scope::EntityRefs,
+    /// Per-request stores kept by the entities a request brings.
+    pub(crate) stores: crate::scope::StoreCache,
     pub(crate) plugins: Vec<BundlePlugin>,
     /// What each registered extension built from its table.
     pub(crate) extensions: Vec<Box<dyn std::any::Any + Send + Sync>>,
@@ -1201,6 +1203,7 @@ pub(crate) fn load(
         schema_file,
         entities,
         refs,
+        stores: crate::scope::StoreCache::default(),
         plugins,
         extensions: built,
         policy_text,

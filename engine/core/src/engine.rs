@@ -243,7 +243,7 @@ impl Bundle {
             Some(extra) => Some(request_store(self, request, extra)?),
             None => None,
         };
-        let entities = entities_owned.as_ref().unwrap_or(&self.entities);
+        let entities = entities_owned.as_deref().unwrap_or(&self.entities);
 
         let plugins = if facts.is_empty() {
             None
@@ -329,16 +329,33 @@ fn request_store(
     bundle: &Bundle,
     request: &AuthorizationRequest,
     extra: &serde_json::Value,
-) -> Result<Entities, RequestError> {
+) -> Result<Arc<Entities>, RequestError> {
     use crate::scope::{collect_uids, collect_value_refs};
     crate::request::check_entity_bounds(extra).map_err(RequestError::entities)?;
     let schema = bundle.schema.as_ref();
     // Every `{"type", "id"}` in the context and in the entities' attributes
     // counts as an entity reference: more than Cedar reads, never less.
-    let mut roots = std::collections::HashSet::new();
+    // Those of the request (context, principal, action, resource) are
+    // kept apart: a store kept for the same entities serves a request
+    // whose own references it already holds or that name no bundle entity.
+    let mut request_roots = std::collections::HashSet::new();
     for v in request.context.values() {
-        collect_uids(v, &mut roots);
+        collect_uids(v, &mut request_roots);
     }
+    let request_uids = [&request.principal, &request.action, &request.resource];
+    request_roots.extend(request_uids.into_iter().cloned());
+    let serves = |store: &Entities| {
+        request_roots
+            .iter()
+            .all(|r| store.get(r).is_some() || bundle.entities.get(r).is_none())
+    };
+    let key = bundle.stores.key(extra);
+    if let Some(kept) = key.as_deref().and_then(|k| bundle.stores.get(k))
+        && serves(&kept)
+    {
+        return Ok(kept);
+    }
+    let mut roots = std::collections::HashSet::new();
     let own = match schema.map_or_else(|| plain_entities(extra), |_| None) {
         Some(plain) => Some(plain),
         None => extra.as_array().and_then(|all| {
@@ -350,22 +367,37 @@ fn request_store(
                 .collect::<Option<Vec<_>>>()
         }),
     };
+    let cedar_error =
+        |e: Box<cedar_policy::entities_errors::EntitiesError>| RequestError::Entities {
+            reason: crate::error::full_message(&*e),
+            source: Some(CedarError::new(*e)),
+        };
     match own {
         Some(own) if own.iter().all(|e| bundle.entities.get(&e.uid()).is_none()) => {
-            let request_uids = [&request.principal, &request.action, &request.resource];
-            roots.extend(request_uids.into_iter().cloned());
+            // The store of the entities alone, kept for the next request
+            // that brings the same ones.
+            if let Some(key) = key {
+                let base = bundle
+                    .refs
+                    .store(&bundle.entities, own.clone(), roots.iter().cloned(), schema)
+                    .map_err(cedar_error)?;
+                let base = bundle.stores.keep(key, base);
+                if serves(&base) {
+                    return Ok(base);
+                }
+            }
+            roots.extend(request_roots);
             bundle
                 .refs
                 .store(&bundle.entities, own, roots, schema)
-                .map_err(|e| RequestError::Entities {
-                    reason: crate::error::full_message(&*e),
-                    source: Some(CedarError::new(*e)),
-                })
+                .map(Arc::new)
+                .map_err(cedar_error)
         }
         _ => bundle
             .entities
             .clone()
             .add_entities_from_json_value(extra.clone(), schema)
+            .map(Arc::new)
             .map_err(|e| RequestError::Entities {
                 reason: crate::error::full_message(&e),
                 source: Some(CedarError::new(e)),

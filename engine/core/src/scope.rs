@@ -14,6 +14,52 @@
 
 use cedar_policy::{Entities, Entity, EntityUid, PolicySet, Schema};
 use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+/// Stores of requests that bring their own entities, kept by the exact
+/// JSON text of those entities: a gateway that calls `/v1/authorize` sends
+/// the same principal entity with each of its requests. Each store holds
+/// the entities and what they and the policies reach; a request whose own
+/// references (context, principal, action, resource) it holds, or which
+/// name no bundle entity, is decided with it as with a store built for it.
+#[derive(Debug, Default)]
+pub(crate) struct StoreCache {
+    kept: Mutex<HashMap<String, Arc<Entities>>>,
+}
+
+/// Stores kept before the cache starts again.
+const STORES_KEPT: usize = 1_024;
+/// The longest entities text kept as a key.
+const STORE_KEY_BYTES: usize = 8 * 1024;
+/// The most entities in a kept store (larger ones are built per request).
+const STORE_ENTITIES: usize = 64;
+
+impl StoreCache {
+    /// The key of these entities, when they are small enough to keep.
+    pub(crate) fn key(&self, entities: &serde_json::Value) -> Option<String> {
+        serde_json::to_string(entities)
+            .ok()
+            .filter(|k| k.len() <= STORE_KEY_BYTES)
+    }
+
+    pub(crate) fn get(&self, key: &str) -> Option<Arc<Entities>> {
+        self.kept.lock().ok()?.get(key).cloned()
+    }
+
+    /// Keeps `store` under `key` when it is small enough; returns it.
+    pub(crate) fn keep(&self, key: String, store: Entities) -> Arc<Entities> {
+        let store = Arc::new(store);
+        if store.len() <= STORE_ENTITIES
+            && let Ok(mut kept) = self.kept.lock()
+        {
+            if kept.len() >= STORES_KEPT {
+                kept.clear();
+            }
+            kept.insert(key, Arc::clone(&store));
+        }
+        store
+    }
+}
 
 /// What the bundle's entities and policies name, computed at load.
 #[derive(Debug)]
