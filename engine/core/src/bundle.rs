@@ -14,6 +14,10 @@ use std::sync::Arc;
 /// The name of the manifest file in a bundle directory.
 pub const MANIFEST_FILE: &str = "palisade.toml";
 
+/// The most entities in a per-request store that is kept for later
+/// requests (see [`Bundle::store_serves`]).
+pub const KEPT_STORE_ENTITIES: usize = 64;
+
 /// A front end's part of a bundle: the manifest table it owns (the
 /// gateway's `[gateway]`), validated and built when the bundle loads, so
 /// that a bundle whose table is wrong never loads and the files the table
@@ -621,6 +625,20 @@ impl Bundle {
         roots: impl IntoIterator<Item = cedar_policy::EntityUid>,
     ) -> Result<Entities, Box<cedar_policy::entities_errors::EntitiesError>> {
         self.refs.store(&self.entities, own, roots, None)
+    }
+
+    /// Whether `store`, made by [`Bundle::entities_with`] for some entities
+    /// (and roots), decides a request that also names `uids` exactly as a
+    /// store made for that request would: each uid is in it already, or
+    /// names no bundle entity. What lets a front end keep the store of a
+    /// principal for its next requests; keep only stores of at most
+    /// [`KEPT_STORE_ENTITIES`] (larger ones cost memory for every key kept).
+    pub fn store_serves<'a>(
+        &self,
+        store: &Entities,
+        uids: impl IntoIterator<Item = &'a cedar_policy::EntityUid>,
+    ) -> bool {
+        crate::scope::serves(&self.entities, store, uids)
     }
 
     /// The bundle's mode.

@@ -344,16 +344,17 @@ fn request_store(
     }
     let request_uids = [&request.principal, &request.action, &request.resource];
     request_roots.extend(request_uids.into_iter().cloned());
-    let serves = |store: &Entities| {
-        request_roots
-            .iter()
-            .all(|r| store.get(r).is_some() || bundle.entities.get(r).is_none())
-    };
-    let key = bundle.stores.key(extra);
-    if let Some(kept) = key.as_deref().and_then(|k| bundle.stores.get(k))
-        && serves(&kept)
-    {
-        return Ok(kept);
+    let serves = |store: &Entities| bundle.store_serves(store, &request_roots);
+    // A store to keep is built only for entities not seen before; those
+    // whose store was too large build the request's own store only.
+    let mut key = bundle.stores.key(extra);
+    if let Some(k) = key.as_deref() {
+        match bundle.stores.get(k) {
+            crate::scope::Kept::Unknown => {}
+            crate::scope::Kept::TooLarge => key = None,
+            crate::scope::Kept::Store(kept) if serves(&kept) => return Ok(kept),
+            crate::scope::Kept::Store(_) => key = None,
+        }
     }
     let mut roots = std::collections::HashSet::new();
     let own = match schema.map_or_else(|| plain_entities(extra), |_| None) {

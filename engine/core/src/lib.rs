@@ -69,7 +69,8 @@ mod time;
 
 pub use bundle::{
     Bundle, BundlePlugin, BundleSource, DirSource, EXTENSION_TABLES, Extension, ExtensionContext,
-    MANIFEST_FILE, MemorySource, WalkEntry, is_hidden, sha256_hex, walk_bundle_dir,
+    KEPT_STORE_ENTITIES, MANIFEST_FILE, MemorySource, WalkEntry, is_hidden, sha256_hex,
+    walk_bundle_dir,
 };
 pub use decision::{
     Basis, BundleRef, Category, Decision, DecisionError, Effect, ErrorKind, Finding, LogLevel,

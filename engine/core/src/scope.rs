@@ -22,43 +22,86 @@ use std::sync::{Arc, Mutex};
 /// the entities and what they and the policies reach; a request whose own
 /// references (context, principal, action, resource) it holds, or which
 /// name no bundle entity, is decided with it as with a store built for it.
+///
+/// A key whose store was too large to keep is remembered as such (`None`),
+/// so that its requests build one store each, not a store to keep and then
+/// theirs.
 #[derive(Debug, Default)]
 pub(crate) struct StoreCache {
-    kept: Mutex<HashMap<String, Arc<Entities>>>,
+    kept: Mutex<HashMap<String, Option<Arc<Entities>>>>,
 }
 
-/// Stores kept before the cache starts again.
+/// Keys remembered before the cache starts again.
 const STORES_KEPT: usize = 1_024;
 /// The longest entities text kept as a key.
 const STORE_KEY_BYTES: usize = 8 * 1024;
-/// The most entities in a kept store (larger ones are built per request).
-const STORE_ENTITIES: usize = 64;
+
+/// What the cache knows of some entities.
+pub(crate) enum Kept {
+    /// Not seen: build their store, and offer it with [`StoreCache::keep`].
+    Unknown,
+    /// Their store was too large to keep: build the request's own.
+    TooLarge,
+    Store(Arc<Entities>),
+}
 
 impl StoreCache {
     /// The key of these entities, when they are small enough to keep.
+    /// Written into a buffer that refuses more than the longest key, so a
+    /// large body is not serialized whole to learn that.
     pub(crate) fn key(&self, entities: &serde_json::Value) -> Option<String> {
-        serde_json::to_string(entities)
-            .ok()
-            .filter(|k| k.len() <= STORE_KEY_BYTES)
+        let mut buf = Capped(Vec::new());
+        serde_json::to_writer(&mut buf, entities).ok()?;
+        String::from_utf8(buf.0).ok()
     }
 
-    pub(crate) fn get(&self, key: &str) -> Option<Arc<Entities>> {
-        self.kept.lock().ok()?.get(key).cloned()
+    pub(crate) fn get(&self, key: &str) -> Kept {
+        match self.kept.lock().ok().and_then(|k| k.get(key).cloned()) {
+            None => Kept::Unknown,
+            Some(None) => Kept::TooLarge,
+            Some(Some(store)) => Kept::Store(store),
+        }
     }
 
-    /// Keeps `store` under `key` when it is small enough; returns it.
+    /// Keeps `store` under `key` when it is small enough (else remembers
+    /// that it is not); returns it.
     pub(crate) fn keep(&self, key: String, store: Entities) -> Arc<Entities> {
         let store = Arc::new(store);
-        if store.len() <= STORE_ENTITIES
-            && let Ok(mut kept) = self.kept.lock()
-        {
-            if kept.len() >= STORES_KEPT {
-                kept.clear();
+        let kept = (store.len() <= crate::bundle::KEPT_STORE_ENTITIES).then(|| Arc::clone(&store));
+        if let Ok(mut all) = self.kept.lock() {
+            if all.len() >= STORES_KEPT {
+                all.clear();
             }
-            kept.insert(key, Arc::clone(&store));
+            all.insert(key, kept);
         }
         store
     }
+}
+
+/// A buffer that refuses to grow past [`STORE_KEY_BYTES`].
+struct Capped(Vec<u8>);
+
+impl std::io::Write for Capped {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.0.len() + buf.len() > STORE_KEY_BYTES {
+            return Err(std::io::Error::other("too long for a key"));
+        }
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// See [`crate::Bundle::store_serves`].
+pub(crate) fn serves<'a>(
+    bundle: &Entities,
+    store: &Entities,
+    uids: impl IntoIterator<Item = &'a EntityUid>,
+) -> bool {
+    uids.into_iter()
+        .all(|uid| store.get(uid).is_some() || bundle.get(uid).is_none())
 }
 
 /// What the bundle's entities and policies name, computed at load.
@@ -181,5 +224,37 @@ pub(crate) fn collect_uids(v: &serde_json::Value, out: &mut HashSet<EntityUid>) 
             }
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store(n: usize) -> Entities {
+        let entities = (0..n).map(|i| {
+            Entity::new_no_attrs(crate::values::uid("User", &i.to_string()), HashSet::new())
+        });
+        Entities::from_entities(entities, None).unwrap()
+    }
+
+    #[test]
+    fn stores_too_large_to_keep_are_remembered_as_such() {
+        let cache = StoreCache::default();
+        let kept = crate::bundle::KEPT_STORE_ENTITIES;
+        cache.keep("small".into(), store(kept));
+        cache.keep("large".into(), store(kept + 1));
+        assert!(matches!(cache.get("small"), Kept::Store(s) if s.len() == kept));
+        assert!(matches!(cache.get("large"), Kept::TooLarge));
+        assert!(matches!(cache.get("other"), Kept::Unknown));
+    }
+
+    #[test]
+    fn only_entities_of_a_short_text_make_a_key() {
+        let cache = StoreCache::default();
+        let short = serde_json::json!([{"uid": {"type": "User", "id": "bob"}}]);
+        assert_eq!(cache.key(&short), Some(short.to_string()));
+        let long = serde_json::json!(["x".repeat(STORE_KEY_BYTES)]);
+        assert_eq!(cache.key(&long), None);
     }
 }

@@ -271,14 +271,11 @@ pub(crate) struct Principal {
     entity: Option<cedar_policy::Entity>,
     refs: Vec<EntityUid>,
     /// The store of the entity, of what the policies name and of what
-    /// both reach; `None` when it holds more than [`PRINCIPAL_STORE_MAX`]
-    /// entities (built per request then, so that the token cache does not
-    /// hold 10,000 copies of a large entity graph).
+    /// both reach; `None` when it holds more than
+    /// [`palisade_engine::KEPT_STORE_ENTITIES`] (built per request then, so
+    /// that the token cache does not hold 10,000 copies of a large graph).
     store: Option<Result<cedar_policy::Entities, String>>,
 }
-
-/// The most entities a cached principal store holds.
-const PRINCIPAL_STORE_MAX: usize = 64;
 
 impl Principal {
     fn new(
@@ -288,7 +285,7 @@ impl Principal {
     ) -> Principal {
         let store = entity.as_ref().and_then(|e| {
             match bundle.entities_with(vec![e.clone()], refs.iter().cloned()) {
-                Ok(s) if s.len() > PRINCIPAL_STORE_MAX => None,
+                Ok(s) if s.len() > palisade_engine::KEPT_STORE_ENTITIES => None,
                 Ok(s) => Some(Ok(s)),
                 Err(e) => Some(Err(palisade_engine::full_message(&*e))),
             }
@@ -316,9 +313,7 @@ impl Principal {
         };
         if let Some(store) = &self.store {
             let store = store.as_ref().map_err(Clone::clone)?;
-            let known =
-                |uid: &EntityUid| store.get(uid).is_some() || bundle.entities().get(uid).is_none();
-            if known(action) && known(resource) {
+            if bundle.store_serves(store, [action, resource]) {
                 return Ok(Cow::Borrowed(store));
             }
         }
