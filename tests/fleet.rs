@@ -14,7 +14,7 @@ mod common;
 #[path = "common/server.rs"]
 mod server;
 
-use common::{copy_dir, root};
+use common::{copy_dir, palisade, root};
 use serde_json::Value;
 use server::{Server, http};
 use std::path::{Path, PathBuf};
@@ -327,10 +327,7 @@ fn replicas_share_one_limit_through_redis_and_fall_back_when_it_stops() {
         .local_addr()
         .unwrap()
         .to_string();
-    let out = Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args(["fleet", &a.addr, &b.addr, &c.addr, &gone])
-        .output()
-        .unwrap();
+    let out = palisade(&["fleet", &a.addr, &b.addr, &c.addr, &gone], tmp.path());
     let table = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{table}");
     let line = |addr: &str| {
@@ -353,11 +350,9 @@ fn replicas_share_one_limit_through_redis_and_fall_back_when_it_stops() {
 
 /// `palisade fleet --format json` on the servers: its exit code and rows.
 fn fleet(servers: &[&Server]) -> (i32, Value) {
-    let out = Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args(["fleet", "--format", "json"])
-        .args(servers.iter().map(|s| s.addr.as_str()))
-        .output()
-        .unwrap();
+    let mut args = vec!["fleet", "--format", "json"];
+    args.extend(servers.iter().map(|s| s.addr.as_str()));
+    let out = palisade(&args, &std::env::temp_dir());
     let rows = serde_json::from_slice(&out.stdout).unwrap();
     (out.status.code().unwrap(), rows)
 }
@@ -650,14 +645,73 @@ fn a_replica_says_its_redis_is_unreachable_before_any_request() {
 }
 
 #[test]
+fn a_redis_whose_answer_never_ends_is_cut_off() {
+    // Whatever listens at the Redis URL (a wrong port, a hostile peer on
+    // the path) announces a reply of a terabyte and keeps sending. A
+    // connection kept past its timeout would read it into memory without
+    // end; each one must be closed.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let open = Arc::new(Mutex::new(Vec::<(Instant, Option<Instant>)>::new()));
+    let seen = Arc::clone(&open);
+    std::thread::spawn(move || {
+        for conn in listener.incoming().map_while(Result::ok) {
+            let seen = Arc::clone(&seen);
+            std::thread::spawn(move || {
+                use std::io::{Read, Write};
+                let i = {
+                    let mut s = seen.lock().unwrap();
+                    s.push((Instant::now(), None));
+                    s.len() - 1
+                };
+                let mut conn = conn;
+                let _ = conn.read(&mut [0; 4096]);
+                let chunk = vec![b'x'; 64 * 1024];
+                let _ = conn.write_all(b"$999999999999\r\n");
+                while conn.write_all(&chunk).is_ok() {}
+                seen.lock().unwrap()[i].1 = Some(Instant::now());
+            });
+        }
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let url = format!("redis://127.0.0.1:{port}");
+    let server = Server::start(
+        "builtin:gateway-baseline",
+        tmp.path(),
+        &["--decision-log", "off", "--rate-limit-redis", &url],
+    );
+    let (status, took) = health(&server);
+    assert_eq!(status, 200);
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    std::thread::sleep(Duration::from_secs(6));
+    let conns = open.lock().unwrap().clone();
+    assert!(!conns.is_empty(), "the server never connected");
+    // Each is given up at its call's timeout (25 ms) and closed; kept, the
+    // first was read from for seconds.
+    for (at, closed) in &conns {
+        if at.elapsed() > Duration::from_millis(2500) {
+            let held = closed.map(|c| c.duration_since(*at));
+            assert!(
+                held.is_some_and(|h| h < Duration::from_secs(1)),
+                "a connection was held {held:?}"
+            );
+        }
+    }
+}
+
+#[test]
 fn a_bad_redis_url_is_refused_at_start() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args(["serve", "--bundle", "builtin:gateway-baseline"])
-        .args(["--rate-limit-redis", "http://user:hunter2@cache:6379"])
-        .env("PALISADE_CACHE_DIR", tmp.path())
-        .output()
-        .unwrap();
+    let out = palisade(
+        &[
+            "serve",
+            "--bundle",
+            "builtin:gateway-baseline",
+            "--rate-limit-redis",
+            "http://user:hunter2@cache:6379",
+        ],
+        tmp.path(),
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("is not a Redis URL"), "{err}");

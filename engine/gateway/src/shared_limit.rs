@@ -81,7 +81,12 @@ type OnChange = Box<dyn Fn(bool, &str) + Send + Sync>;
 /// Rate-limit buckets in Redis, shared by every process that names the
 /// same Redis; see [`crate::Buckets::Shared`].
 pub struct RedisLimiter {
-    conn: redis::aio::ConnectionManager,
+    /// Replaced after a failed call: a connection that timed out may still
+    /// be reading an answer Redis (or whatever listens there) never ends,
+    /// into memory without a bound.
+    conn: arc_swap::ArcSwap<redis::aio::ConnectionManager>,
+    client: redis::Client,
+    config: redis::aio::ConnectionManagerConfig,
     script: redis::Script,
     timeout: Duration,
     url: String,
@@ -133,19 +138,22 @@ impl RedisLimiter {
             let _ = rustls::crypto::ring::default_provider().install_default();
         }
         let client = redis::Client::open(url)
-            .map_err(|e| format!("`{}` is not a Redis URL: {e}", redact(url)))?;
+            .map_err(|e| format!("`{}` is not a Redis URL: {e}", redact_url(url)))?;
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_response_timeout(Some(timeout))
             .set_connection_timeout(Some(timeout.max(Duration::from_millis(500))))
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_secs(1));
-        let conn = redis::aio::ConnectionManager::new_lazy_with_config(client, config)
-            .map_err(|e| format!("cannot use Redis at {}: {e}", redact(url)))?;
+        let conn =
+            redis::aio::ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
+                .map_err(|e| format!("cannot use Redis at {}: {e}", redact_url(url)))?;
         Ok(RedisLimiter {
-            conn,
+            conn: arc_swap::ArcSwap::from_pointee(conn),
+            client,
+            config,
             script: redis::Script::new(TAKE),
             timeout,
-            url: redact(url),
+            url: redact_url(url),
             healthy: AtomicBool::new(true),
             down_until: Mutex::new(None),
             last_error: Mutex::new(None),
@@ -181,7 +189,7 @@ impl RedisLimiter {
     /// # Errors
     /// Why it does not.
     pub async fn ping(&self) -> Result<(), String> {
-        let mut conn = self.conn.clone();
+        let mut conn = redis::aio::ConnectionManager::clone(&self.conn.load());
         let ping = redis::cmd("PING");
         let answer = tokio::time::timeout(self.timeout, ping.query_async::<String>(&mut conn));
         let failure = match answer.await {
@@ -240,7 +248,7 @@ impl RedisLimiter {
             }
             *down = Some(now + RETRY_AFTER);
         }
-        let mut conn = self.conn.clone();
+        let mut conn = redis::aio::ConnectionManager::clone(&self.conn.load());
         let answer = tokio::time::timeout(self.timeout, invocation.invoke_async::<i64>(&mut conn));
         let failure = match answer.await {
             Ok(Ok(0)) => {
@@ -271,6 +279,14 @@ impl RedisLimiter {
     }
 
     fn down(&self, why: String) {
+        // A new connection for the next try; the old one closes when the
+        // calls still using it end.
+        if let Ok(fresh) = redis::aio::ConnectionManager::new_lazy_with_config(
+            self.client.clone(),
+            self.config.clone(),
+        ) {
+            self.conn.store(std::sync::Arc::new(fresh));
+        }
         self.errors.fetch_add(1, Ordering::Relaxed);
         self.fallbacks.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut d) = self.down_until.lock() {
@@ -304,9 +320,10 @@ fn bucket_key(namespace: &str, index: usize, limit: &RateLimit, subject: &str) -
     )
 }
 
-/// A Redis URL without its credentials: the user and password before
-/// `@`, and the query (`?password=`, `?pass=` of `redis+unix://`).
-fn redact(url: &str) -> String {
+/// A URL as logs and status pages may show it: without the user and
+/// password before `@`, and without the query (`?password=`, `?pass=` of
+/// `redis+unix://`, tokens of a collector's URL).
+pub fn redact_url(url: &str) -> String {
     let url = url.split_once('?').map_or(url, |(before, _)| before);
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
@@ -325,16 +342,16 @@ mod tests {
     #[test]
     fn passwords_are_hidden_and_long_subjects_hashed() {
         assert_eq!(
-            redact("redis://user:secret@cache:6379/0"),
+            redact_url("redis://user:secret@cache:6379/0"),
             "redis://***@cache:6379/0"
         );
-        assert_eq!(redact("redis://cache:6379"), "redis://cache:6379");
+        assert_eq!(redact_url("redis://cache:6379"), "redis://cache:6379");
         assert_eq!(
-            redact("redis+unix:///run/redis.sock?pass=secret"),
+            redact_url("redis+unix:///run/redis.sock?pass=secret"),
             "redis+unix:///run/redis.sock"
         );
         assert_eq!(
-            redact("redis://u:a@b@cache/0?password=x"),
+            redact_url("redis://u:a@b@cache/0?password=x"),
             "redis://***@cache/0"
         );
         let limit = RateLimit {
