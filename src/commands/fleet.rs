@@ -50,13 +50,7 @@ fn status_url(replica: &str) -> String {
 }
 
 fn fetch(replica: &str, timeout: Duration) -> Result<Value, String> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(timeout))
-        .http_status_as_error(false)
-        // A replica answers for itself, not by pointing at another.
-        .max_redirects(0)
-        .build()
-        .into();
+    let agent = super::serve::http_agent(timeout);
     let mut r = agent
         .get(&status_url(replica))
         .call()

@@ -47,4 +47,4 @@ pub use jwt::TokenError;
 pub use layer::{GatewayFuture, GatewayLayer, GatewayService};
 pub use limit::{Buckets, LimitScope, RateLimit, RateLimiter};
 #[cfg(feature = "redis")]
-pub use shared_limit::{LimiterHealth, RedisLimiter};
+pub use shared_limit::{LimiterHealth, RedisLimiter, redact_url};

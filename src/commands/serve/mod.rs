@@ -30,6 +30,7 @@ mod handlers;
 mod metrics;
 mod reload;
 mod ship;
+pub(crate) use ship::http_agent;
 mod tls;
 
 use decision_log::{LogLine, Subject, decision_log};

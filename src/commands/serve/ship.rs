@@ -68,6 +68,18 @@ impl Shipper {
     }
 }
 
+/// The HTTP client of the fleet's plumbing: every call within `timeout`,
+/// statuses as answers, and no redirects (a collector's or replica's
+/// answer is its own; a redirect would carry a bearer token elsewhere).
+pub(crate) fn http_agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into()
+}
+
 /// Checks that `url` is an http:// or https:// URL with a host.
 pub(super) fn http_url(flag: &str, url: &str) -> Result<(), String> {
     let shown = redact_url(url);
@@ -83,24 +95,11 @@ pub(super) fn http_url(flag: &str, url: &str) -> Result<(), String> {
 /// A URL as messages show it: no user or password, no query (where
 /// tokens go), control characters escaped.
 pub(super) fn redact_url(url: &str) -> String {
-    let url = url.split_once('?').map_or(url, |(before, _)| before);
-    let url = match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => format!(
-            "{}://***@{}",
-            url.get(..scheme).unwrap_or_default(),
-            url.get(at + 1..).unwrap_or_default()
-        ),
-        _ => url.to_owned(),
-    };
-    output::escape(&url).into_owned()
+    output::escape(&palisade_gateway::redact_url(url)).into_owned()
 }
 
 fn run(url: &str, token: Option<&str>, rx: &mpsc::Receiver<String>, c: &ShipCounters) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(UPLOAD_TIMEOUT))
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let agent = http_agent(UPLOAD_TIMEOUT);
     let mut open = true;
     while open {
         // One batch: the first line waits as long as it takes; the rest
@@ -203,11 +202,7 @@ pub(super) fn push_status(app: Arc<App>, url: String) {
     let spawned = std::thread::Builder::new()
         .name("status-push".into())
         .spawn(move || {
-            let agent: ureq::Agent = ureq::Agent::config_builder()
-                .timeout_global(Some(Duration::from_secs(5)))
-                .http_status_as_error(false)
-                .build()
-                .into();
+            let agent = http_agent(Duration::from_secs(5));
             let mut sent: Option<(String, Instant)> = None;
             let mut failing = false;
             loop {
