@@ -720,3 +720,98 @@ fn a_bad_redis_url_is_refused_at_start() {
         "the password is not printed: {err}"
     );
 }
+
+/// `count` requests for `GET /health` sent at once through `app`; how
+/// many were allowed, and how many took at least `slow`.
+async fn burst(app: &axum::Router, count: usize, slow: Duration) -> (u32, u32) {
+    use tower::ServiceExt;
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..count {
+        let app = app.clone();
+        set.spawn(async move {
+            let req = axum::http::Request::get("/health")
+                .body(axum::body::Body::empty())
+                .unwrap();
+            let started = Instant::now();
+            let status = app.oneshot(req).await.unwrap().status().as_u16();
+            assert!(status == 200 || status == 429, "status {status}");
+            (status == 200, started.elapsed())
+        });
+    }
+    let (mut ok, mut slowed) = (0, 0);
+    while let Some(r) = set.join_next().await {
+        let (allowed, took) = r.unwrap();
+        assert!(took < Duration::from_secs(1), "an answer took {took:?}");
+        ok += u32::from(allowed);
+        slowed += u32::from(took >= slow);
+    }
+    (ok, slowed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tower_layers_share_one_limit_and_one_request_probes_a_stalled_redis() {
+    let Some(redis) = Redis::start() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = limited_bundle(tmp.path());
+    let engine = palisade_gateway::engine_builder()
+        .cache_dir(tmp.path().join("cache"))
+        .build()
+        .unwrap();
+    let timeout = Duration::from_millis(100);
+    // Two replicas in one process: two layers, each with its own
+    // connection to Redis and its own fallback buckets.
+    let replica = || {
+        let limiter = palisade_gateway::RedisLimiter::new(&redis.url(), timeout).unwrap();
+        let layer = palisade_gateway::GatewayLayer::new(engine.load_bundle(&dir).unwrap())
+            .share_limits(Arc::new(limiter));
+        axum::Router::new()
+            .route("/health", axum::routing::get(|| async { "ok" }))
+            .layer(layer)
+    };
+    let (a, b) = (replica(), replica());
+
+    // Shared: bursts through both layers together stay within one limit.
+    let started = Instant::now();
+    let mut ok = 0;
+    for i in 0..15 {
+        ok += burst(if i % 2 == 0 { &a } else { &b }, 4, timeout).await.0;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let elapsed = started.elapsed();
+    assert!(
+        ok >= BURST && ok <= allowed(elapsed),
+        "{ok} allowed in {elapsed:?} by two layers sharing {BURST} + {RATE}/s"
+    );
+    assert!(
+        redis
+            .keys()
+            .iter()
+            .any(|k| k.starts_with("palisade:{gateway-baseline}:rl:0:route:"))
+    );
+
+    // Redis stalls. The first request finds out (it waits the timeout);
+    // then, of bursts of 20 requests at once, one request a second tries
+    // Redis again and the others count locally without waiting.
+    redis.pause(true);
+    let (_, slowed) = burst(&a, 1, timeout).await;
+    assert_eq!(
+        slowed, 1,
+        "the first request after the stall waits the timeout"
+    );
+    let started = Instant::now();
+    let (mut ok, mut slowed, mut sent) = (0, 0, 0);
+    while started.elapsed() < Duration::from_millis(2500) {
+        let (o, s) = burst(&a, 20, timeout).await;
+        (ok, slowed, sent) = (ok + o, slowed + s, sent + 20);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    redis.pause(false);
+    assert!(ok >= 1, "the fallback buckets allow requests");
+    assert!(
+        (1..=4).contains(&slowed),
+        "{slowed} of {sent} requests waited for a stalled Redis in {:?}",
+        started.elapsed()
+    );
+}

@@ -2,6 +2,8 @@
 //! `palisade_gateway::GatewayLayer` decides every request (route table, JWT, rate
 //! limits, Cedar policies, plugins) before a handler runs, with no network
 //! hop. SIGHUP reloads the bundle (incident response without a redeploy).
+//! With `PALISADE_RATE_LIMIT_REDIS=redis://host:6379`, replicas share their
+//! rate limits through Redis.
 //!
 //! ```sh
 //! cargo run --release --example axum-service -- policies/gateway-baseline 127.0.0.1:3000
@@ -18,6 +20,7 @@ use axum::routing::get;
 use palisade_engine::Engine;
 use palisade_gateway::{GatewayLayer, HttpDecision};
 use std::sync::Arc;
+use std::time::Duration;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -33,7 +36,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .load_bundle(&bundle_dir)
         .map_err(|e| format!("{bundle_dir}: {e}"))?;
     warm_up(&bundle);
-    let layer = GatewayLayer::new(bundle);
+    let mut layer = GatewayLayer::new(bundle);
+    // Replicas share their rate limits through Redis when one is named.
+    if let Ok(url) = std::env::var("PALISADE_RATE_LIMIT_REDIS") {
+        let limiter = palisade_gateway::RedisLimiter::new(&url, Duration::from_millis(25))?
+            .on_change(|up, why| {
+                if up {
+                    eprintln!("axum-service: Redis answers again; limits are shared");
+                } else {
+                    eprintln!("axum-service: Redis does not answer ({why}); counting locally");
+                }
+            });
+        let limiter = Arc::new(limiter);
+        tokio::spawn(ping(Arc::clone(&limiter)));
+        layer = layer.share_limits(limiter);
+    }
 
     let app = axum::Router::new()
         .route("/health", get(|| async { "ok\n" }))
@@ -66,6 +83,15 @@ async fn view_order(
 fn warm_up(bundle: &palisade_engine::Bundle) {
     if let Err(e) = palisade_gateway::fetch_remote_keys(bundle) {
         eprintln!("axum-service: {e}; the first token that needs the keys fetches them again");
+    }
+}
+
+/// Checks Redis every two seconds, so that an idle service notices (and
+/// logs) that it stopped answering.
+async fn ping(limiter: Arc<palisade_gateway::RedisLimiter>) {
+    loop {
+        let _ = limiter.ping().await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
     }
 }
 

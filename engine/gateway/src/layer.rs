@@ -80,6 +80,9 @@ struct Shared {
     current: ArcSwap<Active>,
     started: Instant,
     trust_forwarded_for: std::sync::atomic::AtomicBool,
+    /// Buckets shared with other replicas, when set.
+    #[cfg(feature = "redis")]
+    redis: arc_swap::ArcSwapOption<crate::RedisLimiter>,
 }
 
 /// A [`tower_layer::Layer`] that decides every request with a bundle's
@@ -117,6 +120,8 @@ impl GatewayLayer {
                 current: ArcSwap::from_pointee(active(bundle)),
                 started: Instant::now(),
                 trust_forwarded_for: std::sync::atomic::AtomicBool::new(false),
+                #[cfg(feature = "redis")]
+                redis: arc_swap::ArcSwapOption::empty(),
             }),
         }
     }
@@ -133,6 +138,21 @@ impl GatewayLayer {
         self.shared
             .trust_forwarded_for
             .store(trust, std::sync::atomic::Ordering::Relaxed);
+        self
+    }
+
+    /// Keeps the rate limits' buckets in Redis, shared with every replica
+    /// (layer or `palisade serve`) that names the same Redis and bundle,
+    /// instead of in this process (feature `redis`). A request waits at
+    /// most the limiter's timeout for Redis; when it does not answer, the
+    /// request is counted in this layer's own buckets, as
+    /// [`RedisLimiter`](crate::RedisLimiter) describes. Call it within a
+    /// tokio runtime, and call [`RedisLimiter::ping`](crate::RedisLimiter::ping)
+    /// every few seconds if its health is reported.
+    #[cfg(feature = "redis")]
+    #[must_use]
+    pub fn share_limits(self, redis: Arc<crate::RedisLimiter>) -> GatewayLayer {
+        self.shared.redis.store(Some(redis));
         self
     }
 
@@ -175,10 +195,18 @@ impl<S> std::fmt::Debug for GatewayService<S> {
     }
 }
 
+/// The inner service is `Clone` and `Send` (as axum's and hyper's
+/// services are): with shared limits the decision waits for Redis, and the
+/// ready service is taken into the call's future until it is decided.
 impl<S, ReqBody, ResBody> tower_service::Service<http::Request<ReqBody>> for GatewayService<S>
 where
-    S: tower_service::Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
-    ResBody: From<String>,
+    S: tower_service::Service<http::Request<ReqBody>, Response = http::Response<ResBody>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    ReqBody: Send + 'static,
+    ResBody: From<String> + Send + 'static,
 {
     type Response = http::Response<ResBody>;
     type Error = S::Error;
@@ -196,6 +224,27 @@ where
             .load(std::sync::atomic::Ordering::Relaxed)
         {
             seen.client = seen.forwarded_for();
+        }
+        #[cfg(feature = "redis")]
+        if let Some(redis) = shared.redis.load_full() {
+            let current = shared.current.load_full();
+            let elapsed = shared.started.elapsed();
+            // The ready service goes with the request; a clone waits for
+            // the next `poll_ready`.
+            let clone = self.inner.clone();
+            let mut inner = std::mem::replace(&mut self.inner, clone);
+            return GatewayFuture::deciding(Box::pin(async move {
+                let buckets = crate::Buckets::Shared(&redis, &current.limiter, elapsed);
+                let d =
+                    crate::decide_with(&current.bundle, &seen, Now::system_second(), Some(buckets))
+                        .await;
+                if d.status == 200 {
+                    req.extensions_mut().insert(d);
+                    Ok(inner.call(req))
+                } else {
+                    Err(d.to_response())
+                }
+            }));
         }
         let current = shared.current.load();
         let d = crate::decide(
@@ -227,10 +276,22 @@ pin_project_lite::pin_project! {
     enum State<F, B> {
         Allowed { #[pin] inner: F },
         Answered { response: Option<http::Response<B>> },
+        Deciding { decision: Deciding<F, B> },
     }
 }
 
+/// A decision that waits for shared buckets: the inner service's future
+/// when allowed, the layer's answer otherwise.
+type Deciding<F, B> = Pin<Box<dyn Future<Output = Result<F, http::Response<B>>> + Send>>;
+
 impl<F, B> GatewayFuture<F, B> {
+    #[cfg(feature = "redis")]
+    fn deciding(decision: Deciding<F, B>) -> Self {
+        GatewayFuture {
+            state: State::Deciding { decision },
+        }
+    }
+
     fn allowed(inner: F) -> Self {
         GatewayFuture {
             state: State::Allowed { inner },
@@ -253,7 +314,22 @@ where
     type Output = Result<http::Response<B>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().state.project() {
+        let mut state = self.project().state;
+        match state.as_mut().project() {
+            StateProj::Deciding { decision } => match decision.as_mut().poll(cx) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(Err(answer)) => {
+                    state.set(State::Answered { response: None });
+                    Poll::Ready(Ok(answer))
+                }
+                Poll::Ready(Ok(inner)) => {
+                    state.set(State::Allowed { inner });
+                    match state.project() {
+                        StateProj::Allowed { inner } => inner.poll(cx),
+                        _ => Poll::Pending,
+                    }
+                }
+            },
             StateProj::Allowed { inner } => inner.poll(cx),
             // Polled again after it completed: it never completes again.
             StateProj::Answered { response } => match response.take() {
