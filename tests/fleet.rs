@@ -552,6 +552,13 @@ fn decision_logs_are_shipped_in_batches_and_a_dead_collector_blocks_nothing() {
     );
     let later: Vec<String> = (0..3).map(|_| logged_request(&server).0).collect();
     wait_for_ids(&events, &later, 10);
+
+    // SIGTERM right after decisions: their lines are shipped before the
+    // process exits, not lost with the batch that was filling.
+    let last: Vec<String> = (0..3).map(|_| logged_request(&server).0).collect();
+    server.signal("TERM");
+    assert!(server.wait_for_log("shutting down", Duration::from_secs(5)));
+    wait_for_ids(&events, &last, 10);
     collector.stop();
 }
 

@@ -78,6 +78,8 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// How long shutdown waits for in-flight requests.
 const DRAIN: Duration = Duration::from_secs(10);
+/// How long shutdown waits for the decision-log shipper's last batches.
+const SHIP_AT_EXIT: Duration = Duration::from_secs(5);
 
 /// Where decision-log lines go: the file (or standard output) and the
 /// collector of `--decision-log-url`.
@@ -379,7 +381,17 @@ pub fn execute(args: &ServeArgs) -> u8 {
     for result in ["ok", "error", "poll_error"] {
         drop(app.metrics.reloads.get_or_create(&ReloadLabel { result }));
     }
-    let code = runtime.block_on(serve(app, args));
+    let code = runtime.block_on(serve(Arc::clone(&app), args));
+    // The last decisions are made: what the shipper holds goes now, within
+    // a grace period's share.
+    if let Some(ship) = app.log.as_ref().and_then(|l| l.ship.as_ref())
+        && !ship.finish(SHIP_AT_EXIT)
+    {
+        eprintln!(
+            "palisade: decision-log lines still unshipped after {} s are lost",
+            SHIP_AT_EXIT.as_secs()
+        );
+    }
     // Requests are drained; a registry poll or pull still running (up to
     // its 120 s limit) is dropped rather than waited for: dropping the
     // runtime would wait for its blocking tasks, past an orchestrator's

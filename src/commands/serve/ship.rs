@@ -6,11 +6,13 @@
 //! is full (the collector is down or slow for long), are dropped and
 //! counted. A batch that fails is sent again with a growing pause (0.5 s
 //! doubling to 30 s) and lines wait in the queue meanwhile; it is sent at
-//! most 10 times, then dropped and counted.
+//! most 10 times, then dropped and counted. At shutdown what is queued
+//! gets one try, within a few seconds, before the process exits.
 
 use super::*;
 use prometheus_client::metrics::counter::Counter;
 use std::io::Write as _;
+use std::sync::Mutex;
 
 /// Lines in one batch, at most.
 const BATCH_LINES: usize = 1_000;
@@ -37,6 +39,10 @@ pub(super) struct ShipCounters {
 pub(super) struct Shipper {
     tx: mpsc::SyncSender<String>,
     counters: ShipCounters,
+    /// Set at shutdown: ship what is queued, once, and stop.
+    closing: Arc<AtomicBool>,
+    /// Told when the thread stopped.
+    stopped: Mutex<mpsc::Receiver<()>>,
 }
 
 impl Shipper {
@@ -51,13 +57,34 @@ impl Shipper {
     ) -> Result<Shipper, String> {
         http_url("--decision-log-url", url)?;
         let (tx, rx) = mpsc::sync_channel::<String>(buffer.max(1));
+        let (stopped_tx, stopped) = mpsc::channel();
+        let closing = Arc::new(AtomicBool::new(false));
         let url = url.to_owned();
         let c = counters.clone();
+        let closed = Arc::clone(&closing);
         std::thread::Builder::new()
             .name("decision-log-shipper".into())
-            .spawn(move || run(&url, token.as_deref(), &rx, &c))
+            .spawn(move || {
+                run(&url, token.as_deref(), &rx, &c, &closed);
+                let _ = stopped_tx.send(());
+            })
             .map_err(|e| format!("cannot start the decision-log shipper: {e}"))?;
-        Ok(Shipper { tx, counters })
+        Ok(Shipper {
+            tx,
+            counters,
+            closing,
+            stopped: Mutex::new(stopped),
+        })
+    }
+
+    /// At shutdown, after the last decision: sends what is queued (one try
+    /// per batch, no pauses) and waits for it at most `within`. False
+    /// when lines may be left.
+    pub(super) fn finish(&self, within: Duration) -> bool {
+        self.closing.store(true, Ordering::SeqCst);
+        self.stopped
+            .lock()
+            .is_ok_and(|stopped| stopped.recv_timeout(within).is_ok())
     }
 
     /// Queues a line; a full queue drops it (counted).
@@ -98,28 +125,47 @@ pub(super) fn redact_url(url: &str) -> String {
     output::escape(&palisade_gateway::redact_url(url)).into_owned()
 }
 
-fn run(url: &str, token: Option<&str>, rx: &mpsc::Receiver<String>, c: &ShipCounters) {
+/// How often an idle or pausing shipper looks whether shutdown began.
+const LOOK_EVERY: Duration = Duration::from_millis(50);
+
+fn run(
+    url: &str,
+    token: Option<&str>,
+    rx: &mpsc::Receiver<String>,
+    c: &ShipCounters,
+    closing: &AtomicBool,
+) {
     let agent = http_agent(UPLOAD_TIMEOUT);
-    let mut open = true;
-    while open {
-        // One batch: the first line waits as long as it takes; the rest
-        // until the batch is full or FLUSH_EVERY has passed.
-        let Ok(first) = rx.recv() else { return };
+    loop {
+        // One batch: the first line waits as long as it takes (until
+        // shutdown); the rest until the batch is full or FLUSH_EVERY has
+        // passed. At shutdown nothing waits: what is queued goes.
+        let first = loop {
+            let open = !closing.load(Ordering::SeqCst);
+            match rx.recv_timeout(if open { LOOK_EVERY } else { Duration::ZERO }) {
+                Ok(line) => break line,
+                Err(mpsc::RecvTimeoutError::Timeout) if open => {}
+                Err(_) => return,
+            }
+        };
         let until = Instant::now() + FLUSH_EVERY;
         let mut lines = vec![first];
         let mut bytes = lines.iter().map(String::len).sum::<usize>();
         while lines.len() < BATCH_LINES && bytes < BATCH_BYTES {
             let left = until.saturating_duration_since(Instant::now());
+            let left = if closing.load(Ordering::SeqCst) {
+                Duration::ZERO
+            } else {
+                left.min(LOOK_EVERY)
+            };
             match rx.recv_timeout(left) {
                 Ok(line) => {
                     bytes += line.len();
                     lines.push(line);
                 }
-                Err(mpsc::RecvTimeoutError::Timeout) => break,
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    open = false;
-                    break;
-                }
+                Err(mpsc::RecvTimeoutError::Timeout)
+                    if left > Duration::ZERO && Instant::now() < until => {}
+                Err(_) => break,
             }
         }
         let count = lines.len() as u64;
@@ -129,18 +175,16 @@ fn run(url: &str, token: Option<&str>, rx: &mpsc::Receiver<String>, c: &ShipCoun
         };
         let mut pause = FIRST_PAUSE;
         let mut delivered = false;
-        // At shutdown (the queue closed), one try.
-        let tries = if open { MAX_TRIES } else { 1 };
-        for _ in 0..tries {
+        for _ in 0..MAX_TRIES {
             if upload(&agent, url, token, &body) {
                 delivered = true;
                 break;
             }
             c.failures.inc();
-            if !open {
+            // At shutdown, one try.
+            if !pause_unless_closing(pause, closing) {
                 break;
             }
-            std::thread::sleep(pause);
             pause = (pause * 2).min(LONGEST_PAUSE);
         }
         if delivered {
@@ -148,6 +192,21 @@ fn run(url: &str, token: Option<&str>, rx: &mpsc::Receiver<String>, c: &ShipCoun
         } else {
             c.dropped.inc_by(count);
         }
+    }
+}
+
+/// Sleeps `pause`, unless shutdown begins (false) meanwhile.
+fn pause_unless_closing(pause: Duration, closing: &AtomicBool) -> bool {
+    let until = Instant::now() + pause;
+    loop {
+        if closing.load(Ordering::SeqCst) {
+            return false;
+        }
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return true;
+        }
+        std::thread::sleep(left.min(LOOK_EVERY));
     }
 }
 
