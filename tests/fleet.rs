@@ -228,6 +228,8 @@ fn replicas_share_one_limit_through_redis_and_fall_back_when_it_stops() {
     assert_eq!(metric(&a, "palisade_rate_limit_store_up"), 1.0);
     let (code, rows) = fleet(&[&a, &b]);
     assert_eq!(code, 0, "{rows}");
+    // Replicas started together are still told apart (decision ids too).
+    assert_ne!(rows[0]["instance"], rows[1]["instance"], "{rows}");
     for row in rows.as_array().unwrap() {
         assert_eq!(row["state"], "ok", "{row}");
         assert_eq!(row["rate_limits"]["redis"]["healthy"], true, "{row}");
@@ -649,6 +651,46 @@ fn a_replica_says_its_redis_is_unreachable_before_any_request() {
         assert!(Instant::now() < until, "{rows}");
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+#[test]
+fn a_wrong_redis_password_is_reported_as_such() {
+    let Some(redis) = Redis::start() else {
+        return;
+    };
+    redis.cli(&["CONFIG", "SET", "requirepass", "right-one"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let url = format!("redis://default:wrong-one@127.0.0.1:{}", redis.port);
+    let server = Server::start(
+        "builtin:gateway-baseline",
+        tmp.path(),
+        &[
+            "--decision-log",
+            "off",
+            "--rate-limit-redis",
+            &url,
+            // Time enough for a busy CI machine to hear Redis's answer.
+            "--rate-limit-timeout-ms",
+            "500",
+        ],
+    );
+    // Not "no answer within 25 ms": what Redis said.
+    assert!(
+        server.wait_for_log("authentication failed", Duration::from_secs(10)),
+        "{}",
+        server.stderr.lock().unwrap()
+    );
+    let status = http(&server.addr, "GET", "/v1/status", &[], "").json();
+    let redis_health = &status["rate_limits"]["redis"];
+    assert_eq!(redis_health["healthy"], false, "{status}");
+    assert!(
+        redis_health["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("authentication failed"),
+        "{status}"
+    );
+    assert!(!status.to_string().contains("wrong-one"), "{status}");
 }
 
 #[test]

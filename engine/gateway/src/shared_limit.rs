@@ -200,8 +200,27 @@ impl RedisLimiter {
             Ok(Err(e)) => e.to_string(),
             Err(_) => format!("no answer within {} ms", self.timeout.as_millis()),
         };
+        // The connection manager's retries outlast the timeout and hide
+        // why it fails (a refused connection, a wrong password): a direct
+        // connection says.
+        let failure = self.why_not().await.unwrap_or(failure);
         self.down(failure.clone());
         Err(failure)
+    }
+
+    /// Why a new connection to Redis fails, if it does: what it answered
+    /// (`WRONGPASS`, `NOAUTH`), or the network's error. Within the
+    /// timeout, as every call: whatever answers may send without end.
+    async fn why_not(&self) -> Option<String> {
+        let attempt = async {
+            let mut conn = self.client.get_multiplexed_async_connection().await?;
+            redis::cmd("PING").query_async::<String>(&mut conn).await
+        };
+        match tokio::time::timeout(self.timeout, attempt).await {
+            Ok(Ok(_)) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(_) => Some(format!("no answer within {} ms", self.timeout.as_millis())),
+        }
     }
 
     /// Takes from the shared buckets of the `which` limits that apply;

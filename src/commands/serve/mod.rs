@@ -360,13 +360,7 @@ pub fn execute(args: &ServeArgs) -> u8 {
         workers: crate::workers::Workers::for_this_machine(),
         ready: AtomicBool::new(true),
         ids: AtomicU64::new(0),
-        id_prefix: format!(
-            "{:x}",
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis())
-                .unwrap_or(0)
-        ),
+        id_prefix: instance_id(),
         started: Instant::now(),
         reloading: tokio::sync::Mutex::new(()),
         plugin_logs: args.plugin_logs,
@@ -398,6 +392,23 @@ pub fn execute(args: &ServeArgs) -> u8 {
     // grace period. Cache files are written whole or not at all.
     runtime.shutdown_background();
     code
+}
+
+/// This process's name in decision ids and its status: the start time
+/// (milliseconds, hex) then 32 random bits, so that replicas started in
+/// the same millisecond (a fleet's rollout) still differ.
+fn instance_id() -> String {
+    use ring::rand::SecureRandom as _;
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    let mut random = [0u8; 4];
+    let tail = match ring::rand::SystemRandom::new().fill(&mut random) {
+        Ok(()) => u32::from_be_bytes(random),
+        Err(_) => std::process::id(),
+    };
+    format!("{ms:x}{tail:08x}")
 }
 
 async fn serve(app: Arc<App>, args: &ServeArgs) -> u8 {
