@@ -625,6 +625,11 @@ fn status_is_pushed_when_a_reload_changes_it() {
             .contains("extra.cedar"),
         "{refused}"
     );
+
+    // Stopped: the last status says the replica is no longer ready.
+    server.signal("TERM");
+    let last = wait_for("the last status", &|s| s["ready"] == false);
+    assert_eq!(last["bundle"]["revision"], 1, "{last}");
 }
 
 #[test]

@@ -378,6 +378,9 @@ pub fn execute(args: &ServeArgs) -> u8 {
     let code = runtime.block_on(serve(Arc::clone(&app), args));
     // The last decisions are made: what the shipper holds goes now, within
     // a grace period's share.
+    if let Some(url) = &args.status_url {
+        ship::push_last_status(&app, url);
+    }
     if let Some(ship) = app.log.as_ref().and_then(|l| l.ship.as_ref())
         && !ship.finish(SHIP_AT_EXIT)
     {

@@ -271,21 +271,12 @@ pub(super) fn push_status(app: Arc<App>, url: String) {
                     *last != shape || at.elapsed() >= STATUS_HEARTBEAT
                 });
                 if due {
-                    let answer = agent
-                        .post(&url)
-                        .header("Content-Type", "application/json")
-                        .send(status.to_string().as_bytes());
-                    let failure = match answer {
-                        Ok(r) if r.status().is_success() => None,
-                        Ok(r) => Some(format!("the collector answered {}", r.status())),
-                        Err(e) => Some(e.to_string()),
-                    };
-                    match failure {
-                        None => {
+                    match send_status(&agent, &url, &status) {
+                        Ok(()) => {
                             sent = Some((shape, Instant::now()));
                             failing = false;
                         }
-                        Some(why) if !failing => {
+                        Err(why) if !failing => {
                             failing = true;
                             output::warning(&format!(
                                 "--status-url `{}`: the status could not be sent ({}); trying again each second",
@@ -293,7 +284,7 @@ pub(super) fn push_status(app: Arc<App>, url: String) {
                                 output::escape(&why)
                             ));
                         }
-                        Some(_) => {}
+                        Err(_) => {}
                     }
                 }
                 std::thread::sleep(Duration::from_secs(1));
@@ -301,6 +292,31 @@ pub(super) fn push_status(app: Arc<App>, url: String) {
         });
     if let Err(e) = spawned {
         output::warning(&format!("cannot start the status push: {e}"));
+    }
+}
+
+/// The last status, at shutdown (`ready: false`): a dashboard learns the
+/// replica left rather than seeing it go quiet. One try, within 2 s.
+pub(super) fn push_last_status(app: &App, url: &str) {
+    let status = super::handlers::status_document(app);
+    if let Err(why) = send_status(&http_agent(Duration::from_secs(2)), url, &status) {
+        output::warning(&format!(
+            "--status-url `{}`: the last status could not be sent ({})",
+            redact_url(url),
+            output::escape(&why)
+        ));
+    }
+}
+
+fn send_status(agent: &ureq::Agent, url: &str, status: &serde_json::Value) -> Result<(), String> {
+    let answer = agent
+        .post(url)
+        .header("Content-Type", "application/json")
+        .send(status.to_string().as_bytes());
+    match answer {
+        Ok(r) if r.status().is_success() => Ok(()),
+        Ok(r) => Err(format!("the collector answered {}", r.status())),
+        Err(e) => Err(e.to_string()),
     }
 }
 
