@@ -59,6 +59,9 @@ pub(crate) struct Gateway {
     scope_claim: String,
     tenant_claim: String,
     pub(crate) rate_limits: Vec<RateLimit>,
+    /// The route table's actions, each once: a principal's kept store
+    /// holds them, so that it serves a request on any route.
+    actions: Vec<EntityUid>,
 }
 
 impl Gateway {
@@ -180,7 +183,15 @@ impl Gateway {
         }
         let claim = |c: Option<&String>, d: &str| c.cloned().unwrap_or_else(|| d.to_owned());
         if problems.is_empty() {
+            let mut actions: Vec<EntityUid> = table
+                .routes
+                .iter()
+                .map(|r| r.action_uid().clone())
+                .collect();
+            actions.sort();
+            actions.dedup();
             Ok(Gateway {
+                actions,
                 routes: table,
                 verifier,
                 principal_type,
@@ -566,8 +577,14 @@ impl Gateway {
             }
         }
         let entity = cedar_policy::Entity::new(who.principal.clone(), attrs, parents).ok();
-        // Entities the context names, for the request's entity store.
-        let refs = token_uid(claims).into_iter().collect();
+        // Entities the context names, for the request's entity store, and
+        // the routes' actions: without them, a request whose action is a
+        // bundle entity (an action group's member) would need a store of
+        // its own each time.
+        let refs = token_uid(claims)
+            .into_iter()
+            .chain(self.actions.iter().cloned())
+            .collect();
         Principal::new(entity, refs, bundle)
     }
 
