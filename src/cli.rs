@@ -197,9 +197,10 @@ pub struct ServeArgs {
         long,
         value_name = "LINES",
         default_value_t = 10_000,
+        value_parser = clap::value_parser!(u64).range(1..=1_000_000),
         requires = "decision_log_url"
     )]
-    pub decision_log_buffer: usize,
+    pub decision_log_buffer: u64,
     /// Largest request body accepted (bytes).
     #[arg(long, value_name = "BYTES", default_value_t = 1_048_576)]
     pub max_body: usize,

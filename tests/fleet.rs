@@ -699,6 +699,60 @@ fn a_wrong_redis_password_is_reported_as_such() {
 }
 
 #[test]
+fn a_redis_that_answers_ping_but_refuses_the_script_is_down() {
+    // An ACL that allows PING but not EVALSHA (as a full or read-only
+    // Redis refuses the script): not a working limit store, whatever
+    // PING says.
+    let Some(redis) = Redis::start() else {
+        return;
+    };
+    redis.cli(&["ACL", "SETUSER", "pingonly", "on", ">pw", "~*", "+ping"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let url = format!("redis://pingonly:pw@127.0.0.1:{}", redis.port);
+    let server = Server::start(
+        "builtin:gateway-baseline",
+        tmp.path(),
+        &[
+            "--decision-log",
+            "off",
+            "--rate-limit-redis",
+            &url,
+            "--rate-limit-timeout-ms",
+            "500",
+        ],
+    );
+    // Past the server's pings (every 2 s), it still says so.
+    std::thread::sleep(Duration::from_millis(2500));
+    let (code, rows) = fleet(&[&server]);
+    assert_eq!(code, 1, "{rows}");
+    assert_eq!(rows[0]["state"], "limits down", "{rows}");
+    assert_eq!(metric(&server, "palisade_rate_limit_store_up"), 0.0);
+}
+
+#[test]
+fn a_bucket_from_the_future_refills_from_now() {
+    // Redis's clock stepped back (a failover to a replica behind): a
+    // bucket written "later" must not refuse its subject until then.
+    let Some(redis) = Redis::start() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let bundle = limited_bundle(tmp.path());
+    let server = Server::start(
+        bundle.to_str().unwrap(),
+        &tmp.path().join("cache"),
+        &["--decision-log", "off", "--rate-limit-redis", &redis.url()],
+    );
+    assert_eq!(health(&server).0, 200);
+    let key = redis.keys().into_iter().next().unwrap();
+    redis.cli(&["HSET", &key, "t", "0", "at", "99999999999999"]);
+    assert_eq!(health(&server).0, 429);
+    // RATE is 2 a second: a token within a second.
+    std::thread::sleep(Duration::from_millis(1200));
+    assert_eq!(health(&server).0, 200);
+}
+
+#[test]
 fn a_redis_whose_answer_never_ends_is_cut_off() {
     // Whatever listens at the Redis URL (a wrong port, a hostile peer on
     // the path) announces a reply of a terabyte and keeps sending. A

@@ -45,8 +45,13 @@ for i = 1, #KEYS do
     tk = burst
     at = now
   end
+  -- A bucket from the future (Redis's clock stepped back, a failover to
+  -- a replica behind): it refills from now, not from then.
+  if at > now then
+    at = now
+    redis.call('HSET', KEYS[i], 'at', now)
+  end
   local elapsed = now - at
-  if elapsed < 0 then elapsed = 0 end
   tk = math.min(burst, tk + elapsed / 1000 * rate)
   tokens[i] = tk
   if tk < 1 then
@@ -190,8 +195,12 @@ impl RedisLimiter {
     /// Why it does not.
     pub async fn ping(&self) -> Result<(), String> {
         let mut conn = redis::aio::ConnectionManager::clone(&self.conn.load());
-        let ping = redis::cmd("PING");
-        let answer = tokio::time::timeout(self.timeout, ping.query_async::<String>(&mut conn));
+        // The script itself, with no bucket: a Redis that answers PING but
+        // refuses the script (out of memory, an ACL without EVALSHA, a
+        // read-only replica) is not a working limit store.
+        let invocation = self.script.prepare_invoke();
+        let check = invocation.invoke_async::<i64>(&mut conn);
+        let answer = tokio::time::timeout(self.timeout, check);
         let failure = match answer.await {
             Ok(Ok(_)) => {
                 self.up();
@@ -298,6 +307,7 @@ impl RedisLimiter {
     }
 
     fn down(&self, why: String) {
+        let why = bounded(why);
         // A new connection for the next try; the old one closes when the
         // calls still using it end.
         if let Ok(fresh) = redis::aio::ConnectionManager::new_lazy_with_config(
@@ -317,10 +327,27 @@ impl RedisLimiter {
             f(false, &why);
         }
         if let Ok(mut e) = self.last_error.lock() {
-            *e = Some(why);
+            *e = Some(bounded(why));
         }
     }
 }
+
+/// At most [`MAX_ERROR`] bytes of an error (whatever answers at the
+/// Redis URL writes it): status pages and pushes stay small.
+fn bounded(mut why: String) -> String {
+    if why.len() > MAX_ERROR {
+        let mut cut = MAX_ERROR;
+        while !why.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        why.truncate(cut);
+        why.push_str("...");
+    }
+    why
+}
+
+/// The longest error kept, in bytes.
+const MAX_ERROR: usize = 300;
 
 /// The key of one bucket.
 fn bucket_key(namespace: &str, index: usize, limit: &RateLimit, subject: &str) -> String {
@@ -390,5 +417,15 @@ mod tests {
             "{key}"
         );
         assert!(key.len() < 150, "{key}");
+    }
+
+    #[test]
+    fn errors_are_kept_short() {
+        assert_eq!(bounded("refused".into()), "refused");
+        let long = bounded("é".repeat(1000));
+        assert!(
+            long.len() <= MAX_ERROR + 3 && long.ends_with("..."),
+            "{long}"
+        );
     }
 }

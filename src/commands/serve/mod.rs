@@ -314,7 +314,8 @@ pub fn execute(args: &ServeArgs) -> u8 {
                         eprintln!("palisade: the rate limits' Redis answers again: limits are shared");
                     } else {
                         eprintln!(
-                            "palisade: the rate limits' Redis does not answer or fails ({why}): each replica counts in its own buckets until it answers"
+                            "palisade: the rate limits' Redis does not answer or fails ({}): each replica counts in its own buckets until it answers",
+                            output::escape(why)
                         );
                     }
                 })),
@@ -331,7 +332,12 @@ pub fn execute(args: &ServeArgs) -> u8 {
         Some(url) => {
             let token = std::env::var("PALISADE_DECISION_LOG_TOKEN").ok();
             let counters = metrics.shipping.clone();
-            match ship::Shipper::start(url, args.decision_log_buffer, token, counters) {
+            match ship::Shipper::start(
+                url,
+                usize::try_from(args.decision_log_buffer).unwrap_or(10_000),
+                token,
+                counters,
+            ) {
                 Ok(s) => Some(s),
                 Err(e) => {
                     output::error(&e);
@@ -381,13 +387,17 @@ pub fn execute(args: &ServeArgs) -> u8 {
     if let Some(url) = &args.status_url {
         ship::push_last_status(&app, url);
     }
-    if let Some(ship) = app.log.as_ref().and_then(|l| l.ship.as_ref())
-        && !ship.finish(SHIP_AT_EXIT)
-    {
-        eprintln!(
-            "palisade: decision-log lines still unshipped after {} s are lost",
-            SHIP_AT_EXIT.as_secs()
-        );
+    if let Some(ship) = app.log.as_ref().and_then(|l| l.ship.as_ref()) {
+        match ship.finish(SHIP_AT_EXIT) {
+            Some(0) => {}
+            Some(lost) => eprintln!(
+                "palisade: {lost} decision-log lines were not taken by the collector at shutdown and are lost"
+            ),
+            None => eprintln!(
+                "palisade: decision-log lines still unshipped after {} s are lost",
+                SHIP_AT_EXIT.as_secs()
+            ),
+        }
     }
     // Requests are drained; a registry poll or pull still running (up to
     // its 120 s limit) is dropped rather than waited for: dropping the

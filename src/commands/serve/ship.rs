@@ -78,13 +78,17 @@ impl Shipper {
     }
 
     /// At shutdown, after the last decision: sends what is queued (one try
-    /// per batch, no pauses) and waits for it at most `within`. False
-    /// when lines may be left.
-    pub(super) fn finish(&self, within: Duration) -> bool {
+    /// per batch, no pauses) and waits for it at most `within`. The lines
+    /// the collector did not take meanwhile; `None` when time ran out
+    /// (lines may be left too).
+    pub(super) fn finish(&self, within: Duration) -> Option<u64> {
+        let dropped = self.counters.dropped.get();
         self.closing.store(true, Ordering::SeqCst);
-        self.stopped
+        let stopped = self
+            .stopped
             .lock()
-            .is_ok_and(|stopped| stopped.recv_timeout(within).is_ok())
+            .is_ok_and(|stopped| stopped.recv_timeout(within).is_ok());
+        stopped.then(|| self.counters.dropped.get().saturating_sub(dropped))
     }
 
     /// Queues a line; a full queue drops it (counted).
@@ -181,8 +185,16 @@ fn run(
                 break;
             }
             c.failures.inc();
-            // At shutdown, one try.
+            // At shutdown, one try; a batch waiting to be tried again when
+            // shutdown begins gets one more.
+            if closing.load(Ordering::SeqCst) {
+                break;
+            }
             if !pause_unless_closing(pause, closing) {
+                delivered = upload(&agent, url, token, &body);
+                if !delivered {
+                    c.failures.inc();
+                }
                 break;
             }
             pause = (pause * 2).min(LONGEST_PAUSE);
