@@ -658,14 +658,11 @@ fn a_replica_says_its_redis_is_unreachable_before_any_request() {
     }
 }
 
-#[test]
-fn a_wrong_redis_password_is_reported_as_such() {
-    let Some(redis) = Redis::start() else {
-        return;
-    };
-    redis.cli(&["CONFIG", "SET", "requirepass", "right-one"]);
+/// A gateway-baseline replica that signs in to `redis` as `user:password`,
+/// with time enough for a busy CI machine to hear Redis's answers.
+fn replica_as(redis: &Redis, credentials: &str) -> (tempfile::TempDir, Server) {
     let tmp = tempfile::tempdir().unwrap();
-    let url = format!("redis://default:wrong-one@127.0.0.1:{}", redis.port);
+    let url = format!("redis://{credentials}@127.0.0.1:{}", redis.port);
     let server = Server::start(
         "builtin:gateway-baseline",
         tmp.path(),
@@ -674,11 +671,20 @@ fn a_wrong_redis_password_is_reported_as_such() {
             "off",
             "--rate-limit-redis",
             &url,
-            // Time enough for a busy CI machine to hear Redis's answer.
             "--rate-limit-timeout-ms",
             "500",
         ],
     );
+    (tmp, server)
+}
+
+#[test]
+fn a_wrong_redis_password_is_reported_as_such() {
+    let Some(redis) = Redis::start() else {
+        return;
+    };
+    redis.cli(&["CONFIG", "SET", "requirepass", "right-one"]);
+    let (_tmp, server) = replica_as(&redis, "default:wrong-one");
     // Not "no answer within 25 ms": what Redis said.
     assert!(
         server.wait_for_log("authentication failed", Duration::from_secs(10)),
@@ -707,20 +713,7 @@ fn a_redis_that_answers_ping_but_refuses_the_script_is_down() {
         return;
     };
     redis.cli(&["ACL", "SETUSER", "pingonly", "on", ">pw", "~*", "+ping"]);
-    let tmp = tempfile::tempdir().unwrap();
-    let url = format!("redis://pingonly:pw@127.0.0.1:{}", redis.port);
-    let server = Server::start(
-        "builtin:gateway-baseline",
-        tmp.path(),
-        &[
-            "--decision-log",
-            "off",
-            "--rate-limit-redis",
-            &url,
-            "--rate-limit-timeout-ms",
-            "500",
-        ],
-    );
+    let (_tmp, server) = replica_as(&redis, "pingonly:pw");
     // Past the server's pings (every 2 s), it still says so.
     std::thread::sleep(Duration::from_millis(2500));
     let (code, rows) = fleet(&[&server]);
