@@ -73,6 +73,9 @@ end
 return 0
 ";
 
+/// The time the health check gives the script (its first run loads it).
+const SCRIPT_CHECK: Duration = Duration::from_millis(250);
+
 /// How long Redis is left alone after it failed.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
@@ -195,16 +198,30 @@ impl RedisLimiter {
     /// Why it does not.
     pub async fn ping(&self) -> Result<(), String> {
         let mut conn = redis::aio::ConnectionManager::clone(&self.conn.load());
-        // The script itself, with no bucket: a Redis that answers PING but
-        // refuses the script (out of memory, an ACL without EVALSHA, a
-        // read-only replica) is not a working limit store.
-        let invocation = self.script.prepare_invoke();
-        let check = invocation.invoke_async::<i64>(&mut conn);
-        let answer = tokio::time::timeout(self.timeout, check);
+        let ping = redis::cmd("PING");
+        let answer = tokio::time::timeout(self.timeout, ping.query_async::<String>(&mut conn));
         let failure = match answer.await {
             Ok(Ok(_)) => {
-                self.up();
-                return Ok(());
+                // Then the script itself, with no bucket: a Redis that
+                // answers PING but refuses the script (out of memory, an
+                // ACL without EVALSHA, a read-only replica) is not a
+                // working limit store. Its first run loads it (more round
+                // trips), so it has more time, and a slow answer changes
+                // nothing: only Redis's refusal counts.
+                let invocation = self.script.prepare_invoke();
+                let check = invocation.invoke_async::<i64>(&mut conn);
+                match tokio::time::timeout(self.timeout.max(SCRIPT_CHECK), check).await {
+                    Ok(Ok(_)) => {
+                        self.up();
+                        return Ok(());
+                    }
+                    Ok(Err(e)) => {
+                        let why = e.to_string();
+                        self.down(why.clone());
+                        return Err(why);
+                    }
+                    Err(_) => return Ok(()),
+                }
             }
             Ok(Err(e)) => e.to_string(),
             Err(_) => format!("no answer within {} ms", self.timeout.as_millis()),
