@@ -14,7 +14,7 @@ mod common;
 #[path = "common/server.rs"]
 mod server;
 
-use common::{copy_dir, palisade, root};
+use common::{copy_dir, installed, palisade, root};
 use serde_json::Value;
 use server::{Server, http};
 use std::path::{Path, PathBuf};
@@ -31,17 +31,7 @@ struct Redis {
 
 impl Redis {
     fn start() -> Option<Redis> {
-        let found = Command::new("sh")
-            .args(["-c", "command -v redis-server"])
-            .stdout(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !found {
-            assert!(
-                std::env::var_os("PALISADE_REQUIRE_REDIS").is_none(),
-                "`redis-server` is required (PALISADE_REQUIRE_REDIS) but not installed"
-            );
-            eprintln!("skipped: `redis-server` is not installed");
+        if !installed("redis-server", "PALISADE_REQUIRE_REDIS") {
             return None;
         }
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -151,15 +141,19 @@ fn limited_bundle(dir: &Path) -> PathBuf {
 /// Asks `server` about `GET /health` as nginx does; the status and how
 /// long the answer took.
 fn health(server: &Server) -> (u16, Duration) {
-    let started = Instant::now();
-    let r = http(
-        &server.addr,
-        "GET",
-        "/v1/forward-auth",
+    let (r, took) = ask(
+        server,
         &[("X-Original-URI", "/health"), ("X-Original-Method", "GET")],
-        "",
     );
-    (r.status, started.elapsed())
+    (r.status, took)
+}
+
+/// Asks `server` about the request these forward-auth headers describe;
+/// the answer and how long it took.
+fn ask(server: &Server, headers: &[(&str, &str)]) -> (server::Response, Duration) {
+    let started = Instant::now();
+    let r = http(&server.addr, "GET", "/v1/forward-auth", headers, "");
+    (r, started.elapsed())
 }
 
 fn metric(server: &Server, name: &str) -> f64 {
@@ -460,23 +454,16 @@ fn receive(conn: std::net::TcpStream, sink: &Mutex<Vec<Value>>) {
 
 /// A forward-auth request that carries a (bad) token; its decision id.
 fn logged_request(server: &Server) -> (String, Duration) {
-    let started = Instant::now();
-    let r = http(
-        &server.addr,
-        "GET",
-        "/v1/forward-auth",
+    let (r, took) = ask(
+        server,
         &[
             ("X-Original-URI", "/tenants/acme/orders/1"),
             ("Authorization", "Bearer not-a-jwt-but-secret-7f3a"),
         ],
-        "",
     );
     // Unauthenticated, or rate limited by address after the first 40.
     assert!(r.status == 401 || r.status == 429, "{}", r.status);
-    (
-        r.header("x-palisade-decision-id").unwrap().to_owned(),
-        started.elapsed(),
-    )
+    (r.header("x-palisade-decision-id").unwrap().to_owned(), took)
 }
 
 fn wait_for_ids(events: &Mutex<Vec<Value>>, ids: &[String], secs: u64) {

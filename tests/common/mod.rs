@@ -75,3 +75,22 @@ pub fn no_debug_bundle(dir: &Path, wasm: &Path) -> PathBuf {
     .unwrap();
     bundle
 }
+
+/// Whether a command is on PATH. When it is not: the test fails if the
+/// environment variable `require` is set (as `.ci/run` sets it), else it
+/// says it skips.
+pub fn installed(command: &str, require: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {command}")])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        assert!(
+            std::env::var_os(require).is_none(),
+            "`{command}` is required ({require}) but not installed"
+        );
+        eprintln!("skipped: `{command}` is not installed");
+    }
+    found
+}

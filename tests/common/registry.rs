@@ -14,19 +14,7 @@ const BINARY: &str = "docker-registry";
 /// Whether a command is on PATH; when it is not and `PALISADE_REQUIRE_REGISTRY`
 /// is set, the test fails instead of skipping.
 pub fn have(command: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {command}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        assert!(
-            std::env::var_os("PALISADE_REQUIRE_REGISTRY").is_none(),
-            "`{command}` is required (PALISADE_REQUIRE_REGISTRY) but not installed"
-        );
-        eprintln!("skipped: `{command}` is not installed");
-    }
-    found
+    crate::common::installed(command, "PALISADE_REQUIRE_REGISTRY")
 }
 
 /// A running registry, stopped on drop.

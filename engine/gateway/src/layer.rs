@@ -315,27 +315,25 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut state = self.project().state;
-        match state.as_mut().project() {
-            StateProj::Deciding { decision } => match decision.as_mut().poll(cx) {
-                Poll::Pending => Poll::Pending,
-                Poll::Ready(Err(answer)) => {
-                    state.set(State::Answered { response: None });
-                    Poll::Ready(Ok(answer))
+        // Deciding turns into Allowed or Answered, polled at once.
+        loop {
+            match state.as_mut().project() {
+                StateProj::Deciding { decision } => match decision.as_mut().poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Ok(inner)) => state.set(State::Allowed { inner }),
+                    Poll::Ready(Err(answer)) => state.set(State::Answered {
+                        response: Some(answer),
+                    }),
+                },
+                StateProj::Allowed { inner } => return inner.poll(cx),
+                // Polled again after it completed: it never completes again.
+                StateProj::Answered { response } => {
+                    return match response.take() {
+                        Some(r) => Poll::Ready(Ok(r)),
+                        None => Poll::Pending,
+                    };
                 }
-                Poll::Ready(Ok(inner)) => {
-                    state.set(State::Allowed { inner });
-                    match state.project() {
-                        StateProj::Allowed { inner } => inner.poll(cx),
-                        _ => Poll::Pending,
-                    }
-                }
-            },
-            StateProj::Allowed { inner } => inner.poll(cx),
-            // Polled again after it completed: it never completes again.
-            StateProj::Answered { response } => match response.take() {
-                Some(r) => Poll::Ready(Ok(r)),
-                None => Poll::Pending,
-            },
+            }
         }
     }
 }

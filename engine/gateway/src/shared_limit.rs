@@ -324,7 +324,7 @@ impl RedisLimiter {
     }
 
     fn down(&self, why: String) {
-        let why = bounded(why);
+        let why = palisade_engine::shorten(&why, MAX_ERROR);
         // A new connection for the next try; the old one closes when the
         // calls still using it end.
         if let Ok(fresh) = redis::aio::ConnectionManager::new_lazy_with_config(
@@ -344,26 +344,13 @@ impl RedisLimiter {
             f(false, &why);
         }
         if let Ok(mut e) = self.last_error.lock() {
-            *e = Some(bounded(why));
+            *e = Some(why);
         }
     }
 }
 
-/// At most [`MAX_ERROR`] bytes of an error (whatever answers at the
-/// Redis URL writes it): status pages and pushes stay small.
-fn bounded(mut why: String) -> String {
-    if why.len() > MAX_ERROR {
-        let mut cut = MAX_ERROR;
-        while !why.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        why.truncate(cut);
-        why.push_str("...");
-    }
-    why
-}
-
-/// The longest error kept, in bytes.
+/// The longest error kept, in characters (whatever answers at the Redis
+/// URL writes it): status pages and pushes stay small.
 const MAX_ERROR: usize = 300;
 
 /// The key of one bucket.
@@ -438,10 +425,22 @@ mod tests {
 
     #[test]
     fn errors_are_kept_short() {
-        assert_eq!(bounded("refused".into()), "refused");
-        let long = bounded("é".repeat(1000));
+        // The limiter's connection is made lazily, on a runtime.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _inside = runtime.enter();
+        let health = |why: &str| {
+            let limiter =
+                RedisLimiter::new("redis://127.0.0.1:1", Duration::from_millis(1)).unwrap();
+            limiter.down(why.to_owned());
+            limiter.health().last_error.unwrap()
+        };
+        assert_eq!(health("refused"), "refused");
+        let long = health(&"é".repeat(1000));
         assert!(
-            long.len() <= MAX_ERROR + 3 && long.ends_with("..."),
+            long.chars().count() <= MAX_ERROR + 1 && long.ends_with('…'),
             "{long}"
         );
     }
