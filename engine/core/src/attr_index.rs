@@ -29,10 +29,11 @@
 //! unknown, so its error is still reported. Policies without a key are
 //! evaluated on every request.
 
+use crate::cedar_core::{Prepared, authorize};
 use cedar_policy::pst;
 use cedar_policy::{
-    Entities, EntityId, EntityTypeName, EntityUid, EvalResult, Policy, PolicySet,
-    PrincipalConstraint, Request, ResourceConstraint, Response,
+    Entities, EntityId, EntityTypeName, EntityUid, EvalResult, Policy, PrincipalConstraint,
+    Request, ResourceConstraint, Response,
 };
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
@@ -365,7 +366,7 @@ pub(crate) struct Slice {
     /// Policies keyed on `principal in E` / `resource in E`, by E.
     by_ancestor: [HashMap<EntityUid, Vec<u32>>; 2],
     /// The indexed policies' sets, by selection.
-    chosen: RwLock<HashMap<Vec<u32>, Arc<PolicySet>>>,
+    chosen: RwLock<HashMap<Vec<u32>, Arc<[usize]>>>,
     /// The positions in the bundle of the policies without a key, which
     /// every request evaluates.
     always_at: Vec<usize>,
@@ -484,13 +485,14 @@ impl Slice {
         &self,
         request: &Request,
         entities: &Entities,
-        policies: &[Policy],
+        policies: &[Prepared],
     ) -> Response {
         let chosen = self.select(request, entities);
-        cedar_policy::Authorizer::new().is_authorized(
+        let at = self.positions(chosen);
+        authorize(
             request,
-            &self.set_of(chosen, policies),
             entities,
+            at.iter().filter_map(|&n| policies.get(n)),
         )
     }
 
@@ -544,26 +546,21 @@ impl Slice {
         candidates
     }
 
-    fn set_of(&self, chosen: Vec<u32>, policies: &[Policy]) -> Arc<PolicySet> {
+    /// The positions of the policies every request evaluates and of the
+    /// chosen ones, in bundle order.
+    fn positions(&self, chosen: Vec<u32>) -> Arc<[usize]> {
         if let Ok(cache) = self.chosen.read()
             && let Some(set) = cache.get(&chosen)
         {
             return Arc::clone(set);
         }
-        // The policies every request evaluates and the chosen ones, in
-        // bundle order: one set, so Cedar answers in one call.
         let mut at: Vec<usize> = chosen
             .iter()
             .filter_map(|&n| Some(self.indexed.get(n as usize)?.position))
             .chain(self.always_at.iter().copied())
             .collect();
         at.sort_unstable();
-        // Ids are unique in the bundle's set, so this cannot fail; an
-        // empty set (deny) would be the fail-closed answer.
-        let set = Arc::new(
-            PolicySet::from_policies(at.iter().filter_map(|&n| policies.get(n).cloned()))
-                .unwrap_or_default(),
-        );
+        let set: Arc<[usize]> = at.into();
         if let Ok(mut cache) = self.chosen.write()
             && cache.len() < MAX_CACHED_SELECTIONS
         {

@@ -248,7 +248,7 @@ impl Bundle {
         let plugins = if facts.is_empty() {
             None
         } else {
-            crate::policies::json_to_cedar(&serde_json::Value::Object(facts))
+            crate::policies::json_to_value(&serde_json::Value::Object(facts))
         };
         if plugins.is_some() && request.context.contains_key("plugins") {
             return Err(RequestError::context(
@@ -274,7 +274,7 @@ impl Bundle {
         let cedar_request = match plain {
             Some(mut pairs) => {
                 pairs.extend(plugins.map(|p| ("plugins".to_owned(), p)));
-                new_request(Context::from_pairs(pairs).map_err(context_error)?, None)?
+                new_request(crate::values::context(pairs), None)?
             }
             None => {
                 let json = serde_json::Value::Object(request.context.clone());
@@ -286,7 +286,7 @@ impl Bundle {
                     Some(plugins) => {
                         new_request(context.clone(), schema)?;
                         let context = context
-                            .merge([("plugins".to_owned(), plugins)])
+                            .merge([("plugins".to_owned(), plugins.into_expression())])
                             .map_err(context_error)?;
                         new_request(context, None)?
                     }
@@ -414,7 +414,7 @@ fn request_store(
 /// context. Anything else is `None`, for Cedar's parser and its errors.
 fn plain_pairs(
     context: &serde_json::Map<String, serde_json::Value>,
-) -> Option<Vec<(String, cedar_policy::RestrictedExpression)>> {
+) -> Option<Vec<(String, crate::values::Val)>> {
     crate::policies::plain_record(context)
 }
 
@@ -446,8 +446,8 @@ fn plain_entities(json: &serde_json::Value) -> Option<Vec<cedar_policy::Entity>>
             let attrs = plain_pairs(e.get("attrs")?.as_object()?)?;
             let parents = e.get("parents")?.as_array()?.iter().map(uid);
             let parents = parents.collect::<Option<std::collections::HashSet<_>>>()?;
-            cedar_policy::Entity::new(uid(e.get("uid")?)?, attrs.into_iter().collect(), parents)
-                .ok()
+            let attrs = attrs.into_iter().map(|(k, v)| (k, v.into_expression()));
+            cedar_policy::Entity::new(uid(e.get("uid")?)?, attrs.collect(), parents).ok()
         })
         .collect()
 }
@@ -1066,7 +1066,7 @@ mod context_tests {
         ]);
         for case in cases.as_array().unwrap() {
             let map = case.as_object().unwrap();
-            let ours = Context::from_pairs(super::plain_pairs(map).unwrap()).unwrap();
+            let ours = crate::values::context(super::plain_pairs(map).unwrap());
             let cedars = Context::from_json_value(case.clone(), None).unwrap();
             assert_eq!(ours.to_string(), cedars.to_string(), "{case}");
         }

@@ -55,6 +55,7 @@
 pub mod archive;
 mod attr_index;
 mod bundle;
+mod cedar_core;
 pub mod controls;
 mod decision;
 mod engine;
@@ -94,7 +95,8 @@ pub use time::Now;
 /// Turning JSON and names into Cedar values, the one way every front end
 /// does it.
 pub mod values {
-    pub use crate::policies::{json_to_cedar as from_json, known_type, uid};
+    pub use crate::cedar_core::{Val, context};
+    pub use crate::policies::{json_to_cedar as from_json, json_to_value, known_type, uid};
 }
 
 /// Re-exported so embedders can name Cedar types without a version skew.

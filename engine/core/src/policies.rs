@@ -10,11 +10,12 @@
 //! and resource type.
 
 use crate::attr_index::{Chain, Slice};
+use crate::cedar_core::{Prepared, Val, authorize};
 use crate::decision::{Category, Severity};
 use crate::error::Problem;
 use cedar_policy::{
-    ActionConstraint, Authorizer, Entities, EntityId, EntityTypeName, EntityUid, Policy, PolicyId,
-    PolicySet, PrincipalConstraint, Request, ResourceConstraint, Response, RestrictedExpression,
+    ActionConstraint, Entities, EntityId, EntityTypeName, EntityUid, Policy, PolicyId, PolicySet,
+    PrincipalConstraint, Request, ResourceConstraint, Response, RestrictedExpression,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
@@ -24,6 +25,11 @@ use std::sync::{Arc, RwLock};
 /// Cedar values: nulls are dropped, numbers that are not 64-bit integers
 /// become strings (Cedar has no floats). `None` for a null.
 pub fn json_to_cedar(v: &serde_json::Value) -> Option<RestrictedExpression> {
+    json_to_value(v).map(Val::into_expression)
+}
+
+/// [`json_to_cedar`]'s value, for a context built with [`crate::values::context`].
+pub fn json_to_value(v: &serde_json::Value) -> Option<Val> {
     convert(v, Json::Lenient)
 }
 
@@ -34,7 +40,7 @@ pub fn json_to_cedar(v: &serde_json::Value) -> Option<RestrictedExpression> {
 /// explains its errors).
 pub(crate) fn plain_record(
     o: &serde_json::Map<String, serde_json::Value>,
-) -> Option<Vec<(String, RestrictedExpression)>> {
+) -> Option<Vec<(String, Val)>> {
     fields(o, Json::Exact)
 }
 
@@ -49,32 +55,34 @@ enum Json {
     Exact,
 }
 
-fn convert(v: &serde_json::Value, mode: Json) -> Option<RestrictedExpression> {
+fn convert(v: &serde_json::Value, mode: Json) -> Option<Val> {
     use serde_json::Value;
     Some(match v {
         Value::Null => return None,
-        Value::Bool(b) => RestrictedExpression::new_bool(*b),
+        Value::Bool(b) => Val::bool(*b),
         Value::Number(n) => match (n.as_i64(), mode) {
-            (Some(i), _) => RestrictedExpression::new_long(i),
-            (None, Json::Lenient) => RestrictedExpression::new_string(n.to_string()),
+            (Some(i), _) => Val::long(i),
+            (None, Json::Lenient) => Val::string(&n.to_string()),
             (None, Json::Exact) => return None,
         },
-        Value::String(s) => RestrictedExpression::new_string(s.clone()),
-        Value::Array(a) => RestrictedExpression::new_set(match mode {
+        Value::String(s) => Val::string(s),
+        Value::Array(a) => Val::set(match mode {
             Json::Lenient => a.iter().filter_map(|v| convert(v, mode)).collect(),
             Json::Exact => a
                 .iter()
                 .map(|v| convert(v, mode))
                 .collect::<Option<Vec<_>>>()?,
         }),
-        Value::Object(o) => RestrictedExpression::new_record(fields(o, mode)?).ok()?,
+        // A JSON object's keys are distinct (`json::parse` refuses
+        // duplicates), as a Cedar record's must be.
+        Value::Object(o) => Val::record(fields(o, mode)?),
     })
 }
 
 fn fields(
     o: &serde_json::Map<String, serde_json::Value>,
     mode: Json,
-) -> Option<Vec<(String, RestrictedExpression)>> {
+) -> Option<Vec<(String, Val)>> {
     match mode {
         Json::Lenient => Some(
             o.iter()
@@ -325,13 +333,13 @@ type SliceCache = HashMap<EntityUid, HashMap<EntityTypeName, HashMap<EntityTypeN
 
 /// The scope index of a policy set, with an attribute index in each slice.
 pub(crate) struct PolicyIndex {
-    policies: Vec<Policy>,
+    policies: Vec<Prepared>,
     scopes: Vec<Scope>,
     chains: Vec<Chain>,
     by_action: HashMap<EntityUid, Vec<usize>>,
     any_action: Vec<usize>,
     /// Small sets are evaluated whole: slicing them saves nothing.
-    whole: Option<PolicySet>,
+    whole: bool,
     slices: RwLock<(usize, SliceCache)>,
 }
 
@@ -364,14 +372,14 @@ impl PolicyIndex {
                 }
             }
         }
-        let whole = (policies.len() <= SLICE_FROM).then(|| set.clone());
-        let chains = if whole.is_some() {
+        let whole = policies.len() <= SLICE_FROM;
+        let chains = if whole {
             Vec::new()
         } else {
             policies.iter().map(Chain::of).collect()
         };
         PolicyIndex {
-            policies,
+            policies: policies.iter().map(Prepared::new).collect(),
             scopes,
             chains,
             by_action,
@@ -393,8 +401,8 @@ impl PolicyIndex {
         [principal, action, resource]: [&EntityUid; 3],
         cacheable: bool,
     ) -> Response {
-        if let Some(whole) = &self.whole {
-            return Authorizer::new().is_authorized(request, whole, entities);
+        if self.whole {
+            return authorize(request, entities, &self.policies);
         }
         let (principal, resource) = (principal.type_name(), resource.type_name());
         let cached = cacheable

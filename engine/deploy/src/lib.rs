@@ -37,7 +37,7 @@ mod suppress;
 pub use document::{Document, DocumentFormat, ParseError, ParseLimits};
 pub use suppress::{Waiver, Waivers};
 
-use cedar_policy::{Context, EntityUid, Request, RestrictedExpression};
+use cedar_policy::{Context, EntityUid, Request};
 use palisade_engine::{Bundle, Decision, Evaluation, InputKind, Now, Severity, values};
 use resources::Resource;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -276,20 +276,13 @@ fn request_context(
     now: Now,
 ) -> Result<Context, String> {
     let mut pairs = vec![
-        (
-            "file".to_owned(),
-            RestrictedExpression::new_string(doc.file.clone()),
-        ),
-        (
-            "now".to_owned(),
-            RestrictedExpression::new_long(now.unix_seconds()),
-        ),
+        ("file", values::Val::string(&doc.file)),
+        ("now", values::Val::long(now.unix_seconds())),
     ];
     pairs.extend(
-        values::from_json(&serde_json::Value::Object(facts.clone()))
-            .map(|p| ("plugins".to_owned(), p)),
+        values::json_to_value(&serde_json::Value::Object(facts.clone())).map(|p| ("plugins", p)),
     );
-    Context::from_pairs(pairs).map_err(|e| format!("cannot build the context: {e}"))
+    Ok(values::context(pairs))
 }
 
 /// Asks Cedar about each of `resources` (of `doc`) in `context`.

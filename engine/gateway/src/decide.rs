@@ -5,7 +5,7 @@ use crate::config::GatewaySection;
 use crate::gateway::{At, Gateway, Identified, answer, no_route};
 use crate::http::{HttpDecision, HttpOutcome, HttpRequest};
 use crate::limit::{Buckets, RateLimit, RateLimiter};
-use cedar_policy::{Context, Request};
+use cedar_policy::Request;
 use palisade_engine::{
     Bundle, Engine, EngineBuilder, EngineError, Evaluation, Extension, ExtensionContext, InputKind,
     Now, PluginInput, Problem, values,
@@ -278,9 +278,9 @@ fn decide_identified(
         now,
     );
     if !facts.is_empty()
-        && let Some(p) = values::from_json(&serde_json::Value::Object(facts))
+        && let Some(p) = values::json_to_value(&serde_json::Value::Object(facts))
     {
-        pairs.push(("plugins".to_owned(), p));
+        pairs.push(("plugins", p));
     }
     let (action, resource) = (who.route.action_uid(), &who.resource);
     // The principal from the token replaces the bundle's entity of that
@@ -301,18 +301,14 @@ fn decide_identified(
         }
         None => std::borrow::Cow::Borrowed(bundle.entities()),
     };
-    let request = Context::from_pairs(pairs)
-        .map_err(|e| e.to_string())
-        .and_then(|c| {
-            Request::new(
-                who.principal.clone(),
-                action.clone(),
-                resource.clone(),
-                c,
-                None,
-            )
-            .map_err(|e| e.to_string())
-        });
+    let request = Request::new(
+        who.principal.clone(),
+        action.clone(),
+        resource.clone(),
+        values::context(pairs),
+        None,
+    )
+    .map_err(|e| e.to_string());
     match request {
         Ok(request) => {
             eval.ask_cedar(

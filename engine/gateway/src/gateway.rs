@@ -9,6 +9,7 @@ use crate::limit::{Buckets, RateLimit, Which};
 use crate::routes::{Route, RouteTable};
 use crate::{jwks, keys};
 use cedar_policy::{EntityTypeName, EntityUid, RestrictedExpression};
+use palisade_engine::values::Val;
 use palisade_engine::{Decision, Now};
 use serde_json::Value;
 use std::borrow::Cow;
@@ -476,16 +477,13 @@ impl Gateway {
         who: &Identified<'_>,
         req: &HttpRequest,
         now: Now,
-    ) -> Vec<(String, RestrictedExpression)> {
-        let s = |v: &str| RestrictedExpression::new_string(v.to_owned());
+    ) -> Vec<(&'static str, Val)> {
+        let s = Val::string;
         let mut context = vec![
+            ("now", Val::long(now.unix_seconds())),
             (
-                "now".to_owned(),
-                RestrictedExpression::new_long(now.unix_seconds()),
-            ),
-            (
-                "request".to_owned(),
-                record([
+                "request",
+                Val::record([
                     ("method", s(&req.method)),
                     ("path", s(&req.path)),
                     ("host", s(req.header_value("host").unwrap_or(""))),
@@ -493,26 +491,22 @@ impl Gateway {
                 ]),
             ),
             (
-                "route".to_owned(),
-                record([
+                "route",
+                Val::record([
                     ("path", s(&who.route.template)),
-                    ("public", RestrictedExpression::new_bool(who.route.public)),
+                    ("public", Val::bool(who.route.public)),
                 ]),
             ),
             (
-                "params".to_owned(),
-                RestrictedExpression::new_record(who.params.iter().map(|(k, v)| (k.clone(), s(v))))
-                    .unwrap_or_else(|_| RestrictedExpression::new_set([])),
+                "params",
+                Val::record(who.params.iter().map(|(k, v)| (k, s(v)))),
             ),
-            (
-                "authenticated".to_owned(),
-                RestrictedExpression::new_bool(who.claims.is_some()),
-            ),
+            ("authenticated", Val::bool(who.claims.is_some())),
         ];
         let Some(claims) = &who.claims else {
             return context;
         };
-        let strings = |v: Vec<String>| RestrictedExpression::new_set(v.into_iter().map(|x| s(&x)));
+        let strings = |v: Vec<String>| Val::set(v.iter().map(|x| s(x)));
         let mut scopes = claim_strings(claims, &self.scope_claim);
         scopes.extend(claim_strings(claims, "scp"));
         let amr = claim_strings(claims, "amr");
@@ -523,28 +517,25 @@ impl Gateway {
         let mut token = vec![
             ("scopes", strings(scopes)),
             ("amr", strings(amr)),
-            ("mfa", RestrictedExpression::new_bool(mfa)),
+            ("mfa", Val::bool(mfa)),
             (
                 "issuer",
                 s(claims.get("iss").and_then(Value::as_str).unwrap_or("")),
             ),
         ];
         if let Some(since) = since {
-            token.push((
-                "age",
-                RestrictedExpression::new_long(now.unix_seconds().saturating_sub(since)),
-            ));
+            token.push(("age", Val::long(now.unix_seconds().saturating_sub(since))));
         }
         if let Some(at) = time("auth_time") {
-            token.push(("auth_time", RestrictedExpression::new_long(at)));
+            token.push(("auth_time", Val::long(at)));
         }
         if let Some(token_uid) = token_uid(claims) {
-            token.push(("id", RestrictedExpression::new_entity_uid(token_uid)));
+            token.push(("id", Val::entity(&token_uid)));
         }
         if let Some(t) = tenant {
             token.push(("tenant", s(t)));
         }
-        context.push(("token".to_owned(), record(token)));
+        context.push(("token", Val::record(token)));
         context
     }
 
@@ -610,13 +601,6 @@ fn token_uid(claims: &Claims) -> Option<EntityUid> {
 /// The principal of a caller without a token: its client address.
 fn anonymous(req: &HttpRequest) -> EntityUid {
     palisade_engine::values::uid("Anonymous", req.client.as_deref().unwrap_or("anonymous"))
-}
-
-fn record<'a>(
-    pairs: impl IntoIterator<Item = (&'a str, RestrictedExpression)>,
-) -> RestrictedExpression {
-    RestrictedExpression::new_record(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)))
-        .unwrap_or_else(|_| RestrictedExpression::new_set([]))
 }
 
 /// Fills an early or Cedar-based answer with what was identified.
