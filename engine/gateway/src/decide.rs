@@ -270,7 +270,16 @@ fn decide_identified(
     req: &HttpRequest,
     now: Now,
 ) -> HttpDecision {
-    let mut pairs = gw.context(&who, req, now);
+    // The principal from the token replaces the bundle's entity of that
+    // uid (its parents and attributes merged in); what it derives (and the
+    // token's context record) is kept with the token, for its next
+    // requests.
+    let principal = who.claims.as_ref().map(|token| {
+        token
+            .principal
+            .get_or_init(|| gw.principal(&who, token, bundle))
+    });
+    let mut pairs = gw.context(&who, req, now, principal);
     let mut eval = Evaluation::new(bundle);
     let facts = eval.run_plugins(
         InputKind::Request,
@@ -283,22 +292,14 @@ fn decide_identified(
         pairs.push(("plugins", p));
     }
     let (action, resource) = (who.route.action_uid(), &who.resource);
-    // The principal from the token replaces the bundle's entity of that
-    // uid (its parents and attributes merged in); what it derives is kept
-    // with the token, for its next requests.
-    let entities = match &who.claims {
-        Some(token) => {
-            let principal = token
-                .principal
-                .get_or_init(|| gw.principal(&who, token, bundle));
-            match principal.store(bundle, action, resource) {
-                Ok(store) => store,
-                Err(why) => {
-                    eval.invalid(format!("cannot add the principal: {why}"));
-                    return answer(eval.finish(None), &who);
-                }
+    let entities = match principal {
+        Some(principal) => match principal.store(bundle, action, resource) {
+            Ok(store) => store,
+            Err(why) => {
+                eval.invalid(format!("cannot add the principal: {why}"));
+                return answer(eval.finish(None), &who);
             }
-        }
+        },
         None => std::borrow::Cow::Borrowed(bundle.entities()),
     };
     let request = Request::new(

@@ -287,6 +287,11 @@ pub(crate) struct Principal {
     /// [`palisade_engine::KEPT_STORE_ENTITIES`] (built per request then, so
     /// that the token cache does not hold 10,000 copies of a large graph).
     store: Option<Result<cedar_policy::Entities, String>>,
+    /// The context's `token` record but `age`, which depends on `now`.
+    token: Vec<(&'static str, Val)>,
+    /// When the caller authenticated (`auth_time`, else `iat`): `age` is
+    /// counted from it.
+    since: Option<i64>,
 }
 
 impl Principal {
@@ -294,6 +299,7 @@ impl Principal {
         entity: Option<cedar_policy::Entity>,
         refs: Vec<EntityUid>,
         bundle: &palisade_engine::Bundle,
+        (token, since): (Vec<(&'static str, Val)>, Option<i64>),
     ) -> Principal {
         let store = entity.as_ref().and_then(|e| {
             match bundle.entities_with(vec![e.clone()], refs.iter().cloned()) {
@@ -306,7 +312,17 @@ impl Principal {
             entity,
             refs,
             store,
+            token,
+            since,
         }
+    }
+
+    /// The context's `token` record at `now`.
+    fn token_record(&self, now: Now) -> Val {
+        let age = self
+            .since
+            .map(|since| ("age", Val::long(now.unix_seconds().saturating_sub(since))));
+        Val::record(self.token.iter().cloned().chain(age))
     }
 
     /// The entity store of a request about `action` and `resource`: the
@@ -477,6 +493,7 @@ impl Gateway {
         who: &Identified<'_>,
         req: &HttpRequest,
         now: Now,
+        principal: Option<&Principal>,
     ) -> Vec<(&'static str, Val)> {
         let s = Val::string;
         let mut context = vec![
@@ -503,9 +520,16 @@ impl Gateway {
             ),
             ("authenticated", Val::bool(who.claims.is_some())),
         ];
-        let Some(claims) = &who.claims else {
-            return context;
-        };
+        if let Some(p) = principal {
+            context.push(("token", p.token_record(now)));
+        }
+        context
+    }
+
+    /// The context's `token` record of `claims` but `age`, and the time
+    /// `age` counts from.
+    fn token_fields(&self, claims: &Claims) -> (Vec<(&'static str, Val)>, Option<i64>) {
+        let s = Val::string;
         let strings = |v: Vec<String>| Val::set(v.iter().map(|x| s(x)));
         let mut scopes = claim_strings(claims, &self.scope_claim);
         scopes.extend(claim_strings(claims, "scp"));
@@ -523,9 +547,6 @@ impl Gateway {
                 s(claims.get("iss").and_then(Value::as_str).unwrap_or("")),
             ),
         ];
-        if let Some(since) = since {
-            token.push(("age", Val::long(now.unix_seconds().saturating_sub(since))));
-        }
         if let Some(at) = time("auth_time") {
             token.push(("auth_time", Val::long(at)));
         }
@@ -535,8 +556,7 @@ impl Gateway {
         if let Some(t) = tenant {
             token.push(("tenant", s(t)));
         }
-        context.push(("token", Val::record(token)));
-        context
+        (token, since)
     }
 
     /// What `bundle` (this gateway's) derives from a caller's verified
@@ -576,7 +596,7 @@ impl Gateway {
             .into_iter()
             .chain(self.actions.iter().cloned())
             .collect();
-        Principal::new(entity, refs, bundle)
+        Principal::new(entity, refs, bundle, self.token_fields(claims))
     }
 
     /// See [`fetch_remote_keys`].

@@ -233,6 +233,27 @@ fn a_verified_token_is_still_judged_by_time_on_every_request() {
 }
 
 #[test]
+fn a_kept_token_ages_with_now() {
+    // The token's context record is kept with the verified token; its
+    // `age` must still be counted from each request's `now`.
+    let f = fixture();
+    let t =
+        f.es.sign(&claims(json!({"auth_time": NOW - 300, "exp": NOW + 3600})));
+    let at = |s: &str| {
+        let req = HttpRequest::new("POST", "/tenants/acme/payouts")
+            .header("authorization", &format!("Bearer {t}"));
+        palisade_gateway::decide(&f.bundle, &req, Now::parse(s).unwrap(), None)
+    };
+    assert_eq!(at("2025-11-29T00:00:00Z").status, 200);
+    let later = at("2025-11-29T00:15:00Z");
+    assert_eq!(
+        (later.status, later.reason.as_str()),
+        (403, "auth.fresh-token-for-sensitive")
+    );
+    assert_eq!(at("2025-11-29T00:09:00Z").status, 200);
+}
+
+#[test]
 fn a_claim_named_twice_is_refused_whichever_comes_last() {
     let f = fixture();
     let base = claims(json!({}));
