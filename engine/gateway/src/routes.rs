@@ -17,7 +17,8 @@ pub(crate) struct Route {
     action_uid: EntityUid,
     /// `Order::"{id}"`: the type and the id template.
     resource_type: EntityTypeName,
-    resource_id: String,
+    /// The id template in pieces: text, and parameters to fill in.
+    resource_id: Vec<Segment>,
     /// No credentials needed.
     pub public: bool,
     /// Parameters may hold an encoded `/` or `\`.
@@ -110,6 +111,7 @@ impl Route {
                 format!("route resource `{resource}`: the id must be quoted, `Order::\"{{id}}\"`")
             })?;
         let mut rest = id;
+        let mut resource_id = Vec::new();
         while let Some(open) = rest.find('{') {
             let after = rest.get(open + 1..).unwrap_or_default();
             let Some(close) = after.find('}') else {
@@ -121,15 +123,20 @@ impl Route {
                     "route resource `{resource}` uses `{{{name}}}`, which the path `{path}` does not define"
                 ));
             }
+            resource_id.push(Segment::Literal(
+                rest.get(..open).unwrap_or_default().to_owned(),
+            ));
+            resource_id.push(Segment::Param(name.to_owned()));
             rest = after.get(close + 1..).unwrap_or_default();
         }
+        resource_id.push(Segment::Literal(rest.to_owned()));
         Ok(Route {
             method,
             template: path.to_owned(),
             segments,
             action_uid: palisade_engine::values::uid("Action", action),
             resource_type,
-            resource_id: id.to_owned(),
+            resource_id,
             public,
             allow_encoded_slash: false,
         })
@@ -189,9 +196,16 @@ impl Route {
 
     /// The Cedar resource for these parameters.
     pub fn resource_uid(&self, params: &BTreeMap<String, String>) -> EntityUid {
-        let mut id = self.resource_id.clone();
-        for (name, value) in params {
-            id = id.replace(&format!("{{{name}}}"), value);
+        // One pass: a parameter's value is never read as a template, so
+        // `{tenant}` sent as an id stays that text.
+        let mut id = String::new();
+        for piece in &self.resource_id {
+            match piece {
+                Segment::Literal(text) => id.push_str(text),
+                Segment::Param(name) | Segment::Rest(name) => {
+                    id.push_str(params.get(name).map_or("", String::as_str));
+                }
+            }
         }
         EntityUid::from_type_name_and_id(
             self.resource_type.clone(),
@@ -383,6 +397,16 @@ mod tests {
         assert_eq!(
             m.route.resource_uid(&m.params).to_string(),
             r#"Order::"acme/1""#
+        );
+        // A parameter's value is not a template: `{tenant}` as the id
+        // stays that text (it once became the tenant's value).
+        let m = t
+            .find("GET", "/t/acme/orders/%7Btenant%7D")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            m.route.resource_uid(&m.params).to_string(),
+            r#"Order::"acme/{tenant}""#
         );
         for bad in [
             "/t/acme%2Fx/orders/1",
