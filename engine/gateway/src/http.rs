@@ -277,18 +277,25 @@ impl HttpDecision {
     /// (never the token or the request's headers); a 400 also has
     /// `error`, the reason.
     pub fn body_json(&self) -> String {
-        let mut body = json!({
-            "status": self.status,
-            "reason": self.reason,
-            "principal": self.principal,
-            "route": self.route,
-        });
-        if self.outcome == HttpOutcome::BadRequest
-            && let Some(o) = body.as_object_mut()
-        {
-            o.insert("error".into(), Value::String(self.reason.clone()));
+        /// The body's fields in their order, written without building a
+        /// JSON tree first.
+        #[derive(serde::Serialize)]
+        struct Body<'a> {
+            status: u16,
+            reason: &'a str,
+            principal: Option<&'a str>,
+            route: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            error: Option<&'a str>,
         }
-        body.to_string()
+        serde_json::to_string(&Body {
+            status: self.status,
+            reason: &self.reason,
+            principal: self.principal.as_deref(),
+            route: self.route.as_deref(),
+            error: (self.outcome == HttpOutcome::BadRequest).then_some(self.reason.as_str()),
+        })
+        .unwrap_or_default()
     }
 
     /// The whole answer as an `http` response: the status, the
@@ -296,7 +303,9 @@ impl HttpDecision {
     /// [`body`](HttpDecision::body_json).
     #[cfg(feature = "tower")]
     pub fn to_response<B: From<String>>(&self) -> http::Response<B> {
-        let mut r = http::Response::new(B::from(format!("{}\n", self.body_json())));
+        let mut body = self.body_json();
+        body.push('\n');
+        let mut r = http::Response::new(B::from(body));
         *r.status_mut() =
             http::StatusCode::from_u16(self.status).unwrap_or(http::StatusCode::FORBIDDEN);
         let headers = r.headers_mut();
@@ -334,4 +343,25 @@ fn client_address(entry: &str) -> Option<String> {
         .parse::<std::net::SocketAddr>()
         .ok()
         .map(|s| s.ip().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_body_is_the_documented_object_in_its_order() {
+        let mut allow = HttpDecision::early(HttpOutcome::Allow, "allowed");
+        allow.principal = Some("User::\"b\\\"o\"".to_owned());
+        allow.route = Some("/orders/{id}".to_owned());
+        assert_eq!(
+            allow.body_json(),
+            r#"{"status":200,"reason":"allowed","principal":"User::\"b\\\"o\"","route":"/orders/{id}"}"#
+        );
+        let bad = HttpDecision::early(HttpOutcome::BadRequest, "a \"dot\" segment");
+        assert_eq!(
+            bad.body_json(),
+            r#"{"status":400,"reason":"a \"dot\" segment","principal":null,"route":null,"error":"a \"dot\" segment"}"#
+        );
+    }
 }
