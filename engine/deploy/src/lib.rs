@@ -183,13 +183,7 @@ fn check_document(
         return resources;
     }
     // One context for every request of the document (and its variants).
-    let context = match request_context(doc, &facts, now) {
-        Ok(c) => c,
-        Err(e) => {
-            eval.invalid(format!("{}: {e}", doc.file));
-            return resources;
-        }
-    };
+    let context = request_context(doc, &facts, now);
     // A template that depends on conditions is judged in each variant; a
     // finding of any is reported once, saying when it holds unless it
     // holds in all.
@@ -274,7 +268,7 @@ fn request_context(
     doc: &Document,
     facts: &serde_json::Map<String, serde_json::Value>,
     now: Now,
-) -> Result<Context, String> {
+) -> Context {
     let mut pairs = vec![
         ("file", values::Val::string(&doc.file)),
         ("now", values::Val::long(now.unix_seconds())),
@@ -282,7 +276,7 @@ fn request_context(
     pairs.extend(
         values::json_to_value(&serde_json::Value::Object(facts.clone())).map(|p| ("plugins", p)),
     );
-    Ok(values::context(pairs))
+    values::context(pairs)
 }
 
 /// Asks Cedar about each of `resources` (of `doc`) in `context`.

@@ -287,11 +287,26 @@ pub(crate) struct Principal {
     /// [`palisade_engine::KEPT_STORE_ENTITIES`] (built per request then, so
     /// that the token cache does not hold 10,000 copies of a large graph).
     store: Option<Result<cedar_policy::Entities, String>>,
-    /// The context's `token` record but `age`, which depends on `now`.
-    token: Vec<(&'static str, Val)>,
+    token: TokenRecord,
+}
+
+/// The context's `token` record of one token, but `age`, which depends on
+/// `now`.
+struct TokenRecord {
+    fields: Vec<(&'static str, Val)>,
     /// When the caller authenticated (`auth_time`, else `iat`): `age` is
     /// counted from it.
     since: Option<i64>,
+}
+
+impl TokenRecord {
+    /// The record at `now`.
+    fn at(&self, now: Now) -> Val {
+        let age = self
+            .since
+            .map(|since| ("age", Val::long(now.unix_seconds().saturating_sub(since))));
+        Val::record(self.fields.iter().cloned().chain(age))
+    }
 }
 
 impl Principal {
@@ -299,7 +314,7 @@ impl Principal {
         entity: Option<cedar_policy::Entity>,
         refs: Vec<EntityUid>,
         bundle: &palisade_engine::Bundle,
-        (token, since): (Vec<(&'static str, Val)>, Option<i64>),
+        token: TokenRecord,
     ) -> Principal {
         let store = entity.as_ref().and_then(|e| {
             match bundle.entities_with(vec![e.clone()], refs.iter().cloned()) {
@@ -313,16 +328,7 @@ impl Principal {
             refs,
             store,
             token,
-            since,
         }
-    }
-
-    /// The context's `token` record at `now`.
-    fn token_record(&self, now: Now) -> Val {
-        let age = self
-            .since
-            .map(|since| ("age", Val::long(now.unix_seconds().saturating_sub(since))));
-        Val::record(self.token.iter().cloned().chain(age))
     }
 
     /// The entity store of a request about `action` and `resource`: the
@@ -521,14 +527,13 @@ impl Gateway {
             ("authenticated", Val::bool(who.claims.is_some())),
         ];
         if let Some(p) = principal {
-            context.push(("token", p.token_record(now)));
+            context.push(("token", p.token.at(now)));
         }
         context
     }
 
-    /// The context's `token` record of `claims` but `age`, and the time
-    /// `age` counts from.
-    fn token_fields(&self, claims: &Claims) -> (Vec<(&'static str, Val)>, Option<i64>) {
+    /// The context's `token` record of `claims`.
+    fn token_record(&self, claims: &Claims) -> TokenRecord {
         let s = Val::string;
         let strings = |v: Vec<String>| Val::set(v.iter().map(|x| s(x)));
         let mut scopes = claim_strings(claims, &self.scope_claim);
@@ -556,7 +561,10 @@ impl Gateway {
         if let Some(t) = tenant {
             token.push(("tenant", s(t)));
         }
-        (token, since)
+        TokenRecord {
+            fields: token,
+            since,
+        }
     }
 
     /// What `bundle` (this gateway's) derives from a caller's verified
@@ -596,7 +604,7 @@ impl Gateway {
             .into_iter()
             .chain(self.actions.iter().cloned())
             .collect();
-        Principal::new(entity, refs, bundle, self.token_fields(claims))
+        Principal::new(entity, refs, bundle, self.token_record(claims))
     }
 
     /// See [`fetch_remote_keys`].

@@ -62,11 +62,21 @@ fn claims(extra: Value) -> Value {
 
 impl Fixture {
     fn call(&self, method: &str, uri: &str, token: Option<&str>) -> palisade_gateway::HttpDecision {
+        self.call_at(method, uri, token, now())
+    }
+
+    fn call_at(
+        &self,
+        method: &str,
+        uri: &str,
+        token: Option<&str>,
+        now: Now,
+    ) -> palisade_gateway::HttpDecision {
         let mut req = HttpRequest::new(method, uri).header("host", "api.example.com");
         if let Some(t) = token {
             req = req.header("authorization", &format!("Bearer {t}"));
         }
-        palisade_gateway::decide(&self.bundle, &req, now(), None)
+        palisade_gateway::decide(&self.bundle, &req, now, None)
     }
 }
 
@@ -218,9 +228,12 @@ fn a_verified_token_is_still_judged_by_time_on_every_request() {
     let f = fixture();
     let t = f.es.sign(&claims(json!({"exp": NOW + 120})));
     let at = |s: &str| {
-        let req = HttpRequest::new("GET", "/tenants/acme/orders/1")
-            .header("authorization", &format!("Bearer {t}"));
-        palisade_gateway::decide(&f.bundle, &req, Now::parse(s).unwrap(), None)
+        f.call_at(
+            "GET",
+            "/tenants/acme/orders/1",
+            Some(&t),
+            Now::parse(s).unwrap(),
+        )
     };
     assert_eq!(at("2025-11-29T00:00:00Z").status, 200);
     // Same token, later: the signature check is cached, the expiry is not.
@@ -240,9 +253,12 @@ fn a_kept_token_ages_with_now() {
     let t =
         f.es.sign(&claims(json!({"auth_time": NOW - 300, "exp": NOW + 3600})));
     let at = |s: &str| {
-        let req = HttpRequest::new("POST", "/tenants/acme/payouts")
-            .header("authorization", &format!("Bearer {t}"));
-        palisade_gateway::decide(&f.bundle, &req, Now::parse(s).unwrap(), None)
+        f.call_at(
+            "POST",
+            "/tenants/acme/payouts",
+            Some(&t),
+            Now::parse(s).unwrap(),
+        )
     };
     assert_eq!(at("2025-11-29T00:00:00Z").status, 200);
     let later = at("2025-11-29T00:15:00Z");
