@@ -8,17 +8,22 @@
 //!   Cedar builds that expression anew each time (a clone of the policy's
 //!   tree). [`Prepared`] builds it once per bundle; [`authorize`] is
 //!   Cedar's own authorizer loop over the prepared conditions, with the
-//!   response built by Cedar's code (`PartialResponse::concretize`).
+//!   response Cedar's `PartialResponse::concretize` would give.
 //!
 //! Both go through the types `cedar-policy` exposes for this (`AsRef` to
 //! its core types, `RefCast` back), at the version it pins.
 
 use cedar_policy::{Context, Entities, Policy, Request, Response, RestrictedExpression};
+use cedar_policy_core::ast::PolicyID;
 use cedar_policy_core::ast::{self, Effect, PartialValue};
-use cedar_policy_core::authorizer::{AuthorizationError, ErrorState, PartialResponse};
+use cedar_policy_core::authorizer::{
+    self, AuthorizationError, Decision, ErrorState, PartialResponse,
+};
 use cedar_policy_core::evaluator::Evaluator;
 use cedar_policy_core::extensions::Extensions;
+use cedar_policy_core::pst::SmolStr;
 use ref_cast::RefCast;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 /// A Cedar value: what a literal expression evaluates to, built without
@@ -57,15 +62,7 @@ impl Val {
     /// A record; of two equal keys the last is kept (callers pass
     /// distinct keys: Cedar's record literals refuse duplicates).
     pub fn record<K: AsRef<str>>(fields: impl IntoIterator<Item = (K, Val)>) -> Val {
-        Val(ast::Value::record_arc(
-            Arc::new(
-                fields
-                    .into_iter()
-                    .map(|(k, v)| (k.as_ref().into(), v.0))
-                    .collect(),
-            ),
-            None,
-        ))
+        Val(ast::Value::record_arc(Arc::new(record(fields)), None))
     }
 
     /// The same value as an expression, for APIs that take one.
@@ -76,11 +73,20 @@ impl Val {
 
 /// A context record of `fields`; of two equal keys the last is kept.
 pub fn context<K: AsRef<str>>(fields: impl IntoIterator<Item = (K, Val)>) -> Context {
-    let record = fields
-        .into_iter()
-        .map(|(k, v)| (k.as_ref().into(), v.0))
-        .collect();
-    Context::ref_cast(&ast::Context::Value(Arc::new(record))).clone()
+    Context::ref_cast(&ast::Context::Value(Arc::new(record(fields)))).clone()
+}
+
+/// A record's fields as Cedar keeps them; of two equal keys the last.
+/// Inserted one by one: `collect` would buffer, sort and deduplicate
+/// them first, which costs more than the handful of fields a record has.
+fn record<K: AsRef<str>>(
+    fields: impl IntoIterator<Item = (K, Val)>,
+) -> BTreeMap<SmolStr, ast::Value> {
+    let mut record = BTreeMap::new();
+    for (k, v) in fields {
+        record.insert(SmolStr::from(k.as_ref()), v.0);
+    }
+    record
 }
 
 /// A policy with its condition built once.
@@ -92,17 +98,75 @@ pub(crate) struct Prepared {
 impl Prepared {
     pub(crate) fn new(policy: &Policy) -> Prepared {
         let policy: &ast::Policy = policy.as_ref();
+        let condition = policy.condition();
         Prepared {
-            condition: policy.condition(),
+            condition: one_action_group(&condition).unwrap_or(condition),
             policy: policy.clone(),
         }
     }
 }
 
+/// The condition with the scope's `action in [A]` (how Cedar writes
+/// `action in A`) as `action in A`. The answer is the same: the action is
+/// always an entity, so neither raises an error, and `in` a set of one is
+/// `in` that one. Cedar would build that set, hashing it, on every
+/// evaluation. `None` when the scope is not of that shape.
+fn one_action_group(condition: &ast::Expr) -> Option<ast::Expr> {
+    // Cedar's condition: `principal && (action && (resource && body))`.
+    let ast::ExprKind::And {
+        left: principal,
+        right: rest,
+    } = condition.expr_kind()
+    else {
+        return None;
+    };
+    let ast::ExprKind::And {
+        left: action,
+        right: after,
+    } = rest.expr_kind()
+    else {
+        return None;
+    };
+    let ast::ExprKind::BinaryApp {
+        op: ast::BinaryOp::In,
+        arg1: var,
+        arg2: group,
+    } = action.expr_kind()
+    else {
+        return None;
+    };
+    let ast::ExprKind::Set(groups) = group.expr_kind() else {
+        return None;
+    };
+    let ([one], ast::ExprKind::Var(ast::Var::Action)) = (groups.as_slice(), var.expr_kind()) else {
+        return None;
+    };
+    let loc = |e: &ast::Expr| e.source_loc().cloned();
+    let action =
+        ast::Expr::is_in(ast::Expr::clone(var), one.clone()).with_maybe_source_loc(loc(action));
+    let rest = ast::Expr::and(action, ast::Expr::clone(after)).with_maybe_source_loc(loc(rest));
+    Some(ast::Expr::and(ast::Expr::clone(principal), rest).with_maybe_source_loc(loc(condition)))
+}
+
+/// How one policy's condition came out.
+enum Outcome {
+    Satisfied,
+    /// False, or skipped because it erred.
+    Unsatisfied(ErrorState),
+    /// Not a value: only with unknowns, which a concrete request has none of.
+    Residual(Arc<ast::Expr>),
+}
+
 /// Cedar's answer to `request` from `policies`: the loop of
 /// `cedar_policy_core::authorizer::Authorizer::is_authorized_core`, each
-/// policy's condition evaluated as `Evaluator::partial_evaluate` does, and
-/// the response built by Cedar (`PartialResponse::concretize`).
+/// policy's condition evaluated as `Evaluator::partial_evaluate` does.
+///
+/// The response is `PartialResponse::concretize`'s: allow when a permit
+/// holds and no forbid does; the reasons are the true forbids, or if there
+/// are none the true permits; the errors are the policies that erred, in
+/// order. Without residuals that is built here directly, since Cedar's
+/// conversion hashes every policy id twice and rebuilds each satisfied
+/// policy to read its id back; with residuals, Cedar builds it.
 pub(crate) fn authorize<'p>(
     request: &Request,
     entities: &Entities,
@@ -110,19 +174,13 @@ pub(crate) fn authorize<'p>(
 ) -> Response {
     let q: &ast::Request = request.as_ref();
     let eval = Evaluator::new(q.clone(), entities.as_ref(), Extensions::all_available());
-    let mut true_permits = vec![];
-    let mut true_forbids = vec![];
-    let mut false_permits = vec![];
-    let mut false_forbids = vec![];
-    let mut residual_permits = vec![];
-    let mut residual_forbids = vec![];
+    let mut outcomes: Vec<(&ast::Policy, Outcome)> = vec![];
     let mut errors = vec![];
     for Prepared {
         policy: p,
         condition,
     } in policies
     {
-        let (id, annotations) = (p.id().clone(), p.annotations_arc().clone());
         let outcome = match eval.partial_interpret(condition, p.env()) {
             Ok(PartialValue::Value(v)) => match v.value_kind() {
                 ast::ValueKind::Lit(ast::Literal::Bool(b)) => Ok(Ok(*b)),
@@ -130,38 +188,74 @@ pub(crate) fn authorize<'p>(
                 // error. Cedar's own call phrases any other case.
                 _ => eval
                     .partial_evaluate(p)
-                    .map(|e| e.either(Ok, |r| Err(Box::new(r)))),
+                    .map(|e| e.either(Ok, |r| Err(Arc::new(r)))),
             },
-            Ok(PartialValue::Residual(e)) => Ok(Err(Box::new(e))),
+            Ok(PartialValue::Residual(e)) => Ok(Err(Arc::new(e))),
             Err(e) => Err(e),
         };
-        match (outcome, p.effect()) {
-            (Ok(Ok(true)), Effect::Permit) => true_permits.push((id, annotations)),
-            (Ok(Ok(true)), Effect::Forbid) => true_forbids.push((id, annotations)),
-            (Ok(Ok(false)), Effect::Permit) => {
-                false_permits.push((id, (ErrorState::NoError, annotations)));
-            }
-            (Ok(Ok(false)), Effect::Forbid) => {
-                false_forbids.push((id, (ErrorState::NoError, annotations)));
-            }
-            (Ok(Err(residual)), Effect::Permit) => {
-                residual_permits.push((id, (Arc::new(*residual), annotations)));
-            }
-            (Ok(Err(residual)), Effect::Forbid) => {
-                residual_forbids.push((id, (Arc::new(*residual), annotations)));
-            }
+        let outcome = match outcome {
+            Ok(Ok(true)) => Outcome::Satisfied,
+            Ok(Ok(false)) => Outcome::Unsatisfied(ErrorState::NoError),
+            Ok(Err(residual)) => Outcome::Residual(residual),
             // Cedar skips a policy that errs (`ErrorHandling::Skip`).
-            (Err(error), effect) => {
+            Err(error) => {
                 errors.push(AuthorizationError::PolicyEvaluationError {
-                    id: id.clone(),
+                    id: p.id().clone(),
                     error,
                 });
-                let skipped = (id, (ErrorState::Error, annotations));
-                match effect {
-                    Effect::Permit => false_permits.push(skipped),
-                    Effect::Forbid => false_forbids.push(skipped),
-                }
+                Outcome::Unsatisfied(ErrorState::Error)
             }
+        };
+        outcomes.push((p, outcome));
+    }
+    if outcomes
+        .iter()
+        .any(|(_, o)| matches!(o, Outcome::Residual(_)))
+    {
+        return by_cedar(outcomes, errors, q);
+    }
+    let satisfied = |effect| {
+        outcomes
+            .iter()
+            .filter(move |(p, o)| p.effect() == effect && matches!(o, Outcome::Satisfied))
+            .map(|(p, _)| p.id().clone())
+    };
+    let forbids: HashSet<PolicyID> = satisfied(Effect::Forbid).collect();
+    let (decision, reason) = if forbids.is_empty() {
+        let permits: HashSet<PolicyID> = satisfied(Effect::Permit).collect();
+        let decision = if permits.is_empty() {
+            Decision::Deny
+        } else {
+            Decision::Allow
+        };
+        (decision, permits)
+    } else {
+        (Decision::Deny, forbids)
+    };
+    authorizer::Response::new(decision, reason, errors).into()
+}
+
+/// The response as Cedar builds it from the same outcomes.
+fn by_cedar(
+    outcomes: Vec<(&ast::Policy, Outcome)>,
+    errors: Vec<AuthorizationError>,
+    q: &ast::Request,
+) -> Response {
+    let mut true_permits = vec![];
+    let mut true_forbids = vec![];
+    let mut false_permits = vec![];
+    let mut false_forbids = vec![];
+    let mut residual_permits = vec![];
+    let mut residual_forbids = vec![];
+    for (p, outcome) in outcomes {
+        let (id, annotations) = (p.id().clone(), p.annotations_arc().clone());
+        match (outcome, p.effect()) {
+            (Outcome::Satisfied, Effect::Permit) => true_permits.push((id, annotations)),
+            (Outcome::Satisfied, Effect::Forbid) => true_forbids.push((id, annotations)),
+            (Outcome::Unsatisfied(e), Effect::Permit) => false_permits.push((id, (e, annotations))),
+            (Outcome::Unsatisfied(e), Effect::Forbid) => false_forbids.push((id, (e, annotations))),
+            (Outcome::Residual(r), Effect::Permit) => residual_permits.push((id, (r, annotations))),
+            (Outcome::Residual(r), Effect::Forbid) => residual_forbids.push((id, (r, annotations))),
         }
     }
     PartialResponse::new(
@@ -183,6 +277,32 @@ mod tests {
     use super::*;
     use cedar_policy::EntityUid;
     use std::str::FromStr;
+
+    #[test]
+    fn one_action_group_is_tested_without_a_set() -> Result<(), Box<dyn std::error::Error>> {
+        let prepared = |text: &str| -> Result<String, Box<dyn std::error::Error>> {
+            Ok(Prepared::new(&Policy::from_str(text)?)
+                .condition
+                .to_string())
+        };
+        let one = prepared(
+            r#"permit (principal, action in Action::"read", resource) when { context.x };"#,
+        )?;
+        assert!(one.contains(r#"action in Action::"read""#), "{one}");
+        assert!(!one.contains('['), "{one}");
+        // Two groups stay a set; a scope without a group is Cedar's own.
+        let two =
+            prepared(r#"permit (principal, action in [Action::"a", Action::"b"], resource);"#)?;
+        assert!(
+            two.contains(r#"action in [Action::"a", Action::"b"]"#),
+            "{two}"
+        );
+        let text = r#"forbid (principal, action == Action::"a", resource) when { 1 in [] };"#;
+        let policy = Policy::from_str(text)?;
+        let ast: &ast::Policy = policy.as_ref();
+        assert_eq!(prepared(text)?, ast.condition().to_string());
+        Ok(())
+    }
 
     #[test]
     fn values_are_what_cedar_evaluates_from_the_same_literals()
