@@ -270,6 +270,8 @@ pub(crate) struct Identified<'b> {
     pub route: &'b Route,
     pub params: BTreeMap<String, String>,
     pub principal: EntityUid,
+    /// The principal, printed once for the rate limit and the answer.
+    pub principal_text: String,
     /// The route's resource for these parameters.
     pub resource: EntityUid,
     pub claims: Option<Arc<Verified>>,
@@ -429,9 +431,8 @@ impl Gateway {
             (None, _) => None,
         };
         let who = self.identified(m, req, claims)?;
-        let principal = who.principal.to_string();
         let which = if paid { Which::Principal } else { Which::All };
-        let rate = limit(&principal, which).await;
+        let rate = limit(&who.principal_text, which).await;
         match rate {
             Ok(()) => Ok(who),
             Err(d) => Err(Box::new(describe(*d, &who))),
@@ -487,6 +488,7 @@ impl Gateway {
             resource: m.route.resource_uid(&m.params),
             route: m.route,
             params: m.params,
+            principal_text: principal.to_string(),
             principal,
             claims,
         })
@@ -513,13 +515,7 @@ impl Gateway {
                     ("client", s(req.client.as_deref().unwrap_or(""))),
                 ]),
             ),
-            (
-                "route",
-                Val::record([
-                    ("path", s(&who.route.template)),
-                    ("public", Val::bool(who.route.public)),
-                ]),
-            ),
+            ("route", who.route.record()),
             (
                 "params",
                 Val::record(who.params.iter().map(|(k, v)| (k, s(v)))),
@@ -633,9 +629,9 @@ fn anonymous(req: &HttpRequest) -> EntityUid {
 
 /// Fills an early or Cedar-based answer with what was identified.
 pub(crate) fn describe(mut d: HttpDecision, who: &Identified<'_>) -> HttpDecision {
-    d.principal = Some(who.principal.to_string());
+    d.principal = Some(who.principal_text.clone());
     d.route = Some(who.route.template.clone());
-    d.action = Some(who.route.action_uid().to_string());
+    d.action = Some(who.route.action_text().to_owned());
     d.resource = Some(who.resource.to_string());
     d.token_id = who
         .claims

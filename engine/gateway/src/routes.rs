@@ -15,6 +15,10 @@ pub(crate) struct Route {
     segments: Vec<Segment>,
     /// The action (`Action::"viewOrder"`).
     action_uid: EntityUid,
+    /// The same, printed once for every answer that names it.
+    action_text: String,
+    /// The context's `route` record, built once.
+    record: palisade_engine::values::Val,
     /// `Order::"{id}"`: the type and the id template.
     resource_type: EntityTypeName,
     /// The id template in pieces: text, and parameters to fill in.
@@ -23,6 +27,15 @@ pub(crate) struct Route {
     pub public: bool,
     /// Parameters may hold an encoded `/` or `\`.
     pub allow_encoded_slash: bool,
+}
+
+/// The context's `route` record of a route.
+fn route_record(template: &str, public: bool) -> palisade_engine::values::Val {
+    use palisade_engine::values::Val;
+    Val::record([
+        ("path", Val::string(template)),
+        ("public", Val::bool(public)),
+    ])
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,11 +143,14 @@ impl Route {
             rest = after.get(close + 1..).unwrap_or_default();
         }
         resource_id.push(Segment::Literal(rest.to_owned()));
+        let action_uid = palisade_engine::values::uid("Action", action);
         Ok(Route {
             method,
             template: path.to_owned(),
             segments,
-            action_uid: palisade_engine::values::uid("Action", action),
+            action_text: action_uid.to_string(),
+            action_uid,
+            record: route_record(path, public),
             resource_type,
             resource_id,
             public,
@@ -192,6 +208,16 @@ impl Route {
     /// The Cedar action.
     pub fn action_uid(&self) -> &EntityUid {
         &self.action_uid
+    }
+
+    /// The Cedar action, printed.
+    pub fn action_text(&self) -> &str {
+        &self.action_text
+    }
+
+    /// The context's `route` record: `{path, public}`.
+    pub fn record(&self) -> palisade_engine::values::Val {
+        self.record.clone()
     }
 
     /// The Cedar resource for these parameters.
