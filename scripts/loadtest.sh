@@ -61,19 +61,44 @@ for i in $(seq $((50 - have))); do
   printf '@id("load.blocked-%s")\n@category("other")\n@severity("low")\nforbid (principal, action == Action::"%s", resource)\nwhen { context.request.path like "/blocked-%s/*" || context.request.host == "blocked-%s.example" };\n\n' "$i" "$a" "$i" "$i"
 done > "$work/bundle/policies/load.cedar"
 echo "bundle: $(cat "$work"/bundle/policies/*.cedar | grep -c '^@id(') policies, plugins: $(grep -c '^\[\[plugin\]\]' "$work/bundle/palisade.toml")"
-"$palisade" serve --bundle "$work/bundle" --listen 127.0.0.1:8181 --decision-log off --watch 0 "${serve_flags[@]}" 2> "$work/serve.log" &
+# ICOUNT=file: the server runs under valgrind's callgrind, which counts
+# the instructions it executes in user space: each phase is counted alone
+# (dumped to file.<pid>.<n>, which callgrind_annotate reads) and reported
+# per request. Two runs of one build agree within 0.1%, however busy the
+# machine, so it compares builds where times do not. Use a short
+# DURATION and few CONNECTIONS: the server runs about 50 times slower.
+wrap=()
+if [[ -n "${ICOUNT:-}" ]]; then
+  wrap=(valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$ICOUNT.%p")
+fi
+"${wrap[@]}" "$palisade" serve --bundle "$work/bundle" --listen 127.0.0.1:8181 --decision-log off --watch 0 "${serve_flags[@]}" 2> "$work/serve.log" &
 server=$!
-sleep 2
+for _ in $(seq 120); do
+  curl -sf -o /dev/null http://127.0.0.1:8181/health && break
+  sleep 0.5
+done
 # wrk with script $1 on /v1/$2; then the server's CPU time per request
 # (user and system, from /proc), which varies less than the rate when other
 # work shares the machine.
 load() {
   local before after out requests
+  if [[ -n "${ICOUNT:-}" ]]; then
+    callgrind_control -z "$server" > /dev/null
+    callgrind_control -i on "$server" > /dev/null
+  fi
   before=$(awk '{print $14, $15}' "/proc/$server/stat")
   out=$(wrk -t2 -c"${CONNECTIONS:-64}" -d"${DURATION:-20s}" --latency -s "$work/$1" "http://127.0.0.1:8181/v1/$2")
   after=$(awk '{print $14, $15}' "/proc/$server/stat")
   echo "$out" | grep -E "Requests/sec|p50|Socket|Non-2xx"
   requests=$(echo "$out" | grep -oE "^ +[0-9]+ requests" | grep -oE "[0-9]+")
+  if [[ -n "${ICOUNT:-}" ]]; then
+    callgrind_control -d "$server" > /dev/null
+    callgrind_control -i off "$server" > /dev/null
+    local dump counted
+    dump=$(ls -t "$ICOUNT".* | head -1)
+    counted=$(awk '/^(summary|totals):/ {print $2; exit}' "$dump")
+    echo "server instructions per request: $((counted / requests)) (callgrind, $requests requests, $dump)"
+  fi
   read -r u0 s0 <<< "$before"
   read -r u1 s1 <<< "$after"
   local tick_us=$((1000000 / $(getconf CLK_TCK)))
