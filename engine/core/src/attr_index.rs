@@ -19,6 +19,12 @@
 //! - `principal in E` / `resource in E` with a literal entity, and the
 //!   scope's `principal == E` / `in E`: these never raise an error.
 //! - `var has a.b`: never raises an error, so it may stand before a test.
+//! - `path like "pattern"`: false without error when the path's value is a
+//!   string the pattern does not match (Cedar's own matcher); an error,
+//!   so the policy is kept, when the value is missing or not a string.
+//! - `a || b || ...` of `==` and `like` tests: false without error when
+//!   each is, in order; true as soon as one is true (Cedar evaluates no
+//!   further); kept when one before the first true one would err.
 //!
 //! A policy's *key* is the `==` or `in` test of its chain that splits the
 //! slice finest (the one whose path carries the most distinct literals,
@@ -26,15 +32,21 @@
 //! the buckets its values select instead of at every policy, then checks
 //! the rest of each candidate's chain. A policy with an `==` test on the
 //! same path before its key is also a candidate when that path's value is
-//! unknown, so its error is still reported. Policies without a key are
-//! evaluated on every request.
+//! unknown, so its error is still reported. Keys are taken from the tests
+//! before the first `like` or `||`. A policy without a key whose chain
+//! holds a `like` or `||` test (a forbid on a path prefix, a host) is
+//! checked on every request and skipped when its chain is certainly false;
+//! other policies without a key are evaluated on every request.
 
 use crate::cedar_core::{Prepared, authorize};
 use cedar_policy::pst;
 use cedar_policy::{
-    Entities, EntityId, EntityTypeName, EntityUid, EvalResult, Policy, PrincipalConstraint,
-    Request, ResourceConstraint, Response,
+    Entities, EntityId, EntityTypeName, EntityUid, Policy, PrincipalConstraint, Request,
+    ResourceConstraint, Response,
 };
+use cedar_policy_core::ast;
+use cedar_policy_core::entities::Dereference;
+use ref_cast::RefCast;
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::sync::{Arc, RwLock};
@@ -73,6 +85,11 @@ enum Test<P> {
     In(Root, EntityUid),
     /// `var has a`: never an error; its value does not matter here.
     Guard,
+    /// `path like pattern`: an error when the path does not resolve to a
+    /// string.
+    Like(P, ast::Pattern),
+    /// `a || b || ...`, each an `Eq` or a `Like`.
+    Any(Vec<Test<P>>),
 }
 
 /// The tests at the front of a policy, in evaluation order: the scope's
@@ -115,7 +132,7 @@ impl Chain {
                     break;
                 };
                 let mut conjuncts = Vec::new();
-                flatten_and(body, &mut conjuncts);
+                flatten(body, pst::BinaryOp::And, &mut conjuncts);
                 for c in conjuncts {
                     match test_of(c) {
                         Some(t) => tests.push(t),
@@ -131,9 +148,27 @@ impl Chain {
         Chain(tests)
     }
 
+    /// The tests a key may be taken from: those before the first `like`
+    /// or `||`.
+    fn keyed(&self) -> &[Test<Path>] {
+        let end = self
+            .0
+            .iter()
+            .position(|t| matches!(t, Test::Like(..) | Test::Any(_)))
+            .unwrap_or(self.0.len());
+        self.0.get(..end).unwrap_or_default()
+    }
+
     /// Whether the chain has a key to bucket the policy by.
     fn has_key(&self) -> bool {
-        self.0.iter().any(|t| !matches!(t, Test::Guard))
+        self.keyed()
+            .iter()
+            .any(|t| matches!(t, Test::Eq(..) | Test::In(..)))
+    }
+
+    /// Whether the chain holds a test only a whole check of it uses.
+    fn filters(&self) -> bool {
+        self.0.len() > self.keyed().len()
     }
 }
 
@@ -159,18 +194,14 @@ fn shallow(policy: &Policy) -> bool {
     symbols + words <= MAX_OPERATORS
 }
 
-/// The operands of `a && b && c` in evaluation order, however nested;
-/// without recursion, so a policy of thousands of conjuncts cannot
-/// overflow the stack.
-fn flatten_and<'e>(e: &'e pst::Expr, out: &mut Vec<&'e pst::Expr>) {
+/// The operands of `a && b && c` (or of `||`) in evaluation order,
+/// however nested; without recursion, so a policy of thousands of
+/// conjuncts cannot overflow the stack.
+fn flatten<'e>(e: &'e pst::Expr, op: pst::BinaryOp, out: &mut Vec<&'e pst::Expr>) {
     let mut todo = vec![e];
     while let Some(e) = todo.pop() {
         match e {
-            pst::Expr::BinaryOp {
-                op: pst::BinaryOp::And,
-                left,
-                right,
-            } => {
+            pst::Expr::BinaryOp { op: o, left, right } if *o == op => {
                 todo.push(right);
                 todo.push(left);
             }
@@ -210,6 +241,29 @@ fn test_of(e: &pst::Expr) -> Option<Test<Path>> {
         // `has` on a variable looks at an entity or a record: never an error.
         pst::Expr::HasAttr { expr, .. } if matches!(&**expr, pst::Expr::Var(_)) => {
             Some(Test::Guard)
+        }
+        pst::Expr::Like { expr, pattern } => {
+            let pattern = pattern.iter().map(|p| match p {
+                pst::PatternElem::Char(c) => ast::PatternElem::Char(*c),
+                pst::PatternElem::Wildcard => ast::PatternElem::Wildcard,
+            });
+            Some(Test::Like(path_of(expr)?, ast::Pattern::from_iter(pattern)))
+        }
+        pst::Expr::BinaryOp {
+            op: pst::BinaryOp::Or,
+            ..
+        } => {
+            let mut operands = Vec::new();
+            flatten(e, pst::BinaryOp::Or, &mut operands);
+            let tests = operands.into_iter().map(|o| match o {
+                pst::Expr::BinaryOp {
+                    op: pst::BinaryOp::Eq,
+                    ..
+                }
+                | pst::Expr::Like { .. } => test_of(o),
+                _ => None,
+            });
+            Some(Test::Any(tests.collect::<Option<_>>()?))
         }
         _ => None,
     }
@@ -266,34 +320,35 @@ enum Value {
 }
 
 fn value_of(path: &Path, request: &Request, entities: &Entities) -> Value {
-    let known = |v: &EvalResult| match v {
-        EvalResult::Bool(b) => Value::Known(Some(Key::Bool(*b))),
-        EvalResult::Long(n) => Value::Known(Some(Key::Long(*n))),
-        EvalResult::String(s) => Value::Known(Some(Key::String(s.clone()))),
-        EvalResult::EntityUid(e) => Value::Known(Some(Key::Entity(e.clone()))),
-        _ => Value::Known(None),
+    let uid = match path.root {
+        Root::Principal => request.principal(),
+        Root::Resource => request.resource(),
+        Root::Context => None,
     };
     let Some((first, rest)) = path.attrs.split_first() else {
-        let uid = match path.root {
-            Root::Principal => request.principal(),
-            Root::Resource => request.resource(),
-            Root::Context => None,
-        };
         return uid.map_or(Value::Unknown, |u| {
             Value::Known(Some(Key::Entity(u.clone())))
         });
     };
+    // Cedar's own values, read in place: the API would convert each
+    // record it passes through into a copy.
     let top = match path.root {
-        Root::Context => request.context().and_then(|c| c.get(first)),
+        Root::Context => {
+            let q: &ast::Request = request.as_ref();
+            match q.context() {
+                Some(ast::Context::Value(record)) => record.get(first.as_str()),
+                _ => None,
+            }
+        }
         Root::Principal | Root::Resource => {
-            let uid = if path.root == Root::Principal {
-                request.principal()
-            } else {
-                request.resource()
-            };
-            uid.and_then(|u| entities.get(u))
-                .and_then(|e| e.attr(first))
-                .and_then(Result::ok)
+            let store: &cedar_policy_core::entities::Entities = entities.as_ref();
+            match uid.map(|u| store.entity(u.as_ref())) {
+                Some(Dereference::Data(e)) => match e.get(first) {
+                    Some(ast::PartialValue::Value(v)) => Some(v),
+                    _ => None,
+                },
+                _ => None,
+            }
         }
     };
     let Some(mut v) = top else {
@@ -301,15 +356,40 @@ fn value_of(path: &Path, request: &Request, entities: &Entities) -> Value {
     };
     for attr in rest {
         // Through records only: an entity would be looked up again.
-        let EvalResult::Record(r) = &v else {
+        let ast::ValueKind::Record(r) = v.value_kind() else {
             return Value::Unknown;
         };
-        let Some(next) = r.get(attr) else {
+        let Some(next) = r.get(attr.as_str()) else {
             return Value::Unknown;
         };
-        v = next.clone();
+        v = next;
     }
-    known(&v)
+    Value::Known(match v.value_kind() {
+        ast::ValueKind::Lit(ast::Literal::Bool(b)) => Some(Key::Bool(*b)),
+        ast::ValueKind::Lit(ast::Literal::Long(n)) => Some(Key::Long(*n)),
+        ast::ValueKind::Lit(ast::Literal::String(s)) => Some(Key::String(s.to_string())),
+        ast::ValueKind::Lit(ast::Literal::EntityUID(e)) => {
+            Some(Key::Entity(EntityUid::ref_cast(e.as_ref()).clone()))
+        }
+        _ => None,
+    })
+}
+
+/// `test` with its paths numbered in `paths` (added when new).
+fn number(paths: &mut Vec<Path>, ids: &mut HashMap<Path, usize>, test: &Test<Path>) -> Test<usize> {
+    let mut id = |p: &Path| {
+        *ids.entry(p.clone()).or_insert_with(|| {
+            paths.push(p.clone());
+            paths.len() - 1
+        })
+    };
+    match test {
+        Test::Eq(p, k) => Test::Eq(id(p), k.clone()),
+        Test::Like(p, pattern) => Test::Like(id(p), pattern.clone()),
+        Test::In(root, e) => Test::In(*root, e.clone()),
+        Test::Guard => Test::Guard,
+        Test::Any(tests) => Test::Any(tests.iter().map(|t| number(paths, ids, t)).collect()),
+    }
 }
 
 /// Which of `by_ancestor` a side uses.
@@ -365,7 +445,11 @@ pub(crate) struct Slice {
     before_key: Vec<Vec<u32>>,
     /// Policies keyed on `principal in E` / `resource in E`, by E.
     by_ancestor: [HashMap<EntityUid, Vec<u32>>; 2],
-    /// The indexed policies' sets, by selection.
+    /// Policies without a key whose chains hold `like` or `||` tests:
+    /// checked whole on every request. In selections, numbered after the
+    /// indexed ones.
+    checked: Vec<Indexed>,
+    /// The indexed and checked policies' sets, by selection.
     chosen: RwLock<HashMap<Vec<u32>, Arc<[usize]>>>,
     /// The positions in the bundle of the policies without a key, which
     /// every request evaluates.
@@ -383,9 +467,12 @@ impl Slice {
         let with_key = all.iter().filter(|(_, c)| c.has_key()).count();
         let mut always = Vec::new();
         let mut keyed = Vec::new();
+        let mut checked = Vec::new();
         for (position, chain) in all {
             if with_key >= min_indexed && chain.has_key() {
-                keyed.push((position, chain));
+                keyed.push((position, chain.keyed()));
+            } else if chain.filters() {
+                checked.push((position, &chain.0[..]));
             } else {
                 always.push(position);
             }
@@ -396,46 +483,50 @@ impl Slice {
             by_value: Vec::new(),
             before_key: Vec::new(),
             by_ancestor: [HashMap::new(), HashMap::new()],
+            checked: Vec::new(),
             chosen: RwLock::new(HashMap::new()),
             always_at: Vec::new(),
         };
         // Tests by path number; how many literals each path and side is
         // compared with (the more, the smaller a bucket).
         let mut path_ids: HashMap<Path, usize> = HashMap::new();
-        let mut literals: Vec<HashSet<&Key>> = Vec::new();
-        let mut entities: [HashSet<&EntityUid>; 2] = [HashSet::new(), HashSet::new()];
+        let mut literals: Vec<HashSet<Key>> = Vec::new();
+        let mut entities: [HashSet<EntityUid>; 2] = [HashSet::new(), HashSet::new()];
         let mut chains = Vec::with_capacity(keyed.len());
         for (position, chain) in &keyed {
             let tests: Vec<Test<usize>> = chain
-                .0
                 .iter()
-                .map(|t| match t {
-                    Test::Eq(p, k) => {
-                        let id = *path_ids.entry(p.clone()).or_insert_with(|| {
-                            slice.paths.push(p.clone());
-                            literals.push(HashSet::new());
-                            slice.paths.len() - 1
-                        });
-                        if let Some(l) = literals.get_mut(id) {
-                            l.insert(k);
+                .map(|t| number(&mut slice.paths, &mut path_ids, t))
+                .collect();
+            for t in &tests {
+                match t {
+                    Test::Eq(id, k) => {
+                        literals.resize_with(slice.paths.len(), HashSet::new);
+                        if let Some(l) = literals.get_mut(*id) {
+                            l.insert(k.clone());
                         }
-                        Test::Eq(id, k.clone())
                     }
                     Test::In(root, e) => {
                         if let Some(set) = entities.get_mut(side(*root)) {
-                            set.insert(e);
+                            set.insert(e.clone());
                         }
-                        Test::In(*root, e.clone())
                     }
-                    Test::Guard => Test::Guard,
-                })
-                .collect();
+                    Test::Guard | Test::Like(..) | Test::Any(_) => {}
+                }
+            }
             chains.push((*position, tests));
+        }
+        for (position, chain) in checked {
+            let chain = chain
+                .iter()
+                .map(|t| number(&mut slice.paths, &mut path_ids, t))
+                .collect();
+            slice.checked.push(Indexed { position, chain });
         }
         let spread = |t: &Test<usize>| match t {
             Test::Eq(p, _) => literals.get(*p).map_or(0, HashSet::len),
             Test::In(root, _) => entities.get(side(*root)).map_or(0, HashSet::len),
-            Test::Guard => 0,
+            Test::Guard | Test::Like(..) | Test::Any(_) => 0,
         };
         slice.by_value = vec![Default::default(); slice.paths.len()];
         slice.before_key = vec![Vec::new(); slice.paths.len()];
@@ -498,7 +589,7 @@ impl Slice {
 
     /// The indexed policies `request` must evaluate, in bundle order.
     fn select(&self, request: &Request, entities: &Entities) -> Vec<u32> {
-        if self.indexed.is_empty() {
+        if self.indexed.is_empty() && self.checked.is_empty() {
             return Vec::new();
         }
         let values: Vec<Value> = self
@@ -543,6 +634,14 @@ impl Slice {
                 .get(n as usize)
                 .is_some_and(|p| verdict(&p.chain, &values, request, entities) == Verdict::Keep)
         });
+        // Numbered after the indexed policies, in order: the selection
+        // stays sorted, one key per set for the cache.
+        let kept = self
+            .checked
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| verdict(&p.chain, &values, request, entities) == Verdict::Keep);
+        candidates.extend(kept.filter_map(|(i, _)| u32::try_from(self.indexed.len() + i).ok()));
         candidates
     }
 
@@ -554,9 +653,13 @@ impl Slice {
         {
             return Arc::clone(set);
         }
+        let policy = |n: usize| match n.checked_sub(self.indexed.len()) {
+            None => self.indexed.get(n),
+            Some(i) => self.checked.get(i),
+        };
         let mut at: Vec<usize> = chosen
             .iter()
-            .filter_map(|&n| Some(self.indexed.get(n as usize)?.position))
+            .filter_map(|&n| Some(policy(n as usize)?.position))
             .chain(self.always_at.iter().copied())
             .collect();
         at.sort_unstable();
@@ -574,11 +677,29 @@ fn verdict(chain: &[Test<usize>], values: &[Value], request: &Request, e: &Entit
     for t in chain {
         match t {
             Test::Guard => {}
-            Test::Eq(path, key) => match values.get(*path) {
-                Some(Value::Known(Some(v))) if v == key => {}
-                Some(Value::Known(_)) => return Verdict::Skip,
-                _ => return Verdict::Keep,
+            Test::Eq(..) | Test::Like(..) => match holds(t, values) {
+                Some(true) => {}
+                Some(false) => return Verdict::Skip,
+                None => return Verdict::Keep,
             },
+            // Cedar stops at the first true operand; an error before it is
+            // the policy's error.
+            Test::Any(tests) => {
+                let mut any = false;
+                for t in tests {
+                    match holds(t, values) {
+                        Some(true) => {
+                            any = true;
+                            break;
+                        }
+                        Some(false) => {}
+                        None => return Verdict::Keep,
+                    }
+                }
+                if !any {
+                    return Verdict::Skip;
+                }
+            }
             Test::In(root, target) => {
                 let uid = match root {
                     Root::Principal => request.principal(),
@@ -592,6 +713,23 @@ fn verdict(chain: &[Test<usize>], values: &[Value], request: &Request, e: &Entit
         }
     }
     Verdict::Keep
+}
+
+/// Whether an `==` or `like` test holds; `None` when Cedar would raise an
+/// error evaluating it (or for another kind of test).
+fn holds(test: &Test<usize>, values: &[Value]) -> Option<bool> {
+    match test {
+        Test::Eq(path, key) => match values.get(*path)? {
+            Value::Known(v) => Some(v.as_ref() == Some(key)),
+            Value::Unknown => None,
+        },
+        Test::Like(path, pattern) => match values.get(*path)? {
+            Value::Known(Some(Key::String(s))) => Some(pattern.wildcard_match(s)),
+            // Cedar: `like` takes a string; anything else is a type error.
+            _ => None,
+        },
+        Test::In(..) | Test::Guard | Test::Any(_) => None,
+    }
 }
 
 #[cfg(test)]
@@ -665,11 +803,14 @@ mod tests {
                 Test::Eq(path(Root::Resource, &["ok"]), Key::Bool(true)),
             ]
         );
-        // A leading `unless`, `||` or comparison ends the chain; so does a
-        // test on something that is not a plain path.
+        // A leading `unless`, comparison, or `||` of anything but `==` and
+        // `like` ends the chain; so does a test on something that is not a
+        // plain path.
         for text in [
             r#"permit (principal, action, resource) unless { principal.role == "a" };"#,
-            r#"permit (principal, action, resource) when { principal.role == "a" || principal.role == "b" };"#,
+            r#"permit (principal, action, resource) when { principal.role == "a" || principal.level > 1 };"#,
+            r#"permit (principal, action, resource) when { (principal.role == "a" && principal.x == 1) || principal.role == "b" };"#,
+            r#"permit (principal, action, resource) when { "abc" like "a*" };"#,
             r#"permit (principal, action, resource) when { principal.level > 1 && principal.role == "a" };"#,
             r#"permit (principal, action, resource) when { resource.owner.role == principal.role };"#,
             r#"permit (principal, action, resource) when { context == {"a": 1} };"#,
@@ -678,6 +819,31 @@ mod tests {
         ] {
             assert_eq!(chain(text), [], "{text}");
         }
+        // `like` and `||` of `==` and `like`, however grouped.
+        let like = |p: &str| {
+            ast::Pattern::from_iter(p.chars().map(|c| match c {
+                '*' => ast::PatternElem::Wildcard,
+                c => ast::PatternElem::Char(c),
+            }))
+        };
+        let request_path = path(Root::Context, &["request", "path"]);
+        assert_eq!(
+            chain(
+                r#"forbid (principal, action, resource)
+                   when { context.request.path like "/a/*" && (context.request.path like "/b\*" || (context.host == "h" || context.request.path like "*")) };"#
+            ),
+            [
+                Test::Like(request_path.clone(), like("/a/*")),
+                Test::Any(vec![
+                    Test::Like(
+                        request_path.clone(),
+                        ast::Pattern::from_iter("/b*".chars().map(ast::PatternElem::Char))
+                    ),
+                    Test::Eq(path(Root::Context, &["host"]), Key::String("h".into())),
+                    Test::Like(request_path, like("*")),
+                ]),
+            ]
+        );
         assert_eq!(
             chain(r#"permit (principal, action, resource) when { principal in NS::Team::"a b" };"#),
             [Test::In(

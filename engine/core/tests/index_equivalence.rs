@@ -290,10 +290,19 @@ const SAME_SCOPE_TESTS: &[&str] = &[
     r#"resource == Doc::"d2""#,
     r#"principal in Group::"g1""#,
     r#"resource in Folder::"f1""#,
+    // `like` and `||`: a policy without a key that holds one is checked
+    // whole on every request.
+    r#"principal.role like "ad*""#,
+    r#"context.k like "x*""#,
+    r#"resource.dept like "*n*""#,
+    r#"principal.role like "ad\*""#,
+    r#"context.k like "*" || principal.role == "dev""#,
+    r#"principal.role == "dev" || context.k like "y""#,
+    r#"context.r.s == 1 || resource.dept like "o*" || principal.flag == true"#,
     // Not tests: the chain stops here, the rest is Cedar's.
     "resource.owner == principal",
     "principal.level > 1",
-    r#"principal.role like "ad*""#,
+    r#"principal.role == "dev" || principal.level > 1"#,
     r#"principal.manager.role == "admin""#,
     "principal.info has dept",
 ];
