@@ -113,20 +113,8 @@ impl Prepared {
 /// evaluation. `None` when the scope is not of that shape.
 fn one_action_group(condition: &ast::Expr) -> Option<ast::Expr> {
     // Cedar's condition: `principal && (action && (resource && body))`.
-    let ast::ExprKind::And {
-        left: principal,
-        right: rest,
-    } = condition.expr_kind()
-    else {
-        return None;
-    };
-    let ast::ExprKind::And {
-        left: action,
-        right: after,
-    } = rest.expr_kind()
-    else {
-        return None;
-    };
+    let (principal, rest) = and_operands(condition)?;
+    let (action, after) = and_operands(rest)?;
     let ast::ExprKind::BinaryApp {
         op: ast::BinaryOp::In,
         arg1: var,
@@ -146,6 +134,14 @@ fn one_action_group(condition: &ast::Expr) -> Option<ast::Expr> {
         ast::Expr::is_in(ast::Expr::clone(var), one.clone()).with_maybe_source_loc(loc(action));
     let rest = ast::Expr::and(action, ast::Expr::clone(after)).with_maybe_source_loc(loc(rest));
     Some(ast::Expr::and(ast::Expr::clone(principal), rest).with_maybe_source_loc(loc(condition)))
+}
+
+/// `left` and `right` of `left && right`.
+fn and_operands(e: &ast::Expr) -> Option<(&ast::Expr, &ast::Expr)> {
+    match e.expr_kind() {
+        ast::ExprKind::And { left, right } => Some((left, right)),
+        _ => None,
+    }
 }
 
 /// How one policy's condition came out.

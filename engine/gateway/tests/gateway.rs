@@ -62,10 +62,21 @@ fn claims(extra: Value) -> Value {
 
 impl Fixture {
     fn call(&self, method: &str, uri: &str, token: Option<&str>) -> palisade_gateway::HttpDecision {
-        self.call_at(method, uri, token, now())
+        self.decide(method, uri, token, now())
     }
 
+    /// The same, decided at `when` (RFC 3339).
     fn call_at(
+        &self,
+        method: &str,
+        uri: &str,
+        token: Option<&str>,
+        when: &str,
+    ) -> palisade_gateway::HttpDecision {
+        self.decide(method, uri, token, Now::parse(when).unwrap())
+    }
+
+    fn decide(
         &self,
         method: &str,
         uri: &str,
@@ -227,14 +238,7 @@ fn missing_and_bad_credentials_are_401_with_the_reason() {
 fn a_verified_token_is_still_judged_by_time_on_every_request() {
     let f = fixture();
     let t = f.es.sign(&claims(json!({"exp": NOW + 120})));
-    let at = |s: &str| {
-        f.call_at(
-            "GET",
-            "/tenants/acme/orders/1",
-            Some(&t),
-            Now::parse(s).unwrap(),
-        )
-    };
+    let at = |when| f.call_at("GET", "/tenants/acme/orders/1", Some(&t), when);
     assert_eq!(at("2025-11-29T00:00:00Z").status, 200);
     // Same token, later: the signature check is cached, the expiry is not.
     let later = at("2025-11-29T00:05:00Z");
@@ -252,14 +256,7 @@ fn a_kept_token_ages_with_now() {
     let f = fixture();
     let t =
         f.es.sign(&claims(json!({"auth_time": NOW - 300, "exp": NOW + 3600})));
-    let at = |s: &str| {
-        f.call_at(
-            "POST",
-            "/tenants/acme/payouts",
-            Some(&t),
-            Now::parse(s).unwrap(),
-        )
-    };
+    let at = |when| f.call_at("POST", "/tenants/acme/payouts", Some(&t), when);
     assert_eq!(at("2025-11-29T00:00:00Z").status, 200);
     let later = at("2025-11-29T00:15:00Z");
     assert_eq!(
